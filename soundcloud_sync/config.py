@@ -1,0 +1,93 @@
+"""Settings read from the environment (and a `.env` file), in one place.
+
+Every room takes plain values from here; the Dagster layer passes secrets through
+`EnvVar` instead, so they never become part of run config.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_HOME = "./.soundcloud_sync"
+DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
+DEFAULT_NOTION_BASE_URL = "https://api.notion.com"
+SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
+
+
+def load_environment(dotenv_path: str | os.PathLike[str] | None = None) -> None:
+    """Read `.env` (never overriding variables already set)."""
+    load_dotenv(dotenv_path or Path.cwd() / ".env", override=False)
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def parse_formats(value: str | None) -> tuple[str, ...]:
+    """`"aiff, m4a"` -> `("aiff", "m4a")`; unknown formats are an error naming them."""
+    formats = tuple(f.strip().lower() for f in (value or "aiff").split(",") if f.strip())
+    unknown = [f for f in formats if f not in SUPPORTED_FORMATS]
+    if unknown:
+        raise ValueError(
+            f"AUDIO_FORMATS: unsupported format(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(SUPPORTED_FORMATS)}"
+        )
+    return formats or ("aiff",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    soundcloud_api_base: str = DEFAULT_API_BASE
+    soundcloud_client_id: str | None = field(default=None, repr=False)
+    soundcloud_oauth_token: str | None = field(default=None, repr=False)
+    soundcloud_proxy: str | None = None
+    notion_token: str | None = field(default=None, repr=False)
+    notion_base_url: str = DEFAULT_NOTION_BASE_URL
+    notion_tracks_database_id: str | None = None
+    notion_playlists_database_id: str | None = None
+    notion_requests_per_second: float = 3.0
+    eagle_api_url: str | None = None
+    audio_formats: tuple[str, ...] = ("aiff",)
+    catalog_url: str | None = None
+
+    @property
+    def catalog_database_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.home / 'catalog.sqlite'}"
+
+    @property
+    def library_dir(self) -> Path:
+        return self.home / "library"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        load_environment()
+        return cls(
+            home=Path(_env("SOUNDCLOUD_SYNC_HOME", DEFAULT_HOME) or DEFAULT_HOME).resolve(),
+            soundcloud_api_base=_env("SOUNDCLOUD_API_BASE", DEFAULT_API_BASE) or DEFAULT_API_BASE,
+            soundcloud_client_id=_env("SOUNDCLOUD_CLIENT_ID"),
+            soundcloud_oauth_token=_env("SOUNDCLOUD_OAUTH_TOKEN"),
+            soundcloud_proxy=_env("SOUNDCLOUD_PROXY"),
+            notion_token=_env("NOTION_TOKEN"),
+            notion_base_url=_env("NOTION_BASE_URL", DEFAULT_NOTION_BASE_URL)
+            or DEFAULT_NOTION_BASE_URL,
+            notion_tracks_database_id=_env("NOTION_TRACKS_DATABASE_ID"),
+            notion_playlists_database_id=_env("NOTION_PLAYLISTS_DATABASE_ID"),
+            notion_requests_per_second=float(_env("NOTION_REQUESTS_PER_SECOND", "3") or 3),
+            eagle_api_url=_env("EAGLE_API_URL"),
+            audio_formats=parse_formats(_env("AUDIO_FORMATS")),
+            catalog_url=_env("SOUNDCLOUD_SYNC_CATALOG_URL"),
+        )

@@ -1,0 +1,86 @@
+"""What we know about a playlist and its tracks, independent of how it was fetched."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Availability(StrEnum):
+    """Whether the full audio of a track can be had."""
+
+    OK = "ok"
+    PREVIEW_ONLY = "preview-only"  # Go+ track without a subscription token: 30 s snippet
+    GEO_BLOCKED = "geo-blocked"  # policy BLOCK
+    DRM = "drm"  # only encrypted transcodings
+    GONE = "gone"  # deleted or private: absent from the batch answer
+
+
+@dataclass(frozen=True)
+class Track:
+    soundcloud_id: int
+    position: int  # 1-based place in the playlist
+    title: str | None = None
+    artist: str | None = None  # publisher artist when present, else the uploader
+    uploader: str | None = None
+    url: str | None = None
+    duration_ms: int | None = None
+    genre: str | None = None
+    tags: tuple[str, ...] = ()
+    isrc: str | None = None
+    album: str | None = None
+    artwork_url: str | None = None
+    created_at: str | None = None
+    last_modified: str | None = None
+    policy: str | None = None
+    monetization_model: str | None = None
+    downloadable: bool = False
+    availability: Availability = Availability.OK
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["tags"] = list(self.tags)
+        row["availability"] = str(self.availability)
+        return row
+
+
+@dataclass(frozen=True)
+class Playlist:
+    soundcloud_id: int
+    key: str  # canonical partition key, see sources.urls
+    url: str  # canonical permalink (with the secret token for private sets)
+    title: str
+    description: str | None = None
+    curator: str | None = None
+    curator_url: str | None = None
+    artwork_url: str | None = None
+    track_count: int = 0  # what SoundCloud says the set holds
+    created_at: str | None = None
+    last_modified: str | None = None
+    set_type: str | None = None
+    secret_token: str | None = field(default=None, repr=False)
+    tracks: tuple[Track, ...] = ()
+
+    @property
+    def ids_complete(self) -> bool:
+        """True only when every track id of the set was read: removals may be trusted."""
+        return len(self.tracks) >= self.track_count
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "soundcloud_id": self.soundcloud_id,
+            "key": self.key,
+            "url": self.url,
+            "name": self.title,
+            "description": self.description,
+            "curator": self.curator,
+            "curator_url": self.curator_url,
+            "artwork_url": self.artwork_url,
+            "track_count": self.track_count,
+            "tracks_listed": len(self.tracks),
+            "ids_complete": self.ids_complete,
+            "created_at": self.created_at,
+            "last_modified": self.last_modified,
+            "set_type": self.set_type,
+        }

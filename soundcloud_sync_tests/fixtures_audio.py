@@ -1,0 +1,1 @@
+"""pytest fixtures for the audio room (registered in conftest.py)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for the notion room (registered in conftest.py)."""

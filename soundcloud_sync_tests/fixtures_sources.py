@@ -1,0 +1,1 @@
+"""pytest fixtures for the sources room (registered in conftest.py)."""
