@@ -1,0 +1,198 @@
+"""Synthesized dance music with a known tempo and key (numpy only).
+
+The audio room's tests and the SoundCloud emulator's streams need real audio whose
+right answers are known: a four-on-the-floor kick on every beat, hats on the
+off-beats, a bass line and a chord pad in the key. The harmony is tonic-heavy
+(bars: i i iv v for minor, I I IV V for major; the bass plays the chord root)
+so a key detector has one right answer, not its relative major/minor.
+
+``render_track`` returns **mono float32** samples in [-1, 1], shape ``(n,)``.
+``encode_audio`` / ``encode_bytes`` accept mono ``(n,)`` or multi-channel
+``(n, channels)`` arrays.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E"}
+
+# ffmpeg encoder, container format and default bitrate per codec name.
+CODECS: dict[str, tuple[str, str, str | None]] = {
+    "mp3": ("libmp3lame", "mp3", "192k"),
+    "m4a": ("aac", "ipod", "256k"),
+    "aac": ("aac", "adts", "256k"),
+    "alac": ("alac", "ipod", None),
+    "wav": ("pcm_s16le", "wav", None),
+    "aiff": ("pcm_s16be", "aiff", None),
+    "flac": ("flac", "flac", None),
+    "opus": ("libopus", "ogg", "96k"),
+    "ogg": ("libvorbis", "ogg", "192k"),
+}
+
+
+def parse_key(key: str) -> tuple[int, str]:
+    """``"A minor"`` / ``"F# major"`` / ``"Bbm"`` -> (pitch class 0-11, "major"|"minor")."""
+    text = key.strip()
+    parts = text.split()
+    if len(parts) == 2:
+        tonic, mode = parts[0], parts[1].lower()
+    elif text.endswith("m") and len(text) <= 3:
+        tonic, mode = text[:-1], "minor"
+    else:
+        tonic, mode = text, "major"
+    tonic = tonic[0].upper() + tonic[1:]
+    tonic = _FLATS.get(tonic, tonic)
+    if tonic not in NOTE_NAMES or mode not in ("major", "minor"):
+        raise ValueError(f"unrecognised key {key!r} (expected e.g. 'A minor', 'F# major')")
+    return NOTE_NAMES.index(tonic), mode
+
+
+def _midi_hz(midi: float) -> float:
+    return float(440.0 * 2.0 ** ((midi - 69) / 12.0))
+
+
+def _kick(sr: int) -> np.ndarray:
+    t = np.arange(int(0.35 * sr)) / sr
+    freq = 45 + 110 * np.exp(-t * 30)
+    phase = 2 * np.pi * np.cumsum(freq) / sr
+    return (np.sin(phase) * np.exp(-t * 9)).astype(np.float32)
+
+
+def _hat(sr: int, rng: np.random.Generator) -> np.ndarray:
+    n = int(0.05 * sr)
+    noise = rng.standard_normal(n)
+    noise = np.diff(noise, prepend=0.0)  # crude high-pass
+    return (0.25 * noise * np.exp(-np.arange(n) / sr * 80)).astype(np.float32)
+
+
+def _tone(
+    freq: float, n: int, sr: int, harmonics: int, attack: float, release: float
+) -> np.ndarray:
+    t = np.arange(n) / sr
+    wave = np.zeros(n)
+    for h in range(1, harmonics + 1):
+        wave += np.sin(2 * np.pi * freq * h * t) / h
+    env = np.minimum(1.0, t / attack) * np.minimum(1.0, (n / sr - t) / release)
+    return wave * np.clip(env, 0.0, 1.0)
+
+
+def _add(buf: np.ndarray, sound: np.ndarray, start: int) -> None:
+    if start >= len(buf):
+        return
+    end = min(len(buf), start + len(sound))
+    buf[start:end] += sound[: end - start]
+
+
+def render_track(
+    bpm: float, key: str, seconds: float, sr: int = 44100, seed: int = 0
+) -> np.ndarray:
+    """Render a mono float32 dance loop at exactly ``bpm`` in ``key``, ``seconds`` long.
+
+    Beats fall on exact (fractional) sample positions, so the true tempo is ``bpm``
+    to machine precision. Peak is normalised to -1 dBFS.
+    """
+    tonic, mode = parse_key(key)
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sr)
+    out = np.zeros(n, dtype=np.float64)
+    beat = 60.0 / bpm
+    n_beats = int(np.ceil(seconds / beat)) + 1
+
+    kick, hat = _kick(sr), _hat(sr, rng)
+    for b in range(n_beats):
+        _add(out, kick, round(b * beat * sr))
+        _add(out, hat * rng.uniform(0.8, 1.0), round((b + 0.5) * beat * sr))
+
+    scale = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 10)
+    degrees = (0, 0, 3, 4)  # i i iv v  /  I I IV V
+    bar = 4 * beat
+    for bar_i in range(int(np.ceil(seconds / bar))):
+        degree = degrees[bar_i % len(degrees)]
+        root = tonic + scale[degree]
+        third = tonic + scale[(degree + 2) % 7] + (12 if degree + 2 >= 7 else 0)
+        fifth = tonic + scale[(degree + 4) % 7] + (12 if degree + 4 >= 7 else 0)
+        bar_start = bar_i * bar
+        # Pad: the triad, sustained over the bar, an octave around middle C.
+        pad_len = int(bar * sr)
+        pad = sum(
+            _tone(_midi_hz(60 + p), pad_len, sr, harmonics=3, attack=0.05, release=0.05)
+            for p in (root, third, fifth)
+        )
+        _add(out, 0.12 * pad, round(bar_start * sr))
+        # Bass: chord root on every off-beat eighth, tonic-heavy.
+        for b in range(4):
+            start = bar_start + (b + 0.5) * beat
+            note = _tone(_midi_hz(36 + root), int(0.4 * beat * sr), sr, 4, 0.005, 0.03)
+            _add(out, 0.35 * note, round(start * sr))
+        # Lead: tonic-triad arpeggio in sixteenths on the first bar of each phrase.
+        if bar_i % 4 == 0:
+            arp = (tonic, tonic + scale[2], tonic + 7, tonic + 12)
+            for s in range(16):
+                start = bar_start + s * beat / 4
+                note = _tone(_midi_hz(72 + arp[s % 4]), int(0.2 * beat * sr), sr, 2, 0.003, 0.05)
+                _add(out, 0.08 * note, round(start * sr))
+
+    peak = float(np.max(np.abs(out))) or 1.0
+    return (out * (10 ** (-1 / 20) / peak)).astype(np.float32)
+
+
+def _ffmpeg_encode_args(codec: str, bitrate: str | None) -> list[str]:
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec {codec!r}; choose one of {sorted(CODECS)}")
+    encoder, fmt, default_rate = CODECS[codec]
+    args = ["-c:a", encoder]
+    rate = bitrate or default_rate
+    if rate and encoder not in ("alac", "flac") and not encoder.startswith("pcm_"):
+        args += ["-b:a", rate]
+    return [*args, "-f", fmt]
+
+
+def _run_encode(samples: np.ndarray, sr: int, codec: str, bitrate: str | None, out: str) -> bytes:
+    data = np.ascontiguousarray(np.clip(samples, -1.0, 1.0), dtype="<f4")
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    cmd = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+        *_ffmpeg_encode_args(codec, bitrate), out,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, input=data.tobytes(), capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"ffmpeg failed encoding {codec} to {out}: {proc.stderr.decode()[-500:]}"
+        )
+    return proc.stdout
+
+
+def encode_audio(
+    samples: np.ndarray,
+    sr: int,
+    path: str | Path,
+    codec: str = "mp3",
+    bitrate: str | None = None,
+) -> Path:
+    """Encode float samples to ``path`` with ffmpeg (mp3, m4a, alac, wav, aiff, flac, ...)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _run_encode(samples, sr, codec, bitrate, str(path))
+    return path
+
+
+def encode_bytes(
+    samples: np.ndarray, sr: int, codec: str = "mp3", bitrate: str | None = None
+) -> bytes:
+    """Encode float samples and return the file's bytes (streamable containers only)."""
+    if codec in ("m4a", "alac"):
+        raise ValueError("MP4 is not streamable to a pipe; use encode_audio() with a path")
+    return _run_encode(samples, sr, codec, bitrate, "pipe:1")
+
+
+def encode_mp3_bytes(samples: np.ndarray, sr: int = 44100, bitrate: str = "128k") -> bytes:
+    """MP3 bytes for ``samples`` (what SoundCloud's progressive streams serve)."""
+    return encode_bytes(samples, sr, "mp3", bitrate)
