@@ -13,7 +13,7 @@ from .errors import (
     SourceError,
 )
 from .models import Availability, Playlist, Track
-from .urls import PlaylistRef, is_playlist_key, parse_playlist_url, playlist_key
+from .urls import PlaylistRef, is_playlist_key, parse_playlist_url, playlist_key, public_url
 
 __all__ = [
     "Availability",
@@ -30,4 +30,5 @@ __all__ = [
     "is_playlist_key",
     "parse_playlist_url",
     "playlist_key",
+    "public_url",
 ]

@@ -1,0 +1,323 @@
+"""The local state store: what was seen, synced, downloaded and measured.
+
+It is the source of truth that makes re-syncs cheap (known Notion page ids, known
+files) and lets the whole pipeline run without Notion. Every write is one
+transaction, so a crash leaves the previous state, never half of the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..sources.models import Playlist
+from .schema import asset_outputs, memberships, migrate, playlists, tracks
+
+TRACK_FIELDS = (
+    "title", "artist", "uploader", "url", "duration_ms", "genre", "tags", "isrc", "album",
+    "artwork_url", "created_at", "last_modified", "policy", "monetization_model",
+    "downloadable", "availability",
+)  # fmt: skip
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def ids_hash(track_ids: Iterable[int]) -> str:
+    """A fingerprint of the ordered id list: equal hashes mean an unchanged playlist."""
+    return hashlib.sha256(",".join(map(str, track_ids)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    """How a playlist's track list moved since the catalog last saw it."""
+
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    first_sync: bool = False
+    removals_trusted: bool = True  # False when SoundCloud listed fewer ids than track_count
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _engine(url: str) -> Engine:
+    """One engine per URL per process, migrated once."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": 60})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            with engine.begin() as conn:
+                migrate(conn)
+            _engines[url] = engine
+        return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    columns = [c for c in rows[0] if c not in keys]
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
+        if columns
+        else stmt.on_conflict_do_nothing(index_elements=keys)
+    )
+    conn.execute(stmt, rows)
+
+
+class Catalog:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _engine(url)
+
+    # -- registry -----------------------------------------------------------------
+
+    def register_playlist(self, key: str, url: str) -> bool:
+        """Register (or re-register) a playlist; True when it was not registered before."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(playlists.c.registered).where(playlists.c.key == key)).first()
+            if row is None:
+                conn.execute(
+                    playlists.insert().values(
+                        key=key, url=url, registered=True, registered_at=utc_now()
+                    )
+                )
+                return True
+            conn.execute(
+                update(playlists).where(playlists.c.key == key).values(url=url, registered=True)
+            )
+            return not row.registered
+
+    def unregister_playlist(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(playlists).where(playlists.c.key == key).values(registered=False))
+
+    def registered_playlists(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(playlists).where(playlists.c.registered.is_(True)).order_by(playlists.c.key)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def playlist(self, key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(playlists).where(playlists.c.key == key)).first()
+            return dict(row._mapping) if row else None
+
+    # -- what SoundCloud said -----------------------------------------------------
+
+    def record_playlist(self, playlist: Playlist) -> MembershipChange:
+        """Store the playlist, its tracks and their places; return what changed.
+
+        Removals are only recorded when SoundCloud listed every id of the set.
+        """
+        now = utc_now()
+        ids = [t.soundcloud_id for t in playlist.tracks]
+        with self.engine.begin() as conn:
+            before = {
+                r.soundcloud_id: r
+                for r in conn.execute(
+                    select(memberships).where(memberships.c.playlist_key == playlist.key)
+                )
+            }
+            current = {i for i, r in before.items() if r.removed_at is None}
+            known = set(
+                conn.execute(
+                    select(tracks.c.soundcloud_id).where(tracks.c.soundcloud_id.in_(ids))
+                ).scalars()
+            )
+            track_rows = []
+            for t in playlist.tracks:
+                row = {f: getattr(t, f) for f in TRACK_FIELDS}
+                row.update(
+                    soundcloud_id=t.soundcloud_id,
+                    tags=list(t.tags),
+                    availability=str(t.availability),
+                    updated_at=now,
+                )
+                if t.soundcloud_id not in known:
+                    row["first_seen_at"] = now
+                track_rows.append(row)
+            # new rows carry first_seen_at; known rows must not overwrite it
+            _upsert(
+                conn, tracks, [r for r in track_rows if "first_seen_at" in r], ["soundcloud_id"]
+            )
+            _upsert(
+                conn, tracks, [r for r in track_rows if "first_seen_at" not in r], ["soundcloud_id"]
+            )
+            _upsert(conn, memberships, [
+                {"playlist_key": playlist.key, "soundcloud_id": t.soundcloud_id,
+                 "position": t.position, "last_seen_at": now, "removed_at": None,
+                 "first_seen_at": before[t.soundcloud_id].first_seen_at
+                 if t.soundcloud_id in before else now}
+                for t in playlist.tracks
+            ], ["playlist_key", "soundcloud_id"])  # fmt: skip
+            removed = sorted(current - set(ids)) if playlist.ids_complete else []
+            if removed:
+                conn.execute(
+                    update(memberships)
+                    .where(and_(memberships.c.playlist_key == playlist.key,
+                                memberships.c.soundcloud_id.in_(removed)))
+                    .values(removed_at=now)
+                )  # fmt: skip
+            meta = playlist.metadata()
+            _upsert(conn, playlists, [{
+                "key": playlist.key, "url": playlist.url, "soundcloud_id": playlist.soundcloud_id,
+                "title": playlist.title, "description": playlist.description,
+                "curator": playlist.curator, "curator_url": playlist.curator_url,
+                "artwork_url": playlist.artwork_url, "set_type": playlist.set_type,
+                "track_count": playlist.track_count, "tracks_listed": meta["tracks_listed"],
+                "ids_complete": playlist.ids_complete, "ids_hash": ids_hash(ids),
+                "created_at": playlist.created_at, "last_modified": playlist.last_modified,
+                "last_checked_at": now,
+            }], ["key"])  # fmt: skip
+        return MembershipChange(
+            added=[i for i in ids if i not in current],
+            removed=removed,
+            kept=[i for i in ids if i in current],
+            first_sync=not before,
+            removals_trusted=playlist.ids_complete,
+        )
+
+    def mark_checked(self, key: str, *, ids_hash_value: str | None = None) -> None:
+        values: dict[str, Any] = {"last_checked_at": utc_now()}
+        if ids_hash_value is not None:
+            values["ids_hash"] = ids_hash_value
+        with self.engine.begin() as conn:
+            conn.execute(update(playlists).where(playlists.c.key == key).values(**values))
+
+    def playlist_tracks(self, key: str, *, include_removed: bool = False) -> pd.DataFrame:
+        """The playlist's tracks in playlist order, with everything known about each."""
+        query = (
+            select(memberships.c.position, memberships.c.removed_at,
+                   memberships.c.first_seen_at.label("added_to_playlist_at"), tracks)
+            .join(tracks, tracks.c.soundcloud_id == memberships.c.soundcloud_id)
+            .where(memberships.c.playlist_key == key)
+            .order_by(memberships.c.removed_at.is_not(None), memberships.c.position)
+        )  # fmt: skip
+        if not include_removed:
+            query = query.where(memberships.c.removed_at.is_(None))
+        with self.engine.connect() as conn:
+            return pd.DataFrame([dict(r._mapping) for r in conn.execute(query)])
+
+    def removed_tracks(self, key: str) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(memberships.c.soundcloud_id).where(
+                        and_(
+                            memberships.c.playlist_key == key, memberships.c.removed_at.is_not(None)
+                        )
+                    )
+                ).scalars()
+            )
+
+    def track_playlists(self, soundcloud_ids: Iterable[int]) -> dict[int, list[str]]:
+        """For each track, the keys of every playlist that currently holds it."""
+        ids = list(soundcloud_ids)
+        out: dict[int, list[str]] = {i: [] for i in ids}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(memberships.c.soundcloud_id, memberships.c.playlist_key).where(
+                    and_(memberships.c.soundcloud_id.in_(ids), memberships.c.removed_at.is_(None))
+                )
+            )
+            for track_id, key in rows:
+                out[track_id].append(key)
+        return out
+
+    # -- what the pipeline did ----------------------------------------------------
+
+    def update_track(self, soundcloud_id: int, **values: Any) -> None:
+        self.update_tracks({soundcloud_id: values})
+
+    def update_tracks(self, values_by_id: Mapping[int, Mapping[str, Any]]) -> None:
+        """Set status columns (Notion page, files, analysis…) for many tracks at once."""
+        if not values_by_id:
+            return
+        with self.engine.begin() as conn:
+            for track_id, values in values_by_id.items():
+                conn.execute(
+                    update(tracks).where(tracks.c.soundcloud_id == track_id).values(**values)
+                )
+
+    def tracks_by_id(self, soundcloud_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        ids = list(soundcloud_ids)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tracks).where(tracks.c.soundcloud_id.in_(ids)))
+            return {r.soundcloud_id: dict(r._mapping) for r in rows}
+
+    def update_playlist(self, key: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(playlists).where(playlists.c.key == key).values(**values))
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per registered playlist with its counts, for `soundcloud-sync status`."""
+        m, t = memberships, tracks
+        live = m.c.removed_at.is_(None)
+        query = (
+            select(
+                playlists.c.key, playlists.c.title, playlists.c.track_count,
+                playlists.c.last_synced_at, playlists.c.sync_status,
+                func.count().filter(live).label("tracks"),
+                func.count().filter(and_(live, t.c.notion_page_id.is_not(None))).label("in_notion"),
+                func.count().filter(and_(live, t.c.download_status == "downloaded")).label("downloaded"),
+                func.count().filter(and_(live, t.c.tempo.is_not(None))).label("analysed"),
+            )
+            .select_from(playlists.outerjoin(m, m.c.playlist_key == playlists.c.key)
+                         .outerjoin(t, t.c.soundcloud_id == m.c.soundcloud_id))
+            .where(playlists.c.registered.is_(True))
+            .group_by(playlists.c.key)
+            .order_by(playlists.c.key)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- asset outputs (the IO manager's table) -------------------------------------
+
+    def save_output(self, asset_key: str, partition_key: str, frame: pd.DataFrame) -> None:
+        data = frame.to_json(orient="table", index=False, date_format="iso")
+        with self.engine.begin() as conn:
+            _upsert(conn, asset_outputs, [{
+                "asset_key": asset_key, "partition_key": partition_key,
+                "updated_at": utc_now(), "data": data,
+            }], ["asset_key", "partition_key"])  # fmt: skip
+
+    def load_output(self, asset_key: str, partition_key: str) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            data = conn.execute(
+                select(asset_outputs.c.data).where(
+                    and_(asset_outputs.c.asset_key == asset_key,
+                         asset_outputs.c.partition_key == partition_key)
+                )
+            ).scalar()  # fmt: skip
+        if data is None:
+            raise KeyError(f"no stored output for asset {asset_key!r}, partition {partition_key!r}")
+        return pd.read_json(io.StringIO(data), orient="table")

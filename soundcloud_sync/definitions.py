@@ -1,0 +1,27 @@
+"""The one `Definitions` object of the project (loaded by `dagster dev`)."""
+
+from __future__ import annotations
+
+from dagster import Definitions, JobDefinition, load_assets_from_package_module
+
+from .config import Settings
+from .defs import assets
+from .defs.jobs import sync_playlist_job
+from .defs.resources import resources_from_settings
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or Settings.from_env()
+    return Definitions(
+        assets=load_assets_from_package_module(assets),
+        jobs=[sync_playlist_job],
+        resources=resources_from_settings(settings),
+    )
+
+
+defs = build_definitions()
+
+
+def sync_playlist_job_def() -> JobDefinition:
+    """Module-level handle so the CLI can execute the job reconstructably (multiprocess)."""
+    return defs.resolve_job_def(sync_playlist_job.name)

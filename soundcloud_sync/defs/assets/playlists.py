@@ -1,0 +1,88 @@
+"""SoundCloud → catalog: the playlist and its track entries."""
+
+from collections import Counter
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetOut,
+    Failure,
+    MetadataValue,
+    Output,
+    multi_asset,
+)
+
+from ...sources import SourceError, parse_playlist_url, public_url
+from ..partitions import playlists_partitions
+from ..resources import CatalogResource, SoundCloudResource
+
+PREVIEW_COLUMNS = ["position", "title", "artist", "genre", "duration_ms", "availability"]
+
+
+def playlist_url_for(catalog: CatalogResource, key: str) -> str:
+    """The URL to read for a partition: the registered one (it may carry a secret token)."""
+    row = catalog.catalog().playlist(key)
+    return row["url"] if row else parse_playlist_url(key).url
+
+
+@multi_asset(
+    outs={
+        "playlist_metadata": AssetOut(
+            description="The playlist itself: name, curator, artwork, track count, set type.",
+            group_name="soundcloud",
+        ),
+        "playlist_tracks": AssetOut(
+            description="One row per track in playlist order, with availability.",
+            group_name="soundcloud",
+        ),
+    },
+    partitions_def=playlists_partitions,
+    pool="soundcloud_api",
+)
+def playlist_assets(
+    context: AssetExecutionContext, soundcloud: SoundCloudResource, catalog: CatalogResource
+):
+    """Read the playlist (1 resolve + 1 batch per 50 tracks) and record it in the catalog."""
+    key = context.partition_key
+    url = playlist_url_for(catalog, key)
+    try:
+        playlist = soundcloud.client().fetch_playlist(url)
+    except SourceError as exc:
+        raise Failure(description=str(exc)) from exc
+    if playlist.key != key:
+        raise Failure(description=f"{url}: resolves to playlist {playlist.key!r}, not {key!r}")
+    change = catalog.catalog().record_playlist(playlist)
+    tracks = pd.DataFrame([t.to_row() for t in playlist.tracks])
+    availability = Counter(tracks["availability"])
+    meta = playlist.metadata()
+    yield Output(
+        pd.DataFrame([meta]),
+        output_name="playlist_metadata",
+        metadata={
+            "name": playlist.title,
+            "curator": playlist.curator or "",
+            "track_count": playlist.track_count,
+            "set_type": playlist.set_type or "",
+            "last_modified": playlist.last_modified or "",
+            "playlist_url": MetadataValue.url(public_url(playlist.url)),
+        },
+    )
+    yield Output(
+        tracks,
+        output_name="playlist_tracks",
+        metadata={
+            "dagster/row_count": len(tracks),
+            "track_count": playlist.track_count,
+            "new_tracks": len(change.added),
+            "removed_tracks": len(change.removed),
+            "ids_complete": playlist.ids_complete,
+            **{f"availability/{k}": v for k, v in sorted(availability.items())},
+            "playlist_url": MetadataValue.url(public_url(playlist.url)),
+            "preview": MetadataValue.md(tracks[PREVIEW_COLUMNS].head(25).to_markdown(index=False)),
+        },
+    )
+    if not playlist.ids_complete:
+        context.log.warning(
+            f"{key}: SoundCloud lists {len(tracks)} of {playlist.track_count} tracks "
+            "(hidden or removed ones); removals are not applied until the list is complete"
+        )

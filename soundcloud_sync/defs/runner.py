@@ -1,0 +1,166 @@
+"""Running the pipeline on the local Dagster instance, for the CLI and the Python API.
+
+Both go through `execute_job` on the same job the UI launches, so every sync done
+from a terminal or a script shows up in `dagster dev` as an ordinary run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    RunsFilter,
+    execute_job,
+    reconstructable,
+)
+from dagster._core.events.log import EventLogEntry
+
+from ..config import Settings
+from .partitions import PLAYLISTS
+
+PROGRESS_PREFIX = "progress:"
+REQUEST_TAG = "soundcloud_sync/request"
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Use $DAGSTER_HOME, or a home under SOUNDCLOUD_SYNC_HOME with our dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
+        with resources.as_file(template) as path:
+            shutil.copyfile(path, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@contextmanager
+def local_instance(settings: Settings) -> Iterator[DagsterInstance]:
+    ensure_dagster_home(settings)
+    with DagsterInstance.get() as instance:
+        yield instance
+
+
+def register_partitions(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """Add partition keys that are not there yet; return the ones added."""
+    new = [k for k in dict.fromkeys(keys) if not instance.has_dynamic_partition(PLAYLISTS, k)]
+    if new:
+        instance.add_dynamic_partitions(PLAYLISTS, new)
+    return new
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    failure: str | None = None
+    steps_failed: list[str] = field(default_factory=list)
+
+
+def progress_message(stage: str, done: int, total: int) -> str:
+    """The log line assets emit so a terminal can draw a bar per stage."""
+    return f"{PROGRESS_PREFIX} {stage} {done}/{total}"
+
+
+def parse_progress(message: str) -> tuple[str, int, int] | None:
+    if not message.startswith(PROGRESS_PREFIX):
+        return None
+    try:
+        stage, counts = message[len(PROGRESS_PREFIX) :].split()
+        done, total = counts.split("/")
+        return stage, int(done), int(total)
+    except ValueError:
+        return None
+
+
+def run_sync(
+    instance: DagsterInstance,
+    partition_key: str,
+    asset_keys: Iterable[str] | None = None,
+    on_event: Callable[[EventLogEntry], None] | None = None,
+    origin: str = "cli",
+) -> RunOutcome:
+    """Materialize a playlist partition (all assets, or the named ones) and wait for it."""
+    from ..definitions import sync_playlist_job_def
+
+    register_partitions(instance, [partition_key])
+    selection = [AssetKey.from_user_string(k) for k in asset_keys] if asset_keys else None
+    request_id = uuid.uuid4().hex
+    stop = threading.Event()
+    watcher = None
+    if on_event is not None:
+        watcher = threading.Thread(
+            target=_follow_events, args=(instance, request_id, on_event, stop), daemon=True
+        )
+        watcher.start()
+    try:
+        with execute_job(
+            reconstructable(sync_playlist_job_def),
+            instance=instance,
+            tags={
+                "dagster/partition": partition_key,
+                "soundcloud_sync/origin": origin,
+                REQUEST_TAG: request_id,
+            },
+            asset_selection=selection,
+        ) as result:
+            failures = [
+                e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
+            ]
+            return RunOutcome(
+                run_id=result.run_id,
+                success=result.success,
+                failure=_failure_text(failures),
+                steps_failed=[e.step_key or "" for e in failures],
+            )
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=5)
+
+
+def _failure_text(failures: list) -> str | None:
+    for event in failures:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None and error.message:
+            return error.message.strip().splitlines()[-1]
+    return None
+
+
+def _follow_events(
+    instance: DagsterInstance,
+    request_id: str,
+    on_event: Callable[[EventLogEntry], None],
+    stop: threading.Event,
+) -> None:
+    """Poll the run's event log (works whatever process executes the steps)."""
+    run_id = None
+    cursor = None
+    while True:
+        finished = stop.is_set()
+        if run_id is None:
+            runs = instance.get_runs(RunsFilter(tags={REQUEST_TAG: request_id}), limit=1)
+            run_id = runs[0].run_id if runs else None
+        if run_id is not None:
+            while True:
+                conn = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+                for record in conn.records:
+                    on_event(record.event_log_entry)
+                cursor = conn.cursor
+                if not conn.has_more:
+                    break
+        if finished:
+            return
+        stop.wait(0.25)
