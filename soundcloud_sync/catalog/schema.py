@@ -42,6 +42,7 @@ playlists = Table(
     Column("registered_at", String(32)),
     Column("soundcloud_id", BigInteger),
     Column("title", Text),
+    Column("name_override", Text),  # the user's name for it in Notion, when given
     Column("description", Text),
     Column("curator", Text),
     Column("curator_url", Text),

@@ -1,0 +1,243 @@
+"""The Python API the seed asks for, built on the pipeline the Dagster assets run.
+
+Syncs are materializations of the playlist's partition on the local Dagster
+instance (so they show in `dagster dev`); read-only calls use the rooms directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from .catalog import Catalog, ids_hash
+from .config import Settings
+from .defs.runner import RunOutcome, local_instance, run_sync
+from .sources import parse_playlist_url
+
+PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
+NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
+
+
+class SyncFailed(RuntimeError):
+    """A run did not succeed; the message names the playlist and the step's reason."""
+
+
+def _settings(settings: Settings | None) -> Settings:
+    return settings or Settings.from_env()
+
+
+def catalog_for(settings: Settings) -> Catalog:
+    return Catalog(settings.catalog_database_url)
+
+
+def _soundcloud(settings: Settings) -> Any:
+    from .sources import SoundCloudClient
+
+    return SoundCloudClient.from_settings(settings)
+
+
+# -- reading SoundCloud ------------------------------------------------------------
+
+
+def get_playlist_metadata(url: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Name, description, curator, artwork, track count, set type of a playlist."""
+    playlist = _soundcloud(_settings(settings)).fetch_playlist(url)
+    return playlist.metadata()
+
+
+def extract_playlist_tracks(url: str, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Every track of the playlist in order, with full metadata and availability."""
+    playlist = _soundcloud(_settings(settings)).fetch_playlist(url)
+    return [
+        {
+            **track.to_row(),
+            "playlist_name": playlist.title,
+            "playlist_url": parse_playlist_url(playlist.url).public_url,
+            "track_number": track.position,
+        }
+        for track in playlist.tracks
+    ]
+
+
+# -- syncing -----------------------------------------------------------------------
+
+
+def register_playlists(urls: list[str], *, settings: Settings | None = None) -> list[str]:
+    """Register playlists (catalog + Dagster partitions); returns their keys."""
+    from .defs.runner import register_partitions
+
+    settings = _settings(settings)
+    refs = [parse_playlist_url(u) for u in urls]
+    catalog = catalog_for(settings)
+    for ref in refs:
+        catalog.register_playlist(ref.key, ref.url)
+    with local_instance(settings) as instance:
+        register_partitions(instance, [r.key for r in refs])
+    return [r.key for r in refs]
+
+
+def unregister_playlists(urls: list[str], *, settings: Settings | None = None) -> list[str]:
+    """Stop syncing playlists: drop their partitions; Notion pages and files stay."""
+    from .defs.partitions import PLAYLISTS
+
+    settings = _settings(settings)
+    keys = [parse_playlist_url(u).key for u in urls]
+    catalog = catalog_for(settings)
+    with local_instance(settings) as instance:
+        for key in keys:
+            catalog.unregister_playlist(key)
+            if instance.has_dynamic_partition(PLAYLISTS, key):
+                instance.delete_dynamic_partition(PLAYLISTS, key)
+    return keys
+
+
+def run_playlist(
+    url: str,
+    asset_keys: tuple[str, ...] | None,
+    settings: Settings,
+    playlist_name: str | None = None,
+    on_event: Any = None,
+    origin: str = "api",
+) -> tuple[str, RunOutcome]:
+    """Register the playlist and materialize its partition (all assets, or the named ones)."""
+    key = register_playlists([url], settings=settings)[0]
+    if playlist_name:
+        catalog_for(settings).update_playlist(key, name_override=playlist_name)
+    with local_instance(settings) as instance:
+        outcome = run_sync(instance, key, asset_keys, on_event=on_event, origin=origin)
+    return key, outcome
+
+
+def sync_playlist_to_notion(
+    url: str,
+    playlist_name: str | None = None,
+    dry_run: bool = False,
+    *,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """Put every track of the playlist into Notion (deduplicated, linked to its playlist)."""
+    settings = _settings(settings)
+    if dry_run:
+        from .pipeline import plan_notion_sync
+
+        return plan_notion_sync(url, settings=settings, playlist_name=playlist_name)
+    key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
+    _raise_on_failure(url, outcome)
+    return playlist_stats(catalog_for(settings), key, NOTION_ASSETS)
+
+
+def sync_soundcloud_playlist(url: str, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Extract the playlist and add it to Notion; the seed's one-call entry point."""
+    return sync_playlist_to_notion(url, settings=settings)
+
+
+def sync_playlist_incremental(
+    url: str, last_sync_time: datetime | None = None, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Sync only what changed: one cheap SoundCloud check decides whether a run is needed."""
+    settings = _settings(settings)
+    if not _playlist_changed(url, settings, since=last_sync_time):
+        key = parse_playlist_url(url).key
+        return {**playlist_stats(catalog_for(settings), key, NOTION_ASSETS), "unchanged": True}
+    return {**sync_playlist_to_notion(url, settings=settings), "unchanged": False}
+
+
+def ensure_playlist_synced(
+    url: str, playlist_name: str | None = None, *, settings: Settings | None = None
+) -> bool:
+    """True when the playlist is in sync (syncing it first if SoundCloud moved on)."""
+    settings = _settings(settings)
+    if not _playlist_changed(url, settings):
+        return True
+    try:
+        stats = sync_playlist_to_notion(url, playlist_name, settings=settings)
+    except SyncFailed:
+        return False
+    return stats["errors"] == 0
+
+
+def sync_and_download_playlist(
+    url: str, playlist_name: str | None = None, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """The whole chain: Notion pages, downloads, analysis, files, Eagle, write-back."""
+    settings = _settings(settings)
+    key, outcome = run_playlist(url, None, settings, playlist_name)
+    _raise_on_failure(url, outcome)
+    return playlist_stats(catalog_for(settings), key, None)
+
+
+def _playlist_changed(url: str, settings: Settings, since: datetime | None = None) -> bool:
+    """Ask SoundCloud once (1 request) whether the playlist differs from the catalog."""
+    ref = parse_playlist_url(url)
+    known = catalog_for(settings).playlist(ref.key)
+    if not known or not known.get("last_synced_at") or known.get("sync_status") != "Synced":
+        return True
+    snapshot = _soundcloud(settings).check_playlist(ref.url)
+    modified = snapshot.last_modified
+    if since is not None and modified and _parse_time(modified) > since:
+        return True
+    return ids_hash(snapshot.track_ids) != known.get("ids_hash")
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _raise_on_failure(url: str, outcome: RunOutcome) -> None:
+    if not outcome.success:
+        reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
+        raise SyncFailed(f"{parse_playlist_url(url).public_url}: {reason} (run {outcome.run_id})")
+
+
+# -- stats -------------------------------------------------------------------------
+
+
+def _output(catalog: Catalog, asset: str, key: str) -> pd.DataFrame | None:
+    try:
+        return catalog.load_output(asset, key)
+    except KeyError:
+        return None
+
+
+def playlist_stats(
+    catalog: Catalog, key: str, assets_run: tuple[str, ...] | None
+) -> dict[str, Any]:
+    """The seed's stats object, plus download and analysis counts when those ran."""
+    playlist = catalog.playlist(key) or {}
+    tracks = catalog.playlist_tracks(key)
+    pages = _output(catalog, "notion_track_pages", key)
+    statuses = Counter(pages["status"]) if pages is not None and len(pages) else Counter()
+    stats: dict[str, Any] = {
+        "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
+        "playlist_name": playlist.get("name_override") or playlist.get("title"),
+        "total_tracks": len(tracks),
+        "tracks_added": statuses["created"],
+        "tracks_skipped": statuses["skipped"],
+        "tracks_updated": statuses["updated"] + statuses["linked"],
+        "tracks_unlinked": statuses["unlinked"],
+        "errors": statuses["error"],
+        "track_ids": [p for p in (tracks.get("notion_page_id", pd.Series()).dropna())],
+        "notion": "synced" if pages is not None else "skipped",
+        "sync_status": playlist.get("sync_status"),
+    }
+    if assets_run is None:
+        stats.update(_audio_stats(catalog, key))
+    return stats
+
+
+def _audio_stats(catalog: Catalog, key: str) -> dict[str, int]:
+    files = _output(catalog, "audio_files", key)
+    counts = Counter(files["status"]) if files is not None and len(files) else Counter()
+    features = _output(catalog, "audio_features", key)
+    library = _output(catalog, "library_files", key)
+    return {
+        "downloaded": counts["downloaded"] + counts["skipped-existing"],
+        "analysed": int(features["tempo"].notna().sum()) if features is not None else 0,
+        "converted": int(library["status"].eq("written").sum()) if library is not None else 0,
+        "previews": counts["preview-only"],
+        "unavailable": counts["geo-blocked"] + counts["drm"] + counts["gone"],
+        "download_errors": counts["error"],
+    }

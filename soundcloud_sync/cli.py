@@ -1,0 +1,141 @@
+"""`soundcloud-sync`: the terminal door to the same pipeline the Dagster UI runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from . import api
+from .config import Settings
+from .sources import SourceError, parse_playlist_url
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Keep SoundCloud playlists in your Notion catalog and local audio library."""
+
+
+@main.command()
+@click.argument("urls", nargs=-1, required=True)
+def add(urls: tuple[str, ...]) -> None:
+    """Register playlists (as Dagster partitions) for scheduled and sensor syncs."""
+    try:
+        keys = api.register_playlists(list(urls))
+    except SourceError as exc:
+        _fail(str(exc))
+    for key in keys:
+        click.echo(f"registered {key}")
+
+
+@main.command()
+@click.argument("urls", nargs=-1, required=True)
+def remove(urls: tuple[str, ...]) -> None:
+    """Stop syncing playlists (nothing in Notion or the library is deleted)."""
+    try:
+        keys = api.unregister_playlists(list(urls))
+    except SourceError as exc:
+        _fail(str(exc))
+    for key in keys:
+        click.echo(f"unregistered {key}")
+
+
+@main.command()
+@click.argument("url")
+@click.option("--no-download", is_flag=True, help="Only SoundCloud → catalog → Notion.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stats object as JSON.")
+@click.option("--name", "playlist_name", help="Name for the playlist's Notion page.")
+def sync(
+    url: str, no_download: bool, dry_run: bool, as_json: bool, playlist_name: str | None
+) -> None:
+    """Sync one playlist now (a run on the local Dagster instance)."""
+    try:
+        key = parse_playlist_url(url).key
+    except SourceError as exc:
+        _fail(str(exc))
+    settings = Settings.from_env()
+    if dry_run:
+        try:
+            stats = api.sync_playlist_to_notion(url, playlist_name, dry_run=True, settings=settings)
+        except SourceError as exc:
+            _fail(str(exc))
+        _print_stats(stats, as_json)
+        return
+    from .progress import RunProgress
+
+    assets = api.NOTION_ASSETS if no_download else None
+    with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
+        key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
+    if not outcome.success:
+        reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
+        _fail(f"{key}: {reason} (run {outcome.run_id})")
+    _print_stats(api.playlist_stats(api.catalog_for(settings), key, assets), as_json)
+
+
+def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(stats, indent=2, default=str))
+        return
+    for name, value in stats.items():
+        if name in ("track_ids", "plan"):
+            continue
+        click.echo(f"{name:>16}: {value}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Registered playlists: last sync, track counts, Notion, downloads, analysis."""
+    rows = api.catalog_for(Settings.from_env()).status()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no playlists registered; add one with `soundcloud-sync add URL`")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "playlist", "name", "tracks", "notion", "downloaded", "analysed", "last sync", "status"
+    )
+    for r in rows:
+        table.add_row(
+            r["key"], r["title"] or "", str(r["tracks"]), str(r["in_notion"]),
+            str(r["downloaded"]), str(r["analysed"]), r["last_synced_at"] or "never",
+            r["sync_status"] or "",
+        )  # fmt: skip
+    Console(width=160).print(table)
+
+
+@main.group()
+def notion() -> None:
+    """Notion set-up."""
+
+
+@notion.command("init")
+@click.option("--parent-page", required=True, help="Id of the page to create the databases under.")
+def notion_init(parent_page: str) -> None:
+    """Create the Music Tracks and Playlists databases with the right schema."""
+    settings = Settings.from_env()
+    if not settings.notion_token:
+        _fail("NOTION_TOKEN is not set")
+    from .notion import init_databases
+
+    tracks_id, playlists_id = init_databases(
+        token=settings.notion_token, base_url=settings.notion_base_url, parent_page_id=parent_page
+    )
+    click.echo(f"NOTION_TRACKS_DATABASE_ID={tracks_id}")
+    click.echo(f"NOTION_PLAYLISTS_DATABASE_ID={playlists_id}")
+
+
+if __name__ == "__main__":
+    main()
