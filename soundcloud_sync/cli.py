@@ -116,6 +116,21 @@ def status(as_json: bool) -> None:
     Console(width=160).print(table)
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+def dev(dagster_args: tuple[str, ...]) -> None:
+    """Start the Dagster UI (`dagster dev`) on the instance the CLI uses."""
+    import os
+    import shutil
+
+    from .defs.runner import ensure_dagster_home
+
+    home = ensure_dagster_home(Settings.from_env())
+    click.echo(f"DAGSTER_HOME={home}", err=True)
+    dagster = shutil.which("dagster") or "dagster"
+    os.execvp(dagster, [dagster, "dev", "-m", "soundcloud_sync.definitions", *dagster_args])
+
+
 @main.group()
 def notion() -> None:
     """Notion set-up."""

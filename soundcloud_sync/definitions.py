@@ -8,6 +8,8 @@ from .config import Settings
 from .defs import assets
 from .defs.jobs import sync_playlist_job
 from .defs.resources import resources_from_settings
+from .defs.schedules import incremental_sync_schedule
+from .defs.sensors import new_tracks_sensor, playlist_registry_sensor
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
@@ -15,6 +17,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=load_assets_from_package_module(assets),
         jobs=[sync_playlist_job],
+        sensors=[new_tracks_sensor, playlist_registry_sensor],
+        schedules=[incremental_sync_schedule],
         resources=resources_from_settings(settings),
     )
 

@@ -1,0 +1,42 @@
+# soundcloud-sync — the two commands of the README are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export SOUNDCLOUD_SYNC_HOME ?= $(CURDIR)/.soundcloud_sync
+export NUMBA_CACHE_DIR ?= $(SOUNDCLOUD_SYNC_HOME)/cache/numba
+
+.PHONY: install run test dev lint bench clean
+
+$(BIN)/soundcloud-sync: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/soundcloud-sync
+
+# Sync a playlist end to end. With no credentials in the environment (or .env) and no
+# PLAYLIST given, it runs offline against the bundled SoundCloud/Notion/Eagle emulators.
+run: install
+	$(BIN)/python -m soundcloud_sync_tests.demo $(PLAYLIST)
+
+# The whole test suite (numba's cache is warmed once before the two workers start).
+test: install
+	$(BIN)/python -m soundcloud_sync.audio.warmup
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+# The Dagster UI on the same instance the CLI uses.
+dev: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/soundcloud-sync dev
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/notion_sync.py
+	$(BIN)/python bench/analysis.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,164 @@
+"""Sensors: the playlist registry file, and new tracks on SoundCloud.
+
+The new-tracks sensor spends a fixed share of SoundCloud's unpublished budget
+(about 600 requests per 10 minutes) on checks: one request per playlist, round
+robin, so 300 playlists are each looked at every ~10 minutes and never faster
+than the budget allows, however many are registered.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from ..catalog import ids_hash
+from ..sources import SourceError, is_playlist_key, parse_playlist_url
+from .jobs import sync_playlist_job
+from .partitions import PLAYLISTS, playlists_partitions
+from .resources import CatalogResource, SoundCloudResource
+
+SENSOR_INTERVAL_SECONDS = 30
+# The sensor's share of SoundCloud's budget: 300 of the ~600 requests per 10 minutes.
+CHECK_BUDGET_REQUESTS = 300
+CHECK_BUDGET_WINDOW_SECONDS = 600
+
+
+def checks_per_tick(
+    interval_seconds: int = SENSOR_INTERVAL_SECONDS,
+    budget: int = CHECK_BUDGET_REQUESTS,
+    window_seconds: int = CHECK_BUDGET_WINDOW_SECONDS,
+) -> int:
+    return max(1, budget * interval_seconds // window_seconds)
+
+
+def playlists_file() -> Path:
+    return Path(os.environ.get("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", "playlists.yaml"))
+
+
+def read_playlists_file(path: Path) -> list[str]:
+    """`playlists.yaml`: a list of URLs, or `{playlists: [...]}`; errors name the file."""
+    if not path.exists():
+        return []
+    data = yaml.safe_load(path.read_text()) or []
+    if isinstance(data, dict):
+        data = data.get("playlists") or []
+    if not isinstance(data, list) or not all(isinstance(u, str) for u in data):
+        raise ValueError(f"{path}: expected a list of playlist URLs")
+    return data
+
+
+@dataclass
+class RegistryChange:
+    add: dict[str, str]  # key -> url
+    remove: list[str]
+
+
+def registry_change(
+    file_urls: list[str], previous_file_keys: set[str], partition_keys: list[str]
+) -> RegistryChange:
+    """What to add and drop so partitions match the file, with one key per playlist.
+
+    Partitions typed in the UI as full URLs are replaced by their canonical key.
+    Playlists added from the CLI are left alone: the file only removes its own.
+    """
+    wanted = {}
+    for url in file_urls:
+        ref = parse_playlist_url(url)
+        wanted[ref.key] = ref.url
+    existing = set(partition_keys)
+    add = {k: u for k, u in wanted.items() if k not in existing}
+    remove = sorted((previous_file_keys - set(wanted)) & existing)
+    for key in partition_keys:
+        if is_playlist_key(key):
+            continue
+        remove.append(key)
+        try:
+            ref = parse_playlist_url(key)
+        except SourceError:
+            continue
+        if ref.key not in existing:
+            add.setdefault(ref.key, ref.url)
+    return RegistryChange(add=add, remove=remove)
+
+
+@sensor(
+    job=sync_playlist_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Keeps the `playlists` partitions in step with playlists.yaml and "
+    "turns URLs typed into the UI's 'add partition' dialog into canonical keys.",
+)
+def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogResource):
+    path = playlists_file()
+    try:
+        urls = read_playlists_file(path)
+        previous = set(json.loads(context.cursor or "[]"))
+        partition_keys = context.instance.get_dynamic_partitions(PLAYLISTS)
+        change = registry_change(urls, previous, partition_keys)
+    except (ValueError, SourceError, yaml.YAMLError) as exc:
+        return SkipReason(f"{path}: {exc}")
+    store = catalog.catalog()
+    for key, url in change.add.items():
+        store.register_playlist(key, url)
+    for key in change.remove:
+        if is_playlist_key(key):
+            store.unregister_playlist(key)
+    context.update_cursor(json.dumps(sorted(parse_playlist_url(u).key for u in urls)))
+    requests = []
+    if change.add:
+        requests.append(playlists_partitions.build_add_request(sorted(change.add)))
+    if change.remove:
+        requests.append(playlists_partitions.build_delete_request(change.remove))
+    if not requests:
+        return SkipReason(f"partitions match {path}")
+    return SensorResult(
+        run_requests=[RunRequest(partition_key=k) for k in sorted(change.add)],
+        dynamic_partitions_requests=requests,
+    )
+
+
+@sensor(
+    job=sync_playlist_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Checks registered playlists round robin (one SoundCloud request each) "
+    "and requests a run for exactly the partitions whose track list changed.",
+)
+def new_tracks_sensor(
+    context: SensorEvaluationContext, catalog: CatalogResource, soundcloud: SoundCloudResource
+):
+    keys = sorted(context.instance.get_dynamic_partitions(PLAYLISTS))
+    if not keys:
+        return SkipReason("no playlists registered")
+    store = catalog.catalog()
+    start = int(context.cursor or 0) % len(keys)
+    batch = [keys[(start + i) % len(keys)] for i in range(min(len(keys), checks_per_tick()))]
+    client = soundcloud.client()
+    run_requests = []
+    for key in batch:
+        known = store.playlist(key) or {}
+        url = known.get("url") or parse_playlist_url(key).url
+        try:
+            snapshot = client.check_playlist(url)
+        except SourceError as exc:
+            context.log.warning(str(exc))
+            continue
+        fingerprint = ids_hash(snapshot.track_ids)
+        if fingerprint != known.get("ids_hash"):
+            # The run key makes the same change impossible to request twice.
+            run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{fingerprint}"))
+        store.mark_checked(key)
+    context.update_cursor(str((start + len(batch)) % len(keys)))
+    if not run_requests:
+        return SkipReason(f"checked {len(batch)} of {len(keys)} playlists: no changes")
+    return run_requests
