@@ -1,0 +1,118 @@
+"""The catalog: memberships, removals only from complete id lists, outputs, migrations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+
+from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
+from soundcloud_sync.catalog.schema import migrate
+from soundcloud_sync.sources.models import Availability, Playlist, Track
+
+
+def _playlist(ids: list[int], track_count: int | None = None, key: str = "dj/sets/mix") -> Playlist:
+    tracks = tuple(
+        Track(soundcloud_id=i, position=n, title=f"Track {i}", artist="DJ", tags=("deep house",))
+        for n, i in enumerate(ids, start=1)
+    )
+    return Playlist(
+        soundcloud_id=1,
+        key=key,
+        url=f"https://soundcloud.com/{key}",
+        title="Mix",
+        track_count=len(ids) if track_count is None else track_count,
+        tracks=tracks,
+    )
+
+
+@pytest.fixture
+def catalog(tmp_path) -> Catalog:
+    return Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+
+
+def test_first_sync_then_changes_are_reported_in_order(catalog: Catalog) -> None:
+    first = catalog.record_playlist(_playlist([10, 11, 12]))
+    assert first.first_sync and first.added == [10, 11, 12] and not first.removed
+
+    second = catalog.record_playlist(_playlist([11, 12, 13]))
+    assert (second.added, second.removed, second.kept) == ([13], [10], [11, 12])
+    frame = catalog.playlist_tracks("dj/sets/mix")
+    assert frame["soundcloud_id"].tolist() == [11, 12, 13]
+    assert frame["position"].tolist() == [1, 2, 3]
+    assert catalog.removed_tracks("dj/sets/mix") == [10]
+
+
+def test_incomplete_id_list_never_removes(catalog: Catalog) -> None:
+    catalog.record_playlist(_playlist([1, 2, 3]))
+    change = catalog.record_playlist(_playlist([1, 2], track_count=3))
+    assert change.removed == [] and not change.removals_trusted
+    assert catalog.playlist_tracks("dj/sets/mix")["soundcloud_id"].tolist() == [1, 2, 3]
+    assert catalog.playlist("dj/sets/mix")["ids_complete"] is False
+
+
+def test_status_columns_survive_a_resync(catalog: Catalog) -> None:
+    catalog.record_playlist(_playlist([1, 2]))
+    catalog.update_tracks({1: {"notion_page_id": "page-1", "tempo": 124.0}})
+    first_seen = catalog.tracks_by_id([1])[1]["first_seen_at"]
+    catalog.record_playlist(_playlist([1, 2]))
+    row = catalog.tracks_by_id([1])[1]
+    assert (row["notion_page_id"], row["tempo"], row["first_seen_at"]) == (
+        "page-1",
+        124.0,
+        first_seen,
+    )
+
+
+def test_track_in_two_playlists(catalog: Catalog) -> None:
+    catalog.record_playlist(_playlist([1, 2], key="dj/sets/a"))
+    catalog.record_playlist(_playlist([2, 3], key="dj/sets/b"))
+    assert catalog.track_playlists([2]) == {2: ["dj/sets/a", "dj/sets/b"]}
+
+
+def test_registry_and_status(catalog: Catalog) -> None:
+    assert catalog.register_playlist("dj/sets/a", "https://soundcloud.com/dj/sets/a")
+    assert not catalog.register_playlist("dj/sets/a", "https://soundcloud.com/dj/sets/a")
+    catalog.record_playlist(_playlist([1, 2, 3], key="dj/sets/a"))
+    catalog.update_track(1, notion_page_id="p1", download_status="downloaded")
+    [row] = catalog.status()
+    assert (row["tracks"], row["in_notion"], row["downloaded"]) == (3, 1, 1)
+    catalog.unregister_playlist("dj/sets/a")
+    assert catalog.status() == []
+
+
+def test_ids_hash_tracks_order_and_membership(catalog: Catalog) -> None:
+    catalog.record_playlist(_playlist([1, 2, 3]))
+    assert catalog.playlist("dj/sets/mix")["ids_hash"] == ids_hash([1, 2, 3])
+    assert ids_hash([1, 2, 3]) != ids_hash([3, 2, 1])
+
+
+def test_asset_outputs_round_trip_lists_and_missing_values(catalog: Catalog) -> None:
+    frame = pd.DataFrame(
+        {"soundcloud_id": [1, 2], "tags": [["a b", "c"], []], "tempo": [124.0, None]}
+    )
+    catalog.save_output("playlist_tracks", "dj/sets/mix", frame)
+    loaded = catalog.load_output("playlist_tracks", "dj/sets/mix")
+    assert loaded["tags"].tolist() == [["a b", "c"], []]
+    assert loaded["tempo"].isna().tolist() == [False, True]
+    with pytest.raises(KeyError, match="dj/sets/other"):
+        catalog.load_output("playlist_tracks", "dj/sets/other")
+
+
+def test_availability_is_stored_as_text(catalog: Catalog) -> None:
+    playlist = _playlist([1])
+    gone = Track(soundcloud_id=1, position=1, availability=Availability.GONE)
+    catalog.record_playlist(
+        Playlist(**{**playlist.__dict__, "tracks": (gone,)})  # type: ignore[arg-type]
+    )
+    assert catalog.tracks_by_id([1])[1]["availability"] == "gone"
+
+
+def test_migrations_are_versioned_and_refuse_newer(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        assert migrate(conn) == SCHEMA_VERSION  # idempotent
+        conn.execute(text("UPDATE catalog_meta SET value = '999' WHERE key = 'schema_version'"))
+    with engine.begin() as conn, pytest.raises(RuntimeError, match="newer"):
+        migrate(conn)

@@ -1,0 +1,132 @@
+"""Registering playlists: playlists.yaml sensor, UI-typed URLs, the daily schedule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    SensorResult,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+)
+
+from soundcloud_sync.defs.partitions import PLAYLISTS
+from soundcloud_sync.defs.resources import CatalogResource
+from soundcloud_sync.defs.schedules import incremental_sync_schedule
+from soundcloud_sync.defs.sensors import playlist_registry_sensor, registry_change
+
+
+@pytest.fixture
+def instance():
+    with instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def catalog_resource(tmp_path) -> CatalogResource:
+    return CatalogResource(url=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+
+
+def _apply(instance: DagsterInstance, result: SensorResult) -> None:
+    for request in result.dynamic_partitions_requests or []:
+        if type(request).__name__ == "AddDynamicPartitionsRequest":
+            instance.add_dynamic_partitions(PLAYLISTS, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(PLAYLISTS, key)
+
+
+def _tick(instance, catalog_resource, cursor=None):
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"catalog": catalog_resource}
+    )
+    result = playlist_registry_sensor(context)
+    return result, context.cursor
+
+
+def test_registry_file_adds_and_removes_its_playlists(
+    instance, catalog_resource, tmp_path, monkeypatch
+) -> None:
+    playlists = tmp_path / "playlists.yaml"
+    monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(playlists))
+    playlists.write_text(
+        "playlists:\n"
+        "  - https://soundcloud.com/dj/sets/warmup?utm_source=clipboard\n"
+        "  - m.soundcloud.com/dj/sets/peak-time\n"
+    )
+    instance.add_dynamic_partitions(PLAYLISTS, ["cli/sets/added-by-hand"])
+
+    result, cursor = _tick(instance, catalog_resource)
+    assert isinstance(result, SensorResult)
+    assert sorted(r.partition_key for r in result.run_requests) == [
+        "dj/sets/peak-time",
+        "dj/sets/warmup",
+    ]
+    _apply(instance, result)
+    assert sorted(instance.get_dynamic_partitions(PLAYLISTS)) == [
+        "cli/sets/added-by-hand",
+        "dj/sets/peak-time",
+        "dj/sets/warmup",
+    ]
+    assert {r["key"] for r in catalog_resource.catalog().registered_playlists()} == {
+        "dj/sets/peak-time",
+        "dj/sets/warmup",
+    }
+
+    # unchanged file: nothing to do
+    again, cursor = _tick(instance, catalog_resource, cursor)
+    assert isinstance(again, SkipReason)
+
+    # the file drops one playlist: only that one goes, the CLI's stays
+    playlists.write_text("- https://soundcloud.com/dj/sets/warmup\n")
+    result, cursor = _tick(instance, catalog_resource, cursor)
+    _apply(instance, result)
+    assert sorted(instance.get_dynamic_partitions(PLAYLISTS)) == [
+        "cli/sets/added-by-hand",
+        "dj/sets/warmup",
+    ]
+
+
+def test_url_typed_into_the_ui_becomes_the_canonical_key(instance, catalog_resource) -> None:
+    instance.add_dynamic_partitions(
+        PLAYLISTS, ["dj/sets/warmup", "https://soundcloud.com/DJ/sets/warmup?si=abc"]
+    )
+    instance.add_dynamic_partitions(PLAYLISTS, ["https://m.soundcloud.com/dj/sets/other"])
+    change = registry_change([], set(), instance.get_dynamic_partitions(PLAYLISTS))
+    assert change.remove == [
+        "https://soundcloud.com/DJ/sets/warmup?si=abc",
+        "https://m.soundcloud.com/dj/sets/other",
+    ]
+    assert change.add == {"dj/sets/other": "https://soundcloud.com/dj/sets/other"}
+
+    result, _ = _tick(instance, catalog_resource)
+    _apply(instance, result)
+    assert sorted(instance.get_dynamic_partitions(PLAYLISTS)) == ["dj/sets/other", "dj/sets/warmup"]
+
+
+def test_bad_registry_file_names_the_file(
+    instance, catalog_resource, tmp_path, monkeypatch
+) -> None:
+    playlists = tmp_path / "playlists.yaml"
+    monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(playlists))
+    playlists.write_text("- https://soundcloud.com/dj/just-a-track\n")
+    result, _ = _tick(instance, catalog_resource)
+    assert isinstance(result, SkipReason)
+    assert str(playlists) in result.skip_message and "just-a-track" in result.skip_message
+
+
+def test_schedule_requests_one_run_per_playlist(instance) -> None:
+    context = build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2026, 11, 25, 4, tzinfo=UTC)
+    )
+    assert isinstance(incremental_sync_schedule(context), SkipReason)
+    instance.add_dynamic_partitions(PLAYLISTS, ["dj/sets/a", "dj/sets/b"])
+    requests = incremental_sync_schedule(context)
+    assert [(r.partition_key, r.run_key) for r in requests] == [
+        ("dj/sets/a", "dj/sets/a@2026-11-25T04:00"),
+        ("dj/sets/b", "dj/sets/b@2026-11-25T04:00"),
+    ]
