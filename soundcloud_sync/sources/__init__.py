@@ -12,7 +12,8 @@ from .errors import (
     SoundCloudUnavailable,
     SourceError,
 )
-from .models import Availability, Playlist, Track
+from .models import Availability, Playlist, PlaylistSnapshot, Track
+from .soundcloud import SoundCloudClient, availability_of, parse_tags, track_from_json
 from .urls import PlaylistRef, is_playlist_key, parse_playlist_url, playlist_key, public_url
 
 __all__ = [
@@ -24,11 +25,16 @@ __all__ = [
     "PlaylistNotFound",
     "PlaylistPrivate",
     "PlaylistRef",
+    "PlaylistSnapshot",
+    "SoundCloudClient",
     "SoundCloudUnavailable",
     "SourceError",
     "Track",
+    "availability_of",
     "is_playlist_key",
     "parse_playlist_url",
+    "parse_tags",
     "playlist_key",
     "public_url",
+    "track_from_json",
 ]

@@ -84,3 +84,19 @@ class Playlist:
             "last_modified": self.last_modified,
             "set_type": self.set_type,
         }
+
+
+@dataclass(frozen=True)
+class PlaylistSnapshot:
+    """What one ``/resolve`` tells about a set: enough to notice that it changed."""
+
+    key: str
+    soundcloud_id: int
+    track_count: int
+    last_modified: str | None
+    track_ids: tuple[int, ...] = field(repr=False)
+    ids_hash: str  # sha1 of the ids in order: equal hashes, same list
+
+    @property
+    def ids_complete(self) -> bool:
+        return len(self.track_ids) >= self.track_count
