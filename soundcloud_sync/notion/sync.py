@@ -1,0 +1,831 @@
+"""Idempotent batch upsert of a playlist and its tracks into Music Tracks / Playlists.
+
+Plain rows in, a report out: this room knows nothing of SoundCloud modules or
+Dagster. The dedup key is the SoundCloud id (then the URL); title + artist is only
+a fallback for pages a person made, which are then filled in and linked.
+
+Crash safety: every created page is handed to ``on_page`` as soon as Notion
+answers, and pages the caller does not know are always looked up (in bulk) before
+anything is created, so a run killed at any point, even between Notion committing
+a create and the caller recording it, is finished by the next run without
+duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .gateway import AmbiguousCreate, NotionError, NotionGateway
+from .locks import MachineLocks
+from .schema import (
+    ARRAY_LIMIT,
+    PLAYLIST_FIELDS,
+    TRACK_FIELDS,
+    ResolvedSchema,
+    SchemaError,
+    SchemaMapping,
+    decode,
+    differs,
+    encode_all,
+    owned_values,
+    resolve_schema,
+    values_hash,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 4  # lookup/write rounds: lost creates and stale page ids go round again
+
+
+@dataclass(frozen=True)
+class KnownPage:
+    """What the catalog remembers of a track's page."""
+
+    page_id: str
+    hash: str | None = None  # values_hash of the track properties last written
+    linked: bool = False  # already related to this playlist's page
+
+
+@dataclass
+class TrackResult:
+    soundcloud_id: int
+    status: str  # created | updated | skipped | unlinked | error
+    page_id: str | None = None
+    hash: str | None = None  # store it: equal hash next time means nothing to write
+    linked: bool = False
+    message: str = ""
+
+
+@dataclass
+class SyncReport:
+    playlist_url: str | None = None
+    playlist_name: str | None = None
+    playlist_page_id: str | None = None
+    playlist_page_url: str | None = None
+    sync_status: str | None = None
+    dry_run: bool = False
+    tracks: list[TrackResult] = field(default_factory=list)
+    unlinked: list[TrackResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    requests: int = 0
+    rate_limited: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for t in self.tracks if t.status == status)
+
+    @property
+    def created(self) -> int:
+        return self.count("created")
+
+    @property
+    def updated(self) -> int:
+        return self.count("updated")
+
+    @property
+    def skipped(self) -> int:
+        return self.count("skipped")
+
+    @property
+    def errors(self) -> int:
+        return self.count("error") + sum(1 for t in self.unlinked if t.status == "error")
+
+    def stats(self) -> dict[str, Any]:
+        """The seed's stats object (plus what the Dagster layer shows)."""
+        return {
+            "playlist_url": self.playlist_url,
+            "playlist_name": self.playlist_name,
+            "playlist_page_id": self.playlist_page_id,
+            "playlist_page_url": self.playlist_page_url,
+            "sync_status": self.sync_status,
+            "dry_run": self.dry_run,
+            "total_tracks": len(self.tracks),
+            "tracks_added": self.created,
+            "tracks_updated": self.updated,
+            "tracks_skipped": self.skipped,
+            "tracks_unlinked": sum(1 for t in self.unlinked if t.status == "unlinked"),
+            "errors": [
+                {"soundcloud_id": t.soundcloud_id, "message": t.message}
+                for t in [*self.tracks, *self.unlinked]
+                if t.status == "error"
+            ],
+            "track_ids": {t.soundcloud_id: t.page_id for t in self.tracks if t.page_id},
+            "notion_requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "warnings": list(self.warnings),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- matching helpers -------------------------------------------------------------------
+
+_MIX = re.compile(r"[\(\[]\s*(original|extended)\s+mix\s*[\)\]]", re.I)
+
+
+def normalize(text: str | None) -> str:
+    """Case, accents, punctuation and '(Original Mix)' do not make a different track."""
+    text = unicodedata.normalize("NFKD", _MIX.sub(" ", text or ""))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def normalize_url(url: str | None) -> str:
+    text = (url or "").strip().lower().split("?")[0].split("#")[0].rstrip("/")
+    text = re.sub(r"^https?://", "", text)
+    return re.sub(r"^(www\.|m\.)", "", text)
+
+
+def _title_core(title: str) -> str:
+    core = re.split(r"[\(\[]", title, maxsplit=1)[0].strip()
+    return core or title.strip()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class NotionCatalogSync:
+    """Upserts playlists and tracks; one instance per (token, databases) is enough.
+
+    The schemas are read and checked once per instance, before the first write.
+    """
+
+    def __init__(
+        self,
+        gateway: NotionGateway,
+        *,
+        tracks_database_id: str | None = None,
+        playlists_database_id: str | None = None,
+        tracks_data_source_id: str | None = None,
+        playlists_data_source_id: str | None = None,
+        mapping: SchemaMapping | Mapping[str, Any] | None = None,
+        locks: MachineLocks | None = None,
+    ) -> None:
+        if not (tracks_database_id or tracks_data_source_id):
+            raise ValueError("Music Tracks database id missing: set NOTION_TRACKS_DATABASE_ID")
+        if not (playlists_database_id or playlists_data_source_id):
+            raise ValueError("Playlists database id missing: set NOTION_PLAYLISTS_DATABASE_ID")
+        self.gateway = gateway
+        self.tracks_database_id = tracks_database_id
+        self.playlists_database_id = playlists_database_id
+        self._tracks_ds = tracks_data_source_id
+        self._playlists_ds = playlists_data_source_id
+        self.mapping = (
+            mapping if isinstance(mapping, SchemaMapping) else SchemaMapping.from_dict(mapping)
+        )
+        self.locks = locks or MachineLocks(gateway.state_dir)
+        self._schemas: tuple[ResolvedSchema, ResolvedSchema] | None = None
+        self._schema_lock = threading.Lock()
+        self._callback_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        token: str,
+        *,
+        base_url: str = "https://api.notion.com",
+        tracks_database_id: str | None = None,
+        playlists_database_id: str | None = None,
+        requests_per_second: float = 3.0,
+        state_dir: str | Path | None = None,
+        mapping: SchemaMapping | Mapping[str, Any] | None = None,
+        timeout_s: float = 60.0,
+    ) -> NotionCatalogSync:
+        """Build gateway + sync from plain values (what a Dagster resource holds)."""
+        gateway = NotionGateway(
+            token,
+            base_url=base_url,
+            requests_per_second=requests_per_second,
+            state_dir=state_dir,
+            timeout_s=timeout_s,
+        )
+        return cls(
+            gateway,
+            tracks_database_id=tracks_database_id,
+            playlists_database_id=playlists_database_id,
+            mapping=mapping,
+        )
+
+    # -- schema ---------------------------------------------------------------------
+
+    def schemas(self, *, refresh: bool = False) -> tuple[ResolvedSchema, ResolvedSchema]:
+        """Read both data source schemas and check them; raise SchemaError listing every
+        misfit. Costs 2 requests (plus 2 the very first time, to find the data sources)."""
+        with self._schema_lock:
+            if self._schemas is None or refresh:
+                self._schemas = self._load_schemas()
+            return self._schemas
+
+    def _source(self, database_id: str | None, data_source_id: str | None) -> dict[str, Any]:
+        if data_source_id:
+            return self.gateway.retrieve_data_source(data_source_id)
+        assert database_id
+        ds_id = self.gateway.data_source_id(database_id)
+        try:
+            return self.gateway.retrieve_data_source(ds_id)
+        except NotionError as err:
+            if err.status != 404:
+                raise
+            self.gateway.forget_data_source(database_id)  # stale cache: ask the database
+            return self.gateway.retrieve_data_source(self.gateway.data_source_id(database_id))
+
+    def _load_schemas(self) -> tuple[ResolvedSchema, ResolvedSchema]:
+        tracks_live = self._source(self.tracks_database_id, self._tracks_ds)
+        playlists_live = self._source(self.playlists_database_id, self._playlists_ds)
+        tracks, problems = resolve_schema(
+            "Music Tracks",
+            tracks_live["id"],
+            tracks_live.get("properties") or {},
+            TRACK_FIELDS,
+            self.mapping,
+            "tracks",
+        )
+        playlists, more = resolve_schema(
+            "Playlists",
+            playlists_live["id"],
+            playlists_live.get("properties") or {},
+            PLAYLIST_FIELDS,
+            self.mapping,
+            "playlists",
+        )
+        problems += more
+        rel = tracks.get("playlists")
+        if rel is not None:
+            config = rel.config.get("relation") or {}
+            target = config.get("data_source_id") or config.get("database_id")
+            if target not in (playlists.data_source_id, self.playlists_database_id):
+                problems.append(
+                    f"Music Tracks: relation '{rel.name}' points to {target}, "
+                    f"not to the Playlists data source {playlists.data_source_id}"
+                )
+            elif config.get("type") == "single_property":
+                tracks.warnings.append(
+                    f"Music Tracks: relation '{rel.name}' is one-way; playlists will not "
+                    "list their tracks (make it two-way in Notion)"
+                )
+        if problems:
+            raise SchemaError(problems)
+        return tracks, playlists
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _emit(self, on_page: Callable[[TrackResult], None] | None, result: TrackResult) -> None:
+        if on_page is not None:
+            with self._callback_lock:
+                on_page(result)
+
+    def _request_counts(self) -> tuple[int, int]:
+        return self.gateway.stats["requests"], self.gateway.stats["rate_limited"]
+
+    def track_hash(self, row: Mapping[str, Any]) -> str:
+        """The hash ``upsert_playlist`` reports for a row (what the catalog stores)."""
+        tracks, _ = self.schemas()
+        return values_hash(owned_values(tracks, row, ("track",)))
+
+    # -- playlist page --------------------------------------------------------------------
+
+    def _playlist_values(
+        self, playlists: ResolvedSchema, playlist: Mapping[str, Any], status: str
+    ) -> dict[str, Any]:
+        row = {
+            "name": playlist.get("name") or playlist.get("title") or playlist.get("url"),
+            "url": playlist.get("url"),
+            "curator": playlist.get("curator"),
+            "track_count": playlist.get("track_count"),
+            "last_synced": _now(),
+            "sync_status": status,
+        }
+        return owned_values(playlists, row, ("track",))
+
+    def find_playlist_page(self, playlist_url: str) -> dict[str, Any] | None:
+        _, playlists = self.schemas()
+        url_prop = playlists.props["url"]
+        flt = {"property": url_prop.id, url_prop.type: {"equals": playlist_url}}
+        pages: list[dict[str, Any]] = []
+        for answer in self.gateway.query(playlists.data_source_id, flt):
+            pages.extend(answer.get("results") or [])
+        pages.sort(key=lambda p: p.get("created_time") or "")
+        return pages[0] if pages else None
+
+    def _ensure_playlist_page(
+        self, playlist: Mapping[str, Any], known_id: str | None, dry_run: bool
+    ) -> tuple[str | None, str | None]:
+        if known_id:
+            return known_id, None
+        page = self.find_playlist_page(str(playlist["url"]))
+        if page is not None:
+            return page["id"], page.get("url")
+        if dry_run:
+            return None, None
+        _, playlists = self.schemas()
+        body = encode_all(playlists, self._playlist_values(playlists, playlist, "Partial"))
+        for _ in range(MAX_ROUNDS):
+            try:
+                page = self.gateway.create_page(playlists.data_source_id, body)
+                return page["id"], page.get("url")
+            except AmbiguousCreate:
+                page = self.find_playlist_page(str(playlist["url"]))
+                if page is not None:
+                    return page["id"], page.get("url")
+        raise NotionError("create playlist page", f"gave up after {MAX_ROUNDS} lost answers")
+
+    # -- lookup ---------------------------------------------------------------------------
+
+    def _id_filter(self, tracks: ResolvedSchema, sid: int) -> dict[str, Any]:
+        prop = tracks.props["soundcloud_id"]
+        value: Any = sid if prop.type == "number" else str(sid)
+        return {"property": prop.id, prop.type: {"equals": value}}
+
+    def _lookup_props(self, tracks: ResolvedSchema) -> list[str]:
+        return [
+            tracks.props[k].id
+            for k in ("soundcloud_id", "url", "title", "artist", "playlists")
+            if k in tracks.props
+        ]
+
+    def lookup(
+        self, rows: Mapping[int, Mapping[str, Any]], warnings: list[str] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Find the existing pages of ``rows`` (soundcloud_id -> row) in bulk.
+
+        One scan page when the database is small; otherwise ``or`` filters of up to 100
+        conditions (id and URL), then title + artist for what is still missing."""
+        if not rows:
+            return {}
+        tracks, _ = self.schemas()
+        warnings = warnings if warnings is not None else []
+        props = self._lookup_props(tracks)
+        url_prop = tracks.get("url")
+        conditions: list[tuple[int, dict[str, Any]]] = []
+        for sid, row in rows.items():
+            conditions.append((sid, self._id_filter(tracks, sid)))
+            if url_prop is not None and row.get("url"):
+                conditions.append(
+                    (sid, {"property": url_prop.id, url_prop.type: {"equals": str(row["url"])}})
+                )
+        by_conditions = math.ceil(len(conditions) / ARRAY_LIMIT)
+        by_title = math.ceil(len(rows) / ARRAY_LIMIT)
+
+        if by_conditions + by_title >= 3:  # a one-page scan may answer everything at once
+            first = next(
+                iter(
+                    self.gateway.query(
+                        tracks.data_source_id, None, filter_properties=props, max_pages=1
+                    )
+                )
+            )
+            if not first.get("has_more"):
+                return self._match(tracks, rows, first.get("results") or [], True, warnings)
+
+        pages: list[dict[str, Any]] = []
+        for start in range(0, len(conditions), ARRAY_LIMIT):
+            chunk = [c for _, c in conditions[start : start + ARRAY_LIMIT]]
+            flt = chunk[0] if len(chunk) == 1 else {"or": chunk}
+            for answer in self.gateway.query(tracks.data_source_id, flt, filter_properties=props):
+                pages.extend(answer.get("results") or [])
+        found = self._match(tracks, rows, pages, False, warnings)
+
+        missing = [sid for sid in rows if sid not in found and rows[sid].get("title")]
+        title_prop, id_prop = tracks.props["title"], tracks.props["soundcloud_id"]
+        hand_made: list[dict[str, Any]] = []
+        for start in range(0, len(missing), ARRAY_LIMIT):
+            chunk = []
+            for sid in missing[start : start + ARRAY_LIMIT]:
+                core = _title_core(str(rows[sid]["title"]))
+                chunk.append(
+                    {
+                        "and": [
+                            {"property": title_prop.id, "title": {"contains": core}},
+                            {"property": id_prop.id, id_prop.type: {"is_empty": True}},
+                        ]
+                    }
+                )
+            flt = chunk[0] if len(chunk) == 1 else {"or": chunk}
+            for answer in self.gateway.query(tracks.data_source_id, flt, filter_properties=props):
+                hand_made.extend(answer.get("results") or [])
+        if hand_made:
+            rest = {sid: rows[sid] for sid in missing}
+            found.update(self._match(tracks, rest, hand_made, True, warnings))
+        return found
+
+    def _match(
+        self,
+        tracks: ResolvedSchema,
+        rows: Mapping[int, Mapping[str, Any]],
+        pages: Iterable[dict[str, Any]],
+        by_title: bool,
+        warnings: list[str],
+    ) -> dict[int, dict[str, Any]]:
+        """Pair rows with pages: SoundCloud id, then URL, then (pages without an id)
+        normalized title + artist. Existing duplicates: the oldest page wins."""
+        names = {k: p.name for k, p in tracks.props.items()}
+        by_id: dict[int, list[dict[str, Any]]] = {}
+        by_url: dict[str, list[dict[str, Any]]] = {}
+        by_ta: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        seen: set[str] = set()
+        for page in sorted(pages, key=lambda p: p.get("created_time") or ""):
+            if page["id"] in seen or page.get("in_trash") or page.get("archived"):
+                continue
+            seen.add(page["id"])
+            props = page.get("properties") or {}
+            raw_id = decode(props.get(names["soundcloud_id"]))
+            try:
+                page_sid = int(str(raw_id).strip()) if raw_id not in (None, "") else None
+            except ValueError:
+                page_sid = None
+            if page_sid is not None:
+                by_id.setdefault(page_sid, []).append(page)
+            url = decode(props.get(names["url"])) if "url" in names else None
+            if url:
+                by_url.setdefault(normalize_url(url), []).append((page_sid, page))  # type: ignore[arg-type]
+            if page_sid is None:
+                title = decode(props.get(names["title"]))
+                artist = decode(props.get(names["artist"])) if "artist" in names else None
+                by_ta.setdefault((normalize(title), normalize(artist)), []).append(page)
+        found: dict[int, dict[str, Any]] = {}
+        claimed: set[str] = set()
+        for sid, row in rows.items():
+            candidates = by_id.get(sid, [])
+            if not candidates and row.get("url"):
+                candidates = [
+                    p
+                    for psid, p in by_url.get(normalize_url(row["url"]), [])  # type: ignore[misc]
+                    if psid in (None, sid)
+                ]
+            if not candidates and by_title and row.get("title"):
+                key = (normalize(row.get("title")), normalize(row.get("artist")))
+                candidates = [p for p in by_ta.get(key, []) if p["id"] not in claimed]
+            candidates = [p for p in candidates if p["id"] not in claimed] or candidates[:0]
+            if not candidates:
+                continue
+            if len(candidates) > 1:
+                ids = ", ".join(p["id"] for p in candidates)
+                warnings.append(f"SoundCloud id {sid}: several pages ({ids}); using the oldest")
+            found[sid] = candidates[0]
+            claimed.add(candidates[0]["id"])
+        return found
+
+    # -- relation read-modify-write -----------------------------------------------------
+
+    def _relation_write(
+        self,
+        page_id: str,
+        playlist_page_id: str,
+        add: bool,
+        props: dict[str, Any],
+        dry_run: bool,
+    ) -> tuple[bool, bool]:
+        """Add/remove the playlist in a page's relation, keeping every other playlist.
+        Reads the full current list under a machine-wide lock (relation writes replace
+        the list). Returns (something was written or would be, linked afterwards)."""
+        tracks, _ = self.schemas()
+        rel = tracks.props["playlists"]
+        with self.locks.hold(f"page:{page_id}"):
+            current = self.gateway.relation_ids(page_id, rel.id)
+            has = playlist_page_id in current
+            if add and not has:
+                wanted = [*current, playlist_page_id]
+            elif not add and has:
+                wanted = [i for i in current if i != playlist_page_id]
+            else:
+                wanted = None
+            body = encode_all(tracks, props)
+            if wanted is not None:
+                if len(wanted) > ARRAY_LIMIT:
+                    raise NotionError(
+                        f"update page {page_id}",
+                        f"relation '{rel.name}' would hold {len(wanted)} pages; Notion accepts "
+                        f"at most {ARRAY_LIMIT} in one request",
+                    )
+                body[rel.name] = {"relation": [{"id": i} for i in wanted]}
+            if body and not dry_run:
+                self.gateway.update_page(page_id, body)
+            return bool(body), (add if wanted is not None else has)
+
+    # -- the upsert -----------------------------------------------------------------------
+
+    def upsert_playlist(
+        self,
+        playlist: Mapping[str, Any],
+        tracks: Sequence[Mapping[str, Any]],
+        *,
+        known: Mapping[int, KnownPage | str] | None = None,
+        playlist_page_id: str | None = None,
+        removed: Mapping[int, str | None] | Iterable[int] = (),
+        dry_run: bool = False,
+        max_concurrent: int = 4,
+        on_page: Callable[[TrackResult], None] | None = None,
+    ) -> SyncReport:
+        """Create/update/link the playlist's track pages and its playlist page.
+
+        ``known``: soundcloud_id -> KnownPage (or just a page id) from the catalog; those
+        need no lookup, and a known page with an equal hash, already linked, costs
+        nothing. ``removed``: ids (or id -> page id) that left the playlist; unlinked
+        only when ``playlist["ids_complete"]`` is true. ``on_page`` receives each
+        TrackResult as it is settled (from worker threads, one call at a time).
+        """
+        tracks_schema, playlists_schema = self.schemas()  # SchemaError before any write
+        requests0, limited0 = self._request_counts()
+        report = SyncReport(
+            playlist_url=playlist.get("url"),
+            playlist_name=playlist.get("name") or playlist.get("title"),
+            dry_run=dry_run,
+            warnings=[*tracks_schema.warnings, *playlists_schema.warnings],
+        )
+        rows: dict[int, Mapping[str, Any]] = {}
+        for row in tracks:
+            rows.setdefault(int(row["soundcloud_id"]), row)
+        known_pages = {
+            int(sid): (k if isinstance(k, KnownPage) else KnownPage(str(k)))
+            for sid, k in (known or {}).items()
+        }
+        removed_map = (
+            {int(k): v for k, v in removed.items()}
+            if isinstance(removed, Mapping)
+            else {int(k): None for k in removed}
+        )
+        removed_map = {k: v for k, v in removed_map.items() if k not in rows}
+        if removed_map and playlist.get("ids_complete") is False:
+            report.warnings.append(
+                f"{len(removed_map)} track(s) not unlinked: the playlist's id list was "
+                "incomplete, so removals cannot be trusted"
+            )
+            removed_map = {}
+
+        try:
+            page_id, page_url = self._ensure_playlist_page(playlist, playlist_page_id, dry_run)
+            report.playlist_page_id, report.playlist_page_url = page_id, page_url
+            results = self._sync_tracks(
+                rows, known_pages, page_id, dry_run, max_concurrent, on_page, report.warnings
+            )
+            report.tracks = [results[sid] for sid in rows]
+            report.unlinked = self._unlink(
+                removed_map, page_id, dry_run, max_concurrent, report.warnings
+            )
+            status = self._status(report, playlist)
+            report.sync_status = status
+            if not dry_run and page_id:
+                values = self._playlist_values(playlists_schema, playlist, status)
+                self.gateway.update_page(page_id, encode_all(playlists_schema, values))
+        except Exception:
+            report.sync_status = "Failed"
+            if not dry_run and report.playlist_page_id:
+                self._mark_failed(report.playlist_page_id, playlist)
+            raise
+        finally:
+            requests1, limited1 = self._request_counts()
+            report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0
+        return report
+
+    def _mark_failed(self, page_id: str, playlist: Mapping[str, Any]) -> None:
+        try:
+            _, playlists = self.schemas()
+            values = self._playlist_values(playlists, playlist, "Failed")
+            self.gateway.update_page(page_id, encode_all(playlists, values))
+        except Exception as err:  # the original error matters more
+            log.warning("could not mark playlist page %s Failed: %s", page_id, err)
+
+    @staticmethod
+    def _status(report: SyncReport, playlist: Mapping[str, Any]) -> str:
+        errors = report.errors
+        if report.tracks and errors >= len(report.tracks):
+            return "Failed"
+        if errors or playlist.get("ids_complete") is False:
+            return "Partial"
+        return "Synced"
+
+    def _sync_tracks(
+        self,
+        rows: Mapping[int, Mapping[str, Any]],
+        known: Mapping[int, KnownPage],
+        playlist_page_id: str | None,
+        dry_run: bool,
+        max_concurrent: int,
+        on_page: Callable[[TrackResult], None] | None,
+        warnings: list[str],
+    ) -> dict[int, TrackResult]:
+        tracks, _ = self.schemas()
+        values = {sid: owned_values(tracks, row, ("track",)) for sid, row in rows.items()}
+        hashes = {sid: values_hash(v) for sid, v in values.items()}
+        results: dict[int, TrackResult] = {}
+        jobs: list[tuple[str, int, Any]] = []
+        unknown: list[int] = []
+        for sid in rows:
+            k = known.get(sid)
+            if k is None:
+                unknown.append(sid)
+            elif k.linked and k.hash == hashes[sid]:
+                results[sid] = TrackResult(sid, "skipped", k.page_id, hashes[sid], True)
+            else:
+                jobs.append(("known", sid, k))
+
+        def run(job: tuple[str, int, Any]) -> tuple[int, TrackResult | None]:
+            kind, sid, data = job
+            try:
+                result = self._track_job(
+                    kind, sid, data, rows[sid], values[sid], hashes[sid], playlist_page_id, dry_run
+                )
+            except AmbiguousCreate as err:
+                log.info("create of SoundCloud id %s lost its answer; looking it up", sid)
+                warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
+                return sid, None
+            except NotionError as err:
+                if kind != "create" and err.status == 404:
+                    return sid, None  # stale page id: look the track up again
+                result = TrackResult(sid, "error", getattr(data, "page_id", None), message=str(err))
+            except Exception as err:
+                result = TrackResult(sid, "error", message=f"{type(err).__name__}: {err}")
+            if not dry_run:
+                self._emit(on_page, result)
+            return sid, result
+
+        rounds = 0
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            while jobs or unknown:
+                rounds += 1
+                if unknown:
+                    found = self.lookup({sid: rows[sid] for sid in unknown}, warnings)
+                    for sid in unknown:
+                        jobs.append(
+                            ("found", sid, found[sid]) if sid in found else ("create", sid, None)
+                        )
+                    unknown = []
+                retry: list[int] = []
+                for sid, result in pool.map(run, jobs):
+                    if result is None:
+                        retry.append(sid)
+                    else:
+                        results[sid] = result
+                jobs = []
+                if retry and rounds >= MAX_ROUNDS:
+                    for sid in retry:
+                        results[sid] = TrackResult(
+                            sid, "error", message=f"gave up after {MAX_ROUNDS} rounds"
+                        )
+                    break
+                unknown = retry
+        return results
+
+    def _track_job(
+        self,
+        kind: str,
+        sid: int,
+        data: Any,
+        row: Mapping[str, Any],
+        values: dict[str, Any],
+        props_hash: str,
+        playlist_page_id: str | None,
+        dry_run: bool,
+    ) -> TrackResult:
+        tracks, _ = self.schemas()
+        if kind == "create":
+            return self._create(tracks, sid, row, values, props_hash, playlist_page_id, dry_run)
+        if kind == "known":
+            page_id = data.page_id
+            send = values if data.hash != props_hash else {}
+            need_link = playlist_page_id is not None and not data.linked
+            if not need_link:
+                if send and not dry_run:
+                    self.gateway.update_page(page_id, encode_all(tracks, send))
+                status = "updated" if send else "skipped"
+                return TrackResult(sid, status, page_id, props_hash, True)
+        else:  # found by lookup: compare with what the page holds now
+            page_id = data["id"]
+            send = values if differs(tracks, values, data) else {}
+            rel_name = tracks.props["playlists"].name
+            rel = (data.get("properties") or {}).get(rel_name) or {}
+            ids = [r["id"] for r in rel.get("relation") or []]
+            need_link = playlist_page_id is not None and playlist_page_id not in ids
+            if need_link and not rel.get("has_more"):
+                pass  # the list is complete and lacks us: link below
+            elif not need_link:
+                if send and not dry_run:
+                    self.gateway.update_page(page_id, encode_all(tracks, send))
+                status = "updated" if send else "skipped"
+                return TrackResult(sid, status, page_id, props_hash, True)
+        if playlist_page_id is None:  # dry run of a playlist page not created yet
+            return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, False)
+        wrote, linked = self._relation_write(page_id, playlist_page_id, True, send, dry_run)
+        return TrackResult(sid, "updated" if wrote else "skipped", page_id, props_hash, linked)
+
+    def _create(
+        self,
+        tracks: ResolvedSchema,
+        sid: int,
+        row: Mapping[str, Any],
+        values: dict[str, Any],
+        props_hash: str,
+        playlist_page_id: str | None,
+        dry_run: bool,
+    ) -> TrackResult:
+        if dry_run:
+            return TrackResult(sid, "created", None, props_hash, playlist_page_id is not None)
+        ds = tracks.data_source_id
+        with self.locks.hold(f"create:{ds}:{sid}"):
+            other = self.locks.created_page(ds, sid)
+            if other is None:
+                body = encode_all(tracks, values)
+                extra = owned_values(
+                    tracks, {"added_at": row.get("added_at") or _now()}, ("create",)
+                )
+                body.update(encode_all(tracks, extra))
+                if playlist_page_id:
+                    body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
+                page = self.gateway.create_page(ds, body)
+                self.locks.record_created(ds, sid, page["id"])
+                return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
+        # another run on this machine created it a moment ago: fill in and link instead
+        try:
+            return self._track_job(
+                "known", sid, KnownPage(other), row, values, props_hash, playlist_page_id, dry_run
+            )
+        except NotionError as err:
+            if err.status == 404:
+                self.locks.forget_created(ds, sid)
+            raise
+
+    def _unlink(
+        self,
+        removed: Mapping[int, str | None],
+        playlist_page_id: str | None,
+        dry_run: bool,
+        max_concurrent: int,
+        warnings: list[str],
+    ) -> list[TrackResult]:
+        if not removed or not playlist_page_id:
+            return []
+        pages = {sid: pid for sid, pid in removed.items() if pid}
+        unknown = {sid: {"soundcloud_id": sid} for sid, pid in removed.items() if not pid}
+        if unknown:
+            for sid, page in self.lookup(unknown, warnings).items():
+                pages[sid] = page["id"]
+
+        def run(item: tuple[int, str]) -> TrackResult:
+            sid, page_id = item
+            try:
+                wrote, _ = self._relation_write(page_id, playlist_page_id, False, {}, dry_run)
+            except NotionError as err:
+                return TrackResult(sid, "error", page_id, message=str(err))
+            return TrackResult(sid, "unlinked" if wrote else "skipped", page_id, linked=False)
+
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            return list(pool.map(run, sorted(pages.items())))
+
+    # -- enrichment write-back (issue 4) ---------------------------------------------------
+
+    def enrichment_hash(self, row: Mapping[str, Any]) -> str:
+        tracks, _ = self.schemas()
+        return values_hash(owned_values(tracks, row, ("enrichment",)))
+
+    def update_enrichment(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        dry_run: bool = False,
+        max_concurrent: int = 4,
+        on_page: Callable[[TrackResult], None] | None = None,
+    ) -> SyncReport:
+        """Write analysis values (tempo, key, paths, …) to pages whose values changed.
+
+        Each row: ``page_id``, ``soundcloud_id``, optional ``enrichment_hash`` (what was
+        written last time), and the enrichment keys. Returns per-row results whose
+        ``hash`` is the new enrichment hash to store."""
+        tracks, _ = self.schemas()
+        requests0, limited0 = self._request_counts()
+        report = SyncReport(dry_run=dry_run, warnings=list(tracks.warnings))
+
+        def run(row: Mapping[str, Any]) -> TrackResult:
+            sid = int(row.get("soundcloud_id") or 0)
+            values = owned_values(tracks, row, ("enrichment",))
+            new_hash = values_hash(values)
+            page_id = row.get("page_id")
+            if not page_id:
+                return TrackResult(sid, "error", None, message="no Notion page id")
+            if not values or row.get("enrichment_hash") == new_hash:
+                return TrackResult(sid, "skipped", page_id, new_hash)
+            try:
+                if not dry_run:
+                    self.gateway.update_page(page_id, encode_all(tracks, values))
+            except NotionError as err:
+                return TrackResult(sid, "error", page_id, message=str(err))
+            result = TrackResult(sid, "updated", page_id, new_hash)
+            if not dry_run:
+                self._emit(on_page, result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            report.tracks = list(pool.map(run, rows))
+        requests1, limited1 = self._request_counts()
+        report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0
+        return report
