@@ -95,7 +95,7 @@ class PlaylistSnapshot:
     track_count: int
     last_modified: str | None
     track_ids: tuple[int, ...] = field(repr=False)
-    ids_hash: str  # sha1 of the ids in order: equal hashes, same list
+    ids_hash: str  # sha256[:16] of the ids in order: equal hashes, same list
 
     @property
     def ids_complete(self) -> bool:

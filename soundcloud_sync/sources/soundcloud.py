@@ -215,7 +215,8 @@ def gone_track(stub: Mapping[str, Any], position: int) -> Track:
 
 
 def ids_hash(ids: Iterable[int]) -> str:
-    return hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()
+    """Fingerprint of the ordered id list (same rule as ``catalog.ids_hash``)."""
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- the client
