@@ -1,0 +1,66 @@
+"""The audio room: download, analysis, conversion, tagging and file naming.
+
+Pure functions over files; knows nothing of Notion or Dagster. Heavy libraries
+(librosa, matplotlib, yt-dlp) are imported only when first used.
+"""
+
+from soundcloud_sync.audio.analysis import (
+    AnalysisError,
+    AudioFeatures,
+    analyze_file,
+    camelot,
+    configure_numba_cache,
+    decode,
+    warm_up,
+)
+from soundcloud_sync.audio.charts import (
+    playlist_chart_markdown,
+    playlist_chart_png,
+    png_markdown,
+)
+from soundcloud_sync.audio.convert import (
+    FORMATS,
+    ConversionError,
+    SourceInfo,
+    clean_stale_temp_files,
+    convert,
+    probe,
+)
+from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+from soundcloud_sync.audio.paths import (
+    DEFAULT_TEMPLATE,
+    UnsafePathError,
+    render_template,
+    safe_filename,
+    sanitize_component,
+)
+from soundcloud_sync.audio.tags import TaggingError, TrackTags, read_tags, write_tags
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "FORMATS",
+    "AnalysisError",
+    "AudioFeatures",
+    "ConversionError",
+    "SourceInfo",
+    "TaggingError",
+    "TrackTags",
+    "UnsafePathError",
+    "analyze_file",
+    "camelot",
+    "clean_stale_temp_files",
+    "configure_numba_cache",
+    "convert",
+    "decode",
+    "ffmpeg_exe",
+    "playlist_chart_markdown",
+    "playlist_chart_png",
+    "png_markdown",
+    "probe",
+    "read_tags",
+    "render_template",
+    "safe_filename",
+    "sanitize_component",
+    "warm_up",
+    "write_tags",
+]
