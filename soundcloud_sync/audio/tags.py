@@ -57,7 +57,7 @@ class TrackTags:
     camelot: str | None = None
     isrc: str | None = None
     url: str | None = None  # SoundCloud permalink; also the comment
-    soundcloud_id: int | str | None = None
+    soundcloud_id: int | str | None = None  # read back as int when numeric
     track_number: int | None = None
     artwork: bytes | None = field(default=None, repr=False)
     artwork_mime: str = "image/jpeg"
@@ -85,6 +85,10 @@ def _standard_key(value: str | None) -> str | None:
     if 1 <= len(value) <= 2 and value[0] in "ABCDEFG":
         return f"{value} major"
     return value
+
+
+def _id(value: str | None) -> int | str | None:
+    return int(value) if value and value.isdigit() else value
 
 
 def _artwork_mime(data: bytes, declared: str) -> str:
@@ -170,7 +174,7 @@ def _read_id3(id3: ID3) -> TrackTags:
         camelot=text("TXXX:CAMELOT"),
         isrc=text("TSRC"),
         url=str(comments[0].text[0]) if comments and comments[0].text else None,
-        soundcloud_id=text(f"TXXX:{ID_FRAME}"),
+        soundcloud_id=_id(text(f"TXXX:{ID_FRAME}")),
         track_number=int(text("TRCK").split("/")[0]) if text("TRCK") else None,
         artwork=pictures[0].data if pictures else None,
         artwork_mime=pictures[0].mime if pictures else "image/jpeg",
@@ -238,7 +242,7 @@ def _read_mp4(mp4: MP4) -> TrackTags:
         camelot=first(MP4_CAMELOT_KEY),
         isrc=first(MP4_ISRC_KEY),
         url=first("\xa9cmt"),
-        soundcloud_id=first(MP4_ID_KEY),
+        soundcloud_id=_id(first(MP4_ID_KEY)),
         track_number=trkn[0][0] if trkn else None,
         artwork=bytes(covers[0]) if covers else None,
         artwork_mime=(
@@ -299,6 +303,6 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
         return TrackTags()
 
 
-def soundcloud_id_of(path: str | os.PathLike[str]) -> str | None:
+def soundcloud_id_of(path: str | os.PathLike[str]) -> int | str | None:
     """The SoundCloud id recorded in a file, to trace it back to its track."""
     return read_tags(path).soundcloud_id

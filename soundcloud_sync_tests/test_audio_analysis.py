@@ -1,0 +1,82 @@
+"""Analysis on synthesized music whose tempo and key are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from soundcloud_sync.audio import AnalysisError, analyze_file, camelot, decode
+from soundcloud_sync.audio.analysis import integrated_lufs
+from soundcloud_sync_tests.synth import encode_audio
+
+CASES = [
+    (124.0, "A minor", "mp3"),  # librosa's grid says 123.05
+    (128.0, "F# major", "m4a"),
+    (174.0, "D minor", "mp3"),  # drum & bass: must not be halved to 87
+    (85.0, "C major", "mp3"),  # tempo-doubling trap: off-beat hats tempt 170
+    (87.0, "A# minor", "m4a"),  # doubling trap next to the 174 above
+    (70.0, "G minor", "mp3"),  # bottom of the range
+    (180.0, "E major", "mp3"),  # top of the range
+    (140.0, "D# minor", "wav"),
+    (123.5, "B major", "mp3"),  # off the integer grid
+]
+
+
+@pytest.mark.parametrize(("bpm", "key", "codec"), CASES)
+def test_tempo_and_key_of_synthesized_tracks(numba_warm, synth_file, bpm, key, codec):
+    features = analyze_file(synth_file(bpm, key, codec))
+
+    assert features.tempo is not None
+    assert abs(features.tempo - bpm) <= 0.1, f"{features.tempo} BPM for a {bpm} BPM track"
+    assert features.key == key
+    tonic, mode = (
+        ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"].index(key.split()[0]),
+        key.split()[1],
+    )
+    assert features.camelot == camelot(tonic, mode)
+    assert 0.5 < features.key_confidence <= 1.0
+    assert features.duration_s == pytest.approx(25.0, abs=0.06)
+    assert -30 < features.lufs < -5
+
+
+def test_camelot_wheel_matches_the_published_chart():
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    minor = {"A": "8A", "E": "9A", "B": "10A", "F#": "11A", "C#": "12A", "G#": "1A"}
+    minor |= {"D#": "2A", "A#": "3A", "F": "4A", "C": "5A", "G": "6A", "D": "7A"}
+    major = {"C": "8B", "G": "9B", "D": "10B", "A": "11B", "E": "12B", "B": "1B"}
+    major |= {"F#": "2B", "C#": "3B", "G#": "4B", "D#": "5B", "A#": "6B", "F": "7B"}
+    for note, code in minor.items():
+        assert camelot(names.index(note), "minor") == code
+    for note, code in major.items():
+        assert camelot(names.index(note), "major") == code
+
+
+def test_loudness_matches_pyloudnorm(synth_file):
+    stereo = decode(synth_file(124.0, "A minor", "mp3"), 22050)
+    ours = integrated_lufs(stereo, 22050)
+    reference = pyloudnorm.Meter(22050).integrated_loudness(stereo.astype(np.float64))
+    assert ours == pytest.approx(reference, abs=0.01)
+
+
+def test_decode_is_straight_to_the_analysis_rate(synth_file):
+    stereo = decode(synth_file(128.0, "F# major", "m4a"), 22050)
+    assert stereo.dtype == np.float32
+    assert stereo.shape[1] == 2
+    assert len(stereo) / 22050 == pytest.approx(25.0, abs=0.06)
+
+
+def test_silence_has_no_tempo_key_or_loudness(numba_warm, tmp_path):
+    path = encode_audio(np.zeros(44100 * 6, dtype=np.float32), 44100, tmp_path / "s.wav", "wav")
+    features = analyze_file(path)
+    assert features.tempo is None
+    assert features.key is None
+    assert features.lufs is None
+    assert features.duration_s == pytest.approx(6.0, abs=0.01)
+
+
+def test_undecodable_file_names_the_file(tmp_path):
+    bad = tmp_path / "not-audio.mp3"
+    bad.write_bytes(b"this is not an mp3 at all" * 100)
+    with pytest.raises(AnalysisError, match=r"not-audio\.mp3"):
+        analyze_file(bad)
