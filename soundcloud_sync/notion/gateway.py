@@ -145,8 +145,8 @@ class NotionGateway:
         try:
             value = float((headers or {}).get("retry-after", ""))
         except ValueError:
-            value = -1.0
-        return value if value > 0 else self._backoff(attempt)
+            return self._backoff(attempt)  # no (or an unreadable) Retry-After
+        return max(0.0, value)
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.max_backoff_s, 0.25 * 2 ** (attempt - 1))

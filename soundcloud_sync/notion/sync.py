@@ -348,11 +348,8 @@ class NotionCatalogSync:
         return {"property": prop.id, prop.type: {"equals": value}}
 
     def _lookup_props(self, tracks: ResolvedSchema) -> list[str]:
-        return [
-            tracks.props[k].id
-            for k in ("soundcloud_id", "url", "title", "artist", "playlists")
-            if k in tracks.props
-        ]
+        """Only what matching and comparing need: legacy pages carry dozens of others."""
+        return [p.id for p in tracks.in_group("track", "relation")]
 
     def lookup(
         self, rows: Mapping[int, Mapping[str, Any]], warnings: list[str] | None = None
@@ -535,8 +532,8 @@ class NotionCatalogSync:
         only when ``playlist["ids_complete"]`` is true. ``on_page`` receives each
         TrackResult as it is settled (from worker threads, one call at a time).
         """
-        tracks_schema, playlists_schema = self.schemas()  # SchemaError before any write
         requests0, limited0 = self._request_counts()
+        tracks_schema, playlists_schema = self.schemas()  # SchemaError before any write
         report = SyncReport(
             playlist_url=playlist.get("url"),
             playlist_name=playlist.get("name") or playlist.get("title"),
@@ -801,8 +798,8 @@ class NotionCatalogSync:
         Each row: ``page_id``, ``soundcloud_id``, optional ``enrichment_hash`` (what was
         written last time), and the enrichment keys. Returns per-row results whose
         ``hash`` is the new enrichment hash to store."""
-        tracks, _ = self.schemas()
         requests0, limited0 = self._request_counts()
+        tracks, _ = self.schemas()
         report = SyncReport(dry_run=dry_run, warnings=list(tracks.warnings))
 
         def run(row: Mapping[str, Any]) -> TrackResult:
