@@ -411,6 +411,7 @@ class SoundCloudEmulator:
         private_status: int = 404,
         seed: int = 0,
         audio_seconds: float = 24.0,
+        latency: float = 0.0,
     ) -> None:
         self.host, self.port = host, port
         self.client_id = client_id
@@ -420,6 +421,7 @@ class SoundCloudEmulator:
         self.batch_cap = batch_cap
         self.private_status = private_status  # what resolve answers for a private set without token
         self.audio_seconds = audio_seconds
+        self.latency = latency  # seconds added to every answer, like a real round trip
         self.rng = random.Random(seed)
         self.users: dict[str, EmuUser] = {}
         self.tracks: dict[int, EmuTrack] = {}
@@ -779,6 +781,10 @@ _SIZES = {"mini": 16, "tiny": 20, "small": 32, "badge": 47, "t67x67": 67, "large
 class _Handler(BaseHTTPRequestHandler):
     emulator: SoundCloudEmulator
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write, without Nagle: keep-alive answers must not
+    # wait for delayed ACKs (40 ms each), or the emulator, not SoundCloud, sets the pace.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     server_version = "SoundCloudEmulator/1"
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -819,6 +825,8 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint, match = next(
             ((name, m) for name, rx in _ROUTES if (m := rx.match(path))), ("unknown", None)
         )
+        if emu.latency:
+            time.sleep(emu.latency)
         with emu._lock:
             emu.counts[endpoint] += 1
             answer = self._dispatch(emu, endpoint, match, query, urls)
