@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from yt_dlp import YoutubeDL
 from yt_dlp.cache import Cache
+from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
 
 from soundcloud_sync.config import Settings
 from soundcloud_sync.sources import (
@@ -374,3 +375,26 @@ def test_settings_home_holds_the_client_id_cache(tmp_path):
     client = SoundCloudClient.from_settings(settings)
     assert client.api_base == "https://api-v2.soundcloud.com/"
     assert client._ydl.params["cachedir"] == str(tmp_path / "cache" / "yt-dlp")
+
+
+# --------------------------------------------------------------------------- yt-dlp for downloads
+
+
+def test_youtube_dl_downloads_through_the_client_settings(soundcloud_emulator, tmp_path):
+    """The audio room's door: yt-dlp with our base, id and token, yt-dlp itself unpatched."""
+    emu = soundcloud_emulator
+    emu.oauth_tokens.add("2-777-goplus")
+    track = emu.add_track("dj-kaia", "Go Plus Cut", kind="preview", seconds=8)
+    stale = emu.client_id
+    emu.rotate_client_id()
+    client = SoundCloudClient(
+        api_base=emu.base_url, client_id=stale, oauth_token="2-777-goplus", cache_dir=tmp_path
+    )
+    outtmpl = str(tmp_path / "%(id)s.%(ext)s")
+    with client.youtube_dl({"format": "http_mp3_0_0", "outtmpl": outtmpl}) as ydl:
+        info = ydl.extract_info(track.permalink_url, download=True)
+    assert info["id"] == str(track.id)
+    assert not info["format_id"].endswith("_preview")  # the Go+ token unlocks the full track
+    assert Path(info["requested_downloads"][0]["filepath"]).stat().st_size > 50_000
+    assert emu.counts["web"] >= 2  # the stale configured id was refreshed by yt-dlp's mechanism
+    assert SoundcloudBaseIE._API_V2_BASE == "https://api-v2.soundcloud.com/"

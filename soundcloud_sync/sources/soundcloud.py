@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from yt_dlp import YoutubeDL
+from yt_dlp.extractor import soundcloud as _sc_module
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
 from yt_dlp.utils import ExtractorError
 
@@ -75,42 +76,65 @@ def _web_base_for(api_base: str) -> str:
     return api_base
 
 
-def _extractor_class(
-    api_base: str, web_base: str, client_id: str | None, oauth_token: str | None
-) -> type[SoundcloudBaseIE]:
-    """yt-dlp's SoundCloud base extractor, pointed at ``api_base`` without patching yt-dlp."""
+class _Configured:
+    """Mixin over yt-dlp's SoundCloud extractors: our api base, client id and OAuth header."""
 
-    class _SoundCloudApi(SoundcloudBaseIE):
-        _API_V2_BASE = api_base
-        _HEADERS = {"Authorization": f"OAuth {oauth_token}"} if oauth_token else {}
+    _WEB_BASE: str
+    _CONFIGURED_CLIENT_ID: str | None
 
-        def _initialize_pre_login(self) -> None:
-            # A configured id wins over the cache; otherwise yt-dlp's cache, then scraping.
-            if client_id:
-                self._CLIENT_ID = client_id
-                return
-            super()._initialize_pre_login()
-
-        def _real_initialize(self) -> None:
-            # The OAuth header is set above; yt-dlp would verify it against api-auth first.
+    def _initialize_pre_login(self) -> None:
+        # A configured id wins over the cache; otherwise yt-dlp's cache, then scraping.
+        if self._CONFIGURED_CLIENT_ID:
+            self._CLIENT_ID = self._CONFIGURED_CLIENT_ID
             return
+        super()._initialize_pre_login()  # type: ignore[misc]
 
-        def _update_client_id(self) -> None:
-            # yt-dlp's own scraping (SoundcloudBaseIE._update_client_id), from our web base.
-            webpage = self._download_webpage(web_base, None, "Downloading main page")
-            for src in reversed(re.findall(r'<script[^>]+src="([^"]+)"', webpage)):
-                script = self._download_webpage(src, None, "Downloading JS asset", fatal=False)
-                if script:
-                    found = self._search_regex(
-                        r'client_id\s*:\s*"([0-9a-zA-Z]{32})"', script, "client id", default=None
-                    )
-                    if found:
-                        self._CLIENT_ID = found
-                        self._store_client_id(found)
-                        return
-            raise ExtractorError("Unable to extract client id")
+    def _real_initialize(self) -> None:
+        # The OAuth header is set directly; yt-dlp would first verify it against api-auth.
+        return
 
-    return _SoundCloudApi
+    def _update_client_id(self) -> None:
+        # yt-dlp's own scraping (SoundcloudBaseIE._update_client_id), from our web base.
+        webpage = self._download_webpage(self._WEB_BASE, None, "Downloading main page")  # type: ignore[attr-defined]
+        for src in reversed(re.findall(r'<script[^>]+src="([^"]+)"', webpage)):
+            script = self._download_webpage(src, None, "Downloading JS asset", fatal=False)  # type: ignore[attr-defined]
+            if script:
+                found = self._search_regex(  # type: ignore[attr-defined]
+                    r'client_id\s*:\s*"([0-9a-zA-Z]{32})"', script, "client id", default=None
+                )
+                if found:
+                    self._CLIENT_ID = found
+                    self._store_client_id(found)  # type: ignore[attr-defined]
+                    return
+        raise ExtractorError("Unable to extract client id")
+
+
+# Every SoundCloud extractor yt-dlp has (tracks, sets, users, search…), re-pointed together.
+SOUNDCLOUD_EXTRACTORS: tuple[type[SoundcloudBaseIE], ...] = tuple(
+    cls
+    for cls in vars(_sc_module).values()
+    if isinstance(cls, type)
+    and issubclass(cls, SoundcloudBaseIE)
+    and cls is not SoundcloudBaseIE
+    and getattr(cls, "_VALID_URL", None)
+)
+
+
+def _configured(
+    base: type[SoundcloudBaseIE],
+    api_base: str,
+    web_base: str,
+    client_id: str | None,
+    oauth_token: str | None,
+) -> type[SoundcloudBaseIE]:
+    """A subclass of one yt-dlp SoundCloud extractor pointed at ``api_base`` (same ie_key)."""
+    attrs = {
+        "_API_V2_BASE": api_base,
+        "_WEB_BASE": web_base,
+        "_CONFIGURED_CLIENT_ID": client_id,
+        "_HEADERS": {"Authorization": f"OAuth {oauth_token}"} if oauth_token else {},
+    }
+    return type(base.__name__, (_Configured, base), attrs)
 
 
 class _RedactingLogger:
@@ -266,9 +290,12 @@ class SoundCloudClient:
             params["proxy"] = proxy
         if cache_dir is not None:
             params["cachedir"] = str(cache_dir)
+        self._params = params
+        self._web_base = web_base or _web_base_for(self.api_base)
+        self._client_id, self._oauth_token = client_id, oauth_token
         self._ydl = YoutubeDL(params, auto_init=False)
-        ie_class = _extractor_class(
-            self.api_base, web_base or _web_base_for(self.api_base), client_id, oauth_token
+        ie_class = _configured(
+            SoundcloudBaseIE, self.api_base, self._web_base, client_id, oauth_token
         )
         self._ie = ie_class(self._ydl)
         self._headers = dict(ie_class._HEADERS)
@@ -293,6 +320,22 @@ class SoundCloudClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def youtube_dl(self, params: Mapping[str, Any] | None = None) -> YoutubeDL:
+        """A ``YoutubeDL`` for downloads that talks to SoundCloud the way this client does.
+
+        Same api base, proxy, cache dir, client id (the refreshed one, if any) and OAuth
+        token; its SoundCloud extractors are per-instance subclasses, so yt-dlp itself
+        is never patched. ``params`` are ordinary yt-dlp options (format, outtmpl, …).
+        """
+        client_id = getattr(self._ie, "_CLIENT_ID", None) or self._client_id
+        ydl = YoutubeDL({**self._params, **(params or {})})
+        for extractor in SOUNDCLOUD_EXTRACTORS:
+            configured = _configured(
+                extractor, self.api_base, self._web_base, client_id, self._oauth_token
+            )
+            ydl.add_info_extractor(configured())
+        return ydl
 
     @property
     def total_requests(self) -> int:

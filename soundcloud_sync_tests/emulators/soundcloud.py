@@ -550,7 +550,9 @@ class SoundCloudEmulator:
             created = self._created + timedelta(
                 days=rng.randint(0, 700), seconds=rng.randint(0, 86399)
             )
-            audio_len = seconds or (PREVIEW_SECONDS if kind == "preview" else self.audio_seconds)
+            # A Go+ track is longer than its 30 s preview; subscribers get all of it.
+            full_len = max(self.audio_seconds * 2, PREVIEW_SECONDS + 10)
+            audio_len = seconds or (full_len if kind == "preview" else self.audio_seconds)
             values: dict[str, Any] = {
                 "id": tid,
                 "user": owner,
@@ -566,7 +568,6 @@ class SoundCloudEmulator:
                 "isrc": f"QZES5{created:%y}{tid % 100000:05d}" if is_label else None,
                 "album_title": f"{rng.choice(_WORDS).title()} EP" if is_label and rng.random() < 0.5 else None,
                 "label_name": rng.choice(_LABELS) if is_label else None,
-                "duration_ms": rng.randint(150, 420) * 1000 if kind == "preview" else None,
                 "created_at": _iso(created),
                 "last_modified": _iso(created + timedelta(days=rng.randint(0, 30))),
                 "has_artwork": rng.random() < 0.85,
