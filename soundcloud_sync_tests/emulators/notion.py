@@ -177,7 +177,9 @@ class NotionEmulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -208,15 +210,15 @@ class NotionEmulator:
 
     def count(self, method: str, route: str | None = None) -> int:
         with self.lock:
-            return sum(
-                n for (m, r), n in self.counts.items() if m == method and route in (None, r)
-            )
+            return sum(n for (m, r), n in self.counts.items() if m == method and route in (None, r))
 
     @property
     def writes(self) -> int:
         """Requests that change state (answered or not)."""
-        return self.count("POST", "/v1/pages") + self.count("PATCH") + self.count(
-            "POST", "/v1/databases"
+        return (
+            self.count("POST", "/v1/pages")
+            + self.count("PATCH")
+            + self.count("POST", "/v1/databases")
         )
 
     def script(self, method: str, route: str, kind: str, times: int = 1, **kw: Any) -> None:
@@ -308,7 +310,10 @@ class NotionEmulator:
                             "data_source_id": ds_id,
                             "database_id": ds["database_id"],
                             "type": "dual_property",
-                            "dual_property": {"synced_property_name": name, "synced_property_id": pid},
+                            "dual_property": {
+                                "synced_property_name": name,
+                                "synced_property_id": pid,
+                            },
                         },
                     }
                     self.data_sources[target]["properties"][other_name] = other
@@ -377,9 +382,11 @@ class NotionEmulator:
             return
         target = prop["relation"]["data_source_id"]
         for other in self.data_sources[target]["properties"].values():
-            if other["type"] == "relation" and other["relation"].get("dual_property", {}).get(
-                "synced_property_id"
-            ) == prop["id"]:
+            if (
+                other["type"] == "relation"
+                and other["relation"].get("dual_property", {}).get("synced_property_id")
+                == prop["id"]
+            ):
                 other["relation"]["dual_property"]["synced_property_name"] = prop["name"]
 
     # -- request dispatch ------------------------------------------------------------------
@@ -428,9 +435,7 @@ class NotionEmulator:
             if headers.get("authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "unauthorized", "API token is invalid.")
             if not headers.get("notion-version"):
-                raise ApiError(
-                    400, "missing_version", "Notion-Version header failed validation."
-                )
+                raise ApiError(400, "missing_version", "Notion-Version header failed validation.")
             retry_after = self._take_token()
             if retry_after is not None:
                 raise ApiError(
@@ -689,12 +694,22 @@ class NotionEmulator:
         chunk = stored[start : start + size]
         if prop["type"] == "relation":
             results = [
-                {"object": "property_item", "id": prop["id"], "type": "relation", "relation": {"id": i}}
+                {
+                    "object": "property_item",
+                    "id": prop["id"],
+                    "type": "relation",
+                    "relation": {"id": i},
+                }
                 for i in chunk
             ]
         else:
             results = [
-                {"object": "property_item", "id": prop["id"], "type": prop["type"], prop["type"]: _rich(t)}
+                {
+                    "object": "property_item",
+                    "id": prop["id"],
+                    "type": prop["type"],
+                    prop["type"]: _rich(t),
+                }
                 for t in chunk
             ]
         more = start + size < len(stored)
@@ -704,7 +719,12 @@ class NotionEmulator:
             "next_cursor": str(start + size) if more else None,
             "has_more": more,
             "type": "property_item",
-            "property_item": {"id": prop["id"], "next_url": None, "type": prop["type"], prop["type"]: {}},
+            "property_item": {
+                "id": prop["id"],
+                "next_url": None,
+                "type": prop["type"],
+                prop["type"]: {},
+            },
         }
 
     def _post_page(self, payload: Mapping[str, Any], **_: Any) -> dict[str, Any]:
@@ -713,7 +733,9 @@ class NotionEmulator:
         if not ds_id and parent.get("database_id"):
             ds_id = self._db(parent["database_id"])["data_sources"][0]
         if not ds_id:
-            raise _validation("body failed validation: body.parent.data_source_id should be defined.")
+            raise _validation(
+                "body failed validation: body.parent.data_source_id should be defined."
+            )
         self._ds(ds_id)
         page_id = self._create_page(ds_id, payload.get("properties") or {})
         return self._page_json(self.pages[page_id])
@@ -729,7 +751,9 @@ class NotionEmulator:
     def _patch_page(self, page_id: str, payload: Mapping[str, Any], **_: Any) -> dict[str, Any]:
         page = self._page(page_id)
         if page.in_trash and payload.get("in_trash") is not False:
-            raise _validation("Can't edit block that is archived. You must unarchive the block before editing.")
+            raise _validation(
+                "Can't edit block that is archived. You must unarchive the block before editing."
+            )
         values = self._validate(page.data_source_id, payload.get("properties") or {})
         if "in_trash" in payload or "archived" in payload:
             page.in_trash = bool(payload.get("in_trash", payload.get("archived")))
@@ -749,7 +773,9 @@ class NotionEmulator:
             else:
                 page.values[pid] = value
 
-    def _sync_dual(self, page: Page, prop: Mapping[str, Any], old: list[str], new: list[str]) -> None:
+    def _sync_dual(
+        self, page: Page, prop: Mapping[str, Any], old: list[str], new: list[str]
+    ) -> None:
         config = prop["relation"]
         if config.get("type") != "dual_property":
             return
@@ -758,7 +784,9 @@ class NotionEmulator:
         for target_id in set(old) - set(new):
             target = self.pages.get(target_id)
             if target is not None:
-                target.values[other_pid] = [i for i in target.values.get(other_pid) or [] if i != page.id]
+                target.values[other_pid] = [
+                    i for i in target.values.get(other_pid) or [] if i != page.id
+                ]
                 target.edited = now
         for target_id in new:
             target = self.pages.get(target_id)
@@ -787,7 +815,11 @@ class NotionEmulator:
         if ptype in READ_ONLY:
             raise _validation(f"{name} is a {ptype} property and cannot be updated.")
         if not isinstance(value, Mapping) or ptype not in value:
-            given = next((k for k in value if k != "type"), None) if isinstance(value, Mapping) else None
+            given = (
+                next((k for k in value if k != "type"), None)
+                if isinstance(value, Mapping)
+                else None
+            )
             raise _validation(
                 f"{name} is expected to be {ptype}." + (f" Got {given}." if given else "")
             )
@@ -826,11 +858,15 @@ class NotionEmulator:
                 return None
             option = raw.get("name") if isinstance(raw, Mapping) else None
             if not isinstance(option, str):
-                raise _validation(f"body failed validation: {where}.{ptype}.name should be a string.")
+                raise _validation(
+                    f"body failed validation: {where}.{ptype}.name should be a string."
+                )
             return self._option(ds_id, prop, option)
         if ptype == "multi_select":
             if not isinstance(raw, list):
-                raise _validation(f"body failed validation: {where}.multi_select should be an array.")
+                raise _validation(
+                    f"body failed validation: {where}.multi_select should be an array."
+                )
             if len(raw) > ARRAY_LIMIT:
                 raise _validation(
                     f"body failed validation: {where}.multi_select.length should be ≤ `{ARRAY_LIMIT}`, "
@@ -839,7 +875,9 @@ class NotionEmulator:
             return [self._option(ds_id, prop, (o or {}).get("name")) for o in raw]
         if ptype == "url":
             if raw is not None and not isinstance(raw, str):
-                raise _validation(f"body failed validation: {where}.url should be a string or `null`.")
+                raise _validation(
+                    f"body failed validation: {where}.url should be a string or `null`."
+                )
             if raw is not None and len(raw) > 2000:
                 raise _validation(
                     f"body failed validation: {where}.url.length should be ≤ `2000`, "
@@ -864,13 +902,23 @@ class NotionEmulator:
             return {"start": _normalize_date(start), "end": raw.get("end"), "time_zone": None}
         if ptype == "files":
             if not isinstance(raw, list) or len(raw) > ARRAY_LIMIT:
-                raise _validation(f"body failed validation: {where}.files should be an array of ≤ 100.")
+                raise _validation(
+                    f"body failed validation: {where}.files should be an array of ≤ 100."
+                )
             files = []
             for f in raw:
                 url = ((f or {}).get("external") or {}).get("url")
                 if not isinstance(url, str):
-                    raise _validation(f"body failed validation: {where}.files[].external.url should be defined.")
-                files.append({"name": f.get("name") or url[:100], "type": "external", "external": {"url": url}})
+                    raise _validation(
+                        f"body failed validation: {where}.files[].external.url should be defined."
+                    )
+                files.append(
+                    {
+                        "name": f.get("name") or url[:100],
+                        "type": "external",
+                        "external": {"url": url},
+                    }
+                )
             return files
         if ptype == "relation":
             if not isinstance(raw, list):
@@ -896,7 +944,9 @@ class NotionEmulator:
 
     def _option(self, ds_id: str, prop: Mapping[str, Any], option: Any) -> Any:
         if not isinstance(option, str) or not option:
-            raise _validation(f"body failed validation: {prop['name']} option name should be a string.")
+            raise _validation(
+                f"body failed validation: {prop['name']} option name should be a string."
+            )
         if "," in option:
             raise _validation(f"Invalid select option, commas not allowed: {option}")
         if len(option) > 100:
@@ -911,7 +961,9 @@ class NotionEmulator:
 
     # -- query -----------------------------------------------------------------------------
 
-    def _query(self, ds_id: str, payload: Mapping[str, Any], query: Mapping[str, list[str]]) -> dict:
+    def _query(
+        self, ds_id: str, payload: Mapping[str, Any], query: Mapping[str, list[str]]
+    ) -> dict:
         ds = self._ds(ds_id)
         size = payload.get("page_size", 100)
         if not isinstance(size, int) or size < 1 or size > 100:
@@ -955,7 +1007,9 @@ class NotionEmulator:
             else:
                 prop = self._find_prop(ds, spec.get("property"), "body.sorts")
                 ordered.sort(
-                    key=lambda p, pr=prop: _sort_key(_stored_to_plain(pr["type"], p.values.get(pr["id"]))),
+                    key=lambda p, pr=prop: _sort_key(
+                        _stored_to_plain(pr["type"], p.values.get(pr["id"]))
+                    ),
                     reverse=desc,
                 )
         return ordered
@@ -990,7 +1044,10 @@ class NotionEmulator:
                     self._check_filter(ds, item, depth + 1, f"{where}.{op}[{i}]")
                 return
         if "timestamp" in flt:
-            if flt["timestamp"] not in ("created_time", "last_edited_time") or flt["timestamp"] not in flt:
+            if (
+                flt["timestamp"] not in ("created_time", "last_edited_time")
+                or flt["timestamp"] not in flt
+            ):
                 raise _validation(f"body failed validation: {where}.timestamp is invalid.")
             return
         prop = self._find_prop(ds, flt.get("property"), where)
@@ -1244,7 +1301,7 @@ def legacy_track_properties(variant: str = "default") -> dict[str, dict[str, Any
         "Spotify URL": {"url": {}},
         "Spotify Popularity": {"number": {}},
         "Fingerprint": {"rich_text": {}},
-        "Duration (min)": {"formula": {"expression": "prop(\"TotalTime\") / 60"}},
+        "Duration (min)": {"formula": {"expression": 'prop("TotalTime") / 60'}},
         "Created time": {"created_time": {}},
         "Last edited time": {"last_edited_time": {}},
         "Rating": {"select": {"options": [{"name": "★★★", "color": "yellow"}]}},
