@@ -398,3 +398,15 @@ def test_youtube_dl_downloads_through_the_client_settings(soundcloud_emulator, t
     assert Path(info["requested_downloads"][0]["filepath"]).stat().st_size > 50_000
     assert emu.counts["web"] >= 2  # the stale configured id was refreshed by yt-dlp's mechanism
     assert SoundcloudBaseIE._API_V2_BASE == "https://api-v2.soundcloud.com/"
+
+
+def test_5xx_is_retried_with_backoff(soundcloud_emulator, soundcloud_cache_dir):
+    made = soundcloud_emulator.add_playlist("dj-kaia", "late-night", 8)
+    waits: list[float] = []
+    client = SoundCloudClient(
+        api_base=soundcloud_emulator.base_url, cache_dir=soundcloud_cache_dir, sleep=waits.append
+    )
+    soundcloud_emulator.inject_error(503, times=2)
+    assert len(client.fetch_playlist(made.url).tracks) == 8
+    assert waits == [1.0, 2.0]
+    assert soundcloud_emulator.statuses[503] == 2

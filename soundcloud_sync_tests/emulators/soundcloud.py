@@ -431,6 +431,7 @@ class SoundCloudEmulator:
         self.log: list[tuple[str, int, str]] = []  # (endpoint, status, path without query)
         self._window: collections.deque[float] = collections.deque()
         self._inject: list[float] = []  # Retry-After values of injected 429s still to answer
+        self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -488,6 +489,11 @@ class SoundCloudEmulator:
         """Answer the next ``times`` api requests with 429 and this ``Retry-After``."""
         with self._lock:
             self._inject.extend([retry_after] * times)
+
+    def inject_error(self, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` api requests with ``status`` (a 5xx from the edge)."""
+        with self._lock:
+            self._inject_errors.extend([status] * times)
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -851,6 +857,8 @@ class _Handler(BaseHTTPRequestHandler):
                 answer = _error(429, "Please slow down")
                 answer.headers["Retry-After"] = str(int(wait) if float(wait).is_integer() else wait)
                 return answer
+            if emu._inject_errors:
+                return _error(emu._inject_errors.pop(0), "upstream error")
             if query.get("client_id") != emu.client_id:
                 return _error(401, "invalid or missing client_id")
         auth = self.headers.get("Authorization", "")
