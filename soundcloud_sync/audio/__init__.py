@@ -26,6 +26,14 @@ from soundcloud_sync.audio.convert import (
     convert,
     probe,
 )
+from soundcloud_sync.audio.download import (
+    Downloader,
+    DownloadRequest,
+    DownloadResult,
+    DownloadStatus,
+    download_tracks,
+    existing_file,
+)
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 from soundcloud_sync.audio.paths import (
     DEFAULT_TEMPLATE,
@@ -42,6 +50,10 @@ __all__ = [
     "AnalysisError",
     "AudioFeatures",
     "ConversionError",
+    "DownloadRequest",
+    "DownloadResult",
+    "DownloadStatus",
+    "Downloader",
     "SourceInfo",
     "TaggingError",
     "TrackTags",
@@ -52,6 +64,8 @@ __all__ = [
     "configure_numba_cache",
     "convert",
     "decode",
+    "download_tracks",
+    "existing_file",
     "ffmpeg_exe",
     "playlist_chart_markdown",
     "playlist_chart_png",

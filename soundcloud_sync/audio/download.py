@@ -1,0 +1,382 @@
+"""Downloading tracks' audio with yt-dlp (the library), a few at a time.
+
+* Best original quality: the uploader's original file when SoundCloud offers it
+  (yt-dlp's format ``download``), else the best transcoding.
+* A 30-second preview is never taken for the track: preview formats (``preview`` in
+  the format id, preference -10) are excluded from the selection, a track that only
+  has previews is reported ``preview-only``, and every download's duration is
+  checked against the track's before it is accepted.
+* Crash-safe and idempotent: yt-dlp writes into ``<dest>/.downloading/`` (its own
+  ``.part`` files included); a file is moved to ``<dest>/<id>.<ext>`` only once it is
+  complete and verified, and an id that already has a file there is not fetched again.
+  Leftovers of a crashed run are discarded, not resumed (a signed stream URL may
+  not serve the same bytes twice).
+* Bounded concurrency (one ``YoutubeDL`` per worker thread) and retries with
+  exponential backoff for transient failures (429, 5xx, timeouts); geo-blocked, DRM
+  and deleted tracks are reported with their reason, never retried, and never fail
+  the others.
+
+How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth) is the
+sources room's business: pass ``SoundCloudClient.youtube_dl`` as ``youtube_dl``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+STAGING = ".downloading"
+# The original upload first, then the best non-preview transcoding.
+FORMAT = "download/bestaudio[format_id!*=preview]/best[format_id!*=preview]"
+UNFINISHED_SUFFIXES = (".part", ".ytdl", ".temp", ".tmp")
+DURATION_TOLERANCE_S = 3.0  # encoders pad or trim a little; a preview is 30 s of a longer track
+
+
+class DownloadStatus(StrEnum):
+    DOWNLOADED = "downloaded"
+    SKIPPED_EXISTING = "skipped-existing"
+    PREVIEW_ONLY = "preview-only"
+    GEO_BLOCKED = "geo-blocked"
+    DRM = "drm"
+    GONE = "gone"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    url: str  # the track's SoundCloud permalink
+    soundcloud_id: int
+    duration_s: float | None = None  # the full track's duration, to catch previews
+    availability: str | None = None  # sources' Availability when known: skip the hopeless
+
+    @classmethod
+    def of(cls, track: Any) -> DownloadRequest:
+        """From a DownloadRequest, a ``sources.Track``-like object or a mapping (row)."""
+        if isinstance(track, DownloadRequest):
+            return track
+        get = track.get if isinstance(track, Mapping) else lambda k: getattr(track, k, None)
+        duration_ms = get("duration_ms")
+        availability = get("availability")
+        return cls(
+            url=str(get("url")),
+            soundcloud_id=int(get("soundcloud_id")),
+            duration_s=duration_ms / 1000 if duration_ms else None,
+            availability=str(availability) if availability is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    soundcloud_id: int
+    url: str
+    status: DownloadStatus
+    path: Path | None = None
+    format_id: str | None = None
+    duration_s: float | None = None
+    reason: str | None = None
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """The file is there (fetched now or before)."""
+        return self.status in (DownloadStatus.DOWNLOADED, DownloadStatus.SKIPPED_EXISTING)
+
+
+YoutubeDLFactory = Callable[[Mapping[str, Any]], Any]
+
+
+def _default_factory(params: Mapping[str, Any]) -> Any:
+    from yt_dlp import YoutubeDL
+
+    return YoutubeDL(dict(params))
+
+
+class _Permanent(Exception):
+    def __init__(self, status: DownloadStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def classify_error(message: str) -> DownloadStatus | None:
+    """The permanent status a yt-dlp error message means, or None when worth retrying."""
+    text = message.lower()
+    if "geo restriction" in text or "not available from your location" in text:
+        return DownloadStatus.GEO_BLOCKED
+    if "drm" in text:
+        return DownloadStatus.DRM
+    if "http error 404" in text or "http error 410" in text:
+        return DownloadStatus.GONE
+    if "requested format is not available" in text:
+        return DownloadStatus.PREVIEW_ONLY
+    return None
+
+
+def existing_file(dest_dir: Path, soundcloud_id: int) -> Path | None:
+    """A finished download of this id in ``dest_dir`` (never a ``.part`` or temp file)."""
+    for path in sorted(dest_dir.glob(f"{soundcloud_id}.*")):
+        if path.is_file() and not path.name.endswith(UNFINISHED_SUFFIXES) and path.stat().st_size:
+            return path
+    return None
+
+
+def media_duration(path: Path) -> float | None:
+    """Duration of an audio file in seconds (mutagen, else a decode by ffmpeg)."""
+    try:
+        from mutagen import File as MutagenFile
+
+        info = MutagenFile(path)
+        if info is not None and getattr(info.info, "length", 0):
+            return float(info.info.length)
+    except Exception:  # mutagen raises many kinds on odd files
+        pass
+    from soundcloud_sync.audio.analysis import decode
+
+    try:
+        return len(decode(path, 8000)) / 8000
+    except Exception:
+        return None
+
+
+def _is_preview_format(fmt: Mapping[str, Any]) -> bool:
+    return "preview" in str(fmt.get("format_id", "")) or fmt.get("preference") == -10
+
+
+class Downloader:
+    """Downloads into ``dest_dir`` with ``youtube_dl`` (a YoutubeDL factory); thread-safe."""
+
+    def __init__(
+        self,
+        dest_dir: str | os.PathLike[str],
+        youtube_dl: YoutubeDLFactory | None = None,
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        ydl_params: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.dest_dir = Path(dest_dir)
+        self.staging = self.dest_dir / STAGING
+        self.factory = youtube_dl or _default_factory
+        self.retries = retries
+        self.backoff = backoff
+        self.ydl_params = dict(ydl_params or {})
+        self._sleep = sleep
+        self._id_locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _params(self, request: DownloadRequest) -> dict[str, Any]:
+        return {
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "format": FORMAT,
+            "outtmpl": {"default": str(self.staging / f"{request.soundcloud_id}.%(ext)s")},
+            "retries": 3,
+            "fragment_retries": 3,
+            "continuedl": False,  # a stale .part may not be a prefix of today's stream
+            "overwrites": False,
+            "noplaylist": True,
+            "writethumbnail": False,
+            **self.ydl_params,
+        }
+
+    def _lock_for(self, soundcloud_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._id_locks.setdefault(soundcloud_id, threading.Lock())
+
+    def download(self, track: Any) -> DownloadResult:
+        """Download one track (a DownloadRequest or Track-like); never raises for its failures."""
+        request = DownloadRequest.of(track)
+        with self._lock_for(request.soundcloud_id):
+            return self._download(request)
+
+    def _download(self, request: DownloadRequest) -> DownloadResult:
+        done = existing_file(self.dest_dir, request.soundcloud_id)
+        if done is not None:
+            return DownloadResult(
+                request.soundcloud_id, request.url, DownloadStatus.SKIPPED_EXISTING, done
+            )
+        hopeless = {
+            "preview-only": DownloadStatus.PREVIEW_ONLY,
+            "geo-blocked": DownloadStatus.GEO_BLOCKED,
+            "drm": DownloadStatus.DRM,
+            "gone": DownloadStatus.GONE,
+        }.get(request.availability or "")
+        if hopeless is not None:
+            return DownloadResult(
+                request.soundcloud_id, request.url, hopeless, reason=f"track is {hopeless}"
+            )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                path, format_id, duration = self._attempt(request)
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.DOWNLOADED, path,
+                    format_id, duration, attempts=attempt,
+                )  # fmt: skip
+            except _Permanent as exc:
+                return DownloadResult(
+                    request.soundcloud_id, request.url, exc.status, reason=str(exc),
+                    attempts=attempt,
+                )  # fmt: skip
+            except Exception as exc:
+                reason = _short(exc)
+                if attempt > self.retries:
+                    return DownloadResult(
+                        request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=reason,
+                        attempts=attempt,
+                    )  # fmt: skip
+                delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
+                log.info(
+                    "download of %s failed (%s); retrying in %.1fs", request.url, reason, delay
+                )
+                self._sleep(delay)
+
+    def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        from yt_dlp.utils import DownloadError, ExtractorError
+
+        self.staging.mkdir(parents=True, exist_ok=True)
+        for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
+            stale.unlink(missing_ok=True)  # left by a crashed run: start clean
+        ydl = self.factory(self._params(request))
+        try:
+            try:
+                # process=False: the formats as offered, before any selection.
+                info = ydl.extract_info(request.url, download=False, process=False)
+            except (DownloadError, ExtractorError) as exc:
+                status = classify_error(str(exc))
+                if status is not None:
+                    raise _Permanent(status, _short(exc)) from exc
+                raise
+            formats = info.get("formats") or [info]
+            if formats and all(_is_preview_format(f) for f in formats):
+                raise _Permanent(DownloadStatus.PREVIEW_ONLY, "only a 30-second preview is offered")
+            try:
+                info = ydl.process_ie_result(info, download=True)
+            except DownloadError as exc:
+                status = classify_error(str(exc))
+                if status is not None:
+                    raise _Permanent(status, _short(exc)) from exc
+                raise
+        finally:
+            with contextlib.suppress(Exception):
+                ydl.close()
+        return self._accept(request, info)
+
+    def _accept(
+        self, request: DownloadRequest, info: Mapping[str, Any]
+    ) -> tuple[Path, str | None, float | None]:
+        """Verify the staged file and move it to its final name."""
+        downloads = info.get("requested_downloads") or [info]
+        staged = Path(downloads[0].get("filepath") or downloads[0].get("_filename") or "")
+        if not staged.is_file():
+            found = existing_file(self.staging, request.soundcloud_id)
+            if found is None:
+                raise RuntimeError(f"yt-dlp reported success for {request.url} but wrote no file")
+            staged = found
+        format_id = info.get("format_id")
+        if format_id and "preview" in str(format_id):
+            staged.unlink(missing_ok=True)
+            raise _Permanent(DownloadStatus.PREVIEW_ONLY, f"yt-dlp chose preview {format_id}")
+        duration = media_duration(staged)
+        expected = request.duration_s
+        if expected and duration is not None and duration < expected - DURATION_TOLERANCE_S:
+            staged.unlink(missing_ok=True)
+            raise _Permanent(
+                DownloadStatus.PREVIEW_ONLY,
+                f"got {duration:.1f}s of a {expected:.1f}s track (a preview or a cut stream)",
+            )
+        final = self.dest_dir / f"{request.soundcloud_id}{staged.suffix}"
+        os.replace(staged, final)
+        return final, format_id, duration
+
+    def download_many(
+        self,
+        tracks: Iterable[Any],
+        max_workers: int = 4,
+        on_result: Callable[[DownloadResult], None] | None = None,
+    ) -> list[DownloadResult]:
+        """Download many tracks, ``max_workers`` at a time; results in input order."""
+        requests = [DownloadRequest.of(t) for t in tracks]
+        self.dest_dir.mkdir(parents=True, exist_ok=True)
+
+        def run(request: DownloadRequest) -> DownloadResult:
+            result = self.download(request)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            results = list(pool.map(run, requests))
+        self._clean_staging()
+        return results
+
+    def _clean_staging(self) -> None:
+        """Drop the staging folder once empty (kept while it holds resumable parts)."""
+        with contextlib.suppress(OSError):
+            self.staging.rmdir()
+
+
+def download_tracks(
+    tracks: Iterable[Any],
+    dest_dir: str | os.PathLike[str],
+    youtube_dl: YoutubeDLFactory | None = None,
+    max_workers: int = 4,
+    *,
+    retries: int = 3,
+    backoff: float = 1.0,
+    ydl_params: Mapping[str, Any] | None = None,
+    on_result: Callable[[DownloadResult], None] | None = None,
+) -> list[DownloadResult]:
+    """Download ``tracks`` (DownloadRequest, sources.Track or row mappings) into ``dest_dir``.
+
+    ``youtube_dl`` builds a YoutubeDL from options (``SoundCloudClient.youtube_dl``);
+    ``ydl_params`` adds yt-dlp options (``ratelimit``, ``proxy``…). Files are named
+    ``<soundcloud_id>.<ext>``; see :class:`DownloadResult` for the per-track outcome.
+    """
+    downloader = Downloader(
+        dest_dir, youtube_dl, retries=retries, backoff=backoff, ydl_params=ydl_params
+    )
+    return downloader.download_many(tracks, max_workers=max_workers, on_result=on_result)
+
+
+def remove_staging(dest_dir: str | os.PathLike[str]) -> None:
+    """Forget unfinished downloads (they would otherwise be resumed)."""
+    shutil.rmtree(Path(dest_dir) / STAGING, ignore_errors=True)
+
+
+_SECRET_RE = re.compile(r"(client_id|oauth_token|secret_token|Signature)=[^&\s'\"]+", re.I)
+
+
+def _short(exc: BaseException) -> str:
+    """First line of an error, secrets in URLs masked."""
+    text = str(exc).replace("ERROR: ", "").strip().splitlines()
+    line = text[0][:300] if text else type(exc).__name__
+    return _SECRET_RE.sub(r"\1=***", line)
+
+
+__all__ = [
+    "DownloadRequest",
+    "DownloadResult",
+    "DownloadStatus",
+    "Downloader",
+    "classify_error",
+    "download_tracks",
+    "existing_file",
+    "remove_staging",
+]

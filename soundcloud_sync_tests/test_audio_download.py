@@ -1,0 +1,184 @@
+"""Downloads through the real yt-dlp against the SoundCloud emulator."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from soundcloud_sync.audio import analyze_file
+from soundcloud_sync.audio.download import (
+    DownloadRequest,
+    DownloadStatus,
+    download_tracks,
+)
+from soundcloud_sync.sources import SoundCloudClient
+from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+
+
+def _request(track) -> DownloadRequest:
+    return DownloadRequest(track.permalink_url, track.id, track.full_duration_ms / 1000)
+
+
+def test_a_mixed_playlist(soundcloud_emulator, soundcloud_client, tmp_path, numba_warm):
+    emu = soundcloud_emulator
+    tracks = {
+        "ok": emu.add_track("label", bpm=124.0, key="A minor"),
+        "original": emu.add_track("label", bpm=174.0, key="E minor", downloadable=True),
+        "preview": emu.add_track("label", kind="preview"),
+        "blocked": emu.add_track("label", kind="blocked"),
+        "drm": emu.add_track("label", kind="drm"),
+        "gone": emu.add_track("label", kind="gone"),
+        # Serves 24 s of audio for a track that claims 200 s: a cut stream is no track either.
+        "cut": emu.add_track("label", duration_ms=200_000),
+    }
+    lib = tmp_path / "downloads"
+    results = download_tracks(
+        [_request(t) for t in tracks.values()], lib, soundcloud_client.youtube_dl, max_workers=3
+    )
+    by_name = dict(zip(tracks, results, strict=True))
+
+    assert by_name["ok"].status == DownloadStatus.DOWNLOADED
+    assert by_name["ok"].format_id == "http_mp3_0_0"
+    assert by_name["original"].status == DownloadStatus.DOWNLOADED
+    assert by_name["original"].format_id == "download"  # the original upload wins
+    assert by_name["preview"].status == DownloadStatus.PREVIEW_ONLY
+    assert by_name["preview"].reason == "only a 30-second preview is offered"
+    assert by_name["blocked"].status == DownloadStatus.GEO_BLOCKED
+    assert by_name["drm"].status == DownloadStatus.DRM
+    assert by_name["gone"].status == DownloadStatus.GONE
+    assert by_name["cut"].status == DownloadStatus.PREVIEW_ONLY
+    assert "200.0s track" in (by_name["cut"].reason or "")
+
+    assert sorted(p.name for p in lib.iterdir()) == sorted(
+        [f"{tracks['ok'].id}.mp3", f"{tracks['original'].id}.mp3"]
+    )  # nothing for the others, no staging left behind
+    assert emu.counts["stream"] + emu.counts["original"] >= 2
+    previews = [path for _, _, path in emu.log if "/preview/" in path or "/0/30/" in path]
+    assert previews == []  # no preview stream was even fetched
+
+    features = analyze_file(by_name["ok"].path)
+    assert abs(features.tempo - 124.0) <= 0.1 and features.key == "A minor"
+    assert by_name["ok"].duration_s == pytest.approx(24.0, abs=0.2)
+
+
+def test_rerun_fetches_nothing_again(soundcloud_emulator, soundcloud_client, tmp_path):
+    emu = soundcloud_emulator
+    tracks = [emu.add_track("label") for _ in range(3)]
+    lib = tmp_path / "downloads"
+    first = download_tracks([_request(t) for t in tracks], lib, soundcloud_client.youtube_dl)
+    assert {r.status for r in first} == {DownloadStatus.DOWNLOADED}
+    emu.reset_counts()
+
+    second = download_tracks([_request(t) for t in tracks], lib, soundcloud_client.youtube_dl)
+    assert {r.status for r in second} == {DownloadStatus.SKIPPED_EXISTING}
+    assert [r.path for r in second] == [r.path for r in first]
+    assert sum(emu.counts.values()) == 0  # not even a metadata request
+
+
+def test_part_files_are_never_taken_for_finished_ones(
+    soundcloud_emulator, soundcloud_client, tmp_path
+):
+    track = soundcloud_emulator.add_track("label")
+    lib = tmp_path / "downloads"
+    (lib / ".downloading").mkdir(parents=True)
+    (lib / f"{track.id}.mp3.part").write_bytes(b"half")
+    (lib / ".downloading" / f"{track.id}.mp3.part").write_bytes(b"half of another stream")
+    (lib / ".downloading" / f"{track.id}.mp3").write_bytes(b"unverified")
+
+    [result] = download_tracks([_request(track)], lib, soundcloud_client.youtube_dl)
+
+    assert result.status == DownloadStatus.DOWNLOADED
+    assert result.path == lib / f"{track.id}.mp3"
+    assert result.path.read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+    assert result.duration_s == pytest.approx(24.0, abs=0.2)
+    assert not (lib / ".downloading").exists()
+
+
+def test_goplus_track_with_a_token_is_downloaded_whole(soundcloud_emulator, tmp_path):
+    token = "2-424242-goplus-token"
+    soundcloud_emulator.oauth_tokens.add(token)
+    track = soundcloud_emulator.add_track("label", kind="preview")
+    cache = tmp_path / "cache"
+    soundcloud_emulator.seed_client_id_cache(cache)
+    with SoundCloudClient(soundcloud_emulator.base_url, oauth_token=token, cache_dir=cache) as sc:
+        [result] = download_tracks([_request(track)], tmp_path / "lib", sc.youtube_dl)
+    assert result.status == DownloadStatus.DOWNLOADED
+    assert "preview" not in (result.format_id or "")
+    assert result.duration_s == pytest.approx(track.seconds, abs=0.2)
+    assert result.duration_s > 30.5
+
+
+def test_transient_429_is_retried_with_backoff(soundcloud_emulator, soundcloud_client, tmp_path):
+    track = soundcloud_emulator.add_track("label")
+    soundcloud_emulator.inject_429(times=2, retry_after=0)
+    [result] = download_tracks(
+        [_request(track)], tmp_path / "lib", soundcloud_client.youtube_dl, backoff=0.05
+    )
+    assert result.status == DownloadStatus.DOWNLOADED
+    assert result.attempts >= 2
+    assert soundcloud_emulator.statuses[429] == 2
+
+
+def test_persistent_failure_is_an_error_naming_the_cause(
+    soundcloud_emulator, soundcloud_client, tmp_path
+):
+    track = soundcloud_emulator.add_track("label")
+    soundcloud_emulator.inject_429(times=50, retry_after=0)
+    [result] = download_tracks(
+        [_request(track)], tmp_path / "lib", soundcloud_client.youtube_dl, retries=2, backoff=0.01
+    )
+    assert result.status == DownloadStatus.ERROR
+    assert result.attempts == 3
+    assert "429" in (result.reason or "")
+    assert soundcloud_emulator.client_id not in (result.reason or "")
+
+
+def test_known_hopeless_tracks_cost_no_request(soundcloud_emulator, soundcloud_client, tmp_path):
+    requests = [
+        DownloadRequest("https://soundcloud.com/a/b", 1, 200.0, availability=kind)
+        for kind in ("preview-only", "geo-blocked", "drm", "gone")
+    ]
+    results = download_tracks(requests, tmp_path / "lib", soundcloud_client.youtube_dl)
+    assert [r.status.value for r in results] == ["preview-only", "geo-blocked", "drm", "gone"]
+    assert sum(soundcloud_emulator.counts.values()) == 0
+
+
+def test_concurrency_is_bounded(soundcloud_emulator, soundcloud_client, tmp_path):
+    soundcloud_emulator.latency = 0.02
+    tracks = [soundcloud_emulator.add_track("label") for _ in range(6)]
+    active: set[str] = set()
+    peak = [0]
+    lock = threading.Lock()
+
+    def hook(d) -> None:  # yt-dlp's own progress hook
+        with lock:
+            if d["status"] == "downloading":
+                active.add(d["filename"])
+            else:
+                active.discard(d["filename"])
+            peak[0] = max(peak[0], len(active))
+
+    results = download_tracks(
+        [_request(t) for t in tracks],
+        tmp_path / "lib",
+        soundcloud_client.youtube_dl,
+        max_workers=2,
+        ydl_params={"progress_hooks": [hook]},
+    )
+    assert {r.status for r in results} == {DownloadStatus.DOWNLOADED}
+    assert 1 <= peak[0] <= 2
+
+
+def test_sources_tracks_are_accepted_and_proxy_mode_works(tmp_path):
+    with SoundCloudEmulator() as emu:
+        emu.add_playlist("curator", "set", 3, kinds={2: "preview"})
+        cache = tmp_path / "cache"
+        emu.seed_client_id_cache(cache)
+        with SoundCloudClient(PROXY_API_BASE, proxy=emu.proxy_url, cache_dir=cache) as sc:
+            playlist = sc.fetch_playlist("https://soundcloud.com/curator/sets/set")
+            results = download_tracks(playlist.tracks, tmp_path / "lib", sc.youtube_dl)
+    assert [r.status.value for r in results] == ["downloaded", "preview-only", "downloaded"]
+    assert all(Path(r.path).exists() for r in results if r.ok)
+    assert results[1].reason == "track is preview-only"  # known from the listing: no request
