@@ -175,7 +175,7 @@ class NotionEmulator:
         class Handler(_Handler):
             emu = emulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -1208,6 +1208,14 @@ def _condition(ptype: str, value: Any, cond: Mapping[str, Any]) -> bool:
     elif ptype == "date":
         return value is not None and _compare_time(_parse_time(value), {op: arg})
     raise _validation(f"body failed validation: {op} is not a valid {ptype} filter condition.")
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):  # a killed client is not news
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

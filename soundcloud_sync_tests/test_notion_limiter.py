@@ -1,0 +1,128 @@
+"""The shared Notion budget: threads and processes together stay at the configured
+rate (the emulator enforces it and would answer 429), and a 429 pauses everyone."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+
+from soundcloud_sync.notion import NotionGateway, SharedRateLimiter
+from soundcloud_sync_tests.emulators.notion import NotionEmulator
+
+RATE = 20.0
+
+
+def _busiest_window(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def _hammer(base_url: str, token: str, ds_id: str, state_dir: str, rate: float, n: int) -> None:
+    """One process of a 'run': n reads through its own gateway."""
+    gateway = NotionGateway(
+        token,
+        base_url=base_url,
+        limiter=SharedRateLimiter(rate, state_dir),
+    )
+    for _ in range(n):
+        gateway.retrieve_data_source(ds_id)
+
+
+def _run_processes(emu: NotionEmulator, ds_id: str, state_dirs: list[Path], n: int) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_hammer, args=(emu.base_url, emu.token, ds_id, str(d), RATE, n))
+        for d in state_dirs
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+
+
+def test_two_processes_share_one_budget(notion_emulator, notion_catalog, tmp_path):
+    notion_emulator.set_rate(RATE, burst=2)
+    shared = tmp_path / "home"
+    _run_processes(notion_emulator, notion_catalog.tracks_data_source_id, [shared, shared], 25)
+
+    times = [t for t, *_ in notion_emulator.log]
+    assert len(times) == 50
+    assert notion_emulator.statuses[429] == 0
+    assert _busiest_window(times) <= RATE + 2
+
+
+def test_separate_budgets_would_overrun_the_limit(notion_emulator, notion_catalog, tmp_path):
+    """The control for the test above: without the shared state, Notion says 429."""
+    notion_emulator.set_rate(RATE, burst=2)
+    dirs = [tmp_path / "run-a", tmp_path / "run-b"]
+    _run_processes(notion_emulator, notion_catalog.tracks_data_source_id, dirs, 25)
+    assert notion_emulator.statuses[429] > 0
+    assert notion_emulator.statuses[200] == 50  # and the 429s were retried
+
+
+def test_threads_share_one_budget(notion_emulator, notion_catalog, tmp_path):
+    notion_emulator.set_rate(RATE, burst=2)
+    limiter = SharedRateLimiter(RATE, tmp_path)
+    gateways = [
+        NotionGateway(notion_emulator.token, base_url=notion_emulator.base_url, limiter=limiter)
+        for _ in range(2)
+    ]
+
+    def work(i: int) -> None:
+        for _ in range(8):
+            gateways[i % 2].retrieve_data_source(notion_catalog.tracks_data_source_id)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert notion_emulator.statuses[200] == 40 and notion_emulator.statuses[429] == 0
+    assert _busiest_window([t for t, *_ in notion_emulator.log]) <= RATE + 2
+
+
+def test_a_429_pauses_every_worker_until_retry_after(notion_emulator, notion_catalog, tmp_path):
+    notion_emulator.faults.retry_after = 1
+    notion_emulator.script("GET", "/v1/data_sources/{id}", "429", times=1)
+    limiter = SharedRateLimiter(200, tmp_path)
+    gateway = NotionGateway(
+        notion_emulator.token, base_url=notion_emulator.base_url, limiter=limiter
+    )
+
+    def work() -> None:
+        for _ in range(10):
+            gateway.retrieve_data_source(notion_catalog.tracks_data_source_id)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert gateway.stats["rate_limited"] == 1 and notion_emulator.statuses[200] == 40
+    (t429,) = [t for t, _, _, status in notion_emulator.log if status == 429]
+    # requests already on the wire may land just after; then silence for Retry-After
+    during_pause = [t for t, *_ in notion_emulator.log if t429 + 0.1 < t < t429 + 0.9]
+    assert during_pause == []
+
+
+def test_pause_is_seen_by_another_limiter_on_the_same_state(tmp_path):
+    a = SharedRateLimiter(5, tmp_path)
+    b = SharedRateLimiter(5, tmp_path)
+    a.pause(30)
+    assert b.paused_until >= a.paused_until - 0.001 > 0
+    memory_only = SharedRateLimiter(5, None)
+    assert memory_only.paused_until == 0
+
+
+def test_shared_instance_per_state_dir(tmp_path):
+    one = SharedRateLimiter.shared(3, tmp_path)
+    assert SharedRateLimiter.shared(3, tmp_path) is one
+    assert SharedRateLimiter.shared(3, tmp_path / "other") is not one
