@@ -410,3 +410,21 @@ def test_5xx_is_retried_with_backoff(soundcloud_emulator, soundcloud_cache_dir):
     assert len(client.fetch_playlist(made.url).tracks) == 8
     assert waits == [1.0, 2.0]
     assert soundcloud_emulator.statuses[503] == 2
+
+
+def test_client_through_the_proxy_with_the_real_api_base(soundcloud_emulator, tmp_path):
+    """SOUNDCLOUD_PROXY + the real host names: the same reads, the id scraped from soundcloud.com."""
+    made = soundcloud_emulator.add_playlist("dj-kaia", "via-proxy", 75, kinds={9: "gone"})
+    client = SoundCloudClient(
+        api_base="http://api-v2.soundcloud.com/",
+        proxy=soundcloud_emulator.proxy_url,
+        cache_dir=tmp_path / "empty",
+    )
+    playlist = client.fetch_playlist(made.url)
+    assert [t.soundcloud_id for t in playlist.tracks] == made.track_ids
+    assert playlist.tracks[8].availability is Availability.GONE
+    assert client.request_count == {"resolve": 1, "tracks": 2}
+    assert soundcloud_emulator.counts["web"] >= 2  # http://soundcloud.com/ and its script
+    assert playlist.artwork_url is not None and playlist.artwork_url.startswith(
+        "http://i1.sndcdn.com/"
+    )
