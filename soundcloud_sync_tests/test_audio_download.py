@@ -55,8 +55,9 @@ def test_a_mixed_playlist(soundcloud_emulator, soundcloud_client, tmp_path, numb
         [f"{tracks['ok'].id}.mp3", f"{tracks['original'].id}.mp3"]
     )  # nothing for the others, no staging left behind
     assert emu.counts["stream"] + emu.counts["original"] >= 2
-    previews = [path for _, _, path in emu.log if "/preview/" in path or "/0/30/" in path]
-    assert previews == []  # no preview stream was even fetched
+    media = ("stream", "hls_playlist", "hls_segment")
+    previews = [p for e, _, p in emu.log if e in media and ("/preview/" in p or "/0/30/" in p)]
+    assert previews == []  # no preview audio was even fetched
 
     features = analyze_file(by_name["ok"].path)
     assert abs(features.tempo - 124.0) <= 0.1 and features.key == "A minor"
