@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .catalog import Catalog, ids_hash
+from .catalog import Catalog
 from .config import Settings
 from .defs.runner import RunOutcome, local_instance, run_sync
 from .sources import parse_playlist_url
@@ -179,7 +179,7 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
     modified = snapshot.last_modified
     if since is not None and modified and _parse_time(modified) > since:
         return True
-    return ids_hash(snapshot.track_ids) != known.get("ids_hash")
+    return snapshot.ids_hash != known.get("ids_hash")
 
 
 def _parse_time(value: str) -> datetime:

@@ -27,5 +27,8 @@ defs = build_definitions()
 
 
 def sync_playlist_job_def() -> JobDefinition:
-    """Module-level handle so the CLI can execute the job reconstructably (multiprocess)."""
-    return defs.resolve_job_def(sync_playlist_job.name)
+    """Module-level handle so the CLI can execute the job reconstructably (multiprocess).
+
+    Built from the environment of the moment, not the one at import time.
+    """
+    return build_definitions().resolve_job_def(sync_playlist_job.name)

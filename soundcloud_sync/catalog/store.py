@@ -7,7 +7,6 @@ transaction, so a crash leaves the previous state, never half of the new one.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 from collections.abc import Iterable, Mapping
@@ -20,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..sources.models import Playlist
+from ..sources.models import Playlist, ids_hash
 from .schema import asset_outputs, memberships, migrate, playlists, tracks
 
 TRACK_FIELDS = (
@@ -32,11 +31,6 @@ TRACK_FIELDS = (
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def ids_hash(track_ids: Iterable[int]) -> str:
-    """A fingerprint of the ordered id list: equal hashes mean an unchanged playlist."""
-    return hashlib.sha256(",".join(map(str, track_ids)).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from dagster import AssetSelection, define_asset_job
 
-
 sync_playlist_job = define_asset_job(
     "sync_playlist",
     selection=AssetSelection.all(),

@@ -136,7 +136,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             client_id=secret("SOUNDCLOUD_CLIENT_ID"),
             oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN"),
             proxy=settings.soundcloud_proxy,
-            cache_dir=str(settings.cache_dir),
+            cache_dir=str(settings.cache_dir / "yt-dlp"),
         ),
         "notion": NotionResource(
             token=secret("NOTION_TOKEN"),

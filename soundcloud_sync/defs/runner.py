@@ -115,6 +115,8 @@ def run_sync(
                 REQUEST_TAG: request_id,
             },
             asset_selection=selection,
+            # the terminal shows progress; the full log stays in the instance (and the UI)
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         ) as result:
             failures = [
                 e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE

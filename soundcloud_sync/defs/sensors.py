@@ -21,7 +21,6 @@ from dagster import (
     sensor,
 )
 
-from ..catalog import ids_hash
 from ..sources import SourceError, is_playlist_key, parse_playlist_url
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
@@ -153,10 +152,9 @@ def new_tracks_sensor(
         except SourceError as exc:
             context.log.warning(str(exc))
             continue
-        fingerprint = ids_hash(snapshot.track_ids)
-        if fingerprint != known.get("ids_hash"):
+        if snapshot.ids_hash != known.get("ids_hash"):
             # The run key makes the same change impossible to request twice.
-            run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{fingerprint}"))
+            run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{snapshot.ids_hash}"))
         store.mark_checked(key)
     context.update_cursor(str((start + len(batch)) % len(keys)))
     if not run_requests:

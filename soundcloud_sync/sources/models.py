@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+
+def ids_hash(track_ids: Iterable[int]) -> str:
+    """A fingerprint of a playlist's ordered id list: equal hashes, unchanged playlist."""
+    return hashlib.sha256(",".join(map(str, track_ids)).encode()).hexdigest()[:16]
 
 
 class Availability(StrEnum):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import email.utils
-import hashlib
 import json
 import logging
 import re
@@ -38,7 +37,7 @@ from .errors import (
     PlaylistPrivate,
     SoundCloudUnavailable,
 )
-from .models import Availability, Playlist, PlaylistSnapshot, Track
+from .models import Availability, Playlist, PlaylistSnapshot, Track, ids_hash
 from .urls import PlaylistRef, parse_playlist_url
 
 if TYPE_CHECKING:
@@ -236,11 +235,6 @@ def gone_track(stub: Mapping[str, Any], position: int) -> Track:
         monetization_model=stub.get("monetization_model"),
         availability=Availability.GONE,
     )
-
-
-def ids_hash(ids: Iterable[int]) -> str:
-    """Fingerprint of the ordered id list (same rule as ``catalog.ids_hash``)."""
-    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- the client
