@@ -420,3 +420,28 @@ def test_server_errors_on_reads_and_updates_are_retried(
     report, _ = run(make_notion_sync(), make_playlist(track_count=5), rows)
     assert report.created == 5 and report.errors == 0 and report.sync_status == "Synced"
     assert notion_emulator.statuses[503] == notion_emulator.statuses[504] == 1
+
+
+def test_page_trashed_by_the_user_is_created_again(
+    notion_emulator, notion_catalog, make_notion_sync
+):
+    rows = make_track_rows(3)
+    playlist = make_playlist(track_count=3)
+    first, seen = run(make_notion_sync(), playlist, rows)
+    trashed = seen[rows[1]["soundcloud_id"]].page_id
+    notion_emulator.pages[trashed].in_trash = True
+    rows[1] = {**rows[1], "title": "Renamed"}  # so the known page must be written
+
+    report, seen2 = run(
+        make_notion_sync(),
+        playlist,
+        rows,
+        known=known_from(seen),
+        playlist_page_id=first.playlist_page_id,
+    )
+
+    assert report.errors == 0, [t for t in report.tracks if t.status == "error"]
+    assert report.created == 1
+    new_page = seen2[rows[1]["soundcloud_id"]].page_id
+    assert new_page != trashed
+    assert pages_by_sid(notion_emulator, notion_catalog)[rows[1]["soundcloud_id"]] == [new_page]

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 from notion_client import Client
-from notion_client.errors import APIResponseError, HTTPResponseError, RequestTimeoutError
+from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
 from .limiter import SharedRateLimiter
 
@@ -108,9 +108,11 @@ class NotionGateway:
             self._count("requests")
             try:
                 return fn(*args, **kwargs)
-            except APIResponseError as err:
-                status, code = err.status, str(getattr(err.code, "value", err.code))
+            except HTTPResponseError as err:  # APIResponseError, or a proxy's non-JSON page
+                status = err.status
+                code = str(getattr(err.code, "value", err.code))
                 message = self._redact(str(err))
+                failure = NotionError(operation, message, status, code)
                 if status == 429:
                     self._count("rate_limited")
                     self.limiter.pause(self._retry_after(err.headers, attempt))
@@ -118,22 +120,13 @@ class NotionGateway:
                     self._count("ambiguous_creates")
                     raise AmbiguousCreate(operation, message, status, code) from None
                 elif status not in RETRYABLE_STATUS:
-                    raise NotionError(operation, message, status, code) from None
-                failure = NotionError(operation, message, status, code)
-            except HTTPResponseError as err:  # non-JSON error body (a proxy's 502 page)
-                message = self._redact(str(err))
-                if create and err.status in AMBIGUOUS_STATUS:
-                    self._count("ambiguous_creates")
-                    raise AmbiguousCreate(operation, message, err.status) from None
-                if err.status not in RETRYABLE_STATUS:
-                    raise NotionError(operation, message, err.status) from None
-                failure = NotionError(operation, message, err.status)
+                    raise failure from None
             except (RequestTimeoutError, httpx.TransportError) as err:
                 message = self._redact(f"{type(err).__name__}: {err}")
-                if create and not isinstance(err, httpx.ConnectError):
+                failure = NotionError(operation, message)
+                if create and not isinstance(err, httpx.ConnectError):  # may have been sent
                     self._count("ambiguous_creates")
                     raise AmbiguousCreate(operation, message) from None
-                failure = NotionError(operation, message)
             self._count("retries")
             if attempt >= self.max_attempts:
                 raise failure

@@ -151,6 +151,11 @@ def _title_core(title: str) -> str:
     return core or title.strip()
 
 
+def _gone(err: NotionError) -> bool:
+    """The page no longer exists for us: deleted, unshared, or in the trash."""
+    return err.status == 404 or (err.status == 400 and "archived" in str(err))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -638,8 +643,8 @@ class NotionCatalogSync:
                 warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
                 return sid, None
             except NotionError as err:
-                if kind != "create" and err.status == 404:
-                    return sid, None  # stale page id: look the track up again
+                if kind != "create" and _gone(err):
+                    return sid, None  # stale page id (deleted or trashed): look it up again
                 result = TrackResult(sid, "error", getattr(data, "page_id", None), message=str(err))
             except Exception as err:
                 result = TrackResult(sid, "error", message=f"{type(err).__name__}: {err}")
@@ -689,30 +694,18 @@ class NotionCatalogSync:
         if kind == "create":
             return self._create(tracks, sid, row, values, props_hash, playlist_page_id, dry_run)
         if kind == "known":
-            page_id = data.page_id
+            page_id, linked = data.page_id, data.linked
             send = values if data.hash != props_hash else {}
-            need_link = playlist_page_id is not None and not data.linked
-            if not need_link:
-                if send and not dry_run:
-                    self.gateway.update_page(page_id, encode_all(tracks, send))
-                status = "updated" if send else "skipped"
-                return TrackResult(sid, status, page_id, props_hash, True)
         else:  # found by lookup: compare with what the page holds now
             page_id = data["id"]
             send = values if differs(tracks, values, data) else {}
-            rel_name = tracks.props["playlists"].name
-            rel = (data.get("properties") or {}).get(rel_name) or {}
-            ids = [r["id"] for r in rel.get("relation") or []]
-            need_link = playlist_page_id is not None and playlist_page_id not in ids
-            if need_link and not rel.get("has_more"):
-                pass  # the list is complete and lacks us: link below
-            elif not need_link:
-                if send and not dry_run:
-                    self.gateway.update_page(page_id, encode_all(tracks, send))
-                status = "updated" if send else "skipped"
-                return TrackResult(sid, status, page_id, props_hash, True)
-        if playlist_page_id is None:  # dry run of a playlist page not created yet
-            return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, False)
+            rel = (data.get("properties") or {}).get(tracks.props["playlists"].name) or {}
+            # a truncated list (has_more) without us: the locked write reads it in full
+            linked = playlist_page_id in [r["id"] for r in rel.get("relation") or []]
+        if playlist_page_id is None or linked:  # no relation change needed (or possible)
+            if send and not dry_run:
+                self.gateway.update_page(page_id, encode_all(tracks, send))
+            return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, linked)
         wrote, linked = self._relation_write(page_id, playlist_page_id, True, send, dry_run)
         return TrackResult(sid, "updated" if wrote else "skipped", page_id, props_hash, linked)
 
@@ -731,26 +724,31 @@ class NotionCatalogSync:
         ds = tracks.data_source_id
         with self.locks.hold(f"create:{ds}:{sid}"):
             other = self.locks.created_page(ds, sid)
-            if other is None:
-                body = encode_all(tracks, values)
-                extra = owned_values(
-                    tracks, {"added_at": row.get("added_at") or _now()}, ("create",)
-                )
-                body.update(encode_all(tracks, extra))
-                if playlist_page_id:
-                    body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
-                page = self.gateway.create_page(ds, body)
-                self.locks.record_created(ds, sid, page["id"])
-                return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
-        # another run on this machine created it a moment ago: fill in and link instead
-        try:
-            return self._track_job(
-                "known", sid, KnownPage(other), row, values, props_hash, playlist_page_id, dry_run
-            )
-        except NotionError as err:
-            if err.status == 404:
-                self.locks.forget_created(ds, sid)
-            raise
+            if other is not None:
+                # another run on this machine created it a moment ago: fill in and link
+                try:
+                    return self._track_job(
+                        "known",
+                        sid,
+                        KnownPage(other),
+                        row,
+                        values,
+                        props_hash,
+                        playlist_page_id,
+                        dry_run,
+                    )
+                except NotionError as err:
+                    if not _gone(err):
+                        raise
+                    self.locks.forget_created(ds, sid)  # trashed since: create it anew
+            body = encode_all(tracks, values)
+            extra = owned_values(tracks, {"added_at": row.get("added_at") or _now()}, ("create",))
+            body.update(encode_all(tracks, extra))
+            if playlist_page_id:
+                body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
+            page = self.gateway.create_page(ds, body)
+            self.locks.record_created(ds, sid, page["id"])
+            return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
 
     def _unlink(
         self,
