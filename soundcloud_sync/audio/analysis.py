@@ -191,23 +191,30 @@ def estimate_tempo(
     if not len(window) or window.max() <= 0:
         return None
     best = min_lag + int(np.argmax(window))
-    period = _parabolic(ac, best)  # frames per beat
+    period = _parabolic(ac, best)  # frames per beat, to a fraction of a frame
 
-    # Octave: prefer the slower candidate unless its off-beats hit as hard as its beats.
-    slow = period * 2 if 60 * frame_rate / (period * 2) >= lo else period
-    on, off = _fold_strength(onset_env, slow)
-    if slow != period:
-        period = period if off > offbeat_ratio * on else slow
-    else:
-        fast = slow / 2
-        if 60 * frame_rate / fast <= hi and off > offbeat_ratio * on:
-            period = fast
-    bpm0 = 60 * frame_rate / period
-
+    # Refine first: folding over minutes with an imprecise period smears the beat.
     _, beats = librosa.beat.beat_track(
-        onset_envelope=onset_env, sr=int(frame_rate * HOP), hop_length=HOP, bpm=bpm0, tightness=400
+        onset_envelope=onset_env,
+        sr=round(frame_rate * HOP),
+        hop_length=HOP,
+        bpm=60 * frame_rate / period,
+        tightness=400,
     )
-    return _fit_beats(onset_env, beats, period, frame_rate) or round(bpm0, 2)
+    fitted = _fit_beats(onset_env, beats, period, frame_rate)
+    if fitted:
+        period = 60 * frame_rate / fitted
+
+    # Octave: the slower reading unless its off-beats hit as hard as its beats.
+    if 60 * frame_rate / (2 * period) >= lo:
+        on, off = _fold_strength(onset_env, 2 * period)
+        if off <= offbeat_ratio * on:
+            period *= 2
+    elif 60 * frame_rate / (period / 2) <= hi:
+        on, off = _fold_strength(onset_env, period)
+        if off > offbeat_ratio * on:
+            period /= 2
+    return round(float(60 * frame_rate / period), 2)
 
 
 def _fit_beats(
@@ -342,8 +349,13 @@ def analyze_file(
     path: str | os.PathLike[str], bpm_range: tuple[float, float] = (70.0, 180.0)
 ) -> AudioFeatures:
     """Analyse one audio file: tempo, key (+ Camelot, confidence), duration, LUFS."""
+    from threadpoolctl import threadpool_limits
+
     configure_numba_cache()
     stereo = decode(path, ANALYSIS_SR)
     if len(stereo) == 0:
         raise AnalysisError(f"no audio decoded from {path}")
-    return _analyze_signal(stereo, ANALYSIS_SR, bpm_range)
+    # One BLAS thread: the matrices are small, and parallelism comes from running
+    # several analyses at once; spinning BLAS threads only burn the other core.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _analyze_signal(stereo, ANALYSIS_SR, bpm_range)
