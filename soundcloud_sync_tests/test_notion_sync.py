@@ -445,3 +445,17 @@ def test_page_trashed_by_the_user_is_created_again(
     new_page = seen2[rows[1]["soundcloud_id"]].page_id
     assert new_page != trashed
     assert pages_by_sid(notion_emulator, notion_catalog)[rows[1]["soundcloud_id"]] == [new_page]
+
+
+def test_playlist_members_reveal_duplicates(notion_emulator, notion_catalog, make_notion_sync):
+    rows = make_track_rows(4)
+    first, seen = run(make_notion_sync(), make_playlist(track_count=4), rows)
+    sid = rows[0]["soundcloud_id"]
+    twin = notion_emulator.add_page(
+        notion_catalog.tracks_data_source_id,
+        {"Title": "copy", "SoundCloud ID": sid, "Playlists": [first.playlist_page_id]},
+    )
+    members = make_notion_sync().playlist_members(first.playlist_page_id)
+    assert len(members) == 4
+    assert sorted(members[sid]) == sorted([seen[sid].page_id, twin])
+    assert [s for s, pages in members.items() if len(pages) > 1] == [sid]

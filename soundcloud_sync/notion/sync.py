@@ -777,6 +777,27 @@ class NotionCatalogSync:
         with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
             return list(pool.map(run, sorted(pages.items())))
 
+    # -- audit (asset checks) ---------------------------------------------------------------
+
+    def playlist_members(self, playlist_page_id: str) -> dict[int | None, list[str]]:
+        """SoundCloud id -> track pages linked to the playlist page (None: pages without
+        an id). More than one page for an id is a duplicate. Costs one query per 100."""
+        tracks, _ = self.schemas()
+        rel, id_prop = tracks.props["playlists"], tracks.props["soundcloud_id"]
+        flt = {"property": rel.id, "relation": {"contains": playlist_page_id}}
+        members: dict[int | None, list[str]] = {}
+        for answer in self.gateway.query(
+            tracks.data_source_id, flt, filter_properties=[id_prop.id]
+        ):
+            for page in answer.get("results") or []:
+                raw = decode((page.get("properties") or {}).get(id_prop.name))
+                try:
+                    sid = int(str(raw).strip()) if raw not in (None, "") else None
+                except ValueError:
+                    sid = None
+                members.setdefault(sid, []).append(page["id"])
+        return members
+
     # -- enrichment write-back (issue 4) ---------------------------------------------------
 
     def enrichment_hash(self, row: Mapping[str, Any]) -> str:
