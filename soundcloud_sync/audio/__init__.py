@@ -33,8 +33,10 @@ from soundcloud_sync.audio.download import (
     DownloadStatus,
     download_tracks,
     existing_file,
+    fetch_artwork,
 )
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+from soundcloud_sync.audio.library import export_track, library_path
 from soundcloud_sync.audio.paths import (
     DEFAULT_TEMPLATE,
     UnsafePathError,
@@ -42,7 +44,14 @@ from soundcloud_sync.audio.paths import (
     safe_filename,
     sanitize_component,
 )
-from soundcloud_sync.audio.tags import TaggingError, TrackTags, read_tags, write_tags
+from soundcloud_sync.audio.tags import (
+    TaggingError,
+    TrackTags,
+    comparable,
+    initial_key,
+    read_tags,
+    write_tags,
+)
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -61,12 +70,17 @@ __all__ = [
     "analyze_file",
     "camelot",
     "clean_stale_temp_files",
+    "comparable",
     "configure_numba_cache",
     "convert",
     "decode",
     "download_tracks",
     "existing_file",
+    "export_track",
+    "fetch_artwork",
     "ffmpeg_exe",
+    "initial_key",
+    "library_path",
     "playlist_chart_markdown",
     "playlist_chart_png",
     "png_markdown",

@@ -355,6 +355,45 @@ def download_tracks(
     return downloader.download_many(tracks, max_workers=max_workers, on_result=on_result)
 
 
+def fetch_artwork(
+    url: str | None,
+    dest_dir: str | os.PathLike[str],
+    soundcloud_id: int,
+    *,
+    proxy: str | None = None,
+    timeout: float = 30.0,
+) -> bytes | None:
+    """The artwork at ``url``, cached as ``<dest_dir>/artwork/<id>.<ext>``; None if unavailable.
+
+    Pass the largest size's URL (``sources.soundcloud.largest_artwork``). A failure is not
+    an error: a track without artwork is still a track.
+    """
+    if not url:
+        return None
+    folder = Path(dest_dir) / "artwork"
+    for cached in folder.glob(f"{soundcloud_id}.*"):
+        if cached.suffix in (".jpg", ".png") and cached.stat().st_size:
+            return cached.read_bytes()
+    import requests
+
+    proxies = {"http": proxy, "https": proxy} if proxy else None
+    try:
+        response = requests.get(url, timeout=timeout, proxies=proxies)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        log.info("no artwork for %s: %s", soundcloud_id, _SECRET_RE.sub(r"\1=***", str(exc)))
+        return None
+    data = response.content
+    if not data:
+        return None
+    ext = ".png" if data.startswith(b"\x89PNG") else ".jpg"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{soundcloud_id}{ext}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, folder / f"{soundcloud_id}{ext}")
+    return data
+
+
 def remove_staging(dest_dir: str | os.PathLike[str]) -> None:
     """Forget unfinished downloads (they would otherwise be resumed)."""
     shutil.rmtree(Path(dest_dir) / STAGING, ignore_errors=True)
@@ -378,5 +417,6 @@ __all__ = [
     "classify_error",
     "download_tracks",
     "existing_file",
+    "fetch_artwork",
     "remove_staging",
 ]

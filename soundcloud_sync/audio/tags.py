@@ -10,7 +10,7 @@ traced back to its track whatever its name becomes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mutagen import File as MutagenFile
@@ -301,6 +301,24 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
         return _read_id3(ID3(path))
     except ID3NoHeaderError:
         return TrackTags()
+
+
+def comparable(tags: TrackTags) -> TrackTags:
+    """``tags`` as they read back after a write: to skip rewriting files already right."""
+    return replace(
+        tags,
+        **{k: getattr(tags, k) or None for k in ("title", "artist", "album", "genre", "isrc")},
+        url=tags.url or None,
+        camelot=tags.camelot or None,
+        bpm=round(float(tags.bpm), 2) if tags.bpm else None,
+        key=_standard_key(initial_key(tags.key)),
+        soundcloud_id=_id(str(tags.soundcloud_id)) if tags.soundcloud_id is not None else None,
+        track_number=tags.track_number or None,
+        artwork=tags.artwork or None,
+        artwork_mime=_artwork_mime(tags.artwork, tags.artwork_mime)
+        if tags.artwork
+        else "image/jpeg",
+    )
 
 
 def soundcloud_id_of(path: str | os.PathLike[str]) -> int | str | None:
