@@ -95,6 +95,19 @@ class DownloadResult:
         """The file is there (fetched now or before)."""
         return self.status in (DownloadStatus.DOWNLOADED, DownloadStatus.SKIPPED_EXISTING)
 
+    def to_row(self) -> dict[str, Any]:
+        """Plain values for a DataFrame row or Dagster metadata."""
+        return {
+            "soundcloud_id": self.soundcloud_id,
+            "url": self.url,
+            "status": str(self.status),
+            "path": str(self.path) if self.path else None,
+            "format_id": self.format_id,
+            "duration_s": self.duration_s,
+            "reason": self.reason,
+            "attempts": self.attempts,
+        }
+
 
 YoutubeDLFactory = Callable[[Mapping[str, Any]], Any]
 
@@ -116,7 +129,7 @@ def classify_error(message: str) -> DownloadStatus | None:
     text = message.lower()
     if "geo restriction" in text or "not available from your location" in text:
         return DownloadStatus.GEO_BLOCKED
-    if "drm" in text:
+    if "drm protected" in text or "drm-protected" in text:
         return DownloadStatus.DRM
     if "http error 404" in text or "http error 410" in text:
         return DownloadStatus.GONE

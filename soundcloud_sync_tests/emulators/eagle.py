@@ -10,6 +10,7 @@ without the new id, as older Eagle versions do.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -37,7 +38,10 @@ class EagleState:
 class EagleEmulator:
     """``with EagleEmulator() as eagle: eagle.url`` — a threaded local HTTP server."""
 
-    def __init__(self, return_item_ids: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, return_item_ids: bool = True, seed: int = 0, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.host, self.port = host, port
         self.state = EagleState()
         self.return_item_ids = return_item_ids
         self._rng = random.Random(seed)
@@ -65,9 +69,11 @@ class EagleEmulator:
             def do_POST(self) -> None:
                 emulator._handle(self, "POST")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -230,3 +236,22 @@ class EagleEmulator:
             if key in body:
                 item[key] = body[key]
         return self._ok(dict(item))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m soundcloud_sync_tests.emulators.eagle --port 41595``: for offline demos."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Eagle API v1 emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=41595)
+    args = parser.parse_args(argv)
+    with EagleEmulator(host=args.host, port=args.port) as eagle:
+        print(f"Eagle emulator at {eagle.url} (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
