@@ -459,3 +459,28 @@ def test_playlist_members_reveal_duplicates(notion_emulator, notion_catalog, mak
     assert len(members) == 4
     assert sorted(members[sid]) == sorted([seen[sid].page_id, twin])
     assert [s for s, pages in members.items() if len(pages) > 1] == [sid]
+
+
+@pytest.mark.parametrize("filler", [0, 150], ids=["scanned", "queried"])
+def test_pages_of_older_scripts_are_found_by_raw_url(
+    notion_emulator, notion_catalog, make_notion_sync, filler
+):
+    ds = notion_catalog.tracks_data_source_id
+    for row in make_track_rows(filler, start_id=9_000_000, prefix="Other"):
+        notion_emulator.add_page(ds, {"Title": row["title"], "SoundCloud ID": row["soundcloud_id"]})
+    rows = make_track_rows(150)
+    old = rows[10]
+    raw_url = old["url"].replace("https://", "http://m.") + "?in=someone/sets/x&utm_source=y"
+    legacy = notion_emulator.add_page(
+        ds, {"Title": "different title", "SoundCloud URL": raw_url, "Spotify ID": "sp1"}
+    )
+    notion_emulator.reset_counts()
+
+    report, seen = run(make_notion_sync(), make_playlist(track_count=150), rows)
+
+    assert seen[old["soundcloud_id"]].page_id == legacy and report.created == 149
+    page = notion_emulator.plain(legacy)
+    assert page["SoundCloud ID"] == old["soundcloud_id"] and page["Spotify ID"] == "sp1"
+    assert len(notion_emulator.pages_in(ds)) == filler + 150
+    queries = notion_emulator.count("POST", "/v1/data_sources/{id}/query")
+    assert queries == (2 if not filler else 2 + 2 + 3)  # playlist + scan | + ids + url/title

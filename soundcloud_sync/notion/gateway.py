@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -170,6 +171,16 @@ class NotionGateway:
         self._save_cache(cache)
         return cache[database_id]
 
+    def hint(self, key: str) -> Any:
+        """A remembered fact about the databases (e.g. 'too large to scan')."""
+        return self._load_cache().get(key)
+
+    def set_hint(self, key: str, value: Any) -> None:
+        with self._stats_lock:
+            cache = self._load_cache()
+            cache[key] = value
+            self._save_cache(cache)
+
     def forget_data_source(self, database_id: str) -> None:
         cache = self._load_cache()
         if cache.pop(database_id, None) is not None:
@@ -259,7 +270,7 @@ class NotionGateway:
     def _cache_path(self) -> Path | None:
         return self.state_dir / "notion_data_sources.json" if self.state_dir else None
 
-    def _load_cache(self) -> dict[str, str]:
+    def _load_cache(self) -> dict[str, Any]:
         path = self._cache_path()
         if path is None:
             return getattr(self, "_mem_cache", {})
@@ -268,12 +279,12 @@ class NotionGateway:
         except (OSError, ValueError):
             return {}
 
-    def _save_cache(self, cache: dict[str, str]) -> None:
+    def _save_cache(self, cache: dict[str, Any]) -> None:
         path = self._cache_path()
         if path is None:
             self._mem_cache = cache
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(cache, indent=1))
         tmp.replace(path)

@@ -356,69 +356,78 @@ class NotionCatalogSync:
         """Only what matching and comparing need: legacy pages carry dozens of others."""
         return [p.id for p in tracks.in_group("track", "relation")]
 
+    def _query_chunks(
+        self, tracks: ResolvedSchema, conditions: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Pages matching any condition: ``or`` filters of up to 100, every answer page."""
+        pages: list[dict[str, Any]] = []
+        props = self._lookup_props(tracks)
+        for start in range(0, len(conditions), ARRAY_LIMIT):
+            chunk = conditions[start : start + ARRAY_LIMIT]
+            flt = chunk[0] if len(chunk) == 1 else {"or": chunk}
+            for answer in self.gateway.query(tracks.data_source_id, flt, filter_properties=props):
+                pages.extend(answer.get("results") or [])
+        return pages
+
+    def _foreign_conditions(
+        self, tracks: ResolvedSchema, row: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Conditions that find a track's page made by a person or an older script (no
+        SoundCloud id): its URL in any of its raw forms, or its title."""
+        conditions: list[dict[str, Any]] = []
+        url_prop, id_prop = tracks.get("url"), tracks.props["soundcloud_id"]
+        path = normalize_url(row.get("url")).partition("/")[2]
+        if url_prop is not None and path:
+            conditions.append({"property": url_prop.id, url_prop.type: {"contains": path}})
+        if row.get("title"):
+            core = _title_core(str(row["title"]))
+            conditions.append(
+                {
+                    "and": [
+                        {"property": tracks.props["title"].id, "title": {"contains": core}},
+                        {"property": id_prop.id, id_prop.type: {"is_empty": True}},
+                    ]
+                }
+            )
+        return conditions
+
     def lookup(
         self, rows: Mapping[int, Mapping[str, Any]], warnings: list[str] | None = None
     ) -> dict[int, dict[str, Any]]:
         """Find the existing pages of ``rows`` (soundcloud_id -> row) in bulk.
 
-        One scan page when the database is small; otherwise ``or`` filters of up to 100
-        conditions (id and URL), then title + artist for what is still missing."""
+        When the database fits in one answer page, that one scan answers everything.
+        Otherwise: ``or`` filters of 100 SoundCloud ids, then, for what is still
+        missing, URL / title conditions (matched locally, normalized) — never one
+        query per track."""
         if not rows:
             return {}
         tracks, _ = self.schemas()
         warnings = warnings if warnings is not None else []
-        props = self._lookup_props(tracks)
-        url_prop = tracks.get("url")
-        conditions: list[tuple[int, dict[str, Any]]] = []
-        for sid, row in rows.items():
-            conditions.append((sid, self._id_filter(tracks, sid)))
-            if url_prop is not None and row.get("url"):
-                conditions.append(
-                    (sid, {"property": url_prop.id, url_prop.type: {"equals": str(row["url"])}})
-                )
-        by_conditions = math.ceil(len(conditions) / ARRAY_LIMIT)
-        by_title = math.ceil(len(rows) / ARRAY_LIMIT)
-
-        if by_conditions + by_title >= 3:  # a one-page scan may answer everything at once
+        ds = tracks.data_source_id
+        foreign = {sid: self._foreign_conditions(tracks, row) for sid, row in rows.items()}
+        cost = math.ceil(len(rows) / ARRAY_LIMIT) + math.ceil(
+            sum(map(len, foreign.values())) / ARRAY_LIMIT
+        )
+        if cost >= 3 and not self.gateway.hint(f"large:{ds}"):
             first = next(
                 iter(
                     self.gateway.query(
-                        tracks.data_source_id, None, filter_properties=props, max_pages=1
+                        ds, None, filter_properties=self._lookup_props(tracks), max_pages=1
                     )
                 )
             )
             if not first.get("has_more"):
                 return self._match(tracks, rows, first.get("results") or [], True, warnings)
+            self.gateway.set_hint(f"large:{ds}", True)  # no more probing this database
 
-        pages: list[dict[str, Any]] = []
-        for start in range(0, len(conditions), ARRAY_LIMIT):
-            chunk = [c for _, c in conditions[start : start + ARRAY_LIMIT]]
-            flt = chunk[0] if len(chunk) == 1 else {"or": chunk}
-            for answer in self.gateway.query(tracks.data_source_id, flt, filter_properties=props):
-                pages.extend(answer.get("results") or [])
+        pages = self._query_chunks(tracks, [self._id_filter(tracks, sid) for sid in rows])
         found = self._match(tracks, rows, pages, False, warnings)
-
-        missing = [sid for sid in rows if sid not in found and rows[sid].get("title")]
-        title_prop, id_prop = tracks.props["title"], tracks.props["soundcloud_id"]
-        hand_made: list[dict[str, Any]] = []
-        for start in range(0, len(missing), ARRAY_LIMIT):
-            chunk = []
-            for sid in missing[start : start + ARRAY_LIMIT]:
-                core = _title_core(str(rows[sid]["title"]))
-                chunk.append(
-                    {
-                        "and": [
-                            {"property": title_prop.id, "title": {"contains": core}},
-                            {"property": id_prop.id, id_prop.type: {"is_empty": True}},
-                        ]
-                    }
-                )
-            flt = chunk[0] if len(chunk) == 1 else {"or": chunk}
-            for answer in self.gateway.query(tracks.data_source_id, flt, filter_properties=props):
-                hand_made.extend(answer.get("results") or [])
-        if hand_made:
-            rest = {sid: rows[sid] for sid in missing}
-            found.update(self._match(tracks, rest, hand_made, True, warnings))
+        missing = {sid: row for sid, row in rows.items() if sid not in found}
+        conditions = [c for sid in missing for c in foreign[sid]]
+        if conditions:
+            pages = self._query_chunks(tracks, conditions)
+            found.update(self._match(tracks, missing, pages, True, warnings))
         return found
 
     def _match(
