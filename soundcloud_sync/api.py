@@ -228,6 +228,14 @@ def playlist_stats(
     return stats
 
 
+def _tracks_with_files(library: pd.DataFrame | None) -> int:
+    """Tracks whose every configured format is in the library (written now or before)."""
+    if library is None or library.empty:
+        return 0
+    failed = set(library.loc[library["status"] == "error", "soundcloud_id"])
+    return len(set(library["soundcloud_id"]) - failed)
+
+
 def _audio_stats(catalog: Catalog, key: str) -> dict[str, int]:
     files = _output(catalog, "audio_files", key)
     counts = Counter(files["status"]) if files is not None and len(files) else Counter()
@@ -236,7 +244,7 @@ def _audio_stats(catalog: Catalog, key: str) -> dict[str, int]:
     return {
         "downloaded": counts["downloaded"] + counts["skipped-existing"],
         "analysed": int(features["tempo"].notna().sum()) if features is not None else 0,
-        "converted": int(library["status"].eq("written").sum()) if library is not None else 0,
+        "converted": _tracks_with_files(library),
         "previews": counts["preview-only"],
         "unavailable": counts["geo-blocked"] + counts["drm"] + counts["gone"],
         "download_errors": counts["error"],

@@ -52,6 +52,7 @@ class Settings:
     notion_tracks_database_id: str | None = None
     notion_playlists_database_id: str | None = None
     notion_requests_per_second: float = 3.0
+    notion_mapping_file: str | None = None
     eagle_api_url: str | None = None
     audio_formats: tuple[str, ...] = ("aiff",)
     catalog_url: str | None = None
@@ -87,6 +88,7 @@ class Settings:
             notion_tracks_database_id=_env("NOTION_TRACKS_DATABASE_ID"),
             notion_playlists_database_id=_env("NOTION_PLAYLISTS_DATABASE_ID"),
             notion_requests_per_second=float(_env("NOTION_REQUESTS_PER_SECOND", "3") or 3),
+            notion_mapping_file=_env("NOTION_PROPERTY_MAPPING"),
             eagle_api_url=_env("EAGLE_API_URL"),
             audio_formats=parse_formats(_env("AUDIO_FORMATS")),
             catalog_url=_env("SOUNDCLOUD_SYNC_CATALOG_URL"),

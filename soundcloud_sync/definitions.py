@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, JobDefinition, load_assets_from_package_module
+from dagster import (
+    Definitions,
+    JobDefinition,
+    load_asset_checks_from_package_module,
+    load_assets_from_package_module,
+)
 
 from .config import Settings
 from .defs import assets
@@ -16,6 +21,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or Settings.from_env()
     return Definitions(
         assets=load_assets_from_package_module(assets),
+        asset_checks=load_asset_checks_from_package_module(assets),
         jobs=[sync_playlist_job],
         sensors=[new_tracks_sensor, playlist_registry_sensor],
         schedules=[incremental_sync_schedule],

@@ -112,6 +112,7 @@ memberships = Table(
     Column("first_seen_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
     Column("removed_at", String(32)),
+    Column("notion_linked", Boolean, nullable=False, default=False),
 )
 
 asset_outputs = Table(

@@ -210,7 +210,7 @@ class Catalog:
     def playlist_tracks(self, key: str, *, include_removed: bool = False) -> pd.DataFrame:
         """The playlist's tracks in playlist order, with everything known about each."""
         query = (
-            select(memberships.c.position, memberships.c.removed_at,
+            select(memberships.c.position, memberships.c.removed_at, memberships.c.notion_linked,
                    memberships.c.first_seen_at.label("added_to_playlist_at"), tracks)
             .join(tracks, tracks.c.soundcloud_id == memberships.c.soundcloud_id)
             .where(memberships.c.playlist_key == key)
@@ -221,17 +221,24 @@ class Catalog:
         with self.engine.connect() as conn:
             return pd.DataFrame([dict(r._mapping) for r in conn.execute(query)])
 
-    def removed_tracks(self, key: str) -> list[int]:
+    def removed_tracks(self, key: str, *, still_linked: bool = False) -> list[int]:
+        """Tracks that left the playlist (only those still linked in Notion, if asked)."""
+        query = select(memberships.c.soundcloud_id).where(
+            and_(memberships.c.playlist_key == key, memberships.c.removed_at.is_not(None))
+        )
+        if still_linked:
+            query = query.where(memberships.c.notion_linked.is_(True))
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(memberships.c.soundcloud_id).where(
-                        and_(
-                            memberships.c.playlist_key == key, memberships.c.removed_at.is_not(None)
-                        )
-                    )
-                ).scalars()
-            )
+            return list(conn.execute(query).scalars())
+
+    def set_notion_linked(self, key: str, soundcloud_id: int, linked: bool) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(memberships)
+                .where(and_(memberships.c.playlist_key == key,
+                            memberships.c.soundcloud_id == soundcloud_id))
+                .values(notion_linked=linked)
+            )  # fmt: skip
 
     def track_playlists(self, soundcloud_ids: Iterable[int]) -> dict[int, list[str]]:
         """For each track, the keys of every playlist that currently holds it."""

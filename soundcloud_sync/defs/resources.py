@@ -6,7 +6,6 @@ environment references and never stores their values in run config.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +83,7 @@ class NotionResource(ConfigurableResource):
     requests_per_second: float = 3.0
     max_concurrent: int = 4
     state_dir: str
-    property_mapping: dict[str, str] = {}
+    property_mapping_file: str | None = None  # YAML: {tracks: {tempo: BPM}, playlists: {…}}
 
     _sync: Any = PrivateAttr(default=None)
 
@@ -98,18 +97,44 @@ class NotionResource(ConfigurableResource):
             return "NOTION_TOKEN is not set: Notion steps are skipped"
         return "NOTION_TRACKS_DATABASE_ID is not set: Notion steps are skipped"
 
+    def sync(self) -> Any:
+        """The room's upserter; one per resource so schemas are read once per step."""
+        if self._sync is None:
+            from ..notion import NotionCatalogSync
+
+            self._sync = NotionCatalogSync.from_settings(
+                self.token or "",
+                base_url=self.base_url,
+                tracks_database_id=self.tracks_database_id,
+                playlists_database_id=self.playlists_database_id,
+                requests_per_second=self.requests_per_second,
+                state_dir=self.state_dir,
+                mapping=_mapping(self.property_mapping_file),
+            )
+        return self._sync
+
+
+def _mapping(path: str | None) -> Any:
+    if not path:
+        return None
+    from ..notion import SchemaMapping
+
+    return SchemaMapping.from_yaml(path)
+
 
 class LibraryResource(ConfigurableResource):
-    """Where audio lands and in which formats."""
+    """Where audio lands and in which formats.
+
+    `downloads` holds the originals as fetched (`<soundcloud id>.<ext>`); `root` holds
+    the converted, tagged files, one folder per format.
+    """
 
     root: str
+    downloads: str
     formats: list[str] = ["aiff"]
     filename_template: str = "{artist} - {title}"
     max_downloads: int = 4
-
-    @cached_property
-    def root_path(self) -> Path:
-        return Path(self.root)
+    analysis_workers: int = 2
 
 
 class EagleResource(ConfigurableResource):
@@ -145,9 +170,12 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             playlists_database_id=settings.notion_playlists_database_id,
             requests_per_second=settings.notion_requests_per_second,
             state_dir=str(settings.home / "state"),
+            property_mapping_file=settings.notion_mapping_file,
         ),
         "library": LibraryResource(
-            root=str(settings.library_dir), formats=list(settings.audio_formats)
+            root=str(settings.library_dir),
+            downloads=str(settings.home / "downloads"),
+            formats=list(settings.audio_formats),
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
     }

@@ -134,10 +134,13 @@ def run_sync(
 
 
 def _failure_text(failures: list) -> str | None:
+    """The innermost cause of the first failed step, on one line."""
     for event in failures:
         error = getattr(event.event_specific_data, "error", None)
+        while error is not None and error.cause is not None:
+            error = error.cause
         if error is not None and error.message:
-            return error.message.strip().splitlines()[-1]
+            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
     return None
 
 
