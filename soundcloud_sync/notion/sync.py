@@ -151,6 +151,14 @@ def _title_core(title: str) -> str:
     return core or title.strip()
 
 
+def _as_id(value: Any) -> int | None:
+    """A SoundCloud id as stored (number or text), or None."""
+    try:
+        return int(str(value).strip()) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
 def _gone(err: NotionError) -> bool:
     """The page no longer exists for us: deleted, unshared, or in the trash."""
     return err.status == 404 or (err.status == 400 and "archived" in str(err))
@@ -442,7 +450,7 @@ class NotionCatalogSync:
         normalized title + artist. Existing duplicates: the oldest page wins."""
         names = {k: p.name for k, p in tracks.props.items()}
         by_id: dict[int, list[dict[str, Any]]] = {}
-        by_url: dict[str, list[dict[str, Any]]] = {}
+        by_url: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
         by_ta: dict[tuple[str, str], list[dict[str, Any]]] = {}
         seen: set[str] = set()
         for page in sorted(pages, key=lambda p: p.get("created_time") or ""):
@@ -450,16 +458,12 @@ class NotionCatalogSync:
                 continue
             seen.add(page["id"])
             props = page.get("properties") or {}
-            raw_id = decode(props.get(names["soundcloud_id"]))
-            try:
-                page_sid = int(str(raw_id).strip()) if raw_id not in (None, "") else None
-            except ValueError:
-                page_sid = None
+            page_sid = _as_id(decode(props.get(names["soundcloud_id"])))
             if page_sid is not None:
                 by_id.setdefault(page_sid, []).append(page)
             url = decode(props.get(names["url"])) if "url" in names else None
             if url:
-                by_url.setdefault(normalize_url(url), []).append((page_sid, page))  # type: ignore[arg-type]
+                by_url.setdefault(normalize_url(url), []).append((page_sid, page))
             if page_sid is None:
                 title = decode(props.get(names["title"]))
                 artist = decode(props.get(names["artist"])) if "artist" in names else None
@@ -471,13 +475,13 @@ class NotionCatalogSync:
             if not candidates and row.get("url"):
                 candidates = [
                     p
-                    for psid, p in by_url.get(normalize_url(row["url"]), [])  # type: ignore[misc]
-                    if psid in (None, sid)
+                    for psid, p in by_url.get(normalize_url(row["url"]), [])
+                    if psid in (None, sid)  # a page of another upload is not this track
                 ]
             if not candidates and by_title and row.get("title"):
                 key = (normalize(row.get("title")), normalize(row.get("artist")))
                 candidates = [p for p in by_ta.get(key, []) if p["id"] not in claimed]
-            candidates = [p for p in candidates if p["id"] not in claimed] or candidates[:0]
+            candidates = [p for p in candidates if p["id"] not in claimed]
             if not candidates:
                 continue
             if len(candidates) > 1:
@@ -799,11 +803,7 @@ class NotionCatalogSync:
             tracks.data_source_id, flt, filter_properties=[id_prop.id]
         ):
             for page in answer.get("results") or []:
-                raw = decode((page.get("properties") or {}).get(id_prop.name))
-                try:
-                    sid = int(str(raw).strip()) if raw not in (None, "") else None
-                except ValueError:
-                    sid = None
+                sid = _as_id(decode((page.get("properties") or {}).get(id_prop.name)))
                 members.setdefault(sid, []).append(page["id"])
         return members
 
