@@ -1,6 +1,22 @@
 """The Notion room: rate-limited, crash-safe upsert of tracks and playlists.
 
 Knows nothing of SoundCloud modules or Dagster: plain dict rows in, reports out.
+
+    sync = NotionCatalogSync.from_settings(
+        token, base_url=..., tracks_database_id=..., playlists_database_id=...,
+        requests_per_second=3, state_dir=settings.home, mapping={"tracks": {"tempo": "BPM"}},
+    )
+    report = sync.upsert_playlist(
+        playlist_metadata, track_rows,
+        known={sid: KnownPage(page_id, hash, linked)},   # from the catalog
+        playlist_page_id=...,                            # from the catalog
+        removed={sid: page_id_or_None},                  # left the playlist since last time
+        max_concurrent=4, on_page=store_in_catalog,      # called as each page settles
+    )
+    report.stats()  # the seed's stats object
+
+``state_dir`` holds the rate-limit bucket shared by every process of the machine,
+the database -> data source cache and the machine-wide locks.
 """
 
 from .gateway import AmbiguousCreate, NotionError, NotionGateway

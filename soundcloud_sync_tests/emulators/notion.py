@@ -169,13 +169,13 @@ class NotionEmulator:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> NotionEmulator:
+    def start(self, port: int = 0) -> NotionEmulator:
         emulator = self
 
         class Handler(_Handler):
             emu = emulator
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -1377,3 +1377,31 @@ def seed_music_catalog(
     for values in hand_made:
         emulator.add_page(tracks_ds, values)
     return SeededCatalog(tracks_db, playlists_db, tracks_ds, playlists_ds, relation)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a seeded emulator (for the offline demo): prints the settings to use."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Local Notion API emulator")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rate", type=float, default=3.0, help="requests per second")
+    parser.add_argument("--variant", choices=["default", "aliases"], default="default")
+    args = parser.parse_args(argv)
+    emulator = NotionEmulator(rate=args.rate).start(args.port)
+    catalog = seed_music_catalog(emulator, variant=args.variant)
+    settings = {
+        "NOTION_BASE_URL": emulator.base_url,
+        "NOTION_TOKEN": emulator.token,
+        "NOTION_TRACKS_DATABASE_ID": catalog.tracks_database_id,
+        "NOTION_PLAYLISTS_DATABASE_ID": catalog.playlists_database_id,
+    }
+    print(json.dumps(settings), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
