@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from notion_client import Client
@@ -207,8 +208,8 @@ class NotionGateway:
                 body["sorts"] = sorts
             if cursor:
                 body["start_cursor"] = cursor
-            if filter_properties:
-                body["filter_properties"] = filter_properties
+            if filter_properties:  # ids come URL-encoded (%3AUPp): send them encoded once
+                body["filter_properties"] = [unquote(p) for p in filter_properties]
             answer = self.call(
                 f"query data source {data_source_id}",
                 self.client.data_sources.query,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 RICH_TEXT_LIMIT = 2000
 ARRAY_LIMIT = 100
@@ -94,7 +94,13 @@ def _rich(text: str) -> dict[str, Any]:
 
 
 def _prop_id() -> str:
-    return secrets.token_urlsafe(3).replace("-", "x").replace("_", "y")
+    """Notion's property ids are short and often URL-encoded (``%3AUPp``)."""
+    core = secrets.token_urlsafe(3).replace("-", "x").replace("_", "y")
+    return quote(secrets.choice([":", "|", "", "~"]) + core, safe="")
+
+
+def _same_id(a: Any, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and unquote(a) == unquote(b)
 
 
 @dataclass
@@ -551,7 +557,11 @@ class NotionEmulator:
         ds = self.data_sources[page.data_source_id]
         props: dict[str, Any] = {}
         for name, prop in ds["properties"].items():
-            if only is not None and prop["id"] not in only and name not in only:
+            if (
+                only is not None
+                and name not in only
+                and not any(_same_id(prop["id"], o) for o in only)
+            ):
                 continue
             props[name] = self._value_json(page, prop)
         return {
@@ -659,7 +669,7 @@ class NotionEmulator:
         ds = self._ds(ds_id)
         for key, spec in (payload.get("properties") or {}).items():
             prop = ds["properties"].get(key) or next(
-                (p for p in ds["properties"].values() if p["id"] == key), None
+                (p for p in ds["properties"].values() if _same_id(p["id"], key)), None
             )
             if spec is None:
                 if prop is not None:
@@ -680,7 +690,7 @@ class NotionEmulator:
     ) -> dict[str, Any]:
         page = self._page(page_id)
         schema = self.data_sources[page.data_source_id]["properties"]
-        prop = next((p for p in schema.values() if p["id"] == prop_id), None)
+        prop = next((p for p in schema.values() if _same_id(p["id"], prop_id)), None)
         if prop is None:
             raise ApiError(404, "object_not_found", f"Could not find property with ID: {prop_id}")
         size = int((query.get("page_size") or ["100"])[0])
@@ -800,10 +810,10 @@ class NotionEmulator:
         if not isinstance(properties, Mapping):
             raise _validation("body failed validation: body.properties should be an object.")
         schema = self.data_sources[ds_id]["properties"]
-        by_id = {p["id"]: p for p in schema.values()}
+        by_id = {unquote(p["id"]): p for p in schema.values()}
         out: dict[str, Any] = {}
         for key, value in properties.items():
-            prop = schema.get(key) or by_id.get(key)
+            prop = schema.get(key) or by_id.get(unquote(key))
             if prop is None:
                 raise _validation(f"Could not find property with name or id: {key}")
             out[prop["id"]] = self._validate_value(ds_id, prop, value)
@@ -1016,7 +1026,7 @@ class NotionEmulator:
 
     def _find_prop(self, ds: Mapping[str, Any], key: Any, where: str) -> dict[str, Any]:
         prop = ds["properties"].get(key) or next(
-            (p for p in ds["properties"].values() if p["id"] == key), None
+            (p for p in ds["properties"].values() if _same_id(p["id"], key)), None
         )
         if prop is None:
             raise _validation(f"Could not find property with name or id: {key}")
