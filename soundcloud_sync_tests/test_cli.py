@@ -1,0 +1,167 @@
+"""The CLI end to end, as a user runs it: a real Dagster run against the emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from soundcloud_sync.catalog import Catalog
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+
+CLI = str(Path(sys.executable).parent / "soundcloud-sync")
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path,
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> dict[str, str]:
+    """A user's environment: SoundCloud through the proxy, Notion, a fresh home."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
+    base.pop("DAGSTER_HOME", None)
+    return {
+        **base,
+        "SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"),
+        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
+        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
+        "NOTION_TOKEN": notion_emulator.token,
+        "NOTION_BASE_URL": notion_emulator.base_url,
+        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
+        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
+        "NOTION_REQUESTS_PER_SECOND": "200",
+        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(tmp_path / "playlists.yaml"),
+    }
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
+    )
+
+
+def test_sync_creates_then_skips_and_shows_in_dagster(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, notion_emulator: NotionEmulator
+) -> None:
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "friday-set", 8, kinds={3: "gone"})
+    pasted = "https://m.soundcloud.com/crate-digger/sets/friday-set?si=abc&utm_source=clipboard"
+
+    first = run(env, "sync", pasted, "--no-download", "--json")
+    assert first.returncode == 0, first.stderr
+    stats = json.loads(first.stdout)
+    assert stats["playlist_url"] == "https://soundcloud.com/crate-digger/sets/friday-set"
+    assert (stats["total_tracks"], stats["tracks_added"], stats["errors"]) == (8, 8, 0)
+    assert len(stats["track_ids"]) == 8
+    assert stats["sync_status"] == "Synced"
+    assert "Traceback" not in first.stderr
+
+    # The run is an ordinary run of the instance the UI reads, for the canonical key.
+    os.environ["DAGSTER_HOME"] = str(Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster")
+    try:
+        with DagsterInstance.get() as instance:
+            [record] = instance.get_runs()
+            assert record.tags["dagster/partition"] == playlist.key
+            event = instance.get_latest_materialization_event(AssetKey("notion_track_pages"))
+            materialization = event.asset_materialization
+            assert materialization.partition == "crate-digger/sets/friday-set"
+            assert materialization.metadata["created"].value == 8
+    finally:
+        del os.environ["DAGSTER_HOME"]
+
+    # Unchanged playlist: no track writes, and at most 3 Notion requests in all.
+    notion_emulator.reset_counts()
+    again = run(env, "sync", playlist.url, "--no-download", "--json")
+    assert again.returncode == 0, again.stderr
+    stats = json.loads(again.stdout)
+    assert (stats["tracks_added"], stats["tracks_updated"], stats["tracks_skipped"]) == (0, 0, 8)
+    assert notion_emulator.total_requests <= 3
+    assert notion_emulator.writes == 1  # the playlist page's Last Synced / Sync Status
+
+    status = run(env, "status", "--json")
+    [row] = json.loads(status.stdout)
+    assert (row["key"], row["tracks"], row["in_notion"]) == ("crate-digger/sets/friday-set", 8, 8)
+
+
+def test_added_and_removed_tracks(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, notion_emulator: NotionEmulator
+) -> None:
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "moving-target", 6)
+    assert run(env, "sync", playlist.url, "--no-download").returncode == 0
+    removed = playlist.track_ids[1]
+    soundcloud_emulator.remove_track(playlist, removed)
+    soundcloud_emulator.append_tracks(playlist, 2)
+
+    dry = run(env, "sync", playlist.url, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    assert (plan["tracks_added"], plan["tracks_unlinked"]) == (2, 1)
+    writes_before = notion_emulator.writes
+
+    result = run(env, "sync", playlist.url, "--no-download", "--json")
+    assert notion_emulator.writes > writes_before
+    stats = json.loads(result.stdout)
+    assert (stats["tracks_added"], stats["tracks_unlinked"], stats["total_tracks"]) == (2, 1, 7)
+    catalog = Catalog(f"sqlite:///{env['SOUNDCLOUD_SYNC_HOME']}/catalog.sqlite")
+    assert removed not in set(catalog.playlist_tracks(playlist.key)["soundcloud_id"])
+    assert catalog.tracks_by_id([removed])[removed]["notion_page_id"]  # unlinked, not deleted
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://youtube.com/watch?v=x", "not a SoundCloud URL"),
+        ("https://soundcloud.com/crate-digger/a-single-track", "track URL"),
+        ("https://soundcloud.com/crate-digger/sets/does-not-exist", "does-not-exist"),
+    ],
+)
+def test_bad_input_fails_with_one_line_naming_the_playlist(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, url: str, expected: str
+) -> None:
+    soundcloud_emulator.add_user("crate-digger")
+    result = run(env, "sync", url, "--no-download")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and expected in last
+    assert "Traceback" not in result.stderr
+    catalog_file = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "catalog.sqlite"
+    if catalog_file.exists():
+        assert (
+            Catalog(f"sqlite:///{catalog_file}")
+            .playlist_tracks("crate-digger/sets/does-not-exist")
+            .empty
+        )
+
+
+def test_add_registers_partitions_once(env: dict[str, str]) -> None:
+    result = run(
+        env,
+        "add",
+        "https://soundcloud.com/crate-digger/sets/one",
+        "m.soundcloud.com/crate-digger/sets/one?utm_source=x",
+        "https://soundcloud.com/crate-digger/sets/two",
+    )
+    assert result.returncode == 0, result.stderr
+    os.environ["DAGSTER_HOME"] = str(Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster")
+    try:
+        with DagsterInstance.get() as instance:
+            assert sorted(instance.get_dynamic_partitions("playlists")) == [
+                "crate-digger/sets/one",
+                "crate-digger/sets/two",
+            ]
+    finally:
+        del os.environ["DAGSTER_HOME"]
+    assert run(env, "add", "https://soundcloud.com/crate-digger").returncode == 1
