@@ -15,6 +15,7 @@ CPU time too.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import tempfile
@@ -163,6 +164,7 @@ def main() -> int:
     if args.clips:
         clips = make_set(args.cache, args.clips, 30.0, seed=2)
         report(f"{args.clips} clips of 30 s, random tempo 70-180 and key", clips, True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 
 
