@@ -52,15 +52,15 @@ class SharedRateLimiter:
         self._paused_until = 0.0
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS bucket ("
-                    " name TEXT PRIMARY KEY, tat REAL NOT NULL, paused_until REAL NOT NULL)"
-                )
-                conn.execute(
-                    "INSERT OR IGNORE INTO bucket (name, tat, paused_until) VALUES (?, 0, 0)",
-                    (name,),
-                )
+            conn = self._conn()
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS bucket ("
+                " name TEXT PRIMARY KEY, tat REAL NOT NULL, paused_until REAL NOT NULL)"
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO bucket (name, tat, paused_until) VALUES (?, 0, 0)",
+                (name,),
+            )
 
     @classmethod
     def shared(

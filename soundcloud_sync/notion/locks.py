@@ -33,11 +33,10 @@ class MachineLocks:
         self._local = threading.local()
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)
-            with self._db() as conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS created (data_source TEXT, soundcloud_id TEXT,"
-                    " page_id TEXT NOT NULL, PRIMARY KEY (data_source, soundcloud_id))"
-                )
+            self._db().execute(
+                "CREATE TABLE IF NOT EXISTS created (data_source TEXT, soundcloud_id TEXT,"
+                " page_id TEXT NOT NULL, PRIMARY KEY (data_source, soundcloud_id))"
+            )
         self._memory: dict[tuple[str, str], str] = {}
 
     @staticmethod

@@ -113,6 +113,7 @@ class SyncReport:
             "tracks_updated": self.updated,
             "tracks_skipped": self.skipped,
             "tracks_unlinked": sum(1 for t in self.unlinked if t.status == "unlinked"),
+            "error_count": self.errors,
             "errors": [
                 {"soundcloud_id": t.soundcloud_id, "message": t.message}
                 for t in [*self.tracks, *self.unlinked]
@@ -548,7 +549,8 @@ class NotionCatalogSync:
         need no lookup, and a known page with an equal hash, already linked, costs
         nothing. ``removed``: ids (or id -> page id) that left the playlist; unlinked
         only when ``playlist["ids_complete"]`` is true. ``on_page`` receives each
-        TrackResult as it is settled (from worker threads, one call at a time).
+        TrackResult as it is settled (from worker threads, one call at a time) — not
+        the ones skipped without a request: those are only in ``report.tracks``.
         """
         requests0, limited0 = self._request_counts()
         tracks_schema, playlists_schema = self.schemas()  # SchemaError before any write
@@ -686,8 +688,10 @@ class NotionCatalogSync:
                 if retry and rounds >= MAX_ROUNDS:
                     for sid in retry:
                         results[sid] = TrackResult(
-                            sid, "error", message=f"gave up after {MAX_ROUNDS} rounds"
+                            sid, "error", message=f"gave up after {MAX_ROUNDS} lookup rounds"
                         )
+                        if not dry_run:
+                            self._emit(on_page, results[sid])
                     break
                 unknown = retry
         return results
