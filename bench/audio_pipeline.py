@@ -16,14 +16,14 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from soundcloud_sync.audio import (
     TrackTags,
-    analyze_file,
+    analyze_files,
     download_tracks,
     export_track,
     warm_up,
@@ -86,8 +86,9 @@ def main() -> int:
                 counts[r.status.value] = counts.get(r.status.value, 0) + 1
             rows.append((s.name, s.seconds, ", ".join(f"{k} {v}" for k, v in counts.items())))
 
-    with Stage("analyse") as s, ProcessPoolExecutor(args.analysis_workers) as pool:
-        features = list(pool.map(analyze_file, [r.path for r in done]))
+    with Stage("analyse") as s:
+        analysed = analyze_files([r.path for r in done], max_workers=args.analysis_workers)
+        features = [a.features for a in analysed]
     rows.append((s.name, s.seconds, f"{len(features)} files, {args.analysis_workers} processes"))
 
     by_id = {t.soundcloud_id: t for t in playlist.tracks}

@@ -6,7 +6,7 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from soundcloud_sync.audio import AnalysisError, analyze_file, camelot, decode
+from soundcloud_sync.audio import AnalysisError, analyze_file, analyze_files, camelot, decode
 from soundcloud_sync.audio.analysis import integrated_lufs
 from soundcloud_sync_tests.synth import encode_audio
 
@@ -81,3 +81,16 @@ def test_undecodable_file_names_the_file(tmp_path):
     bad.write_bytes(b"this is not an mp3 at all" * 100)
     with pytest.raises(AnalysisError, match=r"not-audio\.mp3"):
         analyze_file(bad)
+
+
+def test_many_files_in_worker_processes(numba_warm, synth_file, tmp_path):
+    bad = tmp_path / "broken.m4a"
+    bad.write_bytes(b"\x00" * 1000)
+    paths = [synth_file(124.0, "A minor", "mp3"), bad, synth_file(174.0, "D minor", "mp3")]
+
+    results = analyze_files(paths, max_workers=2)
+
+    assert [r.path for r in results] == [str(p) for p in paths]
+    assert results[0].features.tempo == pytest.approx(124.0, abs=0.1)
+    assert results[2].features.key == "D minor"
+    assert results[1].features is None and "broken.m4a" in results[1].error

@@ -183,3 +183,24 @@ def test_sources_tracks_are_accepted_and_proxy_mode_works(tmp_path):
     assert [r.status.value for r in results] == ["downloaded", "preview-only", "downloaded"]
     assert all(Path(r.path).exists() for r in results if r.ok)
     assert results[1].reason == "track is preview-only"  # known from the listing: no request
+
+
+def test_requests_from_dataframe_rows_and_tracks():
+    import pandas as pd
+
+    from soundcloud_sync.sources import Availability, Track
+
+    frame = pd.DataFrame(
+        [
+            {"soundcloud_id": 5, "url": "https://soundcloud.com/a/x", "duration_ms": 240000,
+             "availability": "ok"},
+            {"soundcloud_id": 6, "url": "https://soundcloud.com/a/y", "duration_ms": None,
+             "availability": None},
+        ]
+    )  # fmt: skip
+    first, second = (DownloadRequest.of(row) for row in frame.to_dict("records"))
+    assert first == DownloadRequest("https://soundcloud.com/a/x", 5, 240.0, "ok")
+    assert second == DownloadRequest("https://soundcloud.com/a/y", 6, None, None)
+    track = Track(7, 1, url="https://soundcloud.com/a/z", duration_ms=1000,
+                  availability=Availability.DRM)  # fmt: skip
+    assert DownloadRequest.of(track) == DownloadRequest("https://soundcloud.com/a/z", 7, 1.0, "drm")

@@ -6,8 +6,10 @@ Pure functions over files; knows nothing of Notion or Dagster. Heavy libraries
 
 from soundcloud_sync.audio.analysis import (
     AnalysisError,
+    AnalysisResult,
     AudioFeatures,
     analyze_file,
+    analyze_files,
     camelot,
     configure_numba_cache,
     decode,
@@ -57,6 +59,7 @@ __all__ = [
     "DEFAULT_TEMPLATE",
     "FORMATS",
     "AnalysisError",
+    "AnalysisResult",
     "AudioFeatures",
     "ConversionError",
     "DownloadRequest",
@@ -68,6 +71,7 @@ __all__ = [
     "TrackTags",
     "UnsafePathError",
     "analyze_file",
+    "analyze_files",
     "camelot",
     "clean_stale_temp_files",
     "comparable",

@@ -359,3 +359,44 @@ def analyze_file(
     # several analyses at once; spinning BLAS threads only burn the other core.
     with threadpool_limits(limits=1, user_api="blas"):
         return _analyze_signal(stereo, ANALYSIS_SR, bpm_range)
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    path: str
+    features: AudioFeatures | None
+    error: str | None = None
+
+
+def _analyze_one(args: tuple[str, tuple[float, float]]) -> AnalysisResult:
+    path, bpm_range = args
+    try:
+        return AnalysisResult(path, analyze_file(path, bpm_range))
+    except AnalysisError as exc:
+        return AnalysisResult(path, None, str(exc))
+
+
+def analyze_files(
+    paths: list[str | os.PathLike[str]],
+    max_workers: int = 2,
+    bpm_range: tuple[float, float] = (70.0, 180.0),
+    start_method: str | None = None,
+) -> list[AnalysisResult]:
+    """Analyse many files, ``max_workers`` processes at once; results in input order.
+
+    Warms numba here first, so workers never compile: forked workers (the default on
+    Linux) inherit the compiled kernels and start at once; ``start_method="spawn"``
+    is safer in a parent with many threads but each worker then spends a few seconds
+    importing librosa and loading numba's cache. A file that cannot be analysed gives
+    a result with ``error`` set instead of failing the rest.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(str(p), bpm_range) for p in paths]
+    warm_up()
+    if max_workers <= 1 or len(jobs) <= 1:
+        return [_analyze_one(job) for job in jobs]
+    context = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(min(max_workers, len(jobs)), mp_context=context) as pool:
+        return list(pool.map(_analyze_one, jobs))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import random
 import re
@@ -68,13 +69,18 @@ class DownloadRequest:
         """From a DownloadRequest, a ``sources.Track``-like object or a mapping (row)."""
         if isinstance(track, DownloadRequest):
             return track
-        get = track.get if isinstance(track, Mapping) else lambda k: getattr(track, k, None)
+        raw = track.get if isinstance(track, Mapping) else lambda k: getattr(track, k, None)
+
+        def get(key: str) -> Any:
+            value = raw(key)  # a DataFrame row says NaN for "missing"
+            return None if isinstance(value, float) and math.isnan(value) else value
+
         duration_ms = get("duration_ms")
         availability = get("availability")
         return cls(
             url=str(get("url")),
             soundcloud_id=int(get("soundcloud_id")),
-            duration_s=duration_ms / 1000 if duration_ms else None,
+            duration_s=float(duration_ms) / 1000 if duration_ms else None,
             availability=str(availability) if availability is not None else None,
         )
 
