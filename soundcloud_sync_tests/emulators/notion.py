@@ -985,7 +985,8 @@ class NotionEmulator:
             self._check_filter(ds, flt, 0, "body.filter")
         pages = [p for p in self.pages.values() if p.data_source_id == ds_id and not p.in_trash]
         if flt is not None:
-            pages = [p for p in pages if self._matches(ds, p, flt)]
+            predicate = self._compile(ds, flt)
+            pages = [p for p in pages if predicate(p)]
         pages = self._sort(ds, pages, payload.get("sorts"))
         start = 0
         cursor = payload.get("start_cursor")
@@ -1071,19 +1072,23 @@ class NotionEmulator:
                 f"{prop['type']} should use the {prop['type']} filter, instead was {kinds}."
             )
 
-    def _matches(self, ds: Mapping[str, Any], page: Page, flt: Mapping[str, Any]) -> bool:
+    def _compile(self, ds: Mapping[str, Any], flt: Mapping[str, Any]) -> Any:
+        """A checked filter as a predicate over pages (resolved once per query)."""
         if "or" in flt:
-            return any(self._matches(ds, page, f) for f in flt["or"])
+            parts = [self._compile(ds, f) for f in flt["or"]]
+            return lambda page: any(p(page) for p in parts)
         if "and" in flt:
-            return all(self._matches(ds, page, f) for f in flt["and"])
+            parts = [self._compile(ds, f) for f in flt["and"]]
+            return lambda page: all(p(page) for p in parts)
         if "timestamp" in flt:
-            value = page.created if flt["timestamp"] == "created_time" else page.edited
-            return _compare_time(value, flt[flt["timestamp"]])
+            which, cond = flt["timestamp"], flt[flt["timestamp"]]
+            return lambda page: _compare_time(
+                page.created if which == "created_time" else page.edited, cond
+            )
         prop = self._find_prop(ds, flt.get("property"), "filter")
-        kind = next(k for k in flt if k != "property")
-        cond = flt[kind]
-        value = _stored_to_plain(prop["type"], page.values.get(prop["id"]))
-        return _condition(prop["type"], value, cond)
+        ptype, pid = prop["type"], prop["id"]
+        cond = flt[next(k for k in flt if k != "property")]
+        return lambda page: _condition(ptype, _stored_to_plain(ptype, page.values.get(pid)), cond)
 
 
 def _normalize_date(start: str) -> str:
