@@ -5,6 +5,7 @@ The emulator runs fast here (500 requests/s); tests of the rate itself set their
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def make_playlist(
     """A dict shaped like ``sources.models.Playlist.metadata()``."""
     user, _, slug = key.split("/")
     return {
-        "soundcloud_id": abs(hash(key)) % 10_000_000,
+        "soundcloud_id": zlib.crc32(key.encode()) % 10_000_000,
         "key": key,
         "url": f"https://soundcloud.com/{key}",
         "name": slug.replace("-", " ").title(),

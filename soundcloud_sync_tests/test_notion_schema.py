@@ -90,7 +90,9 @@ def test_init_databases_creates_a_working_pair(notion_emulator, notion_state):
         base_url=notion_emulator.base_url,
         limiter=SharedRateLimiter(500, None, burst=10),
     )
-    tracks_db, playlists_db = init_databases(gateway, "11111111-2222-4333-8444-555555555555")
+    tracks_db, playlists_db = init_databases(
+        "11111111-2222-4333-8444-555555555555", gateway=gateway
+    )
     tracks_ds = notion_emulator.databases[tracks_db]["data_sources"][0]
     playlists_ds = notion_emulator.databases[playlists_db]["data_sources"][0]
     tracks_props = notion_emulator.data_sources[tracks_ds]["properties"]
@@ -133,3 +135,16 @@ def test_token_never_leaks(notion_emulator, notion_catalog, notion_state, caplog
     texts += list(capsys.readouterr())
     texts += [p.read_text(errors="replace") for p in notion_state.rglob("*") if p.is_file()]
     assert not any(secret in t for t in texts)
+
+
+def test_init_databases_from_plain_values(notion_emulator, notion_state):
+    tracks_db, playlists_db = init_databases(
+        "11111111-2222-4333-8444-555555555555",
+        token=notion_emulator.token,
+        base_url=notion_emulator.base_url,
+        requests_per_second=500,
+        state_dir=notion_state,
+    )
+    assert {tracks_db, playlists_db} <= set(notion_emulator.databases)
+    with pytest.raises(ValueError, match="NOTION_TOKEN"):
+        init_databases("11111111-2222-4333-8444-555555555555", token="")

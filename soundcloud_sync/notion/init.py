@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .gateway import NotionGateway
@@ -26,14 +27,29 @@ def _title(text: str) -> list[dict[str, Any]]:
 
 
 def init_databases(
-    gateway: NotionGateway,
     parent_page_id: str,
     *,
+    gateway: NotionGateway | None = None,
+    token: str | None = None,
+    base_url: str = "https://api.notion.com",
+    requests_per_second: float = 3.0,
+    state_dir: str | Path | None = None,
     tracks_title: str = "Music Tracks",
     playlists_title: str = "Playlists",
 ) -> tuple[str, str]:
     """Create both databases under ``parent_page_id`` with the default schema and the
-    two-way Playlists <-> Tracks relation. Returns (tracks_db_id, playlists_db_id)."""
+    two-way Playlists <-> Tracks relation. Returns (tracks_db_id, playlists_db_id).
+
+    Pass a ``gateway``, or the plain values to build one (``token``, ``base_url``…)."""
+    if gateway is None:
+        if not token:
+            raise ValueError("Notion token is empty: set NOTION_TOKEN")
+        gateway = NotionGateway(
+            token,
+            base_url=base_url,
+            requests_per_second=requests_per_second,
+            state_dir=state_dir,
+        )
     parent = {"type": "page_id", "page_id": parent_page_id}
     playlist_props = {
         f.default: _property_schema(f) for f in PLAYLIST_FIELDS if f.group != "relation"
