@@ -12,7 +12,9 @@
   Leftovers of a crashed run are discarded, not resumed (a signed stream URL may
   not serve the same bytes twice).
 * Bounded concurrency (one ``YoutubeDL`` per worker thread) and retries with
-  exponential backoff for transient failures (429, 5xx, timeouts); geo-blocked, DRM
+  exponential backoff for transient failures (5xx, timeouts). A 429 ("about 600
+  requests per 10 minutes") pauses every worker, for 30 s doubling each time, and
+  does not use up the ordinary retries. Geo-blocked, DRM
   and deleted tracks are reported with their reason, never retried, and never fail
   the others.
 
@@ -139,8 +141,8 @@ def classify_error(message: str) -> DownloadStatus | None:
         return DownloadStatus.DRM
     if "http error 404" in text or "http error 410" in text:
         return DownloadStatus.GONE
-    if "requested format is not available" in text:
-        return DownloadStatus.PREVIEW_ONLY
+    if "requested format is not available" in text or "no video formats found" in text:
+        return DownloadStatus.ERROR  # nothing we may download: retrying will not change it
     return None
 
 
@@ -184,6 +186,8 @@ class Downloader:
         *,
         retries: int = 3,
         backoff: float = 1.0,
+        rate_limit_retries: int = 6,
+        rate_limit_wait: float = 30.0,
         ydl_params: Mapping[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -192,6 +196,10 @@ class Downloader:
         self.factory = youtube_dl or _default_factory
         self.retries = retries
         self.backoff = backoff
+        self.rate_limit_retries = rate_limit_retries
+        self.rate_limit_wait = rate_limit_wait
+        self._cooldown_until = 0.0  # shared by all workers after a 429
+        self._cooldown_lock = threading.Lock()
         self.ydl_params = dict(ydl_params or {})
         self._sleep = sleep
         self._id_locks: dict[int, threading.Lock] = {}
@@ -206,6 +214,9 @@ class Downloader:
             "outtmpl": {"default": str(self.staging / f"{request.soundcloud_id}.%(ext)s")},
             "retries": 3,
             "fragment_retries": 3,
+            # yt-dlp retries a 429 on format info itself (RetryManager); give it room.
+            "extractor_retries": 3,
+            "retry_sleep_functions": {"extractor": lambda n: min(60.0, 5.0 * 2**n)},
             "continuedl": False,  # a stale .part may not be a prefix of today's stream
             "overwrites": False,
             "noplaylist": True,
@@ -239,9 +250,10 @@ class Downloader:
             return DownloadResult(
                 request.soundcloud_id, request.url, hopeless, reason=f"track is {hopeless}"
             )
-        attempt = 0
+        attempt = rate_limited = 0
         while True:
             attempt += 1
+            self._wait_for_cooldown()
             try:
                 path, format_id, duration = self._attempt(request)
                 return DownloadResult(
@@ -255,6 +267,12 @@ class Downloader:
                 )  # fmt: skip
             except Exception as exc:
                 reason = _short(exc)
+                if _is_rate_limited(reason) and rate_limited < self.rate_limit_retries:
+                    # api-v2 allows ~600 requests / 10 min: everyone pauses, then tries again.
+                    rate_limited += 1
+                    attempt -= 1
+                    self._cool_down(self.rate_limit_wait * 2 ** (rate_limited - 1))
+                    continue
                 if attempt > self.retries:
                     return DownloadResult(
                         request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=reason,
@@ -265,6 +283,16 @@ class Downloader:
                     "download of %s failed (%s); retrying in %.1fs", request.url, reason, delay
                 )
                 self._sleep(delay)
+
+    def _cool_down(self, seconds: float) -> None:
+        wait = min(seconds, 600.0)
+        log.info("SoundCloud says slow down (429): pausing downloads for %.0fs", wait)
+        with self._cooldown_lock:
+            self._cooldown_until = max(self._cooldown_until, time.monotonic() + wait)
+
+    def _wait_for_cooldown(self) -> None:
+        while (left := self._cooldown_until - time.monotonic()) > 0:
+            self._sleep(left)
 
     def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         from yt_dlp.utils import DownloadError, ExtractorError
@@ -359,6 +387,8 @@ def download_tracks(
     *,
     retries: int = 3,
     backoff: float = 1.0,
+    rate_limit_retries: int = 6,
+    rate_limit_wait: float = 30.0,
     ydl_params: Mapping[str, Any] | None = None,
     on_result: Callable[[DownloadResult], None] | None = None,
 ) -> list[DownloadResult]:
@@ -369,7 +399,13 @@ def download_tracks(
     ``<soundcloud_id>.<ext>``; see :class:`DownloadResult` for the per-track outcome.
     """
     downloader = Downloader(
-        dest_dir, youtube_dl, retries=retries, backoff=backoff, ydl_params=ydl_params
+        dest_dir,
+        youtube_dl,
+        retries=retries,
+        backoff=backoff,
+        rate_limit_retries=rate_limit_retries,
+        rate_limit_wait=rate_limit_wait,
+        ydl_params=ydl_params,
     )
     return downloader.download_many(tracks, max_workers=max_workers, on_result=on_result)
 
@@ -419,6 +455,10 @@ def remove_staging(dest_dir: str | os.PathLike[str]) -> None:
 
 
 _SECRET_RE = re.compile(r"(client_id|oauth_token|secret_token|Signature)=[^&\s'\"]+", re.I)
+
+
+def _is_rate_limited(reason: str) -> bool:
+    return "429" in reason or "slow down" in reason.lower() or "rate limit" in reason.lower()
 
 
 def _short(exc: BaseException) -> str:
