@@ -94,3 +94,18 @@ def test_many_files_in_worker_processes(numba_warm, synth_file, tmp_path):
     assert results[0].features.tempo == pytest.approx(124.0, abs=0.1)
     assert results[2].features.key == "D minor"
     assert results[1].features is None and "broken.m4a" in results[1].error
+
+
+def test_silent_intro_and_fade_out_do_not_change_the_answer(numba_warm, tmp_path):
+    from soundcloud_sync_tests.synth import render_track
+
+    music = render_track(126.0, "G minor", 20.0, seed=4)
+    rng = np.random.default_rng(0)
+    hiss = (1e-4 * rng.standard_normal(44100 * 6)).astype(np.float32)
+    fade = music[-44100 * 4 :] * np.linspace(1, 0, 44100 * 4, dtype=np.float32)
+    path = encode_audio(np.concatenate([hiss, music, fade]), 44100, tmp_path / "x.mp3", "mp3")
+
+    features = analyze_file(path)
+    assert features.tempo == pytest.approx(126.0, abs=0.1)
+    assert features.key == "G minor"
+    assert features.duration_s == pytest.approx(30.0, abs=0.06)

@@ -21,6 +21,8 @@ Key: the time-averaged chromagram correlated with the 24 rotations of the EDMA
 profiles (Faraldo et al., "Key estimation in electronic dance music", ECIR 2016,
 as shipped in Essentia), which weight the tonic and fifth the way dance music
 uses them. Confidence is the Pearson correlation of the winning profile (0-1).
+Tuning is assumed to be A440 (no tuning estimation: it costs time and dance music
+is almost always in concert pitch).
 """
 
 from __future__ import annotations
@@ -329,8 +331,13 @@ def _analyze_signal(
     tempo = estimate_tempo(onset_env, sr / HOP, bpm_range)
 
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=N_FFT, tuning=0.0, norm=None)
-    frame_energy = chroma.sum(axis=0, keepdims=True)
-    chroma_mean = (chroma / np.maximum(frame_energy, 1e-10)).mean(axis=1)
+    # Each sounding frame votes equally (loud drops do not drown the rest); near-silent
+    # frames (intros, fades, gaps) do not vote at all.
+    frame_energy = chroma.sum(axis=0)
+    sounding = frame_energy > 1e-3 * (np.percentile(frame_energy, 95) if frame_energy.size else 0)
+    if not sounding.any():
+        return AudioFeatures(tempo, None, None, 0.0, round(duration, 3), lufs)
+    chroma_mean = (chroma[:, sounding] / frame_energy[sounding]).mean(axis=1)
     key = estimate_key(chroma_mean)
     if key is None:
         return AudioFeatures(tempo, None, None, 0.0, round(duration, 3), lufs)
