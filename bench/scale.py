@@ -1,0 +1,484 @@
+"""Scale benchmark: a backfill over many playlists, and the new-tracks sensor's budget.
+
+    python bench/scale.py backfill [--playlists 50] [--tracks 200] [--concurrency 3]
+    python bench/scale.py sensor [--playlists 300] [--minutes 30]
+
+``backfill`` registers N playlists of M tracks on the SoundCloud emulator (api-v2
+limited to 600 requests per 10 minutes) and launches one run of the ``sync_playlist``
+job per playlist partition, ``--concurrency`` at a time as the run queue would
+(``max_concurrent_runs: 3`` in our dagster.yaml), every run a separate process
+(``soundcloud-sync sync URL --no-download``: ``execute_job`` on one DAGSTER_HOME, the
+Notion room's limiter state shared under SOUNDCLOUD_SYNC_HOME). The Notion emulator
+answers 3 requests/s (bucket of 3) with a ``--notion-latency`` round trip. Scope is
+``--no-download`` (playlist_metadata, playlist_tracks, notion_track_pages):
+downloading and analysing thousands of tracks is out of reach on a 2-core machine
+and is measured per track in bench/audio_pipeline.py. Prints requests per API, 429s,
+wall time against the Notion floor (Notion requests / rate), the Notion request rate
+over sliding windows (do concurrent runs together stay at the configured rate?),
+SoundCloud requests in any 10 minutes, and the peak RSS of a run's process tree.
+
+``sensor`` registers N playlists (already synced: their ids hash in the catalog),
+evaluates ``new_tracks_sensor`` with ``build_sensor_context`` once per simulated
+``SENSOR_INTERVAL_SECONDS`` (the SoundCloud emulator's rate window runs on the same
+simulated clock), changes a few playlists along the way, and prints api-v2 requests
+per 10 simulated minutes, the time until every playlist was checked once, and the
+run requests per changed playlist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    seed_music_catalog,
+)
+from soundcloud_sync_tests.emulators.soundcloud import (
+    PROXY_API_BASE,
+    SoundCloudEmulator,
+)
+
+SOUNDCLOUD_BUDGET = 600  # api-v2 requests per 10 minutes, as yt-dlp reports it
+WINDOW = 600.0
+CLI = str(Path(sys.executable).parent / "soundcloud-sync")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# -- process tree memory ------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                found.extend(int(c) for c in fh.read().split())
+    except OSError:
+        pass
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mib(pid: int) -> tuple[float, float]:
+    """(sum over the process tree, largest single process) in MiB: a run's footprint."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo.extend(_children(p))
+    sizes = [_rss_kib(p) for p in pids]
+    return sum(sizes) / 1024, max(sizes, default=0) / 1024
+
+
+# -- the backfill ---------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    key: str
+    code: int
+    wall: float
+    peak_tree_mib: float
+    peak_process_mib: float
+    stats: dict = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class Sampler:
+    """Samples cumulative counters once a second, for per-window rates afterwards."""
+
+    soundcloud: SoundCloudEmulator
+    times: list[float] = field(default_factory=list)
+    api: list[int] = field(default_factory=list)
+    running: list[int] = field(default_factory=list)
+    active: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            self.times.append(time.time())
+            self.api.append(self.soundcloud.api_requests)
+            self.running.append(self.active)
+            self.stop.wait(1.0)
+
+    def max_in_window(self, window: float) -> int:
+        best = 0
+        for i, t in enumerate(self.times):
+            j = bisect.bisect_left(self.times, t - window)
+            best = max(best, self.api[i] - (self.api[j - 1] if j > 0 else 0))
+        return best
+
+
+def run_one(
+    env: dict[str, str], url: str, key: str, sampler: Sampler, lock: threading.Lock
+) -> RunResult:
+    started = time.perf_counter()
+    with lock:
+        sampler.active += 1
+    proc = subprocess.Popen(
+        [CLI, "sync", url, "--no-download", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=env["SOUNDCLOUD_SYNC_HOME"],
+    )
+    peak_tree = peak_proc = 0.0
+    out: list[str] = []
+    err: list[str] = []
+    readers = [
+        threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
+        threading.Thread(target=lambda: err.append(proc.stderr.read()), daemon=True),
+    ]
+    for r in readers:
+        r.start()
+    while proc.poll() is None:
+        tree, single = tree_rss_mib(proc.pid)
+        peak_tree, peak_proc = max(peak_tree, tree), max(peak_proc, single)
+        time.sleep(0.5)
+    for r in readers:
+        r.join()
+    with lock:
+        sampler.active -= 1
+    result = RunResult(key, proc.returncode, time.perf_counter() - started, peak_tree, peak_proc)
+    try:
+        result.stats = json.loads(out[0]) if out and out[0].strip() else {}
+    except ValueError:
+        result.error = (out[0] or "")[-300:]
+    if proc.returncode != 0:
+        lines = (err[0] if err else "").strip().splitlines()
+        result.error = lines[-1] if lines else f"exit {proc.returncode}"
+    return result
+
+
+def notion_windows(log: list[tuple[float, str, str, int]], window: float) -> float:
+    """Highest answered-request rate over any `window` seconds of the Notion log."""
+    times = sorted(t for t, _m, _r, status in log if status != 429)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best / window
+
+
+@contextmanager
+def backfill_world(
+    args: argparse.Namespace, home: Path
+) -> Iterator[tuple[SoundCloudEmulator, NotionEmulator, dict[str, str], list]]:
+    with (
+        SoundCloudEmulator(rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW) as sc,
+        NotionEmulator(rate=args.rate, burst=args.burst) as notion,
+    ):
+        seeded = seed_music_catalog(notion)
+        if args.notion_latency:
+            notion.faults.slow, notion.faults.slow_seconds = 1.0, args.notion_latency
+        playlists = [
+            sc.add_playlist(f"curator-{i % 7}", f"backfill-{i:03d}", args.tracks)
+            for i in range(args.playlists)
+        ]
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
+        base.pop("DAGSTER_HOME", None)
+        env = {
+            **base,
+            "SOUNDCLOUD_SYNC_HOME": str(home),
+            "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+            "SOUNDCLOUD_PROXY": sc.proxy_url,
+            "SOUNDCLOUD_CLIENT_ID": sc.client_id,
+            "NOTION_TOKEN": notion.token,
+            "NOTION_BASE_URL": notion.base_url,
+            "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
+            "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
+            "NOTION_REQUESTS_PER_SECOND": str(args.rate),
+            "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(home / "playlists.yaml"),
+        }
+        yield sc, notion, env, playlists
+
+
+def configure_pools(home: Path, pool_limit: int | None) -> None:
+    """Our dagster.yaml in the bench's DAGSTER_HOME, optionally with wider pools."""
+    from importlib import resources
+
+    dagster_home = home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml").read_text()
+    if pool_limit is not None:
+        template = template.replace("default_limit: 1", f"default_limit: {pool_limit}")
+    (dagster_home / "dagster.yaml").write_text(template)
+
+
+def backfill(args: argparse.Namespace) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="scale-home-", dir=RESULTS))
+    configure_pools(home, args.pool_limit)
+    total_tracks = args.playlists * args.tracks
+    print(
+        f"backfill: {args.playlists} playlists x {args.tracks} tracks = {total_tracks} tracks, "
+        f"{args.concurrency} runs at once, Notion emulator {args.rate:g} req/s "
+        f"(latency {args.notion_latency:g} s), SoundCloud emulator {SOUNDCLOUD_BUDGET} req / "
+        f"{WINDOW:g} s; notion_api/soundcloud_api pools: {args.pool_limit or 1}"
+    )
+    print(
+        "scope: --no-download (playlist_metadata, playlist_tracks, notion_track_pages); "
+        "downloads/analysis of this many tracks are out of reach on 2 cores",
+        flush=True,
+    )
+    with backfill_world(args, home) as (sc, notion, env, playlists):
+        added = subprocess.run(
+            [CLI, "add", *[p.url for p in playlists]], env=env, capture_output=True, text=True
+        )
+        if added.returncode != 0:
+            raise SystemExit(f"registering the playlists failed: {added.stderr.strip()}")
+        sc.reset_counts()
+        notion.reset_counts()
+        sampler = Sampler(sc)
+        sampling = threading.Thread(target=sampler.loop, daemon=True)
+        sampling.start()
+        lock = threading.Lock()
+        started = time.perf_counter()
+        results: list[RunResult] = []
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            futures = [pool.submit(run_one, env, p.url, p.key, sampler, lock) for p in playlists]
+            for n, future in enumerate(futures, 1):
+                r = future.result()
+                results.append(r)
+                if args.verbose or r.code != 0:
+                    print(
+                        f"  run {n:>3}/{len(futures)} {r.key}: exit {r.code}, {r.wall:.0f} s, "
+                        f"added {r.stats.get('tracks_added')}, peak {r.peak_tree_mib:.0f} MiB "
+                        f"{r.error}",
+                        flush=True,
+                    )
+        wall = time.perf_counter() - started
+        sampler.stop.set()
+        sampling.join()
+        report_backfill(args, sc, notion, sampler, results, wall, home)
+    if not args.keep:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def report_backfill(
+    args: argparse.Namespace,
+    sc: SoundCloudEmulator,
+    notion: NotionEmulator,
+    sampler: Sampler,
+    results: list[RunResult],
+    wall: float,
+    home: Path,
+) -> None:
+    ok = [r for r in results if r.code == 0]
+    added = sum(int(r.stats.get("tracks_added") or 0) for r in ok)
+    errors = sum(int(r.stats.get("errors") or 0) for r in ok)
+    n_requests = notion.total_requests
+    answered = n_requests - notion.statuses[429]
+    floor = n_requests / args.rate
+    sc_window = sampler.max_in_window(WINDOW)
+    trees = [r.peak_tree_mib for r in results]
+    singles = [r.peak_process_mib for r in results]
+    pages = len(notion.pages)
+    print()
+    print(f"{'runs succeeded':<44} {len(ok)}/{len(results)}")
+    print(f"{'tracks added to Notion (run stats)':<44} {added}   errors {errors}")
+    print(f"{'pages in the Notion emulator':<44} {pages}")
+    print()
+    print(f"{'API':<12} {'requests':>9} {'429s':>6} {'other≥400':>10}")
+    sc_other = sum(n for s, n in sc.statuses.items() if s >= 400 and s != 429)
+    no_other = sum(n for s, n in notion.statuses.items() if s >= 400 and s != 429)
+    print(f"{'SoundCloud':<12} {sc.api_requests:>9} {sc.statuses[429]:>6} {sc_other:>10}")
+    print(f"{'Notion':<12} {n_requests:>9} {notion.statuses[429]:>6} {no_other:>10}")
+    print()
+    print(f"{'wall time':<44} {wall:>9.1f} s")
+    print(f"{'Notion floor (requests / ' + format(args.rate, 'g') + ' per s)':<44} {floor:>9.1f} s")
+    print(f"{'wall / floor':<44} {wall / floor if floor else float('nan'):>9.3f}")
+    print(f"{'Notion rate, whole backfill (answered/wall)':<44} {answered / wall:>9.2f} req/s")
+    for w in (10.0, 60.0):
+        print(
+            f"{f'Notion rate, busiest {w:g} s window':<44} {notion_windows(notion.log, w):>9.2f} req/s"
+        )
+    print(
+        f"{'SoundCloud api-v2, busiest 10-min window':<44} {sc_window:>9} "
+        f"(budget {SOUNDCLOUD_BUDGET})"
+    )
+    print(f"{'runs executing at once (max)':<44} {max(sampler.running, default=0):>9}")
+    if trees:
+        print(
+            f"{'peak RSS of a run, process tree (max/median)':<44} "
+            f"{max(trees):>6.0f} / {statistics.median(trees):.0f} MiB"
+        )
+        print(f"{'peak RSS of one process in a run (max)':<44} {max(singles):>6.0f} MiB")
+    per_run = [r.wall for r in ok]
+    if per_run:
+        print(
+            f"{'run wall time (median/max)':<44} {statistics.median(per_run):>6.0f} / {max(per_run):.0f} s"
+        )
+    timeline = home / "notion_timeline.csv"
+    with timeline.open("w") as fh:
+        fh.write("time,method,route,status\n")
+        for t, m, r, s in notion.log:
+            fh.write(f"{t:.3f},{m},{r},{s}\n")
+    print(f"{'Notion request timeline':<44} {timeline if args.keep else '(not kept: --keep)'}")
+
+
+# -- the sensor --------------------------------------------------------------------------
+
+
+def sensor(args: argparse.Namespace) -> None:
+    from dagster import DagsterInstance, RunRequest, build_sensor_context
+
+    from soundcloud_sync.catalog import Catalog
+    from soundcloud_sync.defs.partitions import PLAYLISTS
+    from soundcloud_sync.defs.resources import CatalogResource, SoundCloudResource
+    from soundcloud_sync.defs.sensors import (
+        SENSOR_INTERVAL_SECONDS,
+        checks_per_tick,
+        new_tracks_sensor,
+    )
+    from soundcloud_sync.sources.models import ids_hash
+
+    clock = [0.0]
+    with (
+        SoundCloudEmulator(rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW) as sc,
+        tempfile.TemporaryDirectory() as tmp,
+        DagsterInstance.ephemeral() as instance,
+    ):
+        sc._clock = lambda: clock[0]  # the emulator's 10-minute window in simulated time
+        cache = Path(tmp) / "cache"
+        sc.seed_client_id_cache(cache)
+        catalog_url = f"sqlite:///{tmp}/catalog.sqlite"
+        store = Catalog(catalog_url)
+        playlists = [
+            sc.add_playlist(f"curator-{i % 11}", f"watched-{i:03d}", args.tracks)
+            for i in range(args.playlists)
+        ]
+        for p in playlists:
+            store.register_playlist(p.key, p.url)
+            store.mark_checked(p.key, ids_hash_value=ids_hash(p.track_ids))
+        instance.add_dynamic_partitions(PLAYLISTS, [p.key for p in playlists])
+        resources = {
+            "catalog": CatalogResource(url=catalog_url),
+            "soundcloud": SoundCloudResource(
+                api_base=PROXY_API_BASE, proxy=sc.proxy_url, client_id=sc.client_id,
+                cache_dir=str(cache),
+            ),
+        }  # fmt: skip
+        ticks = int(args.minutes * 60 // SENSOR_INTERVAL_SECONDS)
+        changed_at = {
+            ticks // 3: playlists[:: max(1, len(playlists) // args.changes)][: args.changes]
+        }
+        cursor: str | None = None
+        per_tick: list[int] = []
+        checked: set[str] = set()
+        all_checked_at = None
+        requests: dict[str, list[str]] = {}
+        changed_keys: set[str] = set()
+        started = time.perf_counter()
+        for tick in range(ticks):
+            for p in changed_at.get(tick, []):
+                sc.append_tracks(p, 2)
+                changed_keys.add(p.key)
+            before = sc.api_requests
+            context = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
+            result = new_tracks_sensor(context)
+            cursor = context.cursor
+            per_tick.append(sc.api_requests - before)
+            for request in result if isinstance(result, list) else []:
+                assert isinstance(request, RunRequest)
+                requests.setdefault(request.partition_key, []).append(request.run_key)
+            checked.update(
+                row["key"] for row in store.registered_playlists() if row["last_checked_at"]
+            )
+            if all_checked_at is None and len(checked) == len(playlists):
+                all_checked_at = (tick + 1) * SENSOR_INTERVAL_SECONDS
+            clock[0] += SENSOR_INTERVAL_SECONDS
+        elapsed = time.perf_counter() - started
+    per_window = int(WINDOW // SENSOR_INTERVAL_SECONDS)
+    windows = [sum(per_tick[i : i + per_window]) for i in range(0, len(per_tick) - per_window + 1)]
+    unexpected = sorted(set(requests) - changed_keys)
+    distinct = {k: sorted(set(v)) for k, v in requests.items()}
+    print(
+        f"sensor: {args.playlists} registered playlists of {args.tracks} tracks, one tick per "
+        f"{SENSOR_INTERVAL_SECONDS} s for {args.minutes:g} simulated minutes ({ticks} ticks), "
+        f"{checks_per_tick()} checks per tick; {len(changed_keys)} playlists changed at "
+        f"minute {ticks // 3 * SENSOR_INTERVAL_SECONDS / 60:g}"
+    )
+    print()
+    print(f"{'api-v2 requests, all ticks':<52} {sum(per_tick):>7}")
+    print(f"{'api-v2 requests per tick (min/max)':<52} {min(per_tick):>3} / {max(per_tick)}")
+    print(
+        f"{'api-v2 requests in any 10 simulated minutes (max)':<52} {max(windows, default=0):>7}"
+        f"   (sensor share 300 of ~{SOUNDCLOUD_BUDGET})"
+    )
+    print(f"{'429s from the emulator':<52} {sc.statuses[429]:>7}")
+    print(
+        f"{'time until every playlist was checked once':<52} "
+        f"{(all_checked_at or float('nan')) / 60:>7.1f} min"
+    )
+    print(f"{'changed playlists':<52} {len(changed_keys):>7}")
+    print(f"{'changed playlists with a run request':<52} {len(set(requests) & changed_keys):>7}")
+    print(
+        f"{'distinct run keys per changed playlist (max)':<52} "
+        f"{max((len(v) for v in distinct.values()), default=0):>7}"
+    )
+    print(
+        f"{'run requests per changed playlist (max; repeats carry the same run key)':<52} "
+        f"{max((len(v) for v in requests.values()), default=0):>7}"
+    )
+    print(f"{'run requests for unchanged playlists':<52} {len(unexpected):>7}")
+    print(f"{'real time for all ticks':<52} {elapsed:>7.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("backfill", help="N playlists x M tracks, one run per partition")
+    b.add_argument("--playlists", type=int, default=5)
+    b.add_argument("--tracks", type=int, default=200)
+    b.add_argument("--concurrency", type=int, default=3, help="runs at once (run queue limit)")
+    b.add_argument("--rate", type=float, default=3.0, help="Notion requests/s (emulator and us)")
+    b.add_argument("--burst", type=float, default=3.0, help="the Notion emulator's bucket depth")
+    b.add_argument("--notion-latency", type=float, default=0.25, help="seconds per Notion answer")
+    b.add_argument(
+        "--pool-limit", type=int, default=None,
+        help="notion_api/soundcloud_api pool limit (default: dagster.yaml's 1)",
+    )  # fmt: skip
+    b.add_argument("--keep", action="store_true", help="keep the home under bench/results/")
+    b.add_argument("--verbose", action="store_true", help="a line per finished run")
+    s = sub.add_parser("sensor", help="new_tracks_sensor ticks with N registered playlists")
+    s.add_argument("--playlists", type=int, default=300)
+    s.add_argument("--tracks", type=int, default=20)
+    s.add_argument("--minutes", type=float, default=30.0, help="simulated minutes")
+    s.add_argument("--changes", type=int, default=2, help="playlists changed during the run")
+    args = parser.parse_args()
+    backfill(args) if args.command == "backfill" else sensor(args)
+
+
+if __name__ == "__main__":
+    main()
