@@ -49,7 +49,15 @@ class CatalogIOManager(ConfigurableIOManager):
 
 
 def _partition(context: InputContext | OutputContext) -> str:
-    return context.asset_partition_key if context.has_asset_partitions else "__all__"
+    if not context.has_asset_partitions:
+        return "__all__"
+    if isinstance(context, InputContext) and context.has_partition_key:
+        # An unpartitioned asset check reading a partitioned asset sees every partition
+        # upstream; the run's partition is the one it checks.
+        keys = context.asset_partition_keys
+        if len(keys) != 1:
+            return context.partition_key
+    return context.asset_partition_key
 
 
 class SoundCloudResource(ConfigurableResource):
