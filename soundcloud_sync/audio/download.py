@@ -160,8 +160,9 @@ def media_duration(path: Path) -> float | None:
         from mutagen import File as MutagenFile
 
         info = MutagenFile(path)
-        if info is not None and getattr(info.info, "length", 0):
-            return float(info.info.length)
+        length = getattr(info.info, "length", None) if info is not None else None
+        if length:
+            return float(length)
     except Exception:  # mutagen raises many kinds on odd files
         pass
     from soundcloud_sync.audio.analysis import decode

@@ -41,7 +41,7 @@ def library_path(
     template: str = DEFAULT_TEMPLATE,
 ) -> Path:
     """Where a track's ``fmt`` file lives: the template's name, or "name [id]" when taken."""
-    path = safe_filename(template, fields, library_root, ext=fmt)
+    path = safe_filename(template, fields, Path(library_root), ext=fmt)
     if soundcloud_id is None or not path.exists():
         return path
     owner = _owner(path)

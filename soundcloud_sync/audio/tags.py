@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mutagen import File as MutagenFile
 from mutagen.aiff import AIFF
@@ -85,6 +86,11 @@ def _standard_key(value: str | None) -> str | None:
     if 1 <= len(value) <= 2 and value[0] in "ABCDEFG":
         return f"{value} major"
     return value
+
+
+def _track_number(value: str | None) -> int | None:
+    head = (value or "").split("/")[0].strip()
+    return int(head) if head.isdigit() else None
 
 
 def _id(value: str | None) -> int | str | None:
@@ -175,7 +181,7 @@ def _read_id3(id3: ID3) -> TrackTags:
         isrc=text("TSRC"),
         url=str(comments[0].text[0]) if comments and comments[0].text else None,
         soundcloud_id=_id(text(f"TXXX:{ID_FRAME}")),
-        track_number=int(text("TRCK").split("/")[0]) if text("TRCK") else None,
+        track_number=_track_number(text("TRCK")),
         artwork=pictures[0].data if pictures else None,
         artwork_mime=pictures[0].mime if pictures else "image/jpeg",
     )
@@ -219,7 +225,7 @@ def _write_mp4(mp4: MP4, tags: TrackTags) -> None:
 
 
 def _read_mp4(mp4: MP4) -> TrackTags:
-    t = mp4.tags or {}
+    t: Any = mp4.tags or {}
 
     def first(key: str) -> str | None:
         values = t.get(key)
@@ -277,6 +283,7 @@ def write_tags(path: str | os.PathLike[str], tags: TrackTags) -> None:
     if isinstance(audio, AIFF | WAVE):
         if audio.tags is None:
             audio.add_tags()
+        assert audio.tags is not None
         _write_id3(audio.tags, tags)
         audio.save(v2_version=3)
         return
