@@ -56,6 +56,7 @@ class Settings:
     eagle_api_url: str | None = None
     audio_formats: tuple[str, ...] = ("aiff",)
     catalog_url: str | None = None
+    executor: str | None = None  # "celery" runs each step on a Celery worker (deploy/)
 
     @property
     def catalog_database_url(self) -> str:
@@ -92,4 +93,5 @@ class Settings:
             eagle_api_url=_env("EAGLE_API_URL"),
             audio_formats=parse_formats(_env("AUDIO_FORMATS")),
             catalog_url=_env("SOUNDCLOUD_SYNC_CATALOG_URL"),
+            executor=_env("SOUNDCLOUD_SYNC_EXECUTOR"),
         )

@@ -11,6 +11,7 @@ from dagster import (
 
 from .config import Settings
 from .defs import assets
+from .defs.executors import executor_for
 from .defs.jobs import sync_playlist_job
 from .defs.resources import resources_from_settings
 from .defs.schedules import incremental_sync_schedule
@@ -26,6 +27,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         sensors=[new_tracks_sensor, playlist_registry_sensor],
         schedules=[incremental_sync_schedule],
         resources=resources_from_settings(settings),
+        executor=executor_for(settings.executor),
     )
 
 
