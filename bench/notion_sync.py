@@ -55,9 +55,18 @@ def main() -> None:
     parser.add_argument(
         "--existing", type=int, default=0, help="unrelated pages already in Music Tracks"
     )
+    parser.add_argument(
+        "--second",
+        action="store_true",
+        help="also a first sync of a second playlist of new tracks (warm state: cached "
+        "data source ids, database size known)",
+    )
     args = parser.parse_args()
 
-    with NotionEmulator(rate=args.rate, burst=args.burst) as emu, tempfile.TemporaryDirectory() as home:
+    with (
+        NotionEmulator(rate=args.rate, burst=args.burst) as emu,
+        tempfile.TemporaryDirectory() as home,
+    ):
         catalog = seed_music_catalog(emu)
         for row in make_track_rows(args.existing, start_id=10_000_000, prefix="Old"):
             emu.add_page(
@@ -114,8 +123,22 @@ def main() -> None:
             args.rate,
             lambda: new_sync().upsert_playlist(playlist, rows, max_concurrent=args.concurrency),
         )
+        expected = args.tracks
+        if args.second:
+            other = make_track_rows(args.tracks, start_id=50_000_000)
+            measure(
+                "first sync, second playlist (warm)",
+                emu,
+                args.rate,
+                lambda: new_sync().upsert_playlist(
+                    make_playlist("dj-night/sets/second", len(other)),
+                    other,
+                    max_concurrent=args.concurrency,
+                ),
+            )
+            expected += args.tracks
         pages = len(emu.pages_in(catalog.tracks_data_source_id)) - args.existing
-        print(f"track pages in Music Tracks after all runs: {pages} (expected {args.tracks})")
+        print(f"track pages in Music Tracks after all runs: {pages} (expected {expected})")
 
 
 if __name__ == "__main__":
