@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from soundcloud_sync.notion import (  # noqa: E402
+from soundcloud_sync.notion import (
     KnownPage,
     NotionCatalogSync,
     NotionGateway,
     SharedRateLimiter,
     TrackResult,
 )
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog  # noqa: E402
-from soundcloud_sync_tests.fixtures_notion import make_playlist, make_track_rows  # noqa: E402
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog
+from soundcloud_sync_tests.fixtures_notion import make_playlist, make_track_rows
 
 
 def measure(label: str, emu: NotionEmulator, rate: float, fn) -> object:
