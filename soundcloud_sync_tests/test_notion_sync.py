@@ -484,3 +484,30 @@ def test_pages_of_older_scripts_are_found_by_raw_url(
     assert len(notion_emulator.pages_in(ds)) == filler + 150
     queries = notion_emulator.count("POST", "/v1/data_sources/{id}/query")
     assert queries == (2 if not filler else 2 + 2 + 3)  # playlist + scan | + ids + url/title
+
+
+def test_random_server_errors_on_every_method_leave_a_clean_catalog(
+    notion_emulator, notion_catalog, make_notion_sync
+):
+    notion_emulator.faults.server_error = 0.06
+    notion_emulator.faults.rate_limited = 0.06
+    notion_emulator.faults.retry_after = 0
+    rows = make_track_rows(60)
+    playlist = make_playlist(track_count=60)
+    report, seen = run(make_notion_sync(), playlist, rows, max_concurrent=6)
+    changed = [{**r, "genre": "Electro"} for r in rows[:20]] + rows[20:]
+    again, _ = run(
+        make_notion_sync(),
+        playlist,
+        changed,
+        known=known_from(seen),
+        playlist_page_id=report.playlist_page_id,
+    )
+
+    assert notion_emulator.statuses[500] + notion_emulator.statuses[503] > 0
+    assert report.errors == 0 and again.errors == 0 and again.updated == 20
+    pages = pages_by_sid(notion_emulator, notion_catalog)
+    assert len(pages) == 60 and all(len(p) == 1 for p in pages.values())
+    assert notion_emulator.pages_in(notion_catalog.playlists_data_source_id) == [
+        report.playlist_page_id
+    ]
