@@ -511,3 +511,35 @@ def test_random_server_errors_on_every_method_leave_a_clean_catalog(
     assert notion_emulator.pages_in(notion_catalog.playlists_data_source_id) == [
         report.playlist_page_id
     ]
+
+
+def test_two_runs_at_once_sharing_new_tracks_make_no_duplicates(
+    notion_emulator, notion_catalog, make_notion_sync
+):
+    import threading
+
+    shared = make_track_rows(30)
+    lists = {
+        "dj-night/sets/a": shared + make_track_rows(10, start_id=300_000),
+        "dj-night/sets/b": make_track_rows(10, start_id=400_000) + shared,
+    }
+    reports: dict[str, SyncReport] = {}
+
+    def sync(key: str) -> None:  # each run has its own client, as two processes would
+        reports[key] = make_notion_sync().upsert_playlist(
+            make_playlist(key, 40), lists[key], max_concurrent=4
+        )
+
+    threads = [threading.Thread(target=sync, args=(key,)) for key in lists]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    pages = pages_by_sid(notion_emulator, notion_catalog)
+    assert len(pages) == 50 and all(len(p) == 1 for p in pages.values())
+    both = sorted(r.playlist_page_id for r in reports.values())
+    for row in shared:
+        assert sorted(notion_emulator.plain(pages[row["soundcloud_id"]][0])["Playlists"]) == both
+    assert all(r.errors == 0 for r in reports.values())
+    assert sum(r.created for r in reports.values()) == 50

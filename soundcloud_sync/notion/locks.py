@@ -29,7 +29,7 @@ STRIPES = 64
 class MachineLocks:
     def __init__(self, state_dir: str | Path | None) -> None:
         self.dir = Path(state_dir) / "notion_locks" if state_dir else None
-        self._thread_locks = [threading.Lock() for _ in range(STRIPES)]
+        self._thread_locks: dict[tuple[str, int], threading.Lock] = {}
         self._local = threading.local()
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -44,14 +44,17 @@ class MachineLocks:
         return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % STRIPES
 
     @contextlib.contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        """Exclusive section for ``key`` among all threads and processes of this machine."""
+    def hold(self, namespace: str, key: str) -> Iterator[None]:
+        """Exclusive section for ``key`` among all threads and processes of this machine.
+
+        Namespaces have their own stripes, so holding a "create" lock while taking a
+        "page" lock (always in that order) can never wait on itself."""
         stripe = self._stripe(key)
-        with self._thread_locks[stripe]:
+        with self._thread_locks.setdefault((namespace, stripe), threading.Lock()):
             if self.dir is None or fcntl is None:
                 yield
                 return
-            with open(self.dir / f"{stripe:02d}.lock", "a+") as handle:
+            with open(self.dir / f"{namespace}-{stripe:02d}.lock", "a+") as handle:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
                 try:
                     yield

@@ -518,7 +518,7 @@ class NotionCatalogSync:
         the list). Returns (something was written or would be, linked afterwards)."""
         tracks, _ = self.schemas()
         rel = tracks.props["playlists"]
-        with self.locks.hold(f"page:{page_id}"):
+        with self.locks.hold("page", page_id):
             current = self.gateway.relation_ids(page_id, rel.id)
             has = playlist_page_id in current
             if add and not has:
@@ -750,7 +750,7 @@ class NotionCatalogSync:
         if dry_run:
             return TrackResult(sid, "created", None, props_hash, playlist_page_id is not None)
         ds = tracks.data_source_id
-        with self.locks.hold(f"create:{ds}:{sid}"):
+        with self.locks.hold("create", f"{ds}:{sid}"):
             other = self.locks.created_page(ds, sid)
             if other is not None:
                 # another run on this machine created it a moment ago: fill in and link
