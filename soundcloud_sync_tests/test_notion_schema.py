@@ -148,3 +148,14 @@ def test_init_databases_from_plain_values(notion_emulator, notion_state):
     assert {tracks_db, playlists_db} <= set(notion_emulator.databases)
     with pytest.raises(ValueError, match="NOTION_TOKEN"):
         init_databases("11111111-2222-4333-8444-555555555555", token="")
+
+
+def test_status_property_must_have_our_options(notion_emulator, make_notion_sync):
+    playlists = dict(PLAYLIST_PROPERTIES)
+    playlists["Sync Status"] = {"status": {"options": [{"name": "Synced"}, {"name": "Todo"}]}}
+    catalog = _catalog(notion_emulator, legacy_track_properties(), playlists)
+    notion_emulator.relate(
+        catalog.tracks_data_source_id, "Playlists", catalog.playlists_data_source_id, "Tracks"
+    )
+    with pytest.raises(SchemaError, match="lacks option\\(s\\) Partial, Failed"):
+        make_notion_sync(catalog).schemas()

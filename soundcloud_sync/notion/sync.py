@@ -30,6 +30,7 @@ from .locks import MachineLocks
 from .schema import (
     ARRAY_LIMIT,
     PLAYLIST_FIELDS,
+    SYNC_STATUSES,
     TRACK_FIELDS,
     ResolvedSchema,
     SchemaError,
@@ -288,6 +289,15 @@ class NotionCatalogSync:
                 tracks.warnings.append(
                     f"Music Tracks: relation '{rel.name}' is one-way; playlists will not "
                     "list their tracks (make it two-way in Notion)"
+                )
+        status = playlists.get("sync_status")
+        if status is not None and status.type == "status":  # status options cannot be added
+            names = {o.get("name") for o in (status.config.get("status") or {}).get("options", [])}
+            missing = [s for s in SYNC_STATUSES if s not in names]
+            if missing:
+                problems.append(
+                    f"Playlists: status property '{status.name}' lacks option(s) "
+                    f"{', '.join(missing)} (the API cannot add status options)"
                 )
         if problems:
             raise SchemaError(problems)
