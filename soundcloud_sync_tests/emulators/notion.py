@@ -1075,7 +1075,24 @@ class NotionEmulator:
     def _compile(self, ds: Mapping[str, Any], flt: Mapping[str, Any]) -> Any:
         """A checked filter as a predicate over pages (resolved once per query)."""
         if "or" in flt:
-            parts = [self._compile(ds, f) for f in flt["or"]]
+            # many `equals` on one property (a bulk lookup) become one set membership test
+            equals: dict[tuple[str, str], set[Any]] = {}
+            parts = []
+            for f in flt["or"]:
+                kind = next((k for k in f if k != "property"), None)
+                cond = f.get(kind) if kind else None
+                prop = self._find_prop(ds, f["property"], "filter") if "property" in f else None
+                simple = isinstance(cond, Mapping) and list(cond) == ["equals"]
+                if prop and simple and prop["type"] in ("title", "rich_text", "url", "number"):
+                    equals.setdefault((prop["id"], prop["type"]), set()).add(cond["equals"])
+                    continue
+                parts.append(self._compile(ds, f))
+            for (pid, ptype), wanted in equals.items():
+                parts.append(
+                    lambda page, pid=pid, ptype=ptype, wanted=wanted: (
+                        _stored_to_plain(ptype, page.values.get(pid)) in wanted
+                    )
+                )
             return lambda page: any(p(page) for p in parts)
         if "and" in flt:
             parts = [self._compile(ds, f) for f in flt["and"]]
