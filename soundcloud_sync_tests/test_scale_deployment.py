@@ -1,0 +1,270 @@
+"""The production deployment, for real: PostgreSQL storage, a daemon, Celery workers on Redis.
+
+Exactly what docs/deployment.md tells a user to run: `deploy/dagster.yaml` as the
+instance, `deploy/workspace.yaml` as the code location, the catalog in a second
+database on the same PostgreSQL server, `dagster-daemon run`, two `celery -A
+dagster_celery.app worker -Q dagster` workers and `dagster job backfill` over two
+registered playlists (one sharing a track with the other). The runs are queued, launched by
+the daemon, and every step executes in a Celery worker; the results are read back
+from PostgreSQL (Dagster's tables and the catalog's) and from the Notion emulator.
+
+Skipped only when PostgreSQL or Redis is not installed (`.ci/run` installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey
+
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync_tests.servers import (
+    PostgresServer,
+    RedisServer,
+    ServerUnavailable,
+    background,
+    postgres_server,
+    redis_server,
+)
+
+pytestmark = [pytest.mark.scale, pytest.mark.xdist_group("scale")]
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
+DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
+BIN = Path(sys.executable).parent
+DAGSTER_DB, CATALOG_DB = "dagster", "soundcloud_sync"
+RUN_TIMEOUT = 240.0
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+# Sensors and the schedule would request runs of their own while the daemon is up.
+AUTOMATION = (("sensor", "new_tracks_sensor"), ("sensor", "playlist_registry_sensor"),
+              ("schedule", "incremental_sync_schedule"))  # fmt: skip
+# Pools get their limit rows once, at set-up: two runs creating the same default row at
+# once fail on PostgreSQL (dagster-io/dagster#33552), as docs/deployment.md explains.
+POOLS = {"notion_api": 1, "soundcloud_api": 1}
+
+
+@pytest.fixture
+def servers() -> Iterator[tuple[PostgresServer, RedisServer]]:
+    with ExitStack() as stack:
+        try:
+            pg = stack.enter_context(postgres_server())
+            redis = stack.enter_context(redis_server())
+        except ServerUnavailable as exc:
+            pytest.skip(f"cannot start the deployment's servers: {exc}")
+        pg.create_database(DAGSTER_DB)
+        pg.create_database(CATALOG_DB)
+        yield pg, redis
+
+
+@pytest.fixture
+def deployment_env(
+    tmp_path: Path,
+    servers: tuple[PostgresServer, RedisServer],
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> dict[str, str]:
+    """The environment every process of the deployment shares (docs/deployment.md)."""
+    pg, redis = servers
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copyfile(DEPLOY_INSTANCE, dagster_home / "dagster.yaml")
+    prefixes = ("NOTION_", "SOUNDCLOUD_", "DAGSTER_", "CELERY_", "EAGLE_")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    return {
+        **base,
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_PG_HOST": pg.host,
+        "DAGSTER_PG_PORT": str(pg.port),
+        "DAGSTER_PG_USER": pg.user,
+        "DAGSTER_PG_PASSWORD": pg.password,
+        "DAGSTER_PG_DB": DAGSTER_DB,
+        "SOUNDCLOUD_SYNC_CATALOG_URL": pg.url(CATALOG_DB),
+        "SOUNDCLOUD_SYNC_EXECUTOR": "celery",
+        "CELERY_BROKER_URL": redis.url(0),
+        "CELERY_RESULT_BACKEND": redis.url(1),
+        "SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"),
+        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(tmp_path / "playlists.yaml"),
+        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
+        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
+        "NOTION_TOKEN": notion_emulator.token,
+        "NOTION_BASE_URL": notion_emulator.base_url,
+        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
+        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
+        "NOTION_REQUESTS_PER_SECOND": "200",
+    }
+
+
+def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(BIN / args[0]), *args[1:]],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return f"--- {path.name} ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+def _wait_for_runs(pg: PostgresServer, backfill_id: str, n: int, logs: list[Path]) -> list[tuple]:
+    """Poll Dagster's `runs` table until the backfill's runs have all finished."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    rows: list[tuple] = []
+    while time.monotonic() < deadline:
+        rows = pg.query(
+            DAGSTER_DB,
+            "SELECT run_id, partition, status FROM runs WHERE backfill_id = %s ORDER BY partition",
+            (backfill_id,),
+        )
+        if len(rows) == n and all(status in FINISHED for _, _, status in rows):
+            return rows
+        time.sleep(1.0)
+    pytest.fail(f"backfill {backfill_id}: runs {rows} not finished\n" + "\n".join(map(_tail, logs)))
+
+
+def _failures(pg: PostgresServer, run_ids: list[str]) -> str:
+    """The failure events of the runs, as stored, for an assertion message."""
+    rows = pg.query(
+        DAGSTER_DB,
+        "SELECT step_key, dagster_event_type, event FROM event_logs WHERE run_id = ANY(%s) "
+        "AND dagster_event_type IN ('STEP_FAILURE', 'RUN_FAILURE', 'PIPELINE_FAILURE') "
+        "ORDER BY id",
+        (run_ids,),
+    )
+    return "".join(f"--- {kind} {step}: {event[:3000]}\n" for step, kind, event in rows)
+
+
+def test_two_playlist_backfill_through_celery_workers_on_postgres(
+    tmp_path: Path,
+    deployment_env: dict[str, str],
+    servers: tuple[PostgresServer, RedisServer],
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    pg, _ = servers
+    env = deployment_env
+    first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", 3)
+    # One track in both playlists: the two runs must share its Notion page.
+    shared = soundcloud_emulator.tracks[first.track_ids[0]]
+    second = soundcloud_emulator.add_playlist("night-owl", "afterhours", 2, tracks=[shared])
+    keys = sorted([first.key, second.key])
+    all_tracks = set(first.track_ids) | set(second.track_ids)
+    workspace = ["-w", str(DEPLOY_WORKSPACE)]
+
+    # Register both playlists (catalog + dynamic partitions, both in PostgreSQL), set the
+    # pools' limits and switch the automation off, in parallel.
+    with ThreadPoolExecutor(4) as pool:
+        jobs = [pool.submit(_cli, env, tmp_path, "soundcloud-sync", "add", first.url, second.url)]
+        jobs += [
+            pool.submit(_cli, env, tmp_path, "dagster", kind, "stop", name, *workspace)
+            for kind, name in AUTOMATION
+        ]
+        jobs += [
+            pool.submit(_cli, env, tmp_path, "dagster", "instance", "concurrency", "set",
+                        name, str(limit))
+            for name, limit in POOLS.items()
+        ]  # fmt: skip
+        for job in jobs:
+            job.result()
+
+    logs = [tmp_path / "daemon.log", tmp_path / "worker1.log", tmp_path / "worker2.log"]
+    with ExitStack() as stack:
+        for i in (1, 2):
+            stack.enter_context(background(
+                [str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-Q", "dagster",
+                 "--pool", "solo", "-n", f"worker{i}@%h", "--without-gossip", "--without-mingle",
+                 "--loglevel", "INFO"],
+                env, logs[i], tmp_path,
+            ))  # fmt: skip
+        stack.enter_context(
+            background([str(BIN / "dagster-daemon"), "run", *workspace], env, logs[0], tmp_path)
+        )
+        launched = _cli(
+            env, tmp_path, "dagster", "job", "backfill", "-j", "sync_playlist",
+            "--partitions", ",".join(keys), "--noprompt", *workspace,
+        )  # fmt: skip
+        match = re.search(r"Launched backfill job `([^`]+)`", launched.stdout)
+        assert match, launched.stdout
+        backfill_id = match.group(1)
+        runs = _wait_for_runs(pg, backfill_id, len(keys), logs)
+
+    # Dagster's storage in PostgreSQL: one successful run per playlist ...
+    assert [(partition, status) for _, partition, status in runs] == [
+        (k, "SUCCESS") for k in keys
+    ], _failures(pg, [run_id for run_id, _, _ in runs]) + "\n".join(map(_tail, logs))
+    for run_id, partition, _ in runs:
+        # ... whose every step was executed by a Celery worker ...
+        steps_done = {
+            step for (step,) in pg.query(DAGSTER_DB,
+                "SELECT step_key FROM event_logs WHERE run_id = %s "
+                "AND dagster_event_type = 'STEP_SUCCESS'", (run_id,))
+        }  # fmt: skip
+        steps_in_celery = {
+            step for (step,) in pg.query(DAGSTER_DB,
+                "SELECT step_key FROM event_logs WHERE run_id = %s "
+                "AND dagster_event_type = 'ENGINE_EVENT' AND event LIKE %s",
+                (run_id, "%in celery worker%"))
+        }  # fmt: skip
+        assert {"playlist_assets", "notion_track_pages"} <= steps_done
+        assert steps_done <= steps_in_celery, partition
+        # ... and recorded its materializations there, for its own partition.
+        materialized = {
+            key for (key,) in pg.query(DAGSTER_DB,
+                "SELECT asset_key FROM event_logs WHERE run_id = %s "
+                "AND dagster_event_type = 'ASSET_MATERIALIZATION' AND partition = %s",
+                (run_id, partition))
+        }  # fmt: skip
+        for asset in ("playlist_metadata", "playlist_tracks", "notion_track_pages"):
+            assert AssetKey(asset).to_string() in materialized
+    assert pg.query(DAGSTER_DB, "SELECT partition FROM dynamic_partitions ORDER BY partition") == [
+        (k,) for k in keys
+    ]
+
+    # The catalog, in its own database on the same server.
+    playlists = dict(pg.query(
+        CATALOG_DB, "SELECT key, track_count FROM playlists WHERE ids_hash IS NOT NULL",
+    ))  # fmt: skip
+    assert playlists == {first.key: 3, second.key: 3}
+    members = pg.query(
+        CATALOG_DB,
+        "SELECT playlist_key, count(*) FROM memberships WHERE removed_at IS NULL "
+        "GROUP BY playlist_key ORDER BY playlist_key",
+    )
+    assert members == [(k, 3) for k in keys]
+    tracks = dict(pg.query(CATALOG_DB, "SELECT soundcloud_id, notion_page_id FROM tracks"))
+    assert set(tracks) == all_tracks
+    assert all(tracks.values()), "every track knows its Notion page"
+    outputs = pg.query(
+        CATALOG_DB,
+        "SELECT partition_key FROM asset_outputs WHERE asset_key = 'notion_track_pages' "
+        "ORDER BY partition_key",
+    )
+    assert outputs == [(k,) for k in keys]
+
+    # Notion: one page per track, the shared one linked to both playlists' pages.
+    pages: dict[int, list[str]] = {}
+    for page_id in notion_emulator.pages_in(notion_catalog.tracks_data_source_id):
+        pages.setdefault(int(notion_emulator.plain(page_id)["SoundCloud ID"]), []).append(page_id)
+    assert {sid: len(ids) for sid, ids in pages.items()} == dict.fromkeys(all_tracks, 1)
+    assert set(tracks.values()) == {ids[0] for ids in pages.values()}
+    playlist_pages = notion_emulator.pages_in(notion_catalog.playlists_data_source_id)
+    assert len(playlist_pages) == 2
+    [shared_page] = pages[shared.id]
+    assert sorted(notion_emulator.plain(shared_page)["Playlists"]) == sorted(playlist_pages)
