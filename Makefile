@@ -10,7 +10,7 @@ export NUMBA_CACHE_DIR ?= $(SOUNDCLOUD_SYNC_HOME)/cache/numba
 $(BIN)/soundcloud-sync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,scale]'
 	touch $@
 
 install: $(BIN)/soundcloud-sync

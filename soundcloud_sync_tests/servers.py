@@ -116,7 +116,9 @@ def postgres_server() -> Iterator[PostgresServer]:
             f"PostgreSQL is not installed (no pg_ctl on PATH or in {PG_BIN_GLOB}): "
             "apt-get install postgresql"
         )
-    base = Path(tempfile.mkdtemp(prefix="soundcloud-sync-pg-"))
+    # as root the server runs as `nobody`, who must reach the directory: /tmp, not $TMPDIR
+    parent = "/tmp" if os.geteuid() == 0 and Path("/tmp").is_dir() else None
+    base = Path(tempfile.mkdtemp(prefix="soundcloud-sync-pg-", dir=parent))
     base.chmod(0o755)
     if os.geteuid() == 0:
         shutil.chown(base, "nobody")
