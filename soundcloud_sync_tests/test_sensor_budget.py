@@ -1,0 +1,158 @@
+"""The new-tracks sensor with 300 registered playlists on the SoundCloud emulator.
+
+Ticks are evaluated with `build_sensor_context` once per simulated
+`SENSOR_INTERVAL_SECONDS`; the emulator's 600-requests-per-10-minutes window runs on
+the same simulated clock, so a sensor over budget would meet real 429s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, RunRequest, build_sensor_context, instance_for_test
+
+from soundcloud_sync.catalog import Catalog
+from soundcloud_sync.defs.partitions import PLAYLISTS
+from soundcloud_sync.defs.resources import CatalogResource, SoundCloudResource
+from soundcloud_sync.defs.sensors import SENSOR_INTERVAL_SECONDS, new_tracks_sensor
+from soundcloud_sync.sources import SoundCloudClient
+from soundcloud_sync.sources.models import ids_hash
+from soundcloud_sync_tests.emulators.soundcloud import (
+    PROXY_API_BASE,
+    EmuPlaylist,
+    SoundCloudEmulator,
+)
+
+REGISTERED = 300
+BUDGET = 600  # SoundCloud api-v2 requests per 10 minutes
+SENSOR_SHARE = 300
+TICKS_PER_WINDOW = 600 // SENSOR_INTERVAL_SECONDS
+
+
+@dataclass
+class Watched:
+    """300 synced playlists, a Dagster instance, and a sensor ticking on a simulated clock."""
+
+    emulator: SoundCloudEmulator
+    instance: DagsterInstance
+    catalog: Catalog
+    resources: dict
+    playlists: list[EmuPlaylist]
+    clock: list[float] = field(default_factory=lambda: [0.0])
+    cursor: str | None = None
+    requests_per_tick: list[int] = field(default_factory=list)
+
+    def tick(self) -> list[RunRequest]:
+        before = self.emulator.api_requests
+        context = build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources=self.resources
+        )
+        result = new_tracks_sensor(context)
+        self.cursor = context.cursor
+        self.requests_per_tick.append(self.emulator.api_requests - before)
+        self.clock[0] += SENSOR_INTERVAL_SECONDS
+        return list(result) if isinstance(result, list) else []
+
+    def ticks(self, n: int) -> list[RunRequest]:
+        return [request for _ in range(n) for request in self.tick()]
+
+    def sync(self, playlist: EmuPlaylist) -> None:
+        """What a run's `playlist_tracks` step does: fetch the set, record it."""
+        resource = self.resources["soundcloud"]
+        with SoundCloudClient(
+            api_base=resource.api_base,
+            proxy=resource.proxy,
+            client_id=resource.client_id,
+            cache_dir=Path(resource.cache_dir),
+        ) as client:
+            self.catalog.record_playlist(client.fetch_playlist(playlist.url))
+
+
+def watch(emulator: SoundCloudEmulator, tmp_path: Path, n: int) -> Iterator[Watched]:
+    clock = [0.0]
+    emulator._clock = lambda: clock[0]  # the rate window follows the simulated ticks
+    cache = tmp_path / "yt-dlp"
+    emulator.seed_client_id_cache(cache)
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    catalog = Catalog(url)
+    playlists = [emulator.add_playlist(f"curator-{i % 9}", f"set-{i:03d}", 3) for i in range(n)]
+    for p in playlists:
+        catalog.register_playlist(p.key, p.url)
+        # synced before: the catalog knows the set's ids (as `record_playlist` leaves them)
+        catalog.update_playlist(p.key, ids_hash=ids_hash(p.track_ids))
+    resources = {
+        "catalog": CatalogResource(url=url),
+        "soundcloud": SoundCloudResource(
+            api_base=PROXY_API_BASE,
+            proxy=emulator.proxy_url,
+            client_id=emulator.client_id,
+            cache_dir=str(cache),
+        ),
+    }
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(PLAYLISTS, [p.key for p in playlists])
+        yield Watched(emulator, instance, catalog, resources, playlists, clock)
+
+
+@pytest.fixture
+def watched(soundcloud_emulator: SoundCloudEmulator, tmp_path: Path) -> Iterator[Watched]:
+    yield from watch(soundcloud_emulator, tmp_path, REGISTERED)
+
+
+@pytest.fixture
+def few_watched(soundcloud_emulator: SoundCloudEmulator, tmp_path: Path) -> Iterator[Watched]:
+    yield from watch(soundcloud_emulator, tmp_path, 3)
+
+
+def test_300_playlists_one_run_per_change_none_when_unchanged_within_budget(
+    watched: Watched,
+) -> None:
+    in_key_order = sorted(watched.playlists, key=lambda p: p.key)  # the sensor's order
+    changed = [in_key_order[10], in_key_order[100]]
+    for playlist in changed:
+        watched.emulator.append_tracks(playlist, 2)
+
+    # One rotation (10 simulated minutes) looks at every playlist once: a run request
+    # for each changed playlist, none for the 298 unchanged ones.
+    first = watched.ticks(TICKS_PER_WINDOW)
+    assert sorted(r.partition_key for r in first) == sorted(p.key for p in changed)
+    assert len({r.run_key for r in first}) == len(changed)
+    checked = [p for p in watched.catalog.registered_playlists() if p["last_checked_at"]]
+    assert len(checked) == REGISTERED
+
+    # The runs sync those two; the next rotation's first half (with both) requests nothing.
+    for playlist in changed:
+        watched.sync(playlist)
+    assert watched.ticks(TICKS_PER_WINDOW // 2 + 1) == []
+
+    # Budget: the sensor's share in any 10 simulated minutes, and no 429s.
+    per_tick = watched.requests_per_tick
+    windows = [
+        sum(per_tick[i : i + TICKS_PER_WINDOW]) for i in range(len(per_tick) - TICKS_PER_WINDOW + 1)
+    ]
+    assert max(windows) <= SENSOR_SHARE <= BUDGET
+    assert all(n == per_tick[0] for n in per_tick)  # one cheap request per check, no retries
+    assert watched.emulator.statuses[429] == 0
+
+
+def test_a_change_not_yet_synced_keeps_its_run_key(few_watched: Watched) -> None:
+    """Seen again before its run finished, a change carries the same run key (Dagster
+    launches a run key once); a further change gets a new one."""
+    playlist = few_watched.playlists[1]
+    few_watched.emulator.append_tracks(playlist, 1)
+    [first] = few_watched.tick()  # 3 playlists: every tick checks all of them
+    [again] = few_watched.tick()  # not synced yet
+    assert first.partition_key == again.partition_key == playlist.key
+    assert first.run_key == again.run_key
+
+    few_watched.emulator.append_tracks(playlist, 1)
+    [newer] = few_watched.tick()
+    assert newer.partition_key == playlist.key
+    assert newer.run_key != first.run_key
+
+    few_watched.sync(playlist)
+    assert few_watched.tick() == []
+    assert few_watched.emulator.statuses[429] == 0
