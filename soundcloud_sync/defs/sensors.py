@@ -142,20 +142,22 @@ def new_tracks_sensor(
     store = catalog.catalog()
     start = int(context.cursor or 0) % len(keys)
     batch = [keys[(start + i) % len(keys)] for i in range(min(len(keys), checks_per_tick()))]
-    client = soundcloud.client()
     run_requests = []
-    for key in batch:
-        known = store.playlist(key) or {}
-        url = known.get("url") or parse_playlist_url(key).url
-        try:
-            snapshot = client.check_playlist(url)
-        except SourceError as exc:
-            context.log.warning(str(exc))
-            continue
-        if snapshot.ids_hash != known.get("ids_hash"):
-            # The run key makes the same change impossible to request twice.
-            run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{snapshot.ids_hash}"))
-        store.mark_checked(key)
+    with soundcloud.client() as client:  # closes yt-dlp's connections after every tick
+        for key in batch:
+            known = store.playlist(key) or {}
+            url = known.get("url") or parse_playlist_url(key).url
+            try:
+                snapshot = client.check_playlist(url)
+            except SourceError as exc:
+                context.log.warning(str(exc))
+                continue
+            if snapshot.ids_hash != known.get("ids_hash"):
+                # The run key makes the same change impossible to request twice.
+                run_requests.append(
+                    RunRequest(partition_key=key, run_key=f"{key}@{snapshot.ids_hash}")
+                )
+            store.mark_checked(key)
     context.update_cursor(str((start + len(batch)) % len(keys)))
     if not run_requests:
         return SkipReason(f"checked {len(batch)} of {len(keys)} playlists: no changes")
