@@ -380,7 +380,8 @@ def sensor(args: argparse.Namespace) -> None:
         ]
         for p in playlists:
             store.register_playlist(p.key, p.url)
-            store.mark_checked(p.key, ids_hash_value=ids_hash(p.track_ids))
+            # synced before (the catalog knows its ids), never checked by the sensor
+            store.update_playlist(p.key, ids_hash=ids_hash(p.track_ids), last_checked_at=None)
         instance.add_dynamic_partitions(PLAYLISTS, [p.key for p in playlists])
         resources = {
             "catalog": CatalogResource(url=catalog_url),
@@ -444,12 +445,14 @@ def sensor(args: argparse.Namespace) -> None:
     print(f"{'changed playlists':<52} {len(changed_keys):>7}")
     print(f"{'changed playlists with a run request':<52} {len(set(requests) & changed_keys):>7}")
     print(
-        f"{'distinct run keys per changed playlist (max)':<52} "
-        f"{max((len(v) for v in distinct.values()), default=0):>7}"
+        f"{'run requests per changed playlist (max)':<52} "
+        f"{max((len(v) for v in requests.values()), default=0):>7}"
+        "   (the change is seen again each rotation until a run syncs it)"
     )
     print(
-        f"{'run requests per changed playlist (max; repeats carry the same run key)':<52} "
-        f"{max((len(v) for v in requests.values()), default=0):>7}"
+        f"{'runs launched per changed playlist (max)':<52} "
+        f"{max((len(v) for v in distinct.values()), default=0):>7}"
+        "   (distinct run keys: the daemon drops a run key it has launched)"
     )
     print(f"{'run requests for unchanged playlists':<52} {len(unexpected):>7}")
     print(f"{'real time for all ticks':<52} {elapsed:>7.1f} s")
