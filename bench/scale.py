@@ -339,12 +339,55 @@ def report_backfill(
         print(
             f"{'run wall time (median/max)':<44} {statistics.median(per_run):>6.0f} / {max(per_run):.0f} s"
         )
+    print()
+    print_step_overlap(home / "dagster")
     timeline = home / "notion_timeline.csv"
     with timeline.open("w") as fh:
         fh.write("time,method,route,status\n")
         for t, m, r, s in notion.log:
             fh.write(f"{t:.3f},{m},{r},{s}\n")
     print(f"{'Notion request timeline':<44} {timeline if args.keep else '(not kept: --keep)'}")
+
+
+def step_overlap(dagster_home: Path) -> dict[str, tuple[int, float]]:
+    """Per step: most runs executing it at once, and its median duration (the pools)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+    kinds = {
+        DagsterEventType.STEP_START,
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+    }
+    spans: dict[str, list[tuple[float, float]]] = {}
+    with DagsterInstance.get() as instance:
+        for run in instance.get_runs():
+            started: dict[str, float] = {}
+            for entry in instance.all_logs(run.run_id, of_type=kinds):
+                step = entry.step_key or ""
+                if entry.dagster_event.event_type == DagsterEventType.STEP_START:
+                    started[step] = entry.timestamp
+                elif step in started:
+                    spans.setdefault(step, []).append((started.pop(step), entry.timestamp))
+    result = {}
+    for step, intervals in spans.items():
+        edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+        level = peak = 0
+        for _, delta in edges:
+            level += delta
+            peak = max(peak, level)
+        result[step] = (peak, statistics.median(b - a for a, b in intervals))
+    return result
+
+
+def print_step_overlap(dagster_home: Path) -> None:
+    print(f"{'step (from the Dagster event log)':<44} {'max at once':>11} {'median s':>9}")
+    for step, (peak, median) in sorted(step_overlap(dagster_home).items()):
+        print(f"  {step:<42} {peak:>11} {median:>9.1f}")
+
+
+def steps(args: argparse.Namespace) -> None:
+    print_step_overlap(Path(args.home) / "dagster")
 
 
 # -- the sensor --------------------------------------------------------------------------
@@ -479,8 +522,10 @@ def main() -> None:
     s.add_argument("--tracks", type=int, default=20)
     s.add_argument("--minutes", type=float, default=30.0, help="simulated minutes")
     s.add_argument("--changes", type=int, default=2, help="playlists changed during the run")
+    t = sub.add_parser("steps", help="step overlap of a kept backfill home (--keep)")
+    t.add_argument("home", help="bench/results/scale-home-…")
     args = parser.parse_args()
-    backfill(args) if args.command == "backfill" else sensor(args)
+    {"backfill": backfill, "sensor": sensor, "steps": steps}[args.command](args)
 
 
 if __name__ == "__main__":
