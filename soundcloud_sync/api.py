@@ -25,8 +25,9 @@ class SyncFailed(RuntimeError):
     """A run did not succeed; the message names the playlist and the step's reason."""
 
 
-def _settings(settings: Settings | None) -> Settings:
-    return settings or Settings.from_env()
+def _settings() -> Settings:
+    """Configuration comes from the environment (and .env), like the Dagster runs'."""
+    return Settings.from_env()
 
 
 def catalog_for(settings: Settings) -> Catalog:
@@ -42,15 +43,16 @@ def _soundcloud(settings: Settings) -> Any:
 # -- reading SoundCloud ------------------------------------------------------------
 
 
-def get_playlist_metadata(url: str, *, settings: Settings | None = None) -> dict[str, Any]:
+def get_playlist_metadata(url: str) -> dict[str, Any]:
     """Name, description, curator, artwork, track count, set type of a playlist."""
-    playlist = _soundcloud(_settings(settings)).fetch_playlist(url)
-    return playlist.metadata()
+    with _soundcloud(_settings()) as client:
+        return client.fetch_playlist(url).metadata()
 
 
-def extract_playlist_tracks(url: str, *, settings: Settings | None = None) -> list[dict[str, Any]]:
+def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
     """Every track of the playlist in order, with full metadata and availability."""
-    playlist = _soundcloud(_settings(settings)).fetch_playlist(url)
+    with _soundcloud(_settings()) as client:
+        playlist = client.fetch_playlist(url)
     return [
         {
             **track.to_row(),
@@ -65,11 +67,11 @@ def extract_playlist_tracks(url: str, *, settings: Settings | None = None) -> li
 # -- syncing -----------------------------------------------------------------------
 
 
-def register_playlists(urls: list[str], *, settings: Settings | None = None) -> list[str]:
+def register_playlists(urls: list[str]) -> list[str]:
     """Register playlists (catalog + Dagster partitions); returns their keys."""
     from .defs.runner import register_partitions
 
-    settings = _settings(settings)
+    settings = _settings()
     refs = [parse_playlist_url(u) for u in urls]
     catalog = catalog_for(settings)
     for ref in refs:
@@ -79,11 +81,11 @@ def register_playlists(urls: list[str], *, settings: Settings | None = None) -> 
     return [r.key for r in refs]
 
 
-def unregister_playlists(urls: list[str], *, settings: Settings | None = None) -> list[str]:
+def unregister_playlists(urls: list[str]) -> list[str]:
     """Stop syncing playlists: drop their partitions; Notion pages and files stay."""
     from .defs.partitions import PLAYLISTS
 
-    settings = _settings(settings)
+    settings = _settings()
     keys = [parse_playlist_url(u).key for u in urls]
     catalog = catalog_for(settings)
     with local_instance(settings) as instance:
@@ -103,7 +105,7 @@ def run_playlist(
     origin: str = "api",
 ) -> tuple[str, RunOutcome]:
     """Register the playlist and materialize its partition (all assets, or the named ones)."""
-    key = register_playlists([url], settings=settings)[0]
+    key = register_playlists([url])[0]
     if playlist_name:
         catalog_for(settings).update_playlist(key, name_override=playlist_name)
     with local_instance(settings) as instance:
@@ -115,11 +117,9 @@ def sync_playlist_to_notion(
     url: str,
     playlist_name: str | None = None,
     dry_run: bool = False,
-    *,
-    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Put every track of the playlist into Notion (deduplicated, linked to its playlist)."""
-    settings = _settings(settings)
+    settings = _settings()
     if dry_run:
         from .pipeline import plan_notion_sync
 
@@ -129,41 +129,35 @@ def sync_playlist_to_notion(
     return playlist_stats(catalog_for(settings), key, NOTION_ASSETS)
 
 
-def sync_soundcloud_playlist(url: str, *, settings: Settings | None = None) -> dict[str, Any]:
+def sync_soundcloud_playlist(url: str) -> dict[str, Any]:
     """Extract the playlist and add it to Notion; the seed's one-call entry point."""
-    return sync_playlist_to_notion(url, settings=settings)
+    return sync_playlist_to_notion(url)
 
 
-def sync_playlist_incremental(
-    url: str, last_sync_time: datetime | None = None, *, settings: Settings | None = None
-) -> dict[str, Any]:
+def sync_playlist_incremental(url: str, last_sync_time: datetime | None = None) -> dict[str, Any]:
     """Sync only what changed: one cheap SoundCloud check decides whether a run is needed."""
-    settings = _settings(settings)
+    settings = _settings()
     if not _playlist_changed(url, settings, since=last_sync_time):
         key = parse_playlist_url(url).key
         return {**playlist_stats(catalog_for(settings), key, NOTION_ASSETS), "unchanged": True}
-    return {**sync_playlist_to_notion(url, settings=settings), "unchanged": False}
+    return {**sync_playlist_to_notion(url), "unchanged": False}
 
 
-def ensure_playlist_synced(
-    url: str, playlist_name: str | None = None, *, settings: Settings | None = None
-) -> bool:
+def ensure_playlist_synced(url: str, playlist_name: str | None = None) -> bool:
     """True when the playlist is in sync (syncing it first if SoundCloud moved on)."""
-    settings = _settings(settings)
+    settings = _settings()
     if not _playlist_changed(url, settings):
         return True
     try:
-        stats = sync_playlist_to_notion(url, playlist_name, settings=settings)
+        stats = sync_playlist_to_notion(url, playlist_name)
     except SyncFailed:
         return False
     return stats["errors"] == 0
 
 
-def sync_and_download_playlist(
-    url: str, playlist_name: str | None = None, *, settings: Settings | None = None
-) -> dict[str, Any]:
+def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> dict[str, Any]:
     """The whole chain: Notion pages, downloads, analysis, files, Eagle, write-back."""
-    settings = _settings(settings)
+    settings = _settings()
     key, outcome = run_playlist(url, None, settings, playlist_name)
     _raise_on_failure(url, outcome)
     return playlist_stats(catalog_for(settings), key, None)
@@ -175,7 +169,8 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
     known = catalog_for(settings).playlist(ref.key)
     if not known or not known.get("last_synced_at") or known.get("sync_status") != "Synced":
         return True
-    snapshot = _soundcloud(settings).check_playlist(ref.url)
+    with _soundcloud(settings) as client:
+        snapshot = client.check_playlist(ref.url)
     modified = snapshot.last_modified
     if since is not None and modified and _parse_time(modified) > since:
         return True

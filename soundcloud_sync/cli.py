@@ -64,7 +64,7 @@ def sync(
     settings = Settings.from_env()
     if dry_run:
         try:
-            stats = api.sync_playlist_to_notion(url, playlist_name, dry_run=True, settings=settings)
+            stats = api.sync_playlist_to_notion(url, playlist_name, dry_run=True)
         except SourceError as exc:
             _fail(str(exc))
         _print_stats(stats, as_json)

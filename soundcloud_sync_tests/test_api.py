@@ -1,0 +1,122 @@
+"""The seed's Python API, end to end through Dagster runs against the three emulators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from soundcloud_sync import api
+from soundcloud_sync.audio import read_tags
+from soundcloud_sync_tests.emulators.eagle import EagleEmulator
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+
+
+@pytest.fixture
+def environment(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+    eagle_emulator: EagleEmulator,
+) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name, value in {
+        "SOUNDCLOUD_SYNC_HOME": str(home),
+        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
+        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
+        "NOTION_TOKEN": notion_emulator.token,
+        "NOTION_BASE_URL": notion_emulator.base_url,
+        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
+        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
+        "NOTION_REQUESTS_PER_SECOND": "200",
+        "EAGLE_API_URL": eagle_emulator.url,
+        "AUDIO_FORMATS": "aiff,m4a",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return home
+
+
+def test_extraction_api(environment: Path, soundcloud_emulator: SoundCloudEmulator) -> None:
+    playlist = soundcloud_emulator.add_playlist("selector", "long-set", 120, kinds={7: "gone"})
+    soundcloud_emulator.reset_counts()
+    tracks = api.extract_playlist_tracks(playlist.url + "?utm_medium=text")
+    assert soundcloud_emulator.api_requests == 1 + 3  # resolve + ceil(115 stubs / 50)
+    assert [t["track_number"] for t in tracks] == list(range(1, 121))
+    assert {t["playlist_name"] for t in tracks} == {playlist.title}
+    assert tracks[6]["availability"] == "gone"
+    assert all(t["title"] and t["artist"] and t["url"] for i, t in enumerate(tracks) if i != 6)
+    meta = api.get_playlist_metadata(playlist.url)
+    assert (meta["key"], meta["track_count"], meta["name"]) == (
+        "selector/sets/long-set",
+        120,
+        playlist.title,
+    )
+
+
+def test_sync_and_download_playlist_end_to_end(
+    environment: Path,
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+    eagle_emulator: EagleEmulator,
+) -> None:
+    playlist = soundcloud_emulator.add_playlist("selector", "tiny", 4, kinds={2: "preview"})
+    stats = api.sync_and_download_playlist(playlist.url, playlist_name="Tiny (digging)")
+    assert stats["playlist_name"] == "Tiny (digging)"
+    assert (stats["tracks_added"], stats["errors"]) == (4, 0)
+    assert (stats["downloaded"], stats["analysed"], stats["converted"]) == (3, 3, 3)
+    assert stats["previews"] == 1
+
+    pages = {
+        notion_emulator.plain(p)["SoundCloud ID"]: notion_emulator.plain(p)
+        for p in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
+    }
+    for position, track_id in enumerate(playlist.track_ids, start=1):
+        emu_track = soundcloud_emulator.tracks[track_id]
+        page = pages[track_id]
+        if position == 2:  # the preview: in Notion, never downloaded as the track
+            assert not page["Downloaded"] and page["Tempo"] is None
+            continue
+        assert page["Downloaded"] is True
+        assert abs(page["Tempo"] - emu_track.bpm) <= 0.1, (page["Tempo"], emu_track.bpm)
+        assert page["Key"] and page["AIFF File Path"] and page["M4A File Path"]
+        assert page["Eagle File ID"]
+        for fmt in ("AIFF File Path", "M4A File Path"):
+            tags = read_tags(page[fmt])
+            assert tags.soundcloud_id == track_id and tags.album == "Tiny (digging)"
+            assert tags.key == emu_track.key and tags.artwork
+            assert Path(page[fmt]).resolve().is_relative_to(environment / "library")
+    assert len(eagle_emulator.state.items) == 3
+
+    # Run again: nothing downloaded, imported or written again.
+    notion_emulator.reset_counts()
+    again = api.sync_and_download_playlist(playlist.url)
+    assert again["tracks_skipped"] == 4 and again["downloaded"] == 3
+    assert len(eagle_emulator.state.items) == 3
+    assert notion_emulator.writes == 1  # only the playlist page's Last Synced / Sync Status
+
+
+def test_incremental_and_ensure_skip_runs_when_nothing_changed(
+    environment: Path, soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    playlist = soundcloud_emulator.add_playlist("selector", "steady", 5)
+    first = api.sync_playlist_incremental(playlist.url)
+    assert first["unchanged"] is False and first["tracks_added"] == 5
+    soundcloud_emulator.reset_counts()
+    assert api.ensure_playlist_synced(playlist.url) is True
+    second = api.sync_playlist_incremental(playlist.url)
+    assert second["unchanged"] is True
+    assert soundcloud_emulator.api_requests == 2  # one cheap check each, no run
+    with DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == 1
+
+    soundcloud_emulator.append_tracks(playlist, 1)
+    third = api.sync_playlist_incremental(playlist.url)
+    assert third["unchanged"] is False and third["tracks_added"] == 1
