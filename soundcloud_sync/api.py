@@ -129,6 +129,60 @@ def sync_playlist_to_notion(
     return playlist_stats(catalog_for(settings), key, NOTION_ASSETS)
 
 
+def batch_create_notion_tracks(
+    tracks: list[dict[str, Any]], batch_size: int = 50, max_concurrent: int = 4
+) -> dict[str, Any]:
+    """Put tracks (rows like `extract_playlist_tracks` gives) into Notion, deduplicated.
+
+    Batches of `batch_size` share one bulk lookup; `max_concurrent` workers write under
+    the machine-wide rate limit. Page ids land in the catalog as they are created.
+    """
+    from .notion import KnownPage, NotionCatalogSync
+    from .pipeline import known_pages
+
+    settings = _settings()
+    if not settings.notion_token or not settings.notion_tracks_database_id:
+        raise ValueError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID must be set")
+    notion_sync = NotionCatalogSync.from_settings(
+        settings.notion_token,
+        base_url=settings.notion_base_url,
+        tracks_database_id=settings.notion_tracks_database_id,
+        playlists_database_id=settings.notion_playlists_database_id,
+        requests_per_second=settings.notion_requests_per_second,
+        state_dir=settings.home / "state",
+    )
+    catalog = catalog_for(settings)
+    counts: Counter[str] = Counter()
+    page_ids: dict[int, str] = {}
+
+    def remember(result: Any) -> None:
+        if result.page_id and result.status != "error":
+            catalog.update_track(
+                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
+            )
+
+    for start in range(0, len(tracks), max(1, batch_size)):
+        batch = tracks[start : start + batch_size]
+        ids = [int(t["soundcloud_id"]) for t in batch]
+        known_rows = pd.DataFrame(list(catalog.tracks_by_id(ids).values()))
+        known: dict[int, KnownPage] = {
+            sid: KnownPage(page.page_id, page.hash, linked=True)
+            for sid, page in known_pages(known_rows).items()
+        }
+        report = notion_sync.upsert_tracks(
+            batch, known=known, max_concurrent=max_concurrent, on_page=remember
+        )
+        counts.update(r.status for r in report.tracks)
+        page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
+    return {
+        "created": counts["created"],
+        "updated": counts["updated"],
+        "skipped": counts["skipped"],
+        "errors": counts["error"],
+        "page_ids": page_ids,
+    }
+
+
 def sync_soundcloud_playlist(url: str) -> dict[str, Any]:
     """Extract the playlist and add it to Notion; the seed's one-call entry point."""
     return sync_playlist_to_notion(url)

@@ -91,6 +91,24 @@ def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("url")
+def audit(url: str) -> None:
+    """Read a playlist's pages back from Notion: duplicates, agreement with the catalog."""
+    from .defs.runner import local_instance, run_audit
+
+    try:
+        key = parse_playlist_url(url).key
+    except SourceError as exc:
+        _fail(str(exc))
+    with local_instance(Settings.from_env()) as instance:
+        results = run_audit(instance, key)
+    for name, passed in sorted(results.items()):
+        click.echo(f"{name}: {'passed' if passed else 'FAILED'}")
+    if not results or not all(results.values()):
+        _fail(f"{key}: Notion audit failed")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Registered playlists: last sync, track counts, Notion, downloads, analysis."""

@@ -12,9 +12,9 @@ from dagster import (
 from .config import Settings
 from .defs import assets
 from .defs.executors import executor_for
-from .defs.jobs import sync_playlist_job
+from .defs.jobs import audit_playlist_job, sync_playlist_job
 from .defs.resources import resources_from_settings
-from .defs.schedules import incremental_sync_schedule
+from .defs.schedules import incremental_sync_schedule, notion_audit_schedule
 from .defs.sensors import new_tracks_sensor, playlist_registry_sensor
 
 
@@ -23,9 +23,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=load_assets_from_package_module(assets),
         asset_checks=load_asset_checks_from_package_module(assets),
-        jobs=[sync_playlist_job],
+        jobs=[sync_playlist_job, audit_playlist_job],
         sensors=[new_tracks_sensor, playlist_registry_sensor],
-        schedules=[incremental_sync_schedule],
+        schedules=[incremental_sync_schedule, notion_audit_schedule],
         resources=resources_from_settings(settings),
         executor=executor_for(settings.executor),
     )
@@ -40,3 +40,7 @@ def sync_playlist_job_def() -> JobDefinition:
     Built from the environment of the moment, not the one at import time.
     """
     return build_definitions().resolve_job_def(sync_playlist_job.name)
+
+
+def audit_playlist_job_def() -> JobDefinition:
+    return build_definitions().resolve_job_def(audit_playlist_job.name)

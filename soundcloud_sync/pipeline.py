@@ -229,16 +229,6 @@ def download_audio(
     )
 
 
-def _analyse_one(path: str) -> dict[str, Any]:
-    """Worker entry point: analysis of one file, as a plain dict (picklable)."""
-    from .audio import analyze_file
-
-    try:
-        return {"ok": True, **analyze_file(path).to_dict()}
-    except Exception as exc:  # one bad file must not fail the other 499
-        return {"ok": False, "error": f"{path}: {exc}"}
-
-
 def analyse_audio(
     catalog: Catalog,
     files: list[dict[str, Any]],
@@ -247,10 +237,7 @@ def analyse_audio(
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Measure each downloaded file once (a file already analysed is not redone)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from .audio import warm_up
+    from .audio import analyze_files
 
     known = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
     todo = [
@@ -259,87 +246,51 @@ def analyse_audio(
         if not (known.get(f["soundcloud_id"], {}).get("analyzed_at")
                 and known[f["soundcloud_id"]].get("source_path") == f["path"])
     ]  # fmt: skip
-    results: dict[int, dict[str, Any]] = {}
+    errors: dict[int, str] = {}
+    measured: set[int] = set()
     if todo:
-        warm_up()  # compile numba's kernels once, before any worker starts
-        paths = [f["path"] for f in todo]
-        if workers > 1 and len(todo) > 4:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                measured = pool.map(_analyse_one, paths)
-                outcomes = list(_with_progress(measured, len(paths), progress))
-        else:
-            outcomes = list(_with_progress(map(_analyse_one, paths), len(paths), progress))
-        for f, outcome in zip(todo, outcomes, strict=True):
-            results[f["soundcloud_id"]] = outcome
-            if outcome["ok"]:
-                catalog.update_track(
-                    f["soundcloud_id"],
-                    tempo=outcome["tempo"],
-                    musical_key=outcome["key"],
-                    camelot=outcome["camelot"],
-                    key_confidence=outcome["key_confidence"],
-                    duration_s=outcome["duration_s"],
-                    lufs=outcome["lufs"],
-                    analyzed_at=utc_now(),
-                )
+        if progress:
+            progress("analysis", 0, len(todo))
+        results = analyze_files([f["path"] for f in todo], max_workers=workers)
+        for f, result in zip(todo, results, strict=True):
+            if result.features is None:
+                errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"
+                continue
+            measured.add(f["soundcloud_id"])
+            features = result.features
+            catalog.update_track(
+                f["soundcloud_id"],
+                tempo=features.tempo,
+                musical_key=features.key,
+                camelot=features.camelot,
+                key_confidence=features.key_confidence,
+                duration_s=features.duration_s,
+                lufs=features.lufs,
+                analyzed_at=utc_now(),
+            )
+        if progress:
+            progress("analysis", len(todo), len(todo))
     now = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
     rows = []
     for f in files:
-        track = now.get(f["soundcloud_id"], {})
-        outcome = results.get(f["soundcloud_id"], {"ok": True})
+        sid, track = f["soundcloud_id"], now.get(f["soundcloud_id"], {})
+        failed = sid in errors
         rows.append(
             {
-                "soundcloud_id": f["soundcloud_id"],
+                "soundcloud_id": sid,
                 "title": track.get("title"),
                 "artist": track.get("artist"),
-                "tempo": track.get("tempo") if outcome["ok"] else None,
-                "key": track.get("musical_key") if outcome["ok"] else None,
-                "camelot": track.get("camelot") if outcome["ok"] else None,
+                "tempo": None if failed else track.get("tempo"),
+                "key": None if failed else track.get("musical_key"),
+                "camelot": None if failed else track.get("camelot"),
                 "key_confidence": track.get("key_confidence"),
                 "duration_s": track.get("duration_s"),
                 "lufs": track.get("lufs"),
-                "status": "measured" if f["soundcloud_id"] in results and outcome["ok"]
-                else ("kept" if outcome["ok"] else "error"),
-                "message": outcome.get("error", ""),
+                "status": "error" if failed else ("measured" if sid in measured else "kept"),
+                "message": errors.get(sid, ""),
             }
-        )  # fmt: skip
+        )
     return rows
-
-
-def _with_progress(items: Iterable[Any], total: int, progress: Progress | None):
-    for done, item in enumerate(items, start=1):
-        if progress:
-            progress("analysis", done, total)
-        yield item
-
-
-_COMPARED_TAGS = ("title", "artist", "album", "genre", "key", "camelot", "isrc", "url")
-
-
-def _tags_current(existing: Any, wanted: Any) -> bool:
-    """Do the file's tags already say what we would write? (artwork is not compared)"""
-    same = all(getattr(existing, f) == getattr(wanted, f) for f in _COMPARED_TAGS)
-    bpm_same = round(existing.bpm or 0, 2) == round(wanted.bpm or 0, 2)
-    return same and bpm_same and str(existing.soundcloud_id) == str(wanted.soundcloud_id)
-
-
-def library_path(template: str, track: Mapping[str, Any], root: Any, fmt: str) -> Any:
-    """Where a track's file of one format lives: <root>/<FORMAT>/<template>.<fmt>.
-
-    A different track already holding that name (a re-upload, a namesake) gets its
-    SoundCloud id appended, so no file is ever overwritten by another track's audio.
-    """
-    from pathlib import Path
-
-    from .audio import safe_filename
-    from .audio.tags import soundcloud_id_of
-
-    folder = Path(root) / fmt.upper()
-    fields = {k: v for k, v in track.items() if v is not None}
-    path = safe_filename(template, fields, folder, ext=fmt)
-    if path.exists() and str(soundcloud_id_of(path)) != str(track["soundcloud_id"]):
-        path = safe_filename(f"{template} ({{soundcloud_id}})", fields, folder, ext=fmt)
-    return path
 
 
 def write_library_files(
@@ -350,40 +301,35 @@ def write_library_files(
     root: Any,
     template: str,
     album: str | None,
-    fetch_artwork: Callable[[str], bytes | None],
+    artwork_dir: Any,
+    proxy: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Convert and tag each measured track into every configured format."""
-    from .audio import TrackTags, convert, read_tags, write_tags
+    from .audio import TrackTags, export_track, fetch_artwork
 
     rows, formats = [], list(formats)
     for done, track in enumerate(tracks, start=1):
         sid = int(track["soundcloud_id"])
-        wanted = TrackTags(
+        tags = TrackTags(
             title=track.get("title"), artist=track.get("artist"), album=album,
             genre=track.get("genre"), bpm=track.get("tempo"), key=track.get("musical_key"),
             camelot=track.get("camelot"), isrc=track.get("isrc"), url=track.get("url"),
             soundcloud_id=sid, track_number=track.get("position"),
+            artwork=fetch_artwork(track.get("artwork_url"), artwork_dir, sid, proxy=proxy),
         )  # fmt: skip
-        files = dict(track.get("files") or {})
-        for fmt in formats:
-            try:
-                path = library_path(template, track, root, fmt)
-                status = "kept"
-                if not path.exists():
-                    convert(track["source_path"], path.parent, fmt, path.stem)
-                    status = "written"
-                if status == "written" or not _tags_current(read_tags(path), wanted):
-                    art = fetch_artwork(track["artwork_url"]) if track.get("artwork_url") else None
-                    write_tags(path, TrackTags(**{**wanted.__dict__, "artwork": art}))
-                    status = "written" if status == "written" else "retagged"
-                files[fmt] = str(path)
-                rows.append({"soundcloud_id": sid, "format": fmt, "path": str(path),
-                             "status": status, "message": ""})  # fmt: skip
-            except Exception as exc:  # one bad file must not stop the rest
-                rows.append({"soundcloud_id": sid, "format": fmt, "path": None,
-                             "status": "error", "message": str(exc)})  # fmt: skip
-        catalog.update_track(sid, files=files)
+        fields = {**{k: v for k, v in track.items() if v is not None}, "album": album or ""}
+        try:
+            files = export_track(track["source_path"], root, formats, fields, tags, template)
+        except Exception as exc:  # one bad file must not stop the rest
+            rows.append({"soundcloud_id": sid, "format": ",".join(formats), "path": None,
+                         "status": "error", "message": str(exc)})  # fmt: skip
+            continue
+        catalog.update_track(sid, files={fmt: str(path) for fmt, path in files.items()})
+        rows.extend(
+            {"soundcloud_id": sid, "format": fmt, "path": str(path), "status": "ok", "message": ""}
+            for fmt, path in files.items()
+        )
         if progress:
             progress("files", done, len(tracks))
     return rows

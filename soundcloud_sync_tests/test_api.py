@@ -120,3 +120,30 @@ def test_incremental_and_ensure_skip_runs_when_nothing_changed(
     soundcloud_emulator.append_tracks(playlist, 1)
     third = api.sync_playlist_incremental(playlist.url)
     assert third["unchanged"] is False and third["tracks_added"] == 1
+
+
+def test_batch_create_notion_tracks_dedupes_and_fills_hand_made_pages(
+    environment: Path,
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    playlist = soundcloud_emulator.add_playlist("selector", "loose-tracks", 60)
+    tracks = api.extract_playlist_tracks(playlist.url)
+    hand_made = tracks[10]
+    notion_emulator.add_page(
+        notion_catalog.tracks_data_source_id,
+        {"Title": hand_made["title"], "Artist Name": hand_made["artist"]},
+    )
+    notion_emulator.reset_counts()
+    stats = api.batch_create_notion_tracks(tracks, batch_size=25, max_concurrent=4)
+    assert (stats["created"], stats["updated"], stats["errors"]) == (59, 1, 0)
+    # 60 writes, 2 schema reads, at most 3 bulk lookups per batch of 25: never one per track
+    assert notion_emulator.total_requests <= 60 + 2 + 3 * 3
+    ids = [notion_emulator.plain(p)["SoundCloud ID"]
+           for p in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)]  # fmt: skip
+    assert sorted(ids) == sorted(t["soundcloud_id"] for t in tracks)  # one page each
+
+    again = api.batch_create_notion_tracks(tracks)
+    assert (again["created"], again["errors"]) == (0, 0)
+    assert len(notion_emulator.pages_in(notion_catalog.tracks_data_source_id)) == 60

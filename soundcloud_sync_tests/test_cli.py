@@ -165,3 +165,32 @@ def test_add_registers_partitions_once(env: dict[str, str]) -> None:
     finally:
         del os.environ["DAGSTER_HOME"]
     assert run(env, "add", "https://soundcloud.com/crate-digger").returncode == 1
+
+
+def test_audit_finds_a_duplicate_page_in_notion(
+    env: dict[str, str],
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "audited", 3)
+    assert run(env, "sync", playlist.url, "--no-download").returncode == 0
+    clean = run(env, "audit", playlist.url)
+    assert clean.returncode == 0, clean.stderr
+    assert "no_duplicate_notion_pages: passed" in clean.stdout
+
+    # someone duplicates a page by hand, linked to the same playlist
+    original = next(
+        notion_emulator.plain(p)
+        for p in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
+        if notion_emulator.plain(p)["SoundCloud ID"] == playlist.track_ids[0]
+    )
+    notion_emulator.add_page(
+        notion_catalog.tracks_data_source_id,
+        {"Title": original["Title"], "SoundCloud ID": playlist.track_ids[0],
+         "Playlists": original["Playlists"]},
+    )  # fmt: skip
+    audit = run(env, "audit", playlist.url)
+    assert audit.returncode == 1
+    assert "no_duplicate_notion_pages: FAILED" in audit.stdout
+    assert "catalog_and_notion_agree: passed" in audit.stdout

@@ -287,7 +287,7 @@ class Catalog:
             select(
                 playlists.c.key, playlists.c.title, playlists.c.track_count,
                 playlists.c.last_synced_at, playlists.c.sync_status,
-                func.count().filter(live).label("tracks"),
+                func.count(m.c.soundcloud_id).filter(live).label("tracks"),
                 func.count().filter(and_(live, t.c.notion_page_id.is_not(None))).label("in_notion"),
                 func.count().filter(and_(live, t.c.download_status == "downloaded")).label("downloaded"),
                 func.count().filter(and_(live, t.c.tempo.is_not(None))).label("analysed"),

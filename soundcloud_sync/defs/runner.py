@@ -169,3 +169,22 @@ def _follow_events(
         if finished:
             return
         stop.wait(0.25)
+
+
+def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:
+    """Run the Notion audit checks for one playlist; check name -> passed."""
+    from ..definitions import audit_playlist_job_def
+    from .assets.notion import PLAYLIST_TAG
+
+    with execute_job(
+        reconstructable(audit_playlist_job_def),
+        instance=instance,
+        tags={PLAYLIST_TAG: partition_key, "soundcloud_sync/origin": "cli"},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    ) as result:
+        evaluations = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
+        return {e.check_name: e.passed for e in evaluations}

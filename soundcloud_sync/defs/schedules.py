@@ -10,7 +10,8 @@ from dagster import (
     schedule,
 )
 
-from .jobs import sync_playlist_job
+from .assets.notion import PLAYLIST_TAG
+from .jobs import audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLISTS
 
 SYNC_CRON = os.environ.get("SOUNDCLOUD_SYNC_SCHEDULE", "0 4 * * *")
@@ -30,3 +31,19 @@ def incremental_sync_schedule(context: ScheduleEvaluationContext):
         return SkipReason("no playlists registered")
     tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
     return [RunRequest(partition_key=k, run_key=f"{k}@{tick}") for k in keys]
+
+
+@schedule(
+    job=audit_playlist_job,
+    cron_schedule=os.environ.get("SOUNDCLOUD_SYNC_AUDIT_SCHEDULE", "0 6 * * *"),
+    execution_timezone=os.environ.get("SOUNDCLOUD_SYNC_TIMEZONE", "UTC"),
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Reads each playlist's pages back from Notion (one request per 100 "
+    "tracks): duplicates, and agreement with the catalog.",
+)
+def notion_audit_schedule(context: ScheduleEvaluationContext):
+    keys = sorted(context.instance.get_dynamic_partitions(PLAYLISTS))
+    if not keys:
+        return SkipReason("no playlists registered")
+    tick = context.scheduled_execution_time.strftime("%Y-%m-%d")
+    return [RunRequest(run_key=f"audit:{k}@{tick}", tags={PLAYLIST_TAG: k}) for k in keys]

@@ -838,6 +838,36 @@ class NotionCatalogSync:
         tracks, _ = self.schemas()
         return values_hash(owned_values(tracks, row, ("enrichment",)))
 
+    def upsert_tracks(
+        self,
+        tracks: Sequence[Mapping[str, Any]],
+        *,
+        known: Mapping[int, KnownPage | str] | None = None,
+        dry_run: bool = False,
+        max_concurrent: int = 4,
+        on_page: Callable[[TrackResult], None] | None = None,
+    ) -> SyncReport:
+        """Tracks with no playlist: found in bulk, created or filled in, never duplicated."""
+        requests0, limited0 = self._request_counts()
+        tracks_schema, _ = self.schemas()
+        report = SyncReport(dry_run=dry_run, warnings=list(tracks_schema.warnings))
+        rows: dict[int, Mapping[str, Any]] = {}
+        for row in tracks:
+            rows.setdefault(int(row["soundcloud_id"]), row)
+        known_pages = {
+            int(sid): (k if isinstance(k, KnownPage) else KnownPage(str(k), linked=True))
+            for sid, k in (known or {}).items()
+        }
+        try:
+            results = self._sync_tracks(
+                rows, known_pages, None, dry_run, max_concurrent, on_page, report.warnings
+            )
+            report.tracks = [results[sid] for sid in rows]
+        finally:
+            requests1, limited1 = self._request_counts()
+            report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0
+        return report
+
     def update_enrichment(
         self,
         rows: Sequence[Mapping[str, Any]],

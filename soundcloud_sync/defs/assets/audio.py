@@ -143,25 +143,17 @@ def library_files(
     playlist = store.playlist(key) or {}
     measured = set(audio_features.loc[audio_features["status"] != "error", "soundcloud_id"])
     tracks = [t for t in _live_tracks(catalog, key) if t["soundcloud_id"] in measured]
-    with soundcloud.client() as client, client.youtube_dl() as ydl:
-
-        def fetch_artwork(url: str) -> bytes | None:
-            try:
-                return ydl.urlopen(url).read()
-            except Exception as exc:  # a missing cover never costs the file
-                context.log.warning(f"artwork {url}: {exc}")
-                return None
-
-        rows = pipeline.write_library_files(
-            store,
-            tracks,
-            formats=library.formats,
-            root=library.root,
-            template=library.filename_template,
-            album=playlist.get("name_override") or playlist.get("title"),
-            fetch_artwork=fetch_artwork,
-            progress=_progress(context),
-        )
+    rows = pipeline.write_library_files(
+        store,
+        tracks,
+        formats=library.formats,
+        root=library.root,
+        template=library.filename_template,
+        album=playlist.get("name_override") or playlist.get("title"),
+        artwork_dir=library.downloads,
+        proxy=soundcloud.proxy,
+        progress=_progress(context),
+    )
     frame = pd.DataFrame(rows, columns=["soundcloud_id", "format", "path", "status", "message"])
     for row in frame[frame["status"] == "error"].itertuples():
         context.log.warning(f"track {row.soundcloud_id} ({row.format}): {row.message}")

@@ -6,19 +6,22 @@ import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     Failure,
     MetadataValue,
     Output,
     asset,
-    asset_check,
+    multi_asset_check,
 )
 
 from ...pipeline import records, report_frame, sync_notion_pages
 from ..partitions import playlists_partitions
 from ..resources import CatalogResource, NotionResource
 from ..runner import progress_message
+
+PLAYLIST_TAG = "soundcloud_sync/playlist"
 
 
 def _progress(context: AssetExecutionContext):
@@ -84,25 +87,57 @@ def notion_track_pages(
     yield Output(frame, metadata=metadata)
 
 
-@asset_check(
-    asset=notion_track_pages,
-    description="No track has two pages: page ids are unique within the playlist "
-    "and every SoundCloud id maps to one page.",
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(
+            "no_duplicate_notion_pages",
+            asset="notion_track_pages",
+            description="In Notion, no SoundCloud id has two pages linked to the playlist.",
+        ),
+        AssetCheckSpec(
+            "catalog_and_notion_agree",
+            asset="notion_track_pages",
+            description="Notion links the playlist's page to exactly the tracks the "
+            "catalog holds for it.",
+        ),
+    ],
+    pool="notion_api",
 )
-def no_duplicate_notion_pages(context, notion_track_pages: pd.DataFrame) -> AssetCheckResult:
-    pages = notion_track_pages[notion_track_pages["status"] != "unlinked"].dropna(
-        subset=["page_id"]
-    )
-    by_track = pages.groupby("soundcloud_id")["page_id"].nunique()
-    by_page = pages.groupby("page_id")["soundcloud_id"].nunique()
-    duplicates = sorted(by_track[by_track > 1].index.tolist())
-    shared = sorted(by_page[by_page > 1].index.tolist())
-    return AssetCheckResult(
-        passed=not duplicates and not shared,
+def notion_audit(context, notion: NotionResource, catalog: CatalogResource):
+    """Reads pages back from Notion (one query per 100): the tagged playlist, or all."""
+    store = catalog.catalog()
+    key = context.run.tags.get(PLAYLIST_TAG) or context.run.tags.get("dagster/partition")
+    playlists = [store.playlist(key)] if key else store.registered_playlists()
+    playlists = [p for p in playlists if p and p.get("notion_page_id")]
+    if not notion.enabled or not playlists:
+        reason = notion.disabled_reason if not notion.enabled else "no playlist in Notion yet"
+        for name in ("no_duplicate_notion_pages", "catalog_and_notion_agree"):
+            yield AssetCheckResult(check_name=name, passed=True, metadata={"skipped": reason})
+        return
+    duplicates: dict[str, list] = {}
+    disagree: dict[str, str] = {}
+    for playlist in playlists:
+        members = notion.sync().playlist_members(playlist["notion_page_id"])
+        dupes = [sid for sid, pages in members.items() if sid and len(pages) > 1]
+        if dupes:
+            duplicates[playlist["key"]] = dupes
+        in_catalog = set(store.playlist_tracks(playlist["key"])["soundcloud_id"])
+        in_notion = {sid for sid in members if sid}
+        if in_catalog != in_notion:
+            disagree[playlist["key"]] = (
+                f"{len(in_catalog - in_notion)} missing in Notion, "
+                f"{len(in_notion - in_catalog)} extra"
+            )
+    checked = ", ".join(p["key"] for p in playlists)
+    yield AssetCheckResult(
+        check_name="no_duplicate_notion_pages",
+        passed=not duplicates,
         severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "tracks_with_several_pages": len(duplicates),
-            "pages_shared_by_tracks": len(shared),
-            "examples": ", ".join(map(str, (duplicates + shared)[:10])),
-        },
+        metadata={"playlists": checked, "duplicates": str(duplicates)[:2000]},
+    )
+    yield AssetCheckResult(
+        check_name="catalog_and_notion_agree",
+        passed=not disagree,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"playlists": checked, "disagreements": str(disagree)[:2000]},
     )
