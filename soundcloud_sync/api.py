@@ -137,20 +137,13 @@ def batch_create_notion_tracks(
     Batches of `batch_size` share one bulk lookup; `max_concurrent` workers write under
     the machine-wide rate limit. Page ids land in the catalog as they are created.
     """
-    from .notion import KnownPage, NotionCatalogSync
-    from .pipeline import known_pages
+    from .notion import KnownPage
+    from .pipeline import known_pages, notion_sync_for
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
         raise ValueError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID must be set")
-    notion_sync = NotionCatalogSync.from_settings(
-        settings.notion_token,
-        base_url=settings.notion_base_url,
-        tracks_database_id=settings.notion_tracks_database_id,
-        playlists_database_id=settings.notion_playlists_database_id,
-        requests_per_second=settings.notion_requests_per_second,
-        state_dir=settings.home / "state",
-    )
+    notion_sync = notion_sync_for(settings)
     catalog = catalog_for(settings)
     counts: Counter[str] = Counter()
     page_ids: dict[int, str] = {}

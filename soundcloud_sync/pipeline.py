@@ -124,6 +124,30 @@ def report_frame(report: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["soundcloud_id", "page_id", "status", "message"])
 
 
+def notion_sync_for(settings: Any) -> Any:
+    """The Notion room configured from Settings, outside a Dagster run (API, dry run)."""
+    from .notion import NotionCatalogSync
+
+    return NotionCatalogSync.from_settings(
+        settings.notion_token,
+        base_url=settings.notion_base_url,
+        tracks_database_id=settings.notion_tracks_database_id,
+        playlists_database_id=settings.notion_playlists_database_id,
+        requests_per_second=settings.notion_requests_per_second,
+        state_dir=settings.home / "state",
+        mapping=property_mapping(settings.notion_mapping_file),
+    )
+
+
+def property_mapping(path: str | None) -> Any:
+    """The user's property names (NOTION_PROPERTY_MAPPING), or None for the defaults."""
+    if not path:
+        return None
+    from .notion import SchemaMapping
+
+    return SchemaMapping.from_yaml(path)
+
+
 def plan_notion_sync(
     url: str, *, settings: Any, playlist_name: str | None = None
 ) -> dict[str, Any]:
@@ -160,16 +184,7 @@ def plan_notion_sync(
     }
     if not settings.notion_token or not settings.notion_tracks_database_id:
         return {**plan, "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set"}
-    from .notion import NotionCatalogSync
-
-    notion_sync = NotionCatalogSync.from_settings(
-        settings.notion_token,
-        base_url=settings.notion_base_url,
-        tracks_database_id=settings.notion_tracks_database_id,
-        playlists_database_id=settings.notion_playlists_database_id,
-        requests_per_second=settings.notion_requests_per_second,
-        state_dir=settings.home / "state",
-    )
+    notion_sync = notion_sync_for(settings)
     report = sync_notion_pages(
         notion_sync, catalog, playlist.key, playlist_row, rows, removed, dry_run=True
     )

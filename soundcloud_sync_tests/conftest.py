@@ -13,4 +13,5 @@ pytest_plugins = [
     "soundcloud_sync_tests.fixtures_sources",
     "soundcloud_sync_tests.fixtures_notion",
     "soundcloud_sync_tests.fixtures_audio",
+    "soundcloud_sync_tests.fixtures_pipeline",
 ]

@@ -11,36 +11,23 @@ from soundcloud_sync import api
 from soundcloud_sync.audio import read_tags
 from soundcloud_sync_tests.emulators.eagle import EagleEmulator
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
-from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 
 
 @pytest.fixture
 def environment(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    soundcloud_emulator: SoundCloudEmulator,
-    notion_emulator: NotionEmulator,
-    notion_catalog: SeededCatalog,
+    emulated_services_env: dict[str, str],
     eagle_emulator: EagleEmulator,
 ) -> Path:
-    home = tmp_path / "home"
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    for name, value in {
-        "SOUNDCLOUD_SYNC_HOME": str(home),
-        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
-        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
-        "NOTION_TOKEN": notion_emulator.token,
-        "NOTION_BASE_URL": notion_emulator.base_url,
-        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
-        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
-        "NOTION_REQUESTS_PER_SECOND": "200",
-        "EAGLE_API_URL": eagle_emulator.url,
-        "AUDIO_FORMATS": "aiff,m4a",
-    }.items():
+    settings = {**emulated_services_env, "EAGLE_API_URL": eagle_emulator.url,
+                "AUDIO_FORMATS": "aiff,m4a"}  # fmt: skip
+    for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    return home
+    return Path(settings["SOUNDCLOUD_SYNC_HOME"])
 
 
 def test_extraction_api(environment: Path, soundcloud_emulator: SoundCloudEmulator) -> None:

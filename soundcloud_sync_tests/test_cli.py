@@ -13,34 +13,17 @@ from dagster import AssetKey, DagsterInstance
 
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
-from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
 
 @pytest.fixture
-def env(
-    tmp_path: Path,
-    soundcloud_emulator: SoundCloudEmulator,
-    notion_emulator: NotionEmulator,
-    notion_catalog: SeededCatalog,
-) -> dict[str, str]:
-    """A user's environment: SoundCloud through the proxy, Notion, a fresh home."""
+def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
+    """A user's shell: their environment, less any real credentials, plus the emulators."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
     base.pop("DAGSTER_HOME", None)
-    return {
-        **base,
-        "SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"),
-        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
-        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
-        "NOTION_TOKEN": notion_emulator.token,
-        "NOTION_BASE_URL": notion_emulator.base_url,
-        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
-        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
-        "NOTION_REQUESTS_PER_SECOND": "200",
-        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(tmp_path / "playlists.yaml"),
-    }
+    return {**base, **emulated_services_env}
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

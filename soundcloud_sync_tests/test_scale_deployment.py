@@ -28,7 +28,7 @@ import pytest
 from dagster import AssetKey
 
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
-from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.servers import (
     PostgresServer,
     RedisServer,
@@ -72,9 +72,7 @@ def servers() -> Iterator[tuple[PostgresServer, RedisServer]]:
 def deployment_env(
     tmp_path: Path,
     servers: tuple[PostgresServer, RedisServer],
-    soundcloud_emulator: SoundCloudEmulator,
-    notion_emulator: NotionEmulator,
-    notion_catalog: SeededCatalog,
+    emulated_services_env: dict[str, str],
 ) -> dict[str, str]:
     """The environment every process of the deployment shares (docs/deployment.md)."""
     pg, redis = servers
@@ -95,16 +93,7 @@ def deployment_env(
         "SOUNDCLOUD_SYNC_EXECUTOR": "celery",
         "CELERY_BROKER_URL": redis.url(0),
         "CELERY_RESULT_BACKEND": redis.url(1),
-        "SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"),
-        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(tmp_path / "playlists.yaml"),
-        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
-        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
-        "NOTION_TOKEN": notion_emulator.token,
-        "NOTION_BASE_URL": notion_emulator.base_url,
-        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
-        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
-        "NOTION_REQUESTS_PER_SECOND": "200",
+        **emulated_services_env,
     }
 
 

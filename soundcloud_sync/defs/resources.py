@@ -109,6 +109,7 @@ class NotionResource(ConfigurableResource):
         """The room's upserter; one per resource so schemas are read once per step."""
         if self._sync is None:
             from ..notion import NotionCatalogSync
+            from ..pipeline import property_mapping
 
             self._sync = NotionCatalogSync.from_settings(
                 self.token or "",
@@ -117,17 +118,9 @@ class NotionResource(ConfigurableResource):
                 playlists_database_id=self.playlists_database_id,
                 requests_per_second=self.requests_per_second,
                 state_dir=self.state_dir,
-                mapping=_mapping(self.property_mapping_file),
+                mapping=property_mapping(self.property_mapping_file),
             )
         return self._sync
-
-
-def _mapping(path: str | None) -> Any:
-    if not path:
-        return None
-    from ..notion import SchemaMapping
-
-    return SchemaMapping.from_yaml(path)
 
 
 class LibraryResource(ConfigurableResource):
