@@ -8,7 +8,14 @@ from types import TracebackType
 
 from dagster import DagsterEventType
 from dagster._core.events.log import EventLogEntry
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from .defs.runner import parse_progress
 
@@ -26,7 +33,7 @@ class RunProgress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._lock = threading.Lock()
-        self._bars: dict[str, int] = {}
+        self._bars: dict[str, TaskID] = {}
         self._progress = (
             Progress(
                 TextColumn("{task.description:<16}"),

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetKey,
     DagsterEventType,
     DagsterInstance,
@@ -185,6 +186,6 @@ def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:
         evaluations = [
             e.event_specific_data
             for e in result.all_events
-            if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+            if isinstance(e.event_specific_data, AssetCheckEvaluation)
         ]
         return {e.check_name: e.passed for e in evaluations}

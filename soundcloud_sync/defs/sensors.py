@@ -8,12 +8,15 @@ than the budget allows, however many are registered.
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from dagster import (
+    AddDynamicPartitionsRequest,
     DefaultSensorStatus,
+    DeleteDynamicPartitionsRequest,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -63,7 +66,7 @@ class RegistryChange:
 
 
 def registry_change(
-    file_urls: list[str], previous_file_keys: set[str], partition_keys: list[str]
+    file_urls: list[str], previous_file_keys: set[str], partition_keys: Sequence[str]
 ) -> RegistryChange:
     """What to add and drop so partitions match the file, with one key per playlist.
 
@@ -113,7 +116,7 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
         if is_playlist_key(key):
             store.unregister_playlist(key)
     context.update_cursor(json.dumps(sorted(parse_playlist_url(u).key for u in urls)))
-    requests = []
+    requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
     if change.add:
         requests.append(playlists_partitions.build_add_request(sorted(change.add)))
     if change.remove:

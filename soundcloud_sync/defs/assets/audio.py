@@ -1,6 +1,7 @@
 """Catalog → library: download, measure, convert and tag, import into Eagle, write back."""
 
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 from dagster import (
@@ -112,7 +113,7 @@ def audio_features(
                  "key_confidence", "duration_s", "lufs", "status", "message"],
     )  # fmt: skip
     table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
-    metadata = {
+    metadata: dict[str, Any] = {
         **{f"status/{k}": v for k, v in _counts(frame).items()},
         "dagster/row_count": len(frame),
         "tracks": MetadataValue.md(table.to_markdown(index=False) if len(table) else "none"),
