@@ -32,11 +32,14 @@ dev: install
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy soundcloud_sync
 
 bench: install
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/notion_sync.py
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/audio_pipeline.py
+	$(BIN)/python bench/scale.py --playlists 5 --tracks 200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
