@@ -39,7 +39,8 @@ bench: install
 	$(BIN)/python bench/notion_sync.py
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/audio_pipeline.py
-	$(BIN)/python bench/scale.py --playlists 5 --tracks 200
+	$(BIN)/python bench/scale.py sensor
+	$(BIN)/python bench/scale.py backfill --playlists 5 --tracks 200
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
