@@ -97,7 +97,16 @@ def run_sync(
     from ..definitions import sync_playlist_job_def
 
     register_partitions(instance, [partition_key])
-    selection = [AssetKey.from_user_string(k) for k in asset_keys] if asset_keys else None
+    job = reconstructable(sync_playlist_job_def)
+    if asset_keys:
+        # An asset selection alone would pull in every check of those assets, the
+        # Notion audit too; keep to the checks the job itself carries.
+        selection = {AssetKey.from_user_string(k) for k in asset_keys}
+        checks = sync_playlist_job_def().asset_layer.asset_graph.asset_check_keys
+        job = job.get_subset(
+            asset_selection=selection,
+            asset_check_selection={c for c in checks if c.asset_key in selection},
+        )
     request_id = uuid.uuid4().hex
     stop = threading.Event()
     watcher = None
@@ -108,14 +117,13 @@ def run_sync(
         watcher.start()
     try:
         with execute_job(
-            reconstructable(sync_playlist_job_def),
+            job,
             instance=instance,
             tags={
                 "dagster/partition": partition_key,
                 "soundcloud_sync/origin": origin,
                 REQUEST_TAG: request_id,
             },
-            asset_selection=selection,
             # the terminal shows progress; the full log stays in the instance (and the UI)
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         ) as result:
