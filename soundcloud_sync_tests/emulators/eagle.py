@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from soundcloud_sync_tests.emulators.base import BackgroundServer
+
 
 def _eagle_id(rng: random.Random) -> str:
     return "".join(rng.choices(string.ascii_uppercase + string.digits, k=13))
@@ -35,7 +37,7 @@ class EagleState:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
 
 
-class EagleEmulator:
+class EagleEmulator(BackgroundServer):
     """``with EagleEmulator() as eagle: eagle.url`` — a threaded local HTTP server."""
 
     def __init__(
@@ -46,8 +48,6 @@ class EagleEmulator:
         self.return_item_ids = return_item_ids
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------------- lifecycle
     @property
@@ -69,25 +69,7 @@ class EagleEmulator:
             def do_POST(self) -> None:
                 emulator._handle(self, "POST")
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> EagleEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(ThreadingHTTPServer((self.host, self.port), Handler), "eagle-emulator")
 
     # ----------------------------------------------------------------- helpers
     def all_folders(self) -> list[dict[str, Any]]:

@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from soundcloud_sync_tests.emulators.base import BackgroundServer
+
 RICH_TEXT_LIMIT = 2000
 ARRAY_LIMIT = 100
 RELATION_PAGE_LIMIT = 25
@@ -134,7 +136,7 @@ class Page:
     in_trash: bool = False
 
 
-class NotionEmulator:
+class NotionEmulator(BackgroundServer):
     """Thread-safe in-memory Notion with an HTTP front. Use as a context manager."""
 
     def __init__(
@@ -164,8 +166,6 @@ class NotionEmulator:
         self._refilled = time.monotonic()
         self._bucket_lock = threading.Lock()
         self._clock = 0.0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- server -------------------------------------------------------------------------
 
@@ -181,25 +181,7 @@ class NotionEmulator:
         class Handler(_Handler):
             emu = emulator
 
-        self._server = _Server(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> NotionEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._serve(_Server(("127.0.0.1", port), Handler), "notion-emulator")
 
     # -- counters ---------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from soundcloud_sync_tests.emulators.base import BackgroundServer
+
 DEFAULT_CLIENT_ID = "EmUlAtOr0ClientId0123456789abcde"  # 32 chars, like the real ones
 PROXY_API_BASE = "http://api-v2.soundcloud.com/"
 _PROXY_HOSTS = {
@@ -394,7 +396,7 @@ class _Urls:
 # --------------------------------------------------------------------------- emulator
 
 
-class SoundCloudEmulator:
+class SoundCloudEmulator(BackgroundServer):
     """Threaded local SoundCloud; a context manager. Build content, then point clients at it."""
 
     def __init__(
@@ -433,8 +435,6 @@ class SoundCloudEmulator:
         self._inject: list[float] = []  # Retry-After values of injected 429s still to answer
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._clock = time.monotonic
         self._created = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -442,29 +442,9 @@ class SoundCloudEmulator:
 
     def start(self) -> SoundCloudEmulator:
         handler = type("_Handler", (_Handler,), {"emulator": self})
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},  # quick shutdown between tests
-            name="soundcloud-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> SoundCloudEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        server = ThreadingHTTPServer((self.host, self.port), handler)
+        self.port = server.server_address[1]
+        return self._serve(server, "soundcloud-emulator")
 
     @property
     def base_url(self) -> str:
