@@ -170,6 +170,22 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _rows_and_known(
+    tracks: Sequence[Mapping[str, Any]],
+    known: Mapping[int, KnownPage | str] | None,
+    linked: bool = False,
+) -> tuple[dict[int, Mapping[str, Any]], dict[int, KnownPage]]:
+    """Rows by SoundCloud id (first wins), and the catalog's pages as KnownPage."""
+    rows: dict[int, Mapping[str, Any]] = {}
+    for row in tracks:
+        rows.setdefault(int(row["soundcloud_id"]), row)
+    known_pages = {
+        int(sid): (k if isinstance(k, KnownPage) else KnownPage(str(k), linked=linked))
+        for sid, k in (known or {}).items()
+    }
+    return rows, known_pages
+
+
 class NotionCatalogSync:
     """Upserts playlists and tracks; one instance per (token, databases) is enough.
 
@@ -581,13 +597,7 @@ class NotionCatalogSync:
             dry_run=dry_run,
             warnings=[*tracks_schema.warnings, *playlists_schema.warnings],
         )
-        rows: dict[int, Mapping[str, Any]] = {}
-        for row in tracks:
-            rows.setdefault(int(row["soundcloud_id"]), row)
-        known_pages = {
-            int(sid): (k if isinstance(k, KnownPage) else KnownPage(str(k)))
-            for sid, k in (known or {}).items()
-        }
+        rows, known_pages = _rows_and_known(tracks, known)
         removed_map = (
             {int(k): v for k, v in removed.items()}
             if isinstance(removed, Mapping)
@@ -851,13 +861,7 @@ class NotionCatalogSync:
         requests0, limited0 = self._request_counts()
         tracks_schema, _ = self.schemas()
         report = SyncReport(dry_run=dry_run, warnings=list(tracks_schema.warnings))
-        rows: dict[int, Mapping[str, Any]] = {}
-        for row in tracks:
-            rows.setdefault(int(row["soundcloud_id"]), row)
-        known_pages = {
-            int(sid): (k if isinstance(k, KnownPage) else KnownPage(str(k), linked=True))
-            for sid, k in (known or {}).items()
-        }
+        rows, known_pages = _rows_and_known(tracks, known, linked=True)
         try:
             results = self._sync_tracks(
                 rows, known_pages, None, dry_run, max_concurrent, on_page, report.warnings
