@@ -397,6 +397,7 @@ def sensor(args: argparse.Namespace) -> None:
     from dagster import DagsterInstance, RunRequest, build_sensor_context
 
     from soundcloud_sync.catalog import Catalog
+    from soundcloud_sync.defs import sensors
     from soundcloud_sync.defs.partitions import PLAYLISTS
     from soundcloud_sync.defs.resources import CatalogResource, SoundCloudResource
     from soundcloud_sync.defs.sensors import (
@@ -406,7 +407,8 @@ def sensor(args: argparse.Namespace) -> None:
     )
     from soundcloud_sync.sources.models import ids_hash
 
-    clock = [0.0]
+    clock = [time.time()]
+    sensors.clock = lambda: clock[0]  # the sensor's clock in simulated time too
     with (
         SoundCloudEmulator(rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW) as sc,
         tempfile.TemporaryDirectory() as tmp,
@@ -490,7 +492,7 @@ def sensor(args: argparse.Namespace) -> None:
     print(
         f"{'run requests per changed playlist (max)':<52} "
         f"{max((len(v) for v in requests.values()), default=0):>7}"
-        "   (the change is seen again each rotation until a run syncs it)"
+        "   (the cursor remembers a requested change until a run syncs it)"
     )
     print(
         f"{'runs launched per changed playlist (max)':<52} "

@@ -1,12 +1,14 @@
 """The new-tracks sensor with 300 registered playlists on the SoundCloud emulator.
 
 Ticks are evaluated with `build_sensor_context` once per simulated
-`SENSOR_INTERVAL_SECONDS`; the emulator's 600-requests-per-10-minutes window runs on
-the same simulated clock, so a sensor over budget would meet real 429s.
+`SENSOR_INTERVAL_SECONDS`; the emulator's 600-requests-per-10-minutes window and the
+sensor's own clock run on the same simulated time, so a sensor over budget would meet
+real 429s.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +17,14 @@ import pytest
 from dagster import DagsterInstance, RunRequest, build_sensor_context, instance_for_test
 
 from soundcloud_sync.catalog import Catalog
+from soundcloud_sync.defs import sensors
 from soundcloud_sync.defs.partitions import PLAYLISTS
 from soundcloud_sync.defs.resources import CatalogResource, SoundCloudResource
-from soundcloud_sync.defs.sensors import SENSOR_INTERVAL_SECONDS, new_tracks_sensor
+from soundcloud_sync.defs.sensors import (
+    MIN_RECHECK_SECONDS,
+    SENSOR_INTERVAL_SECONDS,
+    new_tracks_sensor,
+)
 from soundcloud_sync.sources import SoundCloudClient
 from soundcloud_sync.sources.models import ids_hash
 from soundcloud_sync_tests.emulators.soundcloud import (
@@ -71,9 +78,12 @@ class Watched:
             self.catalog.record_playlist(client.fetch_playlist(playlist.url))
 
 
-def watch(emulator: SoundCloudEmulator, tmp_path: Path, n: int) -> Iterator[Watched]:
-    clock = [0.0]
+def watch(
+    emulator: SoundCloudEmulator, tmp_path: Path, n: int, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Watched]:
+    clock = [time.time()]
     emulator._clock = lambda: clock[0]  # the rate window follows the simulated ticks
+    monkeypatch.setattr(sensors, "clock", lambda: clock[0])
     cache = tmp_path / "yt-dlp"
     emulator.seed_client_id_cache(cache)
     url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
@@ -98,13 +108,17 @@ def watch(emulator: SoundCloudEmulator, tmp_path: Path, n: int) -> Iterator[Watc
 
 
 @pytest.fixture
-def watched(soundcloud_emulator: SoundCloudEmulator, tmp_path: Path) -> Iterator[Watched]:
-    yield from watch(soundcloud_emulator, tmp_path, REGISTERED)
+def watched(
+    soundcloud_emulator: SoundCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Watched]:
+    yield from watch(soundcloud_emulator, tmp_path, REGISTERED, monkeypatch)
 
 
 @pytest.fixture
-def few_watched(soundcloud_emulator: SoundCloudEmulator, tmp_path: Path) -> Iterator[Watched]:
-    yield from watch(soundcloud_emulator, tmp_path, 3)
+def few_watched(
+    soundcloud_emulator: SoundCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Watched]:
+    yield from watch(soundcloud_emulator, tmp_path, 3, monkeypatch)
 
 
 def test_300_playlists_one_run_per_change_none_when_unchanged_within_budget(
@@ -138,21 +152,45 @@ def test_300_playlists_one_run_per_change_none_when_unchanged_within_budget(
     assert watched.emulator.statuses[429] == 0
 
 
-def test_a_change_not_yet_synced_keeps_its_run_key(few_watched: Watched) -> None:
-    """Seen again before its run finished, a change carries the same run key (Dagster
-    launches a run key once); a further change gets a new one."""
+def test_a_change_is_requested_once_and_few_playlists_are_not_polled_every_tick(
+    few_watched: Watched,
+) -> None:
+    """Seen again before its run finished, a change is not requested again (the cursor
+    remembers it); a further change is. Three playlists are checked once per
+    `MIN_RECHECK_SECONDS`, not on every tick."""
+    recheck_ticks = MIN_RECHECK_SECONDS // SENSOR_INTERVAL_SECONDS
     playlist = few_watched.playlists[1]
     few_watched.emulator.append_tracks(playlist, 1)
-    [first] = few_watched.tick()  # 3 playlists: every tick checks all of them
-    [again] = few_watched.tick()  # not synced yet
-    assert first.partition_key == again.partition_key == playlist.key
-    assert first.run_key == again.run_key
+    [first] = few_watched.tick()  # never checked: all three are due
+    assert first.partition_key == playlist.key
+    assert few_watched.requests_per_tick == [3]
+
+    # not due again until MIN_RECHECK_SECONDS have passed; then not synced yet, and
+    # still the same change: nothing new to request
+    assert few_watched.ticks(2 * recheck_ticks) == []
+    assert sum(few_watched.requests_per_tick) == 3 + 2 * 3
 
     few_watched.emulator.append_tracks(playlist, 1)
-    [newer] = few_watched.tick()
+    [newer] = few_watched.ticks(recheck_ticks)
     assert newer.partition_key == playlist.key
     assert newer.run_key != first.run_key
 
     few_watched.sync(playlist)
-    assert few_watched.tick() == []
+    assert few_watched.ticks(2 * recheck_ticks) == []
+    # 3 playlists over ~25 simulated minutes: a handful of requests, not 3 per tick
+    assert sum(few_watched.requests_per_tick) <= 3 * 6
     assert few_watched.emulator.statuses[429] == 0
+
+
+def test_a_playlist_synced_by_a_run_goes_to_the_back_of_the_line() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ago = {"a/sets/x": now - timedelta(minutes=20), "b/sets/y": None,
+           "c/sets/z": now - timedelta(minutes=9), "d/sets/w": now - timedelta(minutes=1)}  # fmt: skip
+    keys = sorted(ago)
+    assert sensors.playlists_to_check(keys, ago, now, 2, 300) == ["b/sets/y", "a/sets/x"]
+    assert sensors.playlists_to_check(keys, ago, now, 9, 300) == [
+        "b/sets/y", "a/sets/x", "c/sets/z"
+    ]  # fmt: skip
+    assert sensors.playlists_to_check(keys, ago, now, 9, 3600) == ["b/sets/y"]

@@ -200,8 +200,11 @@ class Catalog:
             removals_trusted=playlist.ids_complete,
         )
 
-    def mark_checked(self, key: str, *, ids_hash_value: str | None = None) -> None:
-        values: dict[str, Any] = {"last_checked_at": utc_now()}
+    def mark_checked(
+        self, key: str, *, ids_hash_value: str | None = None, at: datetime | None = None
+    ) -> None:
+        when = at.isoformat(timespec="seconds") if at else utc_now()
+        values: dict[str, Any] = {"last_checked_at": when}
         if ids_hash_value is not None:
             values["ids_hash"] = ids_hash_value
         with self.engine.begin() as conn:

@@ -1,15 +1,19 @@
 """Sensors: the playlist registry file, and new tracks on SoundCloud.
 
 The new-tracks sensor spends a fixed share of SoundCloud's unpublished budget
-(about 600 requests per 10 minutes) on checks: one request per playlist, round
-robin, so 300 playlists are each looked at every ~10 minutes and never faster
-than the budget allows, however many are registered.
+(about 600 requests per 10 minutes) on checks: one request per playlist, the
+longest-unchecked first, so the interval adapts to the number of playlists. 300
+playlists are each looked at every ~10 minutes, 1,000 every ~33, and never faster
+than the budget allows; a handful are looked at every `MIN_RECHECK_SECONDS`, not
+every tick, so a small registry leaves the budget to the syncs and downloads.
 """
 
 import json
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -33,6 +37,10 @@ SENSOR_INTERVAL_SECONDS = 30
 # The sensor's share of SoundCloud's budget: 300 of the ~600 requests per 10 minutes.
 CHECK_BUDGET_REQUESTS = 300
 CHECK_BUDGET_WINDOW_SECONDS = 600
+# No playlist is checked more often than this, however few are registered.
+MIN_RECHECK_SECONDS = 300
+# The sensor's clock (a test's simulated clock replaces it).
+clock: Callable[[], float] = time.time
 
 
 def checks_per_tick(
@@ -41,6 +49,38 @@ def checks_per_tick(
     window_seconds: int = CHECK_BUDGET_WINDOW_SECONDS,
 ) -> int:
     return max(1, budget * interval_seconds // window_seconds)
+
+
+def min_recheck_seconds() -> int:
+    return int(os.environ.get("SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS", MIN_RECHECK_SECONDS))
+
+
+def playlists_to_check(
+    keys: Sequence[str],
+    last_checked: Mapping[str, datetime | None],
+    now: datetime,
+    limit: int,
+    min_interval_seconds: float,
+) -> list[str]:
+    """The `limit` longest-unchecked playlists (never-checked first) that are due.
+
+    Longest-unchecked first is a round robin that survives added and removed
+    playlists, and a playlist a run just synced goes to the back of the line.
+    """
+    never = datetime.min.replace(tzinfo=UTC)
+
+    def checked(key: str) -> datetime:
+        return last_checked.get(key) or never
+
+    due = [k for k in keys if (now - checked(k)).total_seconds() >= min_interval_seconds]
+    return sorted(due, key=lambda k: (checked(k), k))[:limit]
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def playlists_file() -> Path:
@@ -133,35 +173,56 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
     job=sync_playlist_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Checks registered playlists round robin (one SoundCloud request each) "
-    "and requests a run for exactly the partitions whose track list changed.",
+    description="Checks registered playlists longest-unchecked first (one SoundCloud "
+    "request each, within a fixed share of the budget) and requests a run for exactly "
+    "the partitions whose track list changed.",
 )
 def new_tracks_sensor(
     context: SensorEvaluationContext, catalog: CatalogResource, soundcloud: SoundCloudResource
 ):
-    keys = sorted(context.instance.get_dynamic_partitions(PLAYLISTS))
+    # URL-shaped keys typed in the UI wait for the registry sensor's canonical key
+    keys = sorted(
+        k for k in context.instance.get_dynamic_partitions(PLAYLISTS) if is_playlist_key(k)
+    )
     if not keys:
         return SkipReason("no playlists registered")
+    # The cursor holds the track-list fingerprint last requested per playlist: a
+    # change is requested once, even before its run has updated the catalog.
+    requested: dict[str, str] = json.loads(context.cursor or "{}")
+    requested = {k: v for k, v in requested.items() if k in set(keys)}
     store = catalog.catalog()
-    start = int(context.cursor or 0) % len(keys)
-    batch = [keys[(start + i) % len(keys)] for i in range(min(len(keys), checks_per_tick()))]
+    known = {row["key"]: row for row in store.registered_playlists()}
+    now = datetime.fromtimestamp(clock(), UTC)
+    batch = playlists_to_check(
+        keys,
+        {k: _parse_time(known[k]["last_checked_at"]) for k in keys if k in known},
+        now,
+        limit=checks_per_tick(),
+        min_interval_seconds=min_recheck_seconds(),
+    )
+    if not batch:
+        return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
     run_requests = []
     with soundcloud.client() as client:  # closes yt-dlp's connections after every tick
         for key in batch:
-            known = store.playlist(key) or {}
-            url = known.get("url") or parse_playlist_url(key).url
+            row = known.get(key)
+            if row is None:  # a partition added in the UI under its canonical key
+                store.register_playlist(key, parse_playlist_url(key).url)
+                row = store.playlist(key) or {}
             try:
-                snapshot = client.check_playlist(url)
+                snapshot = client.check_playlist(row.get("url") or parse_playlist_url(key).url)
             except SourceError as exc:
-                context.log.warning(str(exc))
-                continue
-            if snapshot.ids_hash != known.get("ids_hash"):
-                # The run key makes the same change impossible to request twice.
-                run_requests.append(
-                    RunRequest(partition_key=key, run_key=f"{key}@{snapshot.ids_hash}")
-                )
-            store.mark_checked(key)
-    context.update_cursor(str((start + len(batch)) % len(keys)))
+                context.log.warning(str(exc))  # checked: retried after the interval
+            else:
+                changed = snapshot.ids_hash not in (row.get("ids_hash"), requested.get(key))
+                if changed:
+                    requested[key] = snapshot.ids_hash
+                    # The run key also stops Dagster from launching a change twice.
+                    run_requests.append(
+                        RunRequest(partition_key=key, run_key=f"{key}@{snapshot.ids_hash}")
+                    )
+            store.mark_checked(key, at=now)
+    context.update_cursor(json.dumps(requested, sort_keys=True))
     if not run_requests:
         return SkipReason(f"checked {len(batch)} of {len(keys)} playlists: no changes")
     return run_requests
