@@ -157,8 +157,11 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     all_tracks = set(first.track_ids) | set(second.track_ids)
     workspace = ["-w", str(DEPLOY_WORKSPACE)]
 
-    # Register both playlists (catalog + dynamic partitions, both in PostgreSQL), set the
-    # pools' limits and switch the automation off, in parallel.
+    # Dagster's tables first, from one process (docs/deployment.md: processes meeting an
+    # empty database at once race to create them). Then register both playlists (catalog
+    # + dynamic partitions, both in PostgreSQL), set the pools' limits and switch the
+    # automation off, in parallel.
+    _cli(env, tmp_path, "dagster", "instance", "migrate")
     with ThreadPoolExecutor(4) as pool:
         jobs = [pool.submit(_cli, env, tmp_path, "soundcloud-sync", "add", first.url, second.url)]
         jobs += [
