@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import click
 
@@ -13,9 +15,20 @@ from .config import Settings
 from .sources import SourceError, parse_playlist_url
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+@contextmanager
+def _user_errors(subject: str = "") -> Iterator[None]:
+    """Errors about the user's input or services: one line (or the schema's list), no trace."""
+    from .notion import NotionError, SchemaError
+
+    try:
+        yield
+    except (SourceError, NotionError, SchemaError, api.SyncFailed, ValueError) as exc:
+        _fail(f"{subject}: {exc}" if subject and subject not in str(exc) else str(exc))
 
 
 @click.group()
@@ -27,10 +40,8 @@ def main() -> None:
 @click.argument("urls", nargs=-1, required=True)
 def add(urls: tuple[str, ...]) -> None:
     """Register playlists (as Dagster partitions) for scheduled and sensor syncs."""
-    try:
+    with _user_errors():
         keys = api.register_playlists(list(urls))
-    except SourceError as exc:
-        _fail(str(exc))
     for key in keys:
         click.echo(f"registered {key}")
 
@@ -39,51 +50,68 @@ def add(urls: tuple[str, ...]) -> None:
 @click.argument("urls", nargs=-1, required=True)
 def remove(urls: tuple[str, ...]) -> None:
     """Stop syncing playlists (nothing in Notion or the library is deleted)."""
-    try:
+    with _user_errors():
         keys = api.unregister_playlists(list(urls))
-    except SourceError as exc:
-        _fail(str(exc))
     for key in keys:
         click.echo(f"unregistered {key}")
 
 
 @main.command()
-@click.argument("url")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
 @click.option("--no-download", is_flag=True, help="Only SoundCloud → catalog → Notion.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stats object as JSON.")
 @click.option("--name", "playlist_name", help="Name for the playlist's Notion page.")
 def sync(
-    url: str, no_download: bool, dry_run: bool, as_json: bool, playlist_name: str | None
+    urls: tuple[str, ...],
+    no_download: bool,
+    dry_run: bool,
+    as_json: bool,
+    playlist_name: str | None,
 ) -> None:
-    """Sync one playlist now (a run on the local Dagster instance)."""
-    try:
-        key = parse_playlist_url(url).key
-    except SourceError as exc:
-        _fail(str(exc))
-    settings = Settings.from_env()
-    if dry_run:
+    """Sync playlists now, one run each on the local Dagster instance.
+
+    With several URLs, every playlist is synced even when one fails; the exit code is
+    non-zero if any failed, and `--json` prints a list of stats objects.
+    """
+    if playlist_name and len(urls) > 1:
+        _fail("--name applies to one playlist; give one URL with it")
+    with _user_errors():
+        keys = [parse_playlist_url(url).key for url in urls]  # all bad input before any run
+    results, failures = [], []
+    for url, key in zip(urls, keys, strict=True):
         try:
-            stats = api.sync_playlist_to_notion(url, playlist_name, dry_run=True)
-        except SourceError as exc:
-            _fail(str(exc))
-        _print_stats(stats, as_json)
-        return
+            with _user_errors(key):
+                results.append(_sync_one(url, no_download, dry_run, as_json, playlist_name))
+        except SystemExit:
+            failures.append(key)
+    if as_json:
+        click.echo(json.dumps(results[0] if len(urls) == 1 else results, indent=2, default=str))
+    else:
+        for stats in results:
+            _print_stats(stats)
+    if failures:
+        sys.exit(1)
+
+
+def _sync_one(
+    url: str, no_download: bool, dry_run: bool, as_json: bool, playlist_name: str | None
+) -> dict[str, Any]:
+    if dry_run:
+        return api.sync_playlist_to_notion(url, playlist_name, dry_run=True)
     from .progress import RunProgress
 
+    settings = Settings.from_env()
     assets = api.NOTION_ASSETS if no_download else None
     with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
         key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
     if not outcome.success:
         reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
         _fail(f"{key}: {reason} (run {outcome.run_id})")
-    _print_stats(api.playlist_stats(api.catalog_for(settings), key, assets), as_json)
+    return api.playlist_stats(api.catalog_for(settings), key, assets)
 
 
-def _print_stats(stats: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(stats, indent=2, default=str))
-        return
+def _print_stats(stats: dict[str, Any]) -> None:
     for name, value in stats.items():
         if name in ("track_ids", "plan"):
             continue
@@ -96,10 +124,8 @@ def audit(url: str) -> None:
     """Read a playlist's pages back from Notion: duplicates, agreement with the catalog."""
     from .defs.runner import local_instance, run_audit
 
-    try:
+    with _user_errors():
         key = parse_playlist_url(url).key
-    except SourceError as exc:
-        _fail(str(exc))
     with local_instance(Settings.from_env()) as instance:
         results = run_audit(instance, key)
     for name, passed in sorted(results.items()):
@@ -163,9 +189,12 @@ def notion_init(parent_page: str) -> None:
         _fail("NOTION_TOKEN is not set")
     from .notion import init_databases
 
-    tracks_id, playlists_id = init_databases(
-        token=settings.notion_token, base_url=settings.notion_base_url, parent_page_id=parent_page
-    )
+    with _user_errors(f"parent page {parent_page}"):
+        tracks_id, playlists_id = init_databases(
+            token=settings.notion_token,
+            base_url=settings.notion_base_url,
+            parent_page_id=parent_page,
+        )
     click.echo(f"NOTION_TRACKS_DATABASE_ID={tracks_id}")
     click.echo(f"NOTION_PLAYLISTS_DATABASE_ID={playlists_id}")
 

@@ -129,6 +129,29 @@ def test_bad_input_fails_with_one_line_naming_the_playlist(
         )
 
 
+def test_sync_several_playlists_keeps_going_past_a_bad_one(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, notion_emulator: NotionEmulator
+) -> None:
+    first = soundcloud_emulator.add_playlist("crate-digger", "opener", 3)
+    second = soundcloud_emulator.add_playlist("night-owl", "closer", 2)
+    missing = "https://soundcloud.com/crate-digger/sets/gone-for-good"
+
+    # a URL that is no playlist at all stops everything before any run
+    refused = run(env, "sync", first.url, "https://soundcloud.com/crate-digger", "--json")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "user page" in refused.stderr and notion_emulator.writes == 0
+
+    result = run(env, "sync", first.url, missing, second.url, "--no-download", "--json")
+    assert result.returncode == 1
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "crate-digger/sets/gone-for-good" in error
+    stats = json.loads(result.stdout)
+    assert [(s["playlist_url"], s["tracks_added"]) for s in stats] == [
+        (first.url, 3),
+        (second.url, 2),
+    ]
+
+
 def test_add_registers_partitions_once(env: dict[str, str]) -> None:
     result = run(
         env,
