@@ -38,14 +38,16 @@ def playlist_chart_png(
     fig = _figure()
     ax_t = fig.add_subplot(1, 2, 1)
     if len(bpm):
-        lo, hi = np.floor(bpm.min()) - 1, np.ceil(bpm.max()) + 2
-        ax_t.hist(bpm, bins=np.arange(lo, hi, 1.0), color="#ff5500", edgecolor="white")
+        # 2-BPM bins on even numbers: the steps a DJ can pitch between without artefacts
+        lo, hi = 2 * np.floor(bpm.min() / 2) - 2, 2 * np.ceil(bpm.max() / 2) + 4
+        ax_t.hist(bpm, bins=np.arange(lo, hi, 2.0), color="#ff5500", edgecolor="white")
         ax_t.axvline(float(np.median(bpm)), color="#333", linestyle="--", linewidth=1)
         ax_t.set_title(f"Tempo (median {np.median(bpm):.1f} BPM, n={len(bpm)})")
     else:
         ax_t.set_title("Tempo (no tracks analysed)")
     ax_t.set_xlabel("BPM")
     ax_t.set_ylabel("tracks")
+    ax_t.yaxis.get_major_locator().set_params(integer=True)
 
     ax_k = fig.add_subplot(1, 2, 2, projection="polar")
     _camelot_wheel(ax_k, keys)
