@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -168,10 +169,23 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import shutil
 
     from .defs.runner import ensure_dagster_home
+    from .defs.sensors import playlists_file
 
-    home = ensure_dagster_home(Settings.from_env())
+    settings = Settings.from_env()  # reads .env into the environment the UI inherits
+    home = ensure_dagster_home(settings)
+    # Paths the code server resolves, made absolute: it runs in DAGSTER_HOME, where
+    # `dagster dev` finds the instance file it uses and so does not warn about the
+    # repository's own dagster.yaml (the same settings, copied into the home).
+    os.environ["SOUNDCLOUD_SYNC_HOME"] = str(settings.home)
+    os.environ["SOUNDCLOUD_SYNC_PLAYLISTS_FILE"] = str(playlists_file().resolve())
+    if settings.notion_mapping_file:
+        os.environ["NOTION_PROPERTY_MAPPING"] = str(Path(settings.notion_mapping_file).resolve())
+    # Dagster nudges `dagster dev` users towards its `dg` tool; nothing to act on here.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:Function `dev_command` is superseded")
     click.echo(f"DAGSTER_HOME={home}", err=True)
-    dagster = shutil.which("dagster") or "dagster"
+    beside = Path(sys.executable).parent / "dagster"  # the one of this environment
+    dagster = str(beside) if beside.exists() else shutil.which("dagster") or "dagster"
+    os.chdir(home)
     os.execvp(dagster, [dagster, "dev", "-m", "soundcloud_sync.definitions", *dagster_args])
 
 
