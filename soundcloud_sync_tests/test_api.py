@@ -134,3 +134,38 @@ def test_batch_create_notion_tracks_dedupes_and_fills_hand_made_pages(
     again = api.batch_create_notion_tracks(tracks)
     assert (again["created"], again["errors"]) == (0, 0)
     assert len(notion_emulator.pages_in(notion_catalog.tracks_data_source_id)) == 60
+
+
+def test_without_notion_and_with_eagle_closed_the_rest_of_the_chain_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    """No NOTION_TOKEN and Eagle not running: both steps say why, the run succeeds."""
+    from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE
+    from soundcloud_sync_tests.servers import free_port
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("DAGSTER_HOME", "NOTION_TOKEN", "NOTION_TRACKS_DATABASE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    settings = {
+        "SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"),
+        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
+        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
+        "EAGLE_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    playlist = soundcloud_emulator.add_playlist("selector", "no-notion", 3)
+
+    stats = api.sync_and_download_playlist(playlist.url)
+    assert stats["notion"] == "skipped" and stats["track_ids"] == []
+    assert (stats["downloaded"], stats["analysed"], stats["converted"]) == (3, 3, 3)
+    assert len(list((tmp_path / "home" / "library").rglob("*.aiff"))) == 3
+
+    with DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        messages = [e.user_message for e in instance.all_logs(run.run_id)]
+    assert any("NOTION_TOKEN is not set" in m for m in messages)
+    assert any("Eagle" in m and "not running" in m for m in messages), [
+        m for m in messages if "agle" in m
+    ]
