@@ -32,6 +32,7 @@ import bisect
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -242,7 +243,12 @@ def backfill(args: argparse.Namespace) -> None:
     total_tracks = args.playlists * args.tracks
     print(
         f"backfill: {args.playlists} playlists x {args.tracks} tracks = {total_tracks} tracks, "
-        f"{args.concurrency} runs at once, Notion emulator {args.rate:g} req/s "
+        + (
+            "one asset backfill through the UI (runs at once: dagster.yaml's queue), "
+            if args.via == "ui"
+            else f"{args.concurrency} CLI runs at once, "
+        )
+        + f"Notion emulator {args.rate:g} req/s "
         f"(latency {args.notion_latency:g} s), SoundCloud emulator {SOUNDCLOUD_BUDGET} req / "
         f"{WINDOW:g} s; notion_api/soundcloud_api pools: {args.pool_limit or 1}"
     )
@@ -262,27 +268,181 @@ def backfill(args: argparse.Namespace) -> None:
         sampler = Sampler(sc)
         sampling = threading.Thread(target=sampler.loop, daemon=True)
         sampling.start()
-        lock = threading.Lock()
         started = time.perf_counter()
-        results: list[RunResult] = []
-        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            futures = [pool.submit(run_one, env, p.url, p.key, sampler, lock) for p in playlists]
-            for n, future in enumerate(futures, 1):
-                r = future.result()
-                results.append(r)
-                if args.verbose or r.code != 0:
-                    print(
-                        f"  run {n:>3}/{len(futures)} {r.key}: exit {r.code}, {r.wall:.0f} s, "
-                        f"added {r.stats.get('tracks_added')}, peak {r.peak_tree_mib:.0f} MiB "
-                        f"{r.error}",
-                        flush=True,
-                    )
+        if args.via == "ui":  # wall time from the backfill's launch, UI start-up excluded
+            results, started = run_via_ui(env, playlists, sampler, home, args.verbose)
+        else:
+            results = run_via_cli(env, playlists, sampler, args)
         wall = time.perf_counter() - started
         sampler.stop.set()
         sampling.join()
         report_backfill(args, sc, notion, sampler, results, wall, home)
     if not args.keep:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _print_run(n: int, total: int, r: RunResult) -> None:
+    print(
+        f"  run {n:>3}/{total} {r.key}: exit {r.code}, {r.wall:.0f} s, "
+        f"added {r.stats.get('tracks_added')}, peak {r.peak_tree_mib:.0f} MiB {r.error}",
+        flush=True,
+    )
+
+
+def run_via_cli(
+    env: dict[str, str], playlists: list, sampler: Sampler, args: argparse.Namespace
+) -> list[RunResult]:
+    """One `soundcloud-sync sync` process per playlist, `--concurrency` at once."""
+    lock = threading.Lock()
+    results: list[RunResult] = []
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        futures = [pool.submit(run_one, env, p.url, p.key, sampler, lock) for p in playlists]
+        for n, future in enumerate(futures, 1):
+            r = future.result()
+            results.append(r)
+            if args.verbose or r.code != 0:
+                _print_run(n, len(futures), r)
+    return results
+
+
+BACKFILL_MUTATION = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}"""
+REPOSITORY_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name } } } }"
+
+
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    import urllib.request
+
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)["data"]
+
+
+def _wait_for_ui(port: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"soundcloud-sync dev exited with {proc.returncode}")
+        try:
+            if _graphql(port, REPOSITORY_QUERY)["repositoriesOrError"].get("nodes"):
+                return
+        except (OSError, KeyError, TypeError, ValueError):
+            pass
+        time.sleep(1)
+    raise SystemExit(f"the UI did not load the code location in {timeout:.0f} s")
+
+
+def _run_pid(instance, run_id: str) -> int | None:
+    """The pid of the process executing a run, from its RUN_START event."""
+    from dagster import DagsterEventType
+
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.RUN_START):
+        if entry.dagster_event and entry.dagster_event.pid:
+            return entry.dagster_event.pid
+    return None
+
+
+def run_via_ui(
+    env: dict[str, str], playlists: list, sampler: Sampler, home: Path, verbose: bool
+) -> tuple[list[RunResult], float]:
+    """What a user does: `soundcloud-sync dev`, then one asset backfill over every
+    playlist partition, launched through the UI's own GraphQL API. The daemon creates a
+    run per partition and dagster.yaml's run queue decides how many execute at once."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from soundcloud_sync.api import NOTION_ASSETS, catalog_for, playlist_stats
+    from soundcloud_sync.config import Settings
+    from soundcloud_sync_tests.servers import free_port
+
+    # The sensors would check (and sync, downloads included) the 50 new playlists on
+    # their own: switched off for the measurement, as the deployment test does.
+    dagster = str(Path(sys.executable).parent / "dagster")
+    for name in ("new_tracks_sensor", "playlist_registry_sensor"):
+        subprocess.run(
+            [dagster, "sensor", "stop", name, "-m", "soundcloud_sync.definitions"],
+            env={**env, "DAGSTER_HOME": str(home / "dagster")}, cwd=home, check=True,
+            capture_output=True,
+        )  # fmt: skip
+    port = free_port()
+    log = (home / "dev.log").open("w")
+    ui = subprocess.Popen(
+        [CLI, "dev", "-p", str(port)], env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    finished = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    peaks: dict[str, tuple[float, float]] = {}
+    pids: dict[str, int | None] = {}
+    try:
+        _wait_for_ui(port, ui)
+        params = {
+            "partitionNames": [p.key for p in playlists],
+            "assetSelection": [{"path": [name]} for name in NOTION_ASSETS],
+            "fromFailure": False,
+            "title": "scale benchmark",
+        }
+        launched = _graphql(port, BACKFILL_MUTATION, {"params": params})
+        answer = launched["launchPartitionBackfill"]
+        if answer["__typename"] != "LaunchBackfillSuccess":
+            raise SystemExit(f"the backfill was refused: {answer}")
+        backfill_id = answer["backfillId"]
+        launched_at = time.perf_counter()
+        print(f"  backfill {backfill_id} launched through the UI's GraphQL API", flush=True)
+        reported: set[str] = set()
+        with DagsterInstance.from_config(str(home / "dagster")) as instance:
+            while True:
+                runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill_id}))
+                active = {r.run_id for r in runs if r.status == DagsterRunStatus.STARTED}
+                sampler.active = len(active)
+                for run_id in active:
+                    pids[run_id] = pids.get(run_id) or _run_pid(instance, run_id)
+                    if not pids[run_id]:
+                        continue
+                    tree, single = tree_rss_mib(pids[run_id])
+                    old_tree, old_single = peaks.get(run_id, (0.0, 0.0))
+                    peaks[run_id] = (max(old_tree, tree), max(old_single, single))
+                done = [r for r in runs if r.status in finished]
+                for r in done:
+                    if verbose and r.run_id not in reported:
+                        reported.add(r.run_id)
+                        print(
+                            f"  run {len(reported):>3}/{len(playlists)} {r.tags.get('dagster/partition')}: {r.status.value}",
+                            flush=True,
+                        )
+                if len(done) == len(playlists):
+                    break
+                time.sleep(1.0)
+            records = instance.get_run_records(RunsFilter(tags={"dagster/backfill": backfill_id}))
+    finally:
+        os.killpg(ui.pid, signal.SIGINT)
+        try:
+            ui.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(ui.pid, signal.SIGKILL)
+        log.close()
+    catalog = catalog_for(Settings(home=home))
+    results = []
+    for record in records:
+        run = record.dagster_run
+        key = run.tags.get("dagster/partition", "")
+        tree, single = peaks.get(run.run_id, (0.0, 0.0))
+        wall = (record.end_time or 0) - (record.start_time or 0)
+        result = RunResult(
+            key, 0 if run.status == DagsterRunStatus.SUCCESS else 1, wall, tree, single
+        )
+        result.stats = playlist_stats(catalog, key, NOTION_ASSETS)
+        results.append(result)
+    return results, launched_at
 
 
 def report_backfill(
@@ -519,6 +679,12 @@ def main() -> None:
     )  # fmt: skip
     b.add_argument("--keep", action="store_true", help="keep the home under bench/results/")
     b.add_argument("--verbose", action="store_true", help="a line per finished run")
+    b.add_argument(
+        "--via", choices=["cli", "ui"], default="cli",
+        help="cli: a `soundcloud-sync sync` process per playlist, --concurrency at once; "
+        "ui: `soundcloud-sync dev` and one asset backfill launched through the UI's GraphQL "
+        "API (the daemon and dagster.yaml's run queue decide what runs at once)",
+    )  # fmt: skip
     s = sub.add_parser("sensor", help="new_tracks_sensor ticks with N registered playlists")
     s.add_argument("--playlists", type=int, default=300)
     s.add_argument("--tracks", type=int, default=20)
