@@ -225,15 +225,24 @@ def backfill_world(
 
 
 def configure_pools(home: Path, pool_limit: int | None) -> None:
-    """Our dagster.yaml in the bench's DAGSTER_HOME, optionally with wider pools."""
+    """Our dagster.yaml in the bench's DAGSTER_HOME; `--pool-limit` sets both pools.
+
+    Without it the pools are what a user gets: notion_api 2 (set on first use, one
+    limiter per machine), soundcloud_api dagster.yaml's default of 1.
+    """
     from importlib import resources
+
+    from dagster import DagsterInstance
+
+    from soundcloud_sync.defs.runner import ensure_pool_limits
 
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml").read_text()
-    if pool_limit is not None:
-        template = template.replace("default_limit: 1", f"default_limit: {pool_limit}")
     (dagster_home / "dagster.yaml").write_text(template)
+    if pool_limit is not None:
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            ensure_pool_limits(instance, {"notion_api": pool_limit, "soundcloud_api": pool_limit})
 
 
 def backfill(args: argparse.Namespace) -> None:
@@ -250,7 +259,8 @@ def backfill(args: argparse.Namespace) -> None:
         )
         + f"Notion emulator {args.rate:g} req/s "
         f"(latency {args.notion_latency:g} s), SoundCloud emulator {SOUNDCLOUD_BUDGET} req / "
-        f"{WINDOW:g} s; notion_api/soundcloud_api pools: {args.pool_limit or 1}"
+        f"{WINDOW:g} s; pools notion_api/soundcloud_api: "
+        + (f"{args.pool_limit}/{args.pool_limit}" if args.pool_limit else "2/1 (the defaults)")
     )
     print(
         "scope: --no-download (playlist_metadata, playlist_tracks, notion_track_pages); "
@@ -675,7 +685,7 @@ def main() -> None:
     b.add_argument("--notion-latency", type=float, default=0.25, help="seconds per Notion answer")
     b.add_argument(
         "--pool-limit", type=int, default=None,
-        help="notion_api/soundcloud_api pool limit (default: dagster.yaml's 1)",
+        help="both pools' limit (default: ours, notion_api 2 and soundcloud_api 1)",
     )  # fmt: skip
     b.add_argument("--keep", action="store_true", help="keep the home under bench/results/")
     b.add_argument("--verbose", action="store_true", help="a line per finished run")

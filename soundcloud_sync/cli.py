@@ -168,11 +168,12 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import os
     import shutil
 
-    from .defs.runner import ensure_dagster_home
+    from .defs.runner import local_instance
     from .defs.sensors import playlists_file
 
     settings = Settings.from_env()  # reads .env into the environment the UI inherits
-    home = ensure_dagster_home(settings)
+    with local_instance(settings):  # the home, its dagster.yaml and the pools' limits
+        home = Path(os.environ["DAGSTER_HOME"])
     # Paths the code server resolves, made absolute: it runs in DAGSTER_HOME, where
     # `dagster dev` finds the instance file it uses and so does not warn about the
     # repository's own dagster.yaml (the same settings, copied into the home).

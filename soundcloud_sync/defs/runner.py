@@ -32,6 +32,10 @@ from .partitions import PLAYLISTS
 
 PROGRESS_PREFIX = "progress:"
 REQUEST_TAG = "soundcloud_sync/request"
+# On one machine the Notion limiter is shared by every process, so two Notion steps may
+# overlap without exceeding the rate: the next run's step starts while the last one ends,
+# and Notion never idles between runs. Other pools keep dagster.yaml's default (1).
+LOCAL_POOL_LIMITS = {"notion_api": 2}
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
@@ -49,9 +53,25 @@ def ensure_dagster_home(settings: Settings) -> Path:
 
 @contextmanager
 def local_instance(settings: Settings) -> Iterator[DagsterInstance]:
+    """The instance the CLI, the API and `soundcloud-sync dev` share."""
+    ours = not os.environ.get("DAGSTER_HOME")  # a deployment's own home is left alone
     ensure_dagster_home(settings)
     with DagsterInstance.get() as instance:
+        if ours:
+            ensure_pool_limits(instance)
         yield instance
+
+
+def ensure_pool_limits(
+    instance: DagsterInstance, limits: dict[str, int] = LOCAL_POOL_LIMITS
+) -> None:
+    """Set the pools' limits once; a limit set since (UI, `dagster instance concurrency
+    set`) is never overwritten."""
+    storage = instance.event_log_storage
+    known = storage.get_concurrency_keys()
+    for pool, slots in limits.items():
+        if pool not in known:
+            storage.set_concurrency_slots(pool, slots)
 
 
 def register_partitions(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
