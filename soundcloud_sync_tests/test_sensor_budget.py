@@ -194,3 +194,26 @@ def test_a_playlist_synced_by_a_run_goes_to_the_back_of_the_line() -> None:
         "b/sets/y", "a/sets/x", "c/sets/z"
     ]  # fmt: skip
     assert sensors.playlists_to_check(keys, ago, now, 9, 3600) == ["b/sets/y"]
+
+
+def test_no_second_run_while_one_is_queued_or_running(few_watched: Watched) -> None:
+    """The registry sensor's first sync or the schedule's run already covers the playlist."""
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    from soundcloud_sync.defs.jobs import sync_playlist_job
+
+    playlist = few_watched.playlists[0]
+    run = create_run_for_test(
+        few_watched.instance,
+        job_name=sync_playlist_job.name,
+        status=DagsterRunStatus.STARTED,
+        tags={"dagster/partition": playlist.key},
+    )
+    few_watched.emulator.append_tracks(playlist, 1)
+    assert few_watched.tick() == []  # checked, but its run is under way
+
+    few_watched.instance.delete_run(run.run_id)  # that run is gone without syncing it
+    recheck_ticks = MIN_RECHECK_SECONDS // SENSOR_INTERVAL_SECONDS
+    [request] = few_watched.ticks(recheck_ticks)
+    assert request.partition_key == playlist.key

@@ -19,9 +19,11 @@ from pathlib import Path
 import yaml
 from dagster import (
     AddDynamicPartitionsRequest,
+    DagsterRunStatus,
     DefaultSensorStatus,
     DeleteDynamicPartitionsRequest,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -37,6 +39,12 @@ SENSOR_INTERVAL_SECONDS = 30
 # The sensor's share of SoundCloud's budget: 300 of the ~600 requests per 10 minutes.
 CHECK_BUDGET_REQUESTS = 300
 CHECK_BUDGET_WINDOW_SECONDS = 600
+UNFINISHED = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 # No playlist is checked more often than this, however few are registered.
 MIN_RECHECK_SECONDS = 300
 # The sensor's clock (a test's simulated clock replaces it).
@@ -189,7 +197,16 @@ def new_tracks_sensor(
     # The cursor holds the track-list fingerprint last requested per playlist: a
     # change is requested once, even before its run has updated the catalog.
     requested: dict[str, str] = json.loads(context.cursor or "{}")
-    requested = {k: v for k, v in requested.items() if k in set(keys)}
+    registered = set(keys)
+    requested = {k: v for k, v in requested.items() if k in registered}
+    # A playlist with a run queued or running (the registry sensor's first sync, the
+    # schedule's) gets no second one; a change that run missed is seen next time.
+    busy = {
+        run.tags.get("dagster/partition")
+        for run in context.instance.get_runs(
+            RunsFilter(job_name=sync_playlist_job.name, statuses=UNFINISHED)
+        )
+    }
     store = catalog.catalog()
     known = {row["key"]: row for row in store.registered_playlists()}
     now = datetime.fromtimestamp(clock(), UTC)
@@ -215,7 +232,7 @@ def new_tracks_sensor(
                 context.log.warning(str(exc))  # checked: retried after the interval
             else:
                 changed = snapshot.ids_hash not in (row.get("ids_hash"), requested.get(key))
-                if changed:
+                if changed and key not in busy:
                     requested[key] = snapshot.ids_hash
                     # The run key also stops Dagster from launching a change twice.
                     run_requests.append(
