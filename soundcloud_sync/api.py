@@ -125,7 +125,7 @@ def sync_playlist_to_notion(
 
         return plan_notion_sync(url, settings=settings, playlist_name=playlist_name)
     key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
-    _raise_on_failure(url, outcome)
+    raise_on_failure(url, outcome)
     return playlist_stats(catalog_for(settings), key, NOTION_ASSETS)
 
 
@@ -206,7 +206,7 @@ def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> di
     """The whole chain: Notion pages, downloads, analysis, files, Eagle, write-back."""
     settings = _settings()
     key, outcome = run_playlist(url, None, settings, playlist_name)
-    _raise_on_failure(url, outcome)
+    raise_on_failure(url, outcome)
     return playlist_stats(catalog_for(settings), key, None)
 
 
@@ -228,7 +228,7 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _raise_on_failure(url: str, outcome: RunOutcome) -> None:
+def raise_on_failure(url: str, outcome: RunOutcome) -> None:
     if not outcome.success:
         reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
         raise SyncFailed(f"{parse_playlist_url(url).public_url}: {reason} (run {outcome.run_id})")

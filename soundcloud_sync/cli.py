@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from . import api
-from .config import Settings
+from .config import ConfigError, Settings
 from .sources import SourceError, parse_playlist_url
 
 
@@ -21,15 +21,23 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-@contextmanager
-def _user_errors(subject: str = "") -> Iterator[None]:
-    """Errors about the user's input or services: one line (or the schema's list), no trace."""
+def _user_error_types() -> tuple[type[Exception], ...]:
+    """Errors about the user's input, settings or services: shown as one line, no trace."""
     from .notion import NotionError, SchemaError
 
+    return (SourceError, NotionError, SchemaError, api.SyncFailed, ConfigError)
+
+
+def _error_line(exc: Exception, subject: str = "") -> str:
+    return f"{subject}: {exc}" if subject and subject not in str(exc) else str(exc)
+
+
+@contextmanager
+def _user_errors(subject: str = "") -> Iterator[None]:
     try:
         yield
-    except (SourceError, NotionError, SchemaError, api.SyncFailed, ValueError) as exc:
-        _fail(f"{subject}: {exc}" if subject and subject not in str(exc) else str(exc))
+    except _user_error_types() as exc:
+        _fail(_error_line(exc, subject))
 
 
 @click.group()
@@ -82,9 +90,9 @@ def sync(
     results, failures = [], []
     for url, key in zip(urls, keys, strict=True):
         try:
-            with _user_errors(key):
-                results.append(_sync_one(url, no_download, dry_run, as_json, playlist_name))
-        except SystemExit:
+            results.append(_sync_one(url, no_download, dry_run, as_json, playlist_name))
+        except _user_error_types() as exc:
+            click.echo(f"error: {_error_line(exc, key)}", err=True)
             failures.append(key)
     if as_json:
         click.echo(json.dumps(results[0] if len(urls) == 1 else results, indent=2, default=str))
@@ -106,9 +114,7 @@ def _sync_one(
     assets = api.NOTION_ASSETS if no_download else None
     with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
         key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
-    if not outcome.success:
-        reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
-        _fail(f"{key}: {reason} (run {outcome.run_id})")
+    api.raise_on_failure(url, outcome)
     return api.playlist_stats(api.catalog_for(settings), key, assets)
 
 

@@ -18,6 +18,10 @@ DEFAULT_NOTION_BASE_URL = "https://api.notion.com"
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
 
 
+class ConfigError(ValueError):
+    """A setting from the environment that cannot be used; the message names it."""
+
+
 def load_environment(dotenv_path: str | os.PathLike[str] | None = None) -> None:
     """Read `.env` (never overriding variables already set)."""
     load_dotenv(dotenv_path or Path.cwd() / ".env", override=False)
@@ -33,7 +37,7 @@ def parse_formats(value: str | None) -> tuple[str, ...]:
     formats = tuple(f.strip().lower() for f in (value or "aiff").split(",") if f.strip())
     unknown = [f for f in formats if f not in SUPPORTED_FORMATS]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"AUDIO_FORMATS: unsupported format(s) {', '.join(unknown)}; "
             f"choose from {', '.join(SUPPORTED_FORMATS)}"
         )

@@ -182,7 +182,7 @@ def test_a_change_is_requested_once_and_few_playlists_are_not_polled_every_tick(
     assert few_watched.emulator.statuses[429] == 0
 
 
-def test_a_playlist_synced_by_a_run_goes_to_the_back_of_the_line() -> None:
+def test_due_playlists_longest_unchecked_first() -> None:
     from datetime import UTC, datetime, timedelta
 
     now = datetime(2026, 1, 1, tzinfo=UTC)

@@ -54,10 +54,9 @@ def ensure_dagster_home(settings: Settings) -> Path:
 @contextmanager
 def local_instance(settings: Settings) -> Iterator[DagsterInstance]:
     """The instance the CLI, the API and `soundcloud-sync dev` share."""
-    ours = not os.environ.get("DAGSTER_HOME")  # a deployment's own home is left alone
-    ensure_dagster_home(settings)
+    home = ensure_dagster_home(settings)
     with DagsterInstance.get() as instance:
-        if ours:
+        if home == settings.dagster_home.resolve():  # a deployment's own home is left alone
             ensure_pool_limits(instance)
         yield instance
 

@@ -91,6 +91,14 @@ def _parse_time(text: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _partitions_with_unfinished_runs(context: SensorEvaluationContext) -> set[str]:
+    """Playlists whose sync (the registry sensor's first, the schedule's) is queued or running."""
+    runs = context.instance.get_runs(
+        RunsFilter(job_name=sync_playlist_job.name, statuses=UNFINISHED)
+    )
+    return {run.tags.get("dagster/partition", "") for run in runs}
+
+
 def playlists_file() -> Path:
     return Path(os.environ.get("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", "playlists.yaml"))
 
@@ -199,14 +207,6 @@ def new_tracks_sensor(
     requested: dict[str, str] = json.loads(context.cursor or "{}")
     registered = set(keys)
     requested = {k: v for k, v in requested.items() if k in registered}
-    # A playlist with a run queued or running (the registry sensor's first sync, the
-    # schedule's) gets no second one; a change that run missed is seen next time.
-    busy = {
-        run.tags.get("dagster/partition")
-        for run in context.instance.get_runs(
-            RunsFilter(job_name=sync_playlist_job.name, statuses=UNFINISHED)
-        )
-    }
     store = catalog.catalog()
     known = {row["key"]: row for row in store.registered_playlists()}
     now = datetime.fromtimestamp(clock(), UTC)
@@ -219,7 +219,7 @@ def new_tracks_sensor(
     )
     if not batch:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
-    run_requests = []
+    changed: dict[str, str] = {}  # key -> the track list's new fingerprint
     with soundcloud.client() as client:  # closes yt-dlp's connections after every tick
         for key in batch:
             row = known.get(key)
@@ -231,14 +231,17 @@ def new_tracks_sensor(
             except SourceError as exc:
                 context.log.warning(str(exc))  # checked: retried after the interval
             else:
-                changed = snapshot.ids_hash not in (row.get("ids_hash"), requested.get(key))
-                if changed and key not in busy:
-                    requested[key] = snapshot.ids_hash
-                    # The run key also stops Dagster from launching a change twice.
-                    run_requests.append(
-                        RunRequest(partition_key=key, run_key=f"{key}@{snapshot.ids_hash}")
-                    )
+                if snapshot.ids_hash not in (row.get("ids_hash"), requested.get(key)):
+                    changed[key] = snapshot.ids_hash
             store.mark_checked(key, at=now)
+    busy = _partitions_with_unfinished_runs(context) if changed else set()
+    run_requests = []
+    for key, fingerprint in changed.items():
+        if key in busy:  # its run, queued or running, syncs it; a missed change is seen later
+            continue
+        requested[key] = fingerprint
+        # The run key also stops Dagster from launching a change twice.
+        run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{fingerprint}"))
     context.update_cursor(json.dumps(requested, sort_keys=True))
     if not run_requests:
         return SkipReason(f"checked {len(batch)} of {len(keys)} playlists: no changes")
