@@ -125,3 +125,26 @@ def test_shared_instance_per_state_dir(tmp_path):
     one = SharedRateLimiter.shared(3, tmp_path)
     assert SharedRateLimiter.shared(3, tmp_path) is one
     assert SharedRateLimiter.shared(3, tmp_path / "other") is not one
+
+
+def test_runs_starting_together_on_a_fresh_home_all_get_a_limiter(tmp_path):
+    """Opening the same new state file at the same instant once failed with 'database is
+    locked' (the switch to WAL does not wait for the busy timeout): ~7% of such starts."""
+    for trial in range(60):
+        state = tmp_path / f"home-{trial}"
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def open_limiter(state=state, start=start, errors=errors) -> None:
+            start.wait()
+            try:
+                SharedRateLimiter(3, state, burst=10).acquire()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_limiter) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], f"trial {trial}: {errors}"

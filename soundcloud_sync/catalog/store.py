@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, fu
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..sources.models import Playlist, ids_hash
+from ..sqlite_wal import enable_wal
 from .schema import asset_outputs, memberships, migrate, playlists, tracks
 
 TRACK_FIELDS = (
@@ -66,8 +67,8 @@ def _engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    enable_wal(dbapi_conn)  # readers never block the writer
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.close()
 

@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..sqlite_wal import enable_wal
+
 _INSTANCES: dict[tuple[str, str], SharedRateLimiter] = {}
 _INSTANCES_LOCK = threading.Lock()
 
@@ -165,7 +167,7 @@ class SharedRateLimiter:
     def _connect(self) -> sqlite3.Connection:
         assert self.path is not None
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(conn)
         conn.execute("PRAGMA synchronous=OFF")
         return conn
 

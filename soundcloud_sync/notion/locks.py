@@ -18,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..sqlite_wal import enable_wal
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: thread locks only
@@ -68,7 +70,7 @@ class MachineLocks:
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
             assert self.dir is not None
             conn = sqlite3.connect(self.dir / "created.sqlite", timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
