@@ -234,7 +234,7 @@ def configure_pools(home: Path, pool_limit: int | None) -> None:
 
     from dagster import DagsterInstance
 
-    from soundcloud_sync.defs.runner import ensure_pool_limits
+    from soundcloud_sync.runs import ensure_pool_limits
 
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .catalog import Catalog
 from .config import Settings
-from .defs.runner import RunOutcome, local_instance, run_sync
+from .runs import RunOutcome, local_instance, run_sync
 from .sources import parse_playlist_url
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
@@ -69,7 +69,7 @@ def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
 
 def register_playlists(urls: list[str]) -> list[str]:
     """Register playlists (catalog + Dagster partitions); returns their keys."""
-    from .defs.runner import register_partitions
+    from .runs import register_partitions
 
     settings = _settings()
     refs = [parse_playlist_url(u) for u in urls]

@@ -129,7 +129,7 @@ def _print_stats(stats: dict[str, Any]) -> None:
 @click.argument("url")
 def audit(url: str) -> None:
     """Read a playlist's pages back from Notion: duplicates, agreement with the catalog."""
-    from .defs.runner import local_instance, run_audit
+    from .runs import local_instance, run_audit
 
     with _user_errors():
         key = parse_playlist_url(url).key
@@ -174,8 +174,8 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import os
     import shutil
 
-    from .defs.runner import local_instance
     from .defs.sensors import playlists_file
+    from .runs import local_instance
 
     settings = Settings.from_env()  # reads .env into the environment the UI inherits
     with local_instance(settings):  # the home, its dagster.yaml and the pools' limits

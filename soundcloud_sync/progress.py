@@ -17,7 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .defs.runner import parse_progress
+from .pipeline import parse_progress
 
 _STEP_EVENTS = {
     DagsterEventType.STEP_START: "started",
@@ -28,7 +28,7 @@ _STEP_EVENTS = {
 
 
 class RunProgress:
-    """Feeds on a run's event log entries (see `runner.run_sync(on_event=…)`)."""
+    """Feeds on a run's event log entries (see `runs.run_sync(on_event=…)`)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled

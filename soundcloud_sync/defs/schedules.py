@@ -10,9 +10,8 @@ from dagster import (
     schedule,
 )
 
-from .assets.notion import PLAYLIST_TAG
 from .jobs import audit_playlist_job, sync_playlist_job
-from .partitions import PLAYLISTS
+from .partitions import PLAYLIST_TAG, PLAYLISTS
 
 SYNC_CRON = os.environ.get("SOUNDCLOUD_SYNC_SCHEDULE", "0 4 * * *")
 

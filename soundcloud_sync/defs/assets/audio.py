@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from ... import pipeline
+from ...pipeline import progress_message
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
@@ -22,7 +23,6 @@ from ..resources import (
     NotionResource,
     SoundCloudResource,
 )
-from ..runner import progress_message
 
 UNAVAILABLE = ("preview-only", "geo-blocked", "drm", "gone")
 

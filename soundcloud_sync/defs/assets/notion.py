@@ -16,12 +16,9 @@ from dagster import (
     multi_asset_check,
 )
 
-from ...pipeline import records, report_frame, sync_notion_pages
-from ..partitions import playlists_partitions
+from ...pipeline import progress_message, records, report_frame, sync_notion_pages
+from ..partitions import PLAYLIST_TAG, playlists_partitions
 from ..resources import CatalogResource, NotionResource
-from ..runner import progress_message
-
-PLAYLIST_TAG = "soundcloud_sync/playlist"
 
 
 def _progress(context: AssetExecutionContext):

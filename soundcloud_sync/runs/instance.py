@@ -1,0 +1,63 @@
+"""The local Dagster instance that the CLI, the Python API and `soundcloud-sync dev` share."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from ..config import Settings
+from ..defs.partitions import PLAYLISTS
+
+# On one machine the Notion limiter is shared by every process, so two Notion steps may
+# overlap without exceeding the rate: the next run's step starts while the last one ends,
+# and Notion never idles between runs. Other pools keep dagster.yaml's default (1).
+LOCAL_POOL_LIMITS = {"notion_api": 2}
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Use $DAGSTER_HOME, or a home under SOUNDCLOUD_SYNC_HOME with our dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
+        with resources.as_file(template) as path:
+            shutil.copyfile(path, config)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@contextmanager
+def local_instance(settings: Settings) -> Iterator[DagsterInstance]:
+    """The instance the CLI, the API and `soundcloud-sync dev` share."""
+    home = ensure_dagster_home(settings)
+    with DagsterInstance.get() as instance:
+        if home == settings.dagster_home.resolve():  # a deployment's own home is left alone
+            ensure_pool_limits(instance)
+        yield instance
+
+
+def ensure_pool_limits(
+    instance: DagsterInstance, limits: dict[str, int] = LOCAL_POOL_LIMITS
+) -> None:
+    """Set the pools' limits once; a limit set since (UI, `dagster instance concurrency
+    set`) is never overwritten."""
+    storage = instance.event_log_storage
+    known = storage.get_concurrency_keys()
+    for pool, slots in limits.items():
+        if pool not in known:
+            storage.set_concurrency_slots(pool, slots)
+
+
+def register_partitions(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """Add partition keys that are not there yet; return the ones added."""
+    new = [k for k in dict.fromkeys(keys) if not instance.has_dynamic_partition(PLAYLISTS, k)]
+    if new:
+        instance.add_dynamic_partitions(PLAYLISTS, new)
+    return new
