@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import pipeline
 from .catalog import Catalog
 from .config import Settings
 from .runs import RunOutcome, local_instance, run_sync
@@ -126,7 +127,7 @@ def sync_playlist_to_notion(
         return plan_notion_sync(url, settings=settings, playlist_name=playlist_name)
     key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
     raise_on_failure(url, outcome)
-    return playlist_stats(catalog_for(settings), key, NOTION_ASSETS)
+    return playlist_stats(catalog_for(settings), key, outcome)
 
 
 def batch_create_notion_tracks(
@@ -186,7 +187,8 @@ def sync_playlist_incremental(url: str, last_sync_time: datetime | None = None) 
     settings = _settings()
     if not _playlist_changed(url, settings, since=last_sync_time):
         key = parse_playlist_url(url).key
-        return {**playlist_stats(catalog_for(settings), key, NOTION_ASSETS), "unchanged": True}
+        stats = playlist_stats(catalog_for(settings), key, None)
+        return {**stats, "unchanged": True}
     return {**sync_playlist_to_notion(url), "unchanged": False}
 
 
@@ -207,7 +209,7 @@ def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> di
     settings = _settings()
     key, outcome = run_playlist(url, None, settings, playlist_name)
     raise_on_failure(url, outcome)
-    return playlist_stats(catalog_for(settings), key, None)
+    return playlist_stats(catalog_for(settings), key, outcome, audio_formats=settings.audio_formats)
 
 
 def _playlist_changed(url: str, settings: Settings, since: datetime | None = None) -> bool:
@@ -237,57 +239,49 @@ def raise_on_failure(url: str, outcome: RunOutcome) -> None:
 # -- stats -------------------------------------------------------------------------
 
 
-def _output(catalog: Catalog, asset: str, key: str) -> pd.DataFrame | None:
-    try:
-        return catalog.load_output(asset, key)
-    except KeyError:
-        return None
-
-
 def playlist_stats(
-    catalog: Catalog, key: str, assets_run: tuple[str, ...] | None
+    catalog: Catalog,
+    key: str,
+    outcome: RunOutcome | None,
+    *,
+    audio_formats: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """The seed's stats object, plus download and analysis counts when those ran."""
+    """The stats object: what the run reported (its assets' metadata), and the catalog's
+    state of the playlist after it. Without a run (nothing changed) nothing was written."""
     playlist = catalog.playlist(key) or {}
-    tracks = catalog.playlist_tracks(key)
-    pages = _output(catalog, "notion_track_pages", key)
-    statuses = Counter(pages["status"]) if pages is not None and len(pages) else Counter()
+    tracks = pipeline.records(catalog.playlist_tracks(key))
+    pages = outcome.materialized.get("notion_track_pages") if outcome else None
+    counts = Counter(pages or {})
+    if outcome is None:  # unchanged: every page the catalog knows was left as it is
+        counts["skipped"] = sum(1 for t in tracks if t.get("notion_page_id"))
     stats: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
         "playlist_name": playlist.get("name_override") or playlist.get("title"),
         "total_tracks": len(tracks),
-        "tracks_added": statuses["created"],
-        "tracks_skipped": statuses["skipped"],
-        "tracks_updated": statuses["updated"] + statuses["linked"],
-        "tracks_unlinked": statuses["unlinked"],
-        "errors": statuses["error"],
-        "track_ids": [p for p in (tracks.get("notion_page_id", pd.Series()).dropna())],
-        "notion": "synced" if pages is not None else "skipped",
+        "tracks_added": counts["created"],
+        "tracks_skipped": counts["skipped"],
+        "tracks_updated": counts["updated"] + counts["linked"],
+        "tracks_unlinked": counts["unlinked"],
+        "errors": counts["errors"],
+        "track_ids": [t["notion_page_id"] for t in tracks if t.get("notion_page_id")],
+        "notion": "synced"
+        if pages is not None
+        else ("unchanged" if outcome is None else "skipped"),
         "sync_status": playlist.get("sync_status"),
     }
-    if assets_run is None:
-        stats.update(_audio_stats(catalog, key))
+    if audio_formats:  # the audio chain ran
+        stats.update(_audio_stats(tracks, audio_formats))
     return stats
 
 
-def _tracks_with_files(library: pd.DataFrame | None) -> int:
-    """Tracks whose every configured format is in the library (written now or before)."""
-    if library is None or library.empty:
-        return 0
-    failed = set(library.loc[library["status"] == "error", "soundcloud_id"])
-    return len(set(library["soundcloud_id"]) - failed)
-
-
-def _audio_stats(catalog: Catalog, key: str) -> dict[str, int]:
-    files = _output(catalog, "audio_files", key)
-    counts = Counter(files["status"]) if files is not None and len(files) else Counter()
-    features = _output(catalog, "audio_features", key)
-    library = _output(catalog, "library_files", key)
+def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict[str, int]:
+    """Where the playlist's audio stands: on disk, measured, in every format, or why not."""
+    status = Counter(t.get("download_status") for t in tracks)
     return {
-        "downloaded": counts["downloaded"] + counts["skipped-existing"],
-        "analysed": int(features["tempo"].notna().sum()) if features is not None else 0,
-        "converted": _tracks_with_files(library),
-        "previews": counts["preview-only"],
-        "unavailable": counts["geo-blocked"] + counts["drm"] + counts["gone"],
-        "download_errors": counts["error"],
+        "downloaded": sum(status[s] for s in pipeline.ON_DISK),
+        "analysed": sum(1 for t in tracks if pipeline.is_measured(t)),
+        "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
+        "previews": status["preview-only"],
+        "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],
+        "download_errors": status["error"],
     }

@@ -115,7 +115,8 @@ def _sync_one(
     with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
         key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
     api.raise_on_failure(url, outcome)
-    return api.playlist_stats(api.catalog_for(settings), key, assets)
+    formats = None if no_download else settings.audio_formats
+    return api.playlist_stats(api.catalog_for(settings), key, outcome, audio_formats=formats)
 
 
 def _print_stats(stats: dict[str, Any]) -> None:

@@ -225,6 +225,14 @@ def plan_notion_sync(
 
 # -- audio ----------------------------------------------------------------------------
 
+# Download outcomes that leave the original on disk (a re-run finds it there).
+ON_DISK = ("downloaded", "skipped-existing")
+
+
+def is_measured(track: Mapping[str, Any]) -> bool:
+    """The catalog holds an analysis of this track's file."""
+    return bool(track.get("analyzed_at")) and track.get("tempo") is not None
+
 
 def download_audio(
     soundcloud_client: Any,
@@ -422,7 +430,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "key_confidence": t.get("key_confidence"),
                 "duration_s": t.get("duration_s"),
                 "lufs": t.get("lufs"),
-                "downloaded": t.get("download_status") in ("downloaded", "skipped-existing"),
+                "downloaded": t.get("download_status") in ON_DISK,
                 "aiff_path": files.get("aiff"),
                 "wav_path": files.get("wav"),
                 "m4a_path": files.get("m4a"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -85,18 +84,6 @@ def test_ids_hash_tracks_order_and_membership(catalog: Catalog) -> None:
     catalog.record_playlist(_playlist([1, 2, 3]))
     assert catalog.playlist("dj/sets/mix")["ids_hash"] == ids_hash([1, 2, 3])
     assert ids_hash([1, 2, 3]) != ids_hash([3, 2, 1])
-
-
-def test_asset_outputs_round_trip_lists_and_missing_values(catalog: Catalog) -> None:
-    frame = pd.DataFrame(
-        {"soundcloud_id": [1, 2], "tags": [["a b", "c"], []], "tempo": [124.0, None]}
-    )
-    catalog.save_output("playlist_tracks", "dj/sets/mix", frame)
-    loaded = catalog.load_output("playlist_tracks", "dj/sets/mix")
-    assert loaded["tags"].tolist() == [["a b", "c"], []]
-    assert loaded["tempo"].isna().tolist() == [False, True]
-    with pytest.raises(KeyError, match="dj/sets/other"):
-        catalog.load_output("playlist_tracks", "dj/sets/other")
 
 
 def test_availability_is_stored_as_text(catalog: Catalog) -> None:

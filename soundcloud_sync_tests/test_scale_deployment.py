@@ -243,12 +243,12 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     tracks = dict(pg.query(CATALOG_DB, "SELECT soundcloud_id, notion_page_id FROM tracks"))
     assert set(tracks) == all_tracks
     assert all(tracks.values()), "every track knows its Notion page"
-    outputs = pg.query(
+    synced = pg.query(
         CATALOG_DB,
-        "SELECT partition_key FROM asset_outputs WHERE asset_key = 'notion_track_pages' "
-        "ORDER BY partition_key",
+        "SELECT key FROM playlists WHERE sync_status = 'Synced' AND notion_page_id IS NOT NULL "
+        "ORDER BY key",
     )
-    assert outputs == [(k,) for k in keys]
+    assert synced == [(k,) for k in keys]
 
     # Notion: one page per track, the shared one linked to both playlists' pages.
     pages: dict[int, list[str]] = {}
@@ -267,7 +267,7 @@ def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) ->
     from soundcloud_sync.definitions import build_definitions
     from soundcloud_sync.defs.executors import executor_for
 
-    assert executor_for(None) is None and executor_for("default") is None
+    assert executor_for(None).name == executor_for("default").name == "local_processes"
     with pytest.raises(ValueError, match="SOUNDCLOUD_SYNC_EXECUTOR='k8s'"):
         executor_for("k8s")
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
@@ -280,4 +280,4 @@ def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) ->
     default = build_definitions(Settings(home=Path("/nonexistent"))).resolve_job_def(
         "sync_playlist"
     )
-    assert default.executor_def.name == "multi_or_in_process_executor"
+    assert default.executor_def.name == "local_processes"

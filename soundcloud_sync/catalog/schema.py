@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -115,22 +116,21 @@ memberships = Table(
     Column("notion_linked", Boolean, nullable=False, default=False),
 )
 
-asset_outputs = Table(
-    "asset_outputs",
-    metadata,
-    Column("asset_key", String(255), primary_key=True),
-    Column("partition_key", String(255), primary_key=True),
-    Column("updated_at", String(32), nullable=False),
-    Column("data", Text, nullable=False),
-)
-
 
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-# Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+def _v2_drop_asset_outputs(conn: Connection) -> None:
+    """Step results now live in the tracks' own columns and in Dagster's metadata."""
+    if inspect(conn).has_table("asset_outputs"):
+        conn.execute(text("DROP TABLE asset_outputs"))
+
+
+# Append-only: migration N brings the schema from version N-1 to N. Each step checks
+# what is there first, so a catalog created fresh (by `_v1_initial`, from the current
+# tables) passes through the later steps unchanged.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_drop_asset_outputs]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

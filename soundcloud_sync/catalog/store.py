@@ -7,7 +7,6 @@ transaction, so a crash leaves the previous state, never half of the new one.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..sources.models import Playlist, ids_hash
 from ..sqlite_wal import enable_wal
-from .schema import asset_outputs, memberships, migrate, playlists, tracks
+from .schema import memberships, migrate, playlists, tracks
 
 TRACK_FIELDS = (
     "title", "artist", "uploader", "url", "duration_ms", "genre", "tags", "isrc", "album",
@@ -304,25 +303,3 @@ class Catalog:
         )  # fmt: skip
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
-
-    # -- asset outputs (the IO manager's table) -------------------------------------
-
-    def save_output(self, asset_key: str, partition_key: str, frame: pd.DataFrame) -> None:
-        data = frame.to_json(orient="table", index=False, date_format="iso")
-        with self.engine.begin() as conn:
-            _upsert(conn, asset_outputs, [{
-                "asset_key": asset_key, "partition_key": partition_key,
-                "updated_at": utc_now(), "data": data,
-            }], ["asset_key", "partition_key"])  # fmt: skip
-
-    def load_output(self, asset_key: str, partition_key: str) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            data = conn.execute(
-                select(asset_outputs.c.data).where(
-                    and_(asset_outputs.c.asset_key == asset_key,
-                         asset_outputs.c.partition_key == partition_key)
-                )
-            ).scalar()  # fmt: skip
-        if data is None:
-            raise KeyError(f"no stored output for asset {asset_key!r}, partition {partition_key!r}")
-        return pd.read_json(io.StringIO(data), orient="table")

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
@@ -24,40 +23,6 @@ class CatalogResource(ConfigurableResource):
 
     def catalog(self) -> Catalog:
         return Catalog(self.url)
-
-
-class CatalogIOManager(ConfigurableIOManager):
-    """Stores each asset partition's DataFrame in the catalog database.
-
-    Like Dagster's warehouse IO managers: one row per (asset, partition), so a
-    run on another machine (Celery worker) reads what this one wrote.
-    """
-
-    catalog: CatalogResource
-
-    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
-        if obj is None:
-            return
-        self.catalog.catalog().save_output(
-            context.asset_key.to_user_string(), _partition(context), obj
-        )
-
-    def load_input(self, context: InputContext) -> pd.DataFrame:
-        return self.catalog.catalog().load_output(
-            context.asset_key.to_user_string(), _partition(context)
-        )
-
-
-def _partition(context: InputContext | OutputContext) -> str:
-    if not context.has_asset_partitions:
-        return "__all__"
-    if isinstance(context, InputContext) and context.has_partition_key:
-        # An unpartitioned asset check reading a partitioned asset sees every partition
-        # upstream; the run's partition is the one it checks.
-        keys = context.asset_partition_keys
-        if len(keys) != 1:
-            return context.partition_key
-    return context.asset_partition_key
 
 
 class SoundCloudResource(ConfigurableResource):
@@ -156,7 +121,6 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
     catalog = CatalogResource(url=settings.catalog_database_url)
     return {
         "catalog": catalog,
-        "io_manager": CatalogIOManager(catalog=catalog),
         "soundcloud": SoundCloudResource(
             api_base=settings.soundcloud_api_base,
             client_id=secret("SOUNDCLOUD_CLIENT_ID"),

@@ -10,10 +10,12 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from dagster import (
     AssetCheckEvaluation,
     AssetKey,
+    DagsterEvent,
     DagsterEventType,
     DagsterInstance,
     RunsFilter,
@@ -34,6 +36,8 @@ class RunOutcome:
     success: bool
     failure: str | None = None
     steps_failed: list[str] = field(default_factory=list)
+    # What each asset reported when it was materialized: asset key -> plain metadata.
+    materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def run_sync(
@@ -85,11 +89,24 @@ def run_sync(
                 success=result.success,
                 failure=_failure_text(failures),
                 steps_failed=[e.step_key or "" for e in failures],
+                materialized=_materialized(result.all_events),
             )
     finally:
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
+
+
+def _materialized(events: list[DagsterEvent]) -> dict[str, dict[str, Any]]:
+    """Each materialized asset's metadata as plain values (counts, text, links)."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            out[materialization.asset_key.to_user_string()] = {
+                name: value.value for name, value in materialization.metadata.items()
+            }
+    return out
 
 
 def _failure_text(failures: list) -> str | None:

@@ -1,20 +1,23 @@
-"""Catalog → library: download, measure, convert and tag, import into Eagle, write back."""
+"""Catalog → library: download, measure, convert and tag, import into Eagle, write back.
 
-from collections import Counter
+Each step reads what it needs from the catalog and records what it did there (the
+catalog is the one store); what the UI shows of a step is its metadata.
+"""
+
 from typing import Any
 
 import pandas as pd
 from dagster import (
+    AssetCheckExecutionContext,
     AssetCheckResult,
     AssetExecutionContext,
+    MaterializeResult,
     MetadataValue,
-    Output,
     asset,
     asset_check,
 )
 
 from ... import pipeline
-from ...pipeline import progress_message
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
@@ -23,19 +26,12 @@ from ..resources import (
     NotionResource,
     SoundCloudResource,
 )
+from .common import status_counts, step_progress
 
 UNAVAILABLE = ("preview-only", "geo-blocked", "drm", "gone")
 
 
-def _progress(context: AssetExecutionContext):
-    return lambda stage, done, total: context.log.info(progress_message(stage, done, total))
-
-
-def _counts(frame: pd.DataFrame, column: str = "status") -> dict[str, int]:
-    return dict(sorted(Counter(frame[column]).items())) if len(frame) else {}
-
-
-def _live_tracks(catalog: CatalogResource, key: str) -> list[dict]:
+def _live_tracks(catalog: CatalogResource, key: str) -> list[dict[str, Any]]:
     return pipeline.records(catalog.catalog().playlist_tracks(key))
 
 
@@ -43,78 +39,79 @@ def _live_tracks(catalog: CatalogResource, key: str) -> list[dict]:
     partitions_def=playlists_partitions,
     group_name="audio",
     pool="soundcloud_api",
+    deps=["playlist_tracks"],
     description="The original audio of every available track, downloaded once "
     "(never a 30-second preview).",
 )
 def audio_files(
     context: AssetExecutionContext,
-    playlist_tracks: pd.DataFrame,
     soundcloud: SoundCloudResource,
     library: LibraryResource,
     catalog: CatalogResource,
-) -> Output[pd.DataFrame]:
+) -> MaterializeResult:
     with soundcloud.client() as client:
         results = pipeline.download_audio(
             client,
             catalog.catalog(),
-            pipeline.records(playlist_tracks),
+            _live_tracks(catalog, context.partition_key),
             library.downloads,
             max_workers=library.max_downloads,
-            progress=_progress(context),
+            progress=step_progress(context),
         )
-    frame = pd.DataFrame(
+    missing = pd.DataFrame(
         [
-            {"soundcloud_id": r.soundcloud_id, "status": str(r.status),
-             "path": str(r.path) if r.path else None, "format_id": r.format_id,
-             "reason": r.reason or ""}
+            {"soundcloud_id": r.soundcloud_id, "status": str(r.status), "reason": r.reason or ""}
             for r in results
+            if str(r.status) in (*UNAVAILABLE, "error")
         ],
-        columns=["soundcloud_id", "status", "path", "format_id", "reason"],
-    )  # fmt: skip
-    unavailable = frame[frame["status"].isin([*UNAVAILABLE, "error"])]
-    for row in unavailable.itertuples():
+        columns=["soundcloud_id", "status", "reason"],
+    )
+    for row in missing.itertuples():
         context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
-    return Output(
-        frame,
+    return MaterializeResult(
         metadata={
-            **{f"status/{k}": v for k, v in _counts(frame).items()},
-            "dagster/row_count": len(frame),
+            **status_counts(str(r.status) for r in results),
+            "dagster/row_count": len(results),
             "not_downloaded": MetadataValue.md(
-                unavailable.to_markdown(index=False) if len(unavailable) else "none"
+                missing.to_markdown(index=False) if len(missing) else "none"
             ),
-        },
+        }
     )
 
 
 @asset(
     partitions_def=playlists_partitions,
     group_name="audio",
+    deps=[audio_files],
     description="Tempo, key (standard and Camelot) with confidence, duration and "
     "loudness of every downloaded track.",
 )
 def audio_features(
-    context: AssetExecutionContext,
-    audio_files: pd.DataFrame,
-    library: LibraryResource,
-    catalog: CatalogResource,
-) -> Output[pd.DataFrame]:
+    context: AssetExecutionContext, library: LibraryResource, catalog: CatalogResource
+) -> MaterializeResult:
     from ...audio import playlist_chart_markdown
 
-    ok = audio_files[audio_files["status"].isin(["downloaded", "skipped-existing"])]
+    files = [
+        {"soundcloud_id": t["soundcloud_id"], "path": t["source_path"]}
+        for t in _live_tracks(catalog, context.partition_key)
+        if t.get("download_status") in pipeline.ON_DISK and t.get("source_path")
+    ]
     rows = pipeline.analyse_audio(
         catalog.catalog(),
-        ok[["soundcloud_id", "path"]].to_dict(orient="records"),
+        files,
         workers=library.analysis_workers,
-        progress=_progress(context),
+        progress=step_progress(context),
     )
     frame = pd.DataFrame(
         rows,
         columns=["soundcloud_id", "title", "artist", "tempo", "key", "camelot",
                  "key_confidence", "duration_s", "lufs", "status", "message"],
     )  # fmt: skip
+    for row in frame[frame["status"] == "error"].itertuples():
+        context.log.warning(f"track {row.soundcloud_id}: {row.message}")
     table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
     metadata: dict[str, Any] = {
-        **{f"status/{k}": v for k, v in _counts(frame).items()},
+        **status_counts(frame["status"]),
         "dagster/row_count": len(frame),
         "tracks": MetadataValue.md(table.to_markdown(index=False) if len(table) else "none"),
     }
@@ -124,26 +121,25 @@ def audio_features(
         metadata["tempo_and_keys"] = MetadataValue.md(
             playlist_chart_markdown(measured["tempo"], measured["camelot"], context.partition_key)
         )
-    return Output(frame, metadata=metadata)
+    return MaterializeResult(metadata=metadata)
 
 
 @asset(
     partitions_def=playlists_partitions,
     group_name="audio",
+    deps=[audio_features],
     description="The converted, fully tagged files in the library (AUDIO_FORMATS).",
 )
 def library_files(
     context: AssetExecutionContext,
-    audio_features: pd.DataFrame,
     soundcloud: SoundCloudResource,
     library: LibraryResource,
     catalog: CatalogResource,
-) -> Output[pd.DataFrame]:
+) -> MaterializeResult:
     key = context.partition_key
     store = catalog.catalog()
     playlist = store.playlist(key) or {}
-    measured = set(audio_features.loc[audio_features["status"] != "error", "soundcloud_id"])
-    tracks = [t for t in _live_tracks(catalog, key) if t["soundcloud_id"] in measured]
+    tracks = [t for t in _live_tracks(catalog, key) if pipeline.is_measured(t)]
     rows = pipeline.write_library_files(
         store,
         tracks,
@@ -153,39 +149,35 @@ def library_files(
         album=playlist.get("name_override") or playlist.get("title"),
         artwork_dir=library.downloads,
         proxy=soundcloud.proxy,
-        progress=_progress(context),
+        progress=step_progress(context),
     )
-    frame = pd.DataFrame(rows, columns=["soundcloud_id", "format", "path", "status", "message"])
-    for row in frame[frame["status"] == "error"].itertuples():
-        context.log.warning(f"track {row.soundcloud_id} ({row.format}): {row.message}")
-    return Output(
-        frame,
+    for row in rows:
+        if row["status"] == "error":
+            context.log.warning(f"track {row['soundcloud_id']} ({row['format']}): {row['message']}")
+    return MaterializeResult(
         metadata={
-            **{f"status/{k}": v for k, v in _counts(frame).items()},
+            **status_counts(r["status"] for r in rows),
             "formats": ", ".join(library.formats),
             "library": MetadataValue.path(library.root),
-            "dagster/row_count": len(frame),
-        },
+            "dagster/row_count": len(rows),
+        }
     )
 
 
 @asset(
     partitions_def=playlists_partitions,
     group_name="audio",
+    deps=[library_files],
     description="Each library file imported once into Eagle (when Eagle is running).",
 )
 def eagle_items(
-    context: AssetExecutionContext,
-    library_files: pd.DataFrame,
-    eagle: EagleResource,
-    catalog: CatalogResource,
-) -> Output[pd.DataFrame]:
+    context: AssetExecutionContext, eagle: EagleResource, catalog: CatalogResource
+) -> MaterializeResult:
     from ...eagle import EagleClient
 
-    columns = ["soundcloud_id", "eagle_id", "status", "message"]
     if not eagle.api_url:
         context.log.info("EAGLE_API_URL is not set: Eagle import skipped")
-        return Output(pd.DataFrame(columns=columns), metadata={"eagle": "not configured"})
+        return MaterializeResult(metadata={"eagle": "not configured"})
     key = context.partition_key
     store = catalog.catalog()
     playlist = store.playlist(key) or {}
@@ -193,23 +185,20 @@ def eagle_items(
         status = client.status()
         if not status.running:
             context.log.warning(status.message)
-            return Output(pd.DataFrame(columns=columns), metadata={"eagle": status.message})
-        written = set(library_files.loc[library_files["status"] != "error", "soundcloud_id"])
-        tracks = [t for t in _live_tracks(catalog, key) if t["soundcloud_id"] in written]
+            return MaterializeResult(metadata={"eagle": status.message})
+        tracks = [t for t in _live_tracks(catalog, key) if t.get("files")]
         rows = pipeline.import_into_eagle(
             client,
             store,
             tracks,
             folder=playlist.get("name_override") or playlist.get("title") or key,
-            progress=_progress(context),
+            progress=step_progress(context),
         )
-    frame = pd.DataFrame(rows, columns=columns)
-    return Output(
-        frame,
+    return MaterializeResult(
         metadata={
             "eagle": f"running at {eagle.api_url}",
-            **{f"status/{k}": v for k, v in _counts(frame).items()},
-        },
+            **status_counts(r["status"] for r in rows),
+        }
     )
 
 
@@ -217,46 +206,41 @@ def eagle_items(
     partitions_def=playlists_partitions,
     group_name="notion",
     pool="notion_api",
+    deps=["notion_track_pages", eagle_items],
     output_required=False,
     description="Tempo, key, duration, loudness, file paths, Eagle id and Downloaded "
     "written back to each track's Notion page, only where a value changed.",
 )
 def notion_enrichment(
-    context: AssetExecutionContext,
-    notion_track_pages: pd.DataFrame,
-    eagle_items: pd.DataFrame,
-    notion: NotionResource,
-    catalog: CatalogResource,
+    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
 ):
     if not notion.enabled:
         context.log.warning(notion.disabled_reason)
         return
-    key = context.partition_key
     store = catalog.catalog()
-    rows = pipeline.enrichment_rows(store.playlist_tracks(key))
+    rows = pipeline.enrichment_rows(store.playlist_tracks(context.partition_key))
     report = pipeline.write_enrichment(
         notion.sync(), store, rows, max_concurrent=notion.max_concurrent
     )
-    frame = pipeline.report_frame(report)
-    yield Output(
-        frame,
+    statuses = [r.status for r in report.tracks]
+    yield MaterializeResult(
         metadata={
-            **{f"status/{k}": v for k, v in _counts(frame).items()},
+            **status_counts(statuses),
             "notion_requests": report.requests,
-            "dagster/row_count": len(frame),
-        },
+            "dagster/row_count": len(statuses),
+        }
     )
 
 
 @asset_check(asset=audio_files, description="Every available track has its audio on disk.")
-def every_available_track_downloaded(audio_files: pd.DataFrame) -> AssetCheckResult:
-    missing = audio_files[audio_files["status"] == "error"]
+def every_available_track_downloaded(
+    context: AssetCheckExecutionContext, catalog: CatalogResource
+) -> AssetCheckResult:
+    tracks = _live_tracks(catalog, context.partition_key)
+    missing = [t["soundcloud_id"] for t in tracks if t.get("download_status") == "error"]
     return AssetCheckResult(
-        passed=missing.empty,
-        metadata={
-            "missing": len(missing),
-            "examples": ", ".join(map(str, missing["soundcloud_id"].head(10))),
-        },
+        passed=not missing,
+        metadata={"missing": len(missing), "examples": ", ".join(map(str, missing[:10]))},
     )
 
 
@@ -265,22 +249,22 @@ def every_available_track_downloaded(audio_files: pd.DataFrame) -> AssetCheckRes
     description="No file in the library is a preview: each lasts as long as its track.",
 )
 def no_previews_in_library(
-    library_files: pd.DataFrame, catalog: CatalogResource
+    context: AssetCheckExecutionContext, catalog: CatalogResource
 ) -> AssetCheckResult:
     from ...audio.download import media_duration
 
-    paths = library_files.dropna(subset=["path"])
-    expected = catalog.catalog().tracks_by_id(paths["soundcloud_id"])
-    short = []
-    for row in paths.itertuples():
-        full_ms = expected.get(row.soundcloud_id, {}).get("duration_ms")
-        length = media_duration(row.path)
-        if full_ms and length is not None and length < full_ms / 1000 - 5:
-            short.append(row.path)
+    short, checked = [], 0
+    for track in _live_tracks(catalog, context.partition_key):
+        full_ms = track.get("duration_ms")
+        for path in (track.get("files") or {}).values():
+            checked += 1
+            length = media_duration(path)
+            if full_ms and length is not None and length < full_ms / 1000 - 5:
+                short.append(path)
     return AssetCheckResult(
         passed=not short,
         metadata={
-            "files_checked": len(paths),
+            "files_checked": checked,
             "short_files": len(short),
             "examples": "\n".join(short[:5]),
         },

@@ -2,43 +2,35 @@
 
 from collections import Counter
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     Failure,
+    MaterializeResult,
     MetadataValue,
-    Output,
     asset,
     multi_asset_check,
 )
 
-from ...pipeline import progress_message, records, report_frame, sync_notion_pages
+from ...pipeline import records, report_frame, sync_notion_pages
 from ..partitions import PLAYLIST_TAG, playlists_partitions
 from ..resources import CatalogResource, NotionResource
-
-
-def _progress(context: AssetExecutionContext):
-    return lambda stage, done, total: context.log.info(progress_message(stage, done, total))
+from .common import step_progress
 
 
 @asset(
     partitions_def=playlists_partitions,
     group_name="notion",
     pool="notion_api",
-    ins={"playlist_tracks": AssetIn()},
+    deps=["playlist_tracks"],
     output_required=False,
-    description="The Notion upsert: a page per track (created / updated / skipped / "
-    "unlinked / error), linked both ways with the playlist's page.",
+    description="A page per track in Music Tracks (created, updated, skipped, unlinked), "
+    "linked both ways with the playlist's page; page ids are kept in the catalog.",
 )
 def notion_track_pages(
-    context: AssetExecutionContext,
-    playlist_tracks: pd.DataFrame,
-    notion: NotionResource,
-    catalog: CatalogResource,
+    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
 ):
     if not notion.enabled:
         context.log.warning(notion.disabled_reason)
@@ -54,10 +46,10 @@ def notion_track_pages(
             store,
             key,
             playlist_row,
-            records(playlist_tracks),
+            records(store.playlist_tracks(key)),
             store.removed_tracks(key, still_linked=True),
             max_concurrent=notion.max_concurrent,
-            progress=_progress(context),
+            progress=step_progress(context),
         )
     except (SchemaError, NotionError) as exc:
         raise Failure(description=f"{key}: {exc}") from exc
@@ -69,6 +61,7 @@ def notion_track_pages(
         "created": counts["created"],
         "updated": counts["updated"],
         "skipped": counts["skipped"],
+        "linked": counts["linked"],
         "unlinked": counts["unlinked"],
         "errors": counts["error"],
         "sync_status": report.sync_status or "",
@@ -81,7 +74,7 @@ def notion_track_pages(
     errors = frame[frame["status"] == "error"]
     if len(errors):
         metadata["error_rows"] = MetadataValue.md(errors.head(20).to_markdown(index=False))
-    yield Output(frame, metadata=metadata)
+    yield MaterializeResult(metadata=metadata)
 
 
 @multi_asset_check(

@@ -1,14 +1,18 @@
-"""SoundCloud → catalog: the playlist and its track entries."""
+"""SoundCloud → catalog: the playlist and its track entries.
+
+The catalog is the one store: these assets write the playlist and its tracks there and
+report what they wrote as metadata; the assets downstream read the catalog.
+"""
 
 from collections import Counter
 
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
-    AssetOut,
+    AssetSpec,
     Failure,
+    MaterializeResult,
     MetadataValue,
-    Output,
     multi_asset,
 )
 
@@ -26,17 +30,21 @@ def playlist_url_for(catalog: CatalogResource, key: str) -> str:
 
 
 @multi_asset(
-    outs={
-        "playlist_metadata": AssetOut(
+    specs=[
+        AssetSpec(
+            "playlist_metadata",
             description="The playlist itself: name, curator, artwork, track count, set type.",
             group_name="soundcloud",
+            partitions_def=playlists_partitions,
         ),
-        "playlist_tracks": AssetOut(
-            description="One row per track in playlist order, with availability.",
+        AssetSpec(
+            "playlist_tracks",
+            description="One catalog row per track in playlist order, with availability.",
             group_name="soundcloud",
+            partitions_def=playlists_partitions,
+            deps=["playlist_metadata"],
         ),
-    },
-    partitions_def=playlists_partitions,
+    ],
     pool="soundcloud_api",
 )
 def playlist_assets(
@@ -46,30 +54,29 @@ def playlist_assets(
     key = context.partition_key
     url = playlist_url_for(catalog, key)
     try:
-        playlist = soundcloud.client().fetch_playlist(url)
+        with soundcloud.client() as client:
+            playlist = client.fetch_playlist(url)
     except SourceError as exc:
         raise Failure(description=str(exc)) from exc
     if playlist.key != key:
         raise Failure(description=f"{url}: resolves to playlist {playlist.key!r}, not {key!r}")
     change = catalog.catalog().record_playlist(playlist)
-    tracks = pd.DataFrame([t.to_row() for t in playlist.tracks])
+    tracks = pd.DataFrame([t.to_row() for t in playlist.tracks], columns=PREVIEW_COLUMNS)
     availability = Counter(tracks["availability"])
-    meta = playlist.metadata()
-    yield Output(
-        pd.DataFrame([meta]),
-        output_name="playlist_metadata",
+    link = MetadataValue.url(public_url(playlist.url))
+    yield MaterializeResult(
+        asset_key="playlist_metadata",
         metadata={
             "name": playlist.title,
             "curator": playlist.curator or "",
             "track_count": playlist.track_count,
             "set_type": playlist.set_type or "",
             "last_modified": playlist.last_modified or "",
-            "playlist_url": MetadataValue.url(public_url(playlist.url)),
+            "playlist_url": link,
         },
     )
-    yield Output(
-        tracks,
-        output_name="playlist_tracks",
+    yield MaterializeResult(
+        asset_key="playlist_tracks",
         metadata={
             "dagster/row_count": len(tracks),
             "track_count": playlist.track_count,
@@ -77,7 +84,7 @@ def playlist_assets(
             "removed_tracks": len(change.removed),
             "ids_complete": playlist.ids_complete,
             **{f"availability/{k}": v for k, v in sorted(availability.items())},
-            "playlist_url": MetadataValue.url(public_url(playlist.url)),
+            "playlist_url": link,
             "preview": MetadataValue.md(tracks[PREVIEW_COLUMNS].head(25).to_markdown(index=False)),
         },
     )

@@ -1,0 +1,18 @@
+"""What every asset step shares: progress lines and status counts for the UI."""
+
+from collections import Counter
+from collections.abc import Iterable
+
+from dagster import AssetExecutionContext
+
+from ...pipeline import Progress, progress_message
+
+
+def step_progress(context: AssetExecutionContext) -> Progress:
+    """Progress lines in the run's log: the CLI draws a bar per stage from them."""
+    return lambda stage, done, total: context.log.info(progress_message(stage, done, total))
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """`{"status/created": 3, …}`: one metadata entry per status, in a stable order."""
+    return {f"status/{k}": v for k, v in sorted(Counter(statuses).items())}
