@@ -594,7 +594,7 @@ def sensor(args: argparse.Namespace) -> None:
             for i in range(args.playlists)
         ]
         for p in playlists:
-            store.register_playlist(p.key, p.url)
+            store.remember_playlist_url(p.key, p.url)
             # synced before (the catalog knows its ids), never checked by the sensor
             store.update_playlist(p.key, ids_hash=ids_hash(p.track_ids), last_checked_at=None)
         instance.add_dynamic_partitions(PLAYLISTS, [p.key for p in playlists])
@@ -629,7 +629,9 @@ def sensor(args: argparse.Namespace) -> None:
                 assert isinstance(request, RunRequest)
                 requests.setdefault(request.partition_key, []).append(request.run_key)
             checked.update(
-                row["key"] for row in store.registered_playlists() if row["last_checked_at"]
+                row["key"]
+                for row in store.playlists(p.key for p in playlists)
+                if row["last_checked_at"]
             )
             if all_checked_at is None and len(checked) == len(playlists):
                 all_checked_at = (tick + 1) * SENSOR_INTERVAL_SECONDS

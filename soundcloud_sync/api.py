@@ -69,32 +69,43 @@ def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
 
 
 def register_playlists(urls: list[str]) -> list[str]:
-    """Register playlists (catalog + Dagster partitions); returns their keys."""
-    from .runs import register_partitions
+    """Register playlists for the sensors and schedules; returns their keys."""
+    from . import runs
 
     settings = _settings()
-    refs = [parse_playlist_url(u) for u in urls]
-    catalog = catalog_for(settings)
-    for ref in refs:
-        catalog.register_playlist(ref.key, ref.url)
+    urls_by_key = {ref.key: ref.url for ref in map(parse_playlist_url, urls)}
     with local_instance(settings) as instance:
-        register_partitions(instance, [r.key for r in refs])
-    return [r.key for r in refs]
+        runs.register_playlists(instance, catalog_for(settings), urls_by_key)
+    return list(urls_by_key)
 
 
 def unregister_playlists(urls: list[str]) -> list[str]:
-    """Stop syncing playlists: drop their partitions; Notion pages and files stay."""
-    from .defs.partitions import PLAYLISTS
+    """Stop syncing playlists; their Notion pages, catalog rows and files stay."""
+    from . import runs
+
+    keys = [parse_playlist_url(u).key for u in urls]
+    with local_instance(_settings()) as instance:
+        runs.unregister_playlists(instance, keys)
+    return keys
+
+
+def audit_playlist(url: str) -> dict[str, bool]:
+    """Read the playlist's pages back from Notion; check name -> passed."""
+    from .runs import run_audit
+
+    key = parse_playlist_url(url).key
+    with local_instance(_settings()) as instance:
+        return run_audit(instance, key)
+
+
+def status() -> list[dict[str, Any]]:
+    """Every registered playlist with its last sync and counts."""
+    from .runs import registered_keys
 
     settings = _settings()
-    keys = [parse_playlist_url(u).key for u in urls]
-    catalog = catalog_for(settings)
     with local_instance(settings) as instance:
-        for key in keys:
-            catalog.unregister_playlist(key)
-            if instance.has_dynamic_partition(PLAYLISTS, key):
-                instance.delete_dynamic_partition(PLAYLISTS, key)
-    return keys
+        keys = registered_keys(instance)
+    return catalog_for(settings).status(keys)
 
 
 def run_playlist(

@@ -130,12 +130,9 @@ def _print_stats(stats: dict[str, Any]) -> None:
 @click.argument("url")
 def audit(url: str) -> None:
     """Read a playlist's pages back from Notion: duplicates, agreement with the catalog."""
-    from .runs import local_instance, run_audit
-
     with _user_errors():
         key = parse_playlist_url(url).key
-    with local_instance(Settings.from_env()) as instance:
-        results = run_audit(instance, key)
+        results = api.audit_playlist(url)
     for name, passed in sorted(results.items()):
         click.echo(f"{name}: {'passed' if passed else 'FAILED'}")
     if not results or not all(results.values()):
@@ -146,7 +143,7 @@ def audit(url: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Registered playlists: last sync, track counts, Notion, downloads, analysis."""
-    rows = api.catalog_for(Settings.from_env()).status()
+    rows = api.status()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return

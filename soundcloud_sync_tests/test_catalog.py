@@ -69,15 +69,15 @@ def test_track_in_two_playlists(catalog: Catalog) -> None:
     assert catalog.track_playlists([2]) == {2: ["dj/sets/a", "dj/sets/b"]}
 
 
-def test_registry_and_status(catalog: Catalog) -> None:
-    assert catalog.register_playlist("dj/sets/a", "https://soundcloud.com/dj/sets/a")
-    assert not catalog.register_playlist("dj/sets/a", "https://soundcloud.com/dj/sets/a")
+def test_playlist_urls_and_status(catalog: Catalog) -> None:
+    catalog.remember_playlist_url("dj/sets/a", "https://soundcloud.com/dj/sets/a")
+    catalog.remember_playlist_url("dj/sets/a", "https://soundcloud.com/dj/sets/a/s-token")
+    assert catalog.playlist("dj/sets/a")["url"].endswith("s-token")
     catalog.record_playlist(_playlist([1, 2, 3], key="dj/sets/a"))
     catalog.update_track(1, notion_page_id="p1", download_status="downloaded")
-    [row] = catalog.status()
+    [row] = catalog.status(["dj/sets/a", "dj/sets/never-seen"])
     assert (row["tracks"], row["in_notion"], row["downloaded"]) == (3, 1, 1)
-    catalog.unregister_playlist("dj/sets/a")
-    assert catalog.status() == []
+    assert catalog.status([]) == []
 
 
 def test_ids_hash_tracks_order_and_membership(catalog: Catalog) -> None:

@@ -72,9 +72,12 @@ def test_registry_file_adds_and_removes_its_playlists(
         "dj/sets/peak-time",
         "dj/sets/warmup",
     ]
-    assert {r["key"] for r in catalog_resource.catalog().registered_playlists()} == {
-        "dj/sets/peak-time",
-        "dj/sets/warmup",
+    # the catalog knows where to read each playlist the file added
+    urls = {r["key"]: r["url"] for r in catalog_resource.catalog().playlists(
+        instance.get_dynamic_partitions(PLAYLISTS))}  # fmt: skip
+    assert urls == {
+        "dj/sets/peak-time": "https://soundcloud.com/dj/sets/peak-time",
+        "dj/sets/warmup": "https://soundcloud.com/dj/sets/warmup",
     }
 
     # unchanged file: nothing to do

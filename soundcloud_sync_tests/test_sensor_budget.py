@@ -90,7 +90,7 @@ def watch(
     catalog = Catalog(url)
     playlists = [emulator.add_playlist(f"curator-{i % 9}", f"set-{i:03d}", 3) for i in range(n)]
     for p in playlists:
-        catalog.register_playlist(p.key, p.url)
+        catalog.remember_playlist_url(p.key, p.url)
         # synced before: the catalog knows the set's ids (as `record_playlist` leaves them)
         catalog.update_playlist(p.key, ids_hash=ids_hash(p.track_ids))
     resources = {
@@ -134,7 +134,11 @@ def test_300_playlists_one_run_per_change_none_when_unchanged_within_budget(
     first = watched.ticks(TICKS_PER_WINDOW)
     assert sorted(r.partition_key for r in first) == sorted(p.key for p in changed)
     assert len({r.run_key for r in first}) == len(changed)
-    checked = [p for p in watched.catalog.registered_playlists() if p["last_checked_at"]]
+    checked = [
+        p
+        for p in watched.catalog.playlists(p.key for p in watched.playlists)
+        if p["last_checked_at"]
+    ]
     assert len(checked) == REGISTERED
 
     # The runs sync those two; the next rotation's first half (with both) requests nothing.

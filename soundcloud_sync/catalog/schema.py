@@ -39,6 +39,7 @@ playlists = Table(
     metadata,
     Column("key", String(255), primary_key=True),
     Column("url", Text, nullable=False),
+    # Not read since the Dagster partitions became the one registry; kept for old catalogs.
     Column("registered", Boolean, nullable=False, default=True),
     Column("registered_at", String(32)),
     Column("soundcloud_id", BigInteger),

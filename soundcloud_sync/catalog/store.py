@@ -93,30 +93,28 @@ class Catalog:
 
     # -- registry -----------------------------------------------------------------
 
-    def register_playlist(self, key: str, url: str) -> bool:
-        """Register (or re-register) a playlist; True when it was not registered before."""
+    def remember_playlist_url(self, key: str, url: str) -> None:
+        """Keep the URL to read a playlist from (it may hold a private set's secret token).
+
+        Which playlists are registered is Dagster's business (the `playlists`
+        partitions); the catalog only knows how to reach each one.
+        """
         with self.engine.begin() as conn:
-            row = conn.execute(select(playlists.c.registered).where(playlists.c.key == key)).first()
-            if row is None:
+            found = conn.execute(select(playlists.c.key).where(playlists.c.key == key)).first()
+            if found is None:
                 conn.execute(
                     playlists.insert().values(
                         key=key, url=url, registered=True, registered_at=utc_now()
                     )
                 )
-                return True
-            conn.execute(
-                update(playlists).where(playlists.c.key == key).values(url=url, registered=True)
-            )
-            return not row.registered
+            else:
+                conn.execute(update(playlists).where(playlists.c.key == key).values(url=url))
 
-    def unregister_playlist(self, key: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(playlists).where(playlists.c.key == key).values(registered=False))
-
-    def registered_playlists(self) -> list[dict[str, Any]]:
+    def playlists(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The catalog's rows of these playlists (those it has seen), ordered by key."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(playlists).where(playlists.c.registered.is_(True)).order_by(playlists.c.key)
+                select(playlists).where(playlists.c.key.in_(list(keys))).order_by(playlists.c.key)
             )
             return [dict(r._mapping) for r in rows]
 
@@ -282,8 +280,8 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(update(playlists).where(playlists.c.key == key).values(**values))
 
-    def status(self) -> list[dict[str, Any]]:
-        """One row per registered playlist with its counts, for `soundcloud-sync status`."""
+    def status(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """One row per playlist (of `keys`) with its counts, for `soundcloud-sync status`."""
         m, t = memberships, tracks
         live = m.c.removed_at.is_(None)
         query = (
@@ -297,7 +295,7 @@ class Catalog:
             )
             .select_from(playlists.outerjoin(m, m.c.playlist_key == playlists.c.key)
                          .outerjoin(t, t.c.soundcloud_id == m.c.soundcloud_id))
-            .where(playlists.c.registered.is_(True))
+            .where(playlists.c.key.in_(list(keys)))
             .group_by(playlists.c.key)
             .order_by(playlists.c.key)
         )  # fmt: skip

@@ -167,10 +167,7 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
         return SkipReason(f"{path}: {exc}")
     store = catalog.catalog()
     for key, url in change.add.items():
-        store.register_playlist(key, url)
-    for key in change.remove:
-        if is_playlist_key(key):
-            store.unregister_playlist(key)
+        store.remember_playlist_url(key, url)
     context.update_cursor(json.dumps(sorted(parse_playlist_url(u).key for u in urls)))
     requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
     if change.add:
@@ -208,7 +205,7 @@ def new_tracks_sensor(
     registered = set(keys)
     requested = {k: v for k, v in requested.items() if k in registered}
     store = catalog.catalog()
-    known = {row["key"]: row for row in store.registered_playlists()}
+    known = {row["key"]: row for row in store.playlists(keys)}
     now = datetime.fromtimestamp(clock(), UTC)
     batch = playlists_to_check(
         keys,
@@ -224,7 +221,7 @@ def new_tracks_sensor(
         for key in batch:
             row = known.get(key)
             if row is None:  # a partition added in the UI under its canonical key
-                store.register_playlist(key, parse_playlist_url(key).url)
+                store.remember_playlist_url(key, parse_playlist_url(key).url)
                 row = store.playlist(key) or {}
             try:
                 snapshot = client.check_playlist(row.get("url") or parse_playlist_url(key).url)

@@ -5,13 +5,21 @@ in the UI; the Dagster definitions themselves live in `soundcloud_sync.defs`.
 """
 
 from .execute import RunOutcome, run_audit, run_sync
-from .instance import ensure_pool_limits, local_instance, register_partitions
+from .instance import (
+    ensure_pool_limits,
+    local_instance,
+    register_playlists,
+    registered_keys,
+    unregister_playlists,
+)
 
 __all__ = [
     "RunOutcome",
     "ensure_pool_limits",
     "local_instance",
-    "register_partitions",
+    "register_playlists",
+    "registered_keys",
     "run_audit",
     "run_sync",
+    "unregister_playlists",
 ]

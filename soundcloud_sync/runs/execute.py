@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,6 @@ from dagster import (
 from dagster._core.events.log import EventLogEntry
 
 from ..defs.partitions import PLAYLIST_TAG
-from .instance import register_partitions
 
 REQUEST_TAG = "soundcloud_sync/request"
 
@@ -47,10 +46,10 @@ def run_sync(
     on_event: Callable[[EventLogEntry], None] | None = None,
     origin: str = "cli",
 ) -> RunOutcome:
-    """Materialize a playlist partition (all assets, or the named ones) and wait for it."""
+    """Materialize a registered playlist's partition (all assets, or the named ones) and
+    wait for it."""
     from ..definitions import sync_playlist_job_def
 
-    register_partitions(instance, [partition_key])
     job = reconstructable(sync_playlist_job_def)
     if asset_keys:
         # An asset selection alone would pull in every check of those assets, the
@@ -97,7 +96,7 @@ def run_sync(
             watcher.join(timeout=5)
 
 
-def _materialized(events: list[DagsterEvent]) -> dict[str, dict[str, Any]]:
+def _materialized(events: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:
     """Each materialized asset's metadata as plain values (counts, text, links)."""
     out: dict[str, dict[str, Any]] = {}
     for event in events:

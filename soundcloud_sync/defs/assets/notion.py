@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from ...pipeline import records, report_frame, sync_notion_pages
-from ..partitions import PLAYLIST_TAG, playlists_partitions
+from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
 from .common import step_progress
 
@@ -97,7 +97,9 @@ def notion_audit(context, notion: NotionResource, catalog: CatalogResource):
     """Reads pages back from Notion (one query per 100): the tagged playlist, or all."""
     store = catalog.catalog()
     key = context.run.tags.get(PLAYLIST_TAG) or context.run.tags.get("dagster/partition")
-    playlists = [store.playlist(key)] if key else store.registered_playlists()
+    playlists = store.playlists(
+        [key] if key else context.instance.get_dynamic_partitions(PLAYLISTS)
+    )
     playlists = [p for p in playlists if p and p.get("notion_page_id")]
     if not notion.enabled or not playlists:
         reason = notion.disabled_reason if not notion.enabled else "no playlist in Notion yet"
