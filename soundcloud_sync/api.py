@@ -13,15 +13,16 @@ from typing import Any
 import pandas as pd
 
 from .catalog import Catalog
-from .config import Settings
+from .config import ConfigError, Settings
 from .defs.runner import RunOutcome, local_instance, run_sync
+from .errors import SoundCloudSyncError
 from .sources import parse_playlist_url
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
 
 
-class SyncFailed(RuntimeError):
+class SyncFailed(SoundCloudSyncError, RuntimeError):
     """A run did not succeed; the message names the playlist and the step's reason."""
 
 
@@ -142,7 +143,7 @@ def batch_create_notion_tracks(
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
-        raise ValueError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID must be set")
+        raise ConfigError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID: both must be set")
     notion_sync = notion_sync_for(settings)
     catalog = catalog_for(settings)
     counts: Counter[str] = Counter()
