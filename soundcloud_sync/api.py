@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .catalog import Catalog
+from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
 from .defs.runner import RunOutcome, local_instance, run_sync
 from .errors import SoundCloudSyncError
@@ -285,7 +285,7 @@ def _audio_stats(catalog: Catalog, key: str) -> dict[str, int]:
     features = _output(catalog, "audio_features", key)
     library = _output(catalog, "library_files", key)
     return {
-        "downloaded": counts["downloaded"] + counts["skipped-existing"],
+        "downloaded": sum(counts[status] for status in AUDIO_ON_DISK),
         "analysed": int(features["tempo"].notna().sum()) if features is not None else 0,
         "converted": _tracks_with_files(library),
         "previews": counts["preview-only"],

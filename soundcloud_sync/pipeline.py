@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .catalog import Catalog, utc_now
+from .catalog import AUDIO_ON_DISK, Catalog, utc_now
 from .sources import parse_playlist_url
 
 Progress = Callable[[str, int, int], None]
@@ -404,7 +404,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "key_confidence": t.get("key_confidence"),
                 "duration_s": t.get("duration_s"),
                 "lufs": t.get("lufs"),
-                "downloaded": t.get("download_status") in ("downloaded", "skipped-existing"),
+                "downloaded": t.get("download_status") in AUDIO_ON_DISK,
                 "aiff_path": files.get("aiff"),
                 "wav_path": files.get("wav"),
                 "m4a_path": files.get("m4a"),

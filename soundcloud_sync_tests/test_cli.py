@@ -205,3 +205,23 @@ def test_audit_finds_a_duplicate_page_in_notion(
     assert audit.returncode == 1
     assert "no_duplicate_notion_pages: FAILED" in audit.stdout
     assert "catalog_and_notion_agree: passed" in audit.stdout
+
+
+def test_status_counts_downloads_kept_from_an_earlier_sync(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    """The second sync finds the files on disk ('skipped-existing'): still downloaded."""
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "kept-files", 3, kinds={2: "gone"})
+    for _ in range(2):
+        result = run(env, "sync", playlist.url, "--json")
+        assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["downloaded"] == 2
+    catalog = Catalog(f"sqlite:///{env['SOUNDCLOUD_SYNC_HOME']}/catalog.sqlite")
+    statuses = {row["download_status"] for row in catalog.tracks_by_id(playlist.track_ids).values()}
+    assert "skipped-existing" in statuses  # the case this guards: a re-run's record
+
+    [row] = json.loads(run(env, "status", "--json").stdout)
+    assert (row["tracks"], row["downloaded"], row["analysed"]) == (3, 2, 2)
+    table = run(env, "status").stdout
+    [line] = [line for line in table.splitlines() if "kept-files" in line]
+    assert [cell.strip() for cell in line.split("│")[3:6]] == ["3", "3", "2"]  # tracks,notion,downloaded

@@ -30,6 +30,11 @@ TRACK_FIELDS = (
 )  # fmt: skip
 
 
+# Download outcomes that leave the track's audio on disk: fetched in this run, or found
+# there from an earlier one (a re-run records the second).
+AUDIO_ON_DISK = ("downloaded", "skipped-existing")
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -293,7 +298,7 @@ class Catalog:
                 playlists.c.last_synced_at, playlists.c.sync_status,
                 func.count(m.c.soundcloud_id).filter(live).label("tracks"),
                 func.count().filter(and_(live, t.c.notion_page_id.is_not(None))).label("in_notion"),
-                func.count().filter(and_(live, t.c.download_status == "downloaded")).label("downloaded"),
+                func.count().filter(and_(live, t.c.download_status.in_(AUDIO_ON_DISK))).label("downloaded"),
                 func.count().filter(and_(live, t.c.tempo.is_not(None))).label("analysed"),
             )
             .select_from(playlists.outerjoin(m, m.c.playlist_key == playlists.c.key)
