@@ -115,14 +115,15 @@ def _database_id(name: str, value: str) -> str:
     return value
 
 
-_CRON_FIELDS = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day of month", 1, 31, {}),
-    ("month", 1, 12, {m: i for i, m in enumerate(
-        "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}),
-    ("day of week", 0, 7, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
-)  # fmt: skip
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS: tuple[tuple[int, int, Mapping[str, int]], ...] = (
+    (0, 59, {}),  # minute
+    (0, 23, {}),  # hour
+    (1, 31, {}),  # day of month
+    (1, 12, {m: i for i, m in enumerate(_MONTHS, start=1)}),
+    (0, 7, {d: i for i, d in enumerate(_WEEKDAYS)}),  # 0 and 7 are both Sunday
+)
 _CRON_MACROS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
 
 
@@ -151,7 +152,7 @@ def _cron(name: str, value: str) -> str:
         len(fields) == len(_CRON_FIELDS)
         and all(
             all(_cron_part(part, low, high, names) for part in item.split(","))
-            for item, (_, low, high, names) in zip(fields, _CRON_FIELDS, strict=True)
+            for item, (low, high, names) in zip(fields, _CRON_FIELDS, strict=True)
         )
     )
     if not valid:
@@ -174,7 +175,9 @@ def _timezone(name: str, value: str) -> str:
 
 def _executor(name: str, value: str) -> str:
     if value not in EXECUTORS:
-        raise ConfigError(f"{name}: {value!r} is not an executor; choose one of {', '.join(EXECUTORS)}")
+        raise ConfigError(
+            f"{name}: {value!r} is not an executor; choose one of {', '.join(EXECUTORS)}"
+        )
     return value
 
 
@@ -333,9 +336,7 @@ class Settings:
             notion_playlists_database_id=env.get(
                 "NOTION_PLAYLISTS_DATABASE_ID", _database_id, None
             ),
-            notion_requests_per_second=env.get(
-                "NOTION_REQUESTS_PER_SECOND", _positive_number, 3.0
-            ),
+            notion_requests_per_second=env.get("NOTION_REQUESTS_PER_SECOND", _positive_number, 3.0),
             notion_mapping_file=env.get("NOTION_PROPERTY_MAPPING", _mapping_file, None),
             eagle_api_url=env.get("EAGLE_API_URL", _url, None),
             audio_formats=parse_formats(env.raw("AUDIO_FORMATS")),
@@ -344,9 +345,7 @@ class Settings:
                 "SOUNDCLOUD_SYNC_PLAYLISTS_FILE", _file, Path(DEFAULT_PLAYLISTS_FILE)
             ),
             sync_schedule=env.get("SOUNDCLOUD_SYNC_SCHEDULE", _cron, DEFAULT_SYNC_SCHEDULE),
-            audit_schedule=env.get(
-                "SOUNDCLOUD_SYNC_AUDIT_SCHEDULE", _cron, DEFAULT_AUDIT_SCHEDULE
-            ),
+            audit_schedule=env.get("SOUNDCLOUD_SYNC_AUDIT_SCHEDULE", _cron, DEFAULT_AUDIT_SCHEDULE),
             timezone=env.get("SOUNDCLOUD_SYNC_TIMEZONE", _timezone, DEFAULT_TIMEZONE),
             min_recheck_seconds=env.get(
                 "SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS", _whole_seconds, DEFAULT_MIN_RECHECK_SECONDS

@@ -224,4 +224,8 @@ def test_status_counts_downloads_kept_from_an_earlier_sync(
     assert (row["tracks"], row["downloaded"], row["analysed"]) == (3, 2, 2)
     table = run(env, "status").stdout
     [line] = [line for line in table.splitlines() if "kept-files" in line]
-    assert [cell.strip() for cell in line.split("│")[3:6]] == ["3", "3", "2"]  # tracks,notion,downloaded
+    assert [cell.strip() for cell in line.split("│")[3:6]] == [
+        "3",
+        "3",
+        "2",
+    ]  # tracks,notion,downloaded

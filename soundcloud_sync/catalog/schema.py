@@ -22,6 +22,8 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
+    update,
 )
 
 metadata = MetaData()
@@ -51,6 +53,10 @@ playlists = Table(
     Column("track_count", Integer),
     Column("tracks_listed", Integer),
     Column("ids_complete", Boolean),
+    # Whether the last listing's vanished ids were explained (removals may be applied),
+    # and the track_count the next listing is compared with (see catalog.listing).
+    Column("listing_explained", Boolean),
+    Column("explained_track_count", Integer),
     Column("ids_hash", String(64)),
     Column("created_at", String(32)),
     Column("last_modified", String(32)),
@@ -112,6 +118,8 @@ memberships = Table(
     Column("first_seen_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
     Column("removed_at", String(32)),
+    # Still in the set but out of view (its uploader deleted it or made it private).
+    Column("hidden_at", String(32)),
     Column("notion_linked", Boolean, nullable=False, default=False),
 )
 
@@ -129,8 +137,34 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _add_missing_columns(conn: Connection, table: Table, names: list[str]) -> list[str]:
+    """ALTER TABLE … ADD COLUMN for each named column the live table lacks; the ones added.
+
+    A fresh catalog already has them (`_v1_initial` creates today's tables), so this
+    only does work on catalogs made by an older release.
+    """
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    added = []
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+        added.append(name)
+    return added
+
+
+def _v2_catalog_listing_columns(conn: Connection) -> None:
+    """Remember hidden tracks and the last explained listing, so removals can be applied."""
+    added = _add_missing_columns(conn, playlists, ["listing_explained", "explained_track_count"])
+    _add_missing_columns(conn, memberships, ["hidden_at"])
+    if "listing_explained" in added:  # an older catalog trusted only complete listings
+        conn.execute(update(playlists).values(listing_explained=playlists.c.ids_complete))
+
+
 # Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_catalog_listing_columns]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

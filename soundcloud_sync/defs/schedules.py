@@ -10,7 +10,6 @@ from dagster import (
 )
 
 from ..config import Settings
-
 from .assets.notion import PLAYLIST_TAG
 from .jobs import audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLISTS
