@@ -2,7 +2,9 @@
 
 Faithful to ``shared/docs/external-apis.md``: ``/resolve`` answers a set with only the
 first five tracks as full objects and the rest as stubs; ``/tracks?ids=`` refuses
-more than 50 ids and silently leaves out deleted (or unreadable private) tracks;
+more than 50 ids and silently leaves out deleted (or unreadable private) tracks; a
+track its uploader deletes (``delete_track``) vanishes from its sets' listings while
+their ``track_count`` still counts it, and one the owner removes lowers the count;
 every api call needs the current ``client_id`` (401 otherwise, and the id can be
 rotated to make a cached one stale); private sets need their secret token; Go+
 tracks are 30-second previews unless an OAuth token is sent; ``policy: BLOCK`` and

@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from ... import pipeline
+from ...catalog import AUDIO_ON_DISK
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
@@ -100,7 +101,7 @@ def audio_features(
 ) -> Output[pd.DataFrame]:
     from ...audio import playlist_chart_markdown
 
-    ok = audio_files[audio_files["status"].isin(["downloaded", "skipped-existing"])]
+    ok = audio_files[audio_files["status"].isin(AUDIO_ON_DISK)]
     rows = pipeline.analyse_audio(
         catalog.catalog(),
         ok[["soundcloud_id", "path"]].to_dict(orient="records"),
