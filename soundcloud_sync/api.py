@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from . import pipeline
-from .catalog import Catalog
-from .config import Settings
+from .catalog import AUDIO_ON_DISK, Catalog
+from .config import ConfigError, Settings
+from .errors import SoundCloudSyncError
 from .runs import RunOutcome, local_instance, run_sync
 from .sources import parse_playlist_url
 
@@ -22,7 +23,7 @@ PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
 
 
-class SyncFailed(RuntimeError):
+class SyncFailed(SoundCloudSyncError, RuntimeError):
     """A run did not succeed; the message names the playlist and the step's reason."""
 
 
@@ -154,7 +155,7 @@ def batch_create_notion_tracks(
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
-        raise ValueError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID must be set")
+        raise ConfigError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID: both must be set")
     notion_sync = notion_sync_for(settings)
     catalog = catalog_for(settings)
     counts: Counter[str] = Counter()
@@ -289,7 +290,7 @@ def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict
     """Where the playlist's audio stands: on disk, measured, in every format, or why not."""
     status = Counter(t.get("download_status") for t in tracks)
     return {
-        "downloaded": sum(status[s] for s in pipeline.ON_DISK),
+        "downloaded": sum(status[s] for s in AUDIO_ON_DISK),
         "analysed": sum(1 for t in tracks if pipeline.is_measured(t)),
         "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
         "previews": status["preview-only"],

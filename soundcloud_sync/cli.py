@@ -12,20 +12,14 @@ from typing import Any, NoReturn
 import click
 
 from . import api
-from .config import ConfigError, Settings
-from .sources import SourceError, parse_playlist_url
+from .config import Settings
+from .errors import SoundCloudSyncError
+from .sources import parse_playlist_url
 
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
-
-
-def _user_error_types() -> tuple[type[Exception], ...]:
-    """Errors about the user's input, settings or services: shown as one line, no trace."""
-    from .notion import NotionError, SchemaError
-
-    return (SourceError, NotionError, SchemaError, api.SyncFailed, ConfigError)
 
 
 def _error_line(exc: Exception, subject: str = "") -> str:
@@ -36,13 +30,16 @@ def _error_line(exc: Exception, subject: str = "") -> str:
 def _user_errors(subject: str = "") -> Iterator[None]:
     try:
         yield
-    except _user_error_types() as exc:
+    except SoundCloudSyncError as exc:  # errors meant for the user: one line, no trace
         _fail(_error_line(exc, subject))
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Keep SoundCloud playlists in your Notion catalog and local audio library."""
+    with _user_errors():
+        ctx.obj = Settings.from_env()  # every setting checked before any command runs
 
 
 @main.command()
@@ -91,7 +88,7 @@ def sync(
     for url, key in zip(urls, keys, strict=True):
         try:
             results.append(_sync_one(url, no_download, dry_run, as_json, playlist_name))
-        except _user_error_types() as exc:
+        except SoundCloudSyncError as exc:
             click.echo(f"error: {_error_line(exc, key)}", err=True)
             failures.append(key)
     if as_json:
@@ -110,7 +107,7 @@ def _sync_one(
         return api.sync_playlist_to_notion(url, playlist_name, dry_run=True)
     from .progress import RunProgress
 
-    settings = Settings.from_env()
+    settings: Settings = click.get_current_context().obj
     assets = api.NOTION_ASSETS if no_download else None
     with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
         key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
@@ -172,19 +169,15 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import os
     import shutil
 
-    from .defs.sensors import playlists_file
     from .runs import local_instance
 
-    settings = Settings.from_env()  # reads .env into the environment the UI inherits
+    settings: Settings = click.get_current_context().obj  # .env is in the environment now
     with local_instance(settings):  # the home, its dagster.yaml and the pools' limits
         home = Path(os.environ["DAGSTER_HOME"])
     # Paths the code server resolves, made absolute: it runs in DAGSTER_HOME, where
     # `dagster dev` finds the instance file it uses and so does not warn about the
     # repository's own dagster.yaml (the same settings, copied into the home).
-    os.environ["SOUNDCLOUD_SYNC_HOME"] = str(settings.home)
-    os.environ["SOUNDCLOUD_SYNC_PLAYLISTS_FILE"] = str(playlists_file().resolve())
-    if settings.notion_mapping_file:
-        os.environ["NOTION_PROPERTY_MAPPING"] = str(Path(settings.notion_mapping_file).resolve())
+    os.environ.update(settings.child_environment())
     # Dagster nudges `dagster dev` users towards its `dg` tool; nothing to act on here.
     os.environ.setdefault("PYTHONWARNINGS", "ignore:Function `dev_command` is superseded")
     click.echo(f"DAGSTER_HOME={home}", err=True)
@@ -203,7 +196,7 @@ def notion() -> None:
 @click.option("--parent-page", required=True, help="Id of the page to create the databases under.")
 def notion_init(parent_page: str) -> None:
     """Create the Music Tracks and Playlists databases with the right schema."""
-    settings = Settings.from_env()
+    settings: Settings = click.get_current_context().obj
     if not settings.notion_token:
         _fail("NOTION_TOKEN is not set")
     from .notion import init_databases

@@ -14,7 +14,7 @@ from .defs import assets
 from .defs.executors import executor_for
 from .defs.jobs import audit_playlist_job, sync_playlist_job
 from .defs.resources import resources_from_settings
-from .defs.schedules import incremental_sync_schedule, notion_audit_schedule
+from .defs.schedules import schedules_for
 from .defs.sensors import new_tracks_sensor, playlist_registry_sensor
 
 
@@ -25,9 +25,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         asset_checks=load_asset_checks_from_package_module(assets),
         jobs=[sync_playlist_job, audit_playlist_job],
         sensors=[new_tracks_sensor, playlist_registry_sensor],
-        schedules=[incremental_sync_schedule, notion_audit_schedule],
+        schedules=schedules_for(settings),
         resources=resources_from_settings(settings),
-        executor=executor_for(settings.executor),
+        executor=executor_for(settings),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .catalog import Catalog, utc_now
+from .catalog import AUDIO_ON_DISK, Catalog, utc_now
 from .sources import parse_playlist_url
 
 Progress = Callable[[str, int, int], None]
@@ -54,7 +54,8 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
         "name": playlist_row.get("name_override") or playlist_row.get("title"),
         "curator": playlist_row.get("curator"),
         "track_count": playlist_row.get("track_count"),
-        "ids_complete": bool(playlist_row.get("ids_complete", True)),
+        # removals are applied only when the catalog could explain the listing
+        "ids_complete": bool(playlist_row.get("listing_explained", True)),
     }
 
 
@@ -184,14 +185,13 @@ def plan_notion_sync(
         "name_override": playlist_name or known_row.get("name_override"),
         "curator": playlist.curator,
         "track_count": playlist.track_count,
-        "ids_complete": playlist.ids_complete,
     }
     rows = [t.to_row() for t in playlist.tracks]
-    fresh_ids = {t.soundcloud_id for t in playlist.tracks}
-    current = catalog.playlist_tracks(playlist.key)
-    current_ids = set(current["soundcloud_id"]) if not current.empty else set()
-    new_ids = sorted(fresh_ids - current_ids)
-    removed = sorted(current_ids - fresh_ids) if playlist.ids_complete else []
+    change = catalog.preview_playlist(playlist)
+    playlist_row["listing_explained"] = change.removals_trusted
+    new_ids = change.added
+    # what the real run unlinks: this listing's removals and earlier ones still linked
+    removed = sorted({*change.removed, *catalog.removed_tracks(playlist.key, still_linked=True)})
     plan: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.url).public_url,
         "playlist_name": playlist_row["name_override"] or playlist.title,
@@ -224,9 +224,6 @@ def plan_notion_sync(
 
 
 # -- audio ----------------------------------------------------------------------------
-
-# Download outcomes that leave the original on disk (a re-run finds it there).
-ON_DISK = ("downloaded", "skipped-existing")
 
 
 def is_measured(track: Mapping[str, Any]) -> bool:
@@ -430,7 +427,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "key_confidence": t.get("key_confidence"),
                 "duration_s": t.get("duration_s"),
                 "lufs": t.get("lufs"),
-                "downloaded": t.get("download_status") in ON_DISK,
+                "downloaded": t.get("download_status") in AUDIO_ON_DISK,
                 "aiff_path": files.get("aiff"),
                 "wav_path": files.get("wav"),
                 "m4a_path": files.get("m4a"),

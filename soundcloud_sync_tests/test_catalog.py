@@ -42,12 +42,58 @@ def test_first_sync_then_changes_are_reported_in_order(catalog: Catalog) -> None
     assert catalog.removed_tracks("dj/sets/mix") == [10]
 
 
-def test_incomplete_id_list_never_removes(catalog: Catalog) -> None:
+def test_an_id_that_vanishes_while_the_count_holds_is_hidden_not_removed(
+    catalog: Catalog,
+) -> None:
     catalog.record_playlist(_playlist([1, 2, 3]))
-    change = catalog.record_playlist(_playlist([1, 2], track_count=3))
-    assert change.removed == [] and not change.removals_trusted
+    change = catalog.record_playlist(_playlist([1, 3], track_count=3))  # 2 was deleted
+    assert (change.removed, change.hidden, change.removals_trusted) == ([], [2], True)
     assert catalog.playlist_tracks("dj/sets/mix")["soundcloud_id"].tolist() == [1, 2, 3]
-    assert catalog.playlist("dj/sets/mix")["ids_complete"] is False
+    row = catalog.playlist("dj/sets/mix")
+    assert (row["ids_complete"], row["listing_explained"]) == (False, True)
+
+    back = catalog.record_playlist(_playlist([1, 2, 3]))  # its uploader made it public again
+    assert (back.added, back.removed, back.hidden) == ([], [], [])
+
+
+def test_owner_removals_are_applied_beside_a_deleted_track(catalog: Catalog) -> None:
+    """Six tracks, one of them deleted (counted, never listed); two removed, one added."""
+    catalog.record_playlist(_playlist([1, 2, 3, 4, 5], track_count=6))
+    change = catalog.record_playlist(_playlist([1, 4, 5, 9], track_count=5))
+    assert (change.added, change.removed, change.removals_trusted) == ([9], [2, 3], True)
+    assert catalog.removed_tracks("dj/sets/mix") == [2, 3]
+    assert catalog.playlist_tracks("dj/sets/mix")["soundcloud_id"].tolist() == [1, 4, 5, 9]
+
+
+def test_owner_removes_a_listed_and_a_hidden_track(catalog: Catalog) -> None:
+    catalog.record_playlist(_playlist([1, 2, 3, 4, 5], track_count=6))
+    catalog.record_playlist(_playlist([1, 2, 3, 4], track_count=6))  # 5 deleted: hidden
+    change = catalog.record_playlist(_playlist([2, 3, 4], track_count=4))  # 1 and one hidden
+    assert (change.removed, change.removals_trusted) == ([1], True)
+
+
+def test_a_listing_that_cannot_be_explained_removes_nothing_until_one_can(
+    catalog: Catalog,
+) -> None:
+    catalog.record_playlist(_playlist([1, 2, 3, 4]))
+    # Two vanished, the count fell by one: one removed, one deleted, but which is which?
+    for _ in range(2):
+        change = catalog.record_playlist(_playlist([1, 2, 5], track_count=4))
+        assert (change.removed, change.removals_trusted) == ([], False)
+        assert catalog.playlist("dj/sets/mix")["listing_explained"] is False
+    frame = catalog.playlist_tracks("dj/sets/mix")
+    assert sorted(frame["soundcloud_id"]) == [1, 2, 3, 4, 5]  # 5 is linked all the same
+    # The owner then removes the deleted track too: the listing is complete again.
+    change = catalog.record_playlist(_playlist([1, 2, 5]))
+    assert (change.removed, change.removals_trusted) == ([3, 4], True)
+    assert catalog.preview_playlist(_playlist([1, 2, 5])).removed == []
+
+
+def test_preview_reports_the_change_and_writes_nothing(catalog: Catalog) -> None:
+    catalog.record_playlist(_playlist([1, 2, 3, 4], track_count=5))
+    preview = catalog.preview_playlist(_playlist([1, 4, 7], track_count=4))
+    assert (preview.added, preview.removed) == ([7], [2, 3])
+    assert catalog.playlist_tracks("dj/sets/mix")["soundcloud_id"].tolist() == [1, 2, 3, 4]
 
 
 def test_status_columns_survive_a_resync(catalog: Catalog) -> None:
@@ -103,3 +149,29 @@ def test_migrations_are_versioned_and_refuse_newer(tmp_path) -> None:
         conn.execute(text("UPDATE catalog_meta SET value = '999' WHERE key = 'schema_version'"))
     with engine.begin() as conn, pytest.raises(RuntimeError, match="newer"):
         migrate(conn)
+
+
+def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
+    """A catalog written before explained listings keeps its rows and trusts as before."""
+    from soundcloud_sync.catalog.schema import _v2_catalog_listing_columns
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)
+        conn.execute(text("ALTER TABLE playlists DROP COLUMN listing_explained"))
+        conn.execute(text("ALTER TABLE playlists DROP COLUMN explained_track_count"))
+        conn.execute(text("ALTER TABLE memberships DROP COLUMN hidden_at"))
+        conn.execute(text("UPDATE catalog_meta SET value = '1' WHERE key = 'schema_version'"))
+        conn.execute(
+            text("INSERT INTO playlists (key, url, registered, ids_complete, track_count) "
+                 "VALUES ('dj/sets/mix', 'https://soundcloud.com/dj/sets/mix', 1, 1, 3)")
+        )  # fmt: skip
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v2_catalog_listing_columns(conn)  # a second time changes nothing
+    engine.dispose()
+    catalog = Catalog(url)
+    assert catalog.playlist("dj/sets/mix")["listing_explained"] is True
+    catalog.record_playlist(_playlist([1, 2, 3]))
+    assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]

@@ -205,3 +205,83 @@ def test_audit_finds_a_duplicate_page_in_notion(
     assert audit.returncode == 1
     assert "no_duplicate_notion_pages: FAILED" in audit.stdout
     assert "catalog_and_notion_agree: passed" in audit.stdout
+
+
+def test_status_counts_downloads_kept_from_an_earlier_sync(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    """The second sync finds the files on disk ('skipped-existing'): still downloaded."""
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "kept-files", 3, kinds={2: "gone"})
+    for _ in range(2):
+        result = run(env, "sync", playlist.url, "--json")
+        assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["downloaded"] == 2
+    catalog = Catalog(f"sqlite:///{env['SOUNDCLOUD_SYNC_HOME']}/catalog.sqlite")
+    statuses = {row["download_status"] for row in catalog.tracks_by_id(playlist.track_ids).values()}
+    assert "skipped-existing" in statuses  # the case this guards: a re-run's record
+
+    [row] = json.loads(run(env, "status", "--json").stdout)
+    assert (row["tracks"], row["downloaded"], row["analysed"]) == (3, 2, 2)
+    table = run(env, "status").stdout
+    [line] = [line for line in table.splitlines() if "kept-files" in line]
+    assert [cell.strip() for cell in line.split("│")[3:6]] == [
+        "3",
+        "3",
+        "2",
+    ]  # tracks,notion,downloaded
+
+
+def _linked_ids(env: dict[str, str], notion_emulator: NotionEmulator, key: str) -> set[int]:
+    """SoundCloud ids of the track pages Notion links to the playlist's page."""
+    catalog = Catalog(f"sqlite:///{env['SOUNDCLOUD_SYNC_HOME']}/catalog.sqlite")
+    playlist_page = catalog.playlist(key)["notion_page_id"]
+    pages = notion_emulator.plain(playlist_page)["Tracks"]
+    return {int(notion_emulator.plain(page)["SoundCloud ID"]) for page in pages}
+
+
+def test_removals_applied_in_a_playlist_that_holds_a_deleted_track(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, notion_emulator: NotionEmulator
+) -> None:
+    """SoundCloud lists fewer ids than it counts: the change in the count says why."""
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "with-a-hole", 7)
+    t = list(playlist.track_ids)
+    soundcloud_emulator.delete_track(t[6])  # out of view, still counted: 6 listed of 7
+    first = run(env, "sync", playlist.url, "--no-download", "--json")
+    assert first.returncode == 0, first.stderr
+    assert _linked_ids(env, notion_emulator, playlist.key) == set(t[:6])
+
+    # The owner removes two tracks and adds one.
+    soundcloud_emulator.remove_track(playlist, t[1])
+    soundcloud_emulator.remove_track(playlist, t[2])
+    [new] = soundcloud_emulator.append_tracks(playlist, 1)
+    result = run(env, "sync", playlist.url, "--no-download", "--json")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert (stats["tracks_added"], stats["tracks_unlinked"]) == (1, 2)
+    assert stats["sync_status"] == "Synced"
+    assert _linked_ids(env, notion_emulator, playlist.key) == {t[0], t[3], t[4], t[5], new.id}
+
+    # An uploader deletes a synced track: it is still in the set, so it stays linked.
+    soundcloud_emulator.delete_track(t[3])
+    assert run(env, "sync", playlist.url, "--no-download").returncode == 0
+    assert _linked_ids(env, notion_emulator, playlist.key) == {t[0], t[3], t[4], t[5], new.id}
+
+
+def test_a_listing_that_cannot_be_explained_unlinks_nothing(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, notion_emulator: NotionEmulator
+) -> None:
+    """One removed and one deleted between syncs: two ids vanished, the count fell by one."""
+    playlist = soundcloud_emulator.add_playlist("crate-digger", "cannot-tell", 5)
+    t = list(playlist.track_ids)
+    assert run(env, "sync", playlist.url, "--no-download").returncode == 0
+    soundcloud_emulator.remove_track(playlist, t[1])
+    soundcloud_emulator.delete_track(t[2])
+
+    dry = run(env, "sync", playlist.url, "--dry-run", "--json")
+    assert json.loads(dry.stdout)["tracks_unlinked"] == 0
+    result = run(env, "sync", playlist.url, "--no-download", "--json")
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert (stats["tracks_unlinked"], stats["sync_status"]) == (0, "Partial")
+    assert _linked_ids(env, notion_emulator, playlist.key) == set(t)
+    assert "nothing is unlinked until a later listing explains it" in result.stderr

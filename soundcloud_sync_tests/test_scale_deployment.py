@@ -263,18 +263,19 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
 
 
 def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) -> None:
-    from soundcloud_sync.config import Settings
+    from soundcloud_sync.config import ConfigError, Settings
     from soundcloud_sync.definitions import build_definitions
     from soundcloud_sync.defs.executors import executor_for
 
-    assert executor_for(None).name == executor_for("default").name == "local_processes"
-    with pytest.raises(ValueError, match="SOUNDCLOUD_SYNC_EXECUTOR='k8s'"):
-        executor_for("k8s")
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    with pytest.raises(ValueError, match="needs CELERY_BROKER_URL"):
-        executor_for("celery")
+    assert executor_for(Settings(home=Path("/nonexistent"))).name == "local_processes"
+    with pytest.raises(ConfigError, match="SOUNDCLOUD_SYNC_EXECUTOR: 'k8s'"):
+        Settings.from_env({"SOUNDCLOUD_SYNC_EXECUTOR": "k8s"})
+    with pytest.raises(ConfigError, match="needs CELERY_BROKER_URL"):
+        executor_for(Settings(home=Path("/nonexistent"), executor="celery"))
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    settings = Settings(home=Path("/nonexistent"), executor="celery")
+    settings = Settings(
+        home=Path("/nonexistent"), executor="celery", celery_broker_url="redis://127.0.0.1:1/0"
+    )
     job = build_definitions(settings).resolve_job_def("sync_playlist")
     assert job.executor_def.name == "celery"
     default = build_definitions(Settings(home=Path("/nonexistent"))).resolve_job_def(

@@ -75,8 +75,9 @@ class AudioFeatures:
 
 def default_numba_cache_dir() -> Path:
     """Where librosa's numba kernels are cached unless NUMBA_CACHE_DIR says otherwise."""
-    home = os.environ.get("SOUNDCLOUD_SYNC_HOME", "./.soundcloud_sync")
-    return Path(home).resolve() / "cache" / "numba"
+    from soundcloud_sync.config import Settings
+
+    return Settings.from_env().numba_cache_dir
 
 
 def configure_numba_cache(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -84,7 +85,10 @@ def configure_numba_cache(cache_dir: str | os.PathLike[str] | None = None) -> Pa
 
     Numba reads NUMBA_CACHE_DIR when it is first imported; an already-set variable wins.
     """
-    chosen = Path(os.environ.get("NUMBA_CACHE_DIR") or cache_dir or default_numba_cache_dir())
+    from soundcloud_sync.config import Settings
+
+    settings = Settings.from_env()
+    chosen = settings.numba_cache or Path(cache_dir or settings.numba_cache_dir)
     chosen.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(chosen)
     return chosen

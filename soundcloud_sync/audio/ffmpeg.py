@@ -8,16 +8,17 @@ built with more codecs.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 
 
 @functools.cache
 def ffmpeg_exe() -> str:
     """Path of an ffmpeg executable: ``$FFMPEG_BINARY``, ffmpeg on PATH, else imageio-ffmpeg's."""
-    env = os.environ.get("FFMPEG_BINARY")
-    if env and shutil.which(env):
-        return shutil.which(env) or env
+    from soundcloud_sync.config import Settings
+
+    chosen = Settings.from_env().ffmpeg_binary
+    if chosen:
+        return chosen
     found = shutil.which("ffmpeg")
     if found:
         return found

@@ -23,6 +23,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 
 metadata = MetaData()
@@ -53,6 +54,10 @@ playlists = Table(
     Column("track_count", Integer),
     Column("tracks_listed", Integer),
     Column("ids_complete", Boolean),
+    # Whether the last listing's vanished ids were explained (removals may be applied),
+    # and the track_count the next listing is compared with (see catalog.listing).
+    Column("listing_explained", Boolean),
+    Column("explained_track_count", Integer),
     Column("ids_hash", String(64)),
     Column("created_at", String(32)),
     Column("last_modified", String(32)),
@@ -114,6 +119,8 @@ memberships = Table(
     Column("first_seen_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
     Column("removed_at", String(32)),
+    # Still in the set but out of view (its uploader deleted it or made it private).
+    Column("hidden_at", String(32)),
     Column("notion_linked", Boolean, nullable=False, default=False),
 )
 
@@ -122,7 +129,33 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-def _v2_drop_asset_outputs(conn: Connection) -> None:
+def _add_missing_columns(conn: Connection, table: Table, names: list[str]) -> list[str]:
+    """ALTER TABLE … ADD COLUMN for each named column the live table lacks; the ones added.
+
+    A fresh catalog already has them (`_v1_initial` creates today's tables), so this
+    only does work on catalogs made by an older release.
+    """
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    added = []
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+        added.append(name)
+    return added
+
+
+def _v2_catalog_listing_columns(conn: Connection) -> None:
+    """Remember hidden tracks and the last explained listing, so removals can be applied."""
+    added = _add_missing_columns(conn, playlists, ["listing_explained", "explained_track_count"])
+    _add_missing_columns(conn, memberships, ["hidden_at"])
+    if "listing_explained" in added:  # an older catalog trusted only complete listings
+        conn.execute(update(playlists).values(listing_explained=playlists.c.ids_complete))
+
+
+def _v3_drop_asset_outputs(conn: Connection) -> None:
     """Step results now live in the tracks' own columns and in Dagster's metadata."""
     if inspect(conn).has_table("asset_outputs"):
         conn.execute(text("DROP TABLE asset_outputs"))
@@ -131,7 +164,11 @@ def _v2_drop_asset_outputs(conn: Connection) -> None:
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_drop_asset_outputs]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_initial,
+    _v2_catalog_listing_columns,
+    _v3_drop_asset_outputs,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..sources.models import Playlist, ids_hash
 from ..sqlite_wal import enable_wal
+from .listing import ListingVerdict, explain_listing
 from .schema import memberships, migrate, playlists, tracks
 
 TRACK_FIELDS = (
@@ -27,6 +28,11 @@ TRACK_FIELDS = (
     "artwork_url", "created_at", "last_modified", "policy", "monetization_model",
     "downloadable", "availability",
 )  # fmt: skip
+
+
+# Download outcomes that leave the track's audio on disk: fetched in this run, or found
+# there from an earlier one (a re-run records the second).
+AUDIO_ON_DISK = ("downloaded", "skipped-existing")
 
 
 def utc_now() -> str:
@@ -40,8 +46,21 @@ class MembershipChange:
     added: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
     kept: list[int] = field(default_factory=list)
+    hidden: list[int] = field(default_factory=list)  # vanished from view, still in the set
     first_sync: bool = False
-    removals_trusted: bool = True  # False when SoundCloud listed fewer ids than track_count
+    removals_trusted: bool = True  # False when the listing could not be explained
+
+
+def _change(before: Mapping[int, Any], ids: list[int], verdict: ListingVerdict) -> MembershipChange:
+    current = {i for i, r in before.items() if r.removed_at is None}
+    return MembershipChange(
+        added=[i for i in ids if i not in current],
+        removed=sorted(verdict.removed),
+        kept=[i for i in ids if i in current],
+        hidden=sorted(verdict.hidden),
+        first_sync=not before,
+        removals_trusted=verdict.explained,
+    )
 
 
 _engines: dict[str, Engine] = {}
@@ -128,18 +147,14 @@ class Catalog:
     def record_playlist(self, playlist: Playlist) -> MembershipChange:
         """Store the playlist, its tracks and their places; return what changed.
 
-        Removals are only recorded when SoundCloud listed every id of the set.
+        Tracks leave the playlist only when the listing explains their absence (see
+        `catalog.listing`); ids that vanished while the set still counts them stay,
+        marked hidden.
         """
         now = utc_now()
         ids = [t.soundcloud_id for t in playlist.tracks]
         with self.engine.begin() as conn:
-            before = {
-                r.soundcloud_id: r
-                for r in conn.execute(
-                    select(memberships).where(memberships.c.playlist_key == playlist.key)
-                )
-            }
-            current = {i for i, r in before.items() if r.removed_at is None}
+            before, verdict = self._read_listing(conn, playlist)
             known = set(
                 conn.execute(
                     select(tracks.c.soundcloud_id).where(tracks.c.soundcloud_id.in_(ids))
@@ -167,18 +182,13 @@ class Catalog:
             _upsert(conn, memberships, [
                 {"playlist_key": playlist.key, "soundcloud_id": t.soundcloud_id,
                  "position": t.position, "last_seen_at": now, "removed_at": None,
+                 "hidden_at": None,
                  "first_seen_at": before[t.soundcloud_id].first_seen_at
                  if t.soundcloud_id in before else now}
                 for t in playlist.tracks
             ], ["playlist_key", "soundcloud_id"])  # fmt: skip
-            removed = sorted(current - set(ids)) if playlist.ids_complete else []
-            if removed:
-                conn.execute(
-                    update(memberships)
-                    .where(and_(memberships.c.playlist_key == playlist.key,
-                                memberships.c.soundcloud_id.in_(removed)))
-                    .values(removed_at=now)
-                )  # fmt: skip
+            self._mark_members(conn, playlist.key, verdict.removed, removed_at=now)
+            self._mark_members(conn, playlist.key, verdict.hidden, hidden_at=now)
             meta = playlist.metadata()
             _upsert(conn, playlists, [{
                 "key": playlist.key, "url": playlist.url, "soundcloud_id": playlist.soundcloud_id,
@@ -187,16 +197,63 @@ class Catalog:
                 "artwork_url": playlist.artwork_url, "set_type": playlist.set_type,
                 "track_count": playlist.track_count, "tracks_listed": meta["tracks_listed"],
                 "ids_complete": playlist.ids_complete, "ids_hash": ids_hash(ids),
+                "listing_explained": verdict.explained,
+                "explained_track_count": verdict.baseline_count,
                 "created_at": playlist.created_at, "last_modified": playlist.last_modified,
                 "last_checked_at": now,
             }], ["key"])  # fmt: skip
-        return MembershipChange(
-            added=[i for i in ids if i not in current],
-            removed=removed,
-            kept=[i for i in ids if i in current],
-            first_sync=not before,
-            removals_trusted=playlist.ids_complete,
+        return _change(before, ids, verdict)
+
+    def preview_playlist(self, playlist: Playlist) -> MembershipChange:
+        """What `record_playlist` would report for this listing, writing nothing."""
+        with self.engine.connect() as conn:
+            before, verdict = self._read_listing(conn, playlist)
+        return _change(before, [t.soundcloud_id for t in playlist.tracks], verdict)
+
+    @staticmethod
+    def _read_listing(
+        conn: Connection, playlist: Playlist
+    ) -> tuple[dict[int, Any], ListingVerdict]:
+        """The playlist's memberships as stored, and what the fresh listing means for them."""
+        before = {
+            r.soundcloud_id: r
+            for r in conn.execute(
+                select(memberships)
+                .where(memberships.c.playlist_key == playlist.key)
+                .order_by(memberships.c.position)
+            )
+        }
+        row = conn.execute(
+            select(playlists.c.track_count, playlists.c.explained_track_count).where(
+                playlists.c.key == playlist.key
+            )
+        ).first()
+        baseline = None
+        if row is not None:  # a catalog from before explained listings has only track_count
+            baseline = (
+                row.explained_track_count
+                if row.explained_track_count is not None
+                else row.track_count
+            )
+        live = [r for r in before.values() if r.removed_at is None]
+        verdict = explain_listing(
+            listed_before=[r.soundcloud_id for r in live if r.hidden_at is None],
+            hidden_before={r.soundcloud_id for r in live if r.hidden_at is not None},
+            baseline_count=baseline if before else None,
+            listed_now=[t.soundcloud_id for t in playlist.tracks],
+            count_now=playlist.track_count,
         )
+        return before, verdict
+
+    @staticmethod
+    def _mark_members(conn: Connection, key: str, ids: list[int], **values: Any) -> None:
+        if ids:
+            conn.execute(
+                update(memberships)
+                .where(and_(memberships.c.playlist_key == key,
+                            memberships.c.soundcloud_id.in_(ids)))
+                .values(**values)
+            )  # fmt: skip
 
     def mark_checked(
         self, key: str, *, ids_hash_value: str | None = None, at: datetime | None = None
@@ -290,7 +347,7 @@ class Catalog:
                 playlists.c.last_synced_at, playlists.c.sync_status,
                 func.count(m.c.soundcloud_id).filter(live).label("tracks"),
                 func.count().filter(and_(live, t.c.notion_page_id.is_not(None))).label("in_notion"),
-                func.count().filter(and_(live, t.c.download_status == "downloaded")).label("downloaded"),
+                func.count().filter(and_(live, t.c.download_status.in_(AUDIO_ON_DISK))).label("downloaded"),
                 func.count().filter(and_(live, t.c.tempo.is_not(None))).label("analysed"),
             )
             .select_from(playlists.outerjoin(m, m.c.playlist_key == playlists.c.key)

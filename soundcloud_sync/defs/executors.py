@@ -1,4 +1,4 @@
-"""Where a run's steps execute: Dagster's default, or Celery workers (deploy/).
+"""Where a run's steps execute: local processes, or Celery workers (deploy/).
 
 `SOUNDCLOUD_SYNC_EXECUTOR=celery` sends every step to the `dagster` queue of the
 broker in `CELERY_BROKER_URL`; workers started with `celery -A dagster_celery.app
@@ -9,23 +9,16 @@ password) never land in run config or the UI.
 
 from __future__ import annotations
 
-import os
-
 from dagster import ExecutorDefinition, multiprocess_executor
 
-EXECUTOR_ENV = "SOUNDCLOUD_SYNC_EXECUTOR"
-BROKER_ENV = "CELERY_BROKER_URL"
-BACKEND_ENV = "CELERY_RESULT_BACKEND"
-CHOICES = ("default", "celery")
+from ..config import CELERY_BACKEND_ENV, CELERY_BROKER_ENV, ConfigError, Settings
 
 
-def executor_for(name: str | None) -> ExecutorDefinition:
-    """The executor named by SOUNDCLOUD_SYNC_EXECUTOR (default: local processes)."""
-    if not name or name == "default":
-        return local_executor()
-    if name == "celery":
-        return celery_executor_from_env()
-    raise ValueError(f"{EXECUTOR_ENV}={name!r}: choose one of {', '.join(CHOICES)}")
+def executor_for(settings: Settings) -> ExecutorDefinition:
+    """The executor the settings name (default: local processes)."""
+    if settings.executor == "celery":
+        return celery_executor_for(settings)
+    return local_executor()
 
 
 def local_executor() -> ExecutorDefinition:
@@ -39,7 +32,7 @@ def local_executor() -> ExecutorDefinition:
     )
 
 
-def celery_executor_from_env() -> ExecutorDefinition:
+def celery_executor_for(settings: Settings) -> ExecutorDefinition:
     """dagster-celery's executor bound to the broker/backend of the environment.
 
     Celery's own workers read the same two variables, so one environment serves both.
@@ -47,12 +40,15 @@ def celery_executor_from_env() -> ExecutorDefinition:
     try:
         from dagster_celery import celery_executor
     except ImportError as exc:  # the `scale` extra is not installed
-        raise ValueError(
-            f"{EXECUTOR_ENV}=celery needs dagster-celery: pip install 'soundcloud-sync[scale]'"
+        raise ConfigError(
+            "SOUNDCLOUD_SYNC_EXECUTOR: celery needs dagster-celery: "
+            "pip install 'soundcloud-sync[scale]'"
         ) from exc
-    if not os.environ.get(BROKER_ENV):
-        raise ValueError(f"{EXECUTOR_ENV}=celery needs {BROKER_ENV} (e.g. redis://host:6379/0)")
-    config: dict = {"broker": {"env": BROKER_ENV}}
-    if os.environ.get(BACKEND_ENV):
-        config["backend"] = {"env": BACKEND_ENV}
+    if not settings.celery_broker_url:
+        raise ConfigError(
+            f"SOUNDCLOUD_SYNC_EXECUTOR: celery needs {CELERY_BROKER_ENV} (e.g. redis://host:6379/0)"
+        )
+    config: dict = {"broker": {"env": CELERY_BROKER_ENV}}
+    if settings.celery_result_backend:
+        config["backend"] = {"env": CELERY_BACKEND_ENV}
     return celery_executor.configured(config, name="celery")

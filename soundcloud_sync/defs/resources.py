@@ -111,25 +111,23 @@ class EagleResource(ConfigurableResource):
 
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
     """Build every resource from the environment, secrets as `EnvVar`."""
-    import os
-
     from dagster import EnvVar
 
-    def secret(name: str) -> Any:
-        return EnvVar(name) if os.environ.get(name) else None
+    def secret(name: str, value: str | None) -> Any:
+        return EnvVar(name) if value else None
 
     catalog = CatalogResource(url=settings.catalog_database_url)
     return {
         "catalog": catalog,
         "soundcloud": SoundCloudResource(
             api_base=settings.soundcloud_api_base,
-            client_id=secret("SOUNDCLOUD_CLIENT_ID"),
-            oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN"),
+            client_id=secret("SOUNDCLOUD_CLIENT_ID", settings.soundcloud_client_id),
+            oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN", settings.soundcloud_oauth_token),
             proxy=settings.soundcloud_proxy,
             cache_dir=str(settings.cache_dir / "yt-dlp"),
         ),
         "notion": NotionResource(
-            token=secret("NOTION_TOKEN"),
+            token=secret("NOTION_TOKEN", settings.notion_token),
             base_url=settings.notion_base_url,
             tracks_database_id=settings.notion_tracks_database_id,
             playlists_database_id=settings.notion_playlists_database_id,

@@ -9,7 +9,6 @@ every tick, so a small registry leaves the budget to the syncs and downloads.
 """
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from dagster import (
     sensor,
 )
 
+from ..config import DEFAULT_MIN_RECHECK_SECONDS, Settings
 from ..sources import SourceError, is_playlist_key, parse_playlist_url
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
@@ -46,7 +46,7 @@ UNFINISHED = [
     DagsterRunStatus.STARTED,
 ]
 # No playlist is checked more often than this, however few are registered.
-MIN_RECHECK_SECONDS = 300
+MIN_RECHECK_SECONDS = DEFAULT_MIN_RECHECK_SECONDS
 # The sensor's clock (a test's simulated clock replaces it).
 clock: Callable[[], float] = time.time
 
@@ -60,7 +60,7 @@ def checks_per_tick(
 
 
 def min_recheck_seconds() -> int:
-    return int(os.environ.get("SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS", MIN_RECHECK_SECONDS))
+    return Settings.from_env().min_recheck_seconds
 
 
 def playlists_to_check(
@@ -100,7 +100,7 @@ def _partitions_with_unfinished_runs(context: SensorEvaluationContext) -> set[st
 
 
 def playlists_file() -> Path:
-    return Path(os.environ.get("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", "playlists.yaml"))
+    return Settings.from_env().playlists_file
 
 
 def read_playlists_file(path: Path) -> list[str]:

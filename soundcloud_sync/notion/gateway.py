@@ -27,6 +27,7 @@ import httpx
 from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
+from ..errors import SoundCloudSyncError
 from .limiter import SharedRateLimiter
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ RETRYABLE_STATUS = {409, 500, 502, 503, 504, 529}
 AMBIGUOUS_STATUS = {500, 502, 503, 504, 529}
 
 
-class NotionError(Exception):
+class NotionError(SoundCloudSyncError):
     """A Notion request that failed for good. Never carries the token."""
 
     def __init__(self, operation: str, message: str, status: int | None = None, code: str = ""):

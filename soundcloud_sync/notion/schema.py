@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import SoundCloudSyncError
+
 RICH_TEXT_LIMIT = 2000  # characters per rich text element
 ARRAY_LIMIT = 100  # elements per array (rich text parts, relation ids, …)
 URL_LIMIT = 2000
@@ -93,7 +95,7 @@ PLAYLIST_FIELDS: tuple[Field, ...] = (
 SYNC_STATUSES = ("Synced", "Partial", "Failed")
 
 
-class SchemaError(Exception):
+class SchemaError(SoundCloudSyncError):
     """The live databases do not fit the mapping. Lists every problem in one message."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import SoundCloudSyncError
 
-class SourceError(Exception):
+
+class SourceError(SoundCloudSyncError):
     """Something about a SoundCloud URL or answer that the user must act on."""
 
     def __init__(self, url: str, reason: str) -> None:

@@ -71,7 +71,8 @@ class Playlist:
 
     @property
     def ids_complete(self) -> bool:
-        """True only when every track id of the set was read: removals may be trusted."""
+        """True when every track of the set is listed; a shorter list is normal when the
+        set holds a deleted or private track (the catalog tells those from removals)."""
         return len(self.tracks) >= self.track_count
 
     def metadata(self) -> dict[str, Any]:

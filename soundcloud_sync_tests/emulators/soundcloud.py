@@ -2,7 +2,9 @@
 
 Faithful to ``shared/docs/external-apis.md``: ``/resolve`` answers a set with only the
 first five tracks as full objects and the rest as stubs; ``/tracks?ids=`` refuses
-more than 50 ids and silently leaves out deleted (or unreadable private) tracks;
+more than 50 ids and silently leaves out deleted (or unreadable private) tracks; a
+track its uploader deletes (``delete_track``) vanishes from its sets' listings while
+their ``track_count`` still counts it, and one the owner removes lowers the count;
 every api call needs the current ``client_id`` (401 otherwise, and the id can be
 rotated to make a cached one stale); private sets need their secret token; Go+
 tracks are 30-second previews unless an OAuth token is sent; ``policy: BLOCK`` and
@@ -353,6 +355,7 @@ class EmuPlaylist:
     private: bool = False
     secret_token: str | None = None
     hidden: int = 0  # tracks counted in track_count but not listed
+    vanished_ids: list[int] = field(default_factory=list)  # deleted/private: counted, not listed
     set_type: str = ""
     created_at: str = "2024-01-01T00:00:00Z"
     last_modified: str = "2024-01-01T00:00:00Z"
@@ -625,14 +628,24 @@ class SoundCloudEmulator(BackgroundServer):
             return new
 
     def remove_track(self, playlist: EmuPlaylist, track_id: int) -> None:
+        """The set's owner takes a track out (listed or out of view): the count falls."""
         with self._lock:
-            playlist.track_ids.remove(track_id)
+            if track_id in playlist.vanished_ids:
+                playlist.vanished_ids.remove(track_id)
+            else:
+                playlist.track_ids.remove(track_id)
             self.touch(playlist)
 
     def delete_track(self, track_id: int) -> None:
-        """The uploader deleted it: it stays listed in sets but is gone everywhere else."""
+        """The uploader deleted it: gone everywhere, and its id vanishes from every set
+        that held it while the set's ``track_count`` still counts it (the sets' owners
+        changed nothing, so their ``last_modified`` stays)."""
         with self._lock:
             self.tracks[track_id].kind = "gone"
+            for p in self.playlists.values():
+                if track_id in p.track_ids:
+                    p.track_ids.remove(track_id)
+                    p.vanished_ids.append(track_id)
 
     def touch(self, playlist: EmuPlaylist) -> None:
         last = datetime.strptime(playlist.last_modified, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -692,7 +705,7 @@ class SoundCloudEmulator(BackgroundServer):
             "managed_by_feeds": False,
             "likes_count": p.id % 300,
             "reposts_count": p.id % 40,
-            "track_count": len(p.track_ids) + p.hidden,
+            "track_count": len(p.track_ids) + p.hidden + len(p.vanished_ids),
             "tracks": entries,
         }
 

@@ -18,6 +18,7 @@ from dagster import (
 )
 
 from ... import pipeline
+from ...catalog import AUDIO_ON_DISK
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
@@ -94,7 +95,7 @@ def audio_features(
     files = [
         {"soundcloud_id": t["soundcloud_id"], "path": t["source_path"]}
         for t in _live_tracks(catalog, context.partition_key)
-        if t.get("download_status") in pipeline.ON_DISK and t.get("source_path")
+        if t.get("download_status") in AUDIO_ON_DISK and t.get("source_path")
     ]
     rows = pipeline.analyse_audio(
         catalog.catalog(),

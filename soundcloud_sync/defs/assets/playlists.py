@@ -82,14 +82,17 @@ def playlist_assets(
             "track_count": playlist.track_count,
             "new_tracks": len(change.added),
             "removed_tracks": len(change.removed),
+            "hidden_tracks": len(change.hidden),
             "ids_complete": playlist.ids_complete,
+            "removals_trusted": change.removals_trusted,
             **{f"availability/{k}": v for k, v in sorted(availability.items())},
             "playlist_url": link,
             "preview": MetadataValue.md(tracks[PREVIEW_COLUMNS].head(25).to_markdown(index=False)),
         },
     )
-    if not playlist.ids_complete:
+    if not change.removals_trusted:
         context.log.warning(
-            f"{key}: SoundCloud lists {len(tracks)} of {playlist.track_count} tracks "
-            "(hidden or removed ones); removals are not applied until the list is complete"
+            f"{key}: SoundCloud lists {len(tracks)} of {playlist.track_count} tracks and the "
+            "change in its track count does not tell removed tracks from deleted or private "
+            "ones; nothing is unlinked until a later listing explains it"
         )
