@@ -22,7 +22,12 @@ NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
 
 
 class SyncFailed(RuntimeError):
-    """A run did not succeed; the message names the playlist and the step's reason."""
+    """A run did not succeed; the message names the playlist and the step's reason.
+    ``stats``: what the run did write, when its Notion step got that far."""
+
+    def __init__(self, message: str, stats: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.stats = stats
 
 
 def _settings() -> Settings:
@@ -125,7 +130,7 @@ def sync_playlist_to_notion(
 
         return plan_notion_sync(url, settings=settings, playlist_name=playlist_name)
     key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
-    raise_on_failure(url, outcome)
+    raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome, NOTION_ASSETS))
     return playlist_stats(catalog_for(settings), key, NOTION_ASSETS)
 
 
@@ -137,43 +142,18 @@ def batch_create_notion_tracks(
     Batches of `batch_size` share one bulk lookup; `max_concurrent` workers write under
     the machine-wide rate limit. Page ids land in the catalog as they are created.
     """
-    from .notion import KnownPage
-    from .pipeline import known_pages, notion_sync_for
+    from .pipeline import notion_sync_for, upsert_track_pages
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
         raise ValueError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID must be set")
-    notion_sync = notion_sync_for(settings)
-    catalog = catalog_for(settings)
-    counts: Counter[str] = Counter()
-    page_ids: dict[int, str] = {}
-
-    def remember(result: Any) -> None:
-        if result.page_id and result.status != "error":
-            catalog.update_track(
-                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
-            )
-
-    for start in range(0, len(tracks), max(1, batch_size)):
-        batch = tracks[start : start + batch_size]
-        ids = [int(t["soundcloud_id"]) for t in batch]
-        known_rows = pd.DataFrame(list(catalog.tracks_by_id(ids).values()))
-        known: dict[int, KnownPage] = {
-            sid: KnownPage(page.page_id, page.hash, linked=True)
-            for sid, page in known_pages(known_rows).items()
-        }
-        report = notion_sync.upsert_tracks(
-            batch, known=known, max_concurrent=max_concurrent, on_page=remember
-        )
-        counts.update(r.status for r in report.tracks)
-        page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
-    return {
-        "created": counts["created"],
-        "updated": counts["updated"],
-        "skipped": counts["skipped"],
-        "errors": counts["error"],
-        "page_ids": page_ids,
-    }
+    return upsert_track_pages(
+        notion_sync_for(settings),
+        catalog_for(settings),
+        tracks,
+        batch_size=batch_size,
+        max_concurrent=max_concurrent,
+    )
 
 
 def sync_soundcloud_playlist(url: str) -> dict[str, Any]:
@@ -206,7 +186,7 @@ def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> di
     """The whole chain: Notion pages, downloads, analysis, files, Eagle, write-back."""
     settings = _settings()
     key, outcome = run_playlist(url, None, settings, playlist_name)
-    raise_on_failure(url, outcome)
+    raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome, None))
     return playlist_stats(catalog_for(settings), key, None)
 
 
@@ -228,10 +208,22 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def raise_on_failure(url: str, outcome: RunOutcome) -> None:
+def raise_on_failure(url: str, outcome: RunOutcome, stats: dict[str, Any] | None = None) -> None:
     if not outcome.success:
         reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
-        raise SyncFailed(f"{parse_playlist_url(url).public_url}: {reason} (run {outcome.run_id})")
+        raise SyncFailed(
+            f"{parse_playlist_url(url).public_url}: {reason} (run {outcome.run_id})", stats
+        )
+
+
+def failed_run_stats(
+    settings: Settings, key: str, outcome: RunOutcome, assets_run: tuple[str, ...] | None
+) -> dict[str, Any] | None:
+    """The stats of a run whose Notion step failed after writing what it could (they
+    name each track left without a page), else None."""
+    if outcome.success or "notion_track_pages" not in outcome.steps_failed:
+        return None
+    return playlist_stats(catalog_for(settings), key, assets_run)
 
 
 # -- stats -------------------------------------------------------------------------
@@ -261,6 +253,9 @@ def playlist_stats(
         "tracks_updated": statuses["updated"] + statuses["linked"],
         "tracks_unlinked": statuses["unlinked"],
         "errors": statuses["error"],
+        "failed_tracks": _tracks_with_status(pages, "error"),
+        "unreadable": statuses["unreadable"],
+        "unreadable_tracks": _tracks_with_status(pages, "unreadable"),
         "track_ids": [p for p in (tracks.get("notion_page_id", pd.Series()).dropna())],
         "notion": "synced" if pages is not None else "skipped",
         "sync_status": playlist.get("sync_status"),
@@ -268,6 +263,21 @@ def playlist_stats(
     if assets_run is None:
         stats.update(_audio_stats(catalog, key))
     return stats
+
+
+def _tracks_with_status(pages: pd.DataFrame | None, status: str) -> list[dict[str, Any]]:
+    """soundcloud_id, title and reason of each track of the Notion step with ``status``."""
+    if pages is None or pages.empty or "title" not in pages:
+        return []
+    rows = pages[pages["status"] == status]
+    return [
+        {
+            "soundcloud_id": int(r.soundcloud_id),
+            "title": r.title if isinstance(r.title, str) else None,
+            "reason": r.message,
+        }
+        for r in rows.itertuples()
+    ]
 
 
 def _tracks_with_files(library: pd.DataFrame | None) -> int:

@@ -16,6 +16,7 @@ DEFAULT_HOME = "./.soundcloud_sync"
 DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
 DEFAULT_NOTION_BASE_URL = "https://api.notion.com"
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
+KEY_NOTATIONS = ("standard", "camelot", "both")  # "A minor" | "8A" | "A minor (8A)"
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,17 @@ def parse_formats(value: str | None) -> tuple[str, ...]:
     return formats or ("aiff",)
 
 
+def parse_key_notation(value: str | None) -> str:
+    """How Notion's Key property spells a key (NOTION_KEY_NOTATION)."""
+    notation = (value or "standard").strip().lower()
+    if notation not in KEY_NOTATIONS:
+        raise ConfigError(
+            f"NOTION_KEY_NOTATION: {value!r} is not a key notation; "
+            f"choose from {', '.join(KEY_NOTATIONS)}"
+        )
+    return notation
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -57,6 +69,7 @@ class Settings:
     notion_playlists_database_id: str | None = None
     notion_requests_per_second: float = 3.0
     notion_mapping_file: str | None = None
+    notion_key_notation: str = "standard"
     eagle_api_url: str | None = None
     audio_formats: tuple[str, ...] = ("aiff",)
     catalog_url: str | None = None
@@ -94,6 +107,7 @@ class Settings:
             notion_playlists_database_id=_env("NOTION_PLAYLISTS_DATABASE_ID"),
             notion_requests_per_second=float(_env("NOTION_REQUESTS_PER_SECOND", "3") or 3),
             notion_mapping_file=_env("NOTION_PROPERTY_MAPPING"),
+            notion_key_notation=parse_key_notation(_env("NOTION_KEY_NOTATION")),
             eagle_api_url=_env("EAGLE_API_URL"),
             audio_formats=parse_formats(_env("AUDIO_FORMATS")),
             catalog_url=_env("SOUNDCLOUD_SYNC_CATALOG_URL"),

@@ -7,9 +7,10 @@ transaction, so a crash leaves the previous state, never half of the new one.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,14 +129,15 @@ class Catalog:
 
     # -- what SoundCloud said -----------------------------------------------------
 
-    def record_playlist(self, playlist: Playlist) -> MembershipChange:
+    def record_playlist(self, playlist: Playlist, *, keep: bool = True) -> MembershipChange:
         """Store the playlist, its tracks and their places; return what changed.
 
         Removals are only recorded when SoundCloud listed every id of the set.
+        ``keep=False`` works the change out and throws it away (a dry run).
         """
         now = utc_now()
         ids = [t.soundcloud_id for t in playlist.tracks]
-        with self.engine.begin() as conn:
+        with self._transaction(keep) as conn:
             before = {
                 r.soundcloud_id: r
                 for r in conn.execute(
@@ -200,6 +202,14 @@ class Catalog:
             first_sync=not before,
             removals_trusted=playlist.ids_complete,
         )
+
+    @contextlib.contextmanager
+    def _transaction(self, keep: bool = True) -> Iterator[Connection]:
+        """A transaction that commits on success, or is always rolled back."""
+        with self.engine.connect() as conn, conn.begin() as trans:
+            yield conn
+            if not keep:
+                trans.rollback()
 
     def mark_checked(
         self, key: str, *, ids_hash_value: str | None = None, at: datetime | None = None

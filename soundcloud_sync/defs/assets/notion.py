@@ -16,7 +16,13 @@ from dagster import (
     multi_asset_check,
 )
 
-from ...pipeline import records, report_frame, sync_notion_pages
+from ...pipeline import (
+    missing_pages_message,
+    notion_removals,
+    records,
+    report_frame,
+    sync_notion_pages,
+)
 from ..partitions import playlists_partitions
 from ..resources import CatalogResource, NotionResource
 from ..runner import progress_message
@@ -58,7 +64,7 @@ def notion_track_pages(
             key,
             playlist_row,
             records(playlist_tracks),
-            store.removed_tracks(key, still_linked=True),
+            notion_removals(store, key),
             max_concurrent=notion.max_concurrent,
             progress=_progress(context),
         )
@@ -73,6 +79,7 @@ def notion_track_pages(
         "updated": counts["updated"],
         "skipped": counts["skipped"],
         "unlinked": counts["unlinked"],
+        "unreadable": counts["unreadable"],
         "errors": counts["error"],
         "sync_status": report.sync_status or "",
         "notion_requests": report.requests,
@@ -81,9 +88,22 @@ def notion_track_pages(
     }
     if report.playlist_page_url:
         metadata["playlist_page"] = MetadataValue.url(report.playlist_page_url)
-    errors = frame[frame["status"] == "error"]
-    if len(errors):
-        metadata["error_rows"] = MetadataValue.md(errors.head(20).to_markdown(index=False))
+    for status, name in (("unreadable", "unreadable_rows"), ("error", "error_rows")):
+        rows = frame[frame["status"] == status]
+        if len(rows):
+            metadata[name] = MetadataValue.md(rows.to_markdown(index=False))
+    for track in report.unreadable_tracks():
+        context.log.warning(f"{key}: SoundCloud id {track['soundcloud_id']}: {track['reason']}")
+    missing = missing_pages_message(key, report)
+    if missing:
+        # everything that could be written is written; the run must not pass for complete
+        for track in report.failed_tracks():
+            context.log.error(
+                f"{key}: no Notion page for SoundCloud id {track['soundcloud_id']} "
+                f"({track['title'] or 'untitled'}): {track['reason']}"
+            )
+        store.save_output("notion_track_pages", key, frame)  # the stats read it
+        raise Failure(description=missing, metadata=metadata)
     yield Output(frame, metadata=metadata)
 
 
