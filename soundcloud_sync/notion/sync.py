@@ -705,9 +705,13 @@ class NotionCatalogSync:
         results: dict[int, TrackResult] = {}
         jobs: list[tuple[str, int, Any]] = []
         unknown: list[int] = []
+        lost: dict[int, str] = {}  # why the last try of a track went round again
         for sid in rows:
             k = known.get(sid)
-            if k is None:
+            if k is None and not readable(rows[sid]):
+                # nothing to find it by but its id, nothing to make a page of: no request
+                results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
+            elif k is None:
                 unknown.append(sid)
             elif k.linked and k.hash == hashes[sid]:
                 results[sid] = TrackResult(sid, "skipped", k.page_id, hashes[sid], True)
@@ -723,9 +727,11 @@ class NotionCatalogSync:
             except AmbiguousCreate as err:
                 log.info("create of SoundCloud id %s lost its answer; looking it up", sid)
                 warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
+                lost[sid] = str(err)
                 return sid, None
             except NotionError as err:
                 if kind != "create" and _gone(err):
+                    lost[sid] = str(err)
                     return sid, None  # stale page id (deleted or trashed): look it up again
                 result = TrackResult(sid, "error", getattr(data, "page_id", None), message=str(err))
             except Exception as err:
@@ -745,7 +751,7 @@ class NotionCatalogSync:
                             jobs.append(("found", sid, found[sid]))
                         elif readable(rows[sid]):
                             jobs.append(("create", sid, None))
-                        else:
+                        else:  # a page found before, now lost again: nothing to create
                             results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
                     unknown = []
                 retry: list[int] = []
@@ -758,7 +764,10 @@ class NotionCatalogSync:
                 if retry and rounds >= MAX_ROUNDS:
                     for sid in retry:
                         results[sid] = TrackResult(
-                            sid, "error", message=f"gave up after {MAX_ROUNDS} lookup rounds"
+                            sid,
+                            "error",
+                            message=f"{lost.get(sid, 'no answer')} (gave up after {MAX_ROUNDS} "
+                            "tries, each checked first: no page was made twice)",
                         )
                         if not dry_run:
                             self._emit(on_page, results[sid])

@@ -16,6 +16,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from ...notion.sync import readable
 from ...pipeline import (
     missing_pages_message,
     notion_removals,
@@ -141,7 +142,11 @@ def notion_audit(context, notion: NotionResource, catalog: CatalogResource):
         dupes = [sid for sid, pages in members.items() if sid and len(pages) > 1]
         if dupes:
             duplicates[playlist["key"]] = dupes
-        in_catalog = set(store.playlist_tracks(playlist["key"])["soundcloud_id"])
+        in_catalog = {  # a track SoundCloud would not let us read has no page, rightly
+            int(t["soundcloud_id"])
+            for t in records(store.playlist_tracks(playlist["key"]))
+            if readable(t) or t.get("notion_page_id")
+        }
         in_notion = {sid for sid in members if sid}
         if in_catalog != in_notion:
             disagree[playlist["key"]] = (
