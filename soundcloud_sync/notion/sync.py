@@ -706,6 +706,7 @@ class NotionCatalogSync:
         jobs: list[tuple[str, int, Any]] = []
         unknown: list[int] = []
         lost: dict[int, str] = {}  # why the last try of a track went round again
+        sent: set[int] = set()  # creates whose answer was lost: a page found is ours
         for sid in rows:
             k = known.get(sid)
             if k is None and not readable(rows[sid]):
@@ -724,10 +725,13 @@ class NotionCatalogSync:
                 result = self._track_job(
                     kind, sid, data, rows[sid], values[sid], hashes[sid], playlist_page_id, dry_run
                 )
+                if kind == "found" and sid in sent:
+                    result.status = "created"  # this run made it; only the answer was lost
             except AmbiguousCreate as err:
                 log.info("create of SoundCloud id %s lost its answer; looking it up", sid)
                 warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
                 lost[sid] = str(err)
+                sent.add(sid)
                 return sid, None
             except NotionError as err:
                 if kind != "create" and _gone(err):
