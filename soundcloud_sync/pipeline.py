@@ -1,4 +1,5 @@
-"""The importer: how the rooms' results meet the catalog, step by step.
+"""The importer: how the packages' results (SoundCloud, Notion, audio) meet the catalog,
+step by step.
 
 The Dagster assets call these functions, and so do the read-only paths of the API
 (`dry_run`), so there is one implementation of each step.
@@ -30,7 +31,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
-    """The playlist as the Notion room wants it (public URL: never the secret token)."""
+    """The playlist as the Notion sync wants it (public URL: never the secret token)."""
     return {
         "key": playlist_row["key"],
         "url": parse_playlist_url(playlist_row["url"]).public_url,
@@ -218,7 +219,7 @@ def report_frame(report: Any) -> pd.DataFrame:
 
 
 def notion_sync_for(settings: Any) -> Any:
-    """The Notion room configured from Settings, outside a Dagster run (API, dry run)."""
+    """The Notion sync configured from Settings, outside a Dagster run (API, dry run)."""
     from .notion import NotionCatalogSync
 
     return NotionCatalogSync.from_settings(

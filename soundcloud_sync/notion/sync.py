@@ -1,6 +1,6 @@
 """Idempotent batch upsert of a playlist and its tracks into Music Tracks / Playlists.
 
-Plain rows in, a report out: this room knows nothing of SoundCloud modules or
+Plain rows in, a report out: this package knows nothing of SoundCloud modules or
 Dagster. The dedup key is the SoundCloud id (then the URL); title + artist is only
 a fallback for pages a person made, which are then filled in and linked.
 
@@ -898,7 +898,7 @@ class NotionCatalogSync:
                 members.setdefault(sid, []).append(page["id"])
         return members
 
-    # -- enrichment write-back (issue 4) ---------------------------------------------------
+    # -- enrichment write-back ---------------------------------------------------------------
 
     def _enrichment_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The row with Key written in the user's notation (NOTION_KEY_NOTATION)."""
