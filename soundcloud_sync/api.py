@@ -10,8 +10,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
-
 from . import pipeline
 from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
@@ -24,7 +22,12 @@ NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
 
 
 class SyncFailed(SoundCloudSyncError, RuntimeError):
-    """A run did not succeed; the message names the playlist and the step's reason."""
+    """A run did not succeed; the message names the playlist and the step's reason.
+    ``stats``: what the run did write, when its Notion step got that far."""
+
+    def __init__(self, message: str, stats: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.stats = stats
 
 
 def _settings() -> Settings:
@@ -138,7 +141,7 @@ def sync_playlist_to_notion(
 
         return plan_notion_sync(url, settings=settings, playlist_name=playlist_name)
     key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
-    raise_on_failure(url, outcome)
+    raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome))
     return playlist_stats(catalog_for(settings), key, outcome)
 
 
@@ -150,43 +153,18 @@ def batch_create_notion_tracks(
     Batches of `batch_size` share one bulk lookup; `max_concurrent` workers write under
     the machine-wide rate limit. Page ids land in the catalog as they are created.
     """
-    from .notion import KnownPage
-    from .pipeline import known_pages, notion_sync_for
+    from .pipeline import notion_sync_for, upsert_track_pages
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
         raise ConfigError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID: both must be set")
-    notion_sync = notion_sync_for(settings)
-    catalog = catalog_for(settings)
-    counts: Counter[str] = Counter()
-    page_ids: dict[int, str] = {}
-
-    def remember(result: Any) -> None:
-        if result.page_id and result.status != "error":
-            catalog.update_track(
-                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
-            )
-
-    for start in range(0, len(tracks), max(1, batch_size)):
-        batch = tracks[start : start + batch_size]
-        ids = [int(t["soundcloud_id"]) for t in batch]
-        known_rows = pd.DataFrame(list(catalog.tracks_by_id(ids).values()))
-        known: dict[int, KnownPage] = {
-            sid: KnownPage(page.page_id, page.hash, linked=True)
-            for sid, page in known_pages(known_rows).items()
-        }
-        report = notion_sync.upsert_tracks(
-            batch, known=known, max_concurrent=max_concurrent, on_page=remember
-        )
-        counts.update(r.status for r in report.tracks)
-        page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
-    return {
-        "created": counts["created"],
-        "updated": counts["updated"],
-        "skipped": counts["skipped"],
-        "errors": counts["error"],
-        "page_ids": page_ids,
-    }
+    return upsert_track_pages(
+        notion_sync_for(settings),
+        catalog_for(settings),
+        tracks,
+        batch_size=batch_size,
+        max_concurrent=max_concurrent,
+    )
 
 
 def sync_soundcloud_playlist(url: str) -> dict[str, Any]:
@@ -220,7 +198,7 @@ def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> di
     """The whole chain: Notion pages, downloads, analysis, files, Eagle, write-back."""
     settings = _settings()
     key, outcome = run_playlist(url, None, settings, playlist_name)
-    raise_on_failure(url, outcome)
+    raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome, settings.audio_formats))
     return playlist_stats(catalog_for(settings), key, outcome, audio_formats=settings.audio_formats)
 
 
@@ -242,10 +220,25 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def raise_on_failure(url: str, outcome: RunOutcome) -> None:
+def raise_on_failure(url: str, outcome: RunOutcome, stats: dict[str, Any] | None = None) -> None:
     if not outcome.success:
         reason = outcome.failure or f"step(s) failed: {', '.join(outcome.steps_failed)}"
-        raise SyncFailed(f"{parse_playlist_url(url).public_url}: {reason} (run {outcome.run_id})")
+        raise SyncFailed(
+            f"{parse_playlist_url(url).public_url}: {reason} (run {outcome.run_id})", stats
+        )
+
+
+def failed_run_stats(
+    settings: Settings,
+    key: str,
+    outcome: RunOutcome,
+    audio_formats: tuple[str, ...] | None = None,
+) -> dict[str, Any] | None:
+    """The stats of a run whose Notion step failed after writing what it could (they
+    name each track left without a page), else None."""
+    if outcome.success or "notion_track_pages" not in outcome.steps_failed:
+        return None
+    return playlist_stats(catalog_for(settings), key, outcome, audio_formats=audio_formats)
 
 
 # -- stats -------------------------------------------------------------------------
@@ -262,8 +255,13 @@ def playlist_stats(
     state of the playlist after it. Without a run (nothing changed) nothing was written."""
     playlist = catalog.playlist(key) or {}
     tracks = pipeline.records(catalog.playlist_tracks(key))
-    pages = outcome.materialized.get("notion_track_pages") if outcome else None
-    counts = Counter(pages or {})
+    pages = None
+    if outcome is not None:  # what the Notion step reported, done or failed part-way
+        pages = outcome.materialized.get("notion_track_pages") or outcome.failure_metadata.get(
+            "notion_track_pages"
+        )
+    reported = pages or {}
+    counts = Counter({k: v for k, v in reported.items() if isinstance(v, int)})
     if outcome is None:  # unchanged: every page the catalog knows was left as it is
         counts["skipped"] = sum(1 for t in tracks if t.get("notion_page_id"))
     stats: dict[str, Any] = {
@@ -275,6 +273,9 @@ def playlist_stats(
         "tracks_updated": counts["updated"] + counts["linked"],
         "tracks_unlinked": counts["unlinked"],
         "errors": counts["errors"],
+        "failed_tracks": reported.get("failed_tracks") or [],
+        "unreadable": counts["unreadable"],
+        "unreadable_tracks": reported.get("unreadable_tracks") or [],
         "track_ids": [t["notion_page_id"] for t in tracks if t.get("notion_page_id")],
         "notion": "synced"
         if pages is not None

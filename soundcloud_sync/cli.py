@@ -91,7 +91,9 @@ def sync(
         except SoundCloudSyncError as exc:
             click.echo(f"error: {_error_line(exc, key)}", err=True)
             failures.append(key)
-    if as_json:
+            if isinstance(exc, api.SyncFailed) and exc.stats:
+                results.append(exc.stats)  # what the failed run wrote, and what it could not
+    if as_json and (results or len(urls) > 1):
         click.echo(json.dumps(results[0] if len(urls) == 1 else results, indent=2, default=str))
     else:
         for stats in results:
@@ -111,8 +113,8 @@ def _sync_one(
     assets = api.NOTION_ASSETS if no_download else None
     with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
         key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
-    api.raise_on_failure(url, outcome)
     formats = None if no_download else settings.audio_formats
+    api.raise_on_failure(url, outcome, api.failed_run_stats(settings, key, outcome, formats))
     return api.playlist_stats(api.catalog_for(settings), key, outcome, audio_formats=formats)
 
 

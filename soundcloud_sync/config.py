@@ -37,6 +37,7 @@ CELERY_BROKER_ENV = "CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "CELERY_RESULT_BACKEND"
 
 T = TypeVar("T")
+KEY_NOTATIONS = ("standard", "camelot", "both")  # "A minor" | "8A" | "A minor (8A)"
 
 
 class ConfigError(SoundCloudSyncError, ValueError):
@@ -259,6 +260,16 @@ class _Reader:
         return default if value is None else check(name, value)
 
 
+def _key_notation(name: str, value: str) -> str:
+    """How Notion's Key property spells a key."""
+    notation = value.strip().lower()
+    if notation not in KEY_NOTATIONS:
+        raise ConfigError(
+            f"{name}: {value!r} is not a key notation; choose from {', '.join(KEY_NOTATIONS)}"
+        )
+    return notation
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -272,6 +283,7 @@ class Settings:
     notion_playlists_database_id: str | None = None
     notion_requests_per_second: float = 3.0
     notion_mapping_file: str | None = None  # absolute path of a YAML file
+    notion_key_notation: str = "standard"
     eagle_api_url: str | None = None
     audio_formats: tuple[str, ...] = ("aiff",)
     catalog_url: str | None = None
@@ -338,6 +350,7 @@ class Settings:
             ),
             notion_requests_per_second=env.get("NOTION_REQUESTS_PER_SECOND", _positive_number, 3.0),
             notion_mapping_file=env.get("NOTION_PROPERTY_MAPPING", _mapping_file, None),
+            notion_key_notation=env.get("NOTION_KEY_NOTATION", _key_notation, "standard"),
             eagle_api_url=env.get("EAGLE_API_URL", _url, None),
             audio_formats=parse_formats(env.raw("AUDIO_FORMATS")),
             catalog_url=env.get("SOUNDCLOUD_SYNC_CATALOG_URL", _catalog_url, None),

@@ -1,4 +1,5 @@
-"""The importer: how the rooms' results meet the catalog, step by step.
+"""The importer: how the packages' results (SoundCloud, Notion, audio) meet the catalog,
+step by step.
 
 The Dagster assets call these functions, and so do the read-only paths of the API
 (`dry_run`), so there is one implementation of each step.
@@ -6,6 +7,7 @@ The Dagster assets call these functions, and so do the read-only paths of the AP
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -47,7 +49,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
-    """The playlist as the Notion room wants it (public URL: never the secret token)."""
+    """The playlist as the Notion sync wants it (public URL: never the secret token)."""
     return {
         "key": playlist_row["key"],
         "url": parse_playlist_url(playlist_row["url"]).public_url,
@@ -59,21 +61,74 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def known_pages(catalog_tracks: pd.DataFrame) -> dict[int, Any]:
-    """What the catalog remembers of each track's page: no lookup needed for these."""
+def known_pages(catalog_tracks: pd.DataFrame, *, linked: bool | None = None) -> dict[int, Any]:
+    """What the catalog remembers of each track's page: no lookup needed for these.
+    ``linked`` overrides the playlist link (tracks written without a playlist)."""
     from .notion import KnownPage
 
-    if catalog_tracks.empty:
-        return {}
     known = {}
     for row in records(catalog_tracks):
         if row.get("notion_page_id"):
             known[int(row["soundcloud_id"])] = KnownPage(
                 page_id=row["notion_page_id"],
                 hash=row.get("notion_hash"),
-                linked=bool(row.get("notion_linked")),
+                linked=bool(row.get("notion_linked")) if linked is None else linked,
             )
     return known
+
+
+def with_availability(
+    track_rows: list[dict[str, Any]], catalog_tracks: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Rows carrying the Availability Notion shows: the last download's verdict, if any,
+    else what SoundCloud says."""
+    from .notion.schema import availability_label
+
+    downloads = {int(r["soundcloud_id"]): r.get("download_status") for r in records(catalog_tracks)}
+    return [
+        {
+            **row,
+            "availability": availability_label(
+                row.get("availability"), downloads.get(int(row["soundcloud_id"]))
+            ),
+        }
+        for row in track_rows
+    ]
+
+
+def page_recorder(
+    catalog: Catalog, key: str | None, total: int, progress: Progress | None = None
+) -> Callable[[Any], None]:
+    """The on_page callback: store each page id (and its link to the playlist ``key``)
+    the moment Notion answers, so a run killed later never makes the page twice."""
+    done = 0
+
+    def remember(result: Any) -> None:
+        nonlocal done
+        done += 1
+        if result.page_id and result.status != "error":
+            catalog.update_track(
+                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
+            )
+            if key is not None:
+                catalog.set_notion_linked(key, result.soundcloud_id, result.linked)
+        if progress and (done == total or done % 25 == 0):
+            progress("notion", min(done, total), total)
+
+    return remember
+
+
+def notion_removals(catalog: Catalog, key: str, pending: Iterable[int] = ()) -> list[int]:
+    """Tracks whose link to the playlist's page must go: every track that left the
+    playlist and is still linked, plus ``pending`` (left in a listing not yet recorded,
+    the dry run's case) when they are linked now."""
+    removed = set(catalog.removed_tracks(key, still_linked=True))
+    pending = set(pending)
+    if pending:
+        current = catalog.playlist_tracks(key)
+        linked = {int(r["soundcloud_id"]) for r in records(current) if r.get("notion_linked")}
+        removed |= pending & linked
+    return sorted(removed)
 
 
 def sync_notion_pages(
@@ -88,32 +143,20 @@ def sync_notion_pages(
     max_concurrent: int = 4,
     progress: Progress | None = None,
 ) -> Any:
-    """Upsert the playlist's pages; remember every page id the moment it is known."""
+    """The Notion step: upsert the playlist's pages, unlink ``removed_ids``; remember
+    every page id the moment it is known. ``dry_run`` reads all and writes nothing."""
     catalog_tracks = catalog.playlist_tracks(key, include_removed=True)
     known = known_pages(catalog_tracks)
     removed = {sid: known[sid].page_id if sid in known else None for sid in removed_ids}
-    total, done = len(track_rows), 0
-
-    def remember(result: Any) -> None:
-        nonlocal done
-        done += 1
-        if result.page_id and result.status != "error":
-            catalog.update_track(
-                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
-            )
-            catalog.set_notion_linked(key, result.soundcloud_id, result.linked)
-        if progress and (done == total or done % 25 == 0):
-            progress("notion", min(done, total), total)
-
     report = notion_sync.upsert_playlist(
         notion_playlist(playlist_row),
-        track_rows,
+        with_availability(track_rows, catalog_tracks),
         known=known,
         playlist_page_id=playlist_row.get("notion_page_id"),
         removed=removed,
         dry_run=dry_run,
         max_concurrent=max_concurrent,
-        on_page=None if dry_run else remember,
+        on_page=None if dry_run else page_recorder(catalog, key, len(track_rows), progress),
     )
     if not dry_run:
         for result in report.unlinked:
@@ -129,22 +172,73 @@ def sync_notion_pages(
     return report
 
 
+def missing_pages_message(key: str, report: Any) -> str | None:
+    """One line naming each track left without its page (or its unlink), or None."""
+    failed = report.failed_tracks()
+    if not failed:
+        return None
+    named = "; ".join(
+        f"{t['soundcloud_id']} {t['title']!r}: {t['reason']}" if t["title"]
+        else f"{t['soundcloud_id']}: {t['reason']}"
+        for t in failed
+    )  # fmt: skip
+    return f"{key}: {len(failed)} track(s) left without their Notion page: {named}"
+
+
+def upsert_track_pages(
+    notion_sync: Any,
+    catalog: Catalog,
+    tracks: list[dict[str, Any]],
+    *,
+    batch_size: int = 50,
+    max_concurrent: int = 4,
+) -> dict[str, Any]:
+    """Tracks without a playlist into Music Tracks: the same upsert (lookup in bulk,
+    create or fill in, never a duplicate), in batches that share one lookup."""
+    counts: Counter[str] = Counter()
+    page_ids: dict[int, str] = {}
+    failed: list[dict[str, Any]] = []
+    for start in range(0, len(tracks), max(1, batch_size)):
+        batch = tracks[start : start + max(1, batch_size)]
+        in_catalog = catalog.tracks_by_id(int(t["soundcloud_id"]) for t in batch)
+        report = notion_sync.upsert_tracks(
+            with_availability(batch, pd.DataFrame(list(in_catalog.values()))),
+            known=known_pages(pd.DataFrame(list(in_catalog.values())), linked=True),
+            max_concurrent=max_concurrent,
+            on_page=page_recorder(catalog, None, len(batch)),
+        )
+        counts.update(r.status for r in report.tracks)
+        page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
+        failed.extend(report.failed_tracks())
+    return {
+        "created": counts["created"],
+        "updated": counts["updated"],
+        "skipped": counts["skipped"],
+        "errors": counts["error"],
+        "failed_tracks": failed,
+        "unreadable": counts["unreadable"],
+        "page_ids": page_ids,
+    }
+
+
 def report_frame(report: Any) -> pd.DataFrame:
     """One row per track (and per unlinked track): what happened to its page."""
+    columns = ["soundcloud_id", "title", "page_id", "status", "message"]
     rows = [
         {
             "soundcloud_id": r.soundcloud_id,
+            "title": r.title,
             "page_id": r.page_id,
             "status": r.status,
             "message": r.message,
         }
         for r in [*report.tracks, *report.unlinked]
     ]
-    return pd.DataFrame(rows, columns=["soundcloud_id", "page_id", "status", "message"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def notion_sync_for(settings: Any) -> Any:
-    """The Notion room configured from Settings, outside a Dagster run (API, dry run)."""
+    """The Notion sync configured from Settings, outside a Dagster run (API, dry run)."""
     from .notion import NotionCatalogSync
 
     return NotionCatalogSync.from_settings(
@@ -155,11 +249,13 @@ def notion_sync_for(settings: Any) -> Any:
         requests_per_second=settings.notion_requests_per_second,
         state_dir=settings.home / "state",
         mapping=property_mapping(settings.notion_mapping_file),
+        key_notation=settings.notion_key_notation,
     )
 
 
 def property_mapping(path: str | None) -> Any:
-    """The user's property names (NOTION_PROPERTY_MAPPING), or None for the defaults."""
+    """The user's property names: NOTION_PROPERTY_MAPPING is the path of a YAML file
+    (see docs/notion-mapping.example.yaml), or unset for the default names."""
     if not path:
         return None
     from .notion import SchemaMapping
@@ -170,13 +266,15 @@ def property_mapping(path: str | None) -> Any:
 def plan_notion_sync(
     url: str, *, settings: Any, playlist_name: str | None = None
 ) -> dict[str, Any]:
-    """`dry_run`: read SoundCloud, the catalog and Notion; report what a sync would do."""
+    """`dry_run`: the Notion step itself with writes turned off, on what SoundCloud lists
+    now (what the listing would change in the catalog is worked out, not stored)."""
     from .sources import SoundCloudClient
 
     catalog = Catalog(settings.catalog_database_url)
     with SoundCloudClient.from_settings(settings) as client:
         playlist = client.fetch_playlist(url)
     known_row = catalog.playlist(playlist.key) or {}
+    change = catalog.preview_playlist(playlist)
     playlist_row = {
         **known_row,
         "key": playlist.key,
@@ -187,33 +285,31 @@ def plan_notion_sync(
         "track_count": playlist.track_count,
     }
     rows = [t.to_row() for t in playlist.tracks]
-    change = catalog.preview_playlist(playlist)
     playlist_row["listing_explained"] = change.removals_trusted
-    new_ids = change.added
-    # what the real run unlinks: this listing's removals and earlier ones still linked
-    removed = sorted({*change.removed, *catalog.removed_tracks(playlist.key, still_linked=True)})
     plan: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.url).public_url,
         "playlist_name": playlist_row["name_override"] or playlist.title,
         "total_tracks": len(rows),
-        "new_to_catalog": len(new_ids),
-        "removed_from_playlist": len(removed),
+        "new_to_catalog": len(change.added),
+        "removed_from_playlist": len(change.removed),
         "dry_run": True,
     }
     if not settings.notion_token or not settings.notion_tracks_database_id:
         return {**plan, "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set"}
-    notion_sync = notion_sync_for(settings)
     report = sync_notion_pages(
-        notion_sync, catalog, playlist.key, playlist_row, rows, removed, dry_run=True
+        notion_sync_for(settings),
+        catalog,
+        playlist.key,
+        playlist_row,
+        rows,
+        notion_removals(catalog, playlist.key, change.removed),
+        dry_run=True,
     )
     stats = report.stats()
     return {
         **plan,
-        "tracks_added": stats["tracks_added"],
-        "tracks_updated": stats["tracks_updated"],
-        "tracks_skipped": stats["tracks_skipped"],
-        "tracks_unlinked": stats["tracks_unlinked"],
-        "errors": len(stats["errors"]),
+        **{k: stats[k] for k in ("tracks_added", "tracks_updated", "tracks_skipped")},
+        **{k: stats[k] for k in ("tracks_unlinked", "errors", "failed_tracks", "unreadable")},
         "notion_requests": stats["notion_requests"],
         "plan": [
             {"soundcloud_id": r.soundcloud_id, "action": r.status, "page_id": r.page_id}
@@ -412,10 +508,12 @@ def import_into_eagle(
 
 def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
     """What the write-back sends per page: analysis, files, Eagle id, when processed."""
+    from .notion.schema import availability_label
+
     rows = []
     for t in records(catalog_tracks):
-        if not t.get("notion_page_id") or not t.get("analyzed_at"):
-            continue
+        if not t.get("notion_page_id") or not (t.get("analyzed_at") or t.get("download_status")):
+            continue  # nothing new to say about it yet
         files = t.get("files") or {}
         rows.append(
             {
@@ -424,6 +522,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "enrichment_hash": t.get("enrichment_hash"),
                 "tempo": t.get("tempo"),
                 "key": t.get("musical_key"),
+                "camelot": t.get("camelot"),
                 "key_confidence": t.get("key_confidence"),
                 "duration_s": t.get("duration_s"),
                 "lufs": t.get("lufs"),
@@ -433,6 +532,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "m4a_path": files.get("m4a"),
                 "eagle_id": t.get("eagle_id"),
                 "processed_at": t.get("analyzed_at"),
+                "availability": availability_label(t.get("availability"), t.get("download_status")),
             }
         )
     return rows

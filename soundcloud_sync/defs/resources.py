@@ -57,6 +57,7 @@ class NotionResource(ConfigurableResource):
     max_concurrent: int = 4
     state_dir: str
     property_mapping_file: str | None = None  # YAML: {tracks: {tempo: BPM}, playlists: {…}}
+    key_notation: str = "standard"  # how Key is written: standard | camelot | both
 
     _sync: Any = PrivateAttr(default=None)
 
@@ -84,6 +85,7 @@ class NotionResource(ConfigurableResource):
                 requests_per_second=self.requests_per_second,
                 state_dir=self.state_dir,
                 mapping=property_mapping(self.property_mapping_file),
+                key_notation=self.key_notation,
             )
         return self._sync
 
@@ -134,6 +136,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             requests_per_second=settings.notion_requests_per_second,
             state_dir=str(settings.home / "state"),
             property_mapping_file=settings.notion_mapping_file,
+            key_notation=settings.notion_key_notation,
         ),
         "library": LibraryResource(
             root=str(settings.library_dir),

@@ -1,4 +1,4 @@
-"""The Notion room: rate-limited, crash-safe upsert of tracks and playlists.
+"""Notion: rate-limited, crash-safe upsert of tracks and playlists.
 
 Knows nothing of SoundCloud modules or Dagster: plain dict rows in, reports out.
 
@@ -13,7 +13,7 @@ Knows nothing of SoundCloud modules or Dagster: plain dict rows in, reports out.
         removed={sid: page_id_or_None},                  # left the playlist since last time
         max_concurrent=4, on_page=store_in_catalog,      # called as each page settles
     )
-    report.stats()  # the seed's stats object
+    report.stats()  # counts, errors, and each track left without a page
 
 ``state_dir`` holds the rate-limit bucket shared by every process of the machine,
 the database -> data source cache and the machine-wide locks.

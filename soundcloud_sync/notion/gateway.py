@@ -7,6 +7,9 @@ tells a lost create from a failed one. Here, reads, queries and property updates
 timeouts. A create is retried only on 429 or 409 (Notion did nothing); when its
 answer is lost (timeout, 5xx) it raises :class:`AmbiguousCreate` and the caller
 looks the page up before trying again, because Notion has no idempotency keys.
+
+A 429 means "not now", never "no": it is waited out (Retry-After) without using up
+the attempts kept for real failures, for as long as ``rate_limit_budget_s`` allows.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class NotionGateway:
         timeout_s: float = 60.0,
         max_attempts: int = 8,
         max_backoff_s: float = 30.0,
+        rate_limit_budget_s: float = 900.0,
     ) -> None:
         if not token:
             raise ValueError("Notion token is empty: set NOTION_TOKEN")
@@ -78,6 +82,7 @@ class NotionGateway:
         self.limiter = limiter or SharedRateLimiter.shared(requests_per_second, state_dir)
         self.max_attempts = max_attempts
         self.max_backoff_s = max_backoff_s
+        self.rate_limit_budget_s = rate_limit_budget_s
         quiet = logging.getLogger("soundcloud_sync.notion.client")
         self.client = Client(
             auth=token,
@@ -103,10 +108,15 @@ class NotionGateway:
         return text.replace(self._token, "***") if self._token else text
 
     def call(self, operation: str, fn: Any, *args: Any, create: bool = False, **kwargs: Any):
-        """Send one logical request, retrying what is safe to retry."""
-        attempt = 0
+        """Send one logical request, retrying what is safe to retry.
+
+        429s are waited out and do not count as attempts: only real failures (5xx,
+        timeouts, 409) use up ``max_attempts``; a request still refused after
+        ``rate_limit_budget_s`` of 429 pauses fails with a message saying so."""
+        attempt = 0  # failed attempts other than 429
+        limited = 0  # 429 answers to this request
+        first_429 = 0.0
         while True:
-            attempt += 1
             self.limiter.acquire()
             self._count("requests")
             try:
@@ -118,11 +128,24 @@ class NotionGateway:
                 failure = NotionError(operation, message, status, code)
                 if status == 429:
                     self._count("rate_limited")
-                    self.limiter.pause(self._retry_after(err.headers, attempt))
-                elif create and status in AMBIGUOUS_STATUS:
+                    limited += 1
+                    now = time.monotonic()
+                    first_429 = first_429 if limited > 1 else now
+                    wait = self._retry_after(err.headers, limited)
+                    if now + wait - first_429 > self.rate_limit_budget_s:
+                        raise NotionError(
+                            operation,
+                            f"still rate limited (429) after {limited} answers over "
+                            f"{now - first_429:.0f} s",
+                            429,
+                            code,
+                        ) from None
+                    self.limiter.pause(wait)
+                    continue
+                if create and status in AMBIGUOUS_STATUS:
                     self._count("ambiguous_creates")
                     raise AmbiguousCreate(operation, message, status, code) from None
-                elif status not in RETRYABLE_STATUS:
+                if status not in RETRYABLE_STATUS:
                     raise failure from None
             except (RequestTimeoutError, httpx.TransportError) as err:
                 message = self._redact(f"{type(err).__name__}: {err}")
@@ -130,11 +153,11 @@ class NotionGateway:
                 if create and not isinstance(err, httpx.ConnectError):  # may have been sent
                     self._count("ambiguous_creates")
                     raise AmbiguousCreate(operation, message) from None
+            attempt += 1
             self._count("retries")
             if attempt >= self.max_attempts:
                 raise failure
-            if failure.status != 429:
-                time.sleep(self._backoff(attempt))
+            time.sleep(self._backoff(attempt))
             log.info("retrying Notion %s (attempt %d): %s", operation, attempt + 1, failure)
 
     def _retry_after(self, headers: Mapping[str, str] | None, attempt: int) -> float:

@@ -6,9 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from .gateway import NotionGateway
-from .schema import PLAYLIST_FIELDS, SYNC_STATUSES, TRACK_FIELDS, Field
+from .schema import AVAILABILITY, PLAYLIST_FIELDS, SYNC_STATUSES, TRACK_FIELDS, Field
 
-_COLORS = {"Synced": "green", "Partial": "yellow", "Failed": "red"}
+_COLORS = {
+    "Synced": "green",
+    "Partial": "yellow",
+    "Failed": "red",
+    "available": "green",
+    "preview-only": "yellow",
+    "geo-blocked": "orange",
+    "drm": "purple",
+    "gone": "gray",
+}
+
+
+def _options(names: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{"name": n, "color": _COLORS[n]} for n in names]
 
 
 def _property_schema(f: Field) -> dict[str, Any]:
@@ -16,7 +29,9 @@ def _property_schema(f: Field) -> dict[str, Any]:
     if ptype == "number":
         return {"number": {"format": "number"}}
     if f.key == "sync_status":
-        return {"select": {"options": [{"name": s, "color": _COLORS[s]} for s in SYNC_STATUSES]}}
+        return {"select": {"options": _options(SYNC_STATUSES)}}
+    if f.key == "availability":
+        return {"select": {"options": _options(AVAILABILITY)}}
     if ptype in ("select", "multi_select"):
         return {ptype: {"options": []}}
     return {ptype: {}}

@@ -56,9 +56,11 @@ TRACK_FIELDS: tuple[Field, ...] = (
         group="relation",
     ),
     Field("artwork_url", "Artwork", ("files",)),
+    Field("availability", "Availability", ("select",), group="availability"),
     Field("added_at", "Added At", ("date",), ("DateAdded",), group="create"),
     Field("tempo", "Tempo", ("number",), ("BPM", "AverageBpm"), group="enrichment"),
     Field("key", "Key", ("rich_text", "select"), group="enrichment"),
+    Field("camelot", "Camelot", ("rich_text", "select"), ("Camelot Key",), group="enrichment"),
     Field("key_confidence", "Audio Key Confidence", ("number",), group="enrichment"),
     Field(
         "duration_s",
@@ -93,6 +95,35 @@ PLAYLIST_FIELDS: tuple[Field, ...] = (
 )
 
 SYNC_STATUSES = ("Synced", "Partial", "Failed")
+
+# Availability is written by both writers: the sync (what SoundCloud says) and the
+# write-back after download (what the download found), so it has a group of its own.
+TRACK_GROUPS = ("track", "availability")
+ENRICHMENT_GROUPS = ("enrichment", "availability")
+AVAILABILITY = ("available", "preview-only", "geo-blocked", "drm", "gone")
+_AVAILABLE_AFTER_DOWNLOAD = ("downloaded", "skipped-existing")
+
+
+def availability_label(availability: str | None, download_status: str | None = None) -> str | None:
+    """What the Availability property shows: the download's verdict when there is one
+    (a track SoundCloud lists as playable can still turn out to be a preview), else
+    SoundCloud's. A failed download says nothing about availability."""
+    if download_status in _AVAILABLE_AFTER_DOWNLOAD:
+        return "available"
+    if download_status in AVAILABILITY:
+        return download_status
+    if availability == "ok":
+        return "available"
+    return availability if availability in AVAILABILITY else None
+
+
+def format_key(key: str | None, camelot: str | None, notation: str) -> str | None:
+    """The Key property in the chosen notation: "A minor", "8A" or "A minor (8A)"."""
+    if notation == "camelot":
+        return camelot or key
+    if notation == "both" and key and camelot:
+        return f"{key} ({camelot})"
+    return key
 
 
 class SchemaError(SoundCloudSyncError):

@@ -1,6 +1,6 @@
 """Idempotent batch upsert of a playlist and its tracks into Music Tracks / Playlists.
 
-Plain rows in, a report out: this room knows nothing of SoundCloud modules or
+Plain rows in, a report out: this package knows nothing of SoundCloud modules or
 Dagster. The dedup key is the SoundCloud id (then the URL); title + artist is only
 a fallback for pages a person made, which are then filled in and linked.
 
@@ -25,19 +25,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..config import KEY_NOTATIONS
 from .gateway import AmbiguousCreate, NotionError, NotionGateway
 from .locks import MachineLocks
 from .schema import (
     ARRAY_LIMIT,
+    ENRICHMENT_GROUPS,
     PLAYLIST_FIELDS,
     SYNC_STATUSES,
     TRACK_FIELDS,
+    TRACK_GROUPS,
     ResolvedSchema,
     SchemaError,
     SchemaMapping,
     decode,
     differs,
     encode_all,
+    format_key,
     owned_values,
     resolve_schema,
     values_hash,
@@ -60,11 +64,21 @@ class KnownPage:
 @dataclass
 class TrackResult:
     soundcloud_id: int
-    status: str  # created | updated | skipped | unlinked | error
+    status: str  # created | updated | skipped | unlinked | unreadable | error
     page_id: str | None = None
     hash: str | None = None  # store it: equal hash next time means nothing to write
     linked: bool = False
     message: str = ""
+    title: str | None = None
+
+
+UNREADABLE = "SoundCloud gives no title for it (deleted by its uploader, or private): no page made"
+
+
+def readable(row: Mapping[str, Any]) -> bool:
+    """A track SoundCloud let us read. A deleted or private track of a public set
+    comes back as a bare id: a page for it would have no title, so none is made."""
+    return bool(row.get("title"))
 
 
 @dataclass
@@ -100,8 +114,24 @@ class SyncReport:
     def errors(self) -> int:
         return self.count("error") + sum(1 for t in self.unlinked if t.status == "error")
 
+    def failed_tracks(self) -> list[dict[str, Any]]:
+        """Each track left without its page (or its unlink), and why."""
+        return [
+            {"soundcloud_id": t.soundcloud_id, "title": t.title, "reason": t.message}
+            for t in [*self.tracks, *self.unlinked]
+            if t.status == "error"
+        ]
+
+    def unreadable_tracks(self) -> list[dict[str, Any]]:
+        """Tracks SoundCloud would not let us read, so no page was made for them."""
+        return [
+            {"soundcloud_id": t.soundcloud_id, "reason": t.message}
+            for t in self.tracks
+            if t.status == "unreadable"
+        ]
+
     def stats(self) -> dict[str, Any]:
-        """The seed's stats object (plus what the Dagster layer shows)."""
+        """The stats object: the counts the API promises, plus what went wrong, by track."""
         return {
             "playlist_url": self.playlist_url,
             "playlist_name": self.playlist_name,
@@ -114,12 +144,10 @@ class SyncReport:
             "tracks_updated": self.updated,
             "tracks_skipped": self.skipped,
             "tracks_unlinked": sum(1 for t in self.unlinked if t.status == "unlinked"),
-            "error_count": self.errors,
-            "errors": [
-                {"soundcloud_id": t.soundcloud_id, "message": t.message}
-                for t in [*self.tracks, *self.unlinked]
-                if t.status == "error"
-            ],
+            "errors": self.errors,
+            "failed_tracks": self.failed_tracks(),
+            "unreadable": self.count("unreadable"),
+            "unreadable_tracks": self.unreadable_tracks(),
             "track_ids": {t.soundcloud_id: t.page_id for t in self.tracks if t.page_id},
             "notion_requests": self.requests,
             "rate_limited": self.rate_limited,
@@ -202,7 +230,12 @@ class NotionCatalogSync:
         playlists_data_source_id: str | None = None,
         mapping: SchemaMapping | Mapping[str, Any] | None = None,
         locks: MachineLocks | None = None,
+        key_notation: str = "standard",
     ) -> None:
+        if key_notation not in KEY_NOTATIONS:
+            raise ValueError(
+                f"key notation {key_notation!r}: choose one of {', '.join(KEY_NOTATIONS)}"
+            )
         if not (tracks_database_id or tracks_data_source_id):
             raise ValueError("Music Tracks database id missing: set NOTION_TRACKS_DATABASE_ID")
         if not (playlists_database_id or playlists_data_source_id):
@@ -216,6 +249,7 @@ class NotionCatalogSync:
             mapping if isinstance(mapping, SchemaMapping) else SchemaMapping.from_dict(mapping)
         )
         self.locks = locks or MachineLocks(gateway.state_dir)
+        self.key_notation = key_notation
         self._schemas: tuple[ResolvedSchema, ResolvedSchema] | None = None
         self._schema_lock = threading.Lock()
         self._callback_lock = threading.Lock()
@@ -233,6 +267,7 @@ class NotionCatalogSync:
         state_dir: str | Path | None = None,
         mapping: SchemaMapping | Mapping[str, Any] | None = None,
         timeout_s: float = 60.0,
+        key_notation: str = "standard",
     ) -> NotionCatalogSync:
         """Build gateway + sync from plain values (what a Dagster resource holds)."""
         gateway = NotionGateway(
@@ -247,6 +282,7 @@ class NotionCatalogSync:
             tracks_database_id=tracks_database_id,
             playlists_database_id=playlists_database_id,
             mapping=mapping,
+            key_notation=key_notation,
         )
 
     # -- schema ---------------------------------------------------------------------
@@ -332,7 +368,7 @@ class NotionCatalogSync:
     def track_hash(self, row: Mapping[str, Any]) -> str:
         """The hash ``upsert_playlist`` reports for a row (what the catalog stores)."""
         tracks, _ = self.schemas()
-        return values_hash(owned_values(tracks, row, ("track",)))
+        return values_hash(owned_values(tracks, row, TRACK_GROUPS))
 
     # -- playlist page --------------------------------------------------------------------
 
@@ -390,7 +426,7 @@ class NotionCatalogSync:
 
     def _lookup_props(self, tracks: ResolvedSchema) -> list[str]:
         """Only what matching and comparing need: legacy pages carry dozens of others."""
-        return [p.id for p in tracks.in_group("track", "relation")]
+        return [p.id for p in tracks.in_group(*TRACK_GROUPS, "relation")]
 
     def _query_chunks(
         self, tracks: ResolvedSchema, conditions: list[dict[str, Any]]
@@ -664,14 +700,19 @@ class NotionCatalogSync:
         warnings: list[str],
     ) -> dict[int, TrackResult]:
         tracks, _ = self.schemas()
-        values = {sid: owned_values(tracks, row, ("track",)) for sid, row in rows.items()}
+        values = {sid: owned_values(tracks, row, TRACK_GROUPS) for sid, row in rows.items()}
         hashes = {sid: values_hash(v) for sid, v in values.items()}
         results: dict[int, TrackResult] = {}
         jobs: list[tuple[str, int, Any]] = []
         unknown: list[int] = []
+        lost: dict[int, str] = {}  # why the last try of a track went round again
+        sent: set[int] = set()  # creates whose answer was lost: a page found is ours
         for sid in rows:
             k = known.get(sid)
-            if k is None:
+            if k is None and not readable(rows[sid]):
+                # nothing to find it by but its id, nothing to make a page of: no request
+                results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
+            elif k is None:
                 unknown.append(sid)
             elif k.linked and k.hash == hashes[sid]:
                 results[sid] = TrackResult(sid, "skipped", k.page_id, hashes[sid], True)
@@ -684,12 +725,17 @@ class NotionCatalogSync:
                 result = self._track_job(
                     kind, sid, data, rows[sid], values[sid], hashes[sid], playlist_page_id, dry_run
                 )
+                if kind == "found" and sid in sent:
+                    result.status = "created"  # this run made it; only the answer was lost
             except AmbiguousCreate as err:
                 log.info("create of SoundCloud id %s lost its answer; looking it up", sid)
                 warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
+                lost[sid] = str(err)
+                sent.add(sid)
                 return sid, None
             except NotionError as err:
                 if kind != "create" and _gone(err):
+                    lost[sid] = str(err)
                     return sid, None  # stale page id (deleted or trashed): look it up again
                 result = TrackResult(sid, "error", getattr(data, "page_id", None), message=str(err))
             except Exception as err:
@@ -705,9 +751,12 @@ class NotionCatalogSync:
                 if unknown:
                     found = self.lookup({sid: rows[sid] for sid in unknown}, warnings)
                     for sid in unknown:
-                        jobs.append(
-                            ("found", sid, found[sid]) if sid in found else ("create", sid, None)
-                        )
+                        if sid in found:
+                            jobs.append(("found", sid, found[sid]))
+                        elif readable(rows[sid]):
+                            jobs.append(("create", sid, None))
+                        else:  # a page found before, now lost again: nothing to create
+                            results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
                     unknown = []
                 retry: list[int] = []
                 for sid, result in pool.map(run, jobs):
@@ -719,12 +768,19 @@ class NotionCatalogSync:
                 if retry and rounds >= MAX_ROUNDS:
                     for sid in retry:
                         results[sid] = TrackResult(
-                            sid, "error", message=f"gave up after {MAX_ROUNDS} lookup rounds"
+                            sid,
+                            "error",
+                            message=f"{lost.get(sid, 'no answer')} (gave up after {MAX_ROUNDS} "
+                            "tries, each checked first: no page was made twice)",
                         )
                         if not dry_run:
                             self._emit(on_page, results[sid])
                     break
                 unknown = retry
+        for sid, result in results.items():
+            result.title = rows[sid].get("title")
+            if not dry_run and result.status != "unreadable" and not result.page_id:
+                result.status, result.message = "error", result.message or "no page after sync"
         return results
 
     def _track_job(
@@ -842,11 +898,15 @@ class NotionCatalogSync:
                 members.setdefault(sid, []).append(page["id"])
         return members
 
-    # -- enrichment write-back (issue 4) ---------------------------------------------------
+    # -- enrichment write-back ---------------------------------------------------------------
+
+    def _enrichment_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The row with Key written in the user's notation (NOTION_KEY_NOTATION)."""
+        return {**row, "key": format_key(row.get("key"), row.get("camelot"), self.key_notation)}
 
     def enrichment_hash(self, row: Mapping[str, Any]) -> str:
         tracks, _ = self.schemas()
-        return values_hash(owned_values(tracks, row, ("enrichment",)))
+        return values_hash(owned_values(tracks, self._enrichment_row(row), ENRICHMENT_GROUPS))
 
     def upsert_tracks(
         self,
@@ -891,7 +951,7 @@ class NotionCatalogSync:
 
         def run(row: Mapping[str, Any]) -> TrackResult:
             sid = int(row.get("soundcloud_id") or 0)
-            values = owned_values(tracks, row, ("enrichment",))
+            values = owned_values(tracks, self._enrichment_row(row), ENRICHMENT_GROUPS)
             new_hash = values_hash(values)
             page_id = row.get("page_id")
             if not page_id:

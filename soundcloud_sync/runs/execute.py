@@ -37,6 +37,8 @@ class RunOutcome:
     steps_failed: list[str] = field(default_factory=list)
     # What each asset reported when it was materialized: asset key -> plain metadata.
     materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What a failed step reported with its failure (what it wrote, what it could not).
+    failure_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def run_sync(
@@ -89,6 +91,7 @@ def run_sync(
                 failure=_failure_text(failures),
                 steps_failed=[e.step_key or "" for e in failures],
                 materialized=_materialized(result.all_events),
+                failure_metadata=_failure_metadata(failures),
             )
     finally:
         stop.set()
@@ -105,6 +108,16 @@ def _materialized(events: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:
             out[materialization.asset_key.to_user_string()] = {
                 name: value.value for name, value in materialization.metadata.items()
             }
+    return out
+
+
+def _failure_metadata(failures: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:
+    """The metadata each failed step attached to its `Failure`, as plain values."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in failures:
+        data = event.step_failure_data.user_failure_data
+        if data is not None and data.metadata:
+            out[event.step_key or ""] = {k: v.value for k, v in data.metadata.items()}
     return out
 
 

@@ -14,7 +14,14 @@ from dagster import (
     multi_asset_check,
 )
 
-from ...pipeline import records, report_frame, sync_notion_pages
+from ...notion.sync import readable
+from ...pipeline import (
+    missing_pages_message,
+    notion_removals,
+    records,
+    report_frame,
+    sync_notion_pages,
+)
 from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
 from .common import step_progress
@@ -47,7 +54,7 @@ def notion_track_pages(
             key,
             playlist_row,
             records(store.playlist_tracks(key)),
-            store.removed_tracks(key, still_linked=True),
+            notion_removals(store, key),
             max_concurrent=notion.max_concurrent,
             progress=step_progress(context),
         )
@@ -63,6 +70,7 @@ def notion_track_pages(
         "skipped": counts["skipped"],
         "linked": counts["linked"],
         "unlinked": counts["unlinked"],
+        "unreadable": counts["unreadable"],
         "errors": counts["error"],
         "sync_status": report.sync_status or "",
         "notion_requests": report.requests,
@@ -71,9 +79,23 @@ def notion_track_pages(
     }
     if report.playlist_page_url:
         metadata["playlist_page"] = MetadataValue.url(report.playlist_page_url)
-    errors = frame[frame["status"] == "error"]
-    if len(errors):
-        metadata["error_rows"] = MetadataValue.md(errors.head(20).to_markdown(index=False))
+    for status, name in (("unreadable", "unreadable_rows"), ("error", "error_rows")):
+        rows = frame[frame["status"] == status]
+        if len(rows):
+            metadata[name] = MetadataValue.md(rows.to_markdown(index=False))
+    metadata["failed_tracks"] = MetadataValue.json(report.failed_tracks())
+    metadata["unreadable_tracks"] = MetadataValue.json(report.unreadable_tracks())
+    for track in report.unreadable_tracks():
+        context.log.warning(f"{key}: SoundCloud id {track['soundcloud_id']}: {track['reason']}")
+    missing = missing_pages_message(key, report)
+    if missing:
+        # everything that could be written is written; the run must not pass for complete
+        for track in report.failed_tracks():
+            context.log.error(
+                f"{key}: no Notion page for SoundCloud id {track['soundcloud_id']} "
+                f"({track['title'] or 'untitled'}): {track['reason']}"
+            )
+        raise Failure(description=missing, metadata=metadata)
     yield MaterializeResult(metadata=metadata)
 
 
@@ -113,7 +135,11 @@ def notion_audit(context, notion: NotionResource, catalog: CatalogResource):
         dupes = [sid for sid, pages in members.items() if sid and len(pages) > 1]
         if dupes:
             duplicates[playlist["key"]] = dupes
-        in_catalog = set(store.playlist_tracks(playlist["key"])["soundcloud_id"])
+        in_catalog = {  # a track SoundCloud would not let us read has no page, rightly
+            int(t["soundcloud_id"])
+            for t in records(store.playlist_tracks(playlist["key"]))
+            if readable(t) or t.get("notion_page_id")
+        }
         in_notion = {sid for sid in members if sid}
         if in_catalog != in_notion:
             disagree[playlist["key"]] = (
