@@ -4,7 +4,7 @@
 
 Prints, for a first sync of a playlist into Music Tracks and for the re-syncs:
 Notion requests, 429s received, wall time, the floor (requests / rate) and the
-ratio wall / floor. Targets (issue 3): first sync within 10% of the floor and at
+ratio wall / floor. Targets: first sync within 10% of the floor and at
 most 520 requests; an unchanged re-sync at most 3 requests.
 """
 

@@ -8,7 +8,7 @@ limited to 600 requests per 10 minutes) and launches one run of the ``sync_playl
 job per playlist partition, ``--concurrency`` at a time as the run queue would
 (``max_concurrent_runs: 3`` in our dagster.yaml), every run a separate process
 (``soundcloud-sync sync URL --no-download``: ``execute_job`` on one DAGSTER_HOME, the
-Notion room's limiter state shared under SOUNDCLOUD_SYNC_HOME). The Notion emulator
+Notion limiter's state shared under SOUNDCLOUD_SYNC_HOME). The Notion emulator
 answers 3 requests/s (bucket of 3) with a ``--notion-latency`` round trip. Scope is
 ``--no-download`` (playlist_metadata, playlist_tracks, notion_track_pages):
 downloading and analysing thousands of tracks is out of reach on a 2-core machine

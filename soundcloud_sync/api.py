@@ -1,12 +1,15 @@
-"""The Python API the seed asks for, built on the pipeline the Dagster assets run.
+"""The Python API, built on the pipeline the Dagster assets run.
 
 Syncs are materializations of the playlist's partition on the local Dagster
-instance (so they show in `dagster dev`); read-only calls use the rooms directly.
+instance (so they show in `dagster dev`); read-only calls use the
+SoundCloud client directly.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -39,10 +42,13 @@ def catalog_for(settings: Settings) -> Catalog:
     return Catalog(settings.catalog_database_url)
 
 
-def _soundcloud(settings: Settings) -> Any:
-    from .sources import SoundCloudClient
+@contextmanager
+def _soundcloud(settings: Settings) -> Iterator[Any]:
+    """A SoundCloud client built as a run's resource builds it."""
+    from .defs.resources import resources_for
 
-    return SoundCloudClient.from_settings(settings)
+    with resources_for(settings) as resources, resources.soundcloud.client() as client:
+        yield client
 
 
 # -- reading SoundCloud ------------------------------------------------------------
@@ -137,12 +143,24 @@ def sync_playlist_to_notion(
     """Put every track of the playlist into Notion (deduplicated, linked to its playlist)."""
     settings = _settings()
     if dry_run:
-        from .pipeline import plan_notion_sync
-
-        return plan_notion_sync(url, settings=settings, playlist_name=playlist_name)
+        return _plan(url, settings, playlist_name)
     key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
     raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome))
     return playlist_stats(catalog_for(settings), key, outcome)
+
+
+def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, Any]:
+    """The dry run: the Notion step with writes turned off, on today's listing."""
+    from .defs.resources import resources_for
+
+    with resources_for(settings) as resources, resources.soundcloud.client() as client:
+        notion = resources.notion
+        return pipeline.plan_notion_sync(
+            client.fetch_playlist(url),
+            catalog_for(settings),
+            notion.sync() if notion.enabled else None,
+            playlist_name=playlist_name,
+        )
 
 
 def batch_create_notion_tracks(
@@ -153,22 +171,24 @@ def batch_create_notion_tracks(
     Batches of `batch_size` share one bulk lookup; `max_concurrent` workers write under
     the machine-wide rate limit. Page ids land in the catalog as they are created.
     """
-    from .pipeline import notion_sync_for, upsert_track_pages
+    from .defs.resources import resources_for
+    from .pipeline import upsert_track_pages
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
         raise ConfigError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID: both must be set")
-    return upsert_track_pages(
-        notion_sync_for(settings),
-        catalog_for(settings),
-        tracks,
-        batch_size=batch_size,
-        max_concurrent=max_concurrent,
-    )
+    with resources_for(settings) as resources:
+        return upsert_track_pages(
+            resources.notion.sync(),
+            catalog_for(settings),
+            tracks,
+            batch_size=batch_size,
+            max_concurrent=max_concurrent,
+        )
 
 
 def sync_soundcloud_playlist(url: str) -> dict[str, Any]:
-    """Extract the playlist and add it to Notion; the seed's one-call entry point."""
+    """Extract the playlist and add it to Notion; in one call."""
     return sync_playlist_to_notion(url)
 
 

@@ -237,22 +237,6 @@ def report_frame(report: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def notion_sync_for(settings: Any) -> Any:
-    """The Notion sync configured from Settings, outside a Dagster run (API, dry run)."""
-    from .notion import NotionCatalogSync
-
-    return NotionCatalogSync.from_settings(
-        settings.notion_token,
-        base_url=settings.notion_base_url,
-        tracks_database_id=settings.notion_tracks_database_id,
-        playlists_database_id=settings.notion_playlists_database_id,
-        requests_per_second=settings.notion_requests_per_second,
-        state_dir=settings.home / "state",
-        mapping=property_mapping(settings.notion_mapping_file),
-        key_notation=settings.notion_key_notation,
-    )
-
-
 def property_mapping(path: str | None) -> Any:
     """The user's property names: NOTION_PROPERTY_MAPPING is the path of a YAML file
     (see docs/notion-mapping.example.yaml), or unset for the default names."""
@@ -264,15 +248,15 @@ def property_mapping(path: str | None) -> Any:
 
 
 def plan_notion_sync(
-    url: str, *, settings: Any, playlist_name: str | None = None
+    playlist: Any,
+    catalog: Catalog,
+    notion_sync: Any | None,
+    *,
+    playlist_name: str | None = None,
 ) -> dict[str, Any]:
     """`dry_run`: the Notion step itself with writes turned off, on what SoundCloud lists
-    now (what the listing would change in the catalog is worked out, not stored)."""
-    from .sources import SoundCloudClient
-
-    catalog = Catalog(settings.catalog_database_url)
-    with SoundCloudClient.from_settings(settings) as client:
-        playlist = client.fetch_playlist(url)
+    now (what the listing would change in the catalog is worked out, not stored).
+    Without a Notion connection (`notion_sync` None) only the catalog's side is told."""
     known_row = catalog.playlist(playlist.key) or {}
     change = catalog.preview_playlist(playlist)
     playlist_row = {
@@ -294,10 +278,10 @@ def plan_notion_sync(
         "removed_from_playlist": len(change.removed),
         "dry_run": True,
     }
-    if not settings.notion_token or not settings.notion_tracks_database_id:
+    if notion_sync is None:
         return {**plan, "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set"}
     report = sync_notion_pages(
-        notion_sync_for(settings),
+        notion_sync,
         catalog,
         playlist.key,
         playlist_row,

@@ -1,4 +1,4 @@
-"""pytest fixtures for the audio room (registered in conftest.py).
+"""pytest fixtures for the audio package (registered in conftest.py).
 
 * ``numba_warm`` (session): compiles librosa's numba kernels once, before any analysis.
 * ``synth_file`` (session): a factory ``synth_file(bpm, key, codec="mp3", seconds=25)``

@@ -1,4 +1,4 @@
-"""pytest fixtures for the notion room (registered in conftest.py).
+"""pytest fixtures for the Notion package (registered in conftest.py).
 
 The emulator runs fast here (500 requests/s); tests of the rate itself set their own.
 """

@@ -1,4 +1,4 @@
-"""pytest fixtures for the sources room (registered in conftest.py).
+"""pytest fixtures for the SoundCloud sources (registered in conftest.py).
 
 * ``soundcloud_emulator``: a running :class:`SoundCloudEmulator` (empty; add content
   with ``add_playlist``), stopped after the test.
@@ -7,7 +7,7 @@
 * ``soundcloud_client``: a :class:`SoundCloudClient` on the emulator's base URL that
   takes its client id from that cache, like a user without SOUNDCLOUD_CLIENT_ID.
 * ``soundcloud_settings``: :class:`Settings` pointing at the emulator, home in tmp_path
-  (client id seeded where ``SoundCloudClient.from_settings`` looks).
+  (client id seeded where the SoundCloud resource's client looks).
 """
 
 from __future__ import annotations

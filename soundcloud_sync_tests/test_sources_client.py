@@ -12,6 +12,7 @@ from yt_dlp.cache import Cache
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
 
 from soundcloud_sync.config import Settings
+from soundcloud_sync.defs.resources import resources_for
 from soundcloud_sync.sources import (
     Availability,
     EmptyPlaylist,
@@ -227,7 +228,7 @@ def test_track_fields(soundcloud_emulator, soundcloud_client):
     assert first.url == f"https://soundcloud.com/label-uploads/{track.permalink}"
     assert first.artwork_url is not None and first.artwork_url.endswith("-t500x500.jpg")
     assert first.duration_ms == 24000
-    # The raw object stays available for the audio room (transcodings, downloadable).
+    # The raw object stays available for the audio download (transcodings, downloadable).
     raw = soundcloud_client.raw_tracks[track.id]
     assert {t["format"]["protocol"] for t in raw["media"]["transcodings"]} == {"hls", "progressive"}
 
@@ -272,9 +273,14 @@ def test_check_playlist_is_one_request_and_notices_changes(soundcloud_emulator, 
     assert soundcloud_client.check_playlist(made.url).ids_hash == after.ids_hash
 
 
-def test_from_settings_reads_through_the_configured_base(soundcloud_emulator, soundcloud_settings):
+def test_the_resource_client_reads_through_the_configured_base(
+    soundcloud_emulator, soundcloud_settings
+):
     soundcloud_emulator.add_playlist("dj-kaia", "late-night", 6)
-    with SoundCloudClient.from_settings(soundcloud_settings) as client:
+    with (
+        resources_for(soundcloud_settings) as resources,
+        resources.soundcloud.client() as client,
+    ):
         playlist = client.fetch_playlist("dj-kaia/sets/late-night")
     assert len(playlist.tracks) == 6
 
@@ -372,7 +378,8 @@ def test_no_client_id_anywhere_is_scraped_from_the_web_page(soundcloud_emulator,
 
 def test_settings_home_holds_the_client_id_cache(tmp_path):
     settings = Settings(home=tmp_path)
-    client = SoundCloudClient.from_settings(settings)
+    with resources_for(settings) as resources:
+        client = resources.soundcloud.client()
     assert client.api_base == "https://api-v2.soundcloud.com/"
     assert client._ydl.params["cachedir"] == str(tmp_path / "cache" / "yt-dlp")
 
@@ -381,7 +388,7 @@ def test_settings_home_holds_the_client_id_cache(tmp_path):
 
 
 def test_youtube_dl_downloads_through_the_client_settings(soundcloud_emulator, tmp_path):
-    """The audio room's door: yt-dlp with our base, id and token, yt-dlp itself unpatched."""
+    """What the audio download uses: yt-dlp with our base, id and token, yt-dlp itself unpatched."""
     emu = soundcloud_emulator
     emu.oauth_tokens.add("2-777-goplus")
     track = emu.add_track("dj-kaia", "Go Plus Cut", kind="preview", seconds=8)

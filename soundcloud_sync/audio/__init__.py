@@ -1,4 +1,4 @@
-"""The audio room: download, analysis, conversion, tagging and file naming.
+"""Audio: download, analysis, conversion, tagging and file naming.
 
 Pure functions over files; knows nothing of Notion or Dagster. Heavy libraries
 (librosa, matplotlib, yt-dlp) are imported only when first used.

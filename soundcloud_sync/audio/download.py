@@ -19,7 +19,7 @@
   the others.
 
 How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth) is the
-sources room's business: pass ``SoundCloudClient.youtube_dl`` as ``youtube_dl``.
+business of `soundcloud_sync.sources`: pass ``SoundCloudClient.youtube_dl`` as ``youtube_dl``.
 """
 
 from __future__ import annotations

@@ -90,10 +90,10 @@ tracks = Table(
     Column("availability", String(16)),
     Column("first_seen_at", String(32)),
     Column("updated_at", String(32)),
-    # Notion (issue 3)
+    # Notion
     Column("notion_page_id", String(64)),
     Column("notion_hash", String(64)),
-    # audio (issue 4)
+    # audio
     Column("download_status", String(16)),
     Column("download_reason", Text),
     Column("source_path", Text),

@@ -1,4 +1,5 @@
-"""Dagster resources: thin, configurable doors to the rooms.
+"""Dagster resources: thin, configurable doors to SoundCloud, Notion, Eagle, the catalog
+and the library.
 
 Secrets arrive as `EnvVar` (see `definitions.py`), so Dagster shows them as
 environment references and never stores their values in run config.
@@ -6,10 +7,12 @@ environment references and never stores their values in run config.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
@@ -72,7 +75,7 @@ class NotionResource(ConfigurableResource):
         return "NOTION_TRACKS_DATABASE_ID is not set: Notion steps are skipped"
 
     def sync(self) -> Any:
-        """The room's upserter; one per resource so schemas are read once per step."""
+        """The Notion upserter; one per resource so schemas are read once per step."""
         if self._sync is None:
             from ..notion import NotionCatalogSync
             from ..pipeline import property_mapping
@@ -145,3 +148,11 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
     }
+
+
+@contextmanager
+def resources_for(settings: Settings) -> Iterator[Any]:
+    """The very resources a run gets, for code outside a run (the Python API, the dry
+    run): one way to build the SoundCloud, Notion and Eagle clients."""
+    with build_resources(resources_from_settings(settings)) as resources:
+        yield resources

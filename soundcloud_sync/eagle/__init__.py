@@ -1,4 +1,4 @@
-"""The Eagle room: import the library's files into the Eagle app, once each."""
+"""Eagle: import the library's files into the Eagle app, once each."""
 
 from soundcloud_sync.eagle.client import (
     DEFAULT_URL,

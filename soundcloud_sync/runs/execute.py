@@ -97,6 +97,22 @@ def run_sync(
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
+        _stop_step_server()
+
+
+def _stop_step_server() -> None:
+    """Stop the server the run's steps were forked from (see `defs.executors`).
+
+    Python keeps one such server per process, started with the environment of the
+    moment; a later run in the same process (the Python API in a script or a notebook)
+    must see the environment as it is then, so each run starts its own.
+    """
+    import multiprocessing.forkserver as forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # the standard library's own reset
+    if callable(stop):
+        stop()
 
 
 def _materialized(events: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:

@@ -41,7 +41,7 @@ from .models import Availability, Playlist, PlaylistSnapshot, Track, ids_hash
 from .urls import PlaylistRef, parse_playlist_url
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def gone_track(stub: Mapping[str, Any], position: int) -> Track:
 class SoundCloudClient:
     """api-v2 reads for playlists, budgeted: ``fetch_playlist`` costs 1 + ceil(stubs / 50).
 
-    Raw answers stay available for other rooms: :attr:`raw_tracks` holds the last full
+    Raw answers stay available for other callers: :attr:`raw_tracks` holds the last full
     track object seen per id (``media.transcodings``, ``downloadable``, …) and
     :meth:`fetch_track_json` batch-fetches more. :attr:`request_count` counts api-v2
     requests by kind (``resolve``, ``tracks``) and client-id refreshes (``client_id``).
@@ -293,18 +293,6 @@ class SoundCloudClient:
         )
         self._ie = ie_class(self._ydl)
         self._headers = dict(ie_class._HEADERS)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> SoundCloudClient:
-        """The client the environment asks for (SOUNDCLOUD_API_BASE, _CLIENT_ID, …)."""
-        return cls(
-            api_base=settings.soundcloud_api_base,
-            client_id=settings.soundcloud_client_id,
-            oauth_token=settings.soundcloud_oauth_token,
-            proxy=settings.soundcloud_proxy,
-            cache_dir=settings.cache_dir / "yt-dlp",
-            **kwargs,
-        )
 
     def close(self) -> None:
         self._ydl.close()
