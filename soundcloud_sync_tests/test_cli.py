@@ -217,6 +217,7 @@ def test_status_counts_downloads_kept_from_an_earlier_sync(
     env: dict[str, str], soundcloud_emulator: SoundCloudEmulator
 ) -> None:
     """The second sync finds the files on disk ('skipped-existing'): still downloaded."""
+    soundcloud_emulator.audio_seconds = 16.0  # short tracks: two whole syncs stay quick
     playlist = soundcloud_emulator.add_playlist("crate-digger", "kept-files", 3, kinds={2: "gone"})
     for _ in range(2):
         result = run(env, "sync", playlist.url, "--json")
