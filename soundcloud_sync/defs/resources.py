@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InitResourceContext,
+    InputContext,
+    OutputContext,
+)
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
@@ -21,6 +27,14 @@ class CatalogResource(ConfigurableResource):
     """The local state store. `url` is any SQLAlchemy URL (SQLite or PostgreSQL)."""
 
     url: str
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Every step uses the catalog: its process is recorded on the run, so the step
+        # can be stopped if the run's own process dies while the step goes on.
+        if context.instance is not None and context.run_id:
+            from ..runs.workers import record_step_process
+
+            record_step_process(context.instance, context.run_id)
 
     def catalog(self) -> Catalog:
         return Catalog(self.url)

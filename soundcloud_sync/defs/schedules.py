@@ -10,6 +10,7 @@ from dagster import (
     schedule,
 )
 
+from ..runs.workers import reap_dead_runs
 from .jobs import audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLIST_TAG, PLAYLISTS
 
@@ -25,6 +26,7 @@ SYNC_CRON = os.environ.get("SOUNDCLOUD_SYNC_SCHEDULE", "0 4 * * *")
     "Set SOUNDCLOUD_SYNC_SCHEDULE (cron) to change when.",
 )
 def incremental_sync_schedule(context: ScheduleEvaluationContext):
+    reap_dead_runs(context.instance)  # a dead run's slots would hold the new runs back
     keys = sorted(context.instance.get_dynamic_partitions(PLAYLISTS))
     if not keys:
         return SkipReason("no playlists registered")

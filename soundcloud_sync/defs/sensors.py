@@ -30,6 +30,7 @@ from dagster import (
     sensor,
 )
 
+from ..runs.workers import reap_dead_runs
 from ..sources import SourceError, is_playlist_key, parse_playlist_url
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
@@ -196,6 +197,9 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
 def new_tracks_sensor(
     context: SensorEvaluationContext, catalog: CatalogResource, soundcloud: SoundCloudResource
 ):
+    # Every tick cleans up after runs whose process died (their slots would block others)
+    for line in reap_dead_runs(context.instance):
+        context.log.warning(line)
     # URL-shaped keys typed in the UI wait for the registry sensor's canonical key
     keys = sorted(
         k for k in context.instance.get_dynamic_partitions(PLAYLISTS) if is_playlist_key(k)
