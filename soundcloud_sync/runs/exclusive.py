@@ -38,7 +38,8 @@ def playlist_turn(
     say: Callable[[str], None] = say_on_stderr,
 ) -> Iterator[None]:
     """Hold this playlist's lock and wait until no other live run syncs it."""
-    reap_dead_runs(instance)
+    for line in reap_dead_runs(instance):
+        say(line)
     lock = FileLock(_lock_path(state_dir, partition_key))
     try:
         lock.acquire(timeout=0)
@@ -64,7 +65,8 @@ def _wait_for_live_runs(
     """Wait for runs of the playlist that have a process (queued ones wait for us)."""
     announced: set[str] = set()
     while True:
-        reap_dead_runs(instance)
+        for line in reap_dead_runs(instance):
+            say(line)
         runs = instance.get_runs(
             RunsFilter(statuses=ACTIVE, tags={"dagster/partition": partition_key})
         )

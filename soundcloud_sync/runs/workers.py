@@ -12,15 +12,12 @@ would otherwise race the next run), and its pool slots are freed.
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psutil
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
-
-logger = logging.getLogger(__name__)
 
 WORKER_HOST_TAG = "soundcloud_sync/worker_host"
 WORKER_PID_TAG = "soundcloud_sync/worker_pid"
@@ -162,8 +159,6 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         reaped.append(f"run {run.run_id}: {reason}")
     reaped.extend(_free_slots_of_finished_runs(instance))
-    for line in reaped:
-        logger.warning(line)
     return reaped
 
 
