@@ -172,8 +172,8 @@ def test_a_step_waiting_for_a_busy_pool_sleeps_and_says_so(
     notion_emulator: NotionEmulator,
     notion_catalog: SeededCatalog,
 ) -> None:
-    soundcloud_emulator.latency = 0.3  # the first run's SoundCloud step lasts a while
-    first_list = soundcloud_emulator.add_playlist("dj-a", "long-read", 40)
+    soundcloud_emulator.latency = 3.0  # the first run's SoundCloud step lasts a while
+    first_list = soundcloud_emulator.add_playlist("dj-a", "long-read", 200)
     second_list = soundcloud_emulator.add_playlist("dj-b", "waits", 5)
     instance = instance_of(env)
     first = start_sync(env, first_list.url)

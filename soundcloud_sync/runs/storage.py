@@ -55,7 +55,7 @@ class PatientClaims:
                 f"({self._holders(concurrency_key)})",
             )
         time.sleep(CLAIM_POLL_SECONDS)
-        return status.with_sleep_interval(0)
+        return status.with_sleep_interval(0.0)
 
     def _announce(self, run_id: str, step_key: str, line: str) -> None:
         """On the terminal of the process running the run, and in the run's log (UI)."""
