@@ -30,10 +30,14 @@ class CatalogResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         # Every step uses the catalog: its process is recorded on the run, so the step
-        # can be stopped if the run's own process dies while the step goes on.
+        # can be stopped if the run's own process dies while the step goes on; and
+        # before it starts, the processes of runs that died are stopped (a run launched
+        # from the UI has no other door where that can happen first).
         if context.instance is not None and context.run_id:
-            from ..runs.workers import record_step_process
+            from ..runs.workers import reap_dead_runs, record_step_process
 
+            for line in reap_dead_runs(context.instance):
+                context.log.warning(line)
             record_step_process(context.instance, context.run_id)
 
     def catalog(self) -> Catalog:

@@ -158,6 +158,8 @@ def registry_change(
     "turns URLs typed into the UI's 'add partition' dialog into canonical keys.",
 )
 def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogResource):
+    for line in reap_dead_runs(context.instance):  # also when new_tracks_sensor is off
+        context.log.warning(line)
     path = playlists_file()
     try:
         urls = read_playlists_file(path)
