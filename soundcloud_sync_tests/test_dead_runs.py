@@ -183,11 +183,12 @@ def test_a_step_waiting_for_a_busy_pool_sleeps_and_says_so(
 
     worker = psutil.Process(second.pid)
     before = sum(worker.cpu_times()[:2])
-    time.sleep(2.0)
+    time.sleep(3.0)
     still_waiting = waits_for_slot(instance, "soundcloud_api", second)
     busy = sum(worker.cpu_times()[:2]) - before
     assert still_waiting
-    assert busy < 0.5, f"the waiting run used {busy:.2f} s of CPU in 2 s"
+    # spinning takes a whole core (0.75 s or more even on a machine shared by 4 busy cores)
+    assert busy < 0.3, f"the waiting run used {busy:.2f} s of CPU in 3 s"
 
     _, first_err = first.communicate(timeout=300)
     _, second_err = second.communicate(timeout=300)
