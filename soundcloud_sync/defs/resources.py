@@ -33,12 +33,13 @@ class CatalogResource(ConfigurableResource):
         # can be stopped if the run's own process dies while the step goes on; and
         # before it starts, the processes of runs that died are stopped (a run launched
         # from the UI has no other door where that can happen first).
-        if context.instance is not None and context.run_id:
+        run = context.run
+        if context.instance is not None and run is not None:
             from ..runs.workers import reap_dead_runs, record_step_process
 
             for line in reap_dead_runs(context.instance):
                 context.log.warning(line)
-            record_step_process(context.instance, context.run_id)
+            record_step_process(context.instance, run.run_id)
 
     def catalog(self) -> Catalog:
         return Catalog(self.url)
