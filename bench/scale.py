@@ -230,16 +230,13 @@ def configure_pools(home: Path, pool_limit: int | None) -> None:
     Without it the pools are what a user gets: notion_api 2 (set on first use, one
     limiter per machine), soundcloud_api dagster.yaml's default of 1.
     """
-    from importlib import resources
-
     from dagster import DagsterInstance
 
     from soundcloud_sync.runs import ensure_pool_limits
+    from soundcloud_sync.runs.instance import write_instance_settings
 
     dagster_home = home / "dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml").read_text()
-    (dagster_home / "dagster.yaml").write_text(template)
+    write_instance_settings(dagster_home, overwrite=True)
     if pool_limit is not None:
         with DagsterInstance.from_config(str(dagster_home)) as instance:
             ensure_pool_limits(instance, {"notion_api": pool_limit, "soundcloud_api": pool_limit})

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource, build_resources
+from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
@@ -23,6 +23,20 @@ class CatalogResource(ConfigurableResource):
     """The local state store. `url` is any SQLAlchemy URL (SQLite or PostgreSQL)."""
 
     url: str
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        # Every step uses the catalog: its process is recorded on the run, so the step
+        # can be stopped if the run's own process dies while the step goes on; and
+        # before it starts, the processes of runs that died are stopped (a run launched
+        # from the UI has no other door where that can happen first).
+        run = context.run
+        if context.instance is not None and run is not None:
+            from ..runs.workers import reap_dead_runs, record_step_process
+
+            for line in reap_dead_runs(context.instance):
+                if context.log is not None:
+                    context.log.warning(line)
+            record_step_process(context.instance, run.run_id)
 
     def catalog(self) -> Catalog:
         return Catalog(self.url)

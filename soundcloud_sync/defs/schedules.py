@@ -10,11 +10,13 @@ from dagster import (
 )
 
 from ..config import Settings
+from ..runs.workers import reap_dead_runs
 from .jobs import audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLIST_TAG, PLAYLISTS
 
 
 def incremental_sync_schedule(context: ScheduleEvaluationContext):
+    reap_dead_runs(context.instance)  # a dead run's slots would hold the new runs back
     keys = sorted(context.instance.get_dynamic_partitions(PLAYLISTS))
     if not keys:
         return SkipReason("no playlists registered")

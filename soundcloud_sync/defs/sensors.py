@@ -30,6 +30,7 @@ from dagster import (
 )
 
 from ..config import DEFAULT_MIN_RECHECK_SECONDS, Settings
+from ..runs.workers import reap_dead_runs
 from ..sources import SourceError, is_playlist_key, parse_playlist_url
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
@@ -157,6 +158,8 @@ def registry_change(
     "turns URLs typed into the UI's 'add partition' dialog into canonical keys.",
 )
 def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogResource):
+    for line in reap_dead_runs(context.instance):  # also when new_tracks_sensor is off
+        context.log.warning(line)
     path = playlists_file()
     try:
         urls = read_playlists_file(path)
@@ -193,6 +196,9 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
 def new_tracks_sensor(
     context: SensorEvaluationContext, catalog: CatalogResource, soundcloud: SoundCloudResource
 ):
+    # Every tick cleans up after runs whose process died (their slots would block others)
+    for line in reap_dead_runs(context.instance):
+        context.log.warning(line)
     # URL-shaped keys typed in the UI wait for the registry sensor's canonical key
     keys = sorted(
         k for k in context.instance.get_dynamic_partitions(PLAYLISTS) if is_playlist_key(k)

@@ -24,7 +24,10 @@ from dagster import (
 )
 from dagster._core.events.log import EventLogEntry
 
+from ..config import Settings
 from ..defs.partitions import PLAYLIST_TAG
+from .exclusive import playlist_turn
+from .workers import reap_dead_runs, worker_tags
 
 REQUEST_TAG = "soundcloud_sync/request"
 
@@ -48,8 +51,11 @@ def run_sync(
     on_event: Callable[[EventLogEntry], None] | None = None,
     origin: str = "cli",
 ) -> RunOutcome:
-    """Materialize a registered playlist's partition (all assets, or the named ones) and
-    wait for it."""
+    """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
+
+    Runs left behind by a killed process are cleaned up first, and the run waits its
+    turn while another run syncs the same playlist.
+    """
     from ..definitions import sync_playlist_job_def
 
     job = reconstructable(sync_playlist_job_def)
@@ -71,17 +77,21 @@ def run_sync(
         )
         watcher.start()
     try:
-        with execute_job(
-            job,
-            instance=instance,
-            tags={
-                "dagster/partition": partition_key,
-                "soundcloud_sync/origin": origin,
-                REQUEST_TAG: request_id,
-            },
-            # the terminal shows progress; the full log stays in the instance (and the UI)
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        ) as result:
+        with (
+            playlist_turn(instance, Settings.from_env().home / "state", partition_key),
+            execute_job(
+                job,
+                instance=instance,
+                tags={
+                    "dagster/partition": partition_key,
+                    "soundcloud_sync/origin": origin,
+                    REQUEST_TAG: request_id,
+                    **worker_tags(),
+                },
+                # the terminal shows progress; the full log stays in the instance (and the UI)
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            ) as result,
+        ):
             failures = [
                 e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
             ]
@@ -179,10 +189,11 @@ def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:
     """Run the Notion audit checks for one playlist; check name -> passed."""
     from ..definitions import audit_playlist_job_def
 
+    reap_dead_runs(instance)
     with execute_job(
         reconstructable(audit_playlist_job_def),
         instance=instance,
-        tags={PLAYLIST_TAG: partition_key, "soundcloud_sync/origin": "cli"},
+        tags={PLAYLIST_TAG: partition_key, "soundcloud_sync/origin": "cli", **worker_tags()},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     ) as result:
         evaluations = [

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import resources
@@ -24,14 +24,24 @@ LOCAL_POOL_LIMITS = {"notion_api": 2}
 def ensure_dagster_home(settings: Settings) -> Path:
     """Use $DAGSTER_HOME, or a home under SOUNDCLOUD_SYNC_HOME with our dagster.yaml."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
-        with resources.as_file(template) as path:
-            shutil.copyfile(path, config)
+    write_instance_settings(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def write_instance_settings(home: Path, overwrite: bool = False) -> Path:
+    """Our dagster.yaml in `home` (unless it has one), storage pointed at `home` itself.
+
+    The path is written out, so any process can open the instance by its folder
+    (`DagsterInstance.from_config`) without DAGSTER_HOME set.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if overwrite or not config.exists():
+        template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
+        text = template.read_text().replace("{env: DAGSTER_HOME}", json.dumps(str(home)))
+        config.write_text(text)
+    return config
 
 
 @contextmanager
