@@ -44,6 +44,33 @@ def parse_formats(value: str | None) -> tuple[str, ...]:
     return formats or ("aiff",)
 
 
+PathMap = tuple[tuple[str, str], ...]
+
+
+def parse_path_map(value: str | None) -> PathMap:
+    """`"/srv/music=/Volumes/music;/data=D:/Music"` -> the (from, to) prefix pairs.
+
+    A library synced on one machine and played on another sits under another folder
+    there; the exports write the other machine's paths.
+    """
+    pairs = []
+    for item in (value or "").split(";"):
+        if not item.strip():
+            continue
+        source, sep, target = (part.strip() for part in item.partition("="))
+        if not sep or not source or not target:
+            raise ConfigError(
+                f"DJ_EXPORT_PATH_MAP: {item.strip()!r} is not FROM=TO "
+                "(pairs like /srv/music=/Volumes/music, separated by ';')"
+            )
+        if not source.startswith("/"):
+            raise ConfigError(
+                f"DJ_EXPORT_PATH_MAP: {source!r} is not an absolute path of this machine"
+            )
+        pairs.append((source, target))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -61,6 +88,7 @@ class Settings:
     audio_formats: tuple[str, ...] = ("aiff",)
     catalog_url: str | None = None
     executor: str | None = None  # "celery" runs each step on a Celery worker (deploy/)
+    dj_export_path_map: PathMap = ()
 
     @property
     def catalog_database_url(self) -> str:
@@ -98,4 +126,5 @@ class Settings:
             audio_formats=parse_formats(_env("AUDIO_FORMATS")),
             catalog_url=_env("SOUNDCLOUD_SYNC_CATALOG_URL"),
             executor=_env("SOUNDCLOUD_SYNC_EXECUTOR"),
+            dj_export_path_map=parse_path_map(_env("DJ_EXPORT_PATH_MAP")),
         )

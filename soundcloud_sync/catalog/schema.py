@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -101,6 +102,10 @@ tracks = Table(
     Column("analyzed_at", String(32)),
     Column("eagle_id", String(64)),
     Column("enrichment_hash", String(64)),
+    # beat grid (analysis) and DJ exports
+    Column("first_beat_s", Float),
+    Column("first_downbeat_s", Float),
+    Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v2)
 )
 
 memberships = Table(
@@ -129,8 +134,26 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _add_missing_columns(conn: Connection, table: Table, names: list[str]) -> None:
+    """`ALTER TABLE … ADD COLUMN` for each named column the live table lacks."""
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            column = table.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+
+
+def _v2_export_columns(conn: Connection) -> None:
+    """The beat grid the exports write and the stable rekordbox TrackID."""
+    _add_missing_columns(conn, tracks, ["first_beat_s", "first_downbeat_s", "dj_track_id"])
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_dj_track_id ON tracks (dj_track_id)")
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_export_columns]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
