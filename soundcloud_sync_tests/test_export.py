@@ -133,7 +133,9 @@ def test_hostile_names_survive_a_round_trip(home: Path, catalog: Catalog) -> Non
     assert lines[:2] == ["#EXTM3U", '#PLAYLIST:Dusk & "Dawn" <B2B> 🌅']
     entries = lines[2:]
     assert len(entries) == 2 * len(HOSTILE)
-    for (sid, artist, title), (info, entry) in zip(HOSTILE, zip(entries[::2], entries[1::2])):
+    for (sid, artist, title), (info, entry) in zip(
+        HOSTILE, zip(entries[::2], entries[1::2], strict=True), strict=True
+    ):
         assert (m3u8.parent / entry).resolve() == paths[sid]
         if sid != 107:
             assert info == f"#EXTINF:301,{artist} - {title}"

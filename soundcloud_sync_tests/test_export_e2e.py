@@ -114,7 +114,7 @@ def test_full_sync_writes_the_collection_and_each_playlist(
         keys = [int(k) for k in node.get_tracks()]
         ids = {t["TrackID"]: location_path(t) for t in xml.get_tracks()}
         expected = [
-            list(downloaded[t.id]["files"].values())[0] for t in tracks if t.id in downloaded
+            next(iter(downloaded[t.id]["files"].values())) for t in tracks if t.id in downloaded
         ]
         assert [ids[k] for k in keys] == expected
 
