@@ -130,8 +130,12 @@ def test_hostile_names_survive_a_round_trip(home: Path, catalog: Catalog) -> Non
 
     m3u8 = library / "playlists" / "Dusk & _Dawn_ _B2B_ 🌅.m3u8"
     lines = m3u8.read_text(encoding="utf-8").splitlines()
-    assert lines[:2] == ["#EXTM3U", '#PLAYLIST:Dusk & "Dawn" <B2B> 🌅']
-    entries = lines[2:]
+    assert lines[:3] == [
+        "#EXTM3U",
+        '#PLAYLIST:Dusk & "Dawn" <B2B> 🌅',
+        "# soundcloud-sync playlist: crate/sets/hostile",
+    ]
+    entries = lines[3:]
     assert len(entries) == 2 * len(HOSTILE)
     for (sid, artist, title), (info, entry) in zip(
         HOSTILE, zip(entries[::2], entries[1::2], strict=True), strict=True
@@ -169,6 +173,24 @@ def test_track_ids_stay_when_a_track_leaves_and_comes_back(home: Path, catalog: 
     assert after["Four"] not in before.values()
     playlist = xml.get_playlist("SoundCloud", "Set").get_tracks()
     assert playlist == [before["Two"], before["One"], before["Three"], after["Four"]]
+
+
+def test_a_renamed_playlist_leaves_no_old_file_behind(home: Path, catalog: Catalog) -> None:
+    song = track(61, 1, "A", "Song")
+    sync_playlist(catalog, "renamed", "Old Name", [song])
+    write_file(catalog, home / "library", 61, "A - Song")
+    folder = home / "library" / "playlists"
+    folder.mkdir(parents=True)
+    mine = folder / "Mine.m3u8"
+    mine.write_text("#EXTM3U\n../A - Song.aiff\n")  # the user's own playlist
+    assert cli(home, "export", "m3u").returncode == 0
+    assert (folder / "Old Name.m3u8").is_file()
+
+    sync_playlist(catalog, "renamed", "New Name", [song])
+    result = cli(home, "export", "m3u")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{folder / 'New Name.m3u8'}: 1 tracks"
+    assert sorted(p.name for p in folder.iterdir()) == ["Mine.m3u8", "New Name.m3u8"]
 
 
 def test_beat_grid_and_memory_cue_only_where_the_analysis_found_them(

@@ -14,7 +14,7 @@ from ..catalog import Catalog
 from ..config import PathMap
 from .files import write_atomic
 from .library import ExportPlaylist, ExportTrack, Library, load_library
-from .m3u import m3u8_filename, m3u8_text
+from .m3u import earlier_files, m3u8_filename, m3u8_text
 from .paths import location_url, map_path, playlist_entry
 from .rekordbox import collection_xml, tonality
 
@@ -67,7 +67,10 @@ def _write_m3u8(
 ) -> ExportReport:
     folder = folder.resolve()
     path = folder / m3u8_filename(playlist)
+    renamed = earlier_files(folder, playlist) if folder.is_dir() and not path.exists() else []
     write_atomic(path, m3u8_text(library, playlist, folder, path_map).encode("utf-8"))
+    for old in renamed:  # after the new file exists: a DJ program always finds one
+        old.unlink(missing_ok=True)
     return ExportReport(path, len(playlist.track_ids), 1)
 
 
