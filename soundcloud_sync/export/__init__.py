@@ -50,7 +50,7 @@ def export_playlist_m3u8(
     """Write one playlist's M3U8 into `folder`, atomically; tracks without a file are left out."""
     library = load_library(catalog, formats, playlist_key)
     if not library.playlists:
-        raise LookupError(f"playlist {playlist_key}: not registered in the catalog")
+        raise LookupError(f"playlist {playlist_key}: not in the catalog (never synced)")
     return _write_m3u8(library, library.playlists[0], folder, path_map)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audio.paths import sanitize_component
@@ -65,14 +65,15 @@ class Library:
 def load_library(
     catalog: Catalog, formats: Sequence[str], playlist_key: str | None = None
 ) -> Library:
-    """Every exportable track and registered playlist (or only `playlist_key`'s)."""
+    """Every exportable track and registered playlist, or only `playlist_key`'s (which a
+    run may export while it is unregistered)."""
     assign_track_ids(catalog)
     with catalog.engine.connect() as conn:
         playlist_rows = [
             dict(r._mapping)
             for r in conn.execute(
                 select(playlists)
-                .where(playlists.c.registered.is_(True))
+                .where(or_(playlists.c.registered.is_(True), playlists.c.key == playlist_key))
                 .order_by(
                     playlists.c.registered_at.is_(None), playlists.c.registered_at, playlists.c.key
                 )
