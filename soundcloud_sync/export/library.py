@@ -169,6 +169,7 @@ def assign_track_ids(catalog: Catalog, attempts: int = 5) -> None:
                 conn.execute(
                     update(tracks)
                     .where(tracks.c.soundcloud_id == bindparam("b_sid"))
+                    .where(tracks.c.dj_track_id.is_(None))  # never renumber a track
                     .values(dj_track_id=bindparam("b_tid")),
                     [{"b_sid": sid, "b_tid": start + n} for n, sid in enumerate(missing, 1)],
                 )
