@@ -11,16 +11,20 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zlib
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from pyrekordbox.rbxml import Node, RekordboxXml, encode_path
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from soundcloud_sync.catalog import Catalog
-from soundcloud_sync.catalog.schema import SCHEMA_VERSION, metadata
+from soundcloud_sync.catalog.schema import SCHEMA_VERSION, _v2_export_columns, metadata
+from soundcloud_sync.export import export_rekordbox
 from soundcloud_sync.sources.models import Playlist, Track
+from soundcloud_sync_tests.servers import postgres_server
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 LONG_TITLE = "Ω" * 20 + "x" * 230  # 250 characters, longer than a file name may be
@@ -48,7 +52,7 @@ def sync_playlist(catalog: Catalog, slug: str, title: str, tracks: list[Track]) 
     key, url = f"crate/sets/{slug}", f"https://soundcloud.com/crate/sets/{slug}"
     catalog.register_playlist(key, url)
     catalog.record_playlist(
-        Playlist(soundcloud_id=hash(slug) % 10**6, key=key, url=url, title=title,
+        Playlist(soundcloud_id=zlib.crc32(slug.encode()), key=key, url=url, title=title,
                  track_count=len(tracks), tracks=tuple(tracks))
     )  # fmt: skip
     return key
@@ -310,17 +314,46 @@ def test_location_is_percent_encoded_by_rekordbox_rules(home: Path, catalog: Cat
     assert unquote(location.removeprefix("file://localhost")) == str(path)
 
 
-def test_migration_adds_the_export_columns_to_an_older_catalog(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/old.sqlite"
+def old_catalog(url: str) -> None:
+    """A catalog as the release before the export columns wrote it (schema version 1)."""
     engine = create_engine(url)
-    with engine.begin() as conn:  # a catalog written by the release before this one
+    with engine.begin() as conn:
         metadata.create_all(conn)
         for column in ("first_beat_s", "first_downbeat_s", "dj_track_id"):
             conn.execute(text(f"ALTER TABLE tracks DROP COLUMN {column}"))
         conn.execute(text("INSERT INTO catalog_meta VALUES ('schema_version', '1')"))
-    Catalog(url)
-    columns = {c["name"] for c in inspect(engine).get_columns("tracks")}
+    engine.dispose()
+
+
+def migrate_and_export(url: str, tmp_path: Path) -> None:
+    """Migrate an old catalog (twice: idempotent), then export from it."""
+    old_catalog(url)
+    catalog = Catalog(url)
+    with catalog.engine.begin() as conn:
+        _v2_export_columns(conn)  # a second run finds the columns there: no error
+    columns = {c["name"] for c in inspect(catalog.engine).get_columns("tracks")}
     assert {"first_beat_s", "first_downbeat_s", "dj_track_id"} <= columns
-    with engine.connect() as conn:
+    with catalog.engine.connect() as conn:
         version = conn.execute(text("SELECT value FROM catalog_meta")).scalar()
     assert int(version) == SCHEMA_VERSION
+
+    sync_playlist(catalog, "migrated", "Migrated", [track(71, 1, "A", "x"), track(72, 2, "B", "y")])
+    write_file(catalog, tmp_path / "library", 71, "x", first_beat_s=0.25, first_downbeat_s=0.25)
+    write_file(catalog, tmp_path / "library", 72, "y")
+    report = export_rekordbox(catalog, ["aiff"], tmp_path / "out.xml")
+    assert (report.tracks, report.playlists, report.with_grid) == (2, 1, 1)
+    ids = [t["TrackID"] for t in RekordboxXml(tmp_path / "out.xml").get_tracks()]
+    assert ids == [1, 2]
+    with pytest.raises(IntegrityError):  # two tracks can never share a TrackID
+        catalog.update_track(72, dj_track_id=1)
+
+
+def test_migration_on_sqlite(tmp_path: Path) -> None:
+    migrate_and_export(f"sqlite:///{tmp_path}/old.sqlite", tmp_path)
+
+
+@pytest.mark.scale
+def test_migration_on_postgresql(tmp_path: Path) -> None:
+    with postgres_server() as server:
+        server.create_database("old_catalog")
+        migrate_and_export(server.url("old_catalog"), tmp_path)
