@@ -190,6 +190,58 @@ def dev(dagster_args: tuple[str, ...]) -> None:
 
 
 @main.group()
+def export() -> None:
+    """Write the library for DJ software (rekordbox XML, M3U8 playlists)."""
+
+
+@export.command("rekordbox")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the XML [default: $SOUNDCLOUD_SYNC_HOME/library/rekordbox.xml].",
+)
+def export_rekordbox(output: Path | None) -> None:
+    """The whole library as a rekordbox XML collection: tempo, key, grid, playlists."""
+    from .export import COLLECTION_FILE, export_rekordbox
+
+    with _user_errors():
+        settings = Settings.from_env()
+        target = output or settings.library_dir / COLLECTION_FILE
+        report = export_rekordbox(
+            api.catalog_for(settings),
+            settings.audio_formats,
+            target.resolve(),
+            settings.dj_export_path_map,
+        )
+    click.echo(
+        f"{report.path}: {report.tracks} tracks ({report.with_grid} with a beat grid), "
+        f"{report.playlists} playlists"
+    )
+
+
+@export.command("m3u")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the .m3u8 files [default: $SOUNDCLOUD_SYNC_HOME/library/playlists].",
+)
+def export_m3u(output: Path | None) -> None:
+    """One extended M3U8 per registered playlist, in playlist order."""
+    from .export import PLAYLISTS_FOLDER, export_all_m3u8
+
+    with _user_errors():
+        settings = Settings.from_env()
+        folder = output or settings.library_dir / PLAYLISTS_FOLDER
+        reports = export_all_m3u8(
+            api.catalog_for(settings), settings.audio_formats, folder, settings.dj_export_path_map
+        )
+    for report in reports:
+        click.echo(f"{report.path}: {report.tracks} tracks")
+    if not reports:
+        click.echo("no playlists registered; add one with `soundcloud-sync add URL`")
+
+
+@main.group()
 def notion() -> None:
     """Notion set-up."""
 

@@ -270,6 +270,33 @@ def _key_notation(name: str, value: str) -> str:
     return notation
 
 
+PathMap = tuple[tuple[str, str], ...]
+
+
+def parse_path_map(value: str | None) -> PathMap:
+    """`"/srv/music=/Volumes/music;/data=D:/Music"` -> the (from, to) prefix pairs.
+
+    A library synced on one machine and played on another sits under another folder
+    there; the exports write the other machine's paths.
+    """
+    pairs = []
+    for item in (value or "").split(";"):
+        if not item.strip():
+            continue
+        source, sep, target = (part.strip() for part in item.partition("="))
+        if not sep or not source or not target:
+            raise ConfigError(
+                f"DJ_EXPORT_PATH_MAP: {item.strip()!r} is not FROM=TO "
+                "(pairs like /srv/music=/Volumes/music, separated by ';')"
+            )
+        if not source.startswith("/"):
+            raise ConfigError(
+                f"DJ_EXPORT_PATH_MAP: {source!r} is not an absolute path of this machine"
+            )
+        pairs.append((source, target))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -297,6 +324,7 @@ class Settings:
     celery_result_backend: str | None = field(default=None, repr=False)
     ffmpeg_binary: str | None = None  # resolved path; None = ffmpeg on PATH, else bundled
     numba_cache: Path | None = None  # None = <home>/cache/numba
+    dj_export_path_map: PathMap = ()
 
     @property
     def catalog_database_url(self) -> str:
@@ -368,6 +396,7 @@ class Settings:
             celery_result_backend=env.raw(CELERY_BACKEND_ENV),
             ffmpeg_binary=env.get("FFMPEG_BINARY", _ffmpeg, None),
             numba_cache=env.get("NUMBA_CACHE_DIR", _folder, None),
+            dj_export_path_map=parse_path_map(env.raw("DJ_EXPORT_PATH_MAP")),
         )
 
     def child_environment(self) -> dict[str, str]:

@@ -108,6 +108,10 @@ tracks = Table(
     Column("analyzed_at", String(32)),
     Column("eagle_id", String(64)),
     Column("enrichment_hash", String(64)),
+    # beat grid (analysis) and DJ exports
+    Column("first_beat_s", Float),
+    Column("first_downbeat_s", Float),
+    Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v2)
 )
 
 memberships = Table(
@@ -161,6 +165,14 @@ def _v3_drop_asset_outputs(conn: Connection) -> None:
         conn.execute(text("DROP TABLE asset_outputs"))
 
 
+def _v4_export_columns(conn: Connection) -> None:
+    """The beat grid the exports write and the stable rekordbox TrackID."""
+    _add_missing_columns(conn, tracks, ["first_beat_s", "first_downbeat_s", "dj_track_id"])
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_dj_track_id ON tracks (dj_track_id)")
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -168,6 +180,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_initial,
     _v2_catalog_listing_columns,
     _v3_drop_asset_outputs,
+    _v4_export_columns,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -122,6 +122,17 @@ class LibraryResource(ConfigurableResource):
     analysis_workers: int = 2
 
 
+class DjExportResource(ConfigurableResource):
+    """Where the DJ exports are written, and how paths read on the machine that plays.
+
+    `path_map` uses DJ_EXPORT_PATH_MAP's syntax: `/srv/music=/Volumes/music;…`.
+    """
+
+    playlists_dir: str
+    collection_path: str
+    path_map: str = ""
+
+
 class EagleResource(ConfigurableResource):
     """Eagle's local API; unset means the Eagle step reports 'not configured'."""
 
@@ -161,6 +172,11 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             formats=list(settings.audio_formats),
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
+        "dj_export": DjExportResource(
+            playlists_dir=str(settings.library_dir / "playlists"),
+            collection_path=str(settings.library_dir / "rekordbox.xml"),
+            path_map=";".join(f"{a}={b}" for a, b in settings.dj_export_path_map),
+        ),
     }
 
 
