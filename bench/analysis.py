@@ -36,8 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from soundcloud_sync.audio.analysis import NOTE_NAMES, analyze_file, warm_up  # noqa: E402
-from soundcloud_sync_tests.corpus import Recording, cache_dir, recordings  # noqa: E402
+from soundcloud_sync.audio.analysis import NOTE_NAMES, analyze_file, warm_up
+from soundcloud_sync_tests.corpus import Recording, cache_dir, recordings
 
 LO, HI = 70.0, 180.0
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first.

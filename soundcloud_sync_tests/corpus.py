@@ -50,8 +50,10 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
 MODULE_SUFFIXES = (".mod", ".s3m", ".it", ".xm")
 MIN_SECONDS = 20.0  # shorter files are jingles and sound effects, not music
 MAX_SECONDS = 90.0  # longer renders add bench time, not information
-# The part CI scores: four ProTracker modules from the smallest package (1.5 MB).
-CI_FILES = ("area1-game.mod", "area2-game.mod", "area3-game.mod", "tecnoballz.mod")
+# The part CI scores: four ProTracker modules from the smallest package (1.5 MB): a
+# 3:2 trap (125 BPM read as 83.33), 150 BPM, a beat of 93.75 whose double is out of the
+# range, and one whose key both reference analyzers agree on.
+CI_FILES = ("area1-game.mod", "area2-game.mod", "in-game-music-1_reg.mod", "mon-lapin_reg-zbb.mod")
 CI_SECONDS = 45.0
 
 

@@ -445,7 +445,7 @@ def beat_grid(
     n = len(onset_env)
     if period <= 0 or n < 4 * period:
         return None
-    bins = max(16, int(round(2 * period)))
+    bins = max(16, round(2 * period))
     phase_bin = (np.arange(n) % period / period * bins).astype(int) % bins
     fold = np.bincount(phase_bin, weights=onset_env, minlength=bins)
     fold = np.convolve(np.concatenate([fold[-1:], fold, fold[:1]]), [0.25, 0.5, 0.25], "valid")
@@ -487,10 +487,17 @@ def _analyze_signal(
     del spec
 
     mel_fb = librosa.filters.mel(sr=rate, n_fft=N_FFT, n_mels=N_MELS, fmax=rate / 2)
-    mel_db = librosa.power_to_db(mel_fb @ power, ref=np.max, top_db=80.0)
+    mel = mel_fb @ power
+    mel_db = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
     flux = np.maximum(0.0, np.diff(mel_db, axis=1, prepend=mel_db[:, :1]))
     onset_env = flux.mean(axis=0)
     frame_rate = rate / HOP
+    # Kick drums: the rise of the power below ~150 Hz places the beat (hats and bass
+    # notes on the off-beats rise as much in decibels, far less in power).
+    low = mel[
+        : max(1, int(np.searchsorted(librosa.mel_frequencies(N_MELS + 2, fmax=rate / 2), 150.0)))
+    ]
+    kick_env = np.maximum(0.0, np.diff(low.sum(axis=0), prepend=low[:, :1].sum()))
     tempo = estimate_tempo(onset_env, frame_rate, bpm_range)
 
     chroma = librosa.feature.chroma_stft(S=power, sr=rate, n_fft=N_FFT, tuning=0.0, norm=None)
@@ -502,7 +509,7 @@ def _analyze_signal(
     grid = None
     if tempo is not None:
         harmony_change = np.abs(np.diff(share, axis=1, prepend=share[:, :1])).sum(axis=0)
-        grid = beat_grid(onset_env, harmony_change * sounding, tempo.period, frame_rate)
+        grid = beat_grid(kick_env, harmony_change * sounding, tempo.period, frame_rate)
     key = estimate_key(share[:, sounding].mean(axis=1)) if sounding.any() else None
     tonic, mode, confidence = key if key else (0, "", 0.0)
     return AudioFeatures(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     inspect,
     select,
+    text,
 )
 
 metadata = MetaData()
@@ -99,6 +100,11 @@ tracks = Table(
     Column("duration_s", Float),
     Column("lufs", Float),
     Column("analyzed_at", String(32)),
+    # beat grid and analysis provenance (issue 10)
+    Column("tempo_confidence", Float),
+    Column("first_beat_s", Float),
+    Column("first_downbeat_s", Float),
+    Column("analysis_version", String(16)),
     Column("eagle_id", String(64)),
     Column("enrichment_hash", String(64)),
 )
@@ -129,8 +135,22 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+_ANALYSIS_COLUMNS = ("tempo_confidence", "first_beat_s", "first_downbeat_s", "analysis_version")
+
+
+def _v2_analysis_columns(conn: Connection) -> None:
+    """The beat grid, tempo confidence and analysis version on ``tracks`` (only the
+    missing ones: a catalog created at version 1 by this release already has them)."""
+    present = {c["name"] for c in inspect(conn).get_columns(tracks.name)}
+    for name in _ANALYSIS_COLUMNS:
+        if name not in present:
+            column = tracks.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {tracks.name} ADD COLUMN {name} {kind}"))
+
+
 # Append-only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_analysis_columns]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
