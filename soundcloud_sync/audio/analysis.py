@@ -20,7 +20,7 @@ steady music.
 Key: the time-averaged chromagram correlated with the 24 rotations of the EDMA
 profiles (Faraldo et al., "Key estimation in electronic dance music", ECIR 2016,
 as shipped in Essentia), which weight the tonic and fifth the way dance music
-uses them. Confidence is the Pearson correlation of the winning profile (0-1).
+uses them. Confidence is the winner's lead over the runner-up key (0-1).
 Tuning is assumed to be A440 (no tuning estimation: it costs time and dance music
 is almost always in concert pitch).
 """
@@ -360,18 +360,28 @@ def _fit_beats(
 # --------------------------------------------------------------------------- key
 
 
+KEY_MARGIN_FOR_CERTAINTY = 0.15
+
+
 def estimate_key(chroma_mean: np.ndarray) -> tuple[int, str, float] | None:
-    """(tonic pitch class, "major"|"minor", confidence) from a 12-bin chroma profile."""
+    """(tonic pitch class, "major"|"minor", confidence) from a 12-bin chroma profile.
+
+    The confidence is how far the winning key's correlation stands above the runner-up's
+    (a relative, parallel or neighbouring key when the reading is doubtful), scaled so a
+    lead of KEY_MARGIN_FOR_CERTAINTY or more is 1: on real music the winner's own
+    correlation says little about whether it is right, the lead does.
+    """
     if not np.any(chroma_mean > 0):
         return None
-    best: tuple[float, int, str] = (-2.0, 0, "major")
+    scores = []
     for mode, profile in (("major", EDMA_MAJOR), ("minor", EDMA_MINOR)):
         for tonic in range(12):
             r = float(np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1])
-            if r > best[0]:
-                best = (r, tonic, mode)
-    r, tonic, mode = best
-    return tonic, mode, round(max(0.0, r), 3)
+            scores.append((r, tonic, mode))
+    scores.sort(reverse=True)
+    (r, tonic, mode), runner_up = scores[0], scores[1][0]
+    confidence = min(1.0, max(0.0, (r - runner_up) / KEY_MARGIN_FOR_CERTAINTY))
+    return tonic, mode, round(confidence, 3)
 
 
 # --------------------------------------------------------------------------- loudness
