@@ -50,7 +50,8 @@ class Result:
     tempo: float | None
     key: str | None
     cpu: float
-    confidence: float | None = None
+    confidence: float | None = None  # ours: key confidence
+    tempo_confidence: float | None = None  # ours
 
 
 def _cpu() -> float:
@@ -62,7 +63,7 @@ def _cpu() -> float:
 def ours(path: Path) -> Result:
     cpu0 = _cpu()
     f = analyze_file(path)
-    return Result(f.tempo, f.key, _cpu() - cpu0, f.key_confidence)
+    return Result(f.tempo, f.key, _cpu() - cpu0, f.key_confidence, f.tempo_confidence)
 
 
 def _kk_key(chroma_mean: np.ndarray) -> str:
@@ -210,11 +211,15 @@ HEADER = (
 
 def confidence_bands(rows: list[Row]) -> None:
     k = [r for r in rows if r.key_ref]
-    print("\nOur key accuracy by key confidence:\n\n| confidence | key exact |\n|---|---|")
-    for lo, hi in ((0.0, 0.5), (0.5, 0.7), (0.7, 1.01)):
+    e = [r for r in rows if r.exact_ref]
+    print("\nOur accuracy by our confidence:\n\n| confidence | key exact | tempo ±0.1 BPM |")
+    print("|---|---|---|")
+    for lo, hi in ((0.0, 0.2), (0.2, 0.5), (0.5, 0.7), (0.7, 1.01)):
         band = [r for r in k if lo <= (r.runs["ours"].confidence or 0) < hi]
         right = sum(r.runs["ours"].key == r.key_ref for r in band)
-        print(f"| {lo:.1f}-{min(hi, 1.0):.1f} | {right}/{len(band)} |")
+        t_band = [r for r in e if lo <= (r.runs["ours"].tempo_confidence or 0) < hi]
+        exact = sum(abs((r.runs["ours"].tempo or 0) - r.tempo_ref) <= 0.1 for r in t_band)
+        print(f"| {lo:.1f}-{min(hi, 1.0):.1f} | {right}/{len(band)} | {exact}/{len(t_band)} |")
 
 
 def main() -> int:

@@ -269,7 +269,9 @@ def analyse_audio(
     if todo:
         if progress:
             progress("analysis", 0, len(todo))
-        results = analyze_files([f["path"] for f in todo], max_workers=workers)
+        # SoundCloud's genre settles the tempo octave where the beat leaves it in doubt.
+        genres = [known.get(f["soundcloud_id"], {}).get("genre") for f in todo]
+        results = analyze_files([f["path"] for f in todo], max_workers=workers, genres=genres)
         for f, result in zip(todo, results, strict=True):
             if result.features is None:
                 errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"

@@ -10,7 +10,7 @@ import pyloudnorm
 import pytest
 
 from soundcloud_sync.audio import AnalysisError, analyze_file, analyze_files, camelot, decode
-from soundcloud_sync.audio.analysis import ANALYSIS_VERSION, integrated_lufs
+from soundcloud_sync.audio.analysis import ANALYSIS_VERSION, genre_tempo_range, integrated_lufs
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 from soundcloud_sync_tests.synth import encode_audio
 
@@ -187,3 +187,14 @@ def test_catalog_gains_the_beat_grid_columns_once(tmp_path):
         migrate(conn)
     columns = {c["name"] for c in inspect(engine).get_columns("tracks")}
     assert new <= columns
+
+
+def test_genre_settles_a_doubtful_octave_never_a_clear_one(numba_warm, synth_file):
+    halftime = synth_file(85.0, "C major", "mp3")  # off-beat hats: 85 or 170 is a judgement
+    assert analyze_file(halftime).tempo == pytest.approx(85.0, abs=0.1)
+    assert analyze_file(halftime, genre="Drum & Bass").tempo == pytest.approx(170.0, abs=0.1)
+    assert analyze_file(halftime, genre="Hip-hop & Rap").tempo == pytest.approx(85.0, abs=0.1)
+    dnb = synth_file(174.0, "D minor", "mp3")  # a kick on every beat: clearly 174
+    assert analyze_file(dnb, genre="R&B").tempo == pytest.approx(174.0, abs=0.1)
+    assert genre_tempo_range("Drum 'n' Bass") == genre_tempo_range("dnb") == (155.0, 185.0)
+    assert genre_tempo_range("Ambient") is None
