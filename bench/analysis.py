@@ -24,6 +24,7 @@ librosa and essentia results are cached beside the corpus (they do not change).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import sys
@@ -229,6 +230,9 @@ def main() -> int:
     parser.add_argument("--no-essentia", action="store_true", help="skip essentia")
     args = parser.parse_args()
 
+    if not args.no_essentia and importlib.util.find_spec("essentia") is None:
+        print("essentia is not installed (pip install '.[bench]'): its column is left out")
+        args.no_essentia = True
     recs = recordings(ci=args.ci)
     warm_up()
     librosa_defaults(recs[0].path)  # librosa's own kernels compile outside the figures

@@ -1,21 +1,30 @@
-"""Tempo, key, duration and loudness of an audio file.
+"""Tempo, beat grid, key, duration and loudness of an audio file.
 
-One decode, one STFT. ffmpeg decodes the file once, straight to the analysis rate
-(22050 Hz, stereo float32 on a pipe; no librosa.load/audioread). Loudness is
-measured on that stereo signal with pyloudnorm (ITU-R BS.1770 integrated LUFS;
-mono sources count as dual mono, as a player plays them). The mono mix then goes
-through a single STFT whose power spectrum feeds both the onset envelope (tempo)
-and the chromagram (key).
+One decode, one STFT. ffmpeg decodes the file once at its own sample rate (stereo
+float32 on a pipe; no librosa.load/audioread). Loudness is measured on that signal,
+at that rate, with pyloudnorm's filters (ITU-R BS.1770 integrated LUFS; mono sources
+count as dual mono, as a player plays them): resampling first read up to 0.5 LU low.
+The mono mix is then resampled to 22050 Hz and goes through a single STFT whose power
+spectrum feeds the onset envelope (tempo, beat grid) and the chromagram (key).
 
 Tempo: librosa's estimators answer on a coarse grid (124 BPM comes back as
 123.05) and lean towards 120 BPM. We (1) take the autocorrelation peak of the
-onset envelope inside the allowed range, interpolated between lags; (2) settle
+onset envelope inside the allowed range, interpolated between lags; (2) track beats
+at that tempo and fit a straight line through the beat times (sub-frame peak
+positions, outliers dropped), which gives ±0.01 BPM on steady music; (3) settle
 the octave between T and 2T by folding the onset envelope over one slow beat:
 when the off-beat hits as hard as the beat (kick on every half, or kick/snare
 alternating as in drum & bass) the real beat is twice as fast, when it is
-clearly weaker (off-beat hats, the tempo-doubling trap) it is not; (3) track beats at that tempo and fit a straight line through the beat
-times (sub-frame peak positions, outliers dropped), which gives ±0.01 BPM on
-steady music.
+clearly weaker (off-beat hats, the tempo-doubling trap) it is not; where that is in
+doubt, the track's genre decides; (4) check the 3:2 readings: a beat repeats at each
+of its multiples, a reading three eighth notes long does not, so ×3/2 wins when its
+autocorrelation at 1-4 beats is nearly as strong; (5) fold into the range. The tempo
+confidence is that periodicity times the lead over the rival reading times the share
+of beats on the fitted line.
+
+Beat grid: the phase where the low-band (kick) onsets, folded over one beat, peak;
+the first beat is the first grid line once the music has started, the first downbeat
+the beat of the bar (4 beats) on which the harmony changes most.
 
 Key: the time-averaged chromagram correlated with the 24 rotations of the EDMA
 profiles (Faraldo et al., "Key estimation in electronic dance music", ECIR 2016,
