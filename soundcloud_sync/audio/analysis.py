@@ -571,7 +571,10 @@ def _analyze_signal(
     if tempo is not None:
         harmony_change = np.abs(np.diff(share, axis=1, prepend=share[:, :1])).sum(axis=0)
         grid = beat_grid(kick_env, harmony_change * sounding, tempo.period, frame_rate)
-    key = estimate_key(share[:, sounding].mean(axis=1)) if sounding.any() else None
+    # Square-rooted shares: one loud sustained note (a drone, a held bass) weighs less
+    # against the other notes of the scale; this settled a minor key read as its parallel
+    # major on the tuning part of the real set.
+    key = estimate_key(np.sqrt(share[:, sounding]).mean(axis=1)) if sounding.any() else None
     tonic, mode, confidence = key if key else (0, "", 0.0)
     return AudioFeatures(
         tempo=tempo.bpm if tempo else None,
