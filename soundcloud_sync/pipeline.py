@@ -310,6 +310,10 @@ def analyse_audio(
                 "key_confidence": track.get("key_confidence"),
                 "duration_s": track.get("duration_s"),
                 "lufs": track.get("lufs"),
+                "tempo_confidence": track.get("tempo_confidence"),
+                "first_beat_s": None if failed else track.get("first_beat_s"),
+                "first_downbeat_s": None if failed else track.get("first_downbeat_s"),
+                "analysis_version": track.get("analysis_version"),
                 "status": "error" if failed else ("measured" if sid in measured else "kept"),
                 "message": errors.get(sid, ""),
             }

@@ -89,8 +89,9 @@ def audio_files(
 @asset(
     partitions_def=playlists_partitions,
     group_name="audio",
-    description="Tempo, key (standard and Camelot) with confidence, duration and "
-    "loudness of every downloaded track.",
+    description="Tempo with confidence and beat grid (first beat, first bar start), key "
+    "(standard and Camelot) with confidence, duration and loudness of every downloaded "
+    "track, with the analysis version that measured them.",
 )
 def audio_features(
     context: AssetExecutionContext,
@@ -110,7 +111,8 @@ def audio_features(
     frame = pd.DataFrame(
         rows,
         columns=["soundcloud_id", "title", "artist", "tempo", "key", "camelot",
-                 "key_confidence", "duration_s", "lufs", "status", "message"],
+                 "key_confidence", "duration_s", "lufs", "tempo_confidence", "first_beat_s",
+                 "first_downbeat_s", "analysis_version", "status", "message"],
     )  # fmt: skip
     table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
     metadata: dict[str, Any] = {
