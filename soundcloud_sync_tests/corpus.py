@@ -95,7 +95,12 @@ def fetch_package(package: str, root: Path) -> Path:
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
-        _run(["apt-get", "download", "-q", package], cwd=debs)
+        try:
+            _run(["apt-get", "download", "-q", package], cwd=debs)
+        except CorpusError:
+            # A fresh machine may have no package lists yet (root can fetch them).
+            _run(["apt-get", "update", "-qq"])
+            _run(["apt-get", "download", "-q", package], cwd=debs)
         found = sorted(debs.glob(f"{package}_*.deb"))
     if not found:
         raise CorpusError(f"apt-get download {package} gave no .deb")
