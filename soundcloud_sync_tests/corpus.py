@@ -80,7 +80,10 @@ def cache_dir() -> Path:
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise CorpusError(f"{cmd[0]} not found: the evaluation set needs Debian's apt") from None
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines()
         raise CorpusError(f"{cmd[0]} {cmd[1]} failed: {lines[-1] if lines else proc.returncode}")
