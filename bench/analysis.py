@@ -1,25 +1,35 @@
-"""Per-track analysis time and accuracy: ours vs librosa's defaults, on synthesized music.
+"""Tempo and key accuracy and CPU cost on real recordings: ours vs librosa vs essentia.
 
-    python bench/analysis.py                 # 6 five-minute tracks + 24 short clips
-    python bench/analysis.py --full 3 --clips 12 --seconds 300
+    python bench/analysis.py                # the full set (fetched once, see corpus.py)
+    python bench/analysis.py --ci           # the four CI clips only
+    python bench/analysis.py --rows         # also one line per recording
 
-"Ours" is ``soundcloud_sync.audio.analyze_file`` (one ffmpeg decode to 22.05 kHz, one
-STFT, refined tempo, EDMA key, LUFS). "librosa defaults" is what the issue names:
-``librosa.load`` + ``beat_track`` + ``chroma_cqt`` (key from the same EDMA profiles, so
-only the front end differs). CPU is this process's user+system time plus that of its
-children (ffmpeg decodes in a child), measured after numba's warm-up; long tracks
-report the best of ``--repeat`` runs, since other load on a 2-core machine inflates
-CPU time too.
+The set is ``soundcloud_sync_tests.corpus``: game music from Debian packages, tracker
+modules (whose files state their tempo) and recorded Ogg/MP3 soundtracks.
+
+References. Tempo: the tempo a module states, folded into 70-180 BPM by octaves, and
+counted as agreed where librosa or essentia lands within 4 % of it (so the metrical level
+is confirmed by an analyzer that is not ours); for recordings, essentia's tempo where
+librosa agrees within 4 %. Key: where essentia (``KeyExtractor``, its defaults) and
+librosa (``chroma_cqt`` with the Krumhansl-Kessler profiles) name the same key. Only
+agreed references are scored; ``±0.1 BPM`` only on the modules (exact references).
+
+Scores: Acc1 within 4 %; Acc2 within 4 % of ×1, ×2, ×½, ×3, ×⅓; key exact; MIREX key
+score (1 exact, 0.5 a fifth away, 0.3 relative, 0.2 parallel). CPU per audio minute is
+this process's user+system time plus its children's (ffmpeg decodes in a child),
+after warm-up. essentia is AGPL: a bench-only extra (``pip install '.[bench]'``).
+librosa and essentia results are cached beside the corpus (they do not change).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib.util
+import json
 import resource
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,23 +37,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from soundcloud_sync.audio.analysis import (
-    NOTE_NAMES,
-    analyze_file,
-    estimate_key,
-    warm_up,
-)
-from soundcloud_sync_tests.synth import encode_audio, render_track
+from soundcloud_sync.audio.analysis import NOTE_NAMES, analyze_file, warm_up
+from soundcloud_sync_tests.corpus import Recording, cache_dir, recordings
 
-KEYS = [f"{n} {m}" for m in ("minor", "major") for n in NOTE_NAMES]
+LO, HI = 70.0, 180.0
+# Krumhansl-Kessler probe-tone profiles (major, minor), tonic first.
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 @dataclass
-class Run:
+class Result:
     tempo: float | None
     key: str | None
     cpu: float
-    wall: float
+    confidence: float | None = None  # ours: key confidence
+    tempo_confidence: float | None = None  # ours
 
 
 def _cpu() -> float:
@@ -52,119 +61,209 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _timed(fn, path: Path, repeat: int = 1) -> Run:
-    """Best of ``repeat`` runs (the least disturbed by other load on the machine)."""
-    runs = []
-    for _ in range(repeat):
-        cpu0, wall0 = _cpu(), time.perf_counter()
-        tempo, key = fn(path)
-        runs.append(Run(tempo, key, _cpu() - cpu0, time.perf_counter() - wall0))
-    return min(runs, key=lambda r: r.cpu)
+def ours(path: Path) -> Result:
+    cpu0 = _cpu()
+    f = analyze_file(path)
+    return Result(f.tempo, f.key, _cpu() - cpu0, f.key_confidence, f.tempo_confidence)
 
 
-def ours(path: Path) -> tuple[float | None, str | None]:
-    features = analyze_file(path)
-    return features.tempo, features.key
+def _kk_key(chroma_mean: np.ndarray) -> str:
+    scores = []
+    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
+        for tonic in range(12):
+            r = np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1]
+            scores.append((r, f"{NOTE_NAMES[tonic]} {mode}"))
+    return max(scores)[1]
 
 
-def librosa_defaults(path: Path) -> tuple[float | None, str | None]:
+def librosa_defaults(path: Path) -> Result:
     import librosa
 
+    cpu0 = _cpu()
     y, sr = librosa.load(path)
     tempo, _ = librosa.beat.beat_track(y=y, sr=sr)
-    chroma = librosa.feature.chroma_cqt(y=y, sr=sr)
-    found = estimate_key(chroma.mean(axis=1))
-    key = f"{NOTE_NAMES[found[0]]} {found[1]}" if found else None
-    return float(np.atleast_1d(tempo)[0]), key
+    key = _kk_key(librosa.feature.chroma_cqt(y=y, sr=sr).mean(axis=1))
+    return Result(float(np.atleast_1d(tempo)[0]), key, _cpu() - cpu0)
 
 
-def make_set(folder: Path, n: int, seconds: float, seed: int) -> list[tuple[Path, float, str]]:
-    rng = np.random.default_rng(seed)
-    fixed = [(124.0, "A minor"), (174.0, "E minor"), (85.0, "C major"), (128.0, "F# major"),
-             (70.0, "G minor"), (140.0, "D# minor")]  # fmt: skip
-    out = []
-    for i in range(n):
-        if i < len(fixed) and seconds >= 120:
-            bpm, key = fixed[i]
-        else:
-            bpm, key = round(float(rng.uniform(70, 180)), 2), KEYS[int(rng.integers(24))]
-        path = folder / f"{i:02d}-{bpm}-{key.replace(' ', '_').replace('#', 's')}-{seconds}.mp3"
-        if not path.exists():
-            encode_audio(render_track(bpm, key, seconds, seed=i), 44100, path, "mp3", "320k")
-        out.append((path, bpm, key))
-    return out
+def essentia_defaults(path: Path) -> Result:
+    import essentia.standard as es
+
+    cpu0 = _cpu()
+    audio = es.MonoLoader(filename=str(path), sampleRate=44100)()
+    bpm = es.RhythmExtractor2013(method="multifeature")(audio)[0]
+    key, scale, _strength = es.KeyExtractor()(audio)
+    key = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}.get(key, key)
+    return Result(float(bpm), f"{key} {scale}", _cpu() - cpu0)
 
 
-def report(title: str, tracks, with_librosa: bool, repeat: int = 1) -> None:
-    print(f"\n## {title}\n")
-    cols = "| track | true | ours BPM | ours key | ours CPU s | ours wall s |"
-    sep = "|---|---|---|---|---|---|"
-    if with_librosa:
-        cols += " librosa BPM | librosa key | librosa CPU s | librosa wall s |"
-        sep += "---|---|---|---|"
-    print(cols)
-    print(sep)
-    rows = []
-    for path, bpm, key in tracks:
-        a = _timed(ours, path, repeat)
-        b = _timed(librosa_defaults, path, repeat) if with_librosa else None
-        rows.append((bpm, key, a, b))
-        line = (
-            f"| {path.stem[:28]} | {bpm} {key} | {a.tempo} | {a.key} | {a.cpu:.2f} | {a.wall:.2f} |"
-        )
-        if b:
-            line += f" {b.tempo:.2f} | {b.key} | {b.cpu:.2f} | {b.wall:.2f} |"
-        print(line, flush=True)
+def _cached(name: str, fn: Callable[[Path], Result], rec: Recording) -> Result:
+    store = cache_dir() / "references.json"
+    data = json.loads(store.read_text()) if store.exists() else {}
+    entry = f"{name}:{rec.path}"
+    if entry not in data:
+        data[entry] = fn(rec.path).__dict__
+        store.write_text(json.dumps(data, indent=1))
+    return Result(**data[entry])
 
-    def summary(name: str, runs: list[tuple[float, str, Run]]) -> None:
-        errors = [abs(r.tempo - bpm) if r.tempo else float("inf") for bpm, _, r in runs]
-        within = sum(e <= 0.1 for e in errors)
-        octave = sum(
-            r.tempo is not None
-            and min(abs(r.tempo * f - bpm) for f in (0.5, 1, 2)) <= 1.0
-            and abs(r.tempo - bpm) > 1.0
-            for bpm, _, r in runs
-        )
-        finite = [e for e in errors if np.isfinite(e)]
-        keys = sum(r.key == key for _, key, r in runs)
-        cpu = np.mean([r.cpu for *_, r in runs])
-        wall = np.mean([r.wall for *_, r in runs])
-        print(
-            f"- {name}: tempo within ±0.1 BPM {within}/{len(runs)}, octave errors {octave}, "
-            f"median |error| {np.median(finite):.3f} BPM, key right {keys}/{len(runs)}, "
-            f"mean CPU {cpu:.2f} s, mean wall {wall:.2f} s per track"
-        )
 
-    print()
-    summary("ours", [(bpm, key, a) for bpm, key, a, _ in rows])
-    if with_librosa:
-        summary("librosa defaults", [(bpm, key, b) for bpm, key, _, b in rows])
+# --------------------------------------------------------------------------- scoring
+
+
+def fold(bpm: float) -> float:
+    while bpm >= HI + 0.5:
+        bpm /= 2
+    while bpm < LO:
+        bpm *= 2
+    return bpm
+
+
+def acc1(est: float | None, ref: float) -> bool:
+    return est is not None and abs(est - ref) <= 0.04 * ref
+
+
+def acc2(est: float | None, ref: float) -> bool:
+    return any(acc1(est, ref * k) for k in (1, 2, 0.5, 3, 1 / 3))
+
+
+def _parse(key: str) -> tuple[int, str]:
+    note, mode = key.split()
+    return NOTE_NAMES.index(note), mode
+
+
+def mirex(est: str | None, ref: str) -> float:
+    if est is None:
+        return 0.0
+    (t, m), (rt, rm) = _parse(est), _parse(ref)
+    if (t, m) == (rt, rm):
+        return 1.0
+    if m == rm and (t - rt) % 12 in (5, 7):
+        return 0.5
+    if m != rm and (m, (t - rt) % 12) in (("minor", 9), ("major", 3)):
+        return 0.3
+    if m != rm and t == rt:
+        return 0.2
+    return 0.0
+
+
+@dataclass
+class Row:
+    rec: Recording
+    tempo_ref: float | None
+    exact_ref: bool
+    key_ref: str | None
+    runs: dict[str, Result]
+
+
+def references(rec: Recording, lib: Result, ess: Result) -> tuple[float | None, bool, str | None]:
+    tempo_ref, exact = None, False
+    if rec.file_bpm:
+        candidate = fold(rec.file_bpm)
+        if acc1(lib.tempo, candidate) or acc1(ess.tempo, candidate):
+            tempo_ref, exact = candidate, True
+    elif ess.tempo and acc1(lib.tempo, ess.tempo):
+        tempo_ref = ess.tempo
+    key_ref = ess.key if ess.key and ess.key == lib.key else None
+    return tempo_ref, exact, key_ref
+
+
+def summary(rows: list[Row], name: str) -> str:
+    t = [r for r in rows if r.tempo_ref]
+    e = [r for r in t if r.exact_ref]
+    k = [r for r in rows if r.key_ref]
+
+    def pct(n: int, d: int) -> str:
+        return f"{100 * n / d:.0f} % ({n}/{d})" if d else "-"
+
+    a1 = sum(acc1(r.runs[name].tempo, r.tempo_ref) for r in t)
+    a2 = sum(acc2(r.runs[name].tempo, r.tempo_ref) for r in t)
+    p1 = sum(r.runs[name].tempo is not None and abs(r.runs[name].tempo - r.tempo_ref) <= 0.1
+             for r in e)  # fmt: skip
+    out = sum(r.runs[name].tempo is not None and not LO <= r.runs[name].tempo <= HI for r in rows)
+    kx = sum(r.runs[name].key == r.key_ref for r in k)
+    km = np.mean([mirex(r.runs[name].key, r.key_ref) for r in k]) if k else float("nan")
+    minutes = sum(_minutes(r.rec) for r in rows)
+    cpu = sum(r.runs[name].cpu for r in rows) / minutes
+    return (f"| {name} | {pct(a1, len(t))} | {pct(a2, len(t))} | {pct(p1, len(e))} | {out} "
+            f"| {pct(kx, len(k))} | {km:.2f} | {cpu:.2f} s |")  # fmt: skip
+
+
+_durations: dict[Path, float] = {}
+
+
+def _minutes(rec: Recording) -> float:
+    if rec.path not in _durations:
+        import soundfile
+
+        try:
+            _durations[rec.path] = soundfile.info(str(rec.path)).duration / 60
+        except RuntimeError:
+            from soundcloud_sync_tests.corpus import _duration
+
+            _durations[rec.path] = _duration(rec.path) / 60
+    return _durations[rec.path]
+
+
+HEADER = (
+    "| analyzer | tempo Acc1 | tempo Acc2 | ±0.1 BPM (modules) | outside 70-180 | key exact "
+    "| key MIREX | CPU / audio min |\n|---|---|---|---|---|---|---|---|"
+)
+
+
+def confidence_bands(rows: list[Row]) -> None:
+    k = [r for r in rows if r.key_ref]
+    e = [r for r in rows if r.exact_ref]
+    print("\nOur accuracy by our confidence:\n\n| confidence | key exact | tempo ±0.1 BPM |")
+    print("|---|---|---|")
+    for lo, hi in ((0.0, 0.2), (0.2, 0.5), (0.5, 0.7), (0.7, 1.01)):
+        band = [r for r in k if lo <= (r.runs["ours"].confidence or 0) < hi]
+        right = sum(r.runs["ours"].key == r.key_ref for r in band)
+        t_band = [r for r in e if lo <= (r.runs["ours"].tempo_confidence or 0) < hi]
+        exact = sum(abs((r.runs["ours"].tempo or 0) - r.tempo_ref) <= 0.1 for r in t_band)
+        print(f"| {lo:.1f}-{min(hi, 1.0):.1f} | {right}/{len(band)} | {exact}/{len(t_band)} |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", type=int, default=6, help="number of long tracks")
-    parser.add_argument("--seconds", type=float, default=300.0, help="length of long tracks")
-    parser.add_argument("--clips", type=int, default=24, help="number of 30 s accuracy clips")
-    parser.add_argument("--repeat", type=int, default=3, help="timing runs per long track")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "sc-bench")
+    parser.add_argument("--ci", action="store_true", help="the CI clips only")
+    parser.add_argument("--rows", action="store_true", help="one line per recording")
+    parser.add_argument("--no-essentia", action="store_true", help="skip essentia")
     args = parser.parse_args()
-    args.cache.mkdir(parents=True, exist_ok=True)
 
-    started = time.perf_counter()
+    if not args.no_essentia and importlib.util.find_spec("essentia") is None:
+        print("essentia is not installed (pip install '.[bench]'): its column is left out")
+        args.no_essentia = True
+    recs = recordings(ci=args.ci)
     warm_up()
-    print(f"numba warm-up: {time.perf_counter() - started:.1f}s (excluded from the figures)")
-
-    librosa_defaults(make_set(args.cache, 1, 30.0, seed=99)[0][0])  # warm librosa's own path
-
-    if args.full:
-        tracks = make_set(args.cache, args.full, args.seconds, seed=1)
-        title = f"{args.full} tracks of {args.seconds:.0f} s (mp3 320k), best of {args.repeat}"
-        report(title, tracks, True, args.repeat)
-    if args.clips:
-        clips = make_set(args.cache, args.clips, 30.0, seed=2)
-        report(f"{args.clips} clips of 30 s, random tempo 70-180 and key", clips, True)
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+    librosa_defaults(recs[0].path)  # librosa's own kernels compile outside the figures
+    rows = []
+    started = time.perf_counter()
+    for rec in recs:
+        runs = {"ours": ours(rec.path)}
+        runs["librosa"] = _cached("librosa", librosa_defaults, rec)
+        if not args.no_essentia:
+            runs["essentia"] = _cached("essentia", essentia_defaults, rec)
+        ess = runs.get("essentia", runs["librosa"])
+        rows.append(Row(rec, *references(rec, runs["librosa"], ess), runs))
+        if args.rows:
+            cells = " ".join(f"{n}={r.tempo and round(r.tempo, 2)}/{r.key}"
+                             for n, r in runs.items())  # fmt: skip
+            print(f"{rec.source:48s} file={rec.file_bpm} ref={rows[-1].tempo_ref}/"
+                  f"{rows[-1].key_ref} {cells}", flush=True)  # fmt: skip
+    names = ["ours", "librosa"] + ([] if args.no_essentia else ["essentia"])
+    groups = [("all", rows), ("tuning part", [r for r in rows if not r.rec.held_out]),
+              ("held-out part", [r for r in rows if r.rec.held_out])]  # fmt: skip
+    groups += [(f"style: {s}", [r for r in rows if r.rec.style == s])
+               for s in dict.fromkeys(r.rec.style for r in rows)]  # fmt: skip
+    for title, group in groups:
+        if not group:
+            continue
+        print(f"\n### {title} ({len(group)} recordings, "
+              f"{sum(_minutes(r.rec) for r in group):.1f} min)\n\n{HEADER}")  # fmt: skip
+        for name in names:
+            print(summary(group, name))
+    confidence_bands(rows)
+    print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 
 

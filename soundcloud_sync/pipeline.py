@@ -354,22 +354,27 @@ def analyse_audio(
     workers: int = 2,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure each downloaded file once (a file already analysed is not redone)."""
+    """Measure each downloaded file once (a file already analysed by this analysis
+    version is not redone; one measured by an older version is, from the same file)."""
     from .audio import analyze_files
+    from .audio.analysis import ANALYSIS_VERSION
 
     known = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
     todo = [
         f
         for f in files
         if not (known.get(f["soundcloud_id"], {}).get("analyzed_at")
-                and known[f["soundcloud_id"]].get("source_path") == f["path"])
+                and known[f["soundcloud_id"]].get("source_path") == f["path"]
+                and known[f["soundcloud_id"]].get("analysis_version") == ANALYSIS_VERSION)
     ]  # fmt: skip
     errors: dict[int, str] = {}
     measured: set[int] = set()
     if todo:
         if progress:
             progress("analysis", 0, len(todo))
-        results = analyze_files([f["path"] for f in todo], max_workers=workers)
+        # SoundCloud's genre settles the tempo octave where the beat leaves it in doubt.
+        genres = [known.get(f["soundcloud_id"], {}).get("genre") for f in todo]
+        results = analyze_files([f["path"] for f in todo], max_workers=workers, genres=genres)
         for f, result in zip(todo, results, strict=True):
             if result.features is None:
                 errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"
@@ -384,6 +389,10 @@ def analyse_audio(
                 key_confidence=features.key_confidence,
                 duration_s=features.duration_s,
                 lufs=features.lufs,
+                tempo_confidence=features.tempo_confidence,
+                first_beat_s=features.first_beat_s,
+                first_downbeat_s=features.first_downbeat_s,
+                analysis_version=features.analysis_version,
                 analyzed_at=utc_now(),
             )
         if progress:
@@ -404,6 +413,10 @@ def analyse_audio(
                 "key_confidence": track.get("key_confidence"),
                 "duration_s": track.get("duration_s"),
                 "lufs": track.get("lufs"),
+                "tempo_confidence": track.get("tempo_confidence"),
+                "first_beat_s": None if failed else track.get("first_beat_s"),
+                "first_downbeat_s": None if failed else track.get("first_downbeat_s"),
+                "analysis_version": track.get("analysis_version"),
                 "status": "error" if failed else ("measured" if sid in measured else "kept"),
                 "message": errors.get(sid, ""),
             }

@@ -9,6 +9,7 @@ from dagster import DagsterInstance
 
 from soundcloud_sync import api
 from soundcloud_sync.audio import read_tags
+from soundcloud_sync.audio.analysis import ANALYSIS_VERSION
 from soundcloud_sync_tests.emulators.eagle import EagleEmulator
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
@@ -81,6 +82,11 @@ def test_sync_and_download_playlist_end_to_end(
             assert tags.key == emu_track.key and tags.artwork
             assert Path(page[fmt]).resolve().is_relative_to(environment / "library")
     assert len(eagle_emulator.state.items) == 3
+    stored = api.catalog_for(api._settings()).tracks_by_id(playlist.track_ids)
+    for track_id in (playlist.track_ids[0], playlist.track_ids[2]):
+        row = stored[track_id]  # the beat grid and the analysis version, beside the tempo
+        assert row["analysis_version"] == ANALYSIS_VERSION and row["tempo_confidence"] > 0
+        assert 0 <= row["first_beat_s"] <= row["first_downbeat_s"] < 4 * 60 / row["tempo"]
 
     # Run again: nothing downloaded, imported or written again.
     notion_emulator.reset_counts()

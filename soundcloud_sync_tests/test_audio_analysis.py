@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import numpy as np
 import pyloudnorm
 import pytest
 
 from soundcloud_sync.audio import AnalysisError, analyze_file, analyze_files, camelot, decode
-from soundcloud_sync.audio.analysis import integrated_lufs
+from soundcloud_sync.audio.analysis import ANALYSIS_VERSION, genre_tempo_range, integrated_lufs
+from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 from soundcloud_sync_tests.synth import encode_audio
 
 CASES = [
@@ -109,3 +113,88 @@ def test_silent_intro_and_fade_out_do_not_change_the_answer(numba_warm, tmp_path
     assert features.tempo == pytest.approx(126.0, abs=0.1)
     assert features.key == "G minor"
     assert features.duration_s == pytest.approx(30.0, abs=0.06)
+
+
+@pytest.mark.parametrize(
+    ("bpm", "key", "codec", "lead_s"),
+    [(124.0, "A minor", "mp3", 0.0), (128.0, "F# major", "m4a", 1.3), (174.0, "D minor", "wav", 0.5),
+     (85.0, "C major", "flac", 2.0)],
+)  # fmt: skip
+def test_beat_grid_of_synthesized_tracks(numba_warm, tmp_path, bpm, key, codec, lead_s):
+    from soundcloud_sync_tests.synth import render_track
+
+    music = render_track(bpm, key, 25.0, seed=1)  # the bar starts on its first beat
+    silence = np.zeros(round(lead_s * 44100), dtype=np.float32)
+    path = encode_audio(np.concatenate([silence, music]), 44100, tmp_path / f"g.{codec}", codec)
+
+    features = analyze_file(path)
+    assert features.first_beat_s == pytest.approx(lead_s, abs=0.02)
+    assert features.first_downbeat_s == pytest.approx(lead_s, abs=0.02)
+    assert features.analysis_version == ANALYSIS_VERSION
+    assert 0.2 < features.tempo_confidence <= 1.0
+
+
+def test_tempo_stays_inside_the_range_asked_for(numba_warm, synth_file):
+    dnb = synth_file(174.0, "D minor", "mp3")
+    assert analyze_file(dnb, tempo_range=(60.0, 120.0)).tempo == pytest.approx(87.0, abs=0.1)
+    slow = analyze_file(synth_file(85.0, "C major", "mp3"), tempo_range=(100.0, 190.0))
+    assert slow.tempo == pytest.approx(170.0, abs=0.1)
+    with pytest.raises(ValueError, match=r"tempo range \(120, 60\)"):
+        analyze_file(dnb, tempo_range=(120, 60))
+
+
+def _ffmpeg_ebur128(path) -> float:
+    """Integrated loudness as ffmpeg's own ebur128 filter reports it (the reference)."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-i", str(path), "-map", "0:a:0",
+         "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", proc.stderr)[-1])
+
+
+@pytest.mark.parametrize(("rate", "codec"), [(44100, "mp3"), (48000, "flac"), (32000, "wav")])
+def test_loudness_at_the_native_rate_matches_ffmpeg_ebur128(numba_warm, tmp_path, rate, codec):
+    from soundcloud_sync_tests.synth import render_track
+
+    music = render_track(131.0, "E minor", 20.0, sr=rate, seed=3)
+    # Bright hats and a quiet first half: K-weighting and gating both matter.
+    music[: len(music) // 2] *= 0.2
+    path = encode_audio(
+        np.stack([music, 0.5 * music], axis=1), rate, tmp_path / f"l.{codec}", codec
+    )
+
+    assert analyze_file(path).lufs == pytest.approx(_ffmpeg_ebur128(path), abs=0.1)
+
+
+def test_catalog_gains_the_beat_grid_columns_once(tmp_path):
+    from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, inspect, text
+
+    from soundcloud_sync.catalog.schema import migrate, tracks
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'v1.sqlite'}")
+    new = {"tempo_confidence", "first_beat_s", "first_downbeat_s", "analysis_version"}
+    old = MetaData()
+    Table("tracks", old, *(Column(c.name, c.type, primary_key=c.primary_key)
+                           for c in tracks.columns if c.name not in new))  # fmt: skip
+    Table("catalog_meta", old, Column("key", String(64), primary_key=True),
+          Column("value", Text))  # fmt: skip
+    with engine.begin() as conn:  # a catalog as version 1 left it
+        old.create_all(conn)
+        conn.execute(text("INSERT INTO catalog_meta VALUES ('schema_version', '1')"))
+    with engine.begin() as conn:
+        migrate(conn)
+        migrate(conn)
+    columns = {c["name"] for c in inspect(engine).get_columns("tracks")}
+    assert new <= columns
+
+
+def test_genre_settles_a_doubtful_octave_never_a_clear_one(numba_warm, synth_file):
+    halftime = synth_file(85.0, "C major", "mp3")  # off-beat hats: 85 or 170 is a judgement
+    assert analyze_file(halftime).tempo == pytest.approx(85.0, abs=0.1)
+    assert analyze_file(halftime, genre="Drum & Bass").tempo == pytest.approx(170.0, abs=0.1)
+    assert analyze_file(halftime, genre="Hip-hop & Rap").tempo == pytest.approx(85.0, abs=0.1)
+    dnb = synth_file(174.0, "D minor", "mp3")  # a kick on every beat: clearly 174
+    assert analyze_file(dnb, genre="R&B").tempo == pytest.approx(174.0, abs=0.1)
+    assert genre_tempo_range("Drum 'n' Bass") == genre_tempo_range("dnb") == (155.0, 185.0)
+    assert genre_tempo_range("Ambient") is None

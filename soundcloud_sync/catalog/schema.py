@@ -106,12 +106,15 @@ tracks = Table(
     Column("duration_s", Float),
     Column("lufs", Float),
     Column("analyzed_at", String(32)),
-    Column("eagle_id", String(64)),
-    Column("enrichment_hash", String(64)),
-    # beat grid (analysis) and DJ exports
+    # beat grid and the analysis that measured it
+    Column("tempo_confidence", Float),
     Column("first_beat_s", Float),
     Column("first_downbeat_s", Float),
-    Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v2)
+    Column("analysis_version", String(16)),
+    Column("eagle_id", String(64)),
+    Column("enrichment_hash", String(64)),
+    # DJ exports
+    Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v4)
 )
 
 memberships = Table(
@@ -173,6 +176,16 @@ def _v4_export_columns(conn: Connection) -> None:
     )
 
 
+def _v5_analysis_columns(conn: Connection) -> None:
+    """The tempo's confidence, the beat grid and the version of the analysis that measured
+    them, so tracks measured by an older version can be measured again."""
+    _add_missing_columns(
+        conn,
+        tracks,
+        ["tempo_confidence", "first_beat_s", "first_downbeat_s", "analysis_version"],
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -181,6 +194,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v2_catalog_listing_columns,
     _v3_drop_asset_outputs,
     _v4_export_columns,
+    _v5_analysis_columns,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -84,8 +84,9 @@ def audio_files(
     partitions_def=playlists_partitions,
     group_name="audio",
     deps=[audio_files],
-    description="Tempo, key (standard and Camelot) with confidence, duration and "
-    "loudness of every downloaded track.",
+    description="Tempo with confidence and beat grid (first beat, first bar start), key "
+    "(standard and Camelot) with confidence, duration and loudness of every downloaded "
+    "track, with the analysis version that measured them.",
 )
 def audio_features(
     context: AssetExecutionContext, library: LibraryResource, catalog: CatalogResource
@@ -106,7 +107,8 @@ def audio_features(
     frame = pd.DataFrame(
         rows,
         columns=["soundcloud_id", "title", "artist", "tempo", "key", "camelot",
-                 "key_confidence", "duration_s", "lufs", "status", "message"],
+                 "key_confidence", "duration_s", "lufs", "tempo_confidence", "first_beat_s",
+                 "first_downbeat_s", "analysis_version", "status", "message"],
     )  # fmt: skip
     for row in frame[frame["status"] == "error"].itertuples():
         context.log.warning(f"track {row.soundcloud_id}: {row.message}")

@@ -1,0 +1,232 @@
+"""Real recordings to score the analyzer on, fetched from Debian's archive and cached.
+
+    python -m soundcloud_sync_tests.corpus            # fetch + render the full set, list it
+    python -m soundcloud_sync_tests.corpus --ci       # only the small part the tests use
+
+Freely licensed game music that Debian ships, so any machine with apt (CI runs as root)
+can rebuild the set byte for byte: ``apt-get download`` the ``.deb`` (no install, no root
+needed for that step), ``dpkg-deb -x`` it into the cache, then ffmpeg (imageio-ffmpeg's,
+which has libopenmpt) renders each file (tracker modules, Ogg Vorbis and MP3 recordings) to a
+44.1 kHz MP3 of at most 90 s. Nothing here is synthesized by us.
+
+Tracker modules are the reason for the choice: the file states its tempo. A module plays
+``tempo`` ticks per 2.5 s and ``speed`` ticks per row; with ``rows_per_beat`` rows to a
+beat (Impulse Tracker files store it as the row highlight; ProTracker's convention is 4)
+the beat is ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact. For recorded music there
+is no stated tempo: the references there are independent analyzers (see bench/analysis.py).
+
+The cache lives in ``$SOUNDCLOUD_SYNC_CORPUS`` or ``~/.cache/soundcloud-sync-corpus``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+# Debian package -> (folder inside it, file suffixes, style, licence as the package states).
+PACKAGES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "tecnoballz-data": (
+        "usr/share/games/tecnoballz/musics", (".mod",), "tracker .mod (Amiga)", "GPL-3+"
+    ),
+    "pingus-data": (
+        "usr/share/games/pingus/data/music", (".it", ".s3m"), "tracker .it/.s3m", "GPL-3+"
+    ),
+    "frozen-bubble-data": (
+        "usr/share/games/frozen-bubble/snd", (".ogg",), "game soundtrack (ogg)", "GPL-2+"
+    ),
+    "powermanga-data": (
+        "usr/share/games/powermanga/sound/handheld_console", (".ogg",),
+        "game soundtrack (ogg)", "GPL-3+",
+    ),
+    "pangzero": ("usr/share/perl5/auto/share/dist/Games-PangZero", (".mp3",),
+                 "game soundtrack (mp3)", "GPL-2+"),
+}  # fmt: skip
+
+MODULE_SUFFIXES = (".mod", ".s3m", ".it", ".xm")
+MIN_SECONDS = 20.0  # shorter files are jingles and sound effects, not music
+MAX_SECONDS = 90.0  # longer renders add bench time, not information
+# The part CI scores: four ProTracker modules from the smallest package (1.5 MB): a
+# 3:2 trap (125 BPM read as 83.33), 150 BPM, a beat of 93.75 whose double is out of the
+# range, and one whose key both reference analyzers agree on.
+CI_FILES = ("area1-game.mod", "area2-game.mod", "in-game-music-1_reg.mod", "mon-lapin_reg-zbb.mod")
+CI_SECONDS = 45.0
+
+
+class CorpusError(RuntimeError):
+    """The evaluation set could not be fetched or rendered."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: Path  # what the analyzers read
+    source: str  # "<package>/<file>"
+    style: str
+    file_bpm: float | None  # the tempo the file states (tracker modules), None otherwise
+    held_out: bool  # never looked at while tuning
+
+    @property
+    def name(self) -> str:
+        return self.source.split("/", 1)[1]
+
+
+def cache_dir() -> Path:
+    default = Path.home() / ".cache" / "soundcloud-sync-corpus"
+    return Path(os.environ.get("SOUNDCLOUD_SYNC_CORPUS") or default)
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> None:
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise CorpusError(f"{cmd[0]} not found: the evaluation set needs Debian's apt") from None
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        raise CorpusError(f"{cmd[0]} {cmd[1]} failed: {lines[-1] if lines else proc.returncode}")
+
+
+def fetch_package(package: str, root: Path) -> Path:
+    """The package's files under ``root/<package>`` (downloaded and unpacked once)."""
+    target = root / package
+    if (target / ".done").exists():
+        return target
+    debs = root / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        try:
+            _run(["apt-get", "download", "-q", package], cwd=debs)
+        except CorpusError:
+            # A fresh machine may have no package lists yet (root can fetch them).
+            _run(["apt-get", "update", "-qq"])
+            _run(["apt-get", "download", "-q", package], cwd=debs)
+        found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        raise CorpusError(f"apt-get download {package} gave no .deb")
+    target.mkdir(parents=True, exist_ok=True)
+    _run(["dpkg-deb", "-x", str(found[-1]), str(target)])
+    (target / ".done").touch()
+    return target
+
+
+# --------------------------------------------------------------------------- module tempo
+
+
+def _mod_tempo(data: bytes) -> tuple[int, int]:
+    """(speed, tempo) in force at the start of a ProTracker module (defaults 6, 125)."""
+    channels = {b"M.K.": 4, b"M!K!": 4, b"FLT4": 4, b"4CHN": 4, b"6CHN": 6, b"8CHN": 8}
+    tag = data[1080:1084]
+    n_ch = channels.get(tag) or (int(tag[:2]) if tag[2:] == b"CH" and tag[:2].isdigit() else 4)
+    first_pattern = data[952]
+    row0 = 1084 + first_pattern * 64 * n_ch * 4
+    speed, tempo = 6, 125
+    for ch in range(n_ch):
+        cell = data[row0 + 4 * ch : row0 + 4 * ch + 4]
+        if len(cell) == 4 and cell[2] & 0x0F == 0x0F and cell[3]:
+            if cell[3] < 32:
+                speed = cell[3]
+            else:
+                tempo = cell[3]
+    return speed, tempo
+
+
+def module_bpm(path: Path) -> float | None:
+    """The beat tempo a tracker module states, from its header (None if it states none)."""
+    data = path.read_bytes()
+    rows_per_beat = 4
+    if path.suffix == ".it" and data[:4] == b"IMPM":
+        speed, tempo = data[0x32], data[0x33]
+        highlight = data[0x1E]
+        if 2 <= highlight <= 8:
+            rows_per_beat = highlight
+    elif path.suffix == ".s3m" and data[0x2C:0x30] == b"SCRM":
+        speed, tempo = data[0x31], data[0x32]
+    elif path.suffix == ".xm" and data[:17] == b"Extended Module: ":
+        speed, tempo = struct.unpack_from("<HH", data, 60 + 16)
+    elif path.suffix == ".mod" and len(data) > 1084:
+        speed, tempo = _mod_tempo(data)
+    else:
+        return None
+    if not speed or not tempo:
+        return None
+    return tempo * 24.0 / (speed * rows_per_beat)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _duration(path: Path) -> float:
+    from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path), "-f", "null", "-"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    times = [ln for ln in proc.stderr.splitlines() if "time=" in ln]
+    if not times:
+        return 0.0
+    h, m, s = times[-1].split("time=")[1].split()[0].split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def render(source: Path, target: Path, seconds: float) -> Path:
+    """Render a module (or cut a recording) to a 44.1 kHz stereo MP3 at 320 kb/s (what
+    SoundCloud serves, so the decode cost is the real one), at most ``seconds`` long."""
+    from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part.mp3")
+    _run([ffmpeg_exe(), "-y", "-nostdin", "-loglevel", "error", "-i", str(source), "-t",
+          str(seconds), "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "320k",
+          str(tmp)])  # fmt: skip
+    tmp.rename(target)
+    return target
+
+
+def _held_out(source: str) -> bool:
+    """A third of the files, chosen by a hash of the name: fixed, and not by looking."""
+    return hashlib.sha1(source.encode()).digest()[0] % 3 == 0
+
+
+def recordings(ci: bool = False, root: Path | None = None) -> list[Recording]:
+    """The evaluation set (``ci``: the four short CI clips), fetched and rendered on first use."""
+    root = root or cache_dir()
+    out: list[Recording] = []
+    for package, (folder, suffixes, style, _licence) in PACKAGES.items():
+        if ci and package != "tecnoballz-data":
+            continue
+        files = sorted(p for p in (fetch_package(package, root) / folder).iterdir()
+                       if p.suffix in suffixes)  # fmt: skip
+        for src in files:
+            if ci and src.name not in CI_FILES:
+                continue
+            source = f"{package}/{src.name}"
+            is_module = src.suffix in MODULE_SUFFIXES
+            seconds = CI_SECONDS if ci else MAX_SECONDS
+            tag = "ci" if ci else "full"
+            path = render(src, root / "audio" / tag / f"{package}--{src.stem}.mp3", seconds)
+            if not ci and _duration(path) < MIN_SECONDS:
+                continue
+            bpm = module_bpm(src) if is_module else None
+            out.append(Recording(path, source, style, bpm, _held_out(source)))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ci", action="store_true", help="only the part the tests use")
+    args = parser.parse_args()
+    for r in recordings(ci=args.ci):
+        bpm = f"{r.file_bpm:.2f}" if r.file_bpm else "-"
+        print(f"{r.source:55s} {r.style:24s} file BPM {bpm:>7s}  held-out {r.held_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Analysis of real recordings: game music from Debian's archive (see corpus.py).
+
+Tracker modules state their tempo in the file, so these references are exact. The
+clips are fetched with ``apt-get download`` once and cached (``SOUNDCLOUD_SYNC_CORPUS``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from soundcloud_sync.audio import analyze_files
+from soundcloud_sync_tests.corpus import Recording, module_bpm, recordings
+
+
+def _in_range(bpm: float, lo: float = 70.0, hi: float = 180.0) -> float:
+    while bpm > hi:
+        bpm /= 2
+    while bpm < lo:
+        bpm *= 2
+    return bpm
+
+
+@pytest.fixture(scope="module")
+def ci_set() -> list[Recording]:
+    return recordings(ci=True)
+
+
+def test_tracker_modules_state_their_tempo(ci_set):
+    stated = {r.name: r.file_bpm for r in ci_set}
+    assert stated == pytest.approx({"area1-game.mod": 125.0, "area2-game.mod": 150.0,
+                                    "in-game-music-1_reg.mod": 93.75,
+                                    "mon-lapin_reg-zbb.mod": 750 / 7})  # fmt: skip
+    assert module_bpm(ci_set[0].path) is None  # a rendered MP3 states nothing
+
+
+def test_tempo_of_real_recordings_is_exact_and_in_range(numba_warm, ci_set):
+    results = analyze_files([r.path for r in ci_set], max_workers=2)
+
+    for rec, result in zip(ci_set, results, strict=True):
+        features = result.features
+        assert features is not None, result.error
+        expected = _in_range(rec.file_bpm)
+        assert features.tempo == pytest.approx(expected, abs=0.1), rec.name
+        assert 70.0 <= features.tempo <= 180.0
+        assert features.first_beat_s is not None and features.first_beat_s < 60 / 70 * 8
