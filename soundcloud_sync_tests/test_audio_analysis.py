@@ -132,6 +132,8 @@ def test_beat_grid_of_synthesized_tracks(numba_warm, tmp_path, bpm, key, codec, 
     assert features.first_downbeat_s == pytest.approx(lead_s, abs=0.02)
     assert features.analysis_version == ANALYSIS_VERSION
     assert 0.2 < features.tempo_confidence <= 1.0
+    # plain Python values: PostgreSQL's driver refuses numpy scalars
+    assert {type(v) for v in features.to_dict().values()} <= {float, str, type(None)}
 
 
 def test_tempo_stays_inside_the_range_asked_for(numba_warm, synth_file):
@@ -168,17 +170,17 @@ def test_loudness_at_the_native_rate_matches_ffmpeg_ebur128(numba_warm, tmp_path
 
 
 def test_catalog_gains_the_beat_grid_columns_once(tmp_path):
-    from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, inspect, text
+    from sqlalchemy import Column, MetaData, Table, create_engine, inspect, text
 
-    from soundcloud_sync.catalog.schema import migrate, tracks
+    from soundcloud_sync.catalog.schema import metadata, migrate
 
     engine = create_engine(f"sqlite:///{tmp_path / 'v1.sqlite'}")
     new = {"tempo_confidence", "first_beat_s", "first_downbeat_s", "analysis_version"}
+    later = new | {"dj_track_id", "listing_explained", "explained_track_count", "hidden_at"}
     old = MetaData()
-    Table("tracks", old, *(Column(c.name, c.type, primary_key=c.primary_key)
-                           for c in tracks.columns if c.name not in new))  # fmt: skip
-    Table("catalog_meta", old, Column("key", String(64), primary_key=True),
-          Column("value", Text))  # fmt: skip
+    for table in metadata.sorted_tables:  # every table as version 1 left it
+        Table(table.name, old, *(Column(c.name, c.type, primary_key=c.primary_key)
+                                 for c in table.columns if c.name not in later))  # fmt: skip
     with engine.begin() as conn:  # a catalog as version 1 left it
         old.create_all(conn)
         conn.execute(text("INSERT INTO catalog_meta VALUES ('schema_version', '1')"))

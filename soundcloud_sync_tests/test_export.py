@@ -50,7 +50,7 @@ def track(sid: int, position: int, artist: str, title: str) -> Track:
 def sync_playlist(catalog: Catalog, slug: str, title: str, tracks: list[Track]) -> str:
     """Register and record a playlist as a sync does."""
     key, url = f"crate/sets/{slug}", f"https://soundcloud.com/crate/sets/{slug}"
-    catalog.register_playlist(key, url)
+    catalog.remember_playlist_url(key, url)
     catalog.record_playlist(
         Playlist(soundcloud_id=zlib.crc32(slug.encode()), key=key, url=url, title=title,
                  track_count=len(tracks), tracks=tuple(tracks))

@@ -525,9 +525,10 @@ def beat_grid(
     strength = np.maximum(accent[idx], accent[np.clip(idx + 1, 0, n - 1)])
     per_position = [strength[j::4].mean() if len(strength[j::4]) else 0.0 for j in range(4)]
     downbeat = first + period * int(np.argmax(per_position))
+    # Plain floats: numpy scalars reach the catalog, and PostgreSQL's driver refuses them.
     return (
-        round(max(0.0, first / frame_rate - ONSET_LAG_S), 3),
-        round(max(0.0, downbeat / frame_rate - ONSET_LAG_S), 3),
+        round(max(0.0, float(first) / frame_rate - ONSET_LAG_S), 3),
+        round(max(0.0, float(downbeat) / frame_rate - ONSET_LAG_S), 3),
     )
 
 

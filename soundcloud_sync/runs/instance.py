@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from dagster import DagsterInstance
+from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Catalog
 from ..config import Settings
@@ -58,12 +59,18 @@ def ensure_pool_limits(
     instance: DagsterInstance, limits: dict[str, int] = LOCAL_POOL_LIMITS
 ) -> None:
     """Set the pools' limits once; a limit set since (UI, `dagster instance concurrency
-    set`) is never overwritten."""
+    set`) is never overwritten. Two processes starting at once may both find a pool
+    missing; the one that loses the race to create it finds it there and moves on."""
     storage = instance.event_log_storage
     known = storage.get_concurrency_keys()
     for pool, slots in limits.items():
-        if pool not in known:
+        if pool in known:
+            continue
+        try:
             storage.set_concurrency_slots(pool, slots)
+        except IntegrityError:
+            if pool not in storage.get_concurrency_keys():
+                raise
 
 
 def register_playlists(
