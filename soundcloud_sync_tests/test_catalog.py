@@ -175,3 +175,28 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.playlist("dj/sets/mix")["listing_explained"] is True
     catalog.record_playlist(_playlist([1, 2, 3]))
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
+
+
+def _open_catalog(url: str, ready: object) -> None:
+    ready.wait()  # type: ignore[attr-defined]
+    Catalog(url).remember_playlist_url("dj/sets/a", "https://soundcloud.com/dj/sets/a")
+
+
+def test_processes_opening_a_new_catalog_at_once_all_succeed(tmp_path) -> None:
+    """Two `sync` commands started together on a new machine both create the catalog."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'new-{attempt}.sqlite'}"
+        ready = context.Barrier(4)
+        workers = [context.Process(target=_open_catalog, args=(url, ready)) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+        with create_engine(url).connect() as conn:
+            assert conn.execute(text("SELECT value FROM catalog_meta")).scalar() == str(
+                SCHEMA_VERSION
+            )

@@ -15,10 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, func, select, update
+from filelock import FileLock
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..sources.models import Playlist, ids_hash
+from ..sources.models import Availability, Playlist, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
 from .schema import memberships, migrate, playlists, tracks
@@ -64,6 +76,7 @@ def _change(before: Mapping[int, Any], ids: list[int], verdict: ListingVerdict) 
 
 
 _engines: dict[str, Engine] = {}
+_MIGRATE_LOCK = 0x5C5F_C47A  # PostgreSQL advisory lock held while the schema is brought up
 _engines_lock = threading.Lock()
 
 
@@ -73,13 +86,19 @@ def _engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             if url.startswith("sqlite:///"):
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                path = Path(url.removeprefix("sqlite:///"))
+                path.parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(url, connect_args={"timeout": 60})
                 event.listen(engine, "connect", _sqlite_pragmas)
+                # Two processes opening a new catalog at once would both create its tables.
+                with FileLock(f"{path}.migrate.lock"), engine.begin() as conn:
+                    migrate(conn)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
-            with engine.begin() as conn:
-                migrate(conn)
+                with engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+                    migrate(conn)
             _engines[url] = engine
         return engine
 
@@ -189,6 +208,12 @@ class Catalog:
             ], ["playlist_key", "soundcloud_id"])  # fmt: skip
             self._mark_members(conn, playlist.key, verdict.removed, removed_at=now)
             self._mark_members(conn, playlist.key, verdict.hidden, hidden_at=now)
+            if verdict.hidden:  # deleted or made private by its uploader: nobody can play it
+                conn.execute(
+                    update(tracks)
+                    .where(tracks.c.soundcloud_id.in_(verdict.hidden))
+                    .values(availability=str(Availability.GONE), updated_at=now)
+                )
             meta = playlist.metadata()
             _upsert(conn, playlists, [{
                 "key": playlist.key, "url": playlist.url, "soundcloud_id": playlist.soundcloud_id,
