@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..catalog import Catalog
 from ..config import PathMap
-from .files import write_atomic
+from ..files import write_atomic
 from .library import ExportPlaylist, ExportTrack, Library, load_library
 from .m3u import earlier_files, m3u8_filename, m3u8_text
 from .paths import location_url, map_path, playlist_entry

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..catalog import Catalog
 from ..config import Settings
 from ..defs.partitions import PLAYLISTS
+from ..files import write_atomic
 
 # On one machine the Notion limiter is shared by every process, so two Notion steps may
 # overlap without exceeding the rate: the next run's step starts while the last one ends,
@@ -41,7 +42,7 @@ def write_instance_settings(home: Path, overwrite: bool = False) -> Path:
     if overwrite or not config.exists():
         template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
         text = template.read_text().replace("{env: DAGSTER_HOME}", json.dumps(str(home)))
-        config.write_text(text)
+        write_atomic(config, text.encode())  # a second process starting now reads all of it
     return config
 
 

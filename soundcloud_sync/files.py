@@ -1,4 +1,4 @@
-"""Writing export files so a DJ program never reads half of one."""
+"""Writing files so a reader (a DJ program, another process) never sees half of one."""
 
 from __future__ import annotations
 
