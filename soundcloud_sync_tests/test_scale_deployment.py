@@ -93,6 +93,8 @@ def deployment_env(
         "SOUNDCLOUD_SYNC_EXECUTOR": "celery",
         "CELERY_BROKER_URL": redis.url(0),
         "CELERY_RESULT_BACKEND": redis.url(1),
+        # A new worker machine: numba's cache starts empty, and both workers compile.
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
         **emulated_services_env,
     }
 

@@ -121,19 +121,23 @@ _warmed = False
 def warm_up() -> None:
     """Compile (or load from the cache) every numba kernel the analysis uses, once per process.
 
-    Call it in the parent before starting parallel workers: two processes compiling the
-    same kernels at once can corrupt numba's cache (numba issue #10128).
+    One process at a time compiles into a cache folder: two Celery workers on a new
+    machine compiling into one empty cache at once both crashed (segfault) a minute in.
+    The others wait for the lock, then load what the first one wrote.
     """
     global _warmed
     with _warm_lock:
         if _warmed:
             return
-        configure_numba_cache()
+        from filelock import FileLock
+
+        cache = configure_numba_cache()
         rng = np.random.default_rng(0)
         t = np.arange(ANALYSIS_SR * 4) / ANALYSIS_SR
         clicks = (np.sin(2 * np.pi * 60 * t) * np.exp(-((t * 2) % 1.0) * 20)).astype(np.float32)
         noise = 0.01 * rng.standard_normal(t.size).astype(np.float32)
-        _analyze_signal(np.stack([clicks + noise, clicks + noise], axis=1), ANALYSIS_SR)
+        with FileLock(cache / ".compile.lock"):
+            _analyze_signal(np.stack([clicks + noise, clicks + noise], axis=1), ANALYSIS_SR)
         _warmed = True
 
 
@@ -608,7 +612,7 @@ def analyze_file(
     lo, hi = tempo_range
     if not 0 < lo < hi:
         raise ValueError(f"tempo range {tempo_range!r}: needs 0 < low < high BPM")
-    configure_numba_cache()
+    warm_up()  # compiles nothing after the first call in this process
     stereo, sr = decode_native(path)
     if len(stereo) == 0:
         raise AnalysisError(f"no audio decoded from {path}")
