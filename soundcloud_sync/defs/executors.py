@@ -21,13 +21,17 @@ def executor_for(settings: Settings) -> ExecutorDefinition:
     return local_executor()
 
 
+# What the server that local steps are forked from imports once, before the first step.
+STEP_SERVER_PRELOAD = ["soundcloud_sync.definitions"]
+
+
 def local_executor() -> ExecutorDefinition:
     """Dagster's multiprocess executor, each step forked from a server that has already
     imported the project: a step starts in milliseconds instead of re-importing Dagster,
     pandas and the pipeline (seconds each), so a sync with nothing to do ends quickly.
     Steps still run side by side (Notion writes overlap downloads and analysis)."""
     return multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": ["soundcloud_sync.definitions"]}}},
+        {"start_method": {"forkserver": {"preload_modules": STEP_SERVER_PRELOAD}}},
         name="local_processes",
     )
 

@@ -56,6 +56,8 @@ def run_sync(
     Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
+    if Settings.from_env().executor != "celery":
+        _start_step_server()  # it imports the project while this process gets the run ready
     from ..definitions import sync_playlist_job_def
 
     job = reconstructable(sync_playlist_job_def)
@@ -108,6 +110,19 @@ def run_sync(
         if watcher is not None:
             watcher.join(timeout=5)
         _stop_step_server()
+
+
+def _start_step_server() -> None:
+    """Start the server the run's local steps are forked from now, not when the first
+    step is due: it imports the project (seconds) on the other core while this process
+    imports the job, reaps dead runs and waits its turn. The executor finds it running."""
+    import multiprocessing
+    import multiprocessing.forkserver as forkserver
+
+    from ..defs.executors import STEP_SERVER_PRELOAD
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(STEP_SERVER_PRELOAD)
+    forkserver.ensure_running()
 
 
 def _stop_step_server() -> None:
