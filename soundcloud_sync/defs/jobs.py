@@ -21,8 +21,14 @@ audit_playlist_job = define_asset_job(
 
 # Measuring again needs no SoundCloud and no new pages: the features, the tags in the
 # library files, the Notion write-back and the DJ exports that carry tempo and key.
+# eagle_items stays in (it imports nothing twice): it orders the write-back after the tags.
 REANALYSIS = AssetSelection.assets(
-    "audio_features", "library_files", "notion_enrichment", "playlist_m3u8", "rekordbox_collection"
+    "audio_features",
+    "library_files",
+    "eagle_items",
+    "notion_enrichment",
+    "playlist_m3u8",
+    "rekordbox_collection",
 )
 
 reanalyze_audio_job = define_asset_job(
