@@ -154,7 +154,7 @@ def test_playlist_tempo_range_wins_over_the_default_and_run_config_over_both(
     assert soundcloud_emulator.counts["stream"] + soundcloud_emulator.counts["hls_segment"] == 0
 
     # Run config of the reanalyze_audio job (the UI's launchpad, a backfill) wins over the file.
-    job = defs.get_job_def("reanalyze_audio")
+    job = defs.resolve_job_def("reanalyze_audio")
     assert job.partitions_def is not None and job.partitions_def.name == "playlists"
     with DagsterInstance.get() as instance:
         outcome = run_sync(

@@ -163,7 +163,10 @@ def _failure_text(failures: list) -> str | None:
         while error is not None and error.cause is not None:
             error = error.cause
         if error is not None and error.message:
-            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+            line = error.message.strip().splitlines()[-1]
+            if error.cls_name == "Failure":  # written for the user: no class path before it
+                line = line.split(": ", 1)[-1]
+            return f"{event.step_key}: {line}"
     return None
 
 
