@@ -67,18 +67,20 @@ def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere
     api.sync_and_download_playlist(playlist.url)
     settings = api._settings()
     catalog = api.catalog_for(settings)
-    old, current = playlist.track_ids[:2], playlist.track_ids[2]
+    old, never, current = playlist.track_ids
     # What an older analysis left behind: a 3:2 slip and a wrong key, stored as version 1
-    # in the catalog, then written to the tags and to Notion by the pipeline's own steps.
-    for sid in old:
-        slipped = round(soundcloud_emulator.tracks[sid].bpm * 2 / 3, 2)
-        catalog.update_track(
-            sid, tempo=slipped, musical_key="B major", camelot="1B", analysis_version="1"
-        )
+    # in the catalog, then written to the tags and to Notion by the pipeline's own steps;
+    # and a track on disk that was never analysed.
+    slipped = round(soundcloud_emulator.tracks[old].bpm * 2 / 3, 2)
+    catalog.update_track(
+        old, tempo=slipped, musical_key="B major", camelot="1B", analysis_version="1"
+    )
+    catalog.update_track(never, tempo=None, musical_key=None, analysis_version=None,
+                         analyzed_at=None)  # fmt: skip
     api.run_playlist(playlist.url, ("library_files", "notion_enrichment"), settings)
-    before = notion_pages(notion_emulator, notion_catalog)
-    assert {before[sid]["Key"] for sid in old} == {"B major"}
-    assert {before[sid]["Audio Analysis Version"] for sid in old} == {"1"}
+    before = notion_pages(notion_emulator, notion_catalog)[old]
+    assert (before["Key"], before["Audio Analysis Version"]) == ("B major", "1")
+    assert before["Tempo"] == slipped
 
     soundcloud_emulator.reset_counts()
     notion_emulator.reset_counts()
@@ -99,7 +101,7 @@ def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere
         assert page["Audio Analysis Version"] == ANALYSIS_VERSION
         tags = read_tags(rows[sid]["files"]["aiff"])
         assert tags.bpm == pytest.approx(truth.bpm, abs=0.1) and tags.key == truth.key
-    assert rows[current]["analyzed_at"] < rows[old[0]]["analyzed_at"]  # kept, not redone
+    assert rows[current]["analyzed_at"] < rows[old]["analyzed_at"]  # kept, not redone
 
     # Everything is current now: a second run measures and writes nothing.
     notion_emulator.reset_counts()
