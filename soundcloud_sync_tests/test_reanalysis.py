@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance
+from pyrekordbox.rbxml import RekordboxXml
 
 from soundcloud_sync import api
 from soundcloud_sync.audio import read_tags
@@ -22,6 +23,7 @@ from soundcloud_sync.definitions import defs, reanalyze_audio_job_def
 from soundcloud_sync.runs import run_sync
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.test_export_e2e import location_path
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
@@ -57,6 +59,12 @@ def notion_pages(notion_emulator: NotionEmulator, catalog: SeededCatalog) -> dic
     }
 
 
+def rekordbox_bpms(folder: Path) -> dict[str, float]:
+    """The BPM of each file in the rekordbox collection the last run wrote."""
+    xml = RekordboxXml(folder / "home" / "library" / "rekordbox.xml")
+    return {location_path(t): t["AverageBpm"] for t in xml.get_tracks()}
+
+
 def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere(
     environment: Path,
     soundcloud_emulator: SoundCloudEmulator,
@@ -77,10 +85,13 @@ def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere
     )
     catalog.update_track(never, tempo=None, musical_key=None, analysis_version=None,
                          analyzed_at=None)  # fmt: skip
-    api.run_playlist(playlist.url, ("library_files", "notion_enrichment"), settings)
+    written = ("library_files", "notion_enrichment", "playlist_m3u8", "rekordbox_collection")
+    api.run_playlist(playlist.url, written, settings)
     before = notion_pages(notion_emulator, notion_catalog)[old]
     assert (before["Key"], before["Audio Analysis Version"]) == ("B major", "1")
     assert before["Tempo"] == slipped
+    aiff = catalog.tracks_by_id([old])[old]["files"]["aiff"]
+    assert rekordbox_bpms(environment)[aiff] == pytest.approx(slipped, abs=0.01)
 
     soundcloud_emulator.reset_counts()
     notion_emulator.reset_counts()
@@ -101,6 +112,8 @@ def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere
         assert page["Audio Analysis Version"] == ANALYSIS_VERSION
         tags = read_tags(rows[sid]["files"]["aiff"])
         assert tags.bpm == pytest.approx(truth.bpm, abs=0.1) and tags.key == truth.key
+        exported = rekordbox_bpms(environment)[rows[sid]["files"]["aiff"]]
+        assert exported == pytest.approx(truth.bpm, abs=0.1)
     assert rows[current]["analyzed_at"] < rows[old]["analyzed_at"]  # kept, not redone
 
     # Everything is current now: a second run measures and writes nothing.
