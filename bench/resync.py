@@ -22,10 +22,35 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    SeededCatalog,
+    seed_music_catalog,
+)
 from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
+
+
+def emulated_env(
+    folder: Path, sc: SoundCloudEmulator, notion: NotionEmulator, seeded: SeededCatalog
+) -> dict[str, str]:
+    """A user's environment (less real credentials) pointed at the emulators."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
+    base.pop("DAGSTER_HOME", None)
+    return {
+        **base,
+        "SOUNDCLOUD_SYNC_HOME": str(folder / "home"),
+        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+        "SOUNDCLOUD_PROXY": sc.proxy_url,
+        "SOUNDCLOUD_CLIENT_ID": sc.client_id,
+        "NOTION_TOKEN": notion.token,
+        "NOTION_BASE_URL": notion.base_url,
+        "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
+        "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
+        "NOTION_REQUESTS_PER_SECOND": "50",
+        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(folder / "playlists.yaml"),
+    }
 
 
 def timed_sync(env: dict[str, str], url: str, *extra: str) -> float:
@@ -67,21 +92,7 @@ def main() -> None:
         seeded = seed_music_catalog(notion)
         big = sc.add_playlist("bench-dj", "big-unchanged", args.tracks)
         small = sc.add_playlist("bench-dj", "small-unchanged", args.audio_tracks)
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-        base.pop("DAGSTER_HOME", None)
-        env = {
-            **base,
-            "SOUNDCLOUD_SYNC_HOME": str(Path(tmp) / "home"),
-            "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-            "SOUNDCLOUD_PROXY": sc.proxy_url,
-            "SOUNDCLOUD_CLIENT_ID": sc.client_id,
-            "NOTION_TOKEN": notion.token,
-            "NOTION_BASE_URL": notion.base_url,
-            "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
-            "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
-            "NOTION_REQUESTS_PER_SECOND": "50",
-            "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(Path(tmp) / "playlists.yaml"),
-        }
+        env = emulated_env(Path(tmp), sc, notion, seeded)
         print(
             "| playlist | first sync s | unchanged re-sync s (median) | max | Notion requests | api-v2 requests |"
         )

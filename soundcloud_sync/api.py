@@ -222,6 +222,72 @@ def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> di
     return playlist_stats(catalog_for(settings), key, outcome, audio_formats=settings.audio_formats)
 
 
+# -- measuring again ------------------------------------------------------------------
+
+
+def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> dict[str, Any]:
+    """Measure the playlist's tracks again from the files on disk, never downloading:
+    those analysed by an older version, never analysed, or in another tempo range than
+    the playlist's (``force``: all of them). New values reach the catalog, the files'
+    tags, Notion and the DJ exports; a track whose values did not change is not written.
+    Runs the `reanalyze_audio` job, so it shows in the UI."""
+    from .definitions import reanalyze_audio_job_def
+    from .runs import registered_keys
+
+    settings = _settings()
+    key = parse_playlist_url(url).key
+    with local_instance(settings) as instance:
+        if key not in registered_keys(instance):
+            raise SoundCloudSyncError(
+                f"{key}: not a registered playlist; sync it first (soundcloud-sync sync URL)"
+            )
+        outcome = run_sync(
+            instance,
+            key,
+            on_event=on_event,
+            origin="reanalyze",
+            job_def=reanalyze_audio_job_def,
+            ops_config={"audio_features": {"force": True}} if force else None,
+        )
+    raise_on_failure(url, outcome)
+    return reanalysis_stats(catalog_for(settings), key, outcome)
+
+
+def reanalyze_all(force: bool = False) -> list[dict[str, Any]]:
+    """`reanalyze_playlist` for every registered playlist, one run each; stops at the
+    first that fails (the CLI's `reanalyze --all` goes on past it instead)."""
+    return [reanalyze_playlist(key, force) for key in registered_playlist_keys()]
+
+
+def registered_playlist_keys() -> list[str]:
+    """The keys of every registered playlist, sorted."""
+    from .runs import registered_keys
+
+    with local_instance(_settings()) as instance:
+        return sorted(registered_keys(instance))
+
+
+def reanalysis_stats(catalog: Catalog, key: str, outcome: RunOutcome) -> dict[str, Any]:
+    """What a re-analysis run did: tracks measured, kept (already current), failed, and
+    the Notion pages it updated."""
+    from .audio.analysis import ANALYSIS_VERSION
+
+    playlist = catalog.playlist(key) or {}
+    features = outcome.materialized.get("audio_features") or {}
+    notion = outcome.materialized.get("notion_enrichment")
+    return {
+        "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
+        "playlist_name": playlist.get("name_override") or playlist.get("title"),
+        "analysis_version": ANALYSIS_VERSION,
+        "tempo_range": features.get("tempo_range"),
+        "measured": features.get("status/measured", 0),
+        "kept": features.get("status/kept", 0),
+        "errors": features.get("status/error", 0),
+        "notion_updated": notion.get("status/updated", 0) if notion else None,
+        "notion": "synced" if notion is not None else "skipped",
+    }
+
+
 def _playlist_changed(url: str, settings: Settings, since: datetime | None = None) -> bool:
     """Ask SoundCloud once (1 request) whether the playlist differs from the catalog."""
     ref = parse_playlist_url(url)

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from . import api
-from .config import Settings
+from .config import Settings, read_playlists_file
 from .errors import SoundCloudSyncError
 from .sources import parse_playlist_url
 
@@ -82,8 +82,10 @@ def sync(
     """
     if playlist_name and len(urls) > 1:
         _fail("--name applies to one playlist; give one URL with it")
+    settings: Settings = click.get_current_context().obj
     with _user_errors():
         keys = [parse_playlist_url(url).key for url in urls]  # all bad input before any run
+        read_playlists_file(settings.playlists_file)  # its tempo ranges too
     results, failures = [], []
     for url, key in zip(urls, keys, strict=True):
         try:
@@ -107,15 +109,20 @@ def _sync_one(
 ) -> dict[str, Any]:
     if dry_run:
         return api.sync_playlist_to_notion(url, playlist_name, dry_run=True)
-    from .progress import RunProgress
-
     settings: Settings = click.get_current_context().obj
     assets = api.NOTION_ASSETS if no_download else None
-    with RunProgress(enabled=not as_json and sys.stderr.isatty()) as progress:
+    with _run_progress(as_json) as progress:
         key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
     formats = None if no_download else settings.audio_formats
     api.raise_on_failure(url, outcome, api.failed_run_stats(settings, key, outcome, formats))
     return api.playlist_stats(api.catalog_for(settings), key, outcome, audio_formats=formats)
+
+
+def _run_progress(as_json: bool) -> Any:
+    """A bar per stage on a terminal; nothing when printing JSON or into a pipe."""
+    from .progress import RunProgress
+
+    return RunProgress(enabled=not as_json and sys.stderr.isatty())
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
@@ -123,6 +130,42 @@ def _print_stats(stats: dict[str, Any]) -> None:
         if name in ("track_ids", "plan"):
             continue
         click.echo(f"{name:>16}: {value}")
+
+
+@main.command()
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("--all", "every", is_flag=True, help="Every registered playlist.")
+@click.option("--force", is_flag=True, help="Also tracks already at the current version.")
+@click.option("--json", "as_json", is_flag=True, help="Print what each run did as JSON.")
+def reanalyze(urls: tuple[str, ...], every: bool, force: bool, as_json: bool) -> None:
+    """Measure tracks again from the files on disk (no download): those analysed by an
+    older version or never, or in another tempo range; write the new values to the
+    catalog, the tags, Notion and the DJ exports. One run per playlist."""
+    if bool(urls) == every:
+        _fail("give playlist URLs or --all (not both)")
+    settings: Settings = click.get_current_context().obj
+    with _user_errors():
+        read_playlists_file(settings.playlists_file)  # a bad tempo range stops us before any run
+        keys = (
+            api.registered_playlist_keys() if every else [parse_playlist_url(u).key for u in urls]
+        )
+    results, failures = [], []
+    for key in keys:
+        try:
+            with _run_progress(as_json) as progress:
+                results.append(api.reanalyze_playlist(key, force, progress.on_event))
+        except SoundCloudSyncError as exc:
+            click.echo(f"error: {_error_line(exc, key)}", err=True)
+            failures.append(key)
+    if as_json:
+        click.echo(json.dumps(results, indent=2, default=str))
+    else:
+        for stats in results:
+            _print_stats(stats)
+        if not keys:
+            click.echo("no playlists registered; add one with `soundcloud-sync add URL`")
+    if failures:
+        sys.exit(1)
 
 
 @main.command()

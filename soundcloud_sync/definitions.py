@@ -12,7 +12,7 @@ from dagster import (
 from .config import Settings
 from .defs import assets
 from .defs.executors import executor_for
-from .defs.jobs import audit_playlist_job, sync_playlist_job
+from .defs.jobs import audit_playlist_job, reanalyze_audio_job, sync_playlist_job
 from .defs.resources import resources_from_settings
 from .defs.schedules import schedules_for
 from .defs.sensors import new_tracks_sensor, playlist_registry_sensor
@@ -23,7 +23,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=load_assets_from_package_module(assets),
         asset_checks=load_asset_checks_from_package_module(assets),
-        jobs=[sync_playlist_job, audit_playlist_job],
+        jobs=[sync_playlist_job, audit_playlist_job, reanalyze_audio_job],
         sensors=[new_tracks_sensor, playlist_registry_sensor],
         schedules=schedules_for(settings),
         resources=resources_from_settings(settings),
@@ -44,3 +44,7 @@ def sync_playlist_job_def() -> JobDefinition:
 
 def audit_playlist_job_def() -> JobDefinition:
     return build_definitions().resolve_job_def(audit_playlist_job.name)
+
+
+def reanalyze_audio_job_def() -> JobDefinition:
+    return build_definitions().resolve_job_def(reanalyze_audio_job.name)

@@ -347,34 +347,79 @@ def download_audio(
     )
 
 
+def audio_on_disk(track: Mapping[str, Any]) -> str | None:
+    """The file to measure: the download, or a library file when the download was
+    deleted; None when the track has no audio on disk."""
+    from pathlib import Path
+
+    if track.get("download_status") not in AUDIO_ON_DISK:
+        return None
+    candidates = [track.get("source_path"), *(track.get("files") or {}).values()]
+    existing = [p for p in candidates if p and Path(p).exists()]
+    return existing[0] if existing else track.get("source_path")
+
+
+def range_label(tempo_range: tuple[float, float] | None) -> str | None:
+    """How the catalog records a playlist's tempo range: "150-185", or None for none."""
+    return None if tempo_range is None else f"{tempo_range[0]:g}-{tempo_range[1]:g}"
+
+
+def needs_analysis(
+    track: Mapping[str, Any],
+    path: str,
+    tempo_range: tuple[float, float] | None = None,
+) -> bool:
+    """Whether ``path`` must be measured: never measured, another file, an older analysis
+    version, or another tempo range than the one the playlist asks for now."""
+    from .audio.analysis import ANALYSIS_VERSION
+
+    same_file = path in (track.get("source_path"), *(track.get("files") or {}).values())
+    return not (
+        track.get("analyzed_at")
+        and same_file
+        and track.get("analysis_version") == ANALYSIS_VERSION
+        and track.get("tempo_range") == range_label(tempo_range)
+    )
+
+
 def analyse_audio(
     catalog: Catalog,
     files: list[dict[str, Any]],
     *,
     workers: int = 2,
     progress: Progress | None = None,
+    tempo_range: tuple[float, float] | None = None,
+    force: bool = False,
 ) -> list[dict[str, Any]]:
-    """Measure each downloaded file once (a file already analysed by this analysis
-    version is not redone; one measured by an older version is, from the same file)."""
+    """Measure each file on disk once: a file already measured by this analysis version
+    in this tempo range is not redone (unless ``force``); one measured by an older version
+    is, from the same file, never downloaded again. ``tempo_range`` (the playlist's)
+    wins over the genre's prior and the default range."""
     from .audio import analyze_files
-    from .audio.analysis import ANALYSIS_VERSION
+    from .audio.analysis import DEFAULT_TEMPO_RANGE
 
     known = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
     todo = [
         f
         for f in files
-        if not (known.get(f["soundcloud_id"], {}).get("analyzed_at")
-                and known[f["soundcloud_id"]].get("source_path") == f["path"]
-                and known[f["soundcloud_id"]].get("analysis_version") == ANALYSIS_VERSION)
-    ]  # fmt: skip
+        if force or needs_analysis(known.get(f["soundcloud_id"], {}), f["path"], tempo_range)
+    ]
     errors: dict[int, str] = {}
     measured: set[int] = set()
     if todo:
         if progress:
             progress("analysis", 0, len(todo))
-        # SoundCloud's genre settles the tempo octave where the beat leaves it in doubt.
-        genres = [known.get(f["soundcloud_id"], {}).get("genre") for f in todo]
-        results = analyze_files([f["path"] for f in todo], max_workers=workers, genres=genres)
+        # SoundCloud's genre settles the tempo octave where the beat leaves it in doubt,
+        # unless the playlist sets its own range.
+        genres = [
+            None if tempo_range else known.get(f["soundcloud_id"], {}).get("genre") for f in todo
+        ]
+        results = analyze_files(
+            [f["path"] for f in todo],
+            max_workers=workers,
+            tempo_range=tempo_range or DEFAULT_TEMPO_RANGE,
+            genres=genres,
+        )
         for f, result in zip(todo, results, strict=True):
             if result.features is None:
                 errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"
@@ -393,6 +438,7 @@ def analyse_audio(
                 first_beat_s=features.first_beat_s,
                 first_downbeat_s=features.first_downbeat_s,
                 analysis_version=features.analysis_version,
+                tempo_range=range_label(tempo_range),
                 analyzed_at=utc_now(),
             )
         if progress:
@@ -523,6 +569,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "key_confidence": t.get("key_confidence"),
                 "duration_s": t.get("duration_s"),
                 "lufs": t.get("lufs"),
+                "analysis_version": t.get("analysis_version"),
                 "downloaded": t.get("download_status") in AUDIO_ON_DISK,
                 "aiff_path": files.get("aiff"),
                 "wav_path": files.get("wav"),

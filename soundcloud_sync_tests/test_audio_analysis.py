@@ -175,7 +175,13 @@ def test_catalog_gains_the_beat_grid_columns_once(tmp_path):
     from soundcloud_sync.catalog.schema import metadata, migrate
 
     engine = create_engine(f"sqlite:///{tmp_path / 'v1.sqlite'}")
-    new = {"tempo_confidence", "first_beat_s", "first_downbeat_s", "analysis_version"}
+    new = {
+        "tempo_confidence",
+        "first_beat_s",
+        "first_downbeat_s",
+        "analysis_version",
+        "tempo_range",
+    }
     later = new | {"dj_track_id", "listing_explained", "explained_track_count", "hidden_at"}
     old = MetaData()
     for table in metadata.sorted_tables:  # every table as version 1 left it

@@ -56,7 +56,8 @@ def test_registry_file_adds_and_removes_its_playlists(
     playlists.write_text(
         "playlists:\n"
         "  - https://soundcloud.com/dj/sets/warmup?utm_source=clipboard\n"
-        "  - m.soundcloud.com/dj/sets/peak-time\n"
+        "  - url: m.soundcloud.com/dj/sets/peak-time\n"  # with the playlist's tempo range
+        "    tempo_range: [120, 150]\n"
     )
     instance.add_dynamic_partitions(PLAYLISTS, ["cli/sets/added-by-hand"])
 
@@ -120,6 +121,10 @@ def test_bad_registry_file_names_the_file(
     result, _ = _tick(instance, catalog_resource)
     assert isinstance(result, SkipReason)
     assert str(playlists) in result.skip_message and "just-a-track" in result.skip_message
+    playlists.write_text("- {url: https://soundcloud.com/dj/sets/a, tempo_range: [150, 90]}\n")
+    result, _ = _tick(instance, catalog_resource)
+    assert isinstance(result, SkipReason)
+    assert result.skip_message.startswith(f"{playlists}: dj/sets/a: tempo_range: 150-90 is not")
 
 
 def test_schedule_requests_one_run_per_playlist(instance) -> None:

@@ -111,6 +111,7 @@ tracks = Table(
     Column("first_beat_s", Float),
     Column("first_downbeat_s", Float),
     Column("analysis_version", String(16)),
+    Column("tempo_range", String(16)),  # "150-185": the playlist's range it was measured in
     Column("eagle_id", String(64)),
     Column("enrichment_hash", String(64)),
     # DJ exports
@@ -186,6 +187,12 @@ def _v5_analysis_columns(conn: Connection) -> None:
     )
 
 
+def _v6_tempo_range_column(conn: Connection) -> None:
+    """The tempo range a track was measured in, when its playlist sets one, so a changed
+    range is measured again."""
+    _add_missing_columns(conn, tracks, ["tempo_range"])
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -195,6 +202,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v3_drop_asset_outputs,
     _v4_export_columns,
     _v5_analysis_columns,
+    _v6_tempo_range_column,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

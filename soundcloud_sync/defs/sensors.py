@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
 from dagster import (
     AddDynamicPartitionsRequest,
     DagsterRunStatus,
@@ -29,7 +28,12 @@ from dagster import (
     sensor,
 )
 
-from ..config import DEFAULT_MIN_RECHECK_SECONDS, Settings
+from ..config import (
+    DEFAULT_MIN_RECHECK_SECONDS,
+    ConfigError,
+    Settings,
+    read_playlists_file,
+)
 from ..runs.workers import reap_dead_runs
 from ..sources import SourceError, is_playlist_key, parse_playlist_url
 from .jobs import sync_playlist_job
@@ -104,18 +108,6 @@ def playlists_file() -> Path:
     return Settings.from_env().playlists_file
 
 
-def read_playlists_file(path: Path) -> list[str]:
-    """`playlists.yaml`: a list of URLs, or `{playlists: [...]}`; errors name the file."""
-    if not path.exists():
-        return []
-    data = yaml.safe_load(path.read_text()) or []
-    if isinstance(data, dict):
-        data = data.get("playlists") or []
-    if not isinstance(data, list) or not all(isinstance(u, str) for u in data):
-        raise ValueError(f"{path}: expected a list of playlist URLs")
-    return data
-
-
 @dataclass
 class RegistryChange:
     add: dict[str, str]  # key -> url
@@ -162,11 +154,13 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
         context.log.warning(line)
     path = playlists_file()
     try:
-        urls = read_playlists_file(path)
+        urls = [entry.url for entry in read_playlists_file(path)]
         previous = set(json.loads(context.cursor or "[]"))
         partition_keys = context.instance.get_dynamic_partitions(PLAYLISTS)
         change = registry_change(urls, previous, partition_keys)
-    except (ValueError, SourceError, yaml.YAMLError) as exc:
+    except ConfigError as exc:  # names the file, the playlist and the field
+        return SkipReason(str(exc))
+    except (ValueError, SourceError) as exc:
         return SkipReason(f"{path}: {exc}")
     store = catalog.catalog()
     for key, url in change.add.items():

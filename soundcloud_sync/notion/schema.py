@@ -70,6 +70,12 @@ TRACK_FIELDS: tuple[Field, ...] = (
         group="enrichment",
     ),
     Field("lufs", "Audio LUFS Level", ("number",), ("Loudness Level",), group="enrichment"),
+    Field(
+        "analysis_version",
+        "Audio Analysis Version",
+        ("rich_text", "number", "select"),
+        group="enrichment",
+    ),
     Field("downloaded", "Downloaded", ("checkbox",), ("DL",), group="enrichment"),
     Field("aiff_path", "AIFF File Path", ("rich_text",), ("AIFF",), group="enrichment"),
     Field("wav_path", "WAV File Path", ("rich_text",), ("WAV",), group="enrichment"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from dagster import (
     DagsterEvent,
     DagsterEventType,
     DagsterInstance,
+    JobDefinition,
     RunsFilter,
     execute_job,
     reconstructable,
@@ -50,9 +51,13 @@ def run_sync(
     asset_keys: Iterable[str] | None = None,
     on_event: Callable[[EventLogEntry], None] | None = None,
     origin: str = "cli",
+    job_def: Callable[[], JobDefinition] | None = None,
+    ops_config: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
 
+    ``job_def``: a module-level function returning the job (default `sync_playlist`);
+    ``ops_config``: run config per asset (``{"audio_features": {"force": True}}``).
     Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
@@ -60,12 +65,13 @@ def run_sync(
         _start_step_server()  # it imports the project while this process gets the run ready
     from ..definitions import sync_playlist_job_def
 
-    job = reconstructable(sync_playlist_job_def)
+    job_def = job_def or sync_playlist_job_def
+    job = reconstructable(job_def)
     if asset_keys:
         # An asset selection alone would pull in every check of those assets, the
         # Notion audit too; keep to the checks the job itself carries.
         selection = {AssetKey.from_user_string(k) for k in asset_keys}
-        checks = sync_playlist_job_def().asset_layer.asset_graph.asset_check_keys
+        checks = job_def().asset_layer.asset_graph.asset_check_keys
         job = job.get_subset(
             asset_selection=selection,
             asset_check_selection={c for c in checks if c.asset_key in selection},
@@ -91,7 +97,10 @@ def run_sync(
                     **worker_tags(),
                 },
                 # the terminal shows progress; the full log stays in the instance (and the UI)
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                    "ops": {name: {"config": dict(c)} for name, c in (ops_config or {}).items()},
+                },
             ) as result,
         ):
             failures = [
@@ -169,7 +178,10 @@ def _failure_text(failures: list) -> str | None:
         while error is not None and error.cause is not None:
             error = error.cause
         if error is not None and error.message:
-            return f"{event.step_key}: {error.message.strip().splitlines()[-1]}"
+            line = error.message.strip().splitlines()[-1]
+            if error.cls_name == "Failure":  # written for the user: no class path before it
+                line = line.split(": ", 1)[-1]
+            return f"{event.step_key}: {line}"
     return None
 
 

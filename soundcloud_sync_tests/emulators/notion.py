@@ -1319,6 +1319,7 @@ def legacy_track_properties(variant: str = "default") -> dict[str, dict[str, Any
             "BPM": {"number": {}},  # legacy duplicate of Tempo: must stay untouched
         }
     legacy = {
+        "Audio Analysis Version": {"rich_text": {}},  # which analysis measured the row
         "Spotify ID": {"rich_text": {}},
         "Spotify URL": {"url": {}},
         "Spotify Popularity": {"number": {}},

@@ -11,6 +11,8 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetExecutionContext,
+    Config,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -18,7 +20,7 @@ from dagster import (
 )
 
 from ... import pipeline
-from ...catalog import AUDIO_ON_DISK
+from ...config import ConfigError, Settings, check_tempo_range, playlist_tempo_range
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
@@ -80,29 +82,56 @@ def audio_files(
     )
 
 
+class AudioFeaturesConfig(Config):
+    """Run config of `audio_features` (launchpad or backfill): ``tempo_range`` [low, high]
+    BPM for this run wins over playlists.yaml, the genre's prior and the default
+    70-180; ``force`` measures every track again, also those at the current version."""
+
+    tempo_range: list[float] | None = None
+    force: bool = False
+
+
+def _tempo_range(key: str, config: AudioFeaturesConfig) -> tuple[float, float] | None:
+    """This run's range, else the playlist's in playlists.yaml, else None (the default)."""
+    try:
+        if config.tempo_range is not None:
+            return check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
+        return playlist_tempo_range(Settings.from_env().playlists_file, key)
+    except ConfigError as exc:
+        raise Failure(description=str(exc)) from None
+
+
 @asset(
     partitions_def=playlists_partitions,
     group_name="audio",
     deps=[audio_files],
     description="Tempo with confidence and beat grid (first beat, first bar start), key "
     "(standard and Camelot) with confidence, duration and loudness of every downloaded "
-    "track, with the analysis version that measured them.",
+    "track, with the analysis version that measured them. Measures only what is new, "
+    "measured by an older version or in another tempo range, from the file on disk.",
 )
 def audio_features(
-    context: AssetExecutionContext, library: LibraryResource, catalog: CatalogResource
+    context: AssetExecutionContext,
+    config: AudioFeaturesConfig,
+    library: LibraryResource,
+    catalog: CatalogResource,
 ) -> MaterializeResult:
     from ...audio import playlist_chart_markdown
 
+    key = context.partition_key
+    tempo_range = _tempo_range(key, config)
     files = [
-        {"soundcloud_id": t["soundcloud_id"], "path": t["source_path"]}
-        for t in _live_tracks(catalog, context.partition_key)
-        if t.get("download_status") in AUDIO_ON_DISK and t.get("source_path")
+        {"soundcloud_id": t["soundcloud_id"], "path": path}
+        for t in _live_tracks(catalog, key)
+        if (path := pipeline.audio_on_disk(t))
     ]
     rows = pipeline.analyse_audio(
         catalog.catalog(),
         files,
         workers=library.analysis_workers,
         progress=step_progress(context),
+        tempo_range=tempo_range,
+        force=config.force,
     )
     frame = pd.DataFrame(
         rows,
@@ -116,13 +145,14 @@ def audio_features(
     metadata: dict[str, Any] = {
         **status_counts(frame["status"]),
         "dagster/row_count": len(frame),
+        "tempo_range": pipeline.range_label(tempo_range) or "default (genre prior, 70-180)",
         "tracks": MetadataValue.md(table.to_markdown(index=False) if len(table) else "none"),
     }
     measured = frame.dropna(subset=["tempo"])
     if len(measured):
         metadata["median_bpm"] = float(measured["tempo"].median())
         metadata["tempo_and_keys"] = MetadataValue.md(
-            playlist_chart_markdown(measured["tempo"], measured["camelot"], context.partition_key)
+            playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
         )
     return MaterializeResult(metadata=metadata)
 
