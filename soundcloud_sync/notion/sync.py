@@ -17,7 +17,6 @@ import logging
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import KEY_NOTATIONS
+from ..matching import normalize
 from .gateway import AmbiguousCreate, NotionError, NotionGateway
 from .locks import MachineLocks
 from .schema import (
@@ -159,15 +159,6 @@ class SyncReport:
 
 
 # -- matching helpers -------------------------------------------------------------------
-
-_MIX = re.compile(r"[\(\[]\s*(original|extended)\s+mix\s*[\)\]]", re.I)
-
-
-def normalize(text: str | None) -> str:
-    """Case, accents, punctuation and '(Original Mix)' do not make a different track."""
-    text = unicodedata.normalize("NFKD", _MIX.sub(" ", text or ""))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
 
 
 def normalize_url(url: str | None) -> str:

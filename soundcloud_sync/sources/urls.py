@@ -41,7 +41,9 @@ SPOTIFY_HOSTS = {"open.spotify.com", "play.spotify.com"}
 _SPOTIFY_ID = r"[A-Za-z0-9]{16,32}"
 _SPOTIFY_KEY = re.compile(rf"^spotify/playlist/(?P<id>{_SPOTIFY_ID})$")
 _SPOTIFY_URI = re.compile(rf"^spotify:(?:user:[^:]+:)?playlist:(?P<id>{_SPOTIFY_ID})$")
-_SPOTIFY_PATH = re.compile(rf"^/(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?(?:embed/)?playlist/(?P<id>{_SPOTIFY_ID})/?$", re.I)
+_SPOTIFY_PATH = re.compile(
+    rf"^/(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?(?:embed/)?playlist/(?P<id>{_SPOTIFY_ID})/?$", re.I
+)
 
 
 @dataclass(frozen=True)
