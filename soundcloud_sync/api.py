@@ -18,7 +18,7 @@ from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .runs import RunOutcome, local_instance, run_sync
-from .sources import parse_playlist_url
+from .sources import SpotifyPlaylistRef, parse_playlist_url
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -49,6 +49,16 @@ def _soundcloud(settings: Settings) -> Iterator[Any]:
 
     with resources_for(settings) as resources, resources.soundcloud.client() as client:
         yield client
+
+
+def playlist_refs(urls: list[str], settings: Settings) -> list[Any]:
+    """Each URL's playlist, every one checked before anything runs: a Spotify playlist
+    without a Spotify app configured is refused here, naming the missing variables."""
+    refs = [parse_playlist_url(url) for url in urls]
+    for ref in refs:
+        if isinstance(ref, SpotifyPlaylistRef):
+            settings.require_spotify(ref.public_url)
+    return refs
 
 
 # -- reading SoundCloud ------------------------------------------------------------
@@ -83,7 +93,7 @@ def register_playlists(urls: list[str]) -> list[str]:
     from . import runs
 
     settings = _settings()
-    urls_by_key = {ref.key: ref.url for ref in map(parse_playlist_url, urls)}
+    urls_by_key = {ref.key: ref.url for ref in playlist_refs(urls, settings)}
     with local_instance(settings) as instance:
         runs.register_playlists(instance, catalog_for(settings), urls_by_key)
     return list(urls_by_key)
@@ -153,10 +163,17 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
     """The dry run: the Notion step with writes turned off, on today's listing."""
     from .defs.resources import resources_for
 
+    ref = playlist_refs([url], settings)[0]
     with resources_for(settings) as resources, resources.soundcloud.client() as client:
         notion = resources.notion
+        if isinstance(ref, SpotifyPlaylistRef):
+            spotify = resources.spotify.client()
+            playlist = spotify.fetch_playlist(url)
+            spotify.close()
+        else:
+            playlist = client.fetch_playlist(url)
         return pipeline.plan_notion_sync(
-            client.fetch_playlist(url),
+            playlist,
             catalog_for(settings),
             notion.sync() if notion.enabled else None,
             playlist_name=playlist_name,
@@ -228,6 +245,8 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
     known = catalog_for(settings).playlist(ref.key)
     if not known or not known.get("last_synced_at") or known.get("sync_status") != "Synced":
         return True
+    if isinstance(ref, SpotifyPlaylistRef):
+        return True  # the run's first request compares Spotify's snapshot id: as cheap
     with _soundcloud(settings) as client:
         snapshot = client.check_playlist(ref.url)
     modified = snapshot.last_modified

@@ -83,7 +83,8 @@ def sync(
     if playlist_name and len(urls) > 1:
         _fail("--name applies to one playlist; give one URL with it")
     with _user_errors():
-        keys = [parse_playlist_url(url).key for url in urls]  # all bad input before any run
+        settings: Settings = click.get_current_context().obj
+        keys = [ref.key for ref in api.playlist_refs(list(urls), settings)]  # before any run
     results, failures = [], []
     for url, key in zip(urls, keys, strict=True):
         try:

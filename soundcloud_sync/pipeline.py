@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .catalog import AUDIO_ON_DISK, Catalog, utc_now
-from .sources import parse_playlist_url
+from .sources import SpotifyPlaylistRef, parse_playlist_url
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_PREFIX = "progress:"
@@ -49,10 +49,14 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
-    """The playlist as the Notion sync wants it (public URL: never the secret token)."""
+    """The playlist as the Notion sync wants it (public URL: never the secret token;
+    a Spotify playlist's URL goes to its own property)."""
+    url = parse_playlist_url(playlist_row["url"]).public_url
+    spotify = isinstance(parse_playlist_url(playlist_row["key"]), SpotifyPlaylistRef)
     return {
         "key": playlist_row["key"],
-        "url": parse_playlist_url(playlist_row["url"]).public_url,
+        "url": None if spotify else url,
+        "spotify_url": url if spotify else None,
         "name": playlist_row.get("name_override") or playlist_row.get("title"),
         "curator": playlist_row.get("curator"),
         "track_count": playlist_row.get("track_count"),
@@ -320,9 +324,23 @@ def download_audio(
     max_workers: int = 4,
     progress: Progress | None = None,
 ) -> list[Any]:
-    """Fetch what is not on disk yet; record each outcome as it lands."""
+    """Fetch what is not on disk yet; record each outcome as it lands. A recording
+    known only from Spotify has nothing to download from yet: "no source", no error."""
     from .audio import download_tracks
+    from .audio.download import DownloadResult, DownloadStatus
 
+    without_source = [r for r in track_rows if int(r["soundcloud_id"]) <= 0]
+    track_rows = [r for r in track_rows if int(r["soundcloud_id"]) > 0]
+    reason = "known only from Spotify: no audio source yet"
+    skipped = [
+        DownloadResult(int(r["soundcloud_id"]), r.get("spotify_url") or "",
+                       DownloadStatus.NO_SOURCE, reason=reason)
+        for r in without_source
+    ]  # fmt: skip
+    catalog.update_tracks(
+        {r.soundcloud_id: {"download_status": str(r.status), "download_reason": reason}
+         for r in skipped}
+    )  # fmt: skip
     total, done = len(track_rows), 0
 
     def remember(result: Any) -> None:
@@ -338,7 +356,7 @@ def download_audio(
         if progress:
             progress("download", done, total)
 
-    return download_tracks(
+    return skipped + download_tracks(
         track_rows,
         downloads_dir,
         soundcloud_client.youtube_dl,
