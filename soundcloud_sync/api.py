@@ -321,9 +321,23 @@ def playlist_stats(
         else ("unchanged" if outcome is None else "skipped"),
         "sync_status": playlist.get("sync_status"),
     }
+    if playlist.get("source") == "spotify":
+        stats.update(_spotify_stats(outcome))
     if audio_formats:  # the audio chain ran
         stats.update(_audio_stats(tracks, audio_formats))
     return stats
+
+
+def _spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:
+    """What the listing step said of a Spotify playlist: entries that are no track, the
+    recordings found on SoundCloud by ISRC, and look-alikes left for a person to judge."""
+    listed = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
+    return {
+        "skipped_entries": listed.get("skipped") or [],
+        "merged_by_isrc": listed.get("merged_by_isrc", 0),
+        "possible_matches": listed.get("possible_match_list") or [],
+        "spotify_unchanged": bool(listed.get("unchanged")) if outcome else True,
+    }
 
 
 def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict[str, int]:

@@ -93,7 +93,11 @@ def test_a_long_playlist_is_read_in_pages_of_50_with_odd_entries_skipped(
     assert [t.title for t in read.tracks] == [f"Song {i}" for i in range(117)]
     assert [t.position for t in read.tracks] == list(range(1, 118))
     first = read.tracks[0]
-    assert (first.artist, first.isrc, first.duration_ms) == ("Ava Lind, Kofi", "usrc10000000", 210000)
+    assert (first.artist, first.isrc, first.duration_ms) == (
+        "Ava Lind, Kofi",
+        "usrc10000000",
+        210000,
+    )
     assert first.spotify_url == f"https://open.spotify.com/track/{tracks[0].id}"
     assert first.soundcloud_id is None and str(first.source) == "spotify"
     assert [(s.position, s.name, s.reason) for s in read.skipped] == [

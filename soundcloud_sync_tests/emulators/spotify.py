@@ -64,8 +64,7 @@ class SpotifyTrack:
             "href": f"https://api.spotify.com/v1/tracks/{self.id}",
             "name": self.name,
             "artists": [
-                {"id": spotify_id(f"artist:{a}"), "name": a, "type": "artist"}
-                for a in self.artists
+                {"id": spotify_id(f"artist:{a}"), "name": a, "type": "artist"} for a in self.artists
             ],
             "album": {
                 "id": album_id,
@@ -484,7 +483,9 @@ class _Handler(BaseHTTPRequestHandler):
         except LookupError:
             return _api_error(404, "Resource not found")
         payload = playlist.json(emu.api_base)
-        return _Answer(200, select_fields(payload, query["fields"]) if "fields" in query else payload)
+        return _Answer(
+            200, select_fields(payload, query["fields"]) if "fields" in query else payload
+        )
 
     def _ep_playlist_items(self, emu, match, query, user) -> _Answer:  # type: ignore[no-untyped-def]
         try:
@@ -497,7 +498,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not 1 <= limit <= PAGE_LIMIT or offset < 0:
             return _api_error(400, f"Invalid limit: must be between 1 and {PAGE_LIMIT}")
         payload = playlist.page(emu.api_base, offset, limit)
-        return _Answer(200, select_fields(payload, query["fields"]) if "fields" in query else payload)
+        return _Answer(
+            200, select_fields(payload, query["fields"]) if "fields" in query else payload
+        )
 
     def _ep_playlist_tracks(self, emu, match, query, user) -> _Answer:  # type: ignore[no-untyped-def]
         return _api_error(403, "Forbidden")  # gone for development-mode apps: use /items
