@@ -263,6 +263,7 @@ def plan_notion_sync(
     Without a Notion connection (`notion_sync` None) only the catalog's side is told."""
     known_row = catalog.playlist(playlist.key) or {}
     change = catalog.preview_playlist(playlist)
+    playlist = catalog.resolve_recordings(playlist)
     playlist_row = {
         **known_row,
         "key": playlist.key,
@@ -276,6 +277,9 @@ def plan_notion_sync(
     playlist_row["listing_explained"] = change.removals_trusted
     plan: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.url).public_url,
+        "skipped_entries": [
+            {"position": e.position, "name": e.name, "reason": e.reason} for e in playlist.skipped
+        ],
         "playlist_name": playlist_row["name_override"] or playlist.title,
         "total_tracks": len(rows),
         "new_to_catalog": len(change.added),
@@ -299,6 +303,7 @@ def plan_notion_sync(
         **{k: stats[k] for k in ("tracks_added", "tracks_updated", "tracks_skipped")},
         **{k: stats[k] for k in ("tracks_unlinked", "errors", "failed_tracks", "unreadable")},
         "notion_requests": stats["notion_requests"],
+        "warnings": stats["warnings"],
         "plan": [
             {"soundcloud_id": r.soundcloud_id, "action": r.status, "page_id": r.page_id}
             for r in [*report.tracks, *report.unlinked]

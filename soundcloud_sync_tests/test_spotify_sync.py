@@ -162,3 +162,26 @@ def test_spotify_url_refused_without_an_app(env: dict[str, str]) -> None:
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET: not set")
     assert "open.spotify.com/playlist/37i9dQZF1DXcBWIGoYBM5M" in line
+
+
+def test_dry_run_announces_the_new_property_and_writes_nothing(
+    env: dict[str, str],
+    spotify_emulator: SpotifyEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    sp = spotify_emulator
+    playlist = sp.add_playlist(
+        "Digging", "dj-kay", [sp.add_track("Ember City", "Rin Takeda"), Entry("removed")]
+    )
+    notion_emulator.reset_counts()
+    result = cli(env, "sync", playlist.url, "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert "Playlists: would add the url property 'Spotify URL'" in plan["warnings"]
+    assert (plan["total_tracks"], plan["tracks_added"]) == (1, 1)
+    assert plan["skipped_entries"] == [
+        {"position": 2, "name": None, "reason": "removed from Spotify"}
+    ]
+    assert notion_emulator.writes == 0
+    assert not notion_emulator.pages_in(notion_catalog.tracks_data_source_id)

@@ -333,6 +333,14 @@ class Catalog:
                               "soundcloud_title": row.title})  # fmt: skip
         return found
 
+    def resolve_recordings(self, playlist: Playlist) -> Playlist:
+        """A Spotify listing with each track given the catalog id it would get (ids of
+        recordings new to the catalog are provisional): for the dry run."""
+        if playlist.source != Source.SPOTIFY:
+            return playlist
+        with self.engine.connect() as conn:
+            return self._resolve_recordings(conn, playlist).playlist
+
     def preview_playlist(self, playlist: Playlist) -> MembershipChange:
         """What `record_playlist` would report for this listing, writing nothing."""
         with self.engine.connect() as conn:

@@ -31,7 +31,7 @@ from dagster import (
 
 from ..config import DEFAULT_MIN_RECHECK_SECONDS, Settings
 from ..runs.workers import reap_dead_runs
-from ..sources import SourceError, is_playlist_key, parse_playlist_url
+from ..sources import SourceError, is_playlist_key, is_spotify_key, parse_playlist_url
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, SoundCloudResource
@@ -199,9 +199,12 @@ def new_tracks_sensor(
     # Every tick cleans up after runs whose process died (their slots would block others)
     for line in reap_dead_runs(context.instance):
         context.log.warning(line)
-    # URL-shaped keys typed in the UI wait for the registry sensor's canonical key
+    # URL-shaped keys typed in the UI wait for the registry sensor's canonical key;
+    # Spotify playlists are synced by the schedule (this sensor spends SoundCloud's budget)
     keys = sorted(
-        k for k in context.instance.get_dynamic_partitions(PLAYLISTS) if is_playlist_key(k)
+        k
+        for k in context.instance.get_dynamic_partitions(PLAYLISTS)
+        if is_playlist_key(k) and not is_spotify_key(k)
     )
     if not keys:
         return SkipReason("no playlists registered")
