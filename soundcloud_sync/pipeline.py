@@ -534,6 +534,8 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
     for t in records(catalog_tracks):
         if not t.get("notion_page_id") or not (t.get("analyzed_at") or t.get("download_status")):
             continue  # nothing new to say about it yet
+        if t.get("download_status") == "no-source":
+            continue  # nothing to download it from: nothing measured, nothing to write
         files = t.get("files") or {}
         rows.append(
             {

@@ -100,6 +100,7 @@ def test_a_long_playlist_is_read_in_pages_of_50_with_odd_entries_skipped(
     )
     assert first.spotify_url == f"https://open.spotify.com/track/{tracks[0].id}"
     assert first.soundcloud_id is None and str(first.source) == "spotify"
+    assert str(first.availability) == "no-source"  # Spotify serves no audio
     assert [(s.position, s.name, s.reason) for s in read.skipped] == [
         (11, "my bootleg.mp3", "local file"),
         (62, "Mix Show #12", "podcast episode"),
