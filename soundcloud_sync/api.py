@@ -349,5 +349,6 @@ def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict
         "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
         "previews": status["preview-only"],
         "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],
+        "no_source": status["no-source"],  # known only from Spotify: nothing to download
         "download_errors": status["error"],
     }

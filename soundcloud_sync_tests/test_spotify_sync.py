@@ -185,3 +185,34 @@ def test_dry_run_announces_the_new_property_and_writes_nothing(
     ]
     assert notion_emulator.writes == 0
     assert not notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
+
+
+def test_audio_chain_downloads_shared_recordings_and_skips_spotify_only_ones(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    soundcloud_emulator: SoundCloudEmulator,
+    spotify_emulator: SpotifyEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    for name, value in {**env, "AUDIO_FORMATS": "aiff"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(Path(env["SOUNDCLOUD_SYNC_HOME"]).parent)
+    sc, sp = soundcloud_emulator, spotify_emulator
+    shared = sc.add_track(
+        "label-a", "Night Drive", publisher_artist="Mira Vale", isrc="GBAYE2400101"
+    )
+    api.sync_playlist_to_notion(sc.add_playlist("label-a", "picks", tracks=[shared]).url)
+    playlist = sp.add_playlist(
+        "Late Spring",
+        "dj-kay",
+        [sp.add_track("Night Drive", "Mira Vale", isrc="GBAYE2400101"),
+         sp.add_track("Ember City", "Rin Takeda", isrc="USRC12400999")],
+    )  # fmt: skip
+    stats = api.sync_and_download_playlist(playlist.url)
+    assert (stats["errors"], stats["download_errors"]) == (0, 0)
+    assert (stats["downloaded"], stats["analysed"], stats["converted"]) == (1, 1, 1)
+    assert stats["no_source"] == 1
+    pages = pages_by_title(notion_emulator, notion_catalog)
+    assert pages["Night Drive"]["Downloaded"] is True and pages["Night Drive"]["Tempo"]
+    assert not pages["Ember City"]["Downloaded"] and pages["Ember City"]["Tempo"] is None
