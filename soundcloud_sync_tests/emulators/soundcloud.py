@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from soundcloud_sync_tests.emulators.base import BackgroundServer
+from soundcloud_sync_tests.emulators.base import BackgroundServer, RateWindow, retry_after_header
 
 DEFAULT_CLIENT_ID = "EmUlAtOr0ClientId0123456789abcde"  # 32 chars, like the real ones
 PROXY_API_BASE = "http://api-v2.soundcloud.com/"
@@ -434,8 +434,7 @@ class SoundCloudEmulator(BackgroundServer):
         self.counts: collections.Counter[str] = collections.Counter()
         self.statuses: collections.Counter[int] = collections.Counter()
         self.log: list[tuple[str, int, str]] = []  # (endpoint, status, path without query)
-        self._window: collections.deque[float] = collections.deque()
-        self._inject: list[float] = []  # Retry-After values of injected 429s still to answer
+        self._rate = RateWindow(rate_limit, rate_window)
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
         self._lock = threading.RLock()
         self._clock = time.monotonic
@@ -471,7 +470,7 @@ class SoundCloudEmulator(BackgroundServer):
     def inject_429(self, times: int = 1, retry_after: float = 1) -> None:
         """Answer the next ``times`` api requests with 429 and this ``Retry-After``."""
         with self._lock:
-            self._inject.extend([retry_after] * times)
+            self._rate.inject(times, retry_after)
 
     def inject_error(self, status: int = 503, times: int = 1) -> None:
         """Answer the next ``times`` api requests with ``status`` (a 5xx from the edge)."""
@@ -727,15 +726,8 @@ class SoundCloudEmulator(BackgroundServer):
 
     def _rate_check(self) -> float | None:
         """Retry-After seconds when this api request must get a 429, else None."""
-        now = self._clock()
-        while self._window and now - self._window[0] >= self.rate_window:
-            self._window.popleft()
-        if self._inject:
-            return self._inject.pop(0)
-        if len(self._window) >= self.rate_limit:
-            return max(1, math.ceil(self.rate_window - (now - self._window[0])))
-        self._window.append(now)
-        return None
+        self._rate.limit, self._rate.seconds = self.rate_limit, self.rate_window
+        return self._rate.check(self._clock())
 
 
 @dataclass
@@ -848,7 +840,7 @@ class _Handler(BaseHTTPRequestHandler):
             wait = emu._rate_check()
             if wait is not None:
                 answer = _error(429, "Please slow down")
-                answer.headers["Retry-After"] = str(int(wait) if float(wait).is_integer() else wait)
+                answer.headers["Retry-After"] = retry_after_header(wait)
                 return answer
             if emu._inject_errors:
                 return _error(emu._inject_errors.pop(0), "upstream error")

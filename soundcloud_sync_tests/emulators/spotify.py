@@ -17,7 +17,6 @@ import base64
 import collections
 import hashlib
 import json
-import math
 import re
 import secrets
 import threading
@@ -27,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from soundcloud_sync_tests.emulators.base import BackgroundServer
+from soundcloud_sync_tests.emulators.base import BackgroundServer, RateWindow, retry_after_header
 
 PAGE_LIMIT = 50  # entries per /items page
 SEARCH_LIMIT = 10
@@ -239,15 +238,13 @@ class SpotifyEmulator(BackgroundServer):
     ) -> None:
         self.host, self.port = host, port
         self.client_id, self.client_secret = client_id, client_secret
-        self.rate_limit, self.rate_window = rate_limit, rate_window
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> user id
         self.tokens: dict[str, str | None] = {}  # access token -> user id (None: app only)
         self.playlists: dict[str, SpotifyPlaylist] = {}
         self.tracks: dict[str, SpotifyTrack] = {}
         self.counts: collections.Counter[str] = collections.Counter()
         self.log: list[tuple[str, int, str]] = []  # (endpoint, status, path)
-        self._window: collections.deque[float] = collections.deque()
-        self._inject: list[float] = []
+        self._rate = RateWindow(rate_limit, rate_window)
         self._lock = threading.RLock()
 
     # ---- lifecycle
@@ -277,7 +274,7 @@ class SpotifyEmulator(BackgroundServer):
 
     def inject_429(self, times: int = 1, retry_after: float = 1) -> None:
         with self._lock:
-            self._inject.extend([retry_after] * times)
+            self._rate.inject(times, retry_after)
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -343,17 +340,6 @@ class SpotifyEmulator(BackgroundServer):
             playlist.version += 1
 
     # ---- internals
-
-    def _rate_check(self) -> float | None:
-        now = time.monotonic()
-        while self._window and now - self._window[0] >= self.rate_window:
-            self._window.popleft()
-        if self._inject:
-            return self._inject.pop(0)
-        if len(self._window) >= self.rate_limit:
-            return max(1, math.ceil(self.rate_window - (now - self._window[0])))
-        self._window.append(now)
-        return None
 
     def _issue(self, user: str | None) -> dict[str, Any]:
         token = secrets.token_urlsafe(24)
@@ -435,10 +421,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._token(emu, form)
         if endpoint == "unknown":
             return _api_error(404, "Service not found")
-        wait = emu._rate_check()
+        wait = emu._rate.check(time.monotonic())
         if wait is not None:
             answer = _api_error(429, "API rate limit exceeded")
-            answer.headers["Retry-After"] = str(int(wait) if float(wait).is_integer() else wait)
+            answer.headers["Retry-After"] = retry_after_header(wait)
             return answer
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
