@@ -864,8 +864,13 @@ class NotionCatalogSync:
         if dry_run:
             return TrackResult(sid, "created", None, props_hash, playlist_page_id is not None)
         ds = tracks.data_source_id
-        with self.locks.hold("create", f"{ds}:{sid}"):
-            other = self.locks.created_page(ds, sid)
+        # the catalog's own ids (below zero) differ between catalogs: a recording known
+        # only from Spotify is remembered by its Spotify id
+        ident: object = (
+            f"spotify:{row['spotify_id']}" if sid <= 0 and row.get("spotify_id") else sid
+        )
+        with self.locks.hold("create", f"{ds}:{ident}"):
+            other = self.locks.created_page(ds, ident)
             if other is not None:
                 # another run on this machine created it a moment ago: fill in and link
                 try:
@@ -882,14 +887,14 @@ class NotionCatalogSync:
                 except NotionError as err:
                     if not _gone(err):
                         raise
-                    self.locks.forget_created(ds, sid)  # trashed since: create it anew
+                    self.locks.forget_created(ds, ident)  # trashed since: create it anew
             body = encode_all(tracks, values)
             extra = owned_values(tracks, {"added_at": row.get("added_at") or _now()}, ("create",))
             body.update(encode_all(tracks, extra))
             if playlist_page_id:
                 body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
             page = self.gateway.create_page(ds, body)
-            self.locks.record_created(ds, sid, page["id"])
+            self.locks.record_created(ds, ident, page["id"])
             return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
 
     def _unlink(
