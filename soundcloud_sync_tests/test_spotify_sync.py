@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,40 @@ def test_audio_chain_downloads_shared_recordings_and_skips_spotify_only_ones(
     pages = pages_by_title(notion_emulator, notion_catalog)
     assert pages["Night Drive"]["Downloaded"] is True and pages["Night Drive"]["Tempo"]
     assert not pages["Ember City"]["Downloaded"] and pages["Ember City"]["Tempo"] is None
+
+
+def test_lost_answers_and_a_lost_catalog_make_no_second_page(
+    env: dict[str, str],
+    spotify_emulator: SpotifyEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    sp = spotify_emulator
+    playlist = sp.add_playlist(
+        "Digging",
+        "dj-kay",
+        [sp.add_track(f"Song {i}", "Rin Takeda", isrc=f"USRC1240{i:04d}") for i in range(5)],
+    )
+    # Notion commits three creates but their answers never arrive
+    notion_emulator.script("POST", "/v1/pages", "commit_then_502", times=3)
+    first = cli(env, "sync", playlist.url, "--no-download", "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["tracks_added"] == 5
+    assert len(pages_by_title(notion_emulator, notion_catalog)) == 5
+
+    # the catalog (and the machine's record of creates) is lost: the pages are found
+    # again by their Spotify ID, filled in and linked, never made twice
+    home = Path(env["SOUNDCLOUD_SYNC_HOME"])
+    (home / "catalog.sqlite").unlink()
+    for leftover in home.glob("catalog.sqlite-*"):
+        leftover.unlink()
+    shutil.rmtree(home / "state")
+    again = cli(env, "sync", playlist.url, "--no-download", "--json")
+    assert again.returncode == 0, again.stderr
+    stats = json.loads(again.stdout)
+    assert (stats["tracks_added"], stats["errors"]) == (0, 0)
+    pages = [
+        notion_emulator.plain(p)
+        for p in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
+    ]
+    assert sorted(p["Title"] for p in pages) == [f"Song {i}" for i in range(5)]
