@@ -127,3 +127,24 @@ def test_v6_adds_the_spotify_columns_to_an_older_catalog(tmp_path) -> None:
         assert {"spotify_id", "spotify_url"} <= columns
         indexes = {i["name"] for i in inspect(conn).get_indexes("tracks")}
         assert "ix_tracks_spotify_id" in indexes
+
+
+def test_a_soundcloud_listing_absorbs_the_recording_first_seen_on_spotify(tmp_path) -> None:
+    store = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    store.record_playlist(_spotify([SPOTIFY[1], SPOTIFY[0]]))  # Spotify first: ids -1, -2
+    store.update_track(-2, notion_page_id="page-night-drive", notion_hash="h")
+    spotify_key = "spotify/playlist/AbCdEfGhIjKlMnOpQrStUv"
+    store.set_notion_linked(spotify_key, -2, True)
+    change = store.record_playlist(
+        _soundcloud([(501, "Night Drive", "Mira Vale", "GBAYE2400101", 200_000)])
+    )
+    assert change.merged == [501]
+    row = store.tracks_by_id([501])[501]
+    assert (row["spotify_id"], row["notion_page_id"]) == ("sp1", "page-night-drive")
+    assert store.tracks_by_id([-2]) == {}
+    spotify_rows = store.playlist_tracks(spotify_key)
+    assert list(spotify_rows["soundcloud_id"]) == [-1, 501]
+    assert list(spotify_rows["notion_linked"]) == [False, True]
+    # and the next Spotify listing finds the one row by its Spotify id
+    again = store.record_playlist(_spotify([SPOTIFY[1], SPOTIFY[0]], snapshot="s2"))
+    assert (again.added, again.removed, again.merged) == ([], [], [501])

@@ -254,3 +254,26 @@ def test_lost_answers_and_a_lost_catalog_make_no_second_page(
         for p in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
     ]
     assert sorted(p["Title"] for p in pages) == [f"Song {i}" for i in range(5)]
+
+
+def test_spotify_first_then_soundcloud_keeps_one_page(
+    env: dict[str, str],
+    soundcloud_emulator: SoundCloudEmulator,
+    spotify_emulator: SpotifyEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    sp, sc = spotify_emulator, soundcloud_emulator
+    spotify_track = sp.add_track("Night Drive", "Mira Vale", isrc="GBAYE2400101")
+    sp_playlist = sp.add_playlist("Late Spring", "dj-kay", [spotify_track])
+    assert cli(env, "sync", sp_playlist.url, "--no-download").returncode == 0
+    shared = sc.add_track(
+        "label-a", "Night Drive", publisher_artist="Mira Vale", isrc="gbaye2400101"
+    )
+    sc_playlist = sc.add_playlist("label-a", "picks", tracks=[shared])
+    result = cli(env, "sync", sc_playlist.url, "--no-download", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tracks_added"] == 0
+    [page] = pages_by_title(notion_emulator, notion_catalog).values()
+    assert (page["SoundCloud ID"], page["Spotify ID"]) == (shared.id, spotify_track.id)
+    assert len(page["Playlists"]) == 2

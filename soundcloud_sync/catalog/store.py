@@ -194,6 +194,8 @@ class Catalog:
             ids = [_catalog_id(t) for t in playlist.tracks]
             before, verdict = self._read_listing(conn, playlist)
             self._write_tracks(conn, playlist, now)
+            if playlist.source == Source.SOUNDCLOUD:
+                extra = {"merged": self._absorb_spotify_only(conn, playlist)}
             _upsert(conn, memberships, [
                 {"playlist_key": playlist.key, "soundcloud_id": _catalog_id(t),
                  "position": t.position, "last_seen_at": now, "removed_at": None,
@@ -256,6 +258,51 @@ class Catalog:
         _upsert(conn, tracks, full, ["soundcloud_id"])  # known rows keep first_seen_at
         for sid, values in identity:
             conn.execute(update(tracks).where(tracks.c.soundcloud_id == sid).values(**values))
+
+    @staticmethod
+    def _absorb_spotify_only(conn: Connection, playlist: Playlist) -> list[int]:
+        """A SoundCloud track whose ISRC a recording known only from Spotify has is that
+        recording: its row (Spotify identity, Notion page, playlists) moves onto the
+        SoundCloud row, so the page made from Spotify gains the SoundCloud identity and
+        no second page is made. Returns the SoundCloud ids that absorbed one."""
+        by_isrc = {t.isrc.upper(): _catalog_id(t) for t in playlist.tracks if t.isrc}
+        if not by_isrc:
+            return []
+        rows = conn.execute(
+            select(tracks).where(
+                and_(tracks.c.soundcloud_id < 0, func.upper(tracks.c.isrc).in_(by_isrc))
+            )
+        ).all()
+        absorbed = []
+        for old in rows:
+            sid = by_isrc[old.isrc.upper()]
+            keep = conn.execute(select(tracks).where(tracks.c.soundcloud_id == sid)).one()
+            values = {
+                "spotify_id": keep.spotify_id or old.spotify_id,
+                "spotify_url": keep.spotify_url or old.spotify_url,
+                "first_seen_at": min(t for t in (keep.first_seen_at, old.first_seen_at) if t),
+            }
+            if not keep.notion_page_id:  # the page made from Spotify becomes this one's
+                values.update(notion_page_id=old.notion_page_id, notion_hash=old.notion_hash)
+            for member in conn.execute(
+                select(memberships).where(memberships.c.soundcloud_id == old.soundcloud_id)
+            ).all():
+                taken = conn.execute(
+                    select(memberships.c.soundcloud_id).where(
+                        and_(memberships.c.playlist_key == member.playlist_key,
+                             memberships.c.soundcloud_id == sid)
+                    )
+                ).first()  # fmt: skip
+                where = and_(memberships.c.playlist_key == member.playlist_key,
+                             memberships.c.soundcloud_id == old.soundcloud_id)  # fmt: skip
+                if taken is None:
+                    conn.execute(update(memberships).where(where).values(soundcloud_id=sid))
+                else:
+                    conn.execute(memberships.delete().where(where))
+            conn.execute(tracks.delete().where(tracks.c.soundcloud_id == old.soundcloud_id))
+            conn.execute(update(tracks).where(tracks.c.soundcloud_id == sid).values(**values))
+            absorbed.append(sid)
+        return absorbed
 
     @staticmethod
     def _resolve_recordings(conn: Connection, playlist: Playlist) -> _Resolved:
