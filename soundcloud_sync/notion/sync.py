@@ -49,10 +49,8 @@ from .schema import (
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 4
-_SPOTIFY_URL_FIELD = next(
-    f for f in PLAYLIST_FIELDS if f.key == "spotify_url"
-)  # lookup/write rounds: lost creates and stale page ids go round again
+MAX_ROUNDS = 4  # lookup/write rounds: lost creates and stale page ids go round again
+_SPOTIFY_URL_FIELD = next(f for f in PLAYLIST_FIELDS if f.key == "spotify_url")
 
 
 @dataclass(frozen=True)

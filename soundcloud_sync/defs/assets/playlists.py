@@ -5,6 +5,7 @@ report what they wrote as metadata; the assets downstream read the catalog.
 """
 
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 from dagster import (
@@ -16,7 +17,7 @@ from dagster import (
     multi_asset,
 )
 
-from ...catalog import Catalog
+from ...catalog import Catalog, MembershipChange
 from ...sources import Playlist, SourceError, is_spotify_key, parse_playlist_url, public_url
 from ..partitions import playlists_partitions
 from ..resources import CatalogResource, SoundCloudResource, SpotifyResource
@@ -112,7 +113,7 @@ def playlist_assets(
     for entry in playlist.skipped:
         context.log.info(f"{key}: entry {entry.position} ({entry.name or 'no name'}) skipped: "
                          f"{entry.reason}")  # fmt: skip
-    for match in getattr(change, "possible_matches", []):
+    for match in change.possible_matches:
         context.log.warning(
             f"{key}: {match['artist']} - {match['title']} may be SoundCloud track "
             f"{match['soundcloud_id']} ({match['soundcloud_title']}): no ISRC to prove it, "
@@ -157,7 +158,7 @@ def unchanged_spotify_playlist(context: AssetExecutionContext, store: Catalog, k
     )  # fmt: skip
 
 
-def spotify_metadata(playlist: Playlist, change) -> dict:  # type: ignore[no-untyped-def]
+def spotify_metadata(playlist: Playlist, change: MembershipChange) -> dict[str, Any]:
     """Entries skipped, recordings found on SoundCloud by ISRC, and possible matches."""
     if playlist.spotify_id is None:
         return {}
