@@ -180,3 +180,58 @@ def test_wrong_app_credentials_are_one_line_without_the_secret(
     with pytest.raises(SourceError) as err:
         client.fetch_playlist(playlist.url)
     assert "SPOTIFY_CLIENT_SECRET" in str(err.value) and "wrong-secret-value" not in str(err.value)
+
+
+def test_new_tracks_sensor_watches_spotify_snapshots(
+    spotify_emulator: SpotifyEmulator, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import RunRequest, build_sensor_context, instance_for_test
+
+    from soundcloud_sync.catalog import Catalog
+    from soundcloud_sync.defs import sensors
+    from soundcloud_sync.defs.partitions import PLAYLISTS
+    from soundcloud_sync.defs.resources import (
+        CatalogResource,
+        SoundCloudResource,
+        SpotifyResource,
+    )
+
+    emu = spotify_emulator
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(sensors, "clock", lambda: clock[0])
+    monkeypatch.setenv("SOUNDCLOUD_SYNC_HOME", str(tmp_path / "home"))
+    track = emu.add_track("A", "B", isrc="X1")
+    playlists = [emu.add_playlist(f"P{i}", "dj-kay", [track]) for i in range(2)]
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    catalog = Catalog(url)
+    for p in playlists:  # synced before: the catalog holds each one's snapshot
+        catalog.record_playlist(_client(emu).fetch_playlist(p.url))
+    resources = {
+        "catalog": CatalogResource(url=url),
+        "soundcloud": SoundCloudResource(cache_dir=str(tmp_path / "yt-dlp")),
+        "spotify": SpotifyResource(
+            client_id=emu.client_id,
+            client_secret=emu.client_secret,
+            api_base=emu.api_base,
+            accounts_base=emu.accounts_base,
+        ),
+    }
+    cursor: list[str | None] = [None]
+
+    def tick() -> list[RunRequest]:
+        context = build_sensor_context(instance=instance, cursor=cursor[0], resources=resources)
+        result = sensors.new_tracks_sensor(context)
+        cursor[0] = context.cursor
+        clock[0] += sensors.MIN_RECHECK_SECONDS + 1
+        return list(result) if isinstance(result, list) else []
+
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(PLAYLISTS, [f"spotify/playlist/{p.id}" for p in playlists])
+        emu.reset_counts()
+        assert tick() == []
+        assert emu.counts == {"token": 1, "playlist": 2}  # one snapshot check each
+        emu.edit(playlists[1], [track, emu.add_track("C", "D")])
+        [request] = tick()
+        assert request.partition_key == f"spotify/playlist/{playlists[1].id}"
+        assert request.run_key == f"{request.partition_key}@{playlists[1].snapshot_id}"
+        assert tick() == []  # the change is requested once
