@@ -88,6 +88,25 @@ def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
 # -- syncing -----------------------------------------------------------------------
 
 
+def my_spotify_playlists() -> list[str]:
+    """The URLs of every playlist in the Spotify library of SPOTIFY_REFRESH_TOKEN's user."""
+    from .defs.resources import resources_for
+
+    settings = _settings()
+    settings.require_spotify("--spotify-mine")
+    if not settings.spotify_refresh_token:
+        raise ConfigError(
+            "SPOTIFY_REFRESH_TOKEN: not set, so --spotify-mine cannot know whose playlists "
+            "to read (see the README's Spotify section)"
+        )
+    with resources_for(settings) as resources:
+        client = resources.spotify.client()
+        try:
+            return client.my_playlists()
+        finally:
+            client.close()
+
+
 def register_playlists(urls: list[str]) -> list[str]:
     """Register playlists for the sensors and schedules; returns their keys."""
     from . import runs

@@ -277,3 +277,21 @@ def test_spotify_first_then_soundcloud_keeps_one_page(
     [page] = pages_by_title(notion_emulator, notion_catalog).values()
     assert (page["SoundCloud ID"], page["Spotify ID"]) == (shared.id, spotify_track.id)
     assert len(page["Playlists"]) == 2
+
+
+def test_add_spotify_mine_registers_every_playlist_of_the_user(
+    env: dict[str, str], spotify_emulator: SpotifyEmulator
+) -> None:
+    sp = spotify_emulator
+    track = sp.add_track("A", "B")
+    mine = [sp.add_playlist(f"Mine {i}", "dj-kay", [track], public=i % 2 == 0) for i in range(53)]
+    sp.add_playlist("Someone else's", "other", [track])
+    without = cli(env, "add", "--spotify-mine")
+    assert without.returncode == 1
+    assert without.stderr.startswith("error: SPOTIFY_REFRESH_TOKEN: not set")
+    with_token = {**env, "SPOTIFY_REFRESH_TOKEN": sp.add_user("dj-kay")}
+    result = cli(with_token, "add", "--spotify-mine")
+    assert result.returncode == 0, result.stderr
+    registered = sorted(line.removeprefix("registered ") for line in result.stdout.splitlines())
+    assert registered == sorted(f"spotify/playlist/{p.id}" for p in mine)
+    assert with_token["SPOTIFY_REFRESH_TOKEN"] not in result.stdout + result.stderr

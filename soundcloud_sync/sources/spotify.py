@@ -95,7 +95,7 @@ class SpotifyClient:
     def head(self, url: str) -> Playlist:
         """The playlist without its entries (one request): name, owner, snapshot_id."""
         ref = _ref(url)
-        with self._errors(ref):
+        with self._errors(ref.public_url):
             answer = self.spotify.playlist(ref.spotify_id, fields=_HEAD_FIELDS)
         return _playlist_from_json(answer, ref)
 
@@ -105,7 +105,7 @@ class SpotifyClient:
         ref = _ref(url)
         playlist = head or self.head(url)
         entries: list[Mapping[str, Any]] = []
-        with self._errors(ref):
+        with self._errors(ref.public_url):
             page = self.spotify.playlist_items(
                 ref.spotify_id, fields=_PAGE_FIELDS, limit=PAGE_SIZE, offset=0
             )
@@ -117,10 +117,20 @@ class SpotifyClient:
             raise EmptyPlaylist(ref.public_url, "the playlist has no tracks")
         return replace(playlist, tracks=tuple(tracks), track_count=len(tracks), skipped=skipped)
 
+    def my_playlists(self) -> list[str]:
+        """The URLs of the user's playlists (their own and those they follow), 50 a page;
+        needs the user's refresh token."""
+        urls: list[str] = []
+        with self._errors("your Spotify playlists"):
+            page = self.spotify.current_user_playlists(limit=PAGE_SIZE)
+            while page:
+                urls += [SpotifyPlaylistRef(p["id"]).public_url for p in page.get("items") or []]
+                page = self.spotify.next(page) if page.get("next") else None
+        return urls
+
     @contextmanager
-    def _errors(self, ref: SpotifyPlaylistRef) -> Iterator[None]:
+    def _errors(self, url: str) -> Iterator[None]:
         """spotipy's and the network's errors as one line naming the playlist."""
-        url = ref.public_url
         try:
             yield
         except spotipy.SpotifyOauthError as exc:

@@ -497,14 +497,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _ep_my_playlists(self, emu, match, query, user) -> _Answer:  # type: ignore[no-untyped-def]
         if user is None:
             return _api_error(401, "This endpoint needs a user token")
+        limit, offset = int(query.get("limit", 20)), int(query.get("offset", 0))
+        if not 1 <= limit <= PAGE_LIMIT:
+            return _api_error(400, f"Invalid limit: must be between 1 and {PAGE_LIMIT}")
         mine = [p for p in emu.playlists.values() if p.owner_id == user]
-        items = []
-        for p in mine:
-            full = p.json(emu.api_base)
-            summary = {"href": f"{emu.api_base}playlists/{p.id}/items", "total": len(p.entries)}
-            items.append({**full, "items": summary, "tracks": None})
-        return _Answer(200, {"items": items, "total": len(items), "limit": 50, "offset": 0,
-                             "next": None, "previous": None})  # fmt: skip
+        items = [  # simplified playlists: the entry summary is `items`, `tracks` is null
+            {**p.json(emu.api_base), "items": {"href": f"{emu.api_base}playlists/{p.id}/items",
+                                                "total": len(p.entries)}, "tracks": None}
+            for p in mine[offset : offset + limit]
+        ]  # fmt: skip
+        following = offset + limit
+        href = f"{emu.api_base}me/playlists"
+        return _Answer(200, {
+            "href": href, "items": items, "total": len(mine), "limit": limit, "offset": offset,
+            "next": f"{href}?{urlencode({'offset': following, 'limit': limit})}"
+            if following < len(mine) else None,
+            "previous": None,
+        })  # fmt: skip
 
     def _ep_search(self, emu, match, query, user) -> _Answer:  # type: ignore[no-untyped-def]
         limit = int(query.get("limit", 5))
