@@ -154,6 +154,11 @@ def test_spotify_playlist_joins_the_soundcloud_pages(
     assert sp.requests <= 2, sp.counts  # token + the playlist's snapshot
     assert notion_emulator.total_requests <= 3 and notion_emulator.writes <= 1
     assert len(pages_by_title(notion_emulator, notion_catalog)) == 6
+    # and the SoundCloud playlist, whose pages now carry Spotify ids, has nothing to write
+    notion_emulator.reset_counts()
+    sc_again = api.sync_playlist_to_notion(sc_playlist.url)
+    assert (sc_again["tracks_added"], sc_again["tracks_updated"]) == (0, 0)
+    assert notion_emulator.total_requests <= 3 and notion_emulator.writes <= 1
 
 
 def test_spotify_url_refused_without_an_app(env: dict[str, str]) -> None:
