@@ -312,6 +312,36 @@ def plan_notion_sync(
     }
 
 
+# -- Spotify-only recordings ------------------------------------------------------------
+
+# At most this many recordings are looked up per run, each costing 1 or 2 SoundCloud
+# requests: 50 of SoundCloud's ~600 per 10 minutes; the rest wait for the next run.
+SOUNDCLOUD_LOOKUPS_PER_RUN = 25
+
+
+def find_on_soundcloud(
+    soundcloud_client: Any, catalog: Catalog, key: str, limit: int = SOUNDCLOUD_LOOKUPS_PER_RUN
+) -> dict[str, Any]:
+    """Look up on SoundCloud, by ISRC, the playlist's recordings known only from Spotify
+    (each once): one found is kept under SoundCloud's track, so its audio is downloaded
+    and its page gains the SoundCloud identity. Returns what was looked up and found."""
+    from .sources.lookup import find_recording
+
+    rows = catalog.unsearched_spotify_only(key, limit)
+    found, requests = [], 0
+    for row in rows:
+        track, spent = find_recording(soundcloud_client, row["isrc"], row["title"], row["artist"])
+        requests += spent
+        if track is None:
+            catalog.update_track(row["soundcloud_id"], soundcloud_searched_at=utc_now())
+            continue
+        catalog.adopt_soundcloud_track(row["soundcloud_id"], track)
+        found.append({"spotify_id": row["spotify_id"], "soundcloud_id": track.soundcloud_id,
+                      "title": row["title"], "soundcloud_url": track.url})  # fmt: skip
+    return {"soundcloud_lookups": len(rows), "soundcloud_lookup_requests": requests,
+            "found_on_soundcloud": found}  # fmt: skip
+
+
 # -- audio ----------------------------------------------------------------------------
 
 

@@ -209,19 +209,34 @@ def test_audio_chain_downloads_shared_recordings_and_skips_spotify_only_ones(
         "label-a", "Night Drive", publisher_artist="Mira Vale", isrc="GBAYE2400101"
     )
     api.sync_playlist_to_notion(sc.add_playlist("label-a", "picks", tracks=[shared]).url)
+    # on SoundCloud, but in none of the synced playlists: found by its ISRC
+    elsewhere = sc.add_track(
+        "label-b", "Paper Tide", publisher_artist="Oberon", isrc="GBAYE2400102"
+    )
     playlist = sp.add_playlist(
         "Late Spring",
         "dj-kay",
         [sp.add_track("Night Drive", "Mira Vale", isrc="GBAYE2400101"),
-         sp.add_track("Ember City", "Rin Takeda", isrc="USRC12400999")],
+         sp.add_track("Ember City", "Rin Takeda", isrc="USRC12400999"),
+         sp.add_track("Paper Tide (Original Mix)", "Oberon", isrc="gbaye2400102")],
     )  # fmt: skip
+    sc.reset_counts()
     stats = api.sync_and_download_playlist(playlist.url)
     assert (stats["errors"], stats["download_errors"]) == (0, 0)
-    assert (stats["downloaded"], stats["analysed"], stats["converted"]) == (1, 1, 1)
+    assert (stats["downloaded"], stats["analysed"], stats["converted"]) == (2, 2, 2)
     assert stats["no_source"] == 1
+    assert sc.counts["search"] == 2 + 1  # Ember City: ISRC, then words; Paper Tide: ISRC
     pages = pages_by_title(notion_emulator, notion_catalog)
+    assert len(pages) == 3
     assert pages["Night Drive"]["Downloaded"] is True and pages["Night Drive"]["Tempo"]
     assert not pages["Ember City"]["Downloaded"] and pages["Ember City"]["Tempo"] is None
+    found = pages["Paper Tide"]  # SoundCloud's title: the page is the SoundCloud track's
+    assert (found["SoundCloud ID"], found["Downloaded"]) == (elsewhere.id, True)
+    assert found["Spotify ID"] and found["Tempo"]
+    # looked up once: the next run searches nothing
+    sc.reset_counts()
+    api.sync_playlist_to_notion(playlist.url)
+    assert sc.counts["search"] == 0
 
 
 def test_lost_answers_and_a_lost_catalog_make_no_second_page(

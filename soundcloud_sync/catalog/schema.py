@@ -138,6 +138,8 @@ tracks = Table(
     # the recording's identity on Spotify (unique index: v6)
     Column("spotify_id", String(64)),
     Column("spotify_url", Text),
+    # when SoundCloud was last searched for a recording known only from Spotify
+    Column("soundcloud_searched_at", String(32)),
 )
 
 memberships = Table(
@@ -212,7 +214,7 @@ def _v5_analysis_columns(conn: Connection) -> None:
 def _v6_spotify_identity(conn: Connection) -> None:
     """A recording's Spotify identity beside its SoundCloud one, and Spotify playlists'
     versions, so one recording keeps one row and an unchanged playlist is not re-read."""
-    _add_missing_columns(conn, tracks, ["spotify_id", "spotify_url"])
+    _add_missing_columns(conn, tracks, ["spotify_id", "spotify_url", "soundcloud_searched_at"])
     _add_missing_columns(conn, playlists, ["source", "spotify_id", "snapshot_id"])
     conn.execute(
         text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_spotify_id ON tracks (spotify_id)")

@@ -262,47 +262,84 @@ class Catalog:
     @staticmethod
     def _absorb_spotify_only(conn: Connection, playlist: Playlist) -> list[int]:
         """A SoundCloud track whose ISRC a recording known only from Spotify has is that
-        recording: its row (Spotify identity, Notion page, playlists) moves onto the
-        SoundCloud row, so the page made from Spotify gains the SoundCloud identity and
-        no second page is made. Returns the SoundCloud ids that absorbed one."""
+        recording (see `_absorb`). Returns the SoundCloud ids that absorbed one."""
         by_isrc = {t.isrc.upper(): _catalog_id(t) for t in playlist.tracks if t.isrc}
         if not by_isrc:
             return []
         rows = conn.execute(
-            select(tracks).where(
+            select(tracks.c.soundcloud_id, tracks.c.isrc).where(
                 and_(tracks.c.soundcloud_id < 0, func.upper(tracks.c.isrc).in_(by_isrc))
             )
         ).all()
-        absorbed = []
-        for old in rows:
-            sid = by_isrc[old.isrc.upper()]
-            keep = conn.execute(select(tracks).where(tracks.c.soundcloud_id == sid)).one()
-            values = {
-                "spotify_id": keep.spotify_id or old.spotify_id,
-                "spotify_url": keep.spotify_url or old.spotify_url,
-                "first_seen_at": min(t for t in (keep.first_seen_at, old.first_seen_at) if t),
-            }
-            if not keep.notion_page_id:  # the page made from Spotify becomes this one's
-                values.update(notion_page_id=old.notion_page_id, notion_hash=old.notion_hash)
-            for member in conn.execute(
-                select(memberships).where(memberships.c.soundcloud_id == old.soundcloud_id)
-            ).all():
-                taken = conn.execute(
-                    select(memberships.c.soundcloud_id).where(
-                        and_(memberships.c.playlist_key == member.playlist_key,
-                             memberships.c.soundcloud_id == sid)
-                    )
-                ).first()  # fmt: skip
-                where = and_(memberships.c.playlist_key == member.playlist_key,
-                             memberships.c.soundcloud_id == old.soundcloud_id)  # fmt: skip
-                if taken is None:
-                    conn.execute(update(memberships).where(where).values(soundcloud_id=sid))
-                else:
-                    conn.execute(memberships.delete().where(where))
-            conn.execute(tracks.delete().where(tracks.c.soundcloud_id == old.soundcloud_id))
-            conn.execute(update(tracks).where(tracks.c.soundcloud_id == sid).values(**values))
-            absorbed.append(sid)
-        return absorbed
+        pairs = [(row.soundcloud_id, by_isrc[row.isrc.upper()]) for row in rows]
+        for old, sid in pairs:
+            Catalog._absorb(conn, old, sid)
+        return [sid for _, sid in pairs]
+
+    @staticmethod
+    def _absorb(conn: Connection, old_id: int, sid: int) -> None:
+        """The row of a recording known only from Spotify (``old_id``) moves onto the
+        SoundCloud row ``sid`` of the same recording: its Spotify identity, Notion page
+        and playlists, so the page made from Spotify gains the SoundCloud identity and no
+        second page is made."""
+        old = conn.execute(select(tracks).where(tracks.c.soundcloud_id == old_id)).one()
+        keep = conn.execute(select(tracks).where(tracks.c.soundcloud_id == sid)).one()
+        values = {
+            "spotify_id": keep.spotify_id or old.spotify_id,
+            "spotify_url": keep.spotify_url or old.spotify_url,
+            "first_seen_at": min(t for t in (keep.first_seen_at, old.first_seen_at) if t),
+        }
+        if not keep.notion_page_id:  # the page made from Spotify becomes this one's
+            values.update(notion_page_id=old.notion_page_id, notion_hash=old.notion_hash)
+        for member in conn.execute(
+            select(memberships).where(memberships.c.soundcloud_id == old_id)
+        ).all():
+            taken = conn.execute(
+                select(memberships.c.soundcloud_id).where(
+                    and_(memberships.c.playlist_key == member.playlist_key,
+                         memberships.c.soundcloud_id == sid)
+                )
+            ).first()  # fmt: skip
+            where = and_(memberships.c.playlist_key == member.playlist_key,
+                         memberships.c.soundcloud_id == old_id)  # fmt: skip
+            if taken is None:
+                conn.execute(update(memberships).where(where).values(soundcloud_id=sid))
+            else:
+                conn.execute(memberships.delete().where(where))
+        conn.execute(tracks.delete().where(tracks.c.soundcloud_id == old_id))
+        conn.execute(update(tracks).where(tracks.c.soundcloud_id == sid).values(**values))
+
+    def unsearched_spotify_only(self, key: str, limit: int) -> list[dict[str, Any]]:
+        """Recordings of the playlist known only from Spotify, with an ISRC to find them
+        by, that SoundCloud was never searched for (playlist order)."""
+        query = (
+            select(tracks)
+            .join(memberships, memberships.c.soundcloud_id == tracks.c.soundcloud_id)
+            .where(and_(memberships.c.playlist_key == key, memberships.c.removed_at.is_(None),
+                        tracks.c.soundcloud_id < 0, tracks.c.isrc.is_not(None),
+                        tracks.c.soundcloud_searched_at.is_(None)))
+            .order_by(memberships.c.position)
+            .limit(limit)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def adopt_soundcloud_track(self, old_id: int, track: Track) -> None:
+        """SoundCloud has the recording known only from Spotify as ``old_id``: keep it
+        under SoundCloud's track (audio can be downloaded from there), in one step."""
+        sid = _catalog_id(track)
+        now = utc_now()
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(tracks.c.soundcloud_id).where(tracks.c.soundcloud_id == sid)
+            ).first()
+            if exists is None:
+                row = {f: getattr(track, f) for f in TRACK_FIELDS}
+                row.update(soundcloud_id=sid, tags=list(track.tags),
+                           availability=str(track.availability), updated_at=now,
+                           first_seen_at=now)  # fmt: skip
+                _upsert(conn, tracks, [row], ["soundcloud_id"])
+            self._absorb(conn, old_id, sid)
 
     @staticmethod
     def _resolve_recordings(conn: Connection, playlist: Playlist) -> _Resolved:

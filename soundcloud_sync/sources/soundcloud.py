@@ -377,6 +377,17 @@ class SoundCloudClient:
 
     # ---- api calls
 
+    def search_tracks(self, query: str, limit: int = 5) -> list[Track]:
+        """Full tracks SoundCloud's search gives for ``query`` (one request)."""
+        try:
+            answer = self._get("search", "search/tracks", {"q": query, "limit": str(limit)})
+        except _HttpStatus as exc:
+            raise SoundCloudUnavailable(query, f"search failed (HTTP {exc.status})") from None
+        except _Unreachable as exc:
+            raise SoundCloudUnavailable(query, str(exc)) from None
+        found = answer.get("collection") if isinstance(answer, dict) else None
+        return [track_from_json(t, 0) for t in found or [] if is_full_track(t)]
+
     def _resolve(self, ref: PlaylistRef, shown: str) -> dict[str, Any]:
         try:
             answer = self._get("resolve", "resolve", {"url": ref.url})

@@ -76,7 +76,7 @@ KINDS = ("ok", "preview", "blocked", "drm", "gone")
 PREVIEW_SECONDS = 30.0
 API_ENDPOINTS = frozenset(
     {"resolve", "tracks_batch", "track", "track_download", "playlist", "format_info", "comments",
-     "user"}
+     "user", "search"}
 )  # fmt: skip
 
 # Genres with a typical tempo and key: a small palette so many tracks share audio.
@@ -752,6 +752,7 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("web", re.compile(r"^/$")),
     ("web", re.compile(r"^/assets/[\w.-]+\.js$")),
     ("resolve", re.compile(r"^/resolve$")),
+    ("search", re.compile(r"^/search/tracks/?$")),
     ("tracks_batch", re.compile(r"^/tracks/?$")),
     ("track", re.compile(r"^/tracks/(?:soundcloud(?::|%3A)tracks(?::|%3A))?(?P<id>\d+)/?$")),
     ("track_download", re.compile(r"^/tracks/(?P<id>\d+)/download$")),
@@ -928,6 +929,27 @@ class _Handler(BaseHTTPRequestHandler):
         if not t.downloadable:
             return _error(403, "downloads are disabled for this track")
         return _json(200, {"redirectUri": f"{urls.stream}originals/{t.id}.mp3"})
+
+    def _ep_search(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
+        """Public tracks whose ISRC is the query, or whose title and artist hold every word."""
+        q = (query.get("q") or "").strip()
+        words = set(re.findall(r"\w+", q.lower()))
+        try:
+            limit = int(query.get("limit", 10))
+        except ValueError:
+            return _error(400, "limit must be a number")
+        if not words or not 1 <= limit <= 200:
+            return _error(400, "q is required; limit between 1 and 200")
+
+        def hit(t: EmuTrack) -> bool:
+            if t.isrc and t.isrc.lower() == q.lower():
+                return True
+            text = f"{t.title} {t.publisher_artist or ''} {t.user.username}".lower()
+            return words <= set(re.findall(r"\w+", text))
+
+        found = [t for t in emu.tracks.values() if not t.deleted and not t.private and hit(t)]
+        return _json(200, {"collection": [t.json(urls, authorized) for t in found[:limit]],
+                           "total_results": len(found), "next_href": None})  # fmt: skip
 
     def _ep_comments(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
         return _json(200, {"collection": [], "next_href": None})

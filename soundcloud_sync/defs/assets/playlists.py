@@ -17,6 +17,7 @@ from dagster import (
     multi_asset,
 )
 
+from ... import pipeline
 from ...catalog import Catalog, MembershipChange
 from ...sources import Playlist, SourceError, is_spotify_key, parse_playlist_url, public_url
 from ..partitions import playlists_partitions
@@ -64,7 +65,8 @@ def playlist_assets(
         if is_spotify_key(key):
             playlist = read_spotify_playlist(spotify, store, key, url)
             if playlist is None:
-                yield from unchanged_spotify_playlist(context, store, key)
+                lookups = spotify_only_lookups(context, soundcloud, store, key)
+                yield from unchanged_spotify_playlist(context, store, key, lookups)
                 return
         else:
             with soundcloud.client() as client:
@@ -74,6 +76,7 @@ def playlist_assets(
     if playlist.key != key:
         raise Failure(description=f"{url}: resolves to playlist {playlist.key!r}, not {key!r}")
     change = store.record_playlist(playlist)
+    lookups = spotify_only_lookups(context, soundcloud, store, key) if playlist.spotify_id else {}
     tracks = pd.DataFrame([t.to_row() for t in playlist.tracks], columns=PREVIEW_COLUMNS)
     availability = Counter(tracks["availability"])
     link = MetadataValue.url(public_url(playlist.url))
@@ -99,6 +102,7 @@ def playlist_assets(
             "ids_complete": playlist.ids_complete,
             "removals_trusted": change.removals_trusted,
             **spotify_metadata(playlist, change),
+            **lookups,
             **{f"availability/{k}": v for k, v in sorted(availability.items())},
             "playlist_url": link,
             "preview": MetadataValue.md(tracks[PREVIEW_COLUMNS].head(25).to_markdown(index=False)),
@@ -141,7 +145,27 @@ def read_spotify_playlist(
         client.close()
 
 
-def unchanged_spotify_playlist(context: AssetExecutionContext, store: Catalog, key: str):
+def spotify_only_lookups(
+    context: AssetExecutionContext, soundcloud: SoundCloudResource, store: Catalog, key: str
+) -> dict[str, Any]:
+    """Recordings known only from Spotify, looked up on SoundCloud by ISRC (a bounded
+    number per run), as metadata."""
+    if not store.unsearched_spotify_only(key, 1):
+        return {}
+    try:
+        with soundcloud.client() as client:
+            found = pipeline.find_on_soundcloud(client, store, key)
+    except SourceError as exc:  # SoundCloud busy: looked up again next run
+        context.log.warning(f"{key}: SoundCloud lookups stopped: {exc}")
+        return {}
+    for hit in found["found_on_soundcloud"]:
+        context.log.info(f"{key}: {hit['title']} found on SoundCloud ({hit['soundcloud_url']})")
+    return {**found, "found_on_soundcloud": MetadataValue.json(found["found_on_soundcloud"])}
+
+
+def unchanged_spotify_playlist(
+    context: AssetExecutionContext, store: Catalog, key: str, lookups: dict[str, Any]
+):
     """What the step reports when Spotify says nothing changed: the catalog's listing."""
     store.mark_checked(key)
     row = store.playlist(key) or {}
@@ -154,7 +178,7 @@ def unchanged_spotify_playlist(context: AssetExecutionContext, store: Catalog, k
     yield MaterializeResult(
         asset_key="playlist_tracks",
         metadata={"dagster/row_count": int(row.get("tracks_listed") or 0), "unchanged": True,
-                  "new_tracks": 0, "removed_tracks": 0, "playlist_url": link},
+                  "new_tracks": 0, "removed_tracks": 0, "playlist_url": link, **lookups},
     )  # fmt: skip
 
 
