@@ -566,7 +566,11 @@ def sensor(args: argparse.Namespace) -> None:
     from soundcloud_sync.catalog import Catalog
     from soundcloud_sync.defs import sensors
     from soundcloud_sync.defs.partitions import PLAYLISTS
-    from soundcloud_sync.defs.resources import CatalogResource, SoundCloudResource
+    from soundcloud_sync.defs.resources import (
+        CatalogResource,
+        SoundCloudResource,
+        SpotifyResource,
+    )
     from soundcloud_sync.defs.sensors import (
         SENSOR_INTERVAL_SECONDS,
         checks_per_tick,
@@ -601,6 +605,7 @@ def sensor(args: argparse.Namespace) -> None:
                 api_base=PROXY_API_BASE, proxy=sc.proxy_url, client_id=sc.client_id,
                 cache_dir=str(cache),
             ),
+            "spotify": SpotifyResource(),
         }  # fmt: skip
         ticks = int(args.minutes * 60 // SENSOR_INTERVAL_SECONDS)
         changed_at = {

@@ -18,7 +18,7 @@ from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .runs import RunOutcome, local_instance, run_sync
-from .sources import parse_playlist_url
+from .sources import SpotifyPlaylistRef, parse_playlist_url
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -51,6 +51,16 @@ def _soundcloud(settings: Settings) -> Iterator[Any]:
         yield client
 
 
+def playlist_refs(urls: list[str], settings: Settings) -> list[Any]:
+    """Each URL's playlist, every one checked before anything runs: a Spotify playlist
+    without a Spotify app configured is refused here, naming the missing variables."""
+    refs = [parse_playlist_url(url) for url in urls]
+    for ref in refs:
+        if isinstance(ref, SpotifyPlaylistRef):
+            settings.require_spotify(ref.public_url)
+    return refs
+
+
 # -- reading SoundCloud ------------------------------------------------------------
 
 
@@ -78,12 +88,31 @@ def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
 # -- syncing -----------------------------------------------------------------------
 
 
+def my_spotify_playlists() -> list[str]:
+    """The URLs of every playlist in the Spotify library of SPOTIFY_REFRESH_TOKEN's user."""
+    from .defs.resources import resources_for
+
+    settings = _settings()
+    settings.require_spotify("--spotify-mine")
+    if not settings.spotify_refresh_token:
+        raise ConfigError(
+            "SPOTIFY_REFRESH_TOKEN: not set, so --spotify-mine cannot know whose playlists "
+            "to read (see the README's Spotify section)"
+        )
+    with resources_for(settings) as resources:
+        client = resources.spotify.client()
+        try:
+            return client.my_playlists()
+        finally:
+            client.close()
+
+
 def register_playlists(urls: list[str]) -> list[str]:
     """Register playlists for the sensors and schedules; returns their keys."""
     from . import runs
 
     settings = _settings()
-    urls_by_key = {ref.key: ref.url for ref in map(parse_playlist_url, urls)}
+    urls_by_key = {ref.key: ref.url for ref in playlist_refs(urls, settings)}
     with local_instance(settings) as instance:
         runs.register_playlists(instance, catalog_for(settings), urls_by_key)
     return list(urls_by_key)
@@ -153,10 +182,17 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
     """The dry run: the Notion step with writes turned off, on today's listing."""
     from .defs.resources import resources_for
 
+    ref = playlist_refs([url], settings)[0]
     with resources_for(settings) as resources, resources.soundcloud.client() as client:
         notion = resources.notion
+        if isinstance(ref, SpotifyPlaylistRef):
+            spotify = resources.spotify.client()
+            playlist = spotify.fetch_playlist(url)
+            spotify.close()
+        else:
+            playlist = client.fetch_playlist(url)
         return pipeline.plan_notion_sync(
-            client.fetch_playlist(url),
+            playlist,
             catalog_for(settings),
             notion.sync() if notion.enabled else None,
             playlist_name=playlist_name,
@@ -294,6 +330,8 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
     known = catalog_for(settings).playlist(ref.key)
     if not known or not known.get("last_synced_at") or known.get("sync_status") != "Synced":
         return True
+    if isinstance(ref, SpotifyPlaylistRef):
+        return True  # the run's first request compares Spotify's snapshot id: as cheap
     with _soundcloud(settings) as client:
         snapshot = client.check_playlist(ref.url)
     modified = snapshot.last_modified
@@ -368,9 +406,23 @@ def playlist_stats(
         else ("unchanged" if outcome is None else "skipped"),
         "sync_status": playlist.get("sync_status"),
     }
+    if playlist.get("source") == "spotify":
+        stats.update(_spotify_stats(outcome))
     if audio_formats:  # the audio chain ran
         stats.update(_audio_stats(tracks, audio_formats))
     return stats
+
+
+def _spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:
+    """What the listing step said of a Spotify playlist: entries that are no track, the
+    recordings found on SoundCloud by ISRC, and look-alikes left for a person to judge."""
+    listed = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
+    return {
+        "skipped_entries": listed.get("skipped") or [],
+        "merged_by_isrc": listed.get("merged_by_isrc", 0),
+        "possible_matches": listed.get("possible_match_list") or [],
+        "spotify_unchanged": bool(listed.get("unchanged")) if outcome else True,
+    }
 
 
 def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict[str, int]:
@@ -382,5 +434,6 @@ def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict
         "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
         "previews": status["preview-only"],
         "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],
+        "no_source": status["no-source"],  # known only from Spotify: nothing to download
         "download_errors": status["error"],
     }

@@ -43,11 +43,19 @@ def main(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.argument("urls", nargs=-1, required=True)
-def add(urls: tuple[str, ...]) -> None:
+@click.argument("urls", nargs=-1)
+@click.option(
+    "--spotify-mine",
+    is_flag=True,
+    help="Also every playlist of the Spotify user of SPOTIFY_REFRESH_TOKEN (own and followed).",
+)
+def add(urls: tuple[str, ...], spotify_mine: bool) -> None:
     """Register playlists (as Dagster partitions) for scheduled and sensor syncs."""
+    if not urls and not spotify_mine:
+        _fail("give playlist URLs, or --spotify-mine")
     with _user_errors():
-        keys = api.register_playlists(list(urls))
+        mine = api.my_spotify_playlists() if spotify_mine else []
+        keys = api.register_playlists([*urls, *mine])
     for key in keys:
         click.echo(f"registered {key}")
 
@@ -84,7 +92,7 @@ def sync(
         _fail("--name applies to one playlist; give one URL with it")
     settings: Settings = click.get_current_context().obj
     with _user_errors():
-        keys = [parse_playlist_url(url).key for url in urls]  # all bad input before any run
+        keys = [ref.key for ref in api.playlist_refs(list(urls), settings)]  # before any run
         read_playlists_file(settings.playlists_file)  # its tempo ranges too
     results, failures = [], []
     for url, key in zip(urls, keys, strict=True):

@@ -26,6 +26,8 @@ from .errors import SoundCloudSyncError
 DEFAULT_HOME = "./.soundcloud_sync"
 DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
 DEFAULT_NOTION_BASE_URL = "https://api.notion.com"
+DEFAULT_SPOTIFY_API_BASE = "https://api.spotify.com/v1/"
+DEFAULT_SPOTIFY_ACCOUNTS_BASE = "https://accounts.spotify.com/"
 DEFAULT_SYNC_SCHEDULE = "0 4 * * *"
 DEFAULT_AUDIT_SCHEDULE = "0 6 * * *"
 DEFAULT_TIMEZONE = "UTC"
@@ -392,6 +394,11 @@ class Settings:
     notion_mapping_file: str | None = None  # absolute path of a YAML file
     notion_key_notation: str = "standard"
     eagle_api_url: str | None = None
+    spotify_client_id: str | None = field(default=None, repr=False)
+    spotify_client_secret: str | None = field(default=None, repr=False)
+    spotify_refresh_token: str | None = field(default=None, repr=False)
+    spotify_api_base: str = DEFAULT_SPOTIFY_API_BASE
+    spotify_accounts_base: str = DEFAULT_SPOTIFY_ACCOUNTS_BASE
     audio_formats: tuple[str, ...] = ("aiff",)
     catalog_url: str | None = None
     playlists_file: Path = Path(DEFAULT_PLAYLISTS_FILE)
@@ -425,6 +432,26 @@ class Settings:
     @property
     def numba_cache_dir(self) -> Path:
         return self.numba_cache or self.cache_dir / "numba"
+
+    @property
+    def spotify_enabled(self) -> bool:
+        return bool(self.spotify_client_id and self.spotify_client_secret)
+
+    def require_spotify(self, url: str) -> None:
+        """Refuse a Spotify playlist before anything runs when no Spotify app is set up."""
+        if not self.spotify_enabled:
+            missing = [
+                name
+                for name, value in (
+                    ("SPOTIFY_CLIENT_ID", self.spotify_client_id),
+                    ("SPOTIFY_CLIENT_SECRET", self.spotify_client_secret),
+                )
+                if not value
+            ]
+            raise ConfigError(
+                f"{' and '.join(missing)}: not set, so the Spotify playlist {url} cannot be "
+                "read (create a Spotify app: see the README's Spotify section)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -460,6 +487,13 @@ class Settings:
             notion_mapping_file=env.get("NOTION_PROPERTY_MAPPING", _mapping_file, None),
             notion_key_notation=env.get("NOTION_KEY_NOTATION", _key_notation, "standard"),
             eagle_api_url=env.get("EAGLE_API_URL", _url, None),
+            spotify_client_id=env.get("SPOTIFY_CLIENT_ID", _token, None),
+            spotify_client_secret=env.get("SPOTIFY_CLIENT_SECRET", _token, None),
+            spotify_refresh_token=env.get("SPOTIFY_REFRESH_TOKEN", _token, None),
+            spotify_api_base=env.get("SPOTIFY_API_BASE", _api_base, DEFAULT_SPOTIFY_API_BASE),
+            spotify_accounts_base=env.get(
+                "SPOTIFY_ACCOUNTS_BASE", _api_base, DEFAULT_SPOTIFY_ACCOUNTS_BASE
+            ),
             audio_formats=parse_formats(env.raw("AUDIO_FORMATS")),
             catalog_url=env.get("SOUNDCLOUD_SYNC_CATALOG_URL", _catalog_url, None),
             playlists_file=env.get(

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .catalog import AUDIO_ON_DISK, Catalog, utc_now
-from .sources import parse_playlist_url
+from .sources import SpotifyPlaylistRef, parse_playlist_url
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_PREFIX = "progress:"
@@ -49,10 +49,14 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
-    """The playlist as the Notion sync wants it (public URL: never the secret token)."""
+    """The playlist as the Notion sync wants it (public URL: never the secret token;
+    a Spotify playlist's URL goes to its own property)."""
+    url = parse_playlist_url(playlist_row["url"]).public_url
+    spotify = isinstance(parse_playlist_url(playlist_row["key"]), SpotifyPlaylistRef)
     return {
         "key": playlist_row["key"],
-        "url": parse_playlist_url(playlist_row["url"]).public_url,
+        "url": None if spotify else url,
+        "spotify_url": url if spotify else None,
         "name": playlist_row.get("name_override") or playlist_row.get("title"),
         "curator": playlist_row.get("curator"),
         "track_count": playlist_row.get("track_count"),
@@ -259,6 +263,7 @@ def plan_notion_sync(
     Without a Notion connection (`notion_sync` None) only the catalog's side is told."""
     known_row = catalog.playlist(playlist.key) or {}
     change = catalog.preview_playlist(playlist)
+    playlist = catalog.resolve_recordings(playlist)
     playlist_row = {
         **known_row,
         "key": playlist.key,
@@ -272,6 +277,9 @@ def plan_notion_sync(
     playlist_row["listing_explained"] = change.removals_trusted
     plan: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.url).public_url,
+        "skipped_entries": [
+            {"position": e.position, "name": e.name, "reason": e.reason} for e in playlist.skipped
+        ],
         "playlist_name": playlist_row["name_override"] or playlist.title,
         "total_tracks": len(rows),
         "new_to_catalog": len(change.added),
@@ -295,12 +303,43 @@ def plan_notion_sync(
         **{k: stats[k] for k in ("tracks_added", "tracks_updated", "tracks_skipped")},
         **{k: stats[k] for k in ("tracks_unlinked", "errors", "failed_tracks", "unreadable")},
         "notion_requests": stats["notion_requests"],
+        "warnings": stats["warnings"],
         "plan": [
             {"soundcloud_id": r.soundcloud_id, "action": r.status, "page_id": r.page_id}
             for r in [*report.tracks, *report.unlinked]
             if r.status != "skipped"
         ],
     }
+
+
+# -- Spotify-only recordings ------------------------------------------------------------
+
+# At most this many recordings are looked up per run, each costing 1 or 2 SoundCloud
+# requests: 50 of SoundCloud's ~600 per 10 minutes; the rest wait for the next run.
+SOUNDCLOUD_LOOKUPS_PER_RUN = 25
+
+
+def find_on_soundcloud(
+    soundcloud_client: Any, catalog: Catalog, key: str, limit: int = SOUNDCLOUD_LOOKUPS_PER_RUN
+) -> dict[str, Any]:
+    """Look up on SoundCloud, by ISRC, the playlist's recordings known only from Spotify
+    (each once): one found is kept under SoundCloud's track, so its audio is downloaded
+    and its page gains the SoundCloud identity. Returns what was looked up and found."""
+    from .sources.lookup import find_recording
+
+    rows = catalog.unsearched_spotify_only(key, limit)
+    found, requests = [], 0
+    for row in rows:
+        track, spent = find_recording(soundcloud_client, row["isrc"], row["title"], row["artist"])
+        requests += spent
+        if track is None:
+            catalog.update_track(row["soundcloud_id"], soundcloud_searched_at=utc_now())
+            continue
+        catalog.adopt_soundcloud_track(row["soundcloud_id"], track)
+        found.append({"spotify_id": row["spotify_id"], "soundcloud_id": track.soundcloud_id,
+                      "title": row["title"], "soundcloud_url": track.url})  # fmt: skip
+    return {"soundcloud_lookups": len(rows), "soundcloud_lookup_requests": requests,
+            "found_on_soundcloud": found}  # fmt: skip
 
 
 # -- audio ----------------------------------------------------------------------------
@@ -320,9 +359,23 @@ def download_audio(
     max_workers: int = 4,
     progress: Progress | None = None,
 ) -> list[Any]:
-    """Fetch what is not on disk yet; record each outcome as it lands."""
+    """Fetch what is not on disk yet; record each outcome as it lands. A recording
+    known only from Spotify has nothing to download from yet: "no source", no error."""
     from .audio import download_tracks
+    from .audio.download import DownloadResult, DownloadStatus
 
+    without_source = [r for r in track_rows if int(r["soundcloud_id"]) <= 0]
+    track_rows = [r for r in track_rows if int(r["soundcloud_id"]) > 0]
+    reason = "known only from Spotify: no audio source yet"
+    skipped = [
+        DownloadResult(int(r["soundcloud_id"]), r.get("spotify_url") or "",
+                       DownloadStatus.NO_SOURCE, reason=reason)
+        for r in without_source
+    ]  # fmt: skip
+    catalog.update_tracks(
+        {r.soundcloud_id: {"download_status": str(r.status), "download_reason": reason}
+         for r in skipped}
+    )  # fmt: skip
     total, done = len(track_rows), 0
 
     def remember(result: Any) -> None:
@@ -338,7 +391,7 @@ def download_audio(
         if progress:
             progress("download", done, total)
 
-    return download_tracks(
+    return skipped + download_tracks(
         track_rows,
         downloads_dir,
         soundcloud_client.youtube_dl,
@@ -557,6 +610,8 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
     for t in records(catalog_tracks):
         if not t.get("notion_page_id") or not (t.get("analyzed_at") or t.get("download_status")):
             continue  # nothing new to say about it yet
+        if t.get("download_status") == "no-source":
+            continue  # nothing to download it from: nothing measured, nothing to write
         files = t.get("files") or {}
         rows.append(
             {

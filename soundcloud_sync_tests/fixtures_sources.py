@@ -6,6 +6,8 @@
   so nothing ever tries to scrape soundcloud.com.
 * ``soundcloud_client``: a :class:`SoundCloudClient` on the emulator's base URL that
   takes its client id from that cache, like a user without SOUNDCLOUD_CLIENT_ID.
+* ``spotify_emulator`` / ``spotify_env``: a running :class:`SpotifyEmulator` and the
+  settings that point the Spotify source at it.
 * ``soundcloud_settings``: :class:`Settings` pointing at the emulator, home in tmp_path
   (client id seeded where the SoundCloud resource's client looks).
 """
@@ -20,6 +22,7 @@ import pytest
 from soundcloud_sync.config import Settings
 from soundcloud_sync.sources import SoundCloudClient
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.emulators.spotify import SpotifyEmulator
 
 
 @pytest.fixture
@@ -51,3 +54,20 @@ def soundcloud_settings(tmp_path: Path, soundcloud_emulator: SoundCloudEmulator)
     settings = Settings(home=tmp_path / "home", soundcloud_api_base=soundcloud_emulator.base_url)
     soundcloud_emulator.seed_client_id_cache(settings.cache_dir / "yt-dlp")
     return settings
+
+
+@pytest.fixture
+def spotify_emulator() -> Iterator[SpotifyEmulator]:
+    with SpotifyEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def spotify_env(spotify_emulator: SpotifyEmulator) -> dict[str, str]:
+    """The Spotify settings a user would export, pointing at the emulator."""
+    return {
+        "SPOTIFY_CLIENT_ID": spotify_emulator.client_id,
+        "SPOTIFY_CLIENT_SECRET": spotify_emulator.client_secret,
+        "SPOTIFY_API_BASE": spotify_emulator.api_base,
+        "SPOTIFY_ACCOUNTS_BASE": spotify_emulator.accounts_base,
+    }

@@ -56,6 +56,7 @@ class DownloadStatus(StrEnum):
     GEO_BLOCKED = "geo-blocked"
     DRM = "drm"
     GONE = "gone"
+    NO_SOURCE = "no-source"  # no service we can download from lists it (Spotify only)
     ERROR = "error"
 
 

@@ -2,6 +2,22 @@
 
 Plain types only, so the same schema runs on SQLite (one machine) and PostgreSQL
 (many). Timestamps are ISO-8601 UTC strings: portable and they sort.
+
+One recording, one row, whatever service it came from. A row's key (the column
+``soundcloud_id``, kept under that name so catalogs, file tags and Notion pages made by
+earlier releases stay valid) is the catalog's track id:
+
+- a track known on SoundCloud is keyed by SoundCloud's own id (a positive number);
+- a recording known only from Spotify gets a negative number, the next one below the
+  lowest in use, handed out inside the transaction that first records it (so a crash
+  leaves no half-made id, and a re-run finds the row again by its ``spotify_id``).
+
+Each service's identity sits in its own column beside the key (``spotify_id`` unique,
+``spotify_url``, and ``isrc``, which is how two services' listings of one recording
+are told to be one: equal ISRCs, compared without regard to case). Renaming the key
+column and every reference to it in one migration would have bought a nicer name at the
+risk of every existing catalog; negative ids cost nothing to tell apart (``> 0``: it
+can be downloaded from SoundCloud).
 """
 
 from __future__ import annotations
@@ -66,6 +82,10 @@ playlists = Table(
     Column("sync_status", String(16)),
     Column("notion_page_id", String(64)),
     Column("notion_page_url", Text),
+    # which service the playlist lives on; Spotify's id and the version last listed
+    Column("source", String(16)),
+    Column("spotify_id", String(64)),
+    Column("snapshot_id", String(128)),
 )
 
 tracks = Table(
@@ -116,6 +136,11 @@ tracks = Table(
     Column("enrichment_hash", String(64)),
     # DJ exports
     Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v4)
+    # the recording's identity on Spotify (unique index: v6)
+    Column("spotify_id", String(64)),
+    Column("spotify_url", Text),
+    # when SoundCloud was last searched for a recording known only from Spotify
+    Column("soundcloud_searched_at", String(32)),
 )
 
 memberships = Table(
@@ -193,6 +218,16 @@ def _v6_tempo_range_column(conn: Connection) -> None:
     _add_missing_columns(conn, tracks, ["tempo_range"])
 
 
+def _v7_spotify_identity(conn: Connection) -> None:
+    """A recording's Spotify identity beside its SoundCloud one, and Spotify playlists'
+    versions, so one recording keeps one row and an unchanged playlist is not re-read."""
+    _add_missing_columns(conn, tracks, ["spotify_id", "spotify_url", "soundcloud_searched_at"])
+    _add_missing_columns(conn, playlists, ["source", "spotify_id", "snapshot_id"])
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_spotify_id ON tracks (spotify_id)")
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -203,6 +238,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v4_export_columns,
     _v5_analysis_columns,
     _v6_tempo_range_column,
+    _v7_spotify_identity,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..sources.models import Availability, Playlist, ids_hash
+from ..matching import recording_key, same_length
+from ..sources.models import Availability, Playlist, Source, Track, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
 from .schema import memberships, migrate, playlists, tracks
@@ -47,6 +48,13 @@ TRACK_FIELDS = (
 AUDIO_ON_DISK = ("downloaded", "skipped-existing")
 
 
+def _catalog_id(track: Track) -> int:
+    """The catalog id of a track already matched to its recording."""
+    if track.soundcloud_id is None:
+        raise ValueError(f"track {track.title!r} has no catalog id yet")
+    return track.soundcloud_id
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -61,9 +69,15 @@ class MembershipChange:
     hidden: list[int] = field(default_factory=list)  # vanished from view, still in the set
     first_sync: bool = False
     removals_trusted: bool = True  # False when the listing could not be explained
+    # Spotify: tracks found to be a known recording by ISRC (catalog ids), and tracks
+    # that only look like one (same title, artist and length, no ISRC to prove it)
+    merged: list[int] = field(default_factory=list)
+    possible_matches: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _change(before: Mapping[int, Any], ids: list[int], verdict: ListingVerdict) -> MembershipChange:
+def _change(
+    before: Mapping[int, Any], ids: list[int], verdict: ListingVerdict, **more: Any
+) -> MembershipChange:
     current = {i for i, r in before.items() if r.removed_at is None}
     return MembershipChange(
         added=[i for i in ids if i not in current],
@@ -72,7 +86,22 @@ def _change(before: Mapping[int, Any], ids: list[int], verdict: ListingVerdict) 
         hidden=sorted(verdict.hidden),
         first_sync=not before,
         removals_trusted=verdict.explained,
+        **more,
     )
+
+
+# What a Spotify listing may set on a row that SoundCloud's listing made: its Spotify
+# identity, and an ISRC where SoundCloud had none. Title, artist and the rest stay.
+SPOTIFY_IDENTITY = ("spotify_id", "spotify_url")
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A Spotify listing with each track given its catalog id."""
+
+    playlist: Playlist
+    merged: list[int]
+    fresh: list[int]  # ids handed out in this transaction
 
 
 _engines: dict[str, Engine] = {}
@@ -168,42 +197,30 @@ class Catalog:
 
         Tracks leave the playlist only when the listing explains their absence (see
         `catalog.listing`); ids that vanished while the set still counts them stay,
-        marked hidden.
+        marked hidden. A Spotify listing's tracks are first matched to the recordings
+        the catalog knows (see `catalog.schema`).
         """
         now = utc_now()
-        ids = [t.soundcloud_id for t in playlist.tracks]
+        extra: dict[str, Any] = {}
         with self.engine.begin() as conn:
+            if playlist.source == Source.SPOTIFY:
+                resolved = self._resolve_recordings(conn, playlist)
+                playlist = resolved.playlist
+                extra = {
+                    "merged": resolved.merged,
+                    "possible_matches": self._possible_matches(conn, playlist, resolved.merged),
+                }
+            ids = [_catalog_id(t) for t in playlist.tracks]
             before, verdict = self._read_listing(conn, playlist)
-            known = set(
-                conn.execute(
-                    select(tracks.c.soundcloud_id).where(tracks.c.soundcloud_id.in_(ids))
-                ).scalars()
-            )
-            track_rows = []
-            for t in playlist.tracks:
-                row = {f: getattr(t, f) for f in TRACK_FIELDS}
-                row.update(
-                    soundcloud_id=t.soundcloud_id,
-                    tags=list(t.tags),
-                    availability=str(t.availability),
-                    updated_at=now,
-                )
-                if t.soundcloud_id not in known:
-                    row["first_seen_at"] = now
-                track_rows.append(row)
-            # new rows carry first_seen_at; known rows must not overwrite it
-            _upsert(
-                conn, tracks, [r for r in track_rows if "first_seen_at" in r], ["soundcloud_id"]
-            )
-            _upsert(
-                conn, tracks, [r for r in track_rows if "first_seen_at" not in r], ["soundcloud_id"]
-            )
+            self._write_tracks(conn, playlist, now)
+            if playlist.source == Source.SOUNDCLOUD:
+                extra = {"merged": self._absorb_spotify_only(conn, playlist)}
             _upsert(conn, memberships, [
-                {"playlist_key": playlist.key, "soundcloud_id": t.soundcloud_id,
+                {"playlist_key": playlist.key, "soundcloud_id": _catalog_id(t),
                  "position": t.position, "last_seen_at": now, "removed_at": None,
                  "hidden_at": None,
-                 "first_seen_at": before[t.soundcloud_id].first_seen_at
-                 if t.soundcloud_id in before else now}
+                 "first_seen_at": before[_catalog_id(t)].first_seen_at
+                 if _catalog_id(t) in before else now}
                 for t in playlist.tracks
             ], ["playlist_key", "soundcloud_id"])  # fmt: skip
             self._mark_members(conn, playlist.key, verdict.removed, removed_at=now)
@@ -225,15 +242,221 @@ class Catalog:
                 "listing_explained": verdict.explained,
                 "explained_track_count": verdict.baseline_count,
                 "created_at": playlist.created_at, "last_modified": playlist.last_modified,
-                "last_checked_at": now,
+                "last_checked_at": now, "source": str(playlist.source),
+                "spotify_id": playlist.spotify_id, "snapshot_id": playlist.snapshot_id,
             }], ["key"])  # fmt: skip
-        return _change(before, ids, verdict)
+        return _change(before, ids, verdict, **extra)
+
+    @staticmethod
+    def _write_tracks(conn: Connection, playlist: Playlist, now: str) -> None:
+        """Upsert the listing's tracks. A Spotify listing only adds its identity to a
+        row another service made; rows it made itself it keeps up to date."""
+        ids = [_catalog_id(t) for t in playlist.tracks]
+        known = {
+            r.soundcloud_id: r
+            for r in conn.execute(
+                select(tracks.c.soundcloud_id, tracks.c.isrc, tracks.c.spotify_id).where(
+                    tracks.c.soundcloud_id.in_(ids)
+                )
+            )
+        }
+        fresh, full, identity = [], [], []
+        for t in playlist.tracks:
+            sid = _catalog_id(t)
+            row = {f: getattr(t, f) for f in TRACK_FIELDS}
+            row.update(soundcloud_id=sid, tags=list(t.tags),
+                       availability=str(t.availability), updated_at=now)  # fmt: skip
+            if t.source == Source.SPOTIFY:
+                row.update(spotify_id=t.spotify_id, spotify_url=t.spotify_url)
+            if sid not in known:
+                fresh.append({**row, "first_seen_at": now})
+            elif t.source == Source.SPOTIFY and sid > 0:  # SoundCloud's row: identity only
+                values = {f: row[f] for f in SPOTIFY_IDENTITY}
+                if known[sid].spotify_id not in (None, t.spotify_id):
+                    values.pop("spotify_id")  # another Spotify release of it came first
+                if not known[sid].isrc and t.isrc:
+                    values["isrc"] = t.isrc
+                identity.append((sid, values))
+            else:
+                full.append(row)
+        _upsert(conn, tracks, fresh, ["soundcloud_id"])
+        _upsert(conn, tracks, full, ["soundcloud_id"])  # known rows keep first_seen_at
+        for sid, values in identity:
+            conn.execute(update(tracks).where(tracks.c.soundcloud_id == sid).values(**values))
+
+    @staticmethod
+    def _absorb_spotify_only(conn: Connection, playlist: Playlist) -> list[int]:
+        """A SoundCloud track whose ISRC a recording known only from Spotify has is that
+        recording (see `_absorb`). Returns the SoundCloud ids that absorbed one."""
+        by_isrc = {t.isrc.upper(): _catalog_id(t) for t in playlist.tracks if t.isrc}
+        if not by_isrc:
+            return []
+        rows = conn.execute(
+            select(tracks.c.soundcloud_id, tracks.c.isrc).where(
+                and_(tracks.c.soundcloud_id < 0, func.upper(tracks.c.isrc).in_(by_isrc))
+            )
+        ).all()
+        pairs = [(row.soundcloud_id, by_isrc[row.isrc.upper()]) for row in rows]
+        for old, sid in pairs:
+            Catalog._absorb(conn, old, sid)
+        return [sid for _, sid in pairs]
+
+    @staticmethod
+    def _absorb(conn: Connection, old_id: int, sid: int) -> None:
+        """The row of a recording known only from Spotify (``old_id``) moves onto the
+        SoundCloud row ``sid`` of the same recording: its Spotify identity, Notion page
+        and playlists, so the page made from Spotify gains the SoundCloud identity and no
+        second page is made."""
+        old = conn.execute(select(tracks).where(tracks.c.soundcloud_id == old_id)).one()
+        keep = conn.execute(select(tracks).where(tracks.c.soundcloud_id == sid)).one()
+        values = {
+            "spotify_id": keep.spotify_id or old.spotify_id,
+            "spotify_url": keep.spotify_url or old.spotify_url,
+            "first_seen_at": min(t for t in (keep.first_seen_at, old.first_seen_at) if t),
+        }
+        if not keep.notion_page_id:  # the page made from Spotify becomes this one's
+            values.update(notion_page_id=old.notion_page_id, notion_hash=old.notion_hash)
+        for member in conn.execute(
+            select(memberships).where(memberships.c.soundcloud_id == old_id)
+        ).all():
+            taken = conn.execute(
+                select(memberships.c.soundcloud_id).where(
+                    and_(memberships.c.playlist_key == member.playlist_key,
+                         memberships.c.soundcloud_id == sid)
+                )
+            ).first()  # fmt: skip
+            where = and_(memberships.c.playlist_key == member.playlist_key,
+                         memberships.c.soundcloud_id == old_id)  # fmt: skip
+            if taken is None:
+                conn.execute(update(memberships).where(where).values(soundcloud_id=sid))
+            else:
+                conn.execute(memberships.delete().where(where))
+        conn.execute(tracks.delete().where(tracks.c.soundcloud_id == old_id))
+        conn.execute(update(tracks).where(tracks.c.soundcloud_id == sid).values(**values))
+
+    def unsearched_spotify_only(self, key: str, limit: int) -> list[dict[str, Any]]:
+        """Recordings of the playlist known only from Spotify, with an ISRC to find them
+        by, that SoundCloud was never searched for (playlist order)."""
+        query = (
+            select(tracks)
+            .join(memberships, memberships.c.soundcloud_id == tracks.c.soundcloud_id)
+            .where(and_(memberships.c.playlist_key == key, memberships.c.removed_at.is_(None),
+                        tracks.c.soundcloud_id < 0, tracks.c.isrc.is_not(None),
+                        tracks.c.soundcloud_searched_at.is_(None)))
+            .order_by(memberships.c.position)
+            .limit(limit)
+        )  # fmt: skip
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def adopt_soundcloud_track(self, old_id: int, track: Track) -> None:
+        """SoundCloud has the recording known only from Spotify as ``old_id``: keep it
+        under SoundCloud's track (audio can be downloaded from there), in one step."""
+        sid = _catalog_id(track)
+        now = utc_now()
+        with self.engine.begin() as conn:
+            exists = conn.execute(
+                select(tracks.c.soundcloud_id).where(tracks.c.soundcloud_id == sid)
+            ).first()
+            if exists is None:
+                row = {f: getattr(track, f) for f in TRACK_FIELDS}
+                row.update(soundcloud_id=sid, tags=list(track.tags),
+                           availability=str(track.availability), updated_at=now,
+                           first_seen_at=now)  # fmt: skip
+                _upsert(conn, tracks, [row], ["soundcloud_id"])
+            self._absorb(conn, old_id, sid)
+
+    @staticmethod
+    def _resolve_recordings(conn: Connection, playlist: Playlist) -> _Resolved:
+        """Give each Spotify track its catalog id: the row that already has its Spotify
+        id, else a row with the same ISRC (a SoundCloud track first), else a new
+        negative id. A recording listed twice keeps its first place only."""
+        spotify_ids = [t.spotify_id for t in playlist.tracks if t.spotify_id]
+        isrcs = {t.isrc.upper() for t in playlist.tracks if t.isrc}
+        by_spotify = dict(
+            conn.execute(
+                select(tracks.c.spotify_id, tracks.c.soundcloud_id).where(
+                    tracks.c.spotify_id.in_(spotify_ids)
+                )
+            ).all()
+        )
+        by_isrc: dict[str, int] = {}
+        rows = conn.execute(
+            select(func.upper(tracks.c.isrc), tracks.c.soundcloud_id)
+            .where(func.upper(tracks.c.isrc).in_(isrcs))
+            .order_by(tracks.c.soundcloud_id.desc())  # SoundCloud's rows (> 0) first
+        )
+        for isrc, sid in rows:
+            by_isrc.setdefault(isrc, sid)
+        lowest = conn.execute(select(func.min(tracks.c.soundcloud_id))).scalar() or 0
+        next_id = min(lowest, 0) - 1
+        out: list[Track] = []
+        merged: list[int] = []
+        fresh: list[int] = []
+        seen: set[int] = set()
+        for t in playlist.tracks:
+            isrc = t.isrc.upper() if t.isrc else None
+            sid = by_spotify.get(t.spotify_id) or (by_isrc.get(isrc) if isrc else None)
+            if sid is None:
+                sid, next_id = next_id, next_id - 1
+                fresh.append(sid)
+                if isrc:
+                    by_isrc[isrc] = sid  # a second Spotify release of it in this listing
+            elif sid > 0 and sid not in merged:
+                merged.append(sid)
+            if t.spotify_id:
+                by_spotify.setdefault(t.spotify_id, sid)
+            if sid in seen:
+                continue
+            seen.add(sid)
+            out.append(replace(t, soundcloud_id=sid, position=len(out) + 1))
+        return _Resolved(replace(playlist, tracks=tuple(out), track_count=len(out)), merged, fresh)
+
+    @staticmethod
+    def _possible_matches(
+        conn: Connection, playlist: Playlist, merged: list[int]
+    ) -> list[dict[str, Any]]:
+        """Spotify tracks that look like a SoundCloud track (same normalised title and
+        artist, lengths within 2 s) but have no ISRC in common with it: reported for a
+        person to decide, never merged."""
+        candidates = [t for t in playlist.tracks if _catalog_id(t) < 0]
+        if not candidates:
+            return []
+        soundcloud_rows = conn.execute(
+            select(tracks.c.soundcloud_id, tracks.c.title, tracks.c.artist, tracks.c.duration_ms,
+                   tracks.c.isrc)
+            .where(and_(tracks.c.soundcloud_id > 0, tracks.c.spotify_id.is_(None)))
+        ).all()  # fmt: skip
+        by_key: dict[tuple[str, str], list[Any]] = {}
+        for row in soundcloud_rows:
+            by_key.setdefault(recording_key(row.title, row.artist), []).append(row)
+        found = []
+        for t in candidates:
+            for row in by_key.get(recording_key(t.title, t.artist), []):
+                if row.soundcloud_id in merged or not same_length(t.duration_ms, row.duration_ms):
+                    continue
+                if t.isrc and row.isrc and t.isrc.upper() != row.isrc.upper():
+                    continue  # two ISRCs that differ: two recordings that share a name
+                found.append({"spotify_id": t.spotify_id, "title": t.title,
+                              "artist": t.artist, "soundcloud_id": row.soundcloud_id,
+                              "soundcloud_title": row.title})  # fmt: skip
+        return found
+
+    def resolve_recordings(self, playlist: Playlist) -> Playlist:
+        """A Spotify listing with each track given the catalog id it would get (ids of
+        recordings new to the catalog are provisional): for the dry run."""
+        if playlist.source != Source.SPOTIFY:
+            return playlist
+        with self.engine.connect() as conn:
+            return self._resolve_recordings(conn, playlist).playlist
 
     def preview_playlist(self, playlist: Playlist) -> MembershipChange:
         """What `record_playlist` would report for this listing, writing nothing."""
         with self.engine.connect() as conn:
+            if playlist.source == Source.SPOTIFY:
+                playlist = self._resolve_recordings(conn, playlist).playlist
             before, verdict = self._read_listing(conn, playlist)
-        return _change(before, [t.soundcloud_id for t in playlist.tracks], verdict)
+        return _change(before, [_catalog_id(t) for t in playlist.tracks], verdict)
 
     @staticmethod
     def _read_listing(
@@ -265,7 +488,7 @@ class Catalog:
             listed_before=[r.soundcloud_id for r in live if r.hidden_at is None],
             hidden_before={r.soundcloud_id for r in live if r.hidden_at is not None},
             baseline_count=baseline if before else None,
-            listed_now=[t.soundcloud_id for t in playlist.tracks],
+            listed_now=[_catalog_id(t) for t in playlist.tracks],
             count_now=playlist.track_count,
         )
         return before, verdict

@@ -1,5 +1,5 @@
-"""Dagster resources: thin, configurable doors to SoundCloud, Notion, Eagle, the catalog
-and the library.
+"""Dagster resources: thin, configurable doors to SoundCloud, Spotify, Notion, Eagle, the
+catalog and the library.
 
 Secrets arrive as `EnvVar` (see `definitions.py`), so Dagster shows them as
 environment references and never stores their values in run config.
@@ -60,6 +60,32 @@ class SoundCloudResource(ConfigurableResource):
             oauth_token=self.oauth_token,
             proxy=self.proxy,
             cache_dir=Path(self.cache_dir),
+        )
+
+
+class SpotifyResource(ConfigurableResource):
+    """The Spotify Web API through spotipy. Without an app (client id and secret) a
+    Spotify playlist's step fails with one line naming the missing variables."""
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    api_base: str = "https://api.spotify.com/v1/"
+    accounts_base: str = "https://accounts.spotify.com/"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    def client(self) -> Any:
+        from ..sources import SpotifyClient
+
+        return SpotifyClient(
+            self.client_id or "",
+            self.client_secret or "",
+            refresh_token=self.refresh_token,
+            api_base=self.api_base,
+            accounts_base=self.accounts_base,
         )
 
 
@@ -155,6 +181,13 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN", settings.soundcloud_oauth_token),
             proxy=settings.soundcloud_proxy,
             cache_dir=str(settings.cache_dir / "yt-dlp"),
+        ),
+        "spotify": SpotifyResource(
+            client_id=secret("SPOTIFY_CLIENT_ID", settings.spotify_client_id),
+            client_secret=secret("SPOTIFY_CLIENT_SECRET", settings.spotify_client_secret),
+            refresh_token=secret("SPOTIFY_REFRESH_TOKEN", settings.spotify_refresh_token),
+            api_base=settings.spotify_api_base,
+            accounts_base=settings.spotify_accounts_base,
         ),
         "notion": NotionResource(
             token=secret("NOTION_TOKEN", settings.notion_token),

@@ -1,4 +1,4 @@
-"""Sensors: the playlist registry file, and new tracks on SoundCloud.
+"""Sensors: the playlist registry file, and new tracks on SoundCloud and Spotify.
 
 The new-tracks sensor spends a fixed share of SoundCloud's unpublished budget
 (about 600 requests per 10 minutes) on checks: one request per playlist, the
@@ -6,6 +6,10 @@ longest-unchecked first, so the interval adapts to the number of playlists. 300
 playlists are each looked at every ~10 minutes, 1,000 every ~33, and never faster
 than the budget allows; a handful are looked at every `MIN_RECHECK_SECONDS`, not
 every tick, so a small registry leaves the budget to the syncs and downloads.
+
+A Spotify playlist is checked in the same line, its check taking a SoundCloud check's
+place in the tick (one request for its `snapshot_id`, plus one token per tick): at most
+`checks_per_tick()` + 1 Spotify requests every 30 seconds, Spotify's rolling window.
 """
 
 import json
@@ -35,10 +39,10 @@ from ..config import (
     read_playlists_file,
 )
 from ..runs.workers import reap_dead_runs
-from ..sources import SourceError, is_playlist_key, parse_playlist_url
+from ..sources import SourceError, is_playlist_key, is_spotify_key, parse_playlist_url
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
-from .resources import CatalogResource, SoundCloudResource
+from .resources import CatalogResource, SoundCloudResource, SpotifyResource
 
 SENSOR_INTERVAL_SECONDS = 30
 # The sensor's share of SoundCloud's budget: 300 of the ~600 requests per 10 minutes.
@@ -183,19 +187,25 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
     job=sync_playlist_job,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Checks registered playlists longest-unchecked first (one SoundCloud "
-    "request each, within a fixed share of the budget) and requests a run for exactly "
-    "the partitions whose track list changed.",
+    description="Checks registered playlists longest-unchecked first (one SoundCloud or "
+    "Spotify request each, within a fixed share of SoundCloud's budget) and requests a run "
+    "for exactly the partitions whose track list changed.",
 )
 def new_tracks_sensor(
-    context: SensorEvaluationContext, catalog: CatalogResource, soundcloud: SoundCloudResource
+    context: SensorEvaluationContext,
+    catalog: CatalogResource,
+    soundcloud: SoundCloudResource,
+    spotify: SpotifyResource,
 ):
     # Every tick cleans up after runs whose process died (their slots would block others)
     for line in reap_dead_runs(context.instance):
         context.log.warning(line)
-    # URL-shaped keys typed in the UI wait for the registry sensor's canonical key
+    # URL-shaped keys typed in the UI wait for the registry sensor's canonical key;
+    # Spotify playlists need a Spotify app (without one, their runs say so)
     keys = sorted(
-        k for k in context.instance.get_dynamic_partitions(PLAYLISTS) if is_playlist_key(k)
+        k
+        for k in context.instance.get_dynamic_partitions(PLAYLISTS)
+        if is_playlist_key(k) and (spotify.enabled or not is_spotify_key(k))
     )
     if not keys:
         return SkipReason("no playlists registered")
@@ -217,20 +227,27 @@ def new_tracks_sensor(
     if not batch:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
     changed: dict[str, str] = {}  # key -> the track list's new fingerprint
+    spotify_client = spotify.client() if any(map(is_spotify_key, batch)) else None
     with soundcloud.client() as client:  # closes yt-dlp's connections after every tick
         for key in batch:
             row = known.get(key)
             if row is None:  # a partition added in the UI under its canonical key
                 store.remember_playlist_url(key, parse_playlist_url(key).url)
                 row = store.playlist(key) or {}
+            url = row.get("url") or parse_playlist_url(key).url
             try:
-                snapshot = client.check_playlist(row.get("url") or parse_playlist_url(key).url)
+                if spotify_client is not None and is_spotify_key(key):
+                    fingerprint, stored = spotify_client.head(url).snapshot_id, "snapshot_id"
+                else:
+                    fingerprint, stored = client.check_playlist(url).ids_hash, "ids_hash"
             except SourceError as exc:
                 context.log.warning(str(exc))  # checked: retried after the interval
             else:
-                if snapshot.ids_hash not in (row.get("ids_hash"), requested.get(key)):
-                    changed[key] = snapshot.ids_hash
+                if fingerprint and fingerprint not in (row.get(stored), requested.get(key)):
+                    changed[key] = fingerprint
             store.mark_checked(key, at=now)
+    if spotify_client is not None:
+        spotify_client.close()
     busy = _partitions_with_unfinished_runs(context) if changed else set()
     run_requests = []
     for key, fingerprint in changed.items():

@@ -183,6 +183,15 @@ class NotionGateway:
             data_source_id,
         )
 
+    def add_property(self, data_source_id: str, name: str, spec: Mapping[str, Any]) -> None:
+        """Add one property to a data source's schema (the sync's only schema change)."""
+        self.call(
+            f"PATCH data source {data_source_id}",
+            self.client.data_sources.update,
+            data_source_id=data_source_id,
+            properties={name: spec},
+        )
+
     def data_source_id(self, database_id: str) -> str:
         """The (first) data source of a database, cached on disk: it never changes."""
         cache = self._load_cache()

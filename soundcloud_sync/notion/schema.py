@@ -47,6 +47,8 @@ TRACK_FIELDS: tuple[Field, ...] = (
     Field("url", "SoundCloud URL", ("url", "rich_text"), ("SoundCloud",), required=True),
     Field("soundcloud_id", "SoundCloud ID", ("number", "rich_text"), required=True),
     Field("isrc", "ISRC", ("rich_text",), ("Track ISRC",)),
+    Field("spotify_id", "Spotify ID", ("rich_text",), ("Spotify Track ID",)),
+    Field("spotify_url", "Spotify URL", ("url", "rich_text"), ("Spotify",)),
     Field(
         "playlists",
         "Playlists",
@@ -93,6 +95,8 @@ TRACK_FIELDS: tuple[Field, ...] = (
 PLAYLIST_FIELDS: tuple[Field, ...] = (
     Field("name", "Name", ("title",), required=True),
     Field("url", "SoundCloud URL", ("url", "rich_text"), ("SoundCloud",), required=True),
+    # added to the data source by the first Spotify playlist's sync when missing
+    Field("spotify_url", "Spotify URL", ("url",), ("Spotify",)),
     Field("curator", "Curator", ("rich_text",)),
     Field("track_count", "Track Count", ("number",)),
     Field("last_synced", "Last Synced", ("date",), required=True),
@@ -396,6 +400,8 @@ def owned_values(
     values: dict[str, Any] = {}
     for prop in schema.in_group(*groups):
         raw = row.get(prop.key)
+        if prop.key == "soundcloud_id" and (_number(raw) or 0) <= 0:
+            raw = None  # the catalog's own id of a recording SoundCloud does not have
         if prop.key == "soundcloud_id" and prop.type == "rich_text" and raw is not None:
             raw = str(raw)
         value = plain_value(prop.type, raw)

@@ -17,7 +17,6 @@ import logging
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import KEY_NOTATIONS
+from ..matching import normalize
 from .gateway import AmbiguousCreate, NotionError, NotionGateway
 from .locks import MachineLocks
 from .schema import (
@@ -50,6 +50,7 @@ from .schema import (
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4  # lookup/write rounds: lost creates and stale page ids go round again
+_SPOTIFY_URL_FIELD = next(f for f in PLAYLIST_FIELDS if f.key == "spotify_url")
 
 
 @dataclass(frozen=True)
@@ -159,15 +160,6 @@ class SyncReport:
 
 
 # -- matching helpers -------------------------------------------------------------------
-
-_MIX = re.compile(r"[\(\[]\s*(original|extended)\s+mix\s*[\)\]]", re.I)
-
-
-def normalize(text: str | None) -> str:
-    """Case, accents, punctuation and '(Original Mix)' do not make a different track."""
-    text = unicodedata.normalize("NFKD", _MIX.sub(" ", text or ""))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
 
 
 def normalize_url(url: str | None) -> str:
@@ -378,6 +370,7 @@ class NotionCatalogSync:
         row = {
             "name": playlist.get("name") or playlist.get("title") or playlist.get("url"),
             "url": playlist.get("url"),
+            "spotify_url": playlist.get("spotify_url"),
             "curator": playlist.get("curator"),
             "track_count": playlist.get("track_count"),
             "last_synced": _now(),
@@ -385,9 +378,12 @@ class NotionCatalogSync:
         }
         return owned_values(playlists, row, ("track",))
 
-    def find_playlist_page(self, playlist_url: str) -> dict[str, Any] | None:
+    def find_playlist_page(self, playlist_url: str, field: str = "url") -> dict[str, Any] | None:
+        """The oldest Playlists page whose ``field`` (SoundCloud or Spotify URL) is the URL."""
         _, playlists = self.schemas()
-        url_prop = playlists.props["url"]
+        if field not in playlists.props:
+            return None
+        url_prop = playlists.props[field]
         flt = {"property": url_prop.id, url_prop.type: {"equals": playlist_url}}
         pages: list[dict[str, Any]] = []
         for answer in self.gateway.query(playlists.data_source_id, flt):
@@ -400,7 +396,8 @@ class NotionCatalogSync:
     ) -> tuple[str | None, str | None]:
         if known_id:
             return known_id, None
-        page = self.find_playlist_page(str(playlist["url"]))
+        field = "spotify_url" if playlist.get("spotify_url") else "url"
+        page = self.find_playlist_page(str(playlist[field]), field)
         if page is not None:
             return page["id"], page.get("url")
         if dry_run:
@@ -412,10 +409,27 @@ class NotionCatalogSync:
                 page = self.gateway.create_page(playlists.data_source_id, body)
                 return page["id"], page.get("url")
             except AmbiguousCreate:
-                page = self.find_playlist_page(str(playlist["url"]))
+                page = self.find_playlist_page(str(playlist[field]), field)
                 if page is not None:
                     return page["id"], page.get("url")
         raise NotionError("create playlist page", f"gave up after {MAX_ROUNDS} lost answers")
+
+    def _ensure_spotify_url_property(self, dry_run: bool, warnings: list[str]) -> None:
+        """A Spotify playlist's page needs a `Spotify URL` property in Playlists: add it
+        when missing (the one schema change the sync makes), saying so."""
+        _, playlists = self.schemas()
+        if "spotify_url" in playlists.props:
+            return
+        if self.mapping.override("playlists", _SPOTIFY_URL_FIELD) == (True, None):
+            return  # switched off by the user's mapping
+        name = _SPOTIFY_URL_FIELD.default
+        if dry_run:
+            warnings.append(f"Playlists: would add the url property '{name}'")
+            return
+        self.gateway.add_property(playlists.data_source_id, name, {"url": {}})
+        log.warning("Playlists: added the url property '%s' for Spotify playlists", name)
+        warnings.append(f"Playlists: added the url property '{name}'")
+        self.schemas(refresh=True)
 
     # -- lookup ---------------------------------------------------------------------------
 
@@ -503,7 +517,15 @@ class NotionCatalogSync:
                 return self._match(tracks, rows, first.get("results") or [], True, warnings)
             self.gateway.set_hint(f"large:{ds}", True)  # no more probing this database
 
-        pages = self._query_chunks(tracks, [self._id_filter(tracks, sid) for sid in rows])
+        conditions = [self._id_filter(tracks, sid) for sid in rows if sid > 0]
+        spotify = tracks.get("spotify_id")
+        if spotify is not None:
+            conditions += [
+                {"property": spotify.id, spotify.type: {"equals": str(row["spotify_id"])}}
+                for row in rows.values()
+                if row.get("spotify_id")
+            ]
+        pages = self._query_chunks(tracks, conditions) if conditions else []
         found = self._match(tracks, rows, pages, False, warnings)
         missing = {sid: row for sid, row in rows.items() if sid not in found}
         conditions = [c for sid in missing for c in foreign[sid]]
@@ -524,8 +546,9 @@ class NotionCatalogSync:
         normalized title + artist. Existing duplicates: the oldest page wins."""
         names = {k: p.name for k, p in tracks.props.items()}
         by_id: dict[int, list[dict[str, Any]]] = {}
+        by_spotify: dict[str, list[dict[str, Any]]] = {}
         by_url: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
-        by_ta: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        by_ta: dict[tuple[str, str], list[tuple[str | None, dict[str, Any]]]] = {}
         seen: set[str] = set()
         for page in sorted(pages, key=lambda p: p.get("created_time") or ""):
             if page["id"] in seen or page.get("in_trash") or page.get("archived"):
@@ -535,17 +558,24 @@ class NotionCatalogSync:
             page_sid = _as_id(decode(props.get(names["soundcloud_id"])))
             if page_sid is not None:
                 by_id.setdefault(page_sid, []).append(page)
+            page_spotify = decode(props.get(names["spotify_id"])) if "spotify_id" in names else None
+            if page_spotify:
+                by_spotify.setdefault(str(page_spotify), []).append(page)
             url = decode(props.get(names["url"])) if "url" in names else None
             if url:
                 by_url.setdefault(normalize_url(url), []).append((page_sid, page))
             if page_sid is None:
                 title = decode(props.get(names["title"]))
                 artist = decode(props.get(names["artist"])) if "artist" in names else None
-                by_ta.setdefault((normalize(title), normalize(artist)), []).append(page)
+                by_ta.setdefault((normalize(title), normalize(artist)), []).append(
+                    (str(page_spotify) if page_spotify else None, page)
+                )
         found: dict[int, dict[str, Any]] = {}
         claimed: set[str] = set()
         for sid, row in rows.items():
-            candidates = by_id.get(sid, [])
+            candidates = by_id.get(sid, []) if sid > 0 else []
+            if not candidates and row.get("spotify_id"):
+                candidates = by_spotify.get(str(row["spotify_id"]), [])
             if not candidates and row.get("url"):
                 candidates = [
                     p
@@ -554,7 +584,11 @@ class NotionCatalogSync:
                 ]
             if not candidates and by_title and row.get("title"):
                 key = (normalize(row.get("title")), normalize(row.get("artist")))
-                candidates = [p for p in by_ta.get(key, []) if p["id"] not in claimed]
+                candidates = [  # a page of another Spotify track is not this one
+                    p
+                    for ps, p in by_ta.get(key, [])
+                    if p["id"] not in claimed and ps in (None, row.get("spotify_id"))
+                ]
             candidates = [p for p in candidates if p["id"] not in claimed]
             if not candidates:
                 continue
@@ -628,7 +662,7 @@ class NotionCatalogSync:
         requests0, limited0 = self._request_counts()
         tracks_schema, playlists_schema = self.schemas()  # SchemaError before any write
         report = SyncReport(
-            playlist_url=playlist.get("url"),
+            playlist_url=playlist.get("url") or playlist.get("spotify_url"),
             playlist_name=playlist.get("name") or playlist.get("title"),
             dry_run=dry_run,
             warnings=[*tracks_schema.warnings, *playlists_schema.warnings],
@@ -648,6 +682,8 @@ class NotionCatalogSync:
             removed_map = {}
 
         try:
+            if playlist.get("spotify_url"):
+                self._ensure_spotify_url_property(dry_run, report.warnings)
             page_id, page_url = self._ensure_playlist_page(playlist, playlist_page_id, dry_run)
             report.playlist_page_id, report.playlist_page_url = page_id, page_url
             results = self._sync_tracks(
@@ -826,8 +862,13 @@ class NotionCatalogSync:
         if dry_run:
             return TrackResult(sid, "created", None, props_hash, playlist_page_id is not None)
         ds = tracks.data_source_id
-        with self.locks.hold("create", f"{ds}:{sid}"):
-            other = self.locks.created_page(ds, sid)
+        # the catalog's own ids (below zero) differ between catalogs: a recording known
+        # only from Spotify is remembered by its Spotify id
+        ident: object = (
+            f"spotify:{row['spotify_id']}" if sid <= 0 and row.get("spotify_id") else sid
+        )
+        with self.locks.hold("create", f"{ds}:{ident}"):
+            other = self.locks.created_page(ds, ident)
             if other is not None:
                 # another run on this machine created it a moment ago: fill in and link
                 try:
@@ -844,14 +885,14 @@ class NotionCatalogSync:
                 except NotionError as err:
                     if not _gone(err):
                         raise
-                    self.locks.forget_created(ds, sid)  # trashed since: create it anew
+                    self.locks.forget_created(ds, ident)  # trashed since: create it anew
             body = encode_all(tracks, values)
             extra = owned_values(tracks, {"added_at": row.get("added_at") or _now()}, ("create",))
             body.update(encode_all(tracks, extra))
             if playlist_page_id:
                 body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
             page = self.gateway.create_page(ds, body)
-            self.locks.record_created(ds, sid, page["id"])
+            self.locks.record_created(ds, ident, page["id"])
             return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
 
     def _unlink(

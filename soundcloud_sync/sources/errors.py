@@ -36,3 +36,7 @@ class EmptyPlaylist(SourceError):
 
 class SoundCloudUnavailable(SourceError):
     """Network failure, repeated 429/5xx: try again later."""
+
+
+class SpotifyUnavailable(SourceError):
+    """Spotify could not be reached, or its rate limit held: try again later."""

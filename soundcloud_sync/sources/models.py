@@ -22,11 +22,21 @@ class Availability(StrEnum):
     GEO_BLOCKED = "geo-blocked"  # policy BLOCK
     DRM = "drm"  # only encrypted transcodings
     GONE = "gone"  # deleted or private: absent from the batch answer
+    NO_SOURCE = "no-source"  # known only from a service that serves no audio (Spotify)
+
+
+class Source(StrEnum):
+    """The service a playlist (and the track entries read from it) came from."""
+
+    SOUNDCLOUD = "soundcloud"
+    SPOTIFY = "spotify"
 
 
 @dataclass(frozen=True)
 class Track:
-    soundcloud_id: int
+    # SoundCloud's id of the track; None for a track read from another service (the
+    # catalog gives each recording its own id, see catalog.schema)
+    soundcloud_id: int | None
     position: int  # 1-based place in the playlist
     title: str | None = None
     artist: str | None = None  # publisher artist when present, else the uploader
@@ -44,17 +54,31 @@ class Track:
     monetization_model: str | None = None
     downloadable: bool = False
     availability: Availability = Availability.OK
+    spotify_id: str | None = None
+    spotify_url: str | None = None
+    source: Source = Source.SOUNDCLOUD
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
         row["tags"] = list(self.tags)
         row["availability"] = str(self.availability)
+        row["source"] = str(self.source)
         return row
 
 
 @dataclass(frozen=True)
+class SkippedEntry:
+    """A playlist entry that is no track we can keep (a local file, a podcast episode,
+    a track removed from the service): never a page; named in the run's report."""
+
+    position: int
+    name: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Playlist:
-    soundcloud_id: int
+    soundcloud_id: int | None  # None for a playlist of another service
     key: str  # canonical partition key, see sources.urls
     url: str  # canonical permalink (with the secret token for private sets)
     title: str
@@ -68,6 +92,10 @@ class Playlist:
     set_type: str | None = None
     secret_token: str | None = field(default=None, repr=False)
     tracks: tuple[Track, ...] = ()
+    source: Source = Source.SOUNDCLOUD
+    spotify_id: str | None = None
+    snapshot_id: str | None = None  # Spotify's version of the playlist: equal, unchanged
+    skipped: tuple[SkippedEntry, ...] = ()
 
     @property
     def ids_complete(self) -> bool:
@@ -91,6 +119,10 @@ class Playlist:
             "created_at": self.created_at,
             "last_modified": self.last_modified,
             "set_type": self.set_type,
+            "source": str(self.source),
+            "spotify_id": self.spotify_id,
+            "snapshot_id": self.snapshot_id,
+            "skipped_entries": len(self.skipped),
         }
 
 

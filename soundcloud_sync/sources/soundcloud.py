@@ -38,7 +38,7 @@ from .errors import (
     SoundCloudUnavailable,
 )
 from .models import Availability, Playlist, PlaylistSnapshot, Track, ids_hash
-from .urls import PlaylistRef, parse_playlist_url
+from .urls import PlaylistRef, parse_soundcloud_url
 
 if TYPE_CHECKING:
     pass
@@ -328,7 +328,7 @@ class SoundCloudClient:
 
     def fetch_playlist(self, url: str) -> Playlist:
         """Every track of the set in playlist order; unreadable listed ids become GONE tracks."""
-        ref = parse_playlist_url(url)
+        ref = parse_soundcloud_url(url)
         shown = _shown_url(url, ref)
         answer = self._resolve(ref, shown)
         entries = [e for e in answer.get("tracks") or [] if e.get("id") is not None]
@@ -349,7 +349,7 @@ class SoundCloudClient:
 
     def check_playlist(self, url: str) -> PlaylistSnapshot:
         """The cheap check (one request): ids and counts, for sensors watching many sets."""
-        ref = parse_playlist_url(url)
+        ref = parse_soundcloud_url(url)
         answer = self._resolve(ref, _shown_url(url, ref))
         ids = tuple(int(e["id"]) for e in answer.get("tracks") or [] if e.get("id") is not None)
         return PlaylistSnapshot(
@@ -376,6 +376,17 @@ class SoundCloudClient:
         return found
 
     # ---- api calls
+
+    def search_tracks(self, query: str, limit: int = 5) -> list[Track]:
+        """Full tracks SoundCloud's search gives for ``query`` (one request)."""
+        try:
+            answer = self._get("search", "search/tracks", {"q": query, "limit": str(limit)})
+        except _HttpStatus as exc:
+            raise SoundCloudUnavailable(query, f"search failed (HTTP {exc.status})") from None
+        except _Unreachable as exc:
+            raise SoundCloudUnavailable(query, str(exc)) from None
+        found = answer.get("collection") if isinstance(answer, dict) else None
+        return [track_from_json(t, 0) for t in found or [] if is_full_track(t)]
 
     def _resolve(self, ref: PlaylistRef, shown: str) -> dict[str, Any]:
         try:

@@ -1,10 +1,15 @@
 """Playlist URLs as users paste them, and the one canonical key per playlist.
 
-Key rule: ``<user>/sets/<slug>``, lower-cased, from the URL path alone. Host
+SoundCloud key rule: ``<user>/sets/<slug>``, lower-cased, from the URL path alone. Host
 variants (``m.``, ``www.``), scheme, query strings (``?si=…&utm_source=…``),
 fragments, trailing slashes and a private set's secret token never reach the key,
 so one playlist can never live under two partition keys. The secret token is kept
 beside the key (in the catalog), never in it: keys are shown in the UI and logs.
+
+Spotify key rule: ``spotify/playlist/<id>``, the id as Spotify spells it (its ids are
+case-sensitive), from ``open.spotify.com/playlist/<id>``, ``…/intl-xx/playlist/<id>`` or
+``spotify:playlist:<id>``; queries such as ``?si=…`` never reach the key. The two rules
+cannot collide: no SoundCloud key has ``playlist`` as its second part.
 """
 
 from __future__ import annotations
@@ -32,6 +37,13 @@ _USER_PAGES = {
     "stations",
 }
 _KEY = re.compile(r"^[a-z0-9_-]+/sets/[a-z0-9_-]+$")
+SPOTIFY_HOSTS = {"open.spotify.com", "play.spotify.com"}
+_SPOTIFY_ID = r"[A-Za-z0-9]{16,32}"
+_SPOTIFY_KEY = re.compile(rf"^spotify/playlist/(?P<id>{_SPOTIFY_ID})$")
+_SPOTIFY_URI = re.compile(rf"^spotify:(?:user:[^:]+:)?playlist:(?P<id>{_SPOTIFY_ID})$")
+_SPOTIFY_PATH = re.compile(
+    rf"^/(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?(?:embed/)?playlist/(?P<id>{_SPOTIFY_ID})/?$", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -55,12 +67,65 @@ class PlaylistRef:
         return f"{self.public_url}/{self.secret_token}" if self.secret_token else self.public_url
 
 
+@dataclass(frozen=True)
+class SpotifyPlaylistRef:
+    spotify_id: str
+
+    @property
+    def key(self) -> str:
+        return f"spotify/playlist/{self.spotify_id}"
+
+    @property
+    def public_url(self) -> str:
+        return f"https://open.spotify.com/playlist/{self.spotify_id}"
+
+    @property
+    def url(self) -> str:
+        return self.public_url
+
+
+AnyPlaylistRef = PlaylistRef | SpotifyPlaylistRef
+
+
 def is_playlist_key(text: str) -> bool:
-    return bool(_KEY.match(text))
+    return bool(_KEY.match(text) or _SPOTIFY_KEY.match(text))
 
 
-def parse_playlist_url(url: str) -> PlaylistRef:
-    """Parse any playlist URL form (or a bare key) or raise an error naming the URL."""
+def is_spotify_key(text: str) -> bool:
+    return bool(_SPOTIFY_KEY.match(text))
+
+
+def parse_playlist_url(url: str) -> AnyPlaylistRef:
+    """Parse any playlist URL form (or a bare key) of any service, or raise an error
+    naming the URL."""
+    spotify = parse_spotify_url(url)
+    return spotify if spotify is not None else parse_soundcloud_url(url)
+
+
+def parse_spotify_url(url: str) -> SpotifyPlaylistRef | None:
+    """A Spotify playlist's reference; None when the text is not a Spotify address, an
+    error naming the URL when it is one but not a playlist's."""
+    raw = (url or "").strip()
+    for pattern in (_SPOTIFY_KEY, _SPOTIFY_URI):
+        found = pattern.match(raw)
+        if found:
+            return SpotifyPlaylistRef(found["id"])
+    if raw.lower().startswith("spotify:"):
+        raise NotAPlaylist(raw, "not a Spotify playlist (expected spotify:playlist:<id>)")
+    candidate = raw if "://" in raw else f"https://{raw}"
+    parts = urlsplit(candidate)
+    if (parts.hostname or "").lower() not in SPOTIFY_HOSTS:
+        return None
+    found = _SPOTIFY_PATH.match(parts.path)
+    if found is None:
+        raise NotAPlaylist(
+            raw, "not a Spotify playlist (expected https://open.spotify.com/playlist/<id>)"
+        )
+    return SpotifyPlaylistRef(found["id"])
+
+
+def parse_soundcloud_url(url: str) -> PlaylistRef:
+    """Parse any SoundCloud playlist URL form (or a bare key) or raise an error naming it."""
     raw = (url or "").strip()
     if not raw:
         raise NotASoundCloudUrl(

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import collections
+import math
 import threading
 from http.server import ThreadingHTTPServer
 from typing import Any, Self
+
+
+class RateWindow:
+    """A service's rate limit: at most ``limit`` requests in any ``seconds``, and 429s a
+    test injects ahead of it. Not thread-safe: the emulator holds its lock."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit, self.seconds = limit, seconds
+        self.injected: list[float] = []  # Retry-After values of 429s still to answer
+        self._times: collections.deque[float] = collections.deque()
+
+    def inject(self, times: int, retry_after: float) -> None:
+        self.injected.extend([retry_after] * times)
+
+    def check(self, now: float) -> float | None:
+        """Retry-After seconds when a request at ``now`` must get a 429, else None
+        (the request is then counted in the window)."""
+        while self._times and now - self._times[0] >= self.seconds:
+            self._times.popleft()
+        if self.injected:
+            return self.injected.pop(0)
+        if len(self._times) >= self.limit:
+            return max(1, math.ceil(self.seconds - (now - self._times[0])))
+        self._times.append(now)
+        return None
+
+
+def retry_after_header(wait: float) -> str:
+    """Whole seconds as an integer, like the services send it."""
+    return str(int(wait) if float(wait).is_integer() else wait)
 
 
 class BackgroundServer:

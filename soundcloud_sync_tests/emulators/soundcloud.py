@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from soundcloud_sync_tests.emulators.base import BackgroundServer
+from soundcloud_sync_tests.emulators.base import BackgroundServer, RateWindow, retry_after_header
 
 DEFAULT_CLIENT_ID = "EmUlAtOr0ClientId0123456789abcde"  # 32 chars, like the real ones
 PROXY_API_BASE = "http://api-v2.soundcloud.com/"
@@ -76,7 +76,7 @@ KINDS = ("ok", "preview", "blocked", "drm", "gone")
 PREVIEW_SECONDS = 30.0
 API_ENDPOINTS = frozenset(
     {"resolve", "tracks_batch", "track", "track_download", "playlist", "format_info", "comments",
-     "user"}
+     "user", "search"}
 )  # fmt: skip
 
 # Genres with a typical tempo and key: a small palette so many tracks share audio.
@@ -434,8 +434,7 @@ class SoundCloudEmulator(BackgroundServer):
         self.counts: collections.Counter[str] = collections.Counter()
         self.statuses: collections.Counter[int] = collections.Counter()
         self.log: list[tuple[str, int, str]] = []  # (endpoint, status, path without query)
-        self._window: collections.deque[float] = collections.deque()
-        self._inject: list[float] = []  # Retry-After values of injected 429s still to answer
+        self._rate = RateWindow(rate_limit, rate_window)
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
         self._lock = threading.RLock()
         self._clock = time.monotonic
@@ -471,7 +470,7 @@ class SoundCloudEmulator(BackgroundServer):
     def inject_429(self, times: int = 1, retry_after: float = 1) -> None:
         """Answer the next ``times`` api requests with 429 and this ``Retry-After``."""
         with self._lock:
-            self._inject.extend([retry_after] * times)
+            self._rate.inject(times, retry_after)
 
     def inject_error(self, status: int = 503, times: int = 1) -> None:
         """Answer the next ``times`` api requests with ``status`` (a 5xx from the edge)."""
@@ -727,15 +726,8 @@ class SoundCloudEmulator(BackgroundServer):
 
     def _rate_check(self) -> float | None:
         """Retry-After seconds when this api request must get a 429, else None."""
-        now = self._clock()
-        while self._window and now - self._window[0] >= self.rate_window:
-            self._window.popleft()
-        if self._inject:
-            return self._inject.pop(0)
-        if len(self._window) >= self.rate_limit:
-            return max(1, math.ceil(self.rate_window - (now - self._window[0])))
-        self._window.append(now)
-        return None
+        self._rate.limit, self._rate.seconds = self.rate_limit, self.rate_window
+        return self._rate.check(self._clock())
 
 
 @dataclass
@@ -760,6 +752,7 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("web", re.compile(r"^/$")),
     ("web", re.compile(r"^/assets/[\w.-]+\.js$")),
     ("resolve", re.compile(r"^/resolve$")),
+    ("search", re.compile(r"^/search/tracks/?$")),
     ("tracks_batch", re.compile(r"^/tracks/?$")),
     ("track", re.compile(r"^/tracks/(?:soundcloud(?::|%3A)tracks(?::|%3A))?(?P<id>\d+)/?$")),
     ("track_download", re.compile(r"^/tracks/(?P<id>\d+)/download$")),
@@ -848,7 +841,7 @@ class _Handler(BaseHTTPRequestHandler):
             wait = emu._rate_check()
             if wait is not None:
                 answer = _error(429, "Please slow down")
-                answer.headers["Retry-After"] = str(int(wait) if float(wait).is_integer() else wait)
+                answer.headers["Retry-After"] = retry_after_header(wait)
                 return answer
             if emu._inject_errors:
                 return _error(emu._inject_errors.pop(0), "upstream error")
@@ -936,6 +929,27 @@ class _Handler(BaseHTTPRequestHandler):
         if not t.downloadable:
             return _error(403, "downloads are disabled for this track")
         return _json(200, {"redirectUri": f"{urls.stream}originals/{t.id}.mp3"})
+
+    def _ep_search(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
+        """Public tracks whose ISRC is the query, or whose title and artist hold every word."""
+        q = (query.get("q") or "").strip()
+        words = set(re.findall(r"\w+", q.lower()))
+        try:
+            limit = int(query.get("limit", 10))
+        except ValueError:
+            return _error(400, "limit must be a number")
+        if not words or not 1 <= limit <= 200:
+            return _error(400, "q is required; limit between 1 and 200")
+
+        def hit(t: EmuTrack) -> bool:
+            if t.isrc and t.isrc.lower() == q.lower():
+                return True
+            text = f"{t.title} {t.publisher_artist or ''} {t.user.username}".lower()
+            return words <= set(re.findall(r"\w+", text))
+
+        found = [t for t in emu.tracks.values() if not t.deleted and not t.private and hit(t)]
+        return _json(200, {"collection": [t.json(urls, authorized) for t in found[:limit]],
+                           "total_results": len(found), "next_href": None})  # fmt: skip
 
     def _ep_comments(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
         return _json(200, {"collection": [], "next_href": None})
