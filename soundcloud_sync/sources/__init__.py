@@ -1,4 +1,5 @@
-"""Talking to SoundCloud and Spotify: URLs, canonical keys, playlist and track extraction.
+"""Talking to SoundCloud and Spotify: URLs, canonical keys, and the listings (sets,
+a user's likes and uploads, hand-picked tracks, Spotify playlists) with their tracks.
 
 Knows nothing of Notion or Dagster.
 """
@@ -18,13 +19,17 @@ from .soundcloud import SoundCloudClient, availability_of, parse_tags, track_fro
 from .spotify import SpotifyClient
 from .urls import (
     PlaylistRef,
+    SinglesRef,
     SpotifyPlaylistRef,
+    TrackRef,
+    UserListingRef,
     is_playlist_key,
     is_spotify_key,
     parse_playlist_url,
     parse_soundcloud_url,
     playlist_key,
     public_url,
+    registry_url,
 )
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "PlaylistPrivate",
     "PlaylistRef",
     "PlaylistSnapshot",
+    "SinglesRef",
     "SkippedEntry",
     "SoundCloudClient",
     "SoundCloudUnavailable",
@@ -46,6 +52,8 @@ __all__ = [
     "SpotifyPlaylistRef",
     "SpotifyUnavailable",
     "Track",
+    "TrackRef",
+    "UserListingRef",
     "availability_of",
     "is_playlist_key",
     "is_spotify_key",
@@ -54,5 +62,6 @@ __all__ = [
     "parse_tags",
     "playlist_key",
     "public_url",
+    "registry_url",
     "track_from_json",
 ]

@@ -94,7 +94,9 @@ class Playlist:
     tracks: tuple[Track, ...] = ()
     source: Source = Source.SOUNDCLOUD
     spotify_id: str | None = None
-    snapshot_id: str | None = None  # Spotify's version of the playlist: equal, unchanged
+    # The listing's version: equal, unchanged. Spotify's snapshot id; for a SoundCloud
+    # user's likes or uploads, the fingerprint of its newest entries (see sources.soundcloud)
+    snapshot_id: str | None = None
     skipped: tuple[SkippedEntry, ...] = ()
 
     @property

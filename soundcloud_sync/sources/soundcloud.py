@@ -1,5 +1,9 @@
 """Reading SoundCloud playlists: one ``/resolve`` plus one ``/tracks?ids=`` per 50 tracks.
 
+A user's likes and uploads: one ``/resolve`` of the profile, then ``/users/<id>/likes``
+or ``/tracks`` page by page (``linked_partitioning=1``, following ``next_href``). Tracks
+added by hand: one batch per 50 known ids, one ``/resolve`` per track new to the list.
+
 Built on yt-dlp's own machinery rather than beside it: its network stack (proxy,
 timeouts, user agent), its SoundCloud extractor's api base, client-id cache
 (``soundcloud``/``client_id`` in yt-dlp's ``cachedir``) and client-id scraping. What
@@ -19,11 +23,11 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor import soundcloud as _sc_module
@@ -37,8 +41,16 @@ from .errors import (
     PlaylistPrivate,
     SoundCloudUnavailable,
 )
-from .models import Availability, Playlist, PlaylistSnapshot, Track, ids_hash
-from .urls import PlaylistRef, parse_soundcloud_url
+from .models import Availability, Playlist, PlaylistSnapshot, SkippedEntry, Track, ids_hash
+from .urls import (
+    USER_LISTINGS,
+    PlaylistRef,
+    SinglesRef,
+    SoundCloudRef,
+    TrackRef,
+    UserListingRef,
+    parse_soundcloud_url,
+)
 
 if TYPE_CHECKING:
     pass
@@ -49,6 +61,10 @@ DEFAULT_API_BASE = SoundcloudBaseIE._API_V2_BASE
 BATCH_SIZE = 50  # api-v2 answers 400 to more ids per /tracks call
 PLAYLIST_KINDS = {"playlist", "system-playlist"}
 _TAGS_RE = SoundcloudBaseIE._TAGS_RE  # 'house "deep house"' -> house, deep house
+# A user's likes or uploads come this many to a page (api-v2's most); a check reads only
+# the newest HEAD_SIZE entries, whose fingerprint changes when a track is liked or uploaded.
+LISTING_PAGE_SIZE = 200
+HEAD_SIZE = 50
 _ARTWORK_SIZE_RE = re.compile(r"-(?:large|t\d+x\d+|crop|small|badge|tiny|mini)\.(jpg|png)$")
 
 
@@ -327,8 +343,16 @@ class SoundCloudClient:
     # ---- public reads
 
     def fetch_playlist(self, url: str) -> Playlist:
-        """Every track of the set in playlist order; unreadable listed ids become GONE tracks."""
+        """Every track of the set in playlist order; unreadable listed ids become GONE tracks.
+        A user's likes or uploads are walked to the end; a track URL is read as a
+        listing of that one track."""
         ref = parse_soundcloud_url(url)
+        if isinstance(ref, UserListingRef):
+            return self.fetch_user_listing(ref)
+        if isinstance(ref, TrackRef):
+            return self.fetch_singles(ref.singles, [(ref.url, None)])[0]
+        if isinstance(ref, SinglesRef):
+            raise NotAPlaylist(ref.key, "the tracks added by hand are listed in the catalog")
         shown = _shown_url(url, ref)
         answer = self._resolve(ref, shown)
         entries = [e for e in answer.get("tracks") or [] if e.get("id") is not None]
@@ -347,9 +371,15 @@ class SoundCloudClient:
         )
         return _playlist_from_json(answer, ref, tracks)
 
-    def check_playlist(self, url: str) -> PlaylistSnapshot:
-        """The cheap check (one request): ids and counts, for sensors watching many sets."""
+    def check_playlist(self, url: str, user_id: int | None = None) -> PlaylistSnapshot:
+        """The cheap check (one request): ids and counts, for sensors watching many sets.
+        A user's likes or uploads: the newest entries (one request when ``user_id``, the
+        catalog's, is known; two otherwise)."""
         ref = parse_soundcloud_url(url)
+        if isinstance(ref, UserListingRef):
+            return self._check_user_listing(ref, user_id)
+        if not isinstance(ref, PlaylistRef):
+            raise NotAPlaylist(ref.key, "tracks added by hand change only by hand: no check")
         answer = self._resolve(ref, _shown_url(url, ref))
         ids = tuple(int(e["id"]) for e in answer.get("tracks") or [] if e.get("id") is not None)
         return PlaylistSnapshot(
@@ -374,6 +404,168 @@ class SoundCloudClient:
         with self._lock:
             self.raw_tracks.update(found)
         return found
+
+    def fetch_user_listing(self, ref: UserListingRef) -> Playlist:
+        """Every track the user liked or uploaded, newest first, page by page to the last.
+
+        Only a walk that reached the last page gives a listing (any failure raises), so
+        the listing is the whole list and a track missing from it has left it: a like
+        taken back, an upload deleted. Liked playlists are skipped with a reason.
+        """
+        user = self._resolve_user(ref)
+        entries = [e for page in self._pages(ref, int(user["id"]), LISTING_PAGE_SIZE) for e in page]
+        listed: list[Mapping[str, Any]] = []
+        skipped: list[SkippedEntry] = []
+        for position, entry in enumerate(entries, start=1):
+            track = _listed_track(entry)
+            if track is not None and track.get("id") is not None:
+                listed.append(track)
+            elif isinstance(entry.get("playlist"), dict):
+                title = entry["playlist"].get("title")
+                skipped.append(SkippedEntry(position, title, "a liked playlist: add its own URL"))
+        tracks = self._tracks_in_order(listed, ref.public_url)
+        username = user.get("username") or ref.user
+        return Playlist(
+            soundcloud_id=int(user["id"]),
+            key=ref.key,
+            url=ref.url,
+            title=f"{username} — {USER_LISTINGS[ref.listing]}",
+            curator=username,
+            curator_url=user.get("permalink_url"),
+            artwork_url=largest_artwork(user.get("avatar_url")),
+            track_count=len(tracks),
+            set_type=USER_LISTINGS[ref.listing].lower(),
+            tracks=tracks,
+            snapshot_id=head_fingerprint(entries),
+            skipped=tuple(skipped),
+        )
+
+    def fetch_singles(
+        self, ref: SinglesRef, picks: Sequence[tuple[str, int | None]]
+    ) -> tuple[Playlist, dict[str, int]]:
+        """The tracks added by hand to ``ref``, in the order they were added, and the id
+        each pick's URL resolved to. ``picks``: (URL, id known from an earlier run). Known
+        public ids cost one batch per 50; a new or private track one ``/resolve`` each."""
+        if not picks:
+            raise EmptyPlaylist(
+                ref.key, "no tracks added by hand yet (soundcloud-sync add TRACK_URL)"
+            )
+        refs = [(_track_ref(url), sid) for url, sid in picks]
+        public_ids = [sid for track, sid in refs if sid is not None and not track.secret_token]
+        found = (
+            self._batch(public_ids, ref.key, playlist_id=None, secret_token=None)
+            if public_ids
+            else {}
+        )
+        resolved: dict[str, int] = {}
+        listed: list[Mapping[str, Any]] = []
+        for track, sid in refs:
+            obj = found.get(sid) if sid is not None and not track.secret_token else None
+            if obj is None and (sid is None or track.secret_token):
+                obj = self._resolve_track(track, known=sid is not None)
+            obj = obj or {"id": sid}  # known, now deleted or private: a GONE track
+            resolved[track.url] = int(obj["id"])
+            listed.append(obj)
+        tracks = self._tracks_in_order(listed, ref.key, fetch_stubs=False)
+        uploader = next((t.uploader for t in tracks if t.uploader), None) or ref.user
+        playlist = Playlist(
+            soundcloud_id=None,
+            key=ref.key,
+            url=ref.url,
+            title=f"{uploader} — Singles",
+            curator=uploader,
+            curator_url=ref.public_url,
+            track_count=len(tracks),
+            set_type="singles",
+            tracks=tracks,
+        )
+        return playlist, resolved
+
+    def _tracks_in_order(
+        self, listed: Sequence[Mapping[str, Any]], shown: str, *, fetch_stubs: bool = True
+    ) -> tuple[Track, ...]:
+        """Tracks in listing order, each once; stubs filled in by batch (or GONE)."""
+        first: dict[int, Mapping[str, Any]] = {}
+        for obj in listed:
+            first.setdefault(int(obj["id"]), obj)
+        unique = list(first.items())
+        full = {sid: dict(t) for sid, t in unique if is_full_track(t)}
+        stubs = [sid for sid, _ in unique if sid not in full]
+        if stubs and fetch_stubs:
+            full.update(self._batch(stubs, shown, playlist_id=None, secret_token=None))
+        with self._lock:
+            self.raw_tracks.update(full)
+        return tuple(
+            track_from_json(full[sid], pos) if sid in full else gone_track(t, pos)
+            for pos, (sid, t) in enumerate(unique, start=1)
+        )
+
+    def _check_user_listing(self, ref: UserListingRef, user_id: int | None) -> PlaylistSnapshot:
+        if user_id is None:
+            user_id = int(self._resolve_user(ref)["id"])
+        entries = next(self._pages(ref, user_id, HEAD_SIZE))
+        ids = tuple(_entry_id(e) for e in entries)
+        return PlaylistSnapshot(
+            key=ref.key,
+            soundcloud_id=user_id,
+            track_count=len(ids),
+            last_modified=None,
+            track_ids=ids,
+            ids_hash=head_fingerprint(entries),
+        )
+
+    def _pages(
+        self, ref: UserListingRef, user_id: int, limit: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The listing's pages, following ``next_href`` (its own query, our client id)."""
+        path: str | None = f"users/{user_id}/{ref.listing}"
+        query = {"limit": str(limit), "linked_partitioning": "1"}
+        while path:
+            answer = self._read(f"user_{ref.listing}", path, query, ref.public_url)
+            found = answer.get("collection") if isinstance(answer, dict) else None
+            yield [e for e in found or [] if isinstance(e, dict)]
+            path, query = _next_page(answer.get("next_href") if isinstance(answer, dict) else None)
+
+    def _resolve_user(self, ref: UserListingRef) -> dict[str, Any]:
+        answer = self._read("resolve", "resolve", {"url": ref.profile_url}, ref.public_url)
+        if not isinstance(answer, dict) or answer.get("kind") != "user":
+            raise PlaylistNotFound(ref.public_url, "SoundCloud has no user by this name")
+        return answer
+
+    def _resolve_track(self, ref: TrackRef, *, known: bool) -> dict[str, Any] | None:
+        """The track's full object; None for one known before and now gone. A track never
+        read is an error naming its URL: it may be misspelled."""
+        try:
+            answer = self._read("resolve", "resolve", {"url": ref.url}, ref.public_url)
+        except PlaylistNotFound:
+            if known:
+                return None
+            raise PlaylistNotFound(
+                ref.public_url, "no such track (deleted, misspelled, or private: a private "
+                "track needs its secret-token link); take it out with `soundcloud-sync remove URL`"
+            ) from None  # fmt: skip
+        kind = answer.get("kind") if isinstance(answer, dict) else None
+        if kind != "track":
+            raise NotAPlaylist(
+                ref.public_url, f"SoundCloud resolves this to a {kind or 'non-track'}"
+            )
+        return answer
+
+    def _read(self, kind: str, path: str, query: Mapping[str, str], shown: str) -> Any:
+        """One GET whose failure is an error naming ``shown``: 404 not found, 401/403
+        refused, anything else unavailable (try later)."""
+        try:
+            return self._get(kind, path, query)
+        except _HttpStatus as exc:
+            if exc.status == 404:
+                raise PlaylistNotFound(shown, "not found on SoundCloud") from None
+            if exc.status in (401, 403):
+                raise PlaylistPrivate(
+                    shown, f"SoundCloud refused access (HTTP {exc.status})"
+                ) from None
+            raise SoundCloudUnavailable(shown, f"SoundCloud answered HTTP {exc.status}") from None
+        except _Unreachable as exc:
+            raise SoundCloudUnavailable(shown, str(exc)) from None
 
     # ---- api calls
 
@@ -511,10 +703,50 @@ class SoundCloudClient:
 # --------------------------------------------------------------------------- helpers
 
 
-def _shown_url(url: str, ref: PlaylistRef) -> str:
+def _listed_track(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The track of a likes entry (``{created_at, track}``), or an uploads entry itself;
+    None for a liked playlist."""
+    if "track" in entry or "playlist" in entry:
+        track = entry.get("track")
+        return track if isinstance(track, dict) else None
+    return entry if entry.get("kind", "track") == "track" else None
+
+
+def _entry_id(entry: Mapping[str, Any]) -> int:
+    """A listing entry's id: its track's, or minus its liked playlist's."""
+    track = _listed_track(entry)
+    if track is not None:
+        return int(track.get("id") or 0)
+    return -int((entry.get("playlist") or {}).get("id") or 0)
+
+
+def head_fingerprint(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The fingerprint of a user listing's newest entries: a like, an upload or a take-back
+    among them changes it. A check reads just these; the full walk stores the same."""
+    return ids_hash(_entry_id(e) for e in entries[:HEAD_SIZE])
+
+
+def _next_page(href: str | None) -> tuple[str | None, dict[str, str]]:
+    """``next_href`` as a path under the api base and its query (client id left out)."""
+    if not href:
+        return None, {}
+    parts = urlsplit(href)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items() if k != "client_id"}
+    return parts.path.lstrip("/"), query
+
+
+def _track_ref(url: str) -> TrackRef:
+    ref = parse_soundcloud_url(url)
+    if not isinstance(ref, TrackRef):
+        raise NotAPlaylist(url, "not a track URL")
+    return ref
+
+
+def _shown_url(url: str, ref: SoundCloudRef) -> str:
     """The URL to name in errors: what the user gave, minus any secret token."""
     raw = url.strip()
-    return raw.replace(ref.secret_token, "s-***") if ref.secret_token else raw
+    token = getattr(ref, "secret_token", None)
+    return raw.replace(token, "s-***") if token else raw
 
 
 def _retry_after(value: str | None, default: float) -> float:
