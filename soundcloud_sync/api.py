@@ -18,7 +18,14 @@ from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .runs import RunOutcome, local_instance, run_sync
-from .sources import SpotifyPlaylistRef, parse_playlist_url
+from .sources import (
+    SinglesRef,
+    SpotifyPlaylistRef,
+    TrackRef,
+    UserListingRef,
+    parse_playlist_url,
+    registry_url,
+)
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -108,24 +115,39 @@ def my_spotify_playlists() -> list[str]:
 
 
 def register_playlists(urls: list[str]) -> list[str]:
-    """Register playlists for the sensors and schedules; returns their keys."""
+    """Register playlists for the sensors and schedules; returns their keys. A track's
+    URL joins its uploader's singles listing (`<user>/singles`), which is registered."""
     from . import runs
 
     settings = _settings()
-    urls_by_key = {ref.key: ref.url for ref in playlist_refs(urls, settings)}
+    refs = playlist_refs(urls, settings)
+    catalog = catalog_for(settings)
+    for ref in refs:  # before the partition exists, so its first run sees the track
+        if isinstance(ref, TrackRef):
+            catalog.pick_track(ref.key, ref.public_url, ref.url)
+    urls_by_key = {ref.key: registry_url(ref) for ref in refs}
     with local_instance(settings) as instance:
         runs.register_playlists(instance, catalog_for(settings), urls_by_key)
     return list(urls_by_key)
 
 
 def unregister_playlists(urls: list[str]) -> list[str]:
-    """Stop syncing playlists; their Notion pages, catalog rows and files stay."""
+    """Stop syncing playlists; their Notion pages, catalog rows and files stay. A track's
+    URL is taken out of its singles listing instead (the listing stays registered; its
+    next sync unlinks the track's page). Returns the keys dropped or changed."""
     from . import runs
 
-    keys = [parse_playlist_url(u).key for u in urls]
-    with local_instance(_settings()) as instance:
+    settings = _settings()
+    refs = [parse_playlist_url(u) for u in urls]
+    for ref in refs:
+        if isinstance(ref, TrackRef) and not catalog_for(settings).unpick_track(
+            ref.key, ref.public_url
+        ):
+            raise SoundCloudSyncError(f"{ref.public_url}: not among the tracks of {ref.key}")
+    keys = [ref.key for ref in refs if not isinstance(ref, TrackRef)]
+    with local_instance(settings) as instance:
         runs.unregister_playlists(instance, keys)
-    return keys
+    return [ref.key for ref in refs]
 
 
 def audit_playlist(url: str) -> dict[str, bool]:
@@ -190,7 +212,8 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
             playlist = spotify.fetch_playlist(url)
             spotify.close()
         else:
-            playlist = client.fetch_playlist(url)
+            also = [ref.url] if isinstance(ref, TrackRef) else []
+            playlist, _ = pipeline.read_soundcloud(client, catalog_for(settings), url, also)
         return pipeline.plan_notion_sync(
             playlist,
             catalog_for(settings),
@@ -332,8 +355,12 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
         return True
     if isinstance(ref, SpotifyPlaylistRef):
         return True  # the run's first request compares Spotify's snapshot id: as cheap
+    if isinstance(ref, SinglesRef | TrackRef):
+        return True  # changed by hand only; a track URL may be new to the listing
     with _soundcloud(settings) as client:
-        snapshot = client.check_playlist(ref.url)
+        snapshot = client.check_playlist(ref.url, known.get("soundcloud_id"))
+    if isinstance(ref, UserListingRef):  # the fingerprint of its newest entries
+        return snapshot.ids_hash != known.get("snapshot_id")
     modified = snapshot.last_modified
     if since is not None and modified and _parse_time(modified) > since:
         return True

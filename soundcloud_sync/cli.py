@@ -14,7 +14,7 @@ import click
 from . import api
 from .config import Settings, read_playlists_file
 from .errors import SoundCloudSyncError
-from .sources import parse_playlist_url
+from .sources import TrackRef, parse_playlist_url
 
 
 def _fail(message: str) -> NoReturn:
@@ -50,7 +50,9 @@ def main(ctx: click.Context) -> None:
     help="Also every playlist of the Spotify user of SPOTIFY_REFRESH_TOKEN (own and followed).",
 )
 def add(urls: tuple[str, ...], spotify_mine: bool) -> None:
-    """Register playlists (as Dagster partitions) for scheduled and sensor syncs."""
+    """Register playlists (as Dagster partitions) for scheduled and sensor syncs: sets,
+    a user's /likes or /tracks, Spotify playlists; a track's URL joins its uploader's
+    <user>/singles listing."""
     if not urls and not spotify_mine:
         _fail("give playlist URLs, or --spotify-mine")
     with _user_errors():
@@ -63,11 +65,15 @@ def add(urls: tuple[str, ...], spotify_mine: bool) -> None:
 @main.command()
 @click.argument("urls", nargs=-1, required=True)
 def remove(urls: tuple[str, ...]) -> None:
-    """Stop syncing playlists (nothing in Notion or the library is deleted)."""
+    """Stop syncing playlists (nothing in Notion or the library is deleted); a track's
+    URL is taken out of its singles listing, whose next sync unlinks its page."""
     with _user_errors():
         keys = api.unregister_playlists(list(urls))
-    for key in keys:
-        click.echo(f"unregistered {key}")
+    for url, key in zip(urls, keys, strict=True):
+        if isinstance(parse_playlist_url(url), TrackRef):
+            click.echo(f"removed {parse_playlist_url(url).public_url} from {key}")
+        else:
+            click.echo(f"unregistered {key}")
 
 
 @main.command()

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .catalog import AUDIO_ON_DISK, Catalog, utc_now
-from .sources import SpotifyPlaylistRef, parse_playlist_url
+from .sources import Playlist, SinglesRef, SpotifyPlaylistRef, TrackRef, parse_playlist_url
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_PREFIX = "progress:"
@@ -43,6 +43,26 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     plain = frame.astype(object)
     return plain.where(plain.notna(), None).to_dict(orient="records")
+
+
+# -- SoundCloud -------------------------------------------------------------------------
+
+
+def read_soundcloud(
+    client: Any, catalog: Catalog, url: str, also: Iterable[str] = ()
+) -> tuple[Playlist, dict[str, int]]:
+    """A SoundCloud listing as the catalog records it, and the ids of hand-picked URLs
+    read for the first time. A singles listing is the tracks added by hand (plus
+    ``also``: the dry run's track, not added yet); any other is what SoundCloud lists."""
+    ref = parse_playlist_url(url)
+    if not isinstance(ref, SinglesRef | TrackRef):
+        return client.fetch_playlist(url), {}
+    singles = ref.singles if isinstance(ref, TrackRef) else ref
+    picked = catalog.picks(singles.key)
+    known = {pick_url for pick_url, _ in picked}
+    extra = [(pick_url, None) for pick_url in also if pick_url not in known]
+    playlist, resolved = client.fetch_singles(singles, [*picked, *extra])
+    return playlist, resolved
 
 
 # -- Notion ---------------------------------------------------------------------------

@@ -158,6 +158,22 @@ memberships = Table(
 )
 
 
+# Tracks added by hand to an uploader's singles listing (`<user>/singles`): the listing
+# itself, since SoundCloud keeps no such list. ``url`` is the track's public permalink
+# (one row per track however it was pasted); ``resolve_url`` adds a private track's
+# secret token; ``soundcloud_id`` is filled in by the first run that reads it.
+picks = Table(
+    "picks",
+    metadata,
+    Column("playlist_key", String(255), primary_key=True),
+    Column("url", String(1024), primary_key=True),
+    Column("resolve_url", Text, nullable=False),
+    Column("soundcloud_id", BigInteger),
+    Column("added_at", String(32), nullable=False),
+    Column("removed_at", String(32)),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
@@ -228,6 +244,11 @@ def _v7_spotify_identity(conn: Connection) -> None:
     )
 
 
+def _v8_picks(conn: Connection) -> None:
+    """Tracks added by hand, one listing per uploader."""
+    picks.create(conn, checkfirst=True)
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -239,6 +260,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v5_analysis_columns,
     _v6_tempo_range_column,
     _v7_spotify_identity,
+    _v8_picks,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -34,7 +34,7 @@ from ..matching import recording_key, same_length
 from ..sources.models import Availability, Playlist, Source, Track, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
-from .schema import memberships, migrate, playlists, tracks
+from .schema import memberships, migrate, picks, playlists, tracks
 
 TRACK_FIELDS = (
     "title", "artist", "uploader", "url", "duration_ms", "genre", "tags", "isrc", "album",
@@ -189,6 +189,51 @@ class Catalog:
         with self.engine.connect() as conn:
             row = conn.execute(select(playlists).where(playlists.c.key == key)).first()
             return dict(row._mapping) if row else None
+
+    # -- tracks added by hand -------------------------------------------------------
+
+    def pick_track(self, key: str, url: str, resolve_url: str) -> None:
+        """Add a track to the singles listing ``key`` (again, if it was taken out)."""
+        with self.engine.begin() as conn:
+            where = and_(picks.c.playlist_key == key, picks.c.url == url)
+            if conn.execute(select(picks.c.url).where(where)).first() is None:
+                conn.execute(picks.insert().values(playlist_key=key, url=url,
+                                                   resolve_url=resolve_url, added_at=utc_now()))  # fmt: skip
+            else:
+                conn.execute(update(picks).where(where).values(resolve_url=resolve_url,
+                                                                removed_at=None))  # fmt: skip
+
+    def unpick_track(self, key: str, url: str) -> bool:
+        """Take a track out of the singles listing ``key``; False if it was not in it.
+        The next sync of the listing unlinks its page (the page itself stays)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(picks)
+                .where(and_(picks.c.playlist_key == key, picks.c.url == url,
+                            picks.c.removed_at.is_(None)))
+                .values(removed_at=utc_now())
+            )  # fmt: skip
+            return bool(done.rowcount)
+
+    def picks(self, key: str) -> list[tuple[str, int | None]]:
+        """The listing's tracks added by hand, first added first: (URL to read, id)."""
+        query = (
+            select(picks.c.resolve_url, picks.c.soundcloud_id)
+            .where(and_(picks.c.playlist_key == key, picks.c.removed_at.is_(None)))
+            .order_by(picks.c.added_at, picks.c.url)
+        )
+        with self.engine.connect() as conn:
+            return [(r.resolve_url, r.soundcloud_id) for r in conn.execute(query)]
+
+    def resolve_picks(self, key: str, ids_by_url: Mapping[str, int]) -> None:
+        """Remember the id each hand-picked URL resolved to: later runs read it by id."""
+        with self.engine.begin() as conn:
+            for url, sid in ids_by_url.items():
+                conn.execute(
+                    update(picks)
+                    .where(and_(picks.c.playlist_key == key, picks.c.resolve_url == url))
+                    .values(soundcloud_id=sid)
+                )  # fmt: skip
 
     # -- what SoundCloud said -----------------------------------------------------
 

@@ -10,6 +10,12 @@ every tick, so a small registry leaves the budget to the syncs and downloads.
 A Spotify playlist is checked in the same line, its check taking a SoundCloud check's
 place in the tick (one request for its `snapshot_id`, plus one token per tick): at most
 `checks_per_tick()` + 1 Spotify requests every 30 seconds, Spotify's rolling window.
+
+A SoundCloud user's likes or uploads are checked in the same line by their newest 50
+entries (one request; two the first time, when the user's id is not known yet); the
+tick stops when its SoundCloud requests reach `checks_per_tick()`, so they count
+against the same budget. A listing of tracks added by hand changes only by hand: never
+checked.
 """
 
 import json
@@ -39,7 +45,16 @@ from ..config import (
     read_playlists_file,
 )
 from ..runs.workers import reap_dead_runs
-from ..sources import SourceError, is_playlist_key, is_spotify_key, parse_playlist_url
+from ..sources import (
+    SinglesRef,
+    SourceError,
+    TrackRef,
+    UserListingRef,
+    is_playlist_key,
+    is_spotify_key,
+    parse_playlist_url,
+    registry_url,
+)
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, SoundCloudResource, SpotifyResource
@@ -129,7 +144,7 @@ def registry_change(
     wanted = {}
     for url in file_urls:
         ref = parse_playlist_url(url)
-        wanted[ref.key] = ref.url
+        wanted[ref.key] = registry_url(ref)
     existing = set(partition_keys)
     add = {k: u for k, u in wanted.items() if k not in existing}
     remove = sorted((previous_file_keys - set(wanted)) & existing)
@@ -142,7 +157,7 @@ def registry_change(
         except SourceError:
             continue
         if ref.key not in existing:
-            add.setdefault(ref.key, ref.url)
+            add.setdefault(ref.key, registry_url(ref))
     return RegistryChange(add=add, remove=remove)
 
 
@@ -167,6 +182,10 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
     except (ValueError, SourceError) as exc:
         return SkipReason(f"{path}: {exc}")
     store = catalog.catalog()
+    for url in urls:  # a track's URL in the file: one of its uploader's singles
+        ref = parse_playlist_url(url)
+        if isinstance(ref, TrackRef):
+            store.pick_track(ref.key, ref.public_url, ref.url)
     for key, url in change.add.items():
         store.remember_playlist_url(key, url)
     context.update_cursor(json.dumps(sorted(parse_playlist_url(u).key for u in urls)))
@@ -205,7 +224,9 @@ def new_tracks_sensor(
     keys = sorted(
         k
         for k in context.instance.get_dynamic_partitions(PLAYLISTS)
-        if is_playlist_key(k) and (spotify.enabled or not is_spotify_key(k))
+        if is_playlist_key(k)
+        and (spotify.enabled or not is_spotify_key(k))
+        and not isinstance(parse_playlist_url(k), SinglesRef)
     )
     if not keys:
         return SkipReason("no playlists registered")
@@ -230,6 +251,8 @@ def new_tracks_sensor(
     spotify_client = spotify.client() if any(map(is_spotify_key, batch)) else None
     with soundcloud.client() as client:  # closes yt-dlp's connections after every tick
         for key in batch:
+            if client.total_requests >= checks_per_tick():
+                break  # a first check of a user's likes took two: the rest wait a tick
             row = known.get(key)
             if row is None:  # a partition added in the UI under its canonical key
                 store.remember_playlist_url(key, parse_playlist_url(key).url)
@@ -239,7 +262,10 @@ def new_tracks_sensor(
                 if spotify_client is not None and is_spotify_key(key):
                     fingerprint, stored = spotify_client.head(url).snapshot_id, "snapshot_id"
                 else:
-                    fingerprint, stored = client.check_playlist(url).ids_hash, "ids_hash"
+                    snapshot = client.check_playlist(url, row.get("soundcloud_id"))
+                    by_head = isinstance(parse_playlist_url(key), UserListingRef)
+                    fingerprint = snapshot.ids_hash
+                    stored = "snapshot_id" if by_head else "ids_hash"
             except SourceError as exc:
                 context.log.warning(str(exc))  # checked: retried after the interval
             else:

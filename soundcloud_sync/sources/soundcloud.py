@@ -279,9 +279,11 @@ class SoundCloudClient:
         network_retries: int = 1,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        page_size: int = LISTING_PAGE_SIZE,
     ) -> None:
         self.api_base = api_base if api_base.endswith("/") else f"{api_base}/"
         self.max_retries = max_retries
+        self.page_size = page_size  # entries per page of a user's likes or uploads
         self.max_wait = max_wait
         self.network_retries = network_retries
         self._sleep = sleep
@@ -413,7 +415,7 @@ class SoundCloudClient:
         taken back, an upload deleted. Liked playlists are skipped with a reason.
         """
         user = self._resolve_user(ref)
-        entries = [e for page in self._pages(ref, int(user["id"]), LISTING_PAGE_SIZE) for e in page]
+        entries = [e for page in self._pages(ref, int(user["id"]), self.page_size) for e in page]
         listed: list[Mapping[str, Any]] = []
         skipped: list[SkippedEntry] = []
         for position, entry in enumerate(entries, start=1):

@@ -8,7 +8,10 @@ their ``track_count`` still counts it, and one the owner removes lowers the coun
 every api call needs the current ``client_id`` (401 otherwise, and the id can be
 rotated to make a cached one stale); private sets need their secret token; Go+
 tracks are 30-second previews unless an OAuth token is sent; ``policy: BLOCK`` and
-DRM-only tracks exist; 429 with ``Retry-After`` can be injected and a real sliding
+DRM-only tracks exist; a user's likes (``/users/<id>/likes``: ``{created_at, kind,
+track | playlist}`` newest first) and uploads (``/users/<id>/tracks``) come in pages
+of ``limit`` (at most 200) with a ``next_href`` to follow (``linked_partitioning=1``);
+429 with ``Retry-After`` can be injected and a real sliding
 window limit (600 requests / 10 min by default) applies to the api.
 
 Audio is real: every stream is an MP3 of synthesized music with a known tempo and
@@ -76,7 +79,7 @@ KINDS = ("ok", "preview", "blocked", "drm", "gone")
 PREVIEW_SECONDS = 30.0
 API_ENDPOINTS = frozenset(
     {"resolve", "tracks_batch", "track", "track_download", "playlist", "format_info", "comments",
-     "user", "search"}
+     "user", "search", "user_likes", "user_tracks"}
 )  # fmt: skip
 
 # Genres with a typical tempo and key: a small palette so many tracks share audio.
@@ -166,6 +169,8 @@ class EmuUser:
     id: int
     permalink: str
     username: str
+    # (kind "track" | "playlist", id, when), oldest first; the api lists them newest first
+    likes: list[tuple[str, int, str]] = field(default_factory=list)
 
     def json(self, urls: _Urls) -> dict[str, Any]:
         return {
@@ -182,6 +187,8 @@ class EmuUser:
             "city": None,
             "country_code": None,
             "followers_count": 100 + self.id % 9000,
+            "likes_count": sum(1 for kind, _, _ in self.likes if kind == "track"),
+            "playlist_likes_count": sum(1 for kind, _, _ in self.likes if kind == "playlist"),
             "last_modified": "2024-01-01T00:00:00Z",
         }
 
@@ -646,6 +653,19 @@ class SoundCloudEmulator(BackgroundServer):
                     p.track_ids.remove(track_id)
                     p.vanished_ids.append(track_id)
 
+    def like(self, user: EmuUser | str, item: EmuTrack | EmuPlaylist) -> None:
+        """The user likes a track or a set (now: it comes first in their likes)."""
+        with self._lock:
+            owner = self._user(user)
+            kind = "track" if isinstance(item, EmuTrack) else "playlist"
+            when = _iso(self._created + timedelta(days=400, minutes=len(owner.likes)))
+            owner.likes.append((kind, item.id, when))
+
+    def unlike(self, user: EmuUser | str, item: EmuTrack | EmuPlaylist) -> None:
+        with self._lock:
+            owner = self._user(user)
+            owner.likes = [like for like in owner.likes if like[1] != item.id]
+
     def touch(self, playlist: EmuPlaylist) -> None:
         last = datetime.strptime(playlist.last_modified, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         playlist.last_modified = _iso(max(last + timedelta(seconds=1), datetime.now(UTC)))
@@ -708,6 +728,32 @@ class SoundCloudEmulator(BackgroundServer):
             "tracks": entries,
         }
 
+    def likes_json(self, user: EmuUser, urls: _Urls, authorized: bool) -> list[dict[str, Any]]:
+        """The user's likes, newest first; deleted or private tracks and sets are left out."""
+        items = []
+        for kind, item_id, when in reversed(user.likes):
+            entry: dict[str, Any] = {"created_at": when, "kind": "like"}
+            if kind == "track":
+                t = self.tracks[item_id]
+                if t.deleted or t.private:
+                    continue
+                entry["track"] = t.json(urls, authorized)
+            else:
+                p = self.playlists[item_id]
+                if p.private:
+                    continue
+                entry["playlist"] = {k: v for k, v in self.playlist_json(p, urls, authorized).items()
+                                     if k != "tracks"}  # fmt: skip
+            items.append(entry)
+        return items
+
+    def uploads_json(self, user: EmuUser, urls: _Urls, authorized: bool) -> list[dict[str, Any]]:
+        """The user's public tracks, newest first."""
+        mine = [t for t in self.tracks.values()
+                if t.user is user and not t.deleted and not t.private]  # fmt: skip
+        mine.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        return [t.json(urls, authorized) for t in mine]
+
     def _track_readable(self, t: EmuTrack, token: str | None, playlist_id: str | None) -> bool:
         """Private tracks need their own token, or the token of a set that lists them."""
         if t.deleted:
@@ -759,6 +805,8 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("comments", re.compile(r"^/tracks/(?P<id>\d+)/comments$")),
     ("playlist", re.compile(r"^/playlists/(?:soundcloud(?::|%3A)playlists(?::|%3A))?(?P<id>\d+)/?$")),
     ("user", re.compile(r"^/users/(?P<id>\d+)$")),
+    ("user_likes", re.compile(r"^/users/(?P<id>\d+)/likes/?$")),
+    ("user_tracks", re.compile(r"^/users/(?P<id>\d+)/tracks/?$")),
     ("format_info", re.compile(r"^/media/soundcloud:tracks:(?P<id>\d+)/\w+/(?P<kind>stream|preview)/(?P<proto>[\w-]+)$")),
     ("stream", re.compile(r"^/stream/(?P<id>\d+)\.128\.mp3$")),
     ("stream", re.compile(r"^/preview/0/30/(?P<id>\d+)\.128\.mp3$")),
@@ -958,6 +1006,36 @@ class _Handler(BaseHTTPRequestHandler):
         uid = int(match.group("id"))
         user = next((u for u in emu.users.values() if u.id == uid), None)
         return _json(200, user.json(urls)) if user else _error(404, "not found")
+
+    def _ep_user_likes(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
+        return self._user_page(emu, match, query, urls, authorized, "likes")
+
+    def _ep_user_tracks(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
+        return self._user_page(emu, match, query, urls, authorized, "tracks")
+
+    def _user_page(self, emu, match, query, urls, authorized, listing: str) -> _Answer:  # type: ignore[no-untyped-def]
+        """One page of a user's likes or uploads: ``limit`` entries (at most 200) from
+        ``offset``, and the ``next_href`` of the next page (None on the last)."""
+        uid = int(match.group("id"))
+        user = next((u for u in emu.users.values() if u.id == uid), None)
+        if user is None:
+            return _error(404, "not found")
+        try:
+            limit = min(int(query.get("limit", 10)), 200)
+            offset = int(query.get("offset", 0))
+        except ValueError:
+            return _error(400, "limit and offset must be numbers")
+        if limit < 1 or offset < 0:
+            return _error(400, "limit must be at least 1 and offset not negative")
+        items = (emu.likes_json if listing == "likes" else emu.uploads_json)(user, urls, authorized)
+        page = items[offset : offset + limit]
+        more = offset + limit < len(items)
+        next_href = (
+            f"{urls.api}users/{uid}/{listing}?offset={offset + limit}&limit={limit}"
+            + ("&linked_partitioning=1" if query.get("linked_partitioning") else "")
+        ) if more else None  # fmt: skip
+        return _json(200, {"collection": page, "next_href": next_href,
+                           "query_urn": f"soundcloud:{listing}:{uid}"})  # fmt: skip
 
     def _ep_playlist(self, emu, match, query, urls, authorized) -> _Answer:  # type: ignore[no-untyped-def]
         p = emu.playlists.get(int(match.group("id")))

@@ -56,11 +56,14 @@ def playlist_assets(
     spotify: SpotifyResource,
     catalog: CatalogResource,
 ):
-    """Read the playlist (SoundCloud: 1 resolve + 1 batch per 50 tracks; Spotify: 1
-    request, plus 1 per 50 entries when its snapshot changed) and record it."""
+    """Read the playlist (SoundCloud: 1 resolve + 1 batch per 50 tracks; a user's likes
+    or uploads: 1 resolve + 1 per 200 entries; tracks added by hand: 1 batch per 50, 1
+    resolve per new one; Spotify: 1 request, plus 1 per 50 entries when its snapshot
+    changed) and record it."""
     key = context.partition_key
     url = playlist_url_for(catalog, key)
     store = catalog.catalog()
+    resolved: dict[str, int] = {}  # hand-picked tracks read for the first time
     try:
         if is_spotify_key(key):
             playlist = read_spotify_playlist(spotify, store, key, url)
@@ -70,12 +73,14 @@ def playlist_assets(
                 return
         else:
             with soundcloud.client() as client:
-                playlist = client.fetch_playlist(url)
+                playlist, resolved = pipeline.read_soundcloud(client, store, url)
     except SourceError as exc:
         raise Failure(description=str(exc)) from exc
     if playlist.key != key:
         raise Failure(description=f"{url}: resolves to playlist {playlist.key!r}, not {key!r}")
     change = store.record_playlist(playlist)
+    if resolved:
+        store.resolve_picks(key, resolved)
     lookups = spotify_only_lookups(context, soundcloud, store, key) if playlist.spotify_id else {}
     tracks = pd.DataFrame([t.to_row() for t in playlist.tracks], columns=PREVIEW_COLUMNS)
     availability = Counter(tracks["availability"])
@@ -102,6 +107,7 @@ def playlist_assets(
             "ids_complete": playlist.ids_complete,
             "removals_trusted": change.removals_trusted,
             **spotify_metadata(playlist, change),
+            **skipped_metadata(playlist),
             **lookups,
             **{f"availability/{k}": v for k, v in sorted(availability.items())},
             "playlist_url": link,
@@ -180,6 +186,15 @@ def unchanged_spotify_playlist(
         metadata={"dagster/row_count": int(row.get("tracks_listed") or 0), "unchanged": True,
                   "new_tracks": 0, "removed_tracks": 0, "playlist_url": link, **lookups},
     )  # fmt: skip
+
+
+def skipped_metadata(playlist: Playlist) -> dict[str, Any]:
+    """A SoundCloud user's liked playlists: entries of the listing that are no track."""
+    if playlist.spotify_id is not None or not playlist.skipped:
+        return {}
+    skipped = [{"position": e.position, "name": e.name, "reason": e.reason}
+               for e in playlist.skipped]  # fmt: skip
+    return {"skipped_entries": len(skipped), "skipped": MetadataValue.json(skipped)}
 
 
 def spotify_metadata(playlist: Playlist, change: MembershipChange) -> dict[str, Any]:
