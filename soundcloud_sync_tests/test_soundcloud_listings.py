@@ -1,0 +1,168 @@
+"""SoundCloud beyond sets: a user's likes and uploads, and tracks added by hand.
+
+The URL parser's forms and keys, then the SoundCloud client against the emulator's
+paginated ``/users/<id>/likes`` and ``/tracks`` (through yt-dlp's network stack).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from soundcloud_sync.errors import SoundCloudSyncError
+from soundcloud_sync.sources import (
+    Availability,
+    PlaylistNotFound,
+    PlaylistRef,
+    SinglesRef,
+    SoundCloudClient,
+    TrackRef,
+    UserListingRef,
+    is_playlist_key,
+    parse_playlist_url,
+    registry_url,
+)
+from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "key", "public"),
+    [
+        ("https://soundcloud.com/DJ-Kay/likes?utm_source=clipboard", UserListingRef,
+         "dj-kay/likes", "https://soundcloud.com/dj-kay/likes"),
+        ("m.soundcloud.com/dj-kay/tracks/", UserListingRef, "dj-kay/tracks",
+         "https://soundcloud.com/dj-kay/tracks"),
+        ("dj-kay/likes", UserListingRef, "dj-kay/likes", "https://soundcloud.com/dj-kay/likes"),
+        ("https://www.soundcloud.com/label-a/night-drive?in=dj-kay/sets/x", TrackRef,
+         "label-a/singles", "https://soundcloud.com/label-a/night-drive"),
+        ("https://soundcloud.com/label-a/night-drive/s-AbC123xyz", TrackRef, "label-a/singles",
+         "https://soundcloud.com/label-a/night-drive"),
+        # a track whose slug is "singles" is a track; only the bare key names the listing
+        ("https://soundcloud.com/label-a/singles", TrackRef, "label-a/singles",
+         "https://soundcloud.com/label-a/singles"),
+        ("label-a/singles", SinglesRef, "label-a/singles", "https://soundcloud.com/label-a"),
+        ("https://soundcloud.com/label-a/sets/likes", PlaylistRef, "label-a/sets/likes",
+         "https://soundcloud.com/label-a/sets/likes"),
+    ],
+)  # fmt: skip
+def test_each_url_form_has_one_key(url: str, kind: type, key: str, public: str) -> None:
+    ref = parse_playlist_url(url)
+    assert isinstance(ref, kind)
+    assert (ref.key, ref.public_url) == (key, public)
+    assert is_playlist_key(ref.key)
+    # the partition's registered URL reads back as the same listing
+    assert parse_playlist_url(registry_url(ref)).key == key
+
+
+def test_a_private_tracks_token_stays_out_of_the_key_and_public_url() -> None:
+    ref = parse_playlist_url("https://soundcloud.com/label-a/demo/s-AbC123xyz")
+    assert isinstance(ref, TrackRef)
+    assert "s-AbC123xyz" in ref.url
+    assert "s-AbC123xyz" not in ref.key + ref.public_url + registry_url(ref) + repr(ref)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://soundcloud.com/dj-kay", "a profile is not one list"),
+        ("https://soundcloud.com/dj-kay/reposts", "this user page is not synced"),
+        ("https://soundcloud.com/dj-kay/likes/more", "this user page is not synced"),
+        ("https://soundcloud.com/dj-kay/some-track/extra", "unexpected path"),
+    ],
+)
+def test_other_soundcloud_pages_are_refused_naming_the_accepted_forms(url: str, reason: str) -> None:
+    with pytest.raises(SoundCloudSyncError) as caught:
+        parse_playlist_url(url)
+    message = str(caught.value)
+    assert message.startswith(url) and reason in message
+    assert "/<user>/likes, /<user>/tracks" in message and "\n" not in message
+
+
+def test_keys_of_the_kinds_never_collide() -> None:
+    keys = {
+        parse_playlist_url(u).key
+        for u in ("https://soundcloud.com/likes/likes", "https://soundcloud.com/likes/tracks",
+                  "https://soundcloud.com/likes/sets/likes", "https://soundcloud.com/likes/x",
+                  "https://soundcloud.com/tracks/sets/tracks")
+    }  # fmt: skip
+    assert keys == {"likes/likes", "likes/tracks", "likes/sets/likes", "likes/singles",
+                    "tracks/sets/tracks"}  # fmt: skip
+
+
+def test_likes_walk_every_page_newest_first_and_skip_liked_playlists(
+    soundcloud_emulator: SoundCloudEmulator, soundcloud_client: SoundCloudClient
+) -> None:
+    emu = soundcloud_emulator
+    tracks = [emu.add_track(f"artist-{i}") for i in range(5)]
+    liked_set = emu.add_playlist("label-a", "summer", 2)
+    for track in tracks[:3]:
+        emu.like("dj-kay", track)
+    emu.like("dj-kay", liked_set)
+    for track in tracks[3:]:
+        emu.like("dj-kay", track)
+    emu.delete_track(tracks[1].id)  # a liked track deleted by its uploader: not listed
+    soundcloud_client.page_size = 2
+    emu.reset_counts()
+
+    likes = soundcloud_client.fetch_playlist("https://soundcloud.com/dj-kay/likes")
+
+    assert [t.soundcloud_id for t in likes.tracks] == [tracks[i].id for i in (4, 3, 2, 0)]
+    assert [t.position for t in likes.tracks] == [1, 2, 3, 4]
+    assert (likes.key, likes.title, likes.curator) == ("dj-kay/likes", "Dj Kay — Likes", "Dj Kay")
+    assert likes.track_count == 4 and likes.ids_complete
+    assert [(e.position, e.name) for e in likes.skipped] == [(3, "Summer")]
+    assert "liked playlist" in likes.skipped[0].reason
+    # 1 resolve of the profile + 3 pages of 2 (5 entries), each one request
+    assert (emu.counts["resolve"], emu.counts["user_likes"]) == (1, 3)
+    assert all(t.title and t.url and t.availability == Availability.OK for t in likes.tracks)
+
+
+def test_uploads_and_the_one_request_check(
+    soundcloud_emulator: SoundCloudEmulator, soundcloud_client: SoundCloudClient
+) -> None:
+    emu = soundcloud_emulator
+    mine = [emu.add_track("label-a", created_at=f"2025-0{i}-01T00:00:00Z") for i in range(1, 4)]
+    emu.add_track("someone-else")
+    uploads = soundcloud_client.fetch_playlist("https://soundcloud.com/label-a/tracks")
+    assert [t.soundcloud_id for t in uploads.tracks] == [t.id for t in reversed(mine)]
+    assert uploads.title == "Label A — Uploads" and uploads.set_type == "uploads"
+
+    emu.reset_counts()
+    user_id = uploads.soundcloud_id
+    check = soundcloud_client.check_playlist("https://soundcloud.com/label-a/tracks", user_id)
+    assert emu.api_requests == 1  # the newest entries only
+    assert check.ids_hash == uploads.snapshot_id
+    emu.add_track("label-a", created_at="2025-06-01T00:00:00Z")
+    assert soundcloud_client.check_playlist(uploads.url, user_id).ids_hash != uploads.snapshot_id
+
+
+def test_an_unknown_user_and_a_misspelled_track_are_errors_naming_them(
+    soundcloud_client: SoundCloudClient, soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    with pytest.raises(PlaylistNotFound, match=r"^https://soundcloud.com/nobody-here/likes: "):
+        soundcloud_client.fetch_playlist("https://soundcloud.com/nobody-here/likes")
+    soundcloud_emulator.add_user("label-a")
+    with pytest.raises(PlaylistNotFound, match=r"^https://soundcloud.com/label-a/nope: no such"):
+        soundcloud_client.fetch_playlist("https://soundcloud.com/label-a/nope")
+
+
+def test_hand_picked_tracks_by_id_in_one_batch_a_deleted_one_stays_gone(
+    soundcloud_emulator: SoundCloudEmulator, soundcloud_client: SoundCloudClient
+) -> None:
+    emu = soundcloud_emulator
+    a, b = emu.add_track("label-a", "First Pick"), emu.add_track("label-a", "Second Pick")
+    singles = SinglesRef("label-a")
+    first, resolved = soundcloud_client.fetch_singles(
+        singles, [(f"https://soundcloud.com/label-a/{a.permalink}", None)]
+    )
+    assert [t.soundcloud_id for t in first.tracks] == [a.id]
+    assert resolved == {f"https://soundcloud.com/label-a/{a.permalink}": a.id}
+    assert (first.key, first.title) == ("label-a/singles", "Label A — Singles")
+
+    emu.delete_track(a.id)
+    emu.reset_counts()
+    picks = [(url, a.id) for url in resolved] + [(b.permalink_url, None)]
+    second, _ = soundcloud_client.fetch_singles(singles, picks)
+    assert [(t.soundcloud_id, t.availability) for t in second.tracks] == [
+        (a.id, Availability.GONE), (b.id, Availability.OK),
+    ]  # fmt: skip
+    assert (emu.counts["tracks_batch"], emu.counts["resolve"]) == (1, 1)
