@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from soundcloud_sync.catalog import Catalog
-from soundcloud_sync.catalog.schema import migrate
+from soundcloud_sync.catalog.schema import SCHEMA_VERSION, migrate
 from soundcloud_sync.sources.models import Playlist, Source, Track
 
 
@@ -122,7 +122,7 @@ def test_v7_adds_the_spotify_columns_to_an_older_catalog(tmp_path) -> None:
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("UPDATE catalog_meta SET value = '6' WHERE key = 'schema_version'"))
     with engine.begin() as conn:
-        assert migrate(conn) == 7
+        assert migrate(conn) == SCHEMA_VERSION
         columns = {c["name"] for c in inspect(conn).get_columns("tracks")}
         assert {"spotify_id", "spotify_url"} <= columns
         indexes = {i["name"] for i in inspect(conn).get_indexes("tracks")}

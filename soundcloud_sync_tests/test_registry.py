@@ -117,10 +117,10 @@ def test_bad_registry_file_names_the_file(
 ) -> None:
     playlists = tmp_path / "playlists.yaml"
     monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(playlists))
-    playlists.write_text("- https://soundcloud.com/dj/just-a-track\n")
+    playlists.write_text("- https://soundcloud.com/just-a-profile\n")
     result, _ = _tick(instance, catalog_resource)
     assert isinstance(result, SkipReason)
-    assert str(playlists) in result.skip_message and "just-a-track" in result.skip_message
+    assert str(playlists) in result.skip_message and "just-a-profile" in result.skip_message
     playlists.write_text("- {url: https://soundcloud.com/dj/sets/a, tempo_range: [150, 90]}\n")
     result, _ = _tick(instance, catalog_resource)
     assert isinstance(result, SkipReason)

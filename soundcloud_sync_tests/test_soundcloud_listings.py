@@ -69,7 +69,9 @@ def test_a_private_tracks_token_stays_out_of_the_key_and_public_url() -> None:
         ("https://soundcloud.com/dj-kay/some-track/extra", "unexpected path"),
     ],
 )
-def test_other_soundcloud_pages_are_refused_naming_the_accepted_forms(url: str, reason: str) -> None:
+def test_other_soundcloud_pages_are_refused_naming_the_accepted_forms(
+    url: str, reason: str
+) -> None:
     with pytest.raises(SoundCloudSyncError) as caught:
         parse_playlist_url(url)
     message = str(caught.value)

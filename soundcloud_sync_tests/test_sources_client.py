@@ -82,10 +82,11 @@ def test_private_set_with_its_token_is_read_in_full(soundcloud_emulator, soundcl
         ("https://www.youtube.com/playlist?list=PL123", NotASoundCloudUrl),
         ("https://on.soundcloud.com/AbCdEf", NotASoundCloudUrl),
         ("ftp://soundcloud.com/dj-kaia/sets/late-night", NotASoundCloudUrl),
-        ("https://soundcloud.com/dj-kaia/sunrise-edit", NotAPlaylist),
+        ("https://soundcloud.com/dj-kaia/sunrise-edit/extra", NotAPlaylist),
         ("https://soundcloud.com/dj-kaia", NotAPlaylist),
         ("https://soundcloud.com/dj-kaia/sets", NotAPlaylist),
-        ("https://soundcloud.com/dj-kaia/likes", NotAPlaylist),
+        ("https://soundcloud.com/dj-kaia/reposts", NotAPlaylist),
+        ("https://soundcloud.com/dj-kaia/likes/extra", NotAPlaylist),
     ],
 )
 def test_bad_urls_fail_before_any_request(soundcloud_emulator, soundcloud_client, url, error):

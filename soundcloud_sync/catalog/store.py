@@ -153,6 +153,12 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: li
     conn.execute(stmt, rows)
 
 
+def _insert_new(conn: Connection, table: Table, row: dict[str, Any], keys: list[str]) -> None:
+    """Insert the row unless one with its keys exists (never a duplicate-key error)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=keys))
+
+
 class Catalog:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -166,16 +172,10 @@ class Catalog:
         Which playlists are registered is Dagster's business (the `playlists`
         partitions); the catalog only knows how to reach each one.
         """
-        with self.engine.begin() as conn:
-            found = conn.execute(select(playlists.c.key).where(playlists.c.key == key)).first()
-            if found is None:
-                conn.execute(
-                    playlists.insert().values(
-                        key=key, url=url, registered=True, registered_at=utc_now()
-                    )
-                )
-            else:
-                conn.execute(update(playlists).where(playlists.c.key == key).values(url=url))
+        row = {"key": key, "url": url, "registered": True, "registered_at": utc_now()}
+        with self.engine.begin() as conn:  # two processes registering at once: one row
+            _insert_new(conn, playlists, row, ["key"])
+            conn.execute(update(playlists).where(playlists.c.key == key).values(url=url))
 
     def playlists(self, keys: Iterable[str]) -> list[dict[str, Any]]:
         """The catalog's rows of these playlists (those it has seen), ordered by key."""
@@ -194,14 +194,13 @@ class Catalog:
 
     def pick_track(self, key: str, url: str, resolve_url: str) -> None:
         """Add a track to the singles listing ``key`` (again, if it was taken out)."""
+        row = {"playlist_key": key, "url": url, "resolve_url": resolve_url, "added_at": utc_now()}
         with self.engine.begin() as conn:
+            _insert_new(conn, picks, row, ["playlist_key", "url"])
             where = and_(picks.c.playlist_key == key, picks.c.url == url)
-            if conn.execute(select(picks.c.url).where(where)).first() is None:
-                conn.execute(picks.insert().values(playlist_key=key, url=url,
-                                                   resolve_url=resolve_url, added_at=utc_now()))  # fmt: skip
-            else:
-                conn.execute(update(picks).where(where).values(resolve_url=resolve_url,
-                                                                removed_at=None))  # fmt: skip
+            conn.execute(
+                update(picks).where(where).values(resolve_url=resolve_url, removed_at=None)
+            )
 
     def unpick_track(self, key: str, url: str) -> bool:
         """Take a track out of the singles listing ``key``; False if it was not in it.

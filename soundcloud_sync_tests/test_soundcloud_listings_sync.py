@@ -1,0 +1,170 @@
+"""A user's likes, a user's uploads and tracks added by hand, synced as a user runs it:
+the CLI and the Python API against the SoundCloud and Notion emulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from soundcloud_sync import api
+from soundcloud_sync.errors import SoundCloudSyncError
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+
+CLI = str(Path(sys.executable).parent / "soundcloud-sync")
+
+
+@pytest.fixture
+def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
+    base.pop("DAGSTER_HOME", None)
+    return {**base, **emulated_services_env}
+
+
+@pytest.fixture
+def environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulated_services_env: dict[str, str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name, value in emulated_services_env.items():
+        monkeypatch.setenv(name, value)
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=300,
+        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
+    )  # fmt: skip
+
+
+def track_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, dict[str, Any]]:
+    pages = [notion.plain(p) for p in notion.pages_in(catalog.tracks_data_source_id)]
+    return {p["Title"]: p for p in pages}
+
+
+def playlist_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, tuple[str, dict]]:
+    return {
+        page["Name"]: (pid, page)
+        for pid in notion.pages_in(catalog.playlists_data_source_id)
+        for page in [notion.plain(pid)]
+    }
+
+
+def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
+    env: dict[str, str],
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    sc = soundcloud_emulator
+    liked = [sc.add_track(f"artist-{i}", f"Liked {i}") for i in range(3)]
+    for track in liked:
+        sc.like("dj-kay", track)
+    sc.like("dj-kay", sc.add_playlist("label-a", "summer", 1))
+
+    first = cli(env, "sync", "https://soundcloud.com/DJ-Kay/likes?utm_source=x", "--no-download",
+                "--json")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    stats = json.loads(first.stdout)
+    assert (stats["playlist_url"], stats["playlist_name"]) == (
+        "https://soundcloud.com/dj-kay/likes", "Dj Kay — Likes",
+    )  # fmt: skip
+    assert (stats["total_tracks"], stats["tracks_added"], stats["errors"]) == (3, 3, 0)
+    pages = track_pages(notion_emulator, notion_catalog)
+    likes_page_id, likes_page = playlist_pages(notion_emulator, notion_catalog)["Dj Kay — Likes"]
+    assert likes_page["SoundCloud URL"] == "https://soundcloud.com/dj-kay/likes"
+    assert (likes_page["Curator"], likes_page["Track Count"]) == ("Dj Kay", 3)
+    assert all(pages[t.title]["Playlists"] == [likes_page_id] for t in liked)
+    assert "Summer" not in pages  # a liked playlist is no track
+
+    sc.unlike("dj-kay", liked[0])
+    newest = sc.add_track("artist-9", "Liked Later")
+    sc.like("dj-kay", newest)
+    second = cli(env, "sync", "dj-kay/likes", "--no-download", "--json")
+    assert second.returncode == 0, second.stderr
+    stats = json.loads(second.stdout)
+    assert (stats["total_tracks"], stats["tracks_added"], stats["tracks_unlinked"]) == (3, 1, 1)
+    pages = track_pages(notion_emulator, notion_catalog)
+    assert len(pages) == 4  # the page of the like taken back stays, unlinked
+    assert pages[liked[0].title]["Playlists"] == []
+    assert pages[newest.title]["Playlists"] == [likes_page_id]
+
+    notion_emulator.reset_counts() if hasattr(notion_emulator, "reset_counts") else None
+    third = cli(env, "sync", "https://soundcloud.com/dj-kay/likes", "--no-download", "--json")
+    stats = json.loads(third.stdout)
+    assert (stats["tracks_added"], stats["tracks_updated"], stats["tracks_unlinked"]) == (0, 0, 0)
+
+    status = cli(env, "status", "--json")
+    [row] = json.loads(status.stdout)
+    assert (row["key"], row["tracks"], row["in_notion"]) == ("dj-kay/likes", 3, 3)
+
+
+def test_uploads_and_singles_through_the_python_api(
+    environment: None,
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    sc = soundcloud_emulator
+    uploads = [sc.add_track("label-a", f"Upload {i}", created_at=f"2025-0{i}-01T00:00:00Z")
+               for i in range(1, 3)]  # fmt: skip
+    stats = api.sync_playlist_to_notion("https://soundcloud.com/label-a/tracks")
+    assert (stats["playlist_name"], stats["tracks_added"]) == ("Label A — Uploads", 2)
+
+    # a single track: into label-a/singles; one of the uploads keeps its one page
+    single = sc.add_track("label-a", "Single One", created_at="2020-01-01T00:00:00Z")
+    stats = api.sync_playlist_to_notion(single.permalink_url + "?si=abc")
+    assert (stats["playlist_name"], stats["total_tracks"], stats["tracks_added"]) == (
+        "Label A — Singles", 1, 1,
+    )  # fmt: skip
+    assert stats["playlist_url"] == "https://soundcloud.com/label-a"
+    stats = api.sync_playlist_to_notion(uploads[0].permalink_url)
+    assert (stats["total_tracks"], stats["tracks_added"], stats["tracks_updated"]) == (2, 0, 1)
+    pages = track_pages(notion_emulator, notion_catalog)
+    assert len(pages) == 3
+    lists = playlist_pages(notion_emulator, notion_catalog)
+    singles_id, uploads_id = lists["Label A — Singles"][0], lists["Label A — Uploads"][0]
+    assert sorted(pages[uploads[0].title]["Playlists"]) == sorted([singles_id, uploads_id])
+
+    # the dry run of a third single tells what it would add and writes nothing
+    third = sc.add_track("label-a", "Single Three")
+    plan = api.sync_playlist_to_notion(third.permalink_url, dry_run=True)
+    assert (plan["total_tracks"], plan["tracks_added"], plan["dry_run"]) == (3, 1, True)
+    assert len(track_pages(notion_emulator, notion_catalog)) == 3
+    assert api.sync_playlist_incremental("label-a/singles")["total_tracks"] == 2
+
+    # taken out by hand: unlinked at the next sync, its page stays
+    assert api.unregister_playlists([single.permalink_url]) == ["label-a/singles"]
+    stats = api.sync_playlist_to_notion("label-a/singles")
+    assert (stats["total_tracks"], stats["tracks_unlinked"]) == (1, 1)
+    pages = track_pages(notion_emulator, notion_catalog)
+    assert pages[single.title]["Playlists"] == [] and len(pages) == 3
+    assert "label-a/singles" in api.registered_playlist_keys()
+
+
+def test_bad_urls_are_one_line_naming_them(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, environment: None
+) -> None:
+    soundcloud_emulator.add_user("label-a")
+    profile = cli(env, "add", "https://soundcloud.com/label-a")
+    assert profile.returncode == 1
+    assert profile.stderr.startswith("error: https://soundcloud.com/label-a: a profile is not")
+    assert len(profile.stderr.strip().splitlines()) == 1
+
+    typo = cli(env, "sync", "https://soundcloud.com/label-a/no-such-track", "--no-download")
+    assert typo.returncode == 1
+    assert "https://soundcloud.com/label-a/no-such-track: no such track" in typo.stderr
+    assert "Traceback" not in typo.stderr
+    removed = cli(env, "remove", "https://soundcloud.com/label-a/no-such-track")
+    assert removed.stdout.strip() == (
+        "removed https://soundcloud.com/label-a/no-such-track from label-a/singles"
+    )
+    with pytest.raises(SoundCloudSyncError, match="not among the tracks of label-a/singles"):
+        api.unregister_playlists(["https://soundcloud.com/label-a/no-such-track"])
