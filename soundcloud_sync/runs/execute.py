@@ -172,11 +172,15 @@ def _failure_metadata(failures: Sequence[DagsterEvent]) -> dict[str, dict[str, A
 
 
 def _failure_text(failures: list) -> str | None:
-    """The innermost cause of the first failed step, on one line."""
+    """The first failed step's reason on one line: its `Failure` (written for the user),
+    else the innermost cause."""
     for event in failures:
+        chain = []
         error = getattr(event.event_specific_data, "error", None)
-        while error is not None and error.cause is not None:
+        while error is not None:
+            chain.append(error)
             error = error.cause
+        error = next((e for e in chain if e.cls_name == "Failure"), chain[-1] if chain else None)
         if error is not None and error.message:
             line = error.message.strip().splitlines()[-1]
             if error.cls_name == "Failure":  # written for the user: no class path before it
