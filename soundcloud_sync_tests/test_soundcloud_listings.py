@@ -6,8 +6,15 @@ paginated ``/users/<id>/likes`` and ``/tracks`` (through yt-dlp's network stack)
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from dagster import SensorResult, build_sensor_context, instance_for_test
+
+from soundcloud_sync.defs import sensors
+from soundcloud_sync.defs.partitions import PLAYLISTS
+from soundcloud_sync.defs.resources import CatalogResource
 from soundcloud_sync.errors import SoundCloudSyncError
 from soundcloud_sync.sources import (
     Availability,
@@ -21,7 +28,8 @@ from soundcloud_sync.sources import (
     parse_playlist_url,
     registry_url,
 )
-from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync_tests.test_sensor_budget import Watched, watch
 
 
 @pytest.mark.parametrize(
@@ -168,3 +176,67 @@ def test_hand_picked_tracks_by_id_in_one_batch_a_deleted_one_stays_gone(
         (a.id, Availability.GONE), (b.id, Availability.OK),
     ]  # fmt: skip
     assert (emu.counts["tracks_batch"], emu.counts["resolve"]) == (1, 1)
+
+
+# --------------------------------------------------------------------------- sensors
+
+
+@pytest.fixture
+def fourteen_sets(
+    soundcloud_emulator: SoundCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Watched]:
+    yield from watch(soundcloud_emulator, tmp_path, 14, monkeypatch)
+
+
+def test_the_sensor_checks_likes_within_the_same_budget_and_never_singles(
+    fourteen_sets: Watched,
+) -> None:
+    watched, emu = fourteen_sets, fourteen_sets.emulator
+    emu.like("a-kay", emu.add_track("artist-1"))
+    watched.instance.add_dynamic_partitions(PLAYLISTS, ["a-kay/likes", "a-kay/singles"])
+    assert sensors.checks_per_tick() == 15
+
+    # Never synced: its user's id is unknown, so its check costs 2 (resolve + newest
+    # likes); the tick stops at the budget's 15 requests, one set waits a tick.
+    [first] = watched.tick()
+    assert first.partition_key == "a-kay/likes"
+    assert watched.requests_per_tick == [15]
+    assert emu.counts["user_likes"] == 1
+
+    with SoundCloudClient(
+        api_base=PROXY_API_BASE, proxy=emu.proxy_url, client_id=emu.client_id,
+        cache_dir=watched.resources["soundcloud"].cache_dir,
+    ) as client:  # fmt: skip
+        watched.catalog.record_playlist(client.fetch_playlist("a-kay/likes"))  # its run
+
+    recheck_ticks = sensors.MIN_RECHECK_SECONDS // sensors.SENSOR_INTERVAL_SECONDS
+    emu.reset_counts()
+    assert watched.ticks(recheck_ticks + 1) == []  # unchanged: nothing requested
+    # the set that waited (twice: 30 s and 330 s in), the 13 others and the likes (its
+    # run's listing counted as a check) once more: one request each
+    assert emu.counts["user_likes"] == 1 and emu.counts["resolve"] == 15
+    emu.like("a-kay", emu.add_track("artist-2"))
+    [liked] = watched.ticks(recheck_ticks + 1)
+    assert liked.partition_key == "a-kay/likes" and liked.run_key != first.run_key
+    singles = [path for _, _, path in emu.log if "singles" in path]
+    assert singles == [] and emu.statuses[429] == 0
+
+
+def test_a_track_in_the_registry_file_joins_its_singles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = tmp_path / "playlists.yaml"
+    listed.write_text("- https://soundcloud.com/label-a/first-pick?si=x\n"
+                      "- https://soundcloud.com/dj-kay/likes\n")  # fmt: skip
+    monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(listed))
+    catalog = CatalogResource(url=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    with instance_for_test() as instance:
+        context = build_sensor_context(instance=instance, resources={"catalog": catalog})
+        result = sensors.playlist_registry_sensor(context)
+    assert isinstance(result, SensorResult)
+    assert sorted(r.partition_key for r in result.run_requests or []) == [
+        "dj-kay/likes", "label-a/singles",
+    ]  # fmt: skip
+    store = catalog.catalog()
+    assert store.picks("label-a/singles") == [("https://soundcloud.com/label-a/first-pick", None)]
+    assert (store.playlist("label-a/singles") or {})["url"] == "label-a/singles"
