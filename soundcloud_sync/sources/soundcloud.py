@@ -524,9 +524,15 @@ class SoundCloudClient:
         query = {"limit": str(limit), "linked_partitioning": "1"}
         while path:
             answer = self._read(f"user_{ref.listing}", path, query, ref.public_url)
+            if isinstance(answer, list):  # the shape without linked partitioning: no next page
+                answer = {"collection": answer}
             found = answer.get("collection") if isinstance(answer, dict) else None
-            yield [e for e in found or [] if isinstance(e, dict)]
-            path, query = _next_page(answer.get("next_href") if isinstance(answer, dict) else None)
+            if not isinstance(found, list):  # never a short walk taken for the whole list
+                raise SoundCloudUnavailable(
+                    ref.public_url, "SoundCloud sent a page without entries"
+                )
+            yield [e for e in found if isinstance(e, dict)]
+            path, query = _next_page(answer.get("next_href"))
 
     def _resolve_user(self, ref: UserListingRef) -> dict[str, Any]:
         answer = self._read("resolve", "resolve", {"url": ref.profile_url}, ref.public_url)
@@ -734,7 +740,7 @@ def _next_page(href: str | None) -> tuple[str | None, dict[str, str]]:
         return None, {}
     parts = urlsplit(href)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items() if k != "client_id"}
-    return parts.path.lstrip("/"), query
+    return parts.path.lstrip("/"), {"linked_partitioning": "1", **query}
 
 
 def _track_ref(url: str) -> TrackRef:
