@@ -435,6 +435,9 @@ def playlist_stats(
     }
     if playlist.get("source") == "spotify":
         stats.update(_spotify_stats(outcome))
+    elif outcome is not None and "skipped" in (outcome.materialized.get("playlist_tracks") or {}):
+        # a SoundCloud user's liked playlists: entries that are no track
+        stats["skipped_entries"] = outcome.materialized["playlist_tracks"]["skipped"]
     if audio_formats:  # the audio chain ran
         stats.update(_audio_stats(tracks, audio_formats))
     return stats

@@ -118,7 +118,8 @@ def test_added_and_removed_tracks(
     ("url", "expected"),
     [
         ("https://youtube.com/watch?v=x", "not a SoundCloud URL"),
-        ("https://soundcloud.com/crate-digger/a-single-track", "track URL"),
+        ("https://soundcloud.com/crate-digger/a-single-track", "a-single-track: no such track"),
+        ("https://soundcloud.com/crate-digger", "a profile is not one list"),
         ("https://soundcloud.com/crate-digger/sets/does-not-exist", "does-not-exist"),
     ],
 )
@@ -150,7 +151,7 @@ def test_sync_several_playlists_keeps_going_past_a_bad_one(
     # a URL that is no playlist at all stops everything before any run
     refused = run(env, "sync", first.url, "https://soundcloud.com/crate-digger", "--json")
     assert refused.returncode == 1 and refused.stdout == ""
-    assert "user page" in refused.stderr and notion_emulator.writes == 0
+    assert "a profile is not one list" in refused.stderr and notion_emulator.writes == 0
 
     result = run(env, "sync", first.url, missing, second.url, "--no-download", "--json")
     assert result.returncode == 1

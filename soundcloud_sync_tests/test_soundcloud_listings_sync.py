@@ -83,7 +83,9 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
     assert likes_page["SoundCloud URL"] == "https://soundcloud.com/dj-kay/likes"
     assert (likes_page["Curator"], likes_page["Track Count"]) == ("Dj Kay", 3)
     assert all(pages[t.title]["Playlists"] == [likes_page_id] for t in liked)
-    assert "Summer" not in pages  # a liked playlist is no track
+    assert "Summer" not in pages  # a liked playlist is no track: named, skipped
+    [skipped] = stats["skipped_entries"]
+    assert (skipped["position"], skipped["name"]) == (1, "Summer")
 
     sc.unlike("dj-kay", liked[0])
     newest = sc.add_track("artist-9", "Liked Later")
