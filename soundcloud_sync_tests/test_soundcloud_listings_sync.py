@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from soundcloud_sync import api
+from soundcloud_sync.cli import main
 from soundcloud_sync.errors import SoundCloudSyncError
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
@@ -90,8 +92,8 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
     sc.unlike("dj-kay", liked[0])
     newest = sc.add_track("artist-9", "Liked Later")
     sc.like("dj-kay", newest)
-    second = cli(env, "sync", "dj-kay/likes", "--no-download", "--json")
-    assert second.returncode == 0, second.stderr
+    second = CliRunner().invoke(main, ["sync", "dj-kay/likes", "--no-download", "--json"])
+    assert second.exit_code == 0, second.stderr
     stats = json.loads(second.stdout)
     assert (stats["total_tracks"], stats["tracks_added"], stats["tracks_unlinked"]) == (3, 1, 1)
     pages = track_pages(notion_emulator, notion_catalog)
@@ -151,20 +153,21 @@ def test_uploads_and_singles_through_the_python_api(
 
 
 def test_bad_urls_are_one_line_naming_them(
-    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, environment: None
+    soundcloud_emulator: SoundCloudEmulator, environment: None
 ) -> None:
+    """In-process CLI (the commands above run it as a program): no run is needed here."""
     soundcloud_emulator.add_user("label-a")
-    profile = cli(env, "add", "https://soundcloud.com/label-a")
-    assert profile.returncode == 1
-    assert profile.stderr.startswith("error: https://soundcloud.com/label-a: a profile is not")
-    assert len(profile.stderr.strip().splitlines()) == 1
+    profile = CliRunner().invoke(main, ["add", "https://soundcloud.com/label-a"])
+    assert profile.exit_code == 1
+    [line] = profile.stderr.strip().splitlines()
+    assert line.startswith("error: https://soundcloud.com/label-a: a profile is not one list")
 
+    # a track SoundCloud does not know fails its run naming it (test_cli covers that
+    # run); it stays in the list until taken out
     typo = "https://soundcloud.com/label-a/no-such-track"
-    with pytest.raises(api.SyncFailed, match=f"^{typo}: playlist_assets: {typo}: no such track"):
-        api.sync_playlist_to_notion(typo)
-    removed = cli(env, "remove", typo)
-    assert removed.stdout.strip() == (
-        "removed https://soundcloud.com/label-a/no-such-track from label-a/singles"
-    )
+    added = CliRunner().invoke(main, ["add", typo + "?si=x"])
+    assert added.stdout.strip() == "registered label-a/singles", added.stderr
+    removed = CliRunner().invoke(main, ["remove", typo])
+    assert removed.stdout.strip() == f"removed {typo} from label-a/singles"
     with pytest.raises(SoundCloudSyncError, match="not among the tracks of label-a/singles"):
-        api.unregister_playlists(["https://soundcloud.com/label-a/no-such-track"])
+        api.unregister_playlists([typo])
