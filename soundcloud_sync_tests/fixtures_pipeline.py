@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,38 @@ def emulated_services_env(
         "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
         "NOTION_REQUESTS_PER_SECOND": "200",
     }
+
+
+CLI = str(Path(sys.executable).parent / "soundcloud-sync")
+
+
+@pytest.fixture
+def cli_env(emulated_services_env: dict[str, str]) -> dict[str, str]:
+    """A user's shell for the `soundcloud-sync` program: their environment, less any real
+    credentials, plus the emulators."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("NOTION_", "SOUNDCLOUD_", "SPOTIFY_")) and k != "DAGSTER_HOME"
+    }
+    return {**base, **emulated_services_env}
+
+
+@pytest.fixture
+def in_process_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulated_services_env: dict[str, str]
+) -> Path:
+    """The same shell for the Python API and in-process CLI calls; returns the folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name, value in emulated_services_env.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`soundcloud-sync ARGS` as a program, started beside the home folder."""
+    return subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=300,
+        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
+    )  # fmt: skip

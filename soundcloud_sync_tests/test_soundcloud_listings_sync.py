@@ -4,9 +4,6 @@ the CLI and the Python API against the SoundCloud and Notion emulators."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +15,7 @@ from soundcloud_sync.cli import main
 from soundcloud_sync.errors import SoundCloudSyncError
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
-
-CLI = str(Path(sys.executable).parent / "soundcloud-sync")
-
-
-@pytest.fixture
-def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-    base.pop("DAGSTER_HOME", None)
-    return {**base, **emulated_services_env}
-
-
-@pytest.fixture
-def environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulated_services_env: dict[str, str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    for name, value in emulated_services_env.items():
-        monkeypatch.setenv(name, value)
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=300,
-        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
-    )  # fmt: skip
+from soundcloud_sync_tests.fixtures_pipeline import run_cli
 
 
 def track_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, dict[str, Any]]:
@@ -60,8 +32,8 @@ def playlist_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, 
 
 
 def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
-    env: dict[str, str],
-    environment: None,
+    cli_env: dict[str, str],
+    in_process_env: Path,
     soundcloud_emulator: SoundCloudEmulator,
     notion_emulator: NotionEmulator,
     notion_catalog: SeededCatalog,
@@ -72,8 +44,8 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
         sc.like("dj-kay", track)
     sc.like("dj-kay", sc.add_playlist("label-a", "summer", 1))
 
-    first = cli(env, "sync", "https://soundcloud.com/DJ-Kay/likes?utm_source=x", "--no-download",
-                "--json")  # fmt: skip
+    pasted = "https://soundcloud.com/DJ-Kay/likes?utm_source=x"
+    first = run_cli(cli_env, "sync", pasted, "--no-download", "--json")
     assert first.returncode == 0, first.stderr
     stats = json.loads(first.stdout)
     assert (stats["playlist_url"], stats["playlist_name"]) == (
@@ -111,7 +83,7 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
 
 
 def test_uploads_and_singles_through_the_python_api(
-    environment: None,
+    in_process_env: Path,
     soundcloud_emulator: SoundCloudEmulator,
     notion_emulator: NotionEmulator,
     notion_catalog: SeededCatalog,
@@ -153,7 +125,7 @@ def test_uploads_and_singles_through_the_python_api(
 
 
 def test_bad_urls_are_one_line_naming_them(
-    soundcloud_emulator: SoundCloudEmulator, environment: None
+    soundcloud_emulator: SoundCloudEmulator, in_process_env: Path
 ) -> None:
     """In-process CLI (the commands above run it as a program): no run is needed here."""
     soundcloud_emulator.add_user("label-a")
