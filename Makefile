@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/analysis.py
 	$(BIN)/python bench/audio_pipeline.py
 	$(BIN)/python bench/resync.py
+	$(BIN)/python bench/soundcloud_listings.py
 	$(BIN)/python bench/scale.py sensor
 	$(BIN)/python bench/scale.py backfill --playlists 5 --tracks 200
 
