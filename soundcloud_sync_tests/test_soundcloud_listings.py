@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from dagster import SensorResult, build_sensor_context, instance_for_test
 
+from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.defs import sensors
 from soundcloud_sync.defs.partitions import PLAYLISTS
 from soundcloud_sync.defs.resources import CatalogResource
@@ -240,3 +241,41 @@ def test_a_track_in_the_registry_file_joins_its_singles(
     store = catalog.catalog()
     assert store.picks("label-a/singles") == [("https://soundcloud.com/label-a/first-pick", None)]
     assert (store.playlist("label-a/singles") or {})["url"] == "label-a/singles"
+
+
+def test_every_like_taken_back_unlinks_every_track(
+    soundcloud_emulator: SoundCloudEmulator, soundcloud_client: SoundCloudClient, tmp_path: Path
+) -> None:
+    """An empty walk is a complete listing too: nothing liked any more."""
+    emu = soundcloud_emulator
+    liked = [emu.add_track("artist-1"), emu.add_track("artist-2")]
+    for track in liked:
+        emu.like("dj-kay", track)
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    first = catalog.record_playlist(soundcloud_client.fetch_playlist("dj-kay/likes"))
+    assert sorted(first.added) == sorted(t.id for t in liked)
+    for track in liked:
+        emu.unlike("dj-kay", track)
+    empty = soundcloud_client.fetch_playlist("dj-kay/likes")
+    assert empty.tracks == () and empty.track_count == 0
+    change = catalog.record_playlist(empty)
+    assert sorted(change.removed) == sorted(t.id for t in liked) and change.removals_trusted
+    assert catalog.playlist_tracks("dj-kay/likes").empty
+    assert sorted(catalog.tracks_by_id(t.id for t in liked)) == sorted(t.id for t in liked)
+
+
+def test_a_private_track_is_read_with_its_token_every_time(
+    soundcloud_emulator: SoundCloudEmulator, soundcloud_client: SoundCloudClient
+) -> None:
+    emu = soundcloud_emulator
+    secret = emu.add_track("label-a", "Promo Only", private=True, secret_token="s-Pr1vAtE00x")
+    url = f"https://soundcloud.com/label-a/{secret.permalink}/s-Pr1vAtE00x"
+    singles, ids = soundcloud_client.fetch_singles(SinglesRef("label-a"), [(url, None)])
+    assert [t.title for t in singles.tracks] == ["Promo Only"] and ids == {url: secret.id}
+    emu.reset_counts()
+    again, _ = soundcloud_client.fetch_singles(SinglesRef("label-a"), [(url, secret.id)])
+    assert [t.soundcloud_id for t in again.tracks] == [secret.id]
+    assert (emu.counts["resolve"], emu.counts["tracks_batch"]) == (1, 0)  # a batch cannot read it
+    with pytest.raises(PlaylistNotFound) as caught:  # without its token: not found, token unshown
+        soundcloud_client.fetch_playlist(url.rsplit("/", 1)[0])
+    assert "s-Pr1vAtE00x" not in str(caught.value)

@@ -93,9 +93,16 @@ def test_uploads_and_singles_through_the_python_api(
                for i in range(1, 3)]  # fmt: skip
     stats = api.sync_playlist_to_notion("https://soundcloud.com/label-a/tracks")
     assert (stats["playlist_name"], stats["tracks_added"]) == ("Label A — Uploads", 2)
+    listed = api.extract_playlist_tracks("https://soundcloud.com/label-a/tracks")
+    assert [(t["title"], t["track_number"]) for t in listed] == [("Upload 2", 1), ("Upload 1", 2)]
+    assert {t["playlist_url"] for t in listed} == {"https://soundcloud.com/label-a/tracks"}
 
     # a single track: into label-a/singles; one of the uploads keeps its one page
     single = sc.add_track("label-a", "Single One", created_at="2020-01-01T00:00:00Z")
+    meta = api.get_playlist_metadata(single.permalink_url)  # read only: nothing added
+    assert (meta["key"], meta["name"], meta["track_count"]) == (
+        "label-a/singles", "Label A — Singles", 1,
+    )  # fmt: skip
     stats = api.sync_playlist_to_notion(single.permalink_url + "?si=abc")
     assert (stats["playlist_name"], stats["total_tracks"], stats["tracks_added"]) == (
         "Label A — Singles", 1, 1,
