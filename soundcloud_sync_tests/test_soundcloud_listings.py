@@ -234,13 +234,28 @@ def test_a_track_in_the_registry_file_joins_its_singles(
     with instance_for_test() as instance:
         context = build_sensor_context(instance=instance, resources={"catalog": catalog})
         result = sensors.playlist_registry_sensor(context)
-    assert isinstance(result, SensorResult)
-    assert sorted(r.partition_key for r in result.run_requests or []) == [
-        "dj-kay/likes", "label-a/singles",
-    ]  # fmt: skip
-    store = catalog.catalog()
-    assert store.picks("label-a/singles") == [("https://soundcloud.com/label-a/first-pick", None)]
-    assert (store.playlist("label-a/singles") or {})["url"] == "label-a/singles"
+        assert isinstance(result, SensorResult)
+        assert sorted(r.partition_key for r in result.run_requests or []) == [
+            "dj-kay/likes", "label-a/singles",
+        ]  # fmt: skip
+        store = catalog.catalog()
+        first = "https://soundcloud.com/label-a/first-pick"
+        assert store.picks("label-a/singles") == [(first, None)]
+        assert (store.playlist("label-a/singles") or {})["url"] == "label-a/singles"
+
+        # a track URL typed into the UI's "add partition" dialog joins the same list
+        instance.add_dynamic_partitions(PLAYLISTS, ["dj-kay/likes", "label-a/singles"])
+        typed = "https://soundcloud.com/label-a/a-later-pick"  # sorts first, added last
+        instance.add_dynamic_partitions(PLAYLISTS, [typed])
+        context = build_sensor_context(
+            instance=instance, cursor=context.cursor, resources={"catalog": catalog}
+        )
+        result = sensors.playlist_registry_sensor(context)
+        assert isinstance(result, SensorResult)
+        assert [r.partition_key for r in result.run_requests or []] == ["label-a/singles"]
+        [dropped] = result.dynamic_partitions_requests or []
+        assert list(dropped.partition_keys) == [typed]
+        assert [url for url, _ in store.picks("label-a/singles")] == [first, typed]
 
 
 def test_every_like_taken_back_unlinks_every_track(

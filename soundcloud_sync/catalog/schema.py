@@ -162,6 +162,7 @@ memberships = Table(
 # itself, since SoundCloud keeps no such list. ``url`` is the track's public permalink
 # (one row per track however it was pasted); ``resolve_url`` adds a private track's
 # secret token; ``soundcloud_id`` is filled in by the first run that reads it.
+# (A track added again keeps its first place.)
 picks = Table(
     "picks",
     metadata,
@@ -169,6 +170,7 @@ picks = Table(
     Column("url", String(1024), primary_key=True),
     Column("resolve_url", Text, nullable=False),
     Column("soundcloud_id", BigInteger),
+    Column("position", Integer, nullable=False),  # the order they were added in
     Column("added_at", String(32), nullable=False),
     Column("removed_at", String(32)),
 )

@@ -194,8 +194,12 @@ class Catalog:
 
     def pick_track(self, key: str, url: str, resolve_url: str) -> None:
         """Add a track to the singles listing ``key`` (again, if it was taken out)."""
-        row = {"playlist_key": key, "url": url, "resolve_url": resolve_url, "added_at": utc_now()}
         with self.engine.begin() as conn:
+            last = select(func.coalesce(func.max(picks.c.position), 0)).where(
+                picks.c.playlist_key == key
+            )
+            row = {"playlist_key": key, "url": url, "resolve_url": resolve_url,
+                   "position": conn.execute(last).scalar_one() + 1, "added_at": utc_now()}  # fmt: skip
             _insert_new(conn, picks, row, ["playlist_key", "url"])
             where = and_(picks.c.playlist_key == key, picks.c.url == url)
             conn.execute(
@@ -219,7 +223,7 @@ class Catalog:
         query = (
             select(picks.c.resolve_url, picks.c.soundcloud_id)
             .where(and_(picks.c.playlist_key == key, picks.c.removed_at.is_(None)))
-            .order_by(picks.c.added_at, picks.c.url)
+            .order_by(picks.c.position, picks.c.url)
         )
         with self.engine.connect() as conn:
             return [(r.resolve_url, r.soundcloud_id) for r in conn.execute(query)]

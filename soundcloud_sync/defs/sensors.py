@@ -21,7 +21,7 @@ checked.
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,6 +131,10 @@ def playlists_file() -> Path:
 class RegistryChange:
     add: dict[str, str]  # key -> url
     remove: list[str]
+    # tracks (from the file or typed in the UI) for their uploader's singles list, and the
+    # singles lists a track was typed into in the UI (each gets a run, like a new key)
+    picks: list[TrackRef] = field(default_factory=list)
+    typed: set[str] = field(default_factory=set)
 
 
 def registry_change(
@@ -141,13 +145,15 @@ def registry_change(
     Partitions typed in the UI as full URLs are replaced by their canonical key.
     Playlists added from the CLI are left alone: the file only removes its own.
     """
-    wanted = {}
+    wanted, picks = {}, []
     for url in file_urls:
         ref = parse_playlist_url(url)
         wanted[ref.key] = registry_url(ref)
+        picks += [ref] if isinstance(ref, TrackRef) else []
     existing = set(partition_keys)
     add = {k: u for k, u in wanted.items() if k not in existing}
     remove = sorted((previous_file_keys - set(wanted)) & existing)
+    typed = set()
     for key in partition_keys:
         if is_playlist_key(key):
             continue
@@ -156,9 +162,12 @@ def registry_change(
             ref = parse_playlist_url(key)
         except SourceError:
             continue
+        if isinstance(ref, TrackRef):
+            picks.append(ref)
+            typed.add(ref.key)
         if ref.key not in existing:
             add.setdefault(ref.key, registry_url(ref))
-    return RegistryChange(add=add, remove=remove)
+    return RegistryChange(add=add, remove=remove, picks=picks, typed=typed)
 
 
 @sensor(
@@ -182,10 +191,8 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
     except (ValueError, SourceError) as exc:
         return SkipReason(f"{path}: {exc}")
     store = catalog.catalog()
-    for url in urls:  # a track's URL in the file: one of its uploader's singles
-        ref = parse_playlist_url(url)
-        if isinstance(ref, TrackRef):
-            store.pick_track(ref.key, ref.public_url, ref.url)
+    for ref in change.picks:  # before any run of its singles list
+        store.pick_track(ref.key, ref.public_url, ref.url)
     for key, url in change.add.items():
         store.remember_playlist_url(key, url)
     context.update_cursor(json.dumps(sorted(parse_playlist_url(u).key for u in urls)))
@@ -197,7 +204,7 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
     if not requests:
         return SkipReason(f"partitions match {path}")
     return SensorResult(
-        run_requests=[RunRequest(partition_key=k) for k in sorted(change.add)],
+        run_requests=[RunRequest(partition_key=k) for k in sorted(set(change.add) | change.typed)],
         dynamic_partitions_requests=requests,
     )
 
