@@ -535,7 +535,10 @@ class SoundCloudClient:
             path, query = _next_page(answer.get("next_href"))
 
     def _resolve_user(self, ref: UserListingRef) -> dict[str, Any]:
-        answer = self._read("resolve", "resolve", {"url": ref.profile_url}, ref.public_url)
+        try:
+            answer = self._read("resolve", "resolve", {"url": ref.profile_url}, ref.public_url)
+        except PlaylistNotFound:
+            answer = None
         if not isinstance(answer, dict) or answer.get("kind") != "user":
             raise PlaylistNotFound(ref.public_url, "SoundCloud has no user by this name")
         return answer
