@@ -127,7 +127,7 @@ def register_playlists(urls: list[str]) -> list[str]:
             catalog.pick_track(ref.key, ref.public_url, ref.url)
     urls_by_key = {ref.key: registry_url(ref) for ref in refs}
     with local_instance(settings) as instance:
-        runs.register_playlists(instance, catalog_for(settings), urls_by_key)
+        runs.register_playlists(instance, catalog, urls_by_key)
     return list(urls_by_key)
 
 
@@ -139,10 +139,9 @@ def unregister_playlists(urls: list[str]) -> list[str]:
 
     settings = _settings()
     refs = [parse_playlist_url(u) for u in urls]
+    catalog = catalog_for(settings)
     for ref in refs:
-        if isinstance(ref, TrackRef) and not catalog_for(settings).unpick_track(
-            ref.key, ref.public_url
-        ):
+        if isinstance(ref, TrackRef) and not catalog.unpick_track(ref.key, ref.public_url):
             raise SoundCloudSyncError(f"{ref.public_url}: not among the tracks of {ref.key}")
     keys = [ref.key for ref in refs if not isinstance(ref, TrackRef)]
     with local_instance(settings) as instance:

@@ -1,4 +1,6 @@
-"""One dynamic partition per registered playlist, keyed `<user>/sets/<slug>`."""
+"""One dynamic partition per registered listing: a set `<user>/sets/<slug>`, a user's
+`<user>/likes` or `<user>/tracks`, the tracks added by hand `<user>/singles`, a Spotify
+playlist `spotify/playlist/<id>` (see sources.urls)."""
 
 from dagster import DynamicPartitionsDefinition
 
