@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster import SensorResult, build_sensor_context, instance_for_test
+from dagster import SensorResult, SkipReason, build_sensor_context, instance_for_test
 
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.defs import sensors
@@ -258,6 +258,27 @@ def test_a_track_in_the_registry_file_joins_its_singles(
         [dropped] = result.dynamic_partitions_requests or []
         assert list(dropped.partition_keys) == [typed]
         assert [url for url, _ in store.picks("label-a/singles")] == [first, typed]
+        instance.delete_dynamic_partition(PLAYLISTS, typed)
+
+        def tick(text: str) -> SensorResult | SkipReason:
+            nonlocal context
+            listed.write_text(text)
+            context = build_sensor_context(
+                instance=instance, cursor=context.cursor, resources={"catalog": catalog}
+            )
+            return sensors.playlist_registry_sensor(context)
+
+        # the file's own track leaves, another comes: one run of the list, no partition lost
+        third = "https://soundcloud.com/label-a/third-pick"
+        again = tick(f"- {third}\n- https://soundcloud.com/dj-kay/likes\n")
+        assert isinstance(again, SensorResult) and not again.dynamic_partitions_requests
+        assert [r.partition_key for r in again.run_requests or []] == ["label-a/singles"]
+        assert [url for url, _ in store.picks("label-a/singles")] == [typed, third]
+        assert isinstance(tick(f"- {third}\n- https://soundcloud.com/dj-kay/likes\n"), SkipReason)
+        # every line of label-a gone: the track typed in the UI keeps its list registered
+        last = tick("- https://soundcloud.com/dj-kay/likes\n")
+        assert isinstance(last, SensorResult) and not last.dynamic_partitions_requests
+        assert [url for url, _ in store.picks("label-a/singles")] == [typed]
 
 
 def test_every_like_taken_back_unlinks_every_track(

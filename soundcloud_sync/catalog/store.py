@@ -153,10 +153,12 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: li
     conn.execute(stmt, rows)
 
 
-def _insert_new(conn: Connection, table: Table, row: dict[str, Any], keys: list[str]) -> None:
-    """Insert the row unless one with its keys exists (never a duplicate-key error)."""
+def _insert_new(conn: Connection, table: Table, row: dict[str, Any], keys: list[str]) -> bool:
+    """Insert the row unless one with its keys exists (never a duplicate-key error);
+    True when it was inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=keys))
+    stmt = dialect.insert(table).values(**row).on_conflict_do_nothing(index_elements=keys)
+    return bool(conn.execute(stmt).rowcount)
 
 
 class Catalog:
@@ -192,19 +194,23 @@ class Catalog:
 
     # -- tracks added by hand -------------------------------------------------------
 
-    def pick_track(self, key: str, url: str, resolve_url: str) -> None:
-        """Add a track to the singles listing ``key`` (again, if it was taken out)."""
+    def pick_track(self, key: str, url: str, resolve_url: str) -> bool:
+        """Add a track to the singles listing ``key`` (again, if it was taken out); True
+        when the listing changed."""
         with self.engine.begin() as conn:
             last = select(func.coalesce(func.max(picks.c.position), 0)).where(
                 picks.c.playlist_key == key
             )
             row = {"playlist_key": key, "url": url, "resolve_url": resolve_url,
                    "position": conn.execute(last).scalar_one() + 1, "added_at": utc_now()}  # fmt: skip
-            _insert_new(conn, picks, row, ["playlist_key", "url"])
+            added = _insert_new(conn, picks, row, ["playlist_key", "url"])
             where = and_(picks.c.playlist_key == key, picks.c.url == url)
-            conn.execute(
-                update(picks).where(where).values(resolve_url=resolve_url, removed_at=None)
-            )
+            restored = conn.execute(
+                update(picks).where(and_(where, picks.c.removed_at.is_not(None)))
+                .values(removed_at=None)
+            ).rowcount  # fmt: skip
+            conn.execute(update(picks).where(where).values(resolve_url=resolve_url))
+            return bool(added or restored)
 
     def unpick_track(self, key: str, url: str) -> bool:
         """Take a track out of the singles listing ``key``; False if it was not in it.

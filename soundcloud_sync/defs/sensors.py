@@ -132,9 +132,10 @@ class RegistryChange:
     add: dict[str, str]  # key -> url
     remove: list[str]
     # tracks (from the file or typed in the UI) for their uploader's singles list, and the
-    # singles lists a track was typed into in the UI (each gets a run, like a new key)
+    # singles lists a track was typed into in the UI
     picks: list[TrackRef] = field(default_factory=list)
     typed: set[str] = field(default_factory=set)
+    unpicks: list[TrackRef] = field(default_factory=list)  # tracks the file no longer lists
 
 
 def registry_change(
@@ -143,7 +144,9 @@ def registry_change(
     """What to add and drop so partitions match the file, with one key per playlist.
 
     Partitions typed in the UI as full URLs are replaced by their canonical key.
-    Playlists added from the CLI are left alone: the file only removes its own.
+    Playlists added from the CLI are left alone: the file only removes its own. The
+    same for tracks: one the file listed before and lists no more leaves its singles
+    list (``previous_file_keys`` holds their public URLs beside the keys).
     """
     wanted, picks = {}, []
     for url in file_urls:
@@ -167,7 +170,15 @@ def registry_change(
             typed.add(ref.key)
         if ref.key not in existing:
             add.setdefault(ref.key, registry_url(ref))
-    return RegistryChange(add=add, remove=remove, picks=picks, typed=typed)
+    listed = {ref.public_url for ref in picks}
+    unpicks = [
+        ref
+        for entry in sorted(previous_file_keys)
+        if entry.startswith("https://")  # a track's public URL; the rest are keys
+        for ref in [parse_playlist_url(entry)]
+        if isinstance(ref, TrackRef) and ref.public_url not in listed
+    ]
+    return RegistryChange(add=add, remove=remove, picks=picks, typed=typed, unpicks=unpicks)
 
 
 @sensor(
@@ -191,20 +202,35 @@ def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogR
     except (ValueError, SourceError) as exc:
         return SkipReason(f"{path}: {exc}")
     store = catalog.catalog()
+    # a singles list whose tracks changed gets a run (the new-tracks sensor never checks one)
+    rerun = set(change.typed)
     for ref in change.picks:  # before any run of its singles list
-        store.pick_track(ref.key, ref.public_url, ref.url)
+        if store.pick_track(ref.key, ref.public_url, ref.url):
+            rerun.add(ref.key)
+    for ref in change.unpicks:  # its page is unlinked by that run
+        if store.unpick_track(ref.key, ref.public_url):
+            rerun.add(ref.key)
+    # a singles list keeps its partition while it holds tracks added another way
+    change.remove = [
+        k
+        for k in change.remove
+        if not (is_playlist_key(k) and k.endswith("/singles") and store.picks(k))
+    ]
     for key, url in change.add.items():
         store.remember_playlist_url(key, url)
-    context.update_cursor(json.dumps(sorted(parse_playlist_url(u).key for u in urls)))
+    refs = [parse_playlist_url(u) for u in urls]
+    tracks = [ref.public_url for ref in refs if isinstance(ref, TrackRef)]
+    context.update_cursor(json.dumps(sorted({ref.key for ref in refs} | set(tracks))))
     requests: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
     if change.add:
         requests.append(playlists_partitions.build_add_request(sorted(change.add)))
     if change.remove:
         requests.append(playlists_partitions.build_delete_request(change.remove))
-    if not requests:
+    rerun = {k for k in rerun if k not in change.remove}
+    if not requests and not rerun:
         return SkipReason(f"partitions match {path}")
     return SensorResult(
-        run_requests=[RunRequest(partition_key=k) for k in sorted(set(change.add) | change.typed)],
+        run_requests=[RunRequest(partition_key=k) for k in sorted(set(change.add) | rerun)],
         dynamic_partitions_requests=requests,
     )
 
