@@ -617,6 +617,17 @@ def beat_grid(
     )
 
 
+def _frame_shares(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each frame's chroma as shares of that frame, which frames sound at all).
+
+    Each sounding frame votes equally (loud drops do not drown the rest); near-silent
+    frames (intros, fades, gaps) do not vote at all.
+    """
+    energy = chroma.sum(axis=0)
+    sounding = energy > 1e-3 * (np.percentile(energy, 95) if energy.size else 0)
+    return chroma / np.maximum(energy, 1e-12), sounding
+
+
 def _analyze_signal(
     stereo: np.ndarray,
     sr: int,
@@ -636,7 +647,7 @@ def _analyze_signal(
     rate = ANALYSIS_SR
     spec = librosa.stft(mono, n_fft=N_FFT, hop_length=HOP, center=True)
     power = spec.real**2 + spec.imag**2
-    chroma = pitch_classes(without_partials(pitch_power(spec, rate)))
+    notes = pitch_classes(without_partials(pitch_power(spec, rate)))
     del spec
 
     mel_fb = librosa.filters.mel(sr=rate, n_fft=N_FFT, n_mels=N_MELS, fmax=rate / 2)
@@ -653,18 +664,18 @@ def _analyze_signal(
     kick_env = np.maximum(0.0, np.diff(low.sum(axis=0), prepend=low[:, :1].sum()))
     tempo = estimate_tempo(onset_env, frame_rate, bpm_range, prefer=genre_tempo_range(genre))
 
-    # Each sounding frame votes equally (loud drops do not drown the rest); near-silent
-    # frames (intros, fades, gaps) do not vote at all.
-    frame_energy = chroma.sum(axis=0)
-    sounding = frame_energy > 1e-3 * (np.percentile(frame_energy, 95) if frame_energy.size else 0)
-    share = chroma / np.maximum(frame_energy, 1e-12)
     grid = None
     if tempo is not None:
+        # The bar starts where the harmony changes most; the whole spectrum shows that
+        # crisply (partials change with their notes), so the grid reads librosa's chroma.
+        full = librosa.feature.chroma_stft(S=power, sr=rate, n_fft=N_FFT, tuning=0.0, norm=None)
+        share, sounding = _frame_shares(full)
         harmony_change = np.abs(np.diff(share, axis=1, prepend=share[:, :1])).sum(axis=0)
         grid = beat_grid(kick_env, harmony_change * sounding, tempo.period, frame_rate)
     # Square-rooted shares: one loud sustained note (a drone, a held bass) weighs less
     # against the other notes of the scale; this settled a minor key read as its parallel
     # major on the tuning part of the real set.
+    share, sounding = _frame_shares(notes)
     key = estimate_key(np.sqrt(share[:, sounding])) if sounding.any() else None
     tonic, mode, confidence = key if key else (0, "", 0.0)
     return AudioFeatures(
