@@ -448,12 +448,15 @@ def pitch_power(spec: np.ndarray, sr: int) -> np.ndarray:
     highest_hz = 440 * 2 ** ((LOW_PITCH + PITCHES - 0.5 - 69) / 12)
     top = min(spec.shape[0], int(highest_hz * n_fft / sr) + 2)
     s = spec[:top]
+    # How far each bin's phase turned since the previous frame, beyond what its centre
+    # frequency turns in one hop, is how far off the centre its sound is.
+    turn = s * np.conj(np.concatenate([s[:, :1], s[:, :-1]], axis=1))
     bins = np.arange(top, dtype=np.float32)[:, None]
-    phase = np.angle(s)
-    advance = np.diff(phase, axis=1, prepend=phase[:, :1]) - 2 * np.pi * bins * HOP / n_fft
-    advance = (advance + np.pi) % (2 * np.pi) - np.pi
-    freq = np.maximum((bins + advance * n_fft / (2 * np.pi * HOP)) * sr / n_fft, 1.0)
-    pitch = np.rint(12 * np.log2(freq / 440.0) + 69 - LOW_PITCH).astype(np.int64)
+    advance = np.angle(turn) - np.float32(2 * np.pi * HOP / n_fft) * bins
+    advance -= np.float32(2 * np.pi) * np.round(advance / np.float32(2 * np.pi))
+    freq = (bins + advance * np.float32(n_fft / (2 * np.pi * HOP))) * np.float32(sr / n_fft)
+    pitch = np.rint(12 * np.log2(np.maximum(freq, 1.0) / 440.0) + (69 - LOW_PITCH))
+    pitch = pitch.astype(np.int64)
     inside = (pitch >= 0) & (pitch < PITCHES)
     frames = s.shape[1]
     row = np.where(inside, pitch, 0) + PITCHES * np.arange(frames)[None, :]
