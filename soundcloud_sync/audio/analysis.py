@@ -671,7 +671,7 @@ def _analyze_signal(
     if tempo is not None:
         # The bar starts where the harmony changes most, read on librosa's chroma of the
         # whole spectrum: on the chroma without partials two synthesized bar starts
-        # landed a beat off, so the grid keeps the one it was measured with.
+        # landed three beats late, so the grid keeps the one it was measured with.
         full = librosa.feature.chroma_stft(S=power, sr=rate, n_fft=N_FFT, tuning=0.0, norm=None)
         share, sounding = _frame_shares(full)
         harmony_change = np.abs(np.diff(share, axis=1, prepend=share[:, :1])).sum(axis=0)
