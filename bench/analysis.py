@@ -221,6 +221,13 @@ def confidence_bands(rows: list[Row]) -> None:
         t_band = [r for r in e if lo <= (r.runs["ours"].tempo_confidence or 0) < hi]
         exact = sum(abs((r.runs["ours"].tempo or 0) - r.tempo_ref) <= 0.1 for r in t_band)
         print(f"| {lo:.1f}-{min(hi, 1.0):.1f} | {right}/{len(band)} | {exact}/{len(t_band)} |")
+    # A confidence that means something is high on right answers and low on wrong ones.
+    for title, group in (("right", [r for r in k if r.runs["ours"].key == r.key_ref]),
+                         ("wrong", [r for r in k if r.runs["ours"].key != r.key_ref])):  # fmt: skip
+        values = sorted(r.runs["ours"].confidence or 0.0 for r in group)
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        print(f"\nKey confidence when the key is {title} ({len(values)}): {shown or '-'}", end="")
+    print()
 
 
 def main() -> int:

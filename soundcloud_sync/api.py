@@ -177,12 +177,24 @@ def run_playlist(
     origin: str = "api",
 ) -> tuple[str, RunOutcome]:
     """Register the playlist and materialize its partition (all assets, or the named ones)."""
-    key = register_playlists([url])[0]
-    if playlist_name:
-        catalog_for(settings).update_playlist(key, name_override=playlist_name)
-    with local_instance(settings) as instance:
-        outcome = run_sync(instance, key, asset_keys, on_event=on_event, origin=origin)
-    return key, outcome
+    from . import runs
+
+    ref = playlist_refs([url], settings)[0]
+    catalog = catalog_for(settings)
+    with local_instance(settings) as instance:  # opened once: it costs half a second
+        runs.register_playlists(instance, catalog, {ref.key: ref.url})
+        if playlist_name:
+            catalog.update_playlist(ref.key, name_override=playlist_name)
+        outcome = run_sync(
+            instance,
+            ref.key,
+            asset_keys,
+            on_event=on_event,
+            origin=origin,
+            # without audio the steps form one line: nothing to overlap in step processes
+            in_process=asset_keys is not None and set(asset_keys) <= set(NOTION_ASSETS),
+        )
+    return ref.key, outcome
 
 
 def sync_playlist_to_notion(

@@ -318,12 +318,6 @@ def read_playlists_file(path: Path) -> list[PlaylistEntry]:
     return [_playlist_entry(path, item) for item in data]
 
 
-def playlist_tempo_range(path: Path, key: str) -> TempoRange | None:
-    """The tempo range `playlists.yaml` sets for the playlist ``key``, if any."""
-    ranges = {e.key: e.tempo_range for e in read_playlists_file(path)}
-    return ranges.get(key)
-
-
 # -- the settings ----------------------------------------------------------------------
 
 

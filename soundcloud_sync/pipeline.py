@@ -437,6 +437,22 @@ def range_label(tempo_range: tuple[float, float] | None) -> str | None:
     return None if tempo_range is None else f"{tempo_range[0]:g}-{tempo_range[1]:g}"
 
 
+def track_tempo_ranges(
+    catalog: Catalog,
+    soundcloud_ids: Iterable[int],
+    ranges_by_playlist: Mapping[str, tuple[float, float] | None],
+) -> dict[int, tuple[float, float] | None]:
+    """Each track's tempo range: the narrowest range among the playlists that hold it
+    (a track in a drum & bass set and in a warm-up mix keeps one range, whichever
+    playlist is synced, instead of being measured again by each in turn); None when
+    none of its playlists sets one."""
+    out: dict[int, tuple[float, float] | None] = {}
+    for sid, keys in catalog.track_playlists(soundcloud_ids).items():
+        ranges = [r for k in keys if (r := ranges_by_playlist.get(k))]
+        out[sid] = min(ranges, key=lambda r: (r[1] - r[0], r)) if ranges else None
+    return out
+
+
 def needs_analysis(
     track: Mapping[str, Any],
     path: str,
@@ -461,59 +477,68 @@ def analyse_audio(
     *,
     workers: int = 2,
     progress: Progress | None = None,
-    tempo_range: tuple[float, float] | None = None,
+    tempo_ranges: Mapping[int, tuple[float, float] | None] | None = None,
     force: bool = False,
 ) -> list[dict[str, Any]]:
     """Measure each file on disk once: a file already measured by this analysis version
     in this tempo range is not redone (unless ``force``); one measured by an older version
-    is, from the same file, never downloaded again. ``tempo_range`` (the playlist's)
-    wins over the genre's prior and the default range."""
+    is, from the same file, never downloaded again. ``tempo_ranges``: each track's own
+    range (its playlists'), which wins over the genre's prior and the default range."""
     from .audio import analyze_files
     from .audio.analysis import DEFAULT_TEMPO_RANGE
 
+    ranges = tempo_ranges or {}
     known = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
     todo = [
         f
         for f in files
-        if force or needs_analysis(known.get(f["soundcloud_id"], {}), f["path"], tempo_range)
+        if force
+        or needs_analysis(
+            known.get(f["soundcloud_id"], {}), f["path"], ranges.get(f["soundcloud_id"])
+        )
     ]
     errors: dict[int, str] = {}
     measured: set[int] = set()
     if todo:
         if progress:
             progress("analysis", 0, len(todo))
-        # SoundCloud's genre settles the tempo octave where the beat leaves it in doubt,
-        # unless the playlist sets its own range.
-        genres = [
-            None if tempo_range else known.get(f["soundcloud_id"], {}).get("genre") for f in todo
-        ]
-        results = analyze_files(
-            [f["path"] for f in todo],
-            max_workers=workers,
-            tempo_range=tempo_range or DEFAULT_TEMPO_RANGE,
-            genres=genres,
-        )
-        for f, result in zip(todo, results, strict=True):
-            if result.features is None:
-                errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"
-                continue
-            measured.add(f["soundcloud_id"])
-            features = result.features
-            catalog.update_track(
-                f["soundcloud_id"],
-                tempo=features.tempo,
-                musical_key=features.key,
-                camelot=features.camelot,
-                key_confidence=features.key_confidence,
-                duration_s=features.duration_s,
-                lufs=features.lufs,
-                tempo_confidence=features.tempo_confidence,
-                first_beat_s=features.first_beat_s,
-                first_downbeat_s=features.first_downbeat_s,
-                analysis_version=features.analysis_version,
-                tempo_range=range_label(tempo_range),
-                analyzed_at=utc_now(),
+        by_range: dict[tuple[float, float] | None, list[dict[str, Any]]] = {}
+        for f in todo:
+            by_range.setdefault(ranges.get(f["soundcloud_id"]), []).append(f)
+        for tempo_range, group in by_range.items():
+            # SoundCloud's genre settles the tempo octave where the beat leaves it in
+            # doubt, unless the track's playlist sets its own range.
+            genres = [
+                None if tempo_range else known.get(f["soundcloud_id"], {}).get("genre")
+                for f in group
+            ]
+            results = analyze_files(
+                [f["path"] for f in group],
+                max_workers=workers,
+                tempo_range=tempo_range or DEFAULT_TEMPO_RANGE,
+                genres=genres,
             )
+            for f, result in zip(group, results, strict=True):
+                if result.features is None:
+                    errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"
+                    continue
+                measured.add(f["soundcloud_id"])
+                features = result.features
+                catalog.update_track(
+                    f["soundcloud_id"],
+                    tempo=features.tempo,
+                    musical_key=features.key,
+                    camelot=features.camelot,
+                    key_confidence=features.key_confidence,
+                    duration_s=features.duration_s,
+                    lufs=features.lufs,
+                    tempo_confidence=features.tempo_confidence,
+                    first_beat_s=features.first_beat_s,
+                    first_downbeat_s=features.first_downbeat_s,
+                    analysis_version=features.analysis_version,
+                    tempo_range=range_label(tempo_range),
+                    analyzed_at=utc_now(),
+                )
         if progress:
             progress("analysis", len(todo), len(todo))
     now = catalog.tracks_by_id(f["soundcloud_id"] for f in files)

@@ -143,6 +143,27 @@ def render_track(
     return (out * (10 ** (-1 / 20) / peak)).astype(np.float32)
 
 
+def render_bright_bass(key: str, seconds: float, sr: int = 44100) -> np.ndarray:
+    """Mono float32: a sustained sawtooth bass (12 partials, each 1/h as loud) on the
+    chord roots of i-i-iv-v (I-I-IV-V), two seconds a chord, under quiet triads.
+
+    The bass's partials are loud next to the chords: its 3rd partial is a fifth up, its
+    5th a major third up, which is what pulls a plain chromagram off the key.
+    """
+    tonic, mode = parse_key(key)
+    scale = (0, 2, 4, 5, 7, 9, 11) if mode == "major" else (0, 2, 3, 5, 7, 8, 10)
+    out = np.zeros(round(seconds * sr))
+    chord = round(2.0 * sr)
+    for i in range(len(out) // chord):
+        degree = (0, 0, 3, 4)[i % 4]
+        _add(out, 0.5 * _tone(_midi_hz(48 + tonic + scale[degree]), chord, sr, 12, 0.01, 0.05),
+             i * chord)  # fmt: skip
+        for step in (0, 2, 4):
+            note = tonic + scale[(degree + step) % 7] + (12 if degree + step >= 7 else 0)
+            _add(out, 0.1 * _tone(_midi_hz(60 + note), chord, sr, 2, 0.05, 0.05), i * chord)
+    return (out * (10 ** (-1 / 20) / (float(np.max(np.abs(out))) or 1.0))).astype(np.float32)
+
+
 def _ffmpeg_encode_args(codec: str, bitrate: str | None) -> list[str]:
     if codec not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; choose one of {sorted(CODECS)}")

@@ -45,6 +45,19 @@ def test_tempo_and_key_of_synthesized_tracks(numba_warm, synth_file, bpm, key, c
     assert -30 < features.lufs < -5
 
 
+@pytest.mark.parametrize("key", ["A minor", "G minor", "E major"])
+def test_key_under_a_bright_bass_is_not_pulled_to_its_partials(numba_warm, tmp_path, key):
+    # A plain chromagram of the whole spectrum read the minor ones as major (the bass's
+    # 5th partial is a major third up) at a confidence under 0.1.
+    from soundcloud_sync_tests.synth import render_bright_bass
+
+    path = encode_audio(render_bright_bass(key, 24.0), 44100, tmp_path / "bass.mp3", "mp3")
+
+    features = analyze_file(path)
+    assert features.key == key
+    assert features.key_confidence > 0.2
+
+
 def test_camelot_wheel_matches_the_published_chart():
     names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
     minor = {"A": "8A", "E": "9A", "B": "10A", "F#": "11A", "C#": "12A", "G#": "1A"}

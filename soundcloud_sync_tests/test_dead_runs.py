@@ -224,3 +224,27 @@ def test_two_syncs_of_one_playlist_take_turns(
     pages = notion_ids(notion_emulator, notion_catalog)
     assert set(pages) == set(playlist.track_ids) and max(pages.values()) == 1
     instance.dispose()
+
+
+def test_instance_settings_of_the_first_release_are_brought_up_to_date(
+    env: dict[str, str],
+) -> None:
+    """A user upgrading keeps their home; its unedited dagster.yaml from the first release
+    had no run monitoring, so a killed daemon run would hold its slot forever."""
+    old = (Path(__file__).parent / "data" / "dagster_first_release.yaml").read_bytes()
+    home = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_bytes(old)
+    status = subprocess.run([CLI, "status"], env=env, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    instance = DagsterInstance.from_config(str(home))
+    assert instance.run_monitoring_enabled
+    queue = instance.get_concurrency_config().run_queue_config
+    assert queue is not None and queue.tag_concurrency_limits  # one run per playlist
+    assert type(instance.event_log_storage).__name__ == "PatientSqliteEventLogStorage"
+
+    edited = old.replace(b"max_concurrent_runs: 3", b"max_concurrent_runs: 8")
+    (home / "dagster.yaml").write_bytes(edited)
+    status = subprocess.run([CLI, "status"], env=env, capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    assert (home / "dagster.yaml").read_bytes() == edited  # the user's own file stays

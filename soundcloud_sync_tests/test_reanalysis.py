@@ -195,6 +195,30 @@ def test_playlist_tempo_range_wins_over_the_default_and_run_config_over_both(
     )
 
 
+def test_a_track_in_two_playlists_keeps_the_narrower_range_whichever_is_synced(
+    environment: Path, soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    halftime = soundcloud_emulator.add_track("selector", bpm=85.0, key="C major", genre="Ambient")
+    floor = soundcloud_emulator.add_playlist("selector", "dnb-floor", tracks=[halftime])
+    warmup = soundcloud_emulator.add_playlist("selector", "warm-up", tracks=[halftime])
+    (environment / "playlists.yaml").write_text(
+        f"- url: {floor.url}\n  tempo_range: [150, 185]\n"
+        f"- url: {warmup.url}\n  tempo_range: [60, 200]\n"
+    )
+    api.sync_and_download_playlist(floor.url)
+    catalog = api.catalog_for(api._settings())
+    measured = catalog.tracks_by_id([halftime.id])[halftime.id]
+    assert measured["tempo"] == pytest.approx(170.0, abs=0.1)
+    assert measured["tempo_range"] == "150-185"
+
+    # The warm-up playlist holds it too: the narrower range stays, nothing is measured
+    # again, neither by this sync nor by the floor's next one.
+    api.sync_and_download_playlist(warmup.url)
+    api.sync_and_download_playlist(floor.url)
+    row = catalog.tracks_by_id([halftime.id])[halftime.id]
+    assert (row["tempo_range"], row["analyzed_at"]) == ("150-185", measured["analyzed_at"])
+
+
 @pytest.mark.parametrize(
     ("value", "complaint"),
     [

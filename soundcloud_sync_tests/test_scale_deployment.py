@@ -164,6 +164,10 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     # + dynamic partitions, both in PostgreSQL), set the pools' limits and switch the
     # automation off, in parallel.
     _cli(env, tmp_path, "dagster", "instance", "migrate")
+    # every process of the deployment paces its slot claims (no core spent waiting)
+    storage = _cli(env, tmp_path, "python", "-c", "from dagster import DagsterInstance; "
+                   "print(type(DagsterInstance.get().event_log_storage).__name__)")  # fmt: skip
+    assert storage.stdout.strip() == "PatientPostgresEventLogStorage"
     with ThreadPoolExecutor(4) as pool:
         jobs = [pool.submit(_cli, env, tmp_path, "soundcloud-sync", "add", first.url, second.url)]
         jobs += [

@@ -5,7 +5,8 @@ float32 on a pipe; no librosa.load/audioread). Loudness is measured on that sign
 at that rate, with pyloudnorm's filters (ITU-R BS.1770 integrated LUFS; mono sources
 count as dual mono, as a player plays them): resampling first read up to 0.5 LU low.
 The mono mix is then resampled to 22050 Hz and goes through a single STFT whose power
-spectrum feeds the onset envelope (tempo, beat grid) and the chromagram (key).
+spectrum feeds the onset envelope (tempo, beat grid) and, with its phase, the
+chromagram (key).
 
 Tempo: librosa's estimators answer on a coarse grid (124 BPM comes back as
 123.05) and lean towards 120 BPM. We (1) take the autocorrelation peak of the
@@ -26,10 +27,14 @@ Beat grid: the phase where the low-band (kick) onsets, folded over one beat, pea
 the first beat is the first grid line once the music has started, the first downbeat
 the beat of the bar (4 beats) on which the harmony changes most.
 
-Key: the time-averaged chromagram correlated with the 24 rotations of the EDMA
-profiles (Faraldo et al., "Key estimation in electronic dance music", ECIR 2016,
-as shipped in Essentia), which weight the tonic and fifth the way dance music
-uses them. Confidence is the winner's lead over the runner-up key (0-1).
+Key: a chromagram without the notes' upper partials, correlated with the 24 rotations
+of the EDMA profiles (Faraldo et al., "Key estimation in electronic dance music", ECIR
+2016, as shipped in Essentia), which weight the tonic and fifth the way dance music uses
+them. The STFT's phase gives each bin the frequency it really holds, so bass notes land
+on their semitone; then, lowest note first, what a note's partials explain above it is
+taken out (the third partial is a fifth up, and a plain chromagram read keys a fifth too
+high). Confidence: the winner's lead over the runner-up key, less when the two halves of
+the track, each read alone, do not name the same key.
 Tuning is assumed to be A440 (no tuning estimation: it costs time and dance music
 is almost always in concert pitch).
 """
@@ -49,7 +54,7 @@ import numpy as np
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 DEFAULT_TEMPO_RANGE = (70.0, 180.0)
 ANALYSIS_SR = 22050
 # How far the onset envelope's peak lies after the sound starts (one STFT hop's worth
@@ -419,27 +424,106 @@ def _fit_beats(
 
 
 KEY_MARGIN_FOR_CERTAINTY = 0.15
+# Pitches the key is read from: MIDI C1 (33 Hz) up to B7 (3951 Hz), one row a semitone.
+LOW_PITCH, PITCHES = 24, 84
+# A partial of a note is taken to be at most PARTIAL_DECAY times as strong (in amplitude)
+# as the partial below it; the first PARTIALS partials of every note are accounted for.
+PARTIAL_DECAY = 0.8
+PARTIALS = 6
+# Folding weighs each pitch by a bell over octaves centred on A4 (440 Hz), 2 octaves wide:
+# with equal weights a loud bass line outvoted the chords that tell minor from major.
+KEY_CENTRE_HZ = 440.0
+KEY_OCTAVES = 2.0
 
 
-def estimate_key(chroma_mean: np.ndarray) -> tuple[int, str, float] | None:
-    """(tonic pitch class, "major"|"minor", confidence) from a 12-bin chroma profile.
+def pitch_power(spec: np.ndarray, sr: int) -> np.ndarray:
+    """Power per semitone (LOW_PITCH..+PITCHES) and frame, from a complex STFT.
 
-    The confidence is how far the winning key's correlation stands above the runner-up's
-    (a relative, parallel or neighbouring key when the reading is doubtful), scaled so a
-    lead of KEY_MARGIN_FOR_CERTAINTY or more is 1: on real music the winner's own
-    correlation says little about whether it is right, the lead does.
+    Each bin's power goes to the pitch of the frequency its phase says it holds (the
+    phase advance from one frame to the next), not to the bin's centre: a bin is 11 Hz
+    wide, two semitones at 100 Hz, so bass notes would otherwise smear into their
+    neighbours while their partials land sharp.
     """
-    if not np.any(chroma_mean > 0):
-        return None
+    n_fft = 2 * (spec.shape[0] - 1)
+    highest_hz = 440 * 2 ** ((LOW_PITCH + PITCHES - 0.5 - 69) / 12)
+    top = min(spec.shape[0], int(highest_hz * n_fft / sr) + 2)
+    s = spec[:top]
+    # How far each bin's phase turned since the previous frame, beyond what its centre
+    # frequency turns in one hop, is how far off the centre its sound is.
+    turn = s * np.conj(np.concatenate([s[:, :1], s[:, :-1]], axis=1))
+    bins = np.arange(top, dtype=np.float32)[:, None]
+    advance = np.angle(turn) - np.float32(2 * np.pi * HOP / n_fft) * bins
+    advance -= np.float32(2 * np.pi) * np.round(advance / np.float32(2 * np.pi))
+    freq = (bins + advance * np.float32(n_fft / (2 * np.pi * HOP))) * np.float32(sr / n_fft)
+    pitch = np.rint(12 * np.log2(np.maximum(freq, 1.0) / 440.0) + (69 - LOW_PITCH))
+    pitch = pitch.astype(np.int64)
+    inside = (pitch >= 0) & (pitch < PITCHES)
+    frames = s.shape[1]
+    row = np.where(inside, pitch, 0) + PITCHES * np.arange(frames)[None, :]
+    power = (s.real**2 + s.imag**2) * inside
+    return np.bincount(row.ravel(), power.ravel(), PITCHES * frames).reshape(frames, PITCHES).T
+
+
+def without_partials(pitches: np.ndarray) -> np.ndarray:
+    """The pitch power with each note's upper partials taken out, lowest note first.
+
+    The third partial of a note sounds an octave and a fifth above it, so a chroma of
+    the whole spectrum counts every note's fifth too and reads keys a fifth too high.
+    Whatever a lower pitch can explain as its partial (up to PARTIAL_DECAY per step)
+    is removed before the pitches are folded into pitch classes.
+    """
+    out = pitches.copy()
+    partials = [
+        (round(12 * np.log2(h)), PARTIAL_DECAY ** (2 * (h - 1))) for h in range(2, PARTIALS + 1)
+    ]
+    for p in range(len(out)):
+        for offset, share in partials:
+            if p + offset < len(out):
+                out[p + offset] -= np.minimum(out[p + offset], share * out[p])
+    return out
+
+
+def pitch_classes(pitches: np.ndarray) -> np.ndarray:
+    """Fold semitone rows (from LOW_PITCH) into 12 pitch classes, C first, the middle
+    register weighing most (see KEY_CENTRE_HZ)."""
+    octaves = (np.arange(len(pitches)) + LOW_PITCH - 69) / 12 - np.log2(KEY_CENTRE_HZ / 440.0)
+    weight = np.exp(-0.5 * (octaves / KEY_OCTAVES) ** 2)
+    classes = np.zeros((12, pitches.shape[1]), dtype=pitches.dtype)
+    for p in range(len(pitches)):
+        classes[(p + LOW_PITCH) % 12] += weight[p] * pitches[p]
+    return classes
+
+
+def _key_scores(profile: np.ndarray) -> list[tuple[float, int, str]]:
+    """Correlation of a 12-bin profile with each of the 24 keys, best first."""
     scores = []
-    for mode, profile in (("major", EDMA_MAJOR), ("minor", EDMA_MINOR)):
+    for mode, template in (("major", EDMA_MAJOR), ("minor", EDMA_MINOR)):
         for tonic in range(12):
-            r = float(np.corrcoef(chroma_mean, np.roll(profile, tonic))[0, 1])
+            r = float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
             scores.append((r, tonic, mode))
-    scores.sort(reverse=True)
+    return sorted(scores, reverse=True)
+
+
+def estimate_key(shares: np.ndarray) -> tuple[int, str, float] | None:
+    """(tonic pitch class, "major"|"minor", confidence) from per-frame chroma ``(12, n)``.
+
+    The key is the one whose profile best matches the frames' mean. The confidence asks
+    two things: how far it leads the runner-up (scaled so a lead of
+    KEY_MARGIN_FOR_CERTAINTY or more is 1), and whether each half of the track, read on
+    its own, names the same key (each half that does not takes a quarter off): a
+    near-tie, or a key only the whole track and not its parts agrees on, is a guess.
+    """
+    profile = shares.mean(axis=1) if shares.size else np.zeros(12)
+    if not np.any(profile > 0):
+        return None
+    scores = _key_scores(profile)
     (r, tonic, mode), runner_up = scores[0], scores[1][0]
-    confidence = min(1.0, max(0.0, (r - runner_up) / KEY_MARGIN_FOR_CERTAINTY))
-    return tonic, mode, round(confidence, 3)
+    lead = min(1.0, max(0.0, (r - runner_up) / KEY_MARGIN_FOR_CERTAINTY))
+    half = shares.shape[1] // 2
+    parts = [shares[:, :half], shares[:, half:]] if half else []
+    agree = [_key_scores(x.mean(axis=1))[0][1:] == (tonic, mode) for x in parts]
+    stability = 1.0 - 0.25 * sum(not a for a in agree)
+    return tonic, mode, round(lead * stability, 3)
 
 
 # --------------------------------------------------------------------------- loudness
@@ -536,6 +620,17 @@ def beat_grid(
     )
 
 
+def _frame_shares(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each frame's chroma as shares of that frame, which frames sound at all).
+
+    Each sounding frame votes equally (loud drops do not drown the rest); near-silent
+    frames (intros, fades, gaps) do not vote at all.
+    """
+    energy = chroma.sum(axis=0)
+    sounding = energy > 1e-3 * (np.percentile(energy, 95) if energy.size else 0)
+    return chroma / np.maximum(energy, 1e-12), sounding
+
+
 def _analyze_signal(
     stereo: np.ndarray,
     sr: int,
@@ -555,6 +650,7 @@ def _analyze_signal(
     rate = ANALYSIS_SR
     spec = librosa.stft(mono, n_fft=N_FFT, hop_length=HOP, center=True)
     power = spec.real**2 + spec.imag**2
+    notes = pitch_classes(without_partials(pitch_power(spec, rate)))
     del spec
 
     mel_fb = librosa.filters.mel(sr=rate, n_fft=N_FFT, n_mels=N_MELS, fmax=rate / 2)
@@ -571,20 +667,20 @@ def _analyze_signal(
     kick_env = np.maximum(0.0, np.diff(low.sum(axis=0), prepend=low[:, :1].sum()))
     tempo = estimate_tempo(onset_env, frame_rate, bpm_range, prefer=genre_tempo_range(genre))
 
-    chroma = librosa.feature.chroma_stft(S=power, sr=rate, n_fft=N_FFT, tuning=0.0, norm=None)
-    # Each sounding frame votes equally (loud drops do not drown the rest); near-silent
-    # frames (intros, fades, gaps) do not vote at all.
-    frame_energy = chroma.sum(axis=0)
-    sounding = frame_energy > 1e-3 * (np.percentile(frame_energy, 95) if frame_energy.size else 0)
-    share = chroma / np.maximum(frame_energy, 1e-12)
     grid = None
     if tempo is not None:
+        # The bar starts where the harmony changes most, read on librosa's chroma of the
+        # whole spectrum: on the chroma without partials two synthesized bar starts
+        # landed three beats late, so the grid keeps the one it was measured with.
+        full = librosa.feature.chroma_stft(S=power, sr=rate, n_fft=N_FFT, tuning=0.0, norm=None)
+        share, sounding = _frame_shares(full)
         harmony_change = np.abs(np.diff(share, axis=1, prepend=share[:, :1])).sum(axis=0)
         grid = beat_grid(kick_env, harmony_change * sounding, tempo.period, frame_rate)
     # Square-rooted shares: one loud sustained note (a drone, a held bass) weighs less
     # against the other notes of the scale; this settled a minor key read as its parallel
     # major on the tuning part of the real set.
-    key = estimate_key(np.sqrt(share[:, sounding]).mean(axis=1)) if sounding.any() else None
+    share, sounding = _frame_shares(notes)
+    key = estimate_key(np.sqrt(share[:, sounding])) if sounding.any() else None
     tonic, mode, confidence = key if key else (0, "", 0.0)
     return AudioFeatures(
         tempo=tempo.bpm if tempo else None,

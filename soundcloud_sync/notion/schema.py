@@ -37,6 +37,7 @@ class Field:
     aliases: tuple[str, ...] = ()
     required: bool = False
     group: str = "track"
+    added_when_needed: bool = False  # the sync adds it itself: no warning while missing
 
 
 TRACK_FIELDS: tuple[Field, ...] = (
@@ -96,7 +97,7 @@ PLAYLIST_FIELDS: tuple[Field, ...] = (
     Field("name", "Name", ("title",), required=True),
     Field("url", "SoundCloud URL", ("url", "rich_text"), ("SoundCloud",), required=True),
     # added to the data source by the first Spotify playlist's sync when missing
-    Field("spotify_url", "Spotify URL", ("url",), ("Spotify",)),
+    Field("spotify_url", "Spotify URL", ("url",), ("Spotify",), added_when_needed=True),
     Field("curator", "Curator", ("rich_text",)),
     Field("track_count", "Track Count", ("number",)),
     Field("last_synced", "Last Synced", ("date",), required=True),
@@ -258,7 +259,7 @@ def resolve_schema(
         elif explicit or f.required:
             tried = ", ".join(f"'{c}'" for c in candidates)
             problems.append(f"{label}: property {tried} ({f.key}, {wanted}) is missing")
-        else:
+        elif not f.added_when_needed:
             warnings.append(f"{label}: no property for {f.key} ('{f.default}'); not written")
     return ResolvedSchema(label, data_source_id, props, warnings), problems
 

@@ -53,15 +53,20 @@ def run_sync(
     origin: str = "cli",
     job_def: Callable[[], JobDefinition] | None = None,
     ops_config: Mapping[str, Any] | None = None,
+    in_process: bool = False,
 ) -> RunOutcome:
     """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
 
     ``job_def``: a module-level function returning the job (default `sync_playlist`);
     ``ops_config``: run config per asset (``{"audio_features": {"force": True}}``).
+    ``in_process``: run the steps in this process, one after the other (for a selection
+    whose steps form one line, where step processes would only add their start-up).
     Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
-    if Settings.from_env().executor != "celery":
+    local = Settings.from_env().executor != "celery"
+    in_process = in_process and local
+    if local and not in_process:
         _start_step_server()  # it imports the project while this process gets the run ready
     from ..definitions import sync_playlist_job_def
 
@@ -100,6 +105,7 @@ def run_sync(
                 run_config={
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
                     "ops": {name: {"config": dict(c)} for name, c in (ops_config or {}).items()},
+                    **({"execution": {"config": {"in_process": True}}} if in_process else {}),
                 },
             ) as result,
         ):
@@ -118,7 +124,11 @@ def run_sync(
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
-        _stop_step_server()
+        if local and not in_process:
+            _stop_step_server()
+
+
+_stopping: threading.Thread | None = None  # the last run's server, being stopped
 
 
 def _start_step_server() -> None:
@@ -130,6 +140,8 @@ def _start_step_server() -> None:
 
     from ..defs.executors import STEP_SERVER_PRELOAD
 
+    if _stopping is not None:
+        _stopping.join()  # the last run's server is gone before this run's starts
     multiprocessing.get_context("forkserver").set_forkserver_preload(STEP_SERVER_PRELOAD)
     forkserver.ensure_running()
 
@@ -140,13 +152,19 @@ def _stop_step_server() -> None:
     Python keeps one such server per process, started with the environment of the
     moment; a later run in the same process (the Python API in a script or a notebook)
     must see the environment as it is then, so each run starts its own.
+
+    Stopping waits for the server to exit, which takes most of a second while it tears
+    the project down; that wait runs beside the caller (a next run's start waits for it
+    through the server's own lock, a CLI exits without it).
     """
     import multiprocessing.forkserver as forkserver
 
     server = getattr(forkserver, "_forkserver", None)
     stop = getattr(server, "_stop", None)  # the standard library's own reset
     if callable(stop):
-        stop()
+        global _stopping
+        _stopping = threading.Thread(target=stop, name="stop-step-server", daemon=True)
+        _stopping.start()
 
 
 def _materialized(events: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:

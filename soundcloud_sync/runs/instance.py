@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,19 +32,36 @@ def ensure_dagster_home(settings: Settings) -> Path:
     return home
 
 
+# The dagster.yaml that earlier releases wrote (sha256 of the file as written). Such a
+# file, never edited, is replaced by today's: it lacks the run monitoring, the one run per
+# playlist and the patient slot waits that keep a killed run from blocking the next.
+EARLIER_INSTANCE_SETTINGS = {
+    "d2c16812fc6f1bc969fea047d47de1912191e906abaa80997a30a660d20ca048",  # first release
+}
+
+
 def write_instance_settings(home: Path, overwrite: bool = False) -> Path:
-    """Our dagster.yaml in `home` (unless it has one), storage pointed at `home` itself.
+    """Our dagster.yaml in `home` (unless it has one of its own), storage pointed at
+    `home` itself. A file an earlier release wrote and nobody edited is brought up to
+    date; a file the user edited is theirs.
 
     The path is written out, so any process can open the instance by its folder
     (`DagsterInstance.from_config`) without DAGSTER_HOME set.
     """
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if overwrite or not config.exists():
+    if overwrite or not config.exists() or _written_by_earlier_release(config):
         template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
         text = template.read_text().replace("{env: DAGSTER_HOME}", json.dumps(str(home)))
         write_atomic(config, text.encode())  # a second process starting now reads all of it
     return config
+
+
+def _written_by_earlier_release(config: Path) -> bool:
+    try:
+        return hashlib.sha256(config.read_bytes()).hexdigest() in EARLIER_INSTANCE_SETTINGS
+    except OSError:
+        return False
 
 
 @contextmanager

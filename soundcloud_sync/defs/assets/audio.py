@@ -20,7 +20,8 @@ from dagster import (
 )
 
 from ... import pipeline
-from ...config import ConfigError, Settings, check_tempo_range, playlist_tempo_range
+from ...catalog import Catalog
+from ...config import ConfigError, Settings, TempoRange, check_tempo_range, read_playlists_file
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
@@ -91,14 +92,22 @@ class AudioFeaturesConfig(Config):
     force: bool = False
 
 
-def _tempo_range(key: str, config: AudioFeaturesConfig) -> tuple[float, float] | None:
-    """This run's range, else the playlist's in playlists.yaml, else None (the default)."""
+def _tempo_ranges(
+    key: str, config: AudioFeaturesConfig, catalog: Catalog, soundcloud_ids: list[int]
+) -> tuple[dict[int, TempoRange | None], TempoRange | None]:
+    """Each track's range and the playlist's own: this run's range for every track, else
+    the narrowest that playlists.yaml sets for any playlist holding the track, else None
+    (the default range and the genre's prior)."""
     try:
         if config.tempo_range is not None:
-            return check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
-        return playlist_tempo_range(Settings.from_env().playlists_file, key)
+            tempo_range = check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
+            return dict.fromkeys(soundcloud_ids, tempo_range), tempo_range
+        entries = read_playlists_file(Settings.from_env().playlists_file)
     except ConfigError as exc:
         raise Failure(description=str(exc)) from None
+    by_playlist = {e.key: e.tempo_range for e in entries}
+    ranges = pipeline.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
+    return ranges, by_playlist.get(key)
 
 
 @asset(
@@ -119,18 +128,20 @@ def audio_features(
     from ...audio import playlist_chart_markdown
 
     key = context.partition_key
-    tempo_range = _tempo_range(key, config)
     files = [
         {"soundcloud_id": t["soundcloud_id"], "path": path}
         for t in _live_tracks(catalog, key)
         if (path := pipeline.audio_on_disk(t))
     ]
+    tempo_ranges, tempo_range = _tempo_ranges(
+        key, config, catalog.catalog(), [f["soundcloud_id"] for f in files]
+    )
     rows = pipeline.analyse_audio(
         catalog.catalog(),
         files,
         workers=library.analysis_workers,
         progress=step_progress(context),
-        tempo_range=tempo_range,
+        tempo_ranges=tempo_ranges,
         force=config.force,
     )
     frame = pd.DataFrame(
