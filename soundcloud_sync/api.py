@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from dagster import DagsterInstance
+
 from . import pipeline
 from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
@@ -117,17 +119,20 @@ def my_spotify_playlists() -> list[str]:
 def register_playlists(urls: list[str]) -> list[str]:
     """Register playlists for the sensors and schedules; returns their keys. A track's
     URL joins its uploader's singles listing (`<user>/singles`), which is registered."""
-    from . import runs
-
     settings = _settings()
     refs = playlist_refs(urls, settings)
-    catalog = catalog_for(settings)
+    with local_instance(settings) as instance:
+        return _register(instance, catalog_for(settings), refs)
+
+
+def _register(instance: DagsterInstance, catalog: Catalog, refs: list[Any]) -> list[str]:
+    from . import runs
+
     for ref in refs:  # before the partition exists, so its first run sees the track
         if isinstance(ref, TrackRef):
             catalog.pick_track(ref.key, ref.public_url, ref.url)
     urls_by_key = {ref.key: registry_url(ref) for ref in refs}
-    with local_instance(settings) as instance:
-        runs.register_playlists(instance, catalog, urls_by_key)
+    runs.register_playlists(instance, catalog, urls_by_key)
     return list(urls_by_key)
 
 
@@ -177,24 +182,21 @@ def run_playlist(
     origin: str = "api",
 ) -> tuple[str, RunOutcome]:
     """Register the playlist and materialize its partition (all assets, or the named ones)."""
-    from . import runs
-
-    ref = playlist_refs([url], settings)[0]
     catalog = catalog_for(settings)
     with local_instance(settings) as instance:  # opened once: it costs half a second
-        runs.register_playlists(instance, catalog, {ref.key: ref.url})
+        [key] = _register(instance, catalog, playlist_refs([url], settings))
         if playlist_name:
-            catalog.update_playlist(ref.key, name_override=playlist_name)
+            catalog.update_playlist(key, name_override=playlist_name)
         outcome = run_sync(
             instance,
-            ref.key,
+            key,
             asset_keys,
             on_event=on_event,
             origin=origin,
             # without audio the steps form one line: nothing to overlap in step processes
             in_process=asset_keys is not None and set(asset_keys) <= set(NOTION_ASSETS),
         )
-    return ref.key, outcome
+    return key, outcome
 
 
 def sync_playlist_to_notion(
