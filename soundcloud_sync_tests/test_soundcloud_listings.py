@@ -6,6 +6,7 @@ paginated ``/users/<id>/likes`` and ``/tracks`` (through yt-dlp's network stack)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -303,8 +304,11 @@ def test_every_like_taken_back_unlinks_every_track(
 
 
 def test_a_private_track_is_read_with_its_token_every_time(
-    soundcloud_emulator: SoundCloudEmulator, soundcloud_client: SoundCloudClient
+    soundcloud_emulator: SoundCloudEmulator,
+    soundcloud_client: SoundCloudClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     emu = soundcloud_emulator
     secret = emu.add_track("label-a", "Promo Only", private=True, secret_token="s-Pr1vAtE00x")
     url = f"https://soundcloud.com/label-a/{secret.permalink}/s-Pr1vAtE00x"
@@ -317,3 +321,4 @@ def test_a_private_track_is_read_with_its_token_every_time(
     with pytest.raises(PlaylistNotFound) as caught:  # without its token: not found, token unshown
         soundcloud_client.fetch_playlist(url.rsplit("/", 1)[0])
     assert "s-Pr1vAtE00x" not in str(caught.value)
+    assert "Pr1vAtE00x" not in caplog.text  # not even in yt-dlp's debug lines

@@ -62,9 +62,13 @@ def test_every_url_form_reads_the_same_playlist(soundcloud_emulator, soundcloud_
         "https://soundcloud.com/dj-kaia/sets/secret-set?secret_token={token}",
     ],
 )
-def test_private_set_with_its_token_is_read_in_full(soundcloud_emulator, soundcloud_client, form):
+def test_private_set_with_its_token_is_read_in_full(
+    soundcloud_emulator, soundcloud_client, form, caplog
+):
     made = soundcloud_emulator.add_playlist("dj-kaia", "secret-set", 60, private=True)
+    caplog.set_level(logging.DEBUG)
     playlist = soundcloud_client.fetch_playlist(form.format(token=made.secret_token))
+    assert made.secret_token.split("-", 1)[1] not in caplog.text  # not even in debug lines
     assert playlist.key == "dj-kaia/sets/secret-set"
     assert playlist.secret_token == made.secret_token
     assert [t.soundcloud_id for t in playlist.tracks] == made.track_ids
