@@ -320,6 +320,9 @@ def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> d
             origin="reanalyze",
             job_def=reanalyze_audio_job_def,
             ops_config={"audio_features": {"force": True}} if force else None,
+            # measure, tag, write back, export: one step after the other anyway (the
+            # analysis has its own worker processes)
+            in_process=True,
         )
     raise_on_failure(url, outcome)
     return reanalysis_stats(catalog_for(settings), key, outcome)
