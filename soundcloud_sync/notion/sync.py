@@ -71,6 +71,7 @@ class TrackResult:
     linked: bool = False
     message: str = ""
     title: str | None = None
+    link_changed: bool = False  # this run added its link (or would, in a dry run)
 
 
 UNREADABLE = "SoundCloud gives no title for it (deleted by its uploader, or private): no page made"
@@ -188,6 +189,16 @@ def _gone(err: NotionError) -> bool:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def playlist_order(current: Sequence[str], ordered: Sequence[str]) -> list[str]:
+    """A playlist page's Tracks as the playlist lists them: the pages of ``ordered``
+    the relation holds, in that order, then every other page it holds (linked by a
+    person) where it was. Never adds or drops a page."""
+    held = set(current)
+    first = [page for page in dict.fromkeys(ordered) if page in held]
+    placed = set(first)
+    return [*first, *(page for page in current if page not in placed)]
 
 
 def _rows_and_known(
@@ -611,7 +622,7 @@ class NotionCatalogSync:
     ) -> tuple[bool, bool]:
         """Add/remove the playlist in a page's relation, keeping every other playlist.
         Reads the full current list under a machine-wide lock (relation writes replace
-        the list). Returns (something was written or would be, linked afterwards)."""
+        the list). Returns (something was written or would be, the link changed)."""
         tracks, _ = self.schemas()
         rel = tracks.props["playlists"]
         with self.locks.hold("page", page_id):
@@ -634,7 +645,7 @@ class NotionCatalogSync:
                 body[rel.name] = {"relation": [{"id": i} for i in wanted]}
             if body and not dry_run:
                 self.gateway.update_page(page_id, body)
-            return bool(body), (add if wanted is not None else has)
+            return bool(body), wanted is not None
 
     # -- the upsert -----------------------------------------------------------------------
 
@@ -695,9 +706,10 @@ class NotionCatalogSync:
             )
             status = self._status(report, playlist)
             report.sync_status = status
+            order = self._tracks_in_order(page_id, report, dry_run) if page_id else {}
             if not dry_run and page_id:
                 values = self._playlist_values(playlists_schema, playlist, status)
-                self.gateway.update_page(page_id, encode_all(playlists_schema, values))
+                self.gateway.update_page(page_id, {**encode_all(playlists_schema, values), **order})
         except Exception:
             report.sync_status = "Failed"
             if not dry_run and report.playlist_page_id:
@@ -707,6 +719,37 @@ class NotionCatalogSync:
             requests1, limited1 = self._request_counts()
             report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0
         return report
+
+    def _tracks_in_order(self, page_id: str, report: SyncReport, dry_run: bool) -> dict[str, Any]:
+        """The playlist page's Tracks, put in playlist order, as a property for the page
+        update the sync sends anyway; empty when no link changed (Notion appends each new
+        link at the end, in whatever order the writes finished), when already in order,
+        or when the Playlists database has no such property. One read when links changed."""
+        _, playlists = self.schemas()
+        prop = playlists.get("tracks")
+        unlinked = {t.page_id for t in report.unlinked if t.status == "unlinked"}
+        added = [t.page_id for t in report.tracks if t.link_changed and t.page_id]
+        if prop is None or not (unlinked or any(t.link_changed for t in report.tracks)):
+            return {}
+        current = self.gateway.relation_ids(page_id, prop.id)
+        if dry_run:  # what the relation would hold once this run's links were written
+            current = [i for i in current if i not in unlinked]
+            current += [i for i in dict.fromkeys(added) if i not in current]
+        wanted = playlist_order(current, [t.page_id for t in report.tracks if t.page_id])
+        if wanted == current:
+            return {}
+        if len(wanted) > ARRAY_LIMIT:
+            message = (
+                f"Playlists: '{prop.name}' of page {page_id} left in the order Notion keeps: "
+                f"it holds {len(wanted)} pages, Notion takes at most {ARRAY_LIMIT} in one write"
+            )
+            log.warning(message)
+            report.warnings.append(message)
+            return {}
+        if dry_run:
+            report.warnings.append(f"Playlists: would put '{prop.name}' in playlist order")
+            return {}
+        return {prop.name: {"relation": [{"id": i} for i in wanted]}}
 
     def _mark_failed(self, page_id: str, playlist: Mapping[str, Any]) -> None:
         try:
@@ -846,8 +889,9 @@ class NotionCatalogSync:
             if send and not dry_run:
                 self.gateway.update_page(page_id, encode_all(tracks, send))
             return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, linked)
-        wrote, linked = self._relation_write(page_id, playlist_page_id, True, send, dry_run)
-        return TrackResult(sid, "updated" if wrote else "skipped", page_id, props_hash, linked)
+        wrote, changed = self._relation_write(page_id, playlist_page_id, True, send, dry_run)
+        status = "updated" if wrote else "skipped"
+        return TrackResult(sid, status, page_id, props_hash, True, link_changed=changed)
 
     def _create(
         self,
@@ -859,8 +903,9 @@ class NotionCatalogSync:
         playlist_page_id: str | None,
         dry_run: bool,
     ) -> TrackResult:
+        linked = playlist_page_id is not None
         if dry_run:
-            return TrackResult(sid, "created", None, props_hash, playlist_page_id is not None)
+            return TrackResult(sid, "created", None, props_hash, linked, link_changed=linked)
         ds = tracks.data_source_id
         # the catalog's own ids (below zero) differ between catalogs: a recording known
         # only from Spotify is remembered by its Spotify id
@@ -893,7 +938,7 @@ class NotionCatalogSync:
                 body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
             page = self.gateway.create_page(ds, body)
             self.locks.record_created(ds, ident, page["id"])
-            return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
+            return TrackResult(sid, "created", page["id"], props_hash, linked, link_changed=linked)
 
     def _unlink(
         self,

@@ -1,0 +1,113 @@
+"""The Playlists page lists its tracks in playlist order, whatever order the links were
+written in, and keeps the pages a person linked to it by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soundcloud_sync import api
+from soundcloud_sync.notion.sync import playlist_order
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_notion import make_playlist, make_track_rows
+
+
+def test_order_puts_the_playlist_first_and_keeps_hand_linked_pages() -> None:
+    current = ["c", "hand-1", "a", "b", "hand-2"]
+    assert playlist_order(current, ["a", "b", "c"]) == ["a", "b", "c", "hand-1", "hand-2"]
+    # pages the relation does not hold are not added; a page listed twice counts once
+    assert playlist_order(["b", "a"], ["a", "x", "a", "b"]) == ["a", "b"]
+    assert playlist_order([], ["a"]) == []
+    assert playlist_order(["a", "b"], ["a", "b"]) == ["a", "b"]
+
+
+def page_of(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, str]:
+    """Title -> page id in Music Tracks."""
+    return {
+        notion.plain(pid)["Title"]: pid for pid in notion.pages_in(catalog.tracks_data_source_id)
+    }
+
+
+def test_playlist_page_follows_the_playlist_and_keeps_a_hand_linked_page(
+    in_process_env: Path,
+    soundcloud_emulator: SoundCloudEmulator,
+    notion_emulator: NotionEmulator,
+    notion_catalog: SeededCatalog,
+) -> None:
+    sc = soundcloud_emulator
+    a, b, c, d = (sc.add_track("label-o", title) for title in ("Alba", "Brume", "Cirrus", "Dune"))
+    playlist = sc.add_playlist("label-o", "in-order", tracks=[c, a])
+    first = api.sync_playlist_to_notion(playlist.url)
+    assert first["tracks_added"] == 2
+    [pl_page] = notion_emulator.pages_in(notion_catalog.playlists_data_source_id)
+    pages = page_of(notion_emulator, notion_catalog)
+    assert notion_emulator.plain(pl_page)["Tracks"] == [pages["Cirrus"], pages["Alba"]]
+    # the user links a page of their own to the playlist, by hand
+    hand = notion_emulator.add_page(
+        notion_catalog.tracks_data_source_id, {"Title": "Bootleg", "Playlists": [pl_page]}
+    )
+    # the owner puts the set in a new order and adds two tracks: B and D are linked now,
+    # each appended at the end of the page's Tracks, in whatever order the writes finish
+    playlist.track_ids[:] = [a.id, b.id, c.id, d.id]
+    sc.touch(playlist)
+
+    notion_emulator.reset_counts()
+    plan = api.sync_playlist_to_notion(playlist.url, dry_run=True)
+    assert "Playlists: would put 'Tracks' in playlist order" in plan["warnings"]
+    assert notion_emulator.writes == 0
+    assert notion_emulator.plain(pl_page)["Tracks"] == [pages["Cirrus"], pages["Alba"], hand]
+
+    second = api.sync_playlist_to_notion(playlist.url)
+    assert (second["tracks_added"], second["errors"]) == (2, 0)
+    pages = page_of(notion_emulator, notion_catalog)
+    in_order = [pages[t] for t in ("Alba", "Brume", "Cirrus", "Dune")]
+    assert notion_emulator.plain(pl_page)["Tracks"] == [*in_order, hand]
+    for pid in in_order:  # the track side is untouched by the reorder
+        assert notion_emulator.plain(pid)["Playlists"] == [pl_page]
+
+    # nothing changed: no read of the relation, no extra write
+    notion_emulator.reset_counts()
+    again = api.sync_playlist_to_notion(playlist.url)
+    assert (again["tracks_added"], again["tracks_updated"]) == (0, 0)
+    assert notion_emulator.total_requests <= 3 and notion_emulator.writes <= 1
+    assert notion_emulator.count("GET", "/v1/pages/{id}/properties/{property_id}") == 0
+    assert notion_emulator.plain(pl_page)["Tracks"] == [*in_order, hand]
+
+    # a track leaves: its link goes, the order and the hand-linked page stay
+    sc.remove_track(playlist, c.id)
+    api.sync_playlist_to_notion(playlist.url)
+    kept = [pages[t] for t in ("Alba", "Brume", "Dune")]
+    assert notion_emulator.plain(pl_page)["Tracks"] == [*kept, hand]
+
+
+def test_over_100_pages_the_order_is_left_as_notion_keeps_it(
+    notion_emulator: NotionEmulator, notion_catalog: SeededCatalog, make_notion_sync
+) -> None:
+    rows = make_track_rows(101)
+    playlist = make_playlist(track_count=101)
+    first = make_notion_sync().upsert_playlist(playlist, rows[:60][::-1])
+    pl_page = first.playlist_page_id
+    assert not any("'Tracks'" in w for w in first.warnings)
+    reversed_60 = [first.tracks[i].page_id for i in range(60)]
+    assert notion_emulator.plain(pl_page)["Tracks"] == reversed_60
+
+    report = make_notion_sync().upsert_playlist(playlist, rows, playlist_page_id=pl_page)
+
+    assert report.created == 41 and report.errors == 0
+    tracks = notion_emulator.plain(pl_page)["Tracks"]
+    assert len(tracks) == 101 and tracks[:60] == reversed_60  # left alone
+    [line] = [w for w in report.warnings if "'Tracks'" in w]
+    assert line == (
+        f"Playlists: 'Tracks' of page {pl_page} left in the order Notion keeps: "
+        "it holds 101 pages, Notion takes at most 100 in one write"
+    )
+
+
+def test_playlists_without_tracks_property_are_left_alone(
+    notion_emulator: NotionEmulator, notion_catalog: SeededCatalog, make_notion_sync
+) -> None:
+    rows = make_track_rows(3)
+    sync = make_notion_sync(mapping={"playlists": {"tracks": None}})
+    report = sync.upsert_playlist(make_playlist(track_count=3), rows[::-1])
+    assert report.created == 3
+    assert notion_emulator.count("GET", "/v1/pages/{id}/properties/{property_id}") == 0
