@@ -11,6 +11,8 @@ from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.fixtures_notion import make_playlist, make_track_rows
 
+RELATION_READ = ("GET", "/v1/pages/{id}/properties/{property_id}")
+
 
 def test_order_puts_the_playlist_first_and_keeps_hand_linked_pages() -> None:
     current = ["c", "hand-1", "a", "b", "hand-2"]
@@ -70,7 +72,7 @@ def test_playlist_page_follows_the_playlist_and_keeps_a_hand_linked_page(
     again = api.sync_playlist_to_notion(playlist.url)
     assert (again["tracks_added"], again["tracks_updated"]) == (0, 0)
     assert notion_emulator.total_requests <= 3 and notion_emulator.writes <= 1
-    assert notion_emulator.count("GET", "/v1/pages/{id}/properties/{property_id}") == 0
+    assert notion_emulator.count(*RELATION_READ) == 0
     assert notion_emulator.plain(pl_page)["Tracks"] == [*in_order, hand]
 
     # a track leaves: its link goes, the order and the hand-linked page stay
@@ -90,17 +92,40 @@ def test_over_100_pages_the_order_is_left_as_notion_keeps_it(
     assert not any("'Tracks'" in w for w in first.warnings)
     reversed_60 = [first.tracks[i].page_id for i in range(60)]
     assert notion_emulator.plain(pl_page)["Tracks"] == reversed_60
-
-    report = make_notion_sync().upsert_playlist(playlist, rows, playlist_page_id=pl_page)
-
-    assert report.created == 41 and report.errors == 0
-    tracks = notion_emulator.plain(pl_page)["Tracks"]
-    assert len(tracks) == 101 and tracks[:60] == reversed_60  # left alone
-    [line] = [w for w in report.warnings if "'Tracks'" in w]
-    assert line == (
-        f"Playlists: 'Tracks' of page {pl_page} left in the order Notion keeps: "
-        "it holds 101 pages, Notion takes at most 100 in one write"
+    notion_emulator.add_page(
+        notion_catalog.tracks_data_source_id, {"Title": "Bootleg", "Playlists": [pl_page]}
     )
+    line = (
+        f"Playlists: 'Tracks' of page {pl_page} left in the order Notion keeps: "
+        "it holds over 100 pages, and Notion takes at most 100 in one write"
+    )
+
+    # 100 of the playlist's pages and the hand-linked one: read, found too long, left
+    report = make_notion_sync().upsert_playlist(playlist, rows[:100], playlist_page_id=pl_page)
+    assert report.created == 40 and report.errors == 0
+    tracks = notion_emulator.plain(pl_page)["Tracks"]
+    assert len(tracks) == 101 and tracks[:60] == reversed_60
+    assert [w for w in report.warnings if "'Tracks'" in w] == [line]
+
+    # 101 pages of its own: too long before any read
+    notion_emulator.reset_counts()
+    report = make_notion_sync().upsert_playlist(playlist, rows, playlist_page_id=pl_page)
+    assert report.created == 1 and [w for w in report.warnings if "'Tracks'" in w] == [line]
+    assert notion_emulator.count(*RELATION_READ) == 0
+    tracks = notion_emulator.plain(pl_page)["Tracks"]
+    assert len(tracks) == 102 and tracks[:60] == reversed_60
+
+
+def test_a_failed_read_of_the_order_does_not_fail_the_sync(
+    notion_emulator: NotionEmulator, notion_catalog: SeededCatalog, make_notion_sync
+) -> None:
+    sync = make_notion_sync()
+    sync.gateway.max_attempts = 2
+    notion_emulator.script(*RELATION_READ, "500", times=2)
+    report = sync.upsert_playlist(make_playlist(track_count=3), make_track_rows(3))
+    assert (report.created, report.errors, report.sync_status) == (3, 0, "Synced")
+    [warning] = [w for w in report.warnings if "'Tracks'" in w]
+    assert warning.startswith("Playlists: 'Tracks' not put in order:")
 
 
 def test_playlists_without_tracks_property_are_left_alone(
@@ -110,4 +135,4 @@ def test_playlists_without_tracks_property_are_left_alone(
     sync = make_notion_sync(mapping={"playlists": {"tracks": None}})
     report = sync.upsert_playlist(make_playlist(track_count=3), rows[::-1])
     assert report.created == 3
-    assert notion_emulator.count("GET", "/v1/pages/{id}/properties/{property_id}") == 0
+    assert notion_emulator.count(*RELATION_READ) == 0

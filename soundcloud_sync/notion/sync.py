@@ -728,28 +728,41 @@ class NotionCatalogSync:
         _, playlists = self.schemas()
         prop = playlists.get("tracks")
         unlinked = {t.page_id for t in report.unlinked if t.status == "unlinked"}
-        added = [t.page_id for t in report.tracks if t.link_changed and t.page_id]
         if prop is None or not (unlinked or any(t.link_changed for t in report.tracks)):
             return {}
-        current = self.gateway.relation_ids(page_id, prop.id)
+        ours = {t.page_id or t.soundcloud_id for t in report.tracks if t.linked}
+        if len(ours) > ARRAY_LIMIT:  # no write could take it: spare the read
+            return self._too_many_to_order(prop.name, page_id, report)
+        try:
+            current = self.gateway.relation_ids(page_id, prop.id)
+        except NotionError as err:  # the order is a nicety: never worth failing the sync
+            report.warnings.append(f"Playlists: '{prop.name}' not put in order: {err}")
+            return {}
         if dry_run:  # what the relation would hold once this run's links were written
+            added = [t.page_id for t in report.tracks if t.link_changed and t.page_id]
             current = [i for i in current if i not in unlinked]
             current += [i for i in dict.fromkeys(added) if i not in current]
         wanted = playlist_order(current, [t.page_id for t in report.tracks if t.page_id])
         if wanted == current:
             return {}
         if len(wanted) > ARRAY_LIMIT:
-            message = (
-                f"Playlists: '{prop.name}' of page {page_id} left in the order Notion keeps: "
-                f"it holds {len(wanted)} pages, Notion takes at most {ARRAY_LIMIT} in one write"
-            )
-            log.warning(message)
-            report.warnings.append(message)
-            return {}
+            return self._too_many_to_order(prop.name, page_id, report)
         if dry_run:
             report.warnings.append(f"Playlists: would put '{prop.name}' in playlist order")
             return {}
         return {prop.name: {"relation": [{"id": i} for i in wanted]}}
+
+    @staticmethod
+    def _too_many_to_order(name: str, page_id: str, report: SyncReport) -> dict[str, Any]:
+        """Notion replaces a relation in one write of at most 100 pages: a longer one
+        keeps the order its links were made in."""
+        message = (
+            f"Playlists: '{name}' of page {page_id} left in the order Notion keeps: it holds "
+            f"over {ARRAY_LIMIT} pages, and Notion takes at most {ARRAY_LIMIT} in one write"
+        )
+        log.warning(message)
+        report.warnings.append(message)
+        return {}
 
     def _mark_failed(self, page_id: str, playlist: Mapping[str, Any]) -> None:
         try:
