@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from soundcloud_sync import api
+from soundcloud_sync.notion import NotionError
 from soundcloud_sync.notion.sync import playlist_order
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
@@ -135,4 +138,31 @@ def test_playlists_without_tracks_property_are_left_alone(
     sync = make_notion_sync(mapping={"playlists": {"tracks": None}})
     report = sync.upsert_playlist(make_playlist(track_count=3), rows[::-1])
     assert report.created == 3
+    assert notion_emulator.count(*RELATION_READ) == 0
+
+
+def test_a_run_stopped_before_its_page_update_leaves_the_order_to_the_next(
+    notion_emulator: NotionEmulator, notion_catalog: SeededCatalog, make_notion_sync
+) -> None:
+    rows = make_track_rows(6)
+    playlist = make_playlist(track_count=6)
+    crashing = make_notion_sync()
+    crashing.gateway.max_attempts = 1
+    # every page is created and linked, then the playlist page's update never lands
+    notion_emulator.script("PATCH", "/v1/pages/{id}", "500", times=2)
+    with pytest.raises(NotionError):
+        crashing.upsert_playlist(playlist, rows)
+    [pl_page] = notion_emulator.pages_in(notion_catalog.playlists_data_source_id)
+    pages = page_of(notion_emulator, notion_catalog)
+    assert sorted(notion_emulator.plain(pl_page)["Tracks"]) == sorted(pages.values())
+
+    # the owner reverses the set meanwhile: the next run links nothing, yet puts it right
+    reordered = rows[::-1]
+    report = make_notion_sync().upsert_playlist(playlist, reordered, playlist_page_id=pl_page)
+    assert report.created == 0 and report.errors == 0
+    assert notion_emulator.plain(pl_page)["Tracks"] == [pages[r["title"]] for r in reordered]
+
+    # and the run after it, with nothing to do, reads nothing more
+    notion_emulator.reset_counts()
+    make_notion_sync().upsert_playlist(playlist, reordered, playlist_page_id=pl_page)
     assert notion_emulator.count(*RELATION_READ) == 0

@@ -697,6 +697,7 @@ class NotionCatalogSync:
                 self._ensure_spotify_url_property(dry_run, report.warnings)
             page_id, page_url = self._ensure_playlist_page(playlist, playlist_page_id, dry_run)
             report.playlist_page_id, report.playlist_page_url = page_id, page_url
+            unordered = self._order_pending(page_id, dry_run)
             results = self._sync_tracks(
                 rows, known_pages, page_id, dry_run, max_concurrent, on_page, report.warnings
             )
@@ -706,10 +707,11 @@ class NotionCatalogSync:
             )
             status = self._status(report, playlist)
             report.sync_status = status
-            order = self._tracks_in_order(page_id, report, dry_run) if page_id else {}
+            order = self._tracks_in_order(page_id, report, dry_run, unordered) if page_id else {}
             if not dry_run and page_id:
                 values = self._playlist_values(playlists_schema, playlist, status)
                 self.gateway.update_page(page_id, {**encode_all(playlists_schema, values), **order})
+                self.gateway.set_hint(f"unordered:{page_id}", None)
         except Exception:
             report.sync_status = "Failed"
             if not dry_run and report.playlist_page_id:
@@ -720,15 +722,30 @@ class NotionCatalogSync:
             report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0
         return report
 
-    def _tracks_in_order(self, page_id: str, report: SyncReport, dry_run: bool) -> dict[str, Any]:
+    def _order_pending(self, page_id: str | None, dry_run: bool) -> bool:
+        """Whether a run stopped before putting this page's Tracks in order; and marks
+        this run's, until its page update lands, so a crash leaves the next run to do it."""
+        if page_id is None:
+            return False
+        key = f"unordered:{page_id}"
+        pending = bool(self.gateway.hint(key))
+        if not dry_run and not pending:
+            self.gateway.set_hint(key, True)
+        return pending
+
+    def _tracks_in_order(
+        self, page_id: str, report: SyncReport, dry_run: bool, unordered: bool = False
+    ) -> dict[str, Any]:
         """The playlist page's Tracks, put in playlist order, as a property for the page
         update the sync sends anyway; empty when no link changed (Notion appends each new
         link at the end, in whatever order the writes finished), when already in order,
-        or when the Playlists database has no such property. One read when links changed."""
+        or when the Playlists database has no such property. One read when links changed
+        (or ``unordered``: a run stopped before its own page update)."""
         _, playlists = self.schemas()
         prop = playlists.get("tracks")
         unlinked = {t.page_id for t in report.unlinked if t.status == "unlinked"}
-        if prop is None or not (unlinked or any(t.link_changed for t in report.tracks)):
+        changed = unordered or unlinked or any(t.link_changed for t in report.tracks)
+        if prop is None or not changed:
             return {}
         ours = {t.page_id or t.soundcloud_id for t in report.tracks if t.linked}
         if len(ours) > ARRAY_LIMIT:  # no write could take it: spare the read
