@@ -8,7 +8,8 @@ Crash safety: every created page is handed to ``on_page`` as soon as Notion
 answers, and pages the caller does not know are always looked up (in bulk) before
 anything is created, so a run killed at any point, even between Notion committing
 a create and the caller recording it, is finished by the next run without
-duplicates.
+duplicates. A run killed before its playlist page update leaves a local mark, so
+the next run still puts the page's Tracks in playlist order.
 """
 
 from __future__ import annotations
@@ -734,7 +735,7 @@ class NotionCatalogSync:
         return pending
 
     def _tracks_in_order(
-        self, page_id: str, report: SyncReport, dry_run: bool, unordered: bool = False
+        self, page_id: str, report: SyncReport, dry_run: bool, unordered: bool
     ) -> dict[str, Any]:
         """The playlist page's Tracks, put in playlist order, as a property for the page
         update the sync sends anyway; empty when no link changed (Notion appends each new
@@ -744,7 +745,7 @@ class NotionCatalogSync:
         _, playlists = self.schemas()
         prop = playlists.get("tracks")
         unlinked = {t.page_id for t in report.unlinked if t.status == "unlinked"}
-        changed = unordered or unlinked or any(t.link_changed for t in report.tracks)
+        changed = unordered or bool(unlinked) or any(t.link_changed for t in report.tracks)
         if prop is None or not changed:
             return {}
         ours = {t.page_id or t.soundcloud_id for t in report.tracks if t.linked}
