@@ -129,6 +129,15 @@ def test_spotify_playlist_joins_the_soundcloud_pages(
         if notion_emulator.plain(pid)["Title"] == title and pid in sp_page["Tracks"]
     }
     assert linked == {"Night Drive", "Ember City", "Paper Tide", "Low Orbit (Extended Mix)"}
+    # each Playlists page lists its tracks in its playlist's order
+    page_ids = {
+        notion_emulator.plain(pid)["Title"]: pid
+        for pid in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
+    }
+    spotify_order = ["Night Drive", "Ember City", "Paper Tide", "Low Orbit (Extended Mix)"]
+    assert sp_page["Tracks"] == [page_ids[t] for t in spotify_order]
+    sc_order = [t.title for t in on_soundcloud]
+    assert notion_emulator.plain(sc_page_id)["Tracks"] == [page_ids[t] for t in sc_order]
 
     # The catalog keeps one row per recording, with each service's identity.
     home = Path(env["SOUNDCLOUD_SYNC_HOME"])

@@ -210,9 +210,13 @@ class NotionGateway:
         return self._load_cache().get(key)
 
     def set_hint(self, key: str, value: Any) -> None:
+        """Remember ``value`` for ``key``; None forgets the key."""
         with self._stats_lock:
             cache = self._load_cache()
-            cache[key] = value
+            if value is None:
+                cache.pop(key, None)
+            else:
+                cache[key] = value
             self._save_cache(cache)
 
     def forget_data_source(self, database_id: str) -> None:

@@ -8,7 +8,8 @@ Crash safety: every created page is handed to ``on_page`` as soon as Notion
 answers, and pages the caller does not know are always looked up (in bulk) before
 anything is created, so a run killed at any point, even between Notion committing
 a create and the caller recording it, is finished by the next run without
-duplicates.
+duplicates. A run killed before its playlist page update leaves a local mark, so
+the next run still puts the page's Tracks in playlist order.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class TrackResult:
     linked: bool = False
     message: str = ""
     title: str | None = None
+    link_changed: bool = False  # this run added its link (or would, in a dry run)
 
 
 UNREADABLE = "SoundCloud gives no title for it (deleted by its uploader, or private): no page made"
@@ -188,6 +190,16 @@ def _gone(err: NotionError) -> bool:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def playlist_order(current: Sequence[str], ordered: Sequence[str]) -> list[str]:
+    """A playlist page's Tracks as the playlist lists them: the pages of ``ordered``
+    the relation holds, in that order, then every other page it holds (linked by a
+    person) where it was. Never adds or drops a page."""
+    held = set(current)
+    first = [page for page in dict.fromkeys(ordered) if page in held]
+    placed = set(first)
+    return [*first, *(page for page in current if page not in placed)]
 
 
 def _rows_and_known(
@@ -611,7 +623,7 @@ class NotionCatalogSync:
     ) -> tuple[bool, bool]:
         """Add/remove the playlist in a page's relation, keeping every other playlist.
         Reads the full current list under a machine-wide lock (relation writes replace
-        the list). Returns (something was written or would be, linked afterwards)."""
+        the list). Returns (something was written or would be, the link changed)."""
         tracks, _ = self.schemas()
         rel = tracks.props["playlists"]
         with self.locks.hold("page", page_id):
@@ -634,7 +646,7 @@ class NotionCatalogSync:
                 body[rel.name] = {"relation": [{"id": i} for i in wanted]}
             if body and not dry_run:
                 self.gateway.update_page(page_id, body)
-            return bool(body), (add if wanted is not None else has)
+            return bool(body), wanted is not None
 
     # -- the upsert -----------------------------------------------------------------------
 
@@ -686,6 +698,7 @@ class NotionCatalogSync:
                 self._ensure_spotify_url_property(dry_run, report.warnings)
             page_id, page_url = self._ensure_playlist_page(playlist, playlist_page_id, dry_run)
             report.playlist_page_id, report.playlist_page_url = page_id, page_url
+            unordered = self._order_pending(page_id, dry_run)
             results = self._sync_tracks(
                 rows, known_pages, page_id, dry_run, max_concurrent, on_page, report.warnings
             )
@@ -695,9 +708,11 @@ class NotionCatalogSync:
             )
             status = self._status(report, playlist)
             report.sync_status = status
+            order = self._tracks_in_order(page_id, report, dry_run, unordered) if page_id else {}
             if not dry_run and page_id:
                 values = self._playlist_values(playlists_schema, playlist, status)
-                self.gateway.update_page(page_id, encode_all(playlists_schema, values))
+                self.gateway.update_page(page_id, {**encode_all(playlists_schema, values), **order})
+                self.gateway.set_hint(f"unordered:{page_id}", None)
         except Exception:
             report.sync_status = "Failed"
             if not dry_run and report.playlist_page_id:
@@ -707,6 +722,65 @@ class NotionCatalogSync:
             requests1, limited1 = self._request_counts()
             report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0
         return report
+
+    def _order_pending(self, page_id: str | None, dry_run: bool) -> bool:
+        """Whether a run stopped before putting this page's Tracks in order; and marks
+        this run's, until its page update lands, so a crash leaves the next run to do it."""
+        if page_id is None:
+            return False
+        key = f"unordered:{page_id}"
+        pending = bool(self.gateway.hint(key))
+        if not dry_run and not pending:
+            self.gateway.set_hint(key, True)
+        return pending
+
+    def _tracks_in_order(
+        self, page_id: str, report: SyncReport, dry_run: bool, unordered: bool
+    ) -> dict[str, Any]:
+        """The playlist page's Tracks, put in playlist order, as a property for the page
+        update the sync sends anyway; empty when no link changed (Notion appends each new
+        link at the end, in whatever order the writes finished), when already in order,
+        or when the Playlists database has no such property. One read when links changed
+        (or ``unordered``: a run stopped before its own page update)."""
+        _, playlists = self.schemas()
+        prop = playlists.get("tracks")
+        unlinked = {t.page_id for t in report.unlinked if t.status == "unlinked"}
+        changed = unordered or bool(unlinked) or any(t.link_changed for t in report.tracks)
+        if prop is None or not changed:
+            return {}
+        ours = {t.page_id or t.soundcloud_id for t in report.tracks if t.linked}
+        if len(ours) > ARRAY_LIMIT:  # no write could take it: spare the read
+            return self._too_many_to_order(prop.name, page_id, report)
+        try:
+            current = self.gateway.relation_ids(page_id, prop.id)
+        except NotionError as err:  # the order is a nicety: never worth failing the sync
+            report.warnings.append(f"Playlists: '{prop.name}' not put in order: {err}")
+            return {}
+        if dry_run:  # what the relation would hold once this run's links were written
+            added = [t.page_id for t in report.tracks if t.link_changed and t.page_id]
+            current = [i for i in current if i not in unlinked]
+            current += [i for i in dict.fromkeys(added) if i not in current]
+        wanted = playlist_order(current, [t.page_id for t in report.tracks if t.page_id])
+        if wanted == current:
+            return {}
+        if len(wanted) > ARRAY_LIMIT:
+            return self._too_many_to_order(prop.name, page_id, report)
+        if dry_run:
+            report.warnings.append(f"Playlists: would put '{prop.name}' in playlist order")
+            return {}
+        return {prop.name: {"relation": [{"id": i} for i in wanted]}}
+
+    @staticmethod
+    def _too_many_to_order(name: str, page_id: str, report: SyncReport) -> dict[str, Any]:
+        """Notion replaces a relation in one write of at most 100 pages: a longer one
+        keeps the order its links were made in."""
+        message = (
+            f"Playlists: '{name}' of page {page_id} left in the order Notion keeps: it holds "
+            f"over {ARRAY_LIMIT} pages, and Notion takes at most {ARRAY_LIMIT} in one write"
+        )
+        log.warning(message)
+        report.warnings.append(message)
+        return {}
 
     def _mark_failed(self, page_id: str, playlist: Mapping[str, Any]) -> None:
         try:
@@ -846,8 +920,9 @@ class NotionCatalogSync:
             if send and not dry_run:
                 self.gateway.update_page(page_id, encode_all(tracks, send))
             return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, linked)
-        wrote, linked = self._relation_write(page_id, playlist_page_id, True, send, dry_run)
-        return TrackResult(sid, "updated" if wrote else "skipped", page_id, props_hash, linked)
+        wrote, changed = self._relation_write(page_id, playlist_page_id, True, send, dry_run)
+        status = "updated" if wrote else "skipped"
+        return TrackResult(sid, status, page_id, props_hash, True, link_changed=changed)
 
     def _create(
         self,
@@ -859,8 +934,9 @@ class NotionCatalogSync:
         playlist_page_id: str | None,
         dry_run: bool,
     ) -> TrackResult:
+        linked = playlist_page_id is not None
         if dry_run:
-            return TrackResult(sid, "created", None, props_hash, playlist_page_id is not None)
+            return TrackResult(sid, "created", None, props_hash, linked, link_changed=linked)
         ds = tracks.data_source_id
         # the catalog's own ids (below zero) differ between catalogs: a recording known
         # only from Spotify is remembered by its Spotify id
@@ -893,7 +969,7 @@ class NotionCatalogSync:
                 body[tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
             page = self.gateway.create_page(ds, body)
             self.locks.record_created(ds, ident, page["id"])
-            return TrackResult(sid, "created", page["id"], props_hash, bool(playlist_page_id))
+            return TrackResult(sid, "created", page["id"], props_hash, linked, link_changed=linked)
 
     def _unlink(
         self,
