@@ -180,8 +180,13 @@ def run_playlist(
     playlist_name: str | None = None,
     on_event: Any = None,
     origin: str = "api",
+    in_process: bool = False,
 ) -> tuple[str, RunOutcome]:
-    """Register the playlist and materialize its partition (all assets, or the named ones)."""
+    """Register the playlist and materialize its partition (all assets, or the named ones).
+
+    ``in_process``: run the steps in this process (see `runs.run_sync`); for a caller
+    that runs one sync at a time, as the CLI does, since the run's output capture
+    takes this process's stdout and stderr meanwhile."""
     catalog = catalog_for(settings)
     with local_instance(settings) as instance:  # opened once: it costs half a second
         [key] = _register(instance, catalog, playlist_refs([url], settings))
@@ -193,8 +198,7 @@ def run_playlist(
             asset_keys,
             on_event=on_event,
             origin=origin,
-            # without audio the steps form one line: nothing to overlap in step processes
-            in_process=asset_keys is not None and set(asset_keys) <= set(NOTION_ASSETS),
+            in_process=in_process,
         )
     return key, outcome
 
@@ -320,9 +324,6 @@ def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> d
             origin="reanalyze",
             job_def=reanalyze_audio_job_def,
             ops_config={"audio_features": {"force": True}} if force else None,
-            # measure, tag, write back, export: one step after the other anyway (the
-            # analysis has its own worker processes)
-            in_process=True,
         )
     raise_on_failure(url, outcome)
     return reanalysis_stats(catalog_for(settings), key, outcome)

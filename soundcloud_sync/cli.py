@@ -126,7 +126,16 @@ def _sync_one(
     settings: Settings = click.get_current_context().obj
     assets = api.NOTION_ASSETS if no_download else None
     with _run_progress(as_json) as progress:
-        key, outcome = api.run_playlist(url, assets, settings, playlist_name, progress.on_event)
+        key, outcome = api.run_playlist(
+            url,
+            assets,
+            settings,
+            playlist_name,
+            progress.on_event,
+            origin="cli",
+            # without audio the two steps form one line: nothing to overlap in processes
+            in_process=no_download,
+        )
     formats = None if no_download else settings.audio_formats
     api.raise_on_failure(url, outcome, api.failed_run_stats(settings, key, outcome, formats))
     return api.playlist_stats(api.catalog_for(settings), key, outcome, audio_formats=formats)

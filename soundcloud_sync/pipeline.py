@@ -448,9 +448,14 @@ def track_tempo_ranges(
     none of its playlists sets one."""
     out: dict[int, tuple[float, float] | None] = {}
     for sid, keys in catalog.track_playlists(soundcloud_ids).items():
-        ranges = [r for k in keys if (r := ranges_by_playlist.get(k))]
-        out[sid] = min(ranges, key=lambda r: (r[1] - r[0], r)) if ranges else None
+        out[sid] = narrowest(*(ranges_by_playlist.get(k) for k in keys))
     return out
+
+
+def narrowest(*ranges: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The narrowest of the tempo ranges given (None: no range), the same on every call."""
+    given = [r for r in ranges if r]
+    return min(given, key=lambda r: (r[1] - r[0], r)) if given else None
 
 
 def needs_analysis(

@@ -17,7 +17,12 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from soundcloud_sync.runs.instance import write_instance_settings
-from soundcloud_sync.runs.workers import STEP_PROCESS_PREFIX, WORKER_PID_TAG
+from soundcloud_sync.runs.workers import (
+    STEP_PROCESS_PREFIX,
+    WORKER_PID_TAG,
+    step_processes,
+    stop_step_processes,
+)
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 
@@ -223,6 +228,15 @@ def test_two_syncs_of_one_playlist_take_turns(
     assert (later.start_time or 0) >= (earlier.end_time or 0)
     pages = notion_ids(notion_emulator, notion_catalog)
     assert set(pages) == set(playlist.track_ids) and max(pages.values()) == 1
+    # `--no-download` runs its steps in the CLI's own process: no step process is
+    # recorded, so cleaning up after a run never stops the CLI that ran it
+    for record in runs:
+        assert not step_processes(record.dagster_run.tags)
+        assert stop_step_processes(record.dagster_run) == 0
+    assert {r.dagster_run.tags[WORKER_PID_TAG] for r in runs} == {
+        str(first.pid),
+        str(second.pid),
+    }
     instance.dispose()
 
 

@@ -336,7 +336,9 @@ class Downloader:
         if not staged.is_file():
             found = existing_file(self.staging, request.soundcloud_id)
             if found is None:
-                raise RuntimeError(f"yt-dlp reported success for {request.url} but wrote no file")
+                raise RuntimeError(
+                    f"yt-dlp reported success for track {request.soundcloud_id} but wrote no file"
+                )
             staged = found
         format_id = info.get("format_id")
         if format_id and "preview" in str(format_id):

@@ -22,11 +22,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from filelock import FileLock
 from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
@@ -201,9 +203,8 @@ class NotionGateway:
         sources = db.get("data_sources") or []
         if not sources:
             raise NotionError(f"GET database {database_id}", "the database has no data source")
-        cache[database_id] = sources[0]["id"]
-        self._save_cache(cache)
-        return cache[database_id]
+        self.set_hint(database_id, sources[0]["id"])
+        return str(sources[0]["id"])
 
     def hint(self, key: str) -> Any:
         """A remembered fact about the databases (e.g. 'too large to scan')."""
@@ -211,7 +212,7 @@ class NotionGateway:
 
     def set_hint(self, key: str, value: Any) -> None:
         """Remember ``value`` for ``key``; None forgets the key."""
-        with self._stats_lock:
+        with self._cache_turn():
             cache = self._load_cache()
             if value is None:
                 cache.pop(key, None)
@@ -220,9 +221,23 @@ class NotionGateway:
             self._save_cache(cache)
 
     def forget_data_source(self, database_id: str) -> None:
-        cache = self._load_cache()
-        if cache.pop(database_id, None) is not None:
-            self._save_cache(cache)
+        with self._cache_turn():
+            cache = self._load_cache()
+            if cache.pop(database_id, None) is not None:
+                self._save_cache(cache)
+
+    @contextmanager
+    def _cache_turn(self) -> Iterator[None]:
+        """One writer of the cache file at a time, across threads and processes (two runs
+        changing different keys at once must not write back each other's stale copy)."""
+        path = self._cache_path()
+        with self._stats_lock:
+            if path is None:
+                yield
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(f"{path}.lock"):
+                yield
 
     def query(
         self,

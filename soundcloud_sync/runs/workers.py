@@ -12,6 +12,7 @@ would otherwise race the next run), and its pool slots are freed.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,8 +115,11 @@ def record_step_process(instance: DagsterInstance, run_id: str) -> None:
     if run is None:
         return
     me = ProcessId.current()
+    worker = run_worker(run.tags)
+    if worker is not None and (worker.host, worker.pid) == (me.host, me.pid):
+        return  # steps run in the worker's own process: it is no step process to stop
     tags = {f"{STEP_PROCESS_PREFIX}{me.pid}": f"{me.host} {me.started:.2f}"}
-    if run_worker(run.tags) is None:
+    if worker is None:
         worker = _worker_among_ancestors(instance, run_id)
         if worker is not None:
             tags.update(worker_tags(worker))
@@ -184,9 +188,10 @@ def _free_slots_of_finished_runs(instance: DagsterInstance) -> list[str]:
 def stop_step_processes(run: DagsterRun) -> int:
     """Kill the run's step processes still running on this host, with their children."""
     stopped = 0
+    spared = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     for step in step_processes(run.tags):
         process = step.process()
-        if process is None:
+        if process is None or process.pid in spared:  # never this process or its callers
             continue
         try:
             victims = [*process.children(recursive=True), process]

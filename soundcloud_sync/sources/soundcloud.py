@@ -706,7 +706,7 @@ class SoundCloudClient:
     def _redact(self, text: str) -> str:
         text = re.sub(r"(client_id|secret_token|playlistSecretToken)=[^&\s'\"]+", r"\1=***", text)
         # a private link's token as the last part of a URL path, also percent-encoded
-        text = re.sub(r"(/|%2F)s-[A-Za-z0-9]{5,}(?=$|[?&#%\s'\"])", r"\1s-***", text)
+        text = re.sub(r"(/|%2F|%252F)s-[A-Za-z0-9]{5,}(?![A-Za-z0-9-])", r"\1s-***", text)
         for secret in [*self._secrets, getattr(self._ie, "_CLIENT_ID", None)]:
             if secret:
                 text = text.replace(secret, "***")

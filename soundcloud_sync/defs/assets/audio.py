@@ -105,7 +105,9 @@ def _tempo_ranges(
         entries = read_playlists_file(Settings.from_env().playlists_file)
     except ConfigError as exc:
         raise Failure(description=str(exc)) from None
-    by_playlist = {e.key: e.tempo_range for e in entries}
+    by_playlist: dict[str, TempoRange | None] = {}
+    for e in entries:  # several track lines share one singles list: none drops another's
+        by_playlist[e.key] = pipeline.narrowest(by_playlist.get(e.key), e.tempo_range)
     ranges = pipeline.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
     return ranges, by_playlist.get(key)
 
