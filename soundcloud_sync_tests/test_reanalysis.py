@@ -29,15 +29,10 @@ CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
 
 @pytest.fixture
-def environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, emulated_services_env: dict[str, str]
-) -> Path:
-    """The user's shell, in-process (API) and for the CLI alike; returns the folder."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    for name, value in {**emulated_services_env, "AUDIO_FORMATS": "aiff"}.items():
-        monkeypatch.setenv(name, value)
-    return tmp_path
+def environment(monkeypatch: pytest.MonkeyPatch, in_process_env: Path) -> Path:
+    """The user's shell (`in_process_env`) with AIFF files only; returns the folder."""
+    monkeypatch.setenv("AUDIO_FORMATS", "aiff")
+    return in_process_env
 
 
 def cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
