@@ -28,6 +28,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 # Debian package -> (folder inside it, file suffixes, style, licence as the package states).
 PACKAGES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "tecnoballz-data": (
@@ -89,11 +91,26 @@ def _run(cmd: list[str], cwd: Path | None = None) -> None:
         raise CorpusError(f"{cmd[0]} {cmd[1]} failed: {lines[-1] if lines else proc.returncode}")
 
 
+def _lock(root: Path, name: str) -> FileLock:
+    """One fetch or render of a file per machine: test workers (pytest -n 2) and bench
+    runs share the cache, and the second one waits, then finds the work done."""
+    locks = root / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(locks / f"{name}.lock"))
+
+
 def fetch_package(package: str, root: Path) -> Path:
     """The package's files under ``root/<package>`` (downloaded and unpacked once)."""
     target = root / package
     if (target / ".done").exists():
         return target
+    with _lock(root, package):
+        if (target / ".done").exists():
+            return target
+        return _fetch_package(package, root, target)
+
+
+def _fetch_package(package: str, root: Path, target: Path) -> Path:
     debs = root / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{package}_*.deb"))
@@ -181,11 +198,19 @@ def render(source: Path, target: Path, seconds: float) -> Path:
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".part.mp3")
-    _run([ffmpeg_exe(), "-y", "-nostdin", "-loglevel", "error", "-i", str(source), "-t",
-          str(seconds), "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "320k",
-          str(tmp)])  # fmt: skip
-    tmp.rename(target)
+    with _lock(target.parent.parent, f"render-{target.parent.name}-{target.stem}"):
+        if target.exists():
+            return target
+        # A name of this process's own: a render killed half-way never leaves a file
+        # another process could take for the finished one.
+        tmp = target.with_name(f"{target.stem}.{os.getpid()}.part.mp3")
+        try:
+            _run([ffmpeg_exe(), "-y", "-nostdin", "-loglevel", "error", "-i", str(source),
+                  "-t", str(seconds), "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame",
+                  "-b:a", "320k", str(tmp)])  # fmt: skip
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
     return target
 
 

@@ -6,10 +6,13 @@ clips are fetched with ``apt-get download`` once and cached (``SOUNDCLOUD_SYNC_C
 
 from __future__ import annotations
 
+import multiprocessing
+from pathlib import Path
+
 import pytest
 
 from soundcloud_sync.audio import analyze_files
-from soundcloud_sync_tests.corpus import Recording, module_bpm, recordings
+from soundcloud_sync_tests.corpus import CI_FILES, Recording, module_bpm, recordings
 
 
 def _in_range(bpm: float, lo: float = 70.0, hi: float = 180.0) -> float:
@@ -43,3 +46,18 @@ def test_tempo_of_real_recordings_is_exact_and_in_range(numba_warm, ci_set):
         assert features.tempo == pytest.approx(expected, abs=0.1), rec.name
         assert 70.0 <= features.tempo <= 180.0
         assert features.first_beat_s is not None and features.first_beat_s < 60 / 70 * 8
+
+
+def _fetch_ci_set(root: str) -> list[str]:
+    return [r.source for r in recordings(ci=True, root=Path(root))]
+
+
+def test_an_empty_cache_is_filled_once_by_two_workers_at_once(tmp_path):
+    """A fresh machine: both test workers reach for the same package and clips at once."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        first, second = pool.map(_fetch_ci_set, [str(tmp_path)] * 2)
+
+    assert first == second and len(first) == 4
+    rendered = sorted(p.name for p in (tmp_path / "audio" / "ci").iterdir())
+    assert rendered == sorted(f"tecnoballz-data--{Path(n).stem}.mp3" for n in CI_FILES)
