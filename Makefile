@@ -20,10 +20,11 @@ install: $(BIN)/soundcloud-sync
 run: install
 	$(BIN)/python -m soundcloud_sync_tests.demo $(PLAYLIST)
 
-# The whole test suite (numba's cache is warmed once before the two workers start).
+# The whole test suite (numba's cache is warmed once before the two workers start); the
+# 15 slowest tests are listed at the end, so a test that grows slow is seen.
 test: install
 	$(BIN)/python -m soundcloud_sync.audio.warmup
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=15
 
 # The Dagster UI on the same instance the CLI uses.
 dev: install
@@ -34,6 +35,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy soundcloud_sync
 
+# Every benchmark at full size (their seconds-long `--quick` runs are part of `make test`).
 bench: install
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/notion_sync.py

@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.audio.analysis import NOTE_NAMES, analyze_file, warm_up
 from soundcloud_sync_tests.corpus import Recording, cache_dir, recordings
 
@@ -235,6 +236,7 @@ def main() -> int:
     parser.add_argument("--ci", action="store_true", help="the CI clips only")
     parser.add_argument("--rows", action="store_true", help="one line per recording")
     parser.add_argument("--no-essentia", action="store_true", help="skip essentia")
+    quick_option(parser, ci=True)
     args = parser.parse_args()
 
     if not args.no_essentia and importlib.util.find_spec("essentia") is None:

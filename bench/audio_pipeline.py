@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.audio import (
     TrackTags,
     analyze_files,
@@ -58,6 +59,7 @@ def main() -> int:
     parser.add_argument("--analysis-workers", type=int, default=2)
     parser.add_argument("--formats", default="aiff")
     parser.add_argument("--latency", type=float, default=0.02, help="emulated round trip (s)")
+    quick_option(parser, tracks=2, seconds=8.0, workers=2, analysis_workers=1)
     args = parser.parse_args()
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     work = Path(tempfile.mkdtemp(prefix="sc-pipeline-"))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.export import export_all_m3u8, export_rekordbox
 from soundcloud_sync.sources.models import Playlist, Track
@@ -37,7 +38,7 @@ def fill(catalog: Catalog, library: Path, tracks: int, playlists: int) -> None:
                   url=f"https://soundcloud.com/bench/t-{p}-{i}", duration_ms=360_000)
             for i in range(per)
         ]  # fmt: skip
-        catalog.register_playlist(key, f"https://soundcloud.com/{key}")
+        catalog.remember_playlist_url(key, f"https://soundcloud.com/{key}")
         catalog.record_playlist(
             Playlist(soundcloud_id=p + 1, key=key, url=f"https://soundcloud.com/{key}",
                      title=f"Set {p}", track_count=per, tracks=tuple(members))
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=10_000)
     parser.add_argument("--playlists", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
+    quick_option(parser, tracks=200, playlists=4, runs=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
 
+from bench.quick import quick_option
 from soundcloud_sync.sources import SoundCloudClient
 from soundcloud_sync_tests.emulators.soundcloud import (
     PROXY_API_BASE,
@@ -82,6 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,500")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    quick_option(parser, sizes="20")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = bench(sizes, args.latency)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.notion import (
     KnownPage,
     NotionCatalogSync,
@@ -61,6 +62,7 @@ def main() -> None:
         help="also a first sync of a second playlist of new tracks (warm state: cached "
         "data source ids, database size known)",
     )
+    quick_option(parser, tracks=20, rate=200.0, burst=50.0, latency=0.0)
     args = parser.parse_args()
 
     with (

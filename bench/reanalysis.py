@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from bench.resync import CLI, emulated_env, timed_sync
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog
@@ -55,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tracks", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=60.0)
+    quick_option(parser, tracks=1, seconds=8.0)
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,

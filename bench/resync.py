@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync_tests.emulators.notion import (
     NotionEmulator,
     SeededCatalog,
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=500)
     parser.add_argument("--audio-tracks", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    quick_option(parser, tracks=20, audio_tracks=1, repeat=1)
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,

@@ -47,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync_tests.emulators.notion import (
     NotionEmulator,
     seed_music_catalog,
@@ -693,6 +694,7 @@ def main() -> None:
     )  # fmt: skip
     b.add_argument("--keep", action="store_true", help="keep the home under bench/results/")
     b.add_argument("--verbose", action="store_true", help="a line per finished run")
+    quick_option(b, playlists=2, tracks=5, concurrency=2, rate=50.0, burst=50.0, notion_latency=0.0)
     b.add_argument(
         "--via", choices=["cli", "ui"], default="cli",
         help="cli: a `soundcloud-sync sync` process per playlist, --concurrency at once; "
@@ -704,6 +706,7 @@ def main() -> None:
     s.add_argument("--tracks", type=int, default=20)
     s.add_argument("--minutes", type=float, default=30.0, help="simulated minutes")
     s.add_argument("--changes", type=int, default=2, help="playlists changed during the run")
+    quick_option(s, playlists=20, tracks=3, minutes=12.0)
     t = sub.add_parser("steps", help="step overlap of a kept backfill home (--keep)")
     t.add_argument("home", help="bench/results/scale-home-…")
     args = parser.parse_args()

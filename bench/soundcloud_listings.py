@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.sources import SinglesRef, SoundCloudClient
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,1000")
     parser.add_argument("--picks", default="10,60")
+    quick_option(parser, argv, sizes="50", picks="3")
     args = parser.parse_args(argv)
     with SoundCloudEmulator(rate_limit=100_000) as emu, tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.sources import SpotifyClient
 from soundcloud_sync_tests.emulators.spotify import SpotifyEmulator
 
@@ -32,6 +33,7 @@ def _client(emu: SpotifyEmulator) -> SpotifyClient:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50,200,1000")
+    quick_option(parser, argv, sizes="60")
     args = parser.parse_args(argv)
     print(f"{'entries':>8} {'first read: requests':>21} {'seconds':>8} "
           f"{'unchanged: requests':>20} {'seconds':>8}")  # fmt: skip

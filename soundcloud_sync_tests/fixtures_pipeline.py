@@ -1,16 +1,45 @@
-"""pytest fixtures for whole-pipeline tests (registered in conftest.py)."""
+"""pytest fixtures for whole-pipeline tests (registered in conftest.py).
+
+* ``emulated_services_env``: the settings a user would export, pointing at the
+  SoundCloud and Notion emulators and a fresh home.
+* ``cli_env``: that plus the rest of this process's environment: a shell for
+  ``run_cli`` (a ``soundcloud-sync`` process) and ``cli_in_process`` (the same command
+  in this process).
+* ``in_process_env``: the same settings exported into this process (monkeypatched), for
+  the Python API.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+
+
+def services_env(
+    folder: Path, soundcloud: SoundCloudEmulator, notion: NotionEmulator, catalog: SeededCatalog
+) -> dict[str, str]:
+    """The settings a user would export, pointing at these emulators, home in `folder`."""
+    return {
+        "SOUNDCLOUD_SYNC_HOME": str(folder / "home"),
+        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(folder / "playlists.yaml"),
+        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
+        "SOUNDCLOUD_PROXY": soundcloud.proxy_url,
+        "SOUNDCLOUD_CLIENT_ID": soundcloud.client_id,
+        "NOTION_TOKEN": notion.token,
+        "NOTION_BASE_URL": notion.base_url,
+        "NOTION_TRACKS_DATABASE_ID": catalog.tracks_database_id,
+        "NOTION_PLAYLISTS_DATABASE_ID": catalog.playlists_database_id,
+        "NOTION_REQUESTS_PER_SECOND": "200",
+    }
 
 
 @pytest.fixture
@@ -21,18 +50,7 @@ def emulated_services_env(
     notion_catalog: SeededCatalog,
 ) -> dict[str, str]:
     """The settings a user would export, pointing at the emulators and a fresh home."""
-    return {
-        "SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"),
-        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(tmp_path / "playlists.yaml"),
-        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-        "SOUNDCLOUD_PROXY": soundcloud_emulator.proxy_url,
-        "SOUNDCLOUD_CLIENT_ID": soundcloud_emulator.client_id,
-        "NOTION_TOKEN": notion_emulator.token,
-        "NOTION_BASE_URL": notion_emulator.base_url,
-        "NOTION_TRACKS_DATABASE_ID": notion_catalog.tracks_database_id,
-        "NOTION_PLAYLISTS_DATABASE_ID": notion_catalog.playlists_database_id,
-        "NOTION_REQUESTS_PER_SECOND": "200",
-    }
+    return services_env(tmp_path, soundcloud_emulator, notion_emulator, notion_catalog)
 
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
@@ -68,3 +86,40 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         [CLI, *args], env=env, capture_output=True, text=True, timeout=300,
         cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
     )  # fmt: skip
+
+
+def cli_in_process(
+    env: Mapping[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`soundcloud-sync ARGS` as `run_cli` runs it, but in this process: the same command,
+    environment, folder, exit code and output, without the seconds a new process spends
+    importing Dagster. For tests where the process boundary is not what is tested.
+
+    An exception the CLI lets through fails the test with its traceback, where a program
+    would print it and exit 1."""
+    from click.testing import CliRunner
+
+    from soundcloud_sync.cli import main
+
+    folder = cwd or Path(env["SOUNDCLOUD_SYNC_HOME"]).parent
+    with _environment(env, folder):
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return subprocess.CompletedProcess(
+        ["soundcloud-sync", *args], result.exit_code, result.stdout, result.stderr
+    )
+
+
+@contextmanager
+def _environment(env: Mapping[str, str], folder: Path) -> Iterator[None]:
+    """This process with exactly `env` as its environment and `folder` as its working
+    directory, both put back afterwards (the CLI reads `.env` into the environment)."""
+    saved, here = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)

@@ -161,6 +161,7 @@ def test_without_notion_and_with_eagle_closed_the_rest_of_the_chain_runs(
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
+    soundcloud_emulator.audio_seconds = 12.0  # the steps run or say why: short audio
     playlist = soundcloud_emulator.add_playlist("selector", "no-notion", 3)
 
     stats = api.sync_and_download_playlist(playlist.url)

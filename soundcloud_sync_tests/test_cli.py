@@ -14,6 +14,7 @@ from dagster import AssetKey, DagsterInstance
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
@@ -26,7 +27,8 @@ def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
     return {**base, **emulated_services_env}
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_program(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`soundcloud-sync ARGS` as a program, as a user starts it."""
     return subprocess.run(
         [CLI, *args],
         env=env,
@@ -37,13 +39,19 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command in this process: the first test runs the program, the others
+    test what the command does, not its process (see `cli_in_process`)."""
+    return cli_in_process(env, *args)
+
+
 def test_sync_creates_then_skips_and_shows_in_dagster(
     env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, notion_emulator: NotionEmulator
 ) -> None:
     playlist = soundcloud_emulator.add_playlist("crate-digger", "friday-set", 8, kinds={3: "gone"})
     pasted = "https://m.soundcloud.com/crate-digger/sets/friday-set?si=abc&utm_source=clipboard"
 
-    first = run(env, "sync", pasted, "--no-download", "--json")
+    first = run_program(env, "sync", pasted, "--no-download", "--json")
     assert first.returncode == 0, first.stderr
     stats = json.loads(first.stdout)
     assert stats["playlist_url"] == "https://soundcloud.com/crate-digger/sets/friday-set"

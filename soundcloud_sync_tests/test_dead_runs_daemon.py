@@ -1,6 +1,10 @@
 """The daemon's side: runs launched over the UI's GraphQL API (`soundcloud-sync dev`),
 their process killed with SIGKILL, never block the next; two runs of one playlist
-launched together take turns and both succeed."""
+launched together take turns and both succeed.
+
+The tests share one `soundcloud-sync dev` and its emulators (`daemon_world`): starting
+the UI is the costly part. Each test syncs playlists of its own and checks what its
+runs changed against what was there before it."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,8 +26,14 @@ from dagster import DagsterInstance, DagsterRunStatus
 from soundcloud_sync.api import NOTION_ASSETS
 from soundcloud_sync.runs.instance import write_instance_settings
 from soundcloud_sync.runs.workers import run_worker, step_processes
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    SeededCatalog,
+    seed_music_catalog,
+)
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_notion import FAST_RATE
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process, services_env
 from soundcloud_sync_tests.servers import free_port
 
 pytestmark = pytest.mark.xdist_group("daemon")
@@ -142,18 +153,46 @@ class UI:
         self.log.close()
 
 
+@dataclass
+class DaemonWorld:
+    ui: UI
+    soundcloud: SoundCloudEmulator
+    notion: NotionEmulator
+    catalog: SeededCatalog
+
+
+@pytest.fixture(scope="module")
+def daemon_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonWorld]:
+    """One `soundcloud-sync dev` (web server, daemon, code server) on emulators of its own,
+    for every test of this module."""
+    folder = tmp_path_factory.mktemp("daemon")
+    # 12 s of audio a track: runs taking turns are tested, not what the audio measures
+    with (
+        SoundCloudEmulator(audio_seconds=12.0) as soundcloud,
+        NotionEmulator(rate=FAST_RATE, burst=50) as notion,
+    ):
+        catalog = seed_music_catalog(notion)
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
+        base.pop("DAGSTER_HOME", None)
+        env = {**base, **services_env(folder, soundcloud, notion, catalog),
+               "DAGSTER_DISABLE_TELEMETRY": "1"}  # fmt: skip
+        dev = UI(env, folder)
+        try:
+            yield DaemonWorld(dev, soundcloud, notion, catalog)
+        finally:
+            dev.close()
+
+
 @pytest.fixture
-def ui(emulated_services_env: dict[str, str], tmp_path: Path) -> Iterator[UI]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-    base.pop("DAGSTER_HOME", None)
-    env = {**base, **emulated_services_env, "DAGSTER_DISABLE_TELEMETRY": "1"}
-    dev = UI(env, tmp_path)
-    yield dev
-    dev.close()
+def world(daemon_world: DaemonWorld) -> DaemonWorld:
+    """The module's UI, its emulators answering at full speed (a test slows them itself)."""
+    daemon_world.soundcloud.latency = 0.0
+    daemon_world.notion.faults.slow = 0.0
+    return daemon_world
 
 
 def register(ui: UI, *urls: str) -> None:
-    added = subprocess.run([CLI, "add", *urls], env=ui.env, capture_output=True, text=True)
+    added = cli_in_process(ui.env, "add", *urls)  # `add` itself: no process needed
     assert added.returncode == 0, added.stderr
 
 
@@ -180,12 +219,10 @@ def notion_ids(notion: NotionEmulator, catalog: SeededCatalog) -> Counter[int]:
     )
 
 
-def test_runs_killed_under_the_daemon_never_block_the_next(
-    ui: UI,
-    soundcloud_emulator: SoundCloudEmulator,
-    notion_emulator: NotionEmulator,
-    notion_catalog: SeededCatalog,
-) -> None:
+def test_runs_killed_under_the_daemon_never_block_the_next(world: DaemonWorld) -> None:
+    ui, soundcloud_emulator = world.ui, world.soundcloud
+    notion_emulator, notion_catalog = world.notion, world.catalog
+    before = notion_ids(notion_emulator, notion_catalog)
     soundcloud_emulator.latency = 0.02
     notion_emulator.faults.slow, notion_emulator.faults.slow_seconds = 1.0, 0.02
     baseline_list = soundcloud_emulator.add_playlist("dj-a", "baseline", 100)
@@ -246,16 +283,22 @@ def test_runs_killed_under_the_daemon_never_block_the_next(
         assert not any(s.process() for s in step_processes(run.tags))
     assert not ui.instance.event_log_storage.get_concurrency_run_ids()
     pages = notion_ids(notion_emulator, notion_catalog)
-    assert set(pages) == {*playlist.track_ids, *baseline_list.track_ids}
-    assert max(pages.values()) == 1
+    assert {k: pages[k] for k in before} == before  # the other tests' pages as they were
+    new = {k: n for k, n in pages.items() if k not in before}
+    assert set(new) == {*playlist.track_ids, *baseline_list.track_ids}
+    assert max(new.values()) == 1
 
 
 def test_two_ui_runs_of_one_playlist_both_succeed_with_everything_once(
-    ui: UI,
-    soundcloud_emulator: SoundCloudEmulator,
-    notion_emulator: NotionEmulator,
-    notion_catalog: SeededCatalog,
+    world: DaemonWorld,
 ) -> None:
+    ui, soundcloud_emulator = world.ui, world.soundcloud
+    notion_emulator, notion_catalog = world.notion, world.catalog
+    before = notion_ids(notion_emulator, notion_catalog)
+    home = Path(ui.env["SOUNDCLOUD_SYNC_HOME"])
+    library_before = {p.name for p in (home / "library").rglob("*.aiff")}
+    downloads = home / "downloads"
+    downloads_before = {p.name for p in downloads.iterdir()} if downloads.is_dir() else set()
     playlist = soundcloud_emulator.add_playlist("dj-c", "launched-twice", 3)
     register(ui, playlist.url)
     first = ui.launch(playlist.key, None)  # the whole job: download, analyse, convert
@@ -269,10 +312,15 @@ def test_two_ui_runs_of_one_playlist_both_succeed_with_everything_once(
     assert (later.start_time or 0) >= (earlier.end_time or 0), "the two runs overlapped"
 
     pages = notion_ids(notion_emulator, notion_catalog)
-    assert set(pages) == set(playlist.track_ids) and max(pages.values()) == 1
-    home = Path(ui.env["SOUNDCLOUD_SYNC_HOME"])
-    library = sorted(p.name for p in (home / "library").rglob("*.aiff"))  # not the exports
-    downloads = sorted(p.name for p in (home / "downloads").iterdir() if p.is_file())
+    assert {k: pages[k] for k in before} == before  # the other tests' pages as they were
+    new = {k: n for k, n in pages.items() if k not in before}
+    assert set(new) == set(playlist.track_ids) and max(new.values()) == 1
+    library = sorted(  # not the exports
+        p.name for p in (home / "library").rglob("*.aiff") if p.name not in library_before
+    )
+    files = sorted(
+        p.name for p in downloads.iterdir() if p.is_file() and p.name not in downloads_before
+    )
     assert len(library) == len(playlist.track_ids), library
     assert not [name for name in library if " [" in name], library  # no namesake copies
-    assert len(downloads) == len(playlist.track_ids), downloads
+    assert len(files) == len(playlist.track_ids), files

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
@@ -24,9 +23,9 @@ from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.catalog.schema import SCHEMA_VERSION, _v4_export_columns, metadata
 from soundcloud_sync.export import export_rekordbox
 from soundcloud_sync.sources.models import Playlist, Track
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 from soundcloud_sync_tests.servers import postgres_server
 
-CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 LONG_TITLE = "Ω" * 20 + "x" * 230  # 250 characters, longer than a file name may be
 HOSTILE = [
     # (soundcloud id, artist, title)
@@ -81,10 +80,7 @@ def catalog(home: Path) -> Catalog:
 def cli(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SOUNDCLOUD_", "DJ_"))}
     environment |= {"SOUNDCLOUD_SYNC_HOME": str(home), **env}
-    return subprocess.run(
-        [CLI, *args], env=environment, capture_output=True, text=True, timeout=120,
-        cwd=home.parent,
-    )  # fmt: skip
+    return cli_in_process(environment, *args, cwd=home.parent)  # no process: see its doc
 
 
 def raw_tracks(path: Path) -> dict[str, ET.Element]:

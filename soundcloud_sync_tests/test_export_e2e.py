@@ -19,6 +19,7 @@ from pyrekordbox.rbxml import RekordboxXml, Track
 from soundcloud_sync.audio.analysis import decode_native
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 from soundcloud_sync_tests.synth import render_track
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
@@ -50,10 +51,8 @@ def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=600,
-        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
-    )  # fmt: skip
+    """The CLI's command in this process (see `cli_in_process`)."""
+    return cli_in_process(env, *args)
 
 
 def location_path(track: Track) -> str:

@@ -17,6 +17,7 @@ import pytest
 from soundcloud_sync.notion import NotionGateway
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
@@ -30,14 +31,8 @@ def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
-    )
+    """The CLI's command in this process: what is tested is the step, not its process."""
+    return cli_in_process(env, *args)
 
 
 def pages_by_sid(emulator: NotionEmulator, catalog: SeededCatalog) -> dict[int, list[str]]:

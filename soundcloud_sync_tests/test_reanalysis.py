@@ -23,6 +23,7 @@ from soundcloud_sync.definitions import defs, reanalyze_audio_job_def
 from soundcloud_sync.runs import run_sync
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 from soundcloud_sync_tests.test_export_e2e import location_path
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
@@ -36,9 +37,8 @@ def environment(monkeypatch: pytest.MonkeyPatch, in_process_env: Path) -> Path:
 
 
 def cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=dict(os.environ), capture_output=True, text=True, timeout=300, cwd=folder
-    )
+    """The CLI's command in this process (see `cli_in_process`), in the user's shell."""
+    return cli_in_process(dict(os.environ), *args, cwd=folder)
 
 
 def cli_json(folder: Path, *args: str) -> Any:

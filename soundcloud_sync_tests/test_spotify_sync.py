@@ -18,6 +18,7 @@ from soundcloud_sync.catalog import Catalog
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.emulators.spotify import Entry, SpotifyEmulator
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
@@ -34,10 +35,8 @@ def env(emulated_services_env: dict[str, str], spotify_env: dict[str, str]) -> d
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=300,
-        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
-    )  # fmt: skip
+    """The CLI's command in this process (see `cli_in_process`)."""
+    return cli_in_process(env, *args)
 
 
 def pages_by_title(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, dict[str, Any]]:
@@ -214,6 +213,7 @@ def test_audio_chain_downloads_shared_recordings_and_skips_spotify_only_ones(
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(Path(env["SOUNDCLOUD_SYNC_HOME"]).parent)
     sc, sp = soundcloud_emulator, spotify_emulator
+    sc.audio_seconds = 12.0  # counts and links are tested here, not tempo: short audio
     shared = sc.add_track(
         "label-a", "Night Drive", publisher_artist="Mira Vale", isrc="GBAYE2400101"
     )
