@@ -7,6 +7,8 @@
   in this process).
 * ``in_process_env``: the same settings exported into this process (monkeypatched), for
   the Python API.
+* ``postgres`` (session): one throw-away PostgreSQL server per worker; each test creates
+  a database of its own on it. Tests using it share the xdist group ``scale``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync_tests.servers import PostgresServer, postgres_server
 
 
 def services_env(
@@ -40,6 +43,13 @@ def services_env(
         "NOTION_PLAYLISTS_DATABASE_ID": catalog.playlists_database_id,
         "NOTION_REQUESTS_PER_SECOND": "200",
     }
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """initdb and a server start cost seconds: once per worker, not once per test."""
+    with postgres_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -176,3 +176,21 @@ def test_without_notion_and_with_eagle_closed_the_rest_of_the_chain_runs(
     assert any("Eagle" in m and "not running" in m for m in messages), [
         m for m in messages if "agle" in m
     ]
+
+
+def test_a_run_after_an_audit_in_the_same_process_reads_the_settings_of_its_moment(
+    monkeypatch: pytest.MonkeyPatch,
+    in_process_env: Path,
+    soundcloud_emulator: SoundCloudEmulator,
+) -> None:
+    """A script (or the in-process CLI) audits, then the user points SoundCloud elsewhere:
+    the next run's steps must not fork from a server the audit left with the old settings."""
+    audited = soundcloud_emulator.add_playlist("selector", "audited-first", 2)
+    api.sync_playlist_to_notion(audited.url)
+    assert all(api.audit_playlist(audited.url).values())
+    with SoundCloudEmulator() as moved:  # SoundCloud reached through another proxy now
+        monkeypatch.setenv("SOUNDCLOUD_PROXY", moved.proxy_url)
+        monkeypatch.setenv("SOUNDCLOUD_CLIENT_ID", moved.client_id)
+        after = moved.add_playlist("selector", "after-the-audit", 2)
+        stats = api.sync_playlist_to_notion(after.url)
+    assert (stats["tracks_added"], stats["errors"]) == (2, 0)

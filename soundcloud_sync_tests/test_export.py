@@ -24,7 +24,7 @@ from soundcloud_sync.catalog.schema import SCHEMA_VERSION, _v4_export_columns, m
 from soundcloud_sync.export import export_rekordbox
 from soundcloud_sync.sources.models import Playlist, Track
 from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
-from soundcloud_sync_tests.servers import postgres_server
+from soundcloud_sync_tests.servers import PostgresServer
 
 LONG_TITLE = "Ω" * 20 + "x" * 230  # 250 characters, longer than a file name may be
 HOSTILE = [
@@ -349,7 +349,7 @@ def test_migration_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.scale
-def test_migration_on_postgresql(tmp_path: Path) -> None:
-    with postgres_server() as server:
-        server.create_database("old_catalog")
-        migrate_and_export(server.url("old_catalog"), tmp_path)
+@pytest.mark.xdist_group("scale")  # the deployment test's worker: one server for both
+def test_migration_on_postgresql(tmp_path: Path, postgres: PostgresServer) -> None:
+    postgres.create_database("old_catalog")
+    migrate_and_export(postgres.url("old_catalog"), tmp_path)

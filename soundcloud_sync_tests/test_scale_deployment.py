@@ -34,7 +34,6 @@ from soundcloud_sync_tests.servers import (
     RedisServer,
     ServerUnavailable,
     background,
-    postgres_server,
     redis_server,
 )
 
@@ -56,10 +55,12 @@ POOLS = {"notion_api": 1, "soundcloud_api": 1}
 
 
 @pytest.fixture
-def servers() -> Iterator[tuple[PostgresServer, RedisServer]]:
+def servers(request: pytest.FixtureRequest) -> Iterator[tuple[PostgresServer, RedisServer]]:
+    """The worker's PostgreSQL (the `postgres` fixture) with the deployment's two
+    databases, and a Redis of its own."""
     with ExitStack() as stack:
         try:
-            pg = stack.enter_context(postgres_server())
+            pg: PostgresServer = request.getfixturevalue("postgres")
             redis = stack.enter_context(redis_server())
         except ServerUnavailable as exc:
             pytest.skip(f"cannot start the deployment's servers: {exc}")

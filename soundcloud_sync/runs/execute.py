@@ -239,15 +239,22 @@ def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:
     from ..definitions import audit_playlist_job_def
 
     reap_dead_runs(instance)
-    with execute_job(
-        reconstructable(audit_playlist_job_def),
-        instance=instance,
-        tags={PLAYLIST_TAG: partition_key, "soundcloud_sync/origin": "cli", **worker_tags()},
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    ) as result:
-        evaluations = [
-            e.event_specific_data
-            for e in result.all_events
-            if isinstance(e.event_specific_data, AssetCheckEvaluation)
-        ]
-        return {e.check_name: e.passed for e in evaluations}
+    local = Settings.from_env().executor != "celery"
+    if local:
+        _start_step_server()
+    try:
+        with execute_job(
+            reconstructable(audit_playlist_job_def),
+            instance=instance,
+            tags={PLAYLIST_TAG: partition_key, "soundcloud_sync/origin": "cli", **worker_tags()},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        ) as result:
+            evaluations = [
+                e.event_specific_data
+                for e in result.all_events
+                if isinstance(e.event_specific_data, AssetCheckEvaluation)
+            ]
+            return {e.check_name: e.passed for e in evaluations}
+    finally:
+        if local:  # a later run in this process forks from a server of its own moment
+            _stop_step_server()
