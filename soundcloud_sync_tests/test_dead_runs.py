@@ -25,6 +25,7 @@ from soundcloud_sync.runs.workers import (
 )
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
@@ -249,7 +250,7 @@ def test_instance_settings_of_the_first_release_are_brought_up_to_date(
     home = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_bytes(old)
-    status = subprocess.run([CLI, "status"], env=env, capture_output=True, text=True)
+    status = cli_in_process(env, "status")  # the settings are tested, not the process
     assert status.returncode == 0, status.stderr
     instance = DagsterInstance.from_config(str(home))
     assert instance.run_monitoring_enabled
@@ -259,6 +260,6 @@ def test_instance_settings_of_the_first_release_are_brought_up_to_date(
 
     edited = old.replace(b"max_concurrent_runs: 3", b"max_concurrent_runs: 8")
     (home / "dagster.yaml").write_bytes(edited)
-    status = subprocess.run([CLI, "status"], env=env, capture_output=True, text=True)
+    status = cli_in_process(env, "status")
     assert status.returncode == 0, status.stderr
     assert (home / "dagster.yaml").read_bytes() == edited  # the user's own file stays
