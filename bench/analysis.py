@@ -59,7 +59,7 @@ LO, HI = 70.0, 180.0
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 # Bump when measure() changes, so --measured does not reuse stale measurements.
-MEASURE_CACHE = "m1"
+MEASURE_CACHE = "m3"
 
 
 @dataclass
@@ -83,8 +83,8 @@ def _measured(path: Path) -> Measurements:
         with np.load(store) as z:
             lufs = float(z["lufs"])
             return Measurements(float(z["duration_s"]), None if np.isnan(lufs) else lufs,
-                                z["onset"], z["kick"], z["bands"], z["harmony_change"],
-                                z["pitches"])  # fmt: skip
+                                z["onset"], z["kick"], z["bands"], z["rises"],
+                                z["harmony_change"], z["pitches"])  # fmt: skip
     m = measure(*decode_native(path))
     assert m is not None
     store.parent.mkdir(parents=True, exist_ok=True)

@@ -176,16 +176,16 @@ class Measurements:
     lufs: float | None
     onset: np.ndarray  # spectral flux (dB) over all bands: where anything starts
     kick: np.ndarray  # rise of the power below 150 Hz
-    bands: np.ndarray  # (3, frames) flux below 150 Hz, 150 Hz-4 kHz, above 4 kHz
+    bands: np.ndarray  # (len(BANDS), frames) flux (dB) per band, lowest first (see BANDS)
+    rises: np.ndarray  # (len(BANDS), frames) rise of the power per band: loud hits weigh
     harmony_change: np.ndarray  # how much the chroma changes at each frame (bar starts)
     pitches: np.ndarray  # (PITCHES, frames) power per semitone from C1, partials and all
 
 
-def _band_edges() -> list[int]:
-    import librosa
-
-    mels = librosa.mel_frequencies(N_MELS + 2, fmax=ANALYSIS_SR / 2)
-    return [int(np.searchsorted(mels, hz)) for hz in (150.0, 4000.0)]
+# Mel bands (of N_MELS up to 11 kHz) grouped for the drums' flux: below 150 Hz (kick,
+# sub bass), 150-300 Hz (snare body, bass), five up to 4 kHz, three above (hats, cymbals).
+BANDS = ((0, 3), (3, 6), (6, 12), (12, 20), (20, 28), (28, 36), (36, 46), (46, 52),
+         (52, 58), (58, 64))  # fmt: skip
 
 
 def measure(samples: np.ndarray, sample_rate: int) -> Measurements | None:
@@ -198,7 +198,8 @@ def measure(samples: np.ndarray, sample_rate: int) -> Measurements | None:
     lufs = integrated_lufs(stereo, sample_rate)
     mono = _to_analysis_rate(stereo.mean(axis=1, dtype=np.float32), sample_rate)
     if len(mono) < N_FFT:
-        return Measurements(duration, lufs, *(np.zeros(0),) * 2, np.zeros((3, 0)),
+        nothing = np.zeros((len(BANDS), 0))
+        return Measurements(duration, lufs, np.zeros(0), np.zeros(0), nothing, nothing,
                             np.zeros(0), np.zeros((0, 0)))  # fmt: skip
     rate = ANALYSIS_SR
     spec = librosa.stft(mono, n_fft=N_FFT, hop_length=HOP, center=True)
@@ -209,12 +210,13 @@ def measure(samples: np.ndarray, sample_rate: int) -> Measurements | None:
     mel = mel_fb @ power
     mel_db = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
     flux = np.maximum(0.0, np.diff(mel_db, axis=1, prepend=mel_db[:, :1]))
-    low_edge, high_edge = _band_edges()
-    bands = np.stack([flux[:low_edge].mean(axis=0), flux[low_edge:high_edge].mean(axis=0),
-                      flux[high_edge:].mean(axis=0)])  # fmt: skip
+    bands = np.stack([flux[a:b].mean(axis=0) for a, b in BANDS]).astype(np.float32)
+    band_power = np.stack([mel[a:b].sum(axis=0) for a, b in BANDS])
+    rises = np.maximum(0.0, np.diff(band_power, axis=1, prepend=band_power[:, :1]))
+    rises = (rises / np.maximum(rises.max(axis=1, keepdims=True), 1e-12)).astype(np.float32)
     # Kick drums: the rise of the power below ~150 Hz places the beat (hats and bass
     # notes on the off-beats rise as much in decibels, far less in power).
-    low = mel[: max(1, low_edge)].sum(axis=0)
+    low = mel[: BANDS[0][1]].sum(axis=0)
     kick = np.maximum(0.0, np.diff(low, prepend=low[:1]))
     # The bar starts where the harmony changes most, read on librosa's chroma of the
     # whole spectrum: on the chroma without partials two synthesized bar starts landed
@@ -222,7 +224,7 @@ def measure(samples: np.ndarray, sample_rate: int) -> Measurements | None:
     full = librosa.feature.chroma_stft(S=power, sr=rate, n_fft=N_FFT, tuning=0.0, norm=None)
     share, sounding = frame_shares(full)
     change = np.abs(np.diff(share, axis=1, prepend=share[:, :1])).sum(axis=0) * sounding
-    return Measurements(duration, lufs, flux.mean(axis=0), kick, bands, change, pitches)
+    return Measurements(duration, lufs, flux.mean(axis=0), kick, bands, rises, change, pitches)
 
 
 def decide(
@@ -235,7 +237,7 @@ def decide(
     if not len(m.onset):
         return empty
     tempo = estimate_tempo(m.onset, FRAME_RATE, tempo_range, prefer=genre_tempo_range(genre),
-                           bands=m.bands)  # fmt: skip
+                           bands=m.bands, rises=m.rises)  # fmt: skip
     grid = beat_grid(m.kick, m.harmony_change, tempo.period, FRAME_RATE) if tempo else None
     # Square-rooted shares: one loud sustained note (a drone, a held bass) weighs less
     # against the other notes of the scale; this settled a minor key read as its parallel

@@ -3,12 +3,14 @@ times, its metrical level settled (see meter.py), 3:2 and 4:3 slips checked."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from soundcloud_sync.audio.analysis.common import HOP, _autocorr, _parabolic
+from soundcloud_sync.audio.analysis.meter import meter_evidence
 
 
 def _fold_strength(env: np.ndarray, period: float) -> tuple[float, float]:
@@ -51,6 +53,8 @@ GENRE_TEMPI: dict[tuple[str, ...], tuple[float, float]] = {
 # Off-beat / beat strength ratios between which the evidence is doubtful and a genre's
 # prior may settle the octave; outside it the onsets decide alone.
 GENRE_DOUBT = (0.3, 0.9)
+# How much stronger a 4:3 or 3:4 reading's comb must be to replace the one found.
+FOUR_THREE_MARGIN = 1.2
 
 
 def genre_tempo_range(genre: str | None) -> tuple[float, float] | None:
@@ -136,6 +140,7 @@ def estimate_tempo(
     three_two_ratio: float = 0.85,
     prefer: tuple[float, float] | None = None,
     bands: np.ndarray | None = None,
+    rises: np.ndarray | None = None,
 ) -> TempoEstimate | None:
     """Tempo in BPM from an onset envelope; see the module doc. ``prefer``: the range a
     genre usually counts its beat in (see ``genre_tempo_range``)."""
@@ -162,29 +167,38 @@ def estimate_tempo(
     elif _fits(60 * frame_rate / (period / 2), lo, hi):
         fast, slow = period / 2, period
     if slow is not None:
-        on, off = _fold_strength(onset_env, slow)
-        ratio = off / on if on > 0 else 1.0
-        period = fast if ratio > offbeat_ratio else slow
-        if prefer is not None and GENRE_DOUBT[0] <= ratio <= GENRE_DOUBT[1]:
-            liked = [p for p in (fast, slow) if prefer[0] <= 60 * frame_rate / p <= prefer[1]]
-            period = liked[0] if len(liked) == 1 else period
+        period = _metrical_level(
+            onset_env, bands, rises, fast, slow, frame_rate, prefer, offbeat_ratio
+        )
 
-    # 3:2: a beat of three eighth notes can win the first peak; the real beat repeats
-    # at each of its multiples, so the faster reading wins when its comb is about as
-    # strong, the slower one only when clearly stronger.
+    # 3:2 and 4:3: a beat of three eighth notes (or three of four beats' worth of
+    # sixteenths) can win the first peak. The real beat repeats at each of its
+    # multiples, so a rival reading replaces it only when its comb is clearly stronger:
+    # about as strong for the faster 3:2 reading, 1/three_two_ratio times for the slower
+    # one, FOUR_THREE_MARGIN times for 4:3 either way (a rarer slip, and a costlier one).
     strength = _comb(ac, period)
-    rival = 0.0
-    for factor in (1.5, 2 / 3):
+    rival, best, best_gain = 0.0, None, 1.0
+    for factor, needed in ((1.5, three_two_ratio), (2 / 3, 1 / three_two_ratio),
+                           (4 / 3, FOUR_THREE_MARGIN), (3 / 4, FOUR_THREE_MARGIN)):  # fmt: skip
         candidate = period / factor
         if not _fits(60 * frame_rate / candidate, lo, hi):
             continue
         score = _comb(ac, candidate)
-        needed = three_two_ratio if factor > 1 else 1 / three_two_ratio
-        if score >= needed * strength:
-            period, _ = _refine(onset_env, candidate, frame_rate)
-            rival, strength = strength, _comb(ac, period)
-            break
         rival = max(rival, score)
+        if score / (needed * strength) > best_gain:
+            best, best_gain = candidate, score / (needed * strength)
+    if best is not None:
+        period, _ = _refine(onset_env, best, frame_rate)
+        rival, strength = strength, _comb(ac, period)
+        if _fits(60 * frame_rate / (2 * period), lo, hi):
+            period = _metrical_level(
+                onset_env, bands, rises, period, 2 * period, frame_rate, prefer, offbeat_ratio
+            )
+        elif _fits(60 * frame_rate / (period / 2), lo, hi):
+            period = _metrical_level(
+                onset_env, bands, rises, period / 2, period, frame_rate, prefer, offbeat_ratio
+            )
+        strength = _comb(ac, period)
 
     period = _into_range(period, frame_rate, lo, hi)
     clarity = min(1.0, max(0.0, strength))
@@ -194,6 +208,38 @@ def estimate_tempo(
         confidence=round(clarity * margin * inliers, 3),
         period=float(period),
     )
+
+
+def _metrical_level(
+    onset_env: np.ndarray,
+    bands: np.ndarray | None,
+    rises: np.ndarray | None,
+    fast: float,
+    slow: float,
+    frame_rate: float,
+    prefer: tuple[float, float] | None,
+    offbeat_ratio: float,
+) -> float:
+    """``fast`` or ``slow`` (frames a beat, an octave apart): see meter.py. A genre's
+    usual range settles it where the music leaves it in doubt."""
+    on, off = _fold_strength(onset_env, slow)
+    ratio = off / on if on > 0 else 1.0
+    level = None
+    evidence = (
+        meter_evidence(bands, rises, fast) if bands is not None and rises is not None else None
+    )
+    if evidence is not None:
+        level = evidence.level()
+        if os.environ.get("SOUNDCLOUD_SYNC_DEBUG_METER"):
+            print(f"meter {60 * frame_rate / fast:.1f} {evidence} offbeat {ratio:.2f} {level}")
+    if prefer is not None and not (evidence is not None and evidence.drums_mark_fast()):
+        liked = [p for p in (fast, slow) if prefer[0] <= 60 * frame_rate / p <= prefer[1]]
+        if len(liked) == 1:
+            return liked[0]
+    if level is not None:
+        return fast if level == "fast" else slow
+    # No drums to read: the older rule, the off-beats' strength against the beat's.
+    return fast if ratio > offbeat_ratio else slow
 
 
 def _fit_beats(
