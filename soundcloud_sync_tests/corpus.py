@@ -166,11 +166,15 @@ def _fetch_package(package: str, root: Path, target: Path) -> Path:
 # --------------------------------------------------------------------------- module tempo
 
 
-def _mod_tempo(data: bytes) -> tuple[int, int]:
-    """(speed, tempo) in force at the start of a ProTracker module (defaults 6, 125)."""
+def _mod_channels(data: bytes) -> int:
     channels = {b"M.K.": 4, b"M!K!": 4, b"FLT4": 4, b"4CHN": 4, b"6CHN": 6, b"8CHN": 8}
     tag = data[1080:1084]
-    n_ch = channels.get(tag) or (int(tag[:2]) if tag[2:] == b"CH" and tag[:2].isdigit() else 4)
+    return channels.get(tag) or (int(tag[:2]) if tag[2:] == b"CH" and tag[:2].isdigit() else 4)
+
+
+def _mod_tempo(data: bytes) -> tuple[int, int]:
+    """(speed, tempo) in force at the start of a ProTracker module (defaults 6, 125)."""
+    n_ch = _mod_channels(data)
     first_pattern = data[952]
     row0 = 1084 + first_pattern * 64 * n_ch * 4
     speed, tempo = 6, 125
@@ -184,24 +188,125 @@ def _mod_tempo(data: bytes) -> tuple[int, int]:
     return speed, tempo
 
 
-def module_bpm(path: Path) -> float | None:
-    """The beat tempo a tracker module states, from its header (None if it states none)."""
+Rows = list[list[tuple[int, int]]]  # each row's (command, value) effects, in play order
+
+
+def _it_rows(data: bytes) -> Rows:
+    """The effects of each row an Impulse Tracker song plays, pattern after pattern."""
+    orders, _ins, samples, patterns = struct.unpack_from("<HHHH", data, 0x20)
+    table = 0xC0 + orders + 4 * _ins + 4 * samples
+    pointers = struct.unpack_from(f"<{patterns}I", data, table)
+    out: Rows = []
+    for order in data[0xC0 : 0xC0 + orders]:
+        if order >= patterns or not pointers[order]:
+            continue
+        length = struct.unpack_from("<H", data, pointers[order])[0]
+        i, end = pointers[order] + 8, pointers[order] + 8 + length
+        masks: dict[int, int] = {}
+        out.append([])
+        while i < end:
+            channel_byte = data[i]
+            i += 1
+            if channel_byte == 0:
+                out.append([])
+                continue
+            channel = (channel_byte - 1) & 63
+            if channel_byte & 128:
+                masks[channel] = data[i]
+                i += 1
+            mask = masks.get(channel, 0)
+            i += (mask & 1) + (mask >> 1 & 1) + (mask >> 2 & 1)
+            if mask & 8:
+                out[-1].append((data[i], data[i + 1]))
+                i += 2
+    return out
+
+
+def _s3m_rows(data: bytes) -> Rows:
+    """The effects of each row a Scream Tracker 3 song plays, pattern after pattern."""
+    orders, instruments, patterns = struct.unpack_from("<HHH", data, 0x20)
+    table = 0x60 + orders + 2 * instruments
+    pointers = [16 * p for p in struct.unpack_from(f"<{patterns}H", data, table)]
+    out: Rows = []
+    for order in data[0x60 : 0x60 + orders]:
+        if order >= patterns or not pointers[order]:
+            continue
+        length = struct.unpack_from("<H", data, pointers[order])[0]
+        i, end = pointers[order] + 2, pointers[order] + length
+        out.append([])
+        while i < end:
+            what = data[i]
+            i += 1
+            if what == 0:
+                out.append([])
+                continue
+            i += 2 * bool(what & 32) + bool(what & 64)
+            if what & 128:
+                out[-1].append((data[i], data[i + 1]))
+                i += 2
+    return out
+
+
+def _mod_rows(data: bytes, channels: int) -> Rows:
+    """The effects of each row a ProTracker song plays, pattern after pattern."""
+    out: Rows = []
+    for order in data[952 : 952 + data[950]]:
+        for row in range(64):
+            start = 1084 + (order * 64 + row) * channels * 4
+            cells = [data[start + 4 * c : start + 4 * c + 4] for c in range(channels)]
+            out.append([(c[2] & 0x0F, c[3]) for c in cells if len(c) == 4])
+    return out
+
+
+def _one_tempo(rows: Rows, speed: int, tempo: int, speed_cmd: int, tempo_cmd: int,
+               seconds: float) -> bool:  # fmt: skip
+    """Whether the song's first speed and tempo hold for 90 % of its first ``seconds``
+    (a row lasts ``speed`` ticks of 2.5/``tempo`` s; a ritardando of two rows at a
+    phrase's end does not unsettle a tempo). Pattern jumps and breaks are not followed:
+    the patterns are taken in order, close enough to tell a steady song from one that
+    changes pace."""
+    elapsed = steady = 0.0
+    first = None
+    for row in rows:
+        for command, value in row:
+            if command == speed_cmd and 0 < value < (32 if speed_cmd == tempo_cmd else 256):
+                speed = value
+            elif command == tempo_cmd and value >= 32:
+                tempo = value
+        first = first or (speed, tempo)
+        row_s = speed * 2.5 / tempo
+        elapsed += row_s
+        steady += row_s if (speed, tempo) == first else 0.0
+        if elapsed >= seconds:
+            break
+    return steady >= 0.9 * elapsed
+
+
+def module_bpm(path: Path, seconds: float = MAX_SECONDS) -> float | None:
+    """The beat tempo a tracker module states over its first ``seconds`` (None if it
+    states none, or changes it)."""
     data = path.read_bytes()
     rows_per_beat = 4
+    # A song that changes its speed or tempo within the excerpt states no one tempo
+    # (IT and S3M: commands A and T; MOD: F); XM files are taken at their header's word.
+    steady = True
     if path.suffix == ".it" and data[:4] == b"IMPM":
         speed, tempo = data[0x32], data[0x33]
         highlight = data[0x1E]
         if 2 <= highlight <= 8:
             rows_per_beat = highlight
+        steady = _one_tempo(_it_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".s3m" and data[0x2C:0x30] == b"SCRM":
         speed, tempo = data[0x31], data[0x32]
+        steady = _one_tempo(_s3m_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".xm" and data[:17] == b"Extended Module: ":
         speed, tempo = struct.unpack_from("<HH", data, 60 + 16)
     elif path.suffix == ".mod" and len(data) > 1084:
         speed, tempo = _mod_tempo(data)
+        steady = _one_tempo(_mod_rows(data, _mod_channels(data)), speed, tempo, 15, 15, seconds)
     else:
         return None
-    if not speed or not tempo:
+    if not speed or not tempo or not steady:
         return None
     return tempo * 24.0 / (speed * rows_per_beat)
 

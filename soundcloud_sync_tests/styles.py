@@ -33,6 +33,15 @@ PROGRESSIONS = {
     "minor": ((0, 5, 6, 0), (0, 3, 4.5, 0), (0, 0, 5, 6), (0, 3, 0, 4.5), (0, 5, 3, 4.5)),
     "major": ((0, 4, 5, 3), (0, 3, 4, 0), (0, 5, 3, 4), (0, 3, 0, 4), (0, 0, 3, 4)),
 }
+# The loops that make a key hard to read, as common in dance music and pop as the
+# others: i-VI-III-VII (its relative major's chords, all four), i-iv-VII-III, the
+# major I-IV-I-IV vamp (a fifth below is as good a fit) and vi-IV-I-V read from I.
+HARD_PROGRESSIONS = {
+    "minor": ((0, 5, 2, 6), (0, 3, 6, 2)),
+    "major": ((0, 3, 0, 3), (0, 5, 3, 4)),
+}
+ROMAN = {"minor": ("i", "ii", "III", "iv", "v", "VI", "VII"),
+         "major": ("I", "ii", "iii", "IV", "V", "vi", "vii")}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,14 +178,24 @@ def _bass_steps(style: str, bar: int) -> list[tuple[float, float]]:
     return [(0, 3), (6, 2), (8, 3), (12, 2), (14, 2)]  # pop, breakbeat
 
 
-def compose(style: Style, bpm: float, key: str, drums: bool, seed: int, bars: int) -> Piece:
+def compose(
+    style: Style,
+    bpm: float,
+    key: str,
+    drums: bool,
+    seed: int,
+    bars: int,
+    progression: tuple[float, ...] | None = None,
+) -> Piece:
     """One piece: ``bars`` bars of 4/4 at ``bpm`` in ``key``."""
     rng = np.random.default_rng(seed)
     tonic_name, mode = key.split()
     tonic = NOTE_NAMES.index(tonic_name)
     scale = MAJOR if mode == "major" else MINOR
-    options = PROGRESSIONS[mode]
-    progression = options[seed % len(options)]
+    named = progression is not None
+    if progression is None:
+        options = PROGRESSIONS[mode]
+        progression = options[seed % len(options)]
     sevenths = style.name in ("r&b", "boom-bap") and seed % 2 == 0
     notes: list[Note] = []
 
@@ -223,6 +242,8 @@ def compose(style: Style, bpm: float, key: str, drums: bool, seed: int, bars: in
                 notes.append(Note(when(base + s), 0.45, pitch, 78, LEAD))
     name = f"{style.name.replace(' ', '-').replace('&', 'n')}-{bpm:g}-{key.replace(' ', '-')}"
     name += "" if drums else "-nodrums"
+    if named:
+        name += "-" + "-".join(ROMAN[mode][int(d)] for d in progression)
     programs = dict(zip((BASS, CHORDS, LEAD), style.programs, strict=True))
     return Piece(name, style.name, style.genre, bpm, key, drums, style.swing, programs, notes)
 
@@ -244,5 +265,16 @@ def style_set(pieces_per_style: int = 8, seconds: float = 60.0) -> list[Piece]:
             bars = int(np.ceil(seconds * bpm / 240.0))
             key = keys[(7 * k + s_i) % 24]
             out.append(compose(style, bpm, key, drums, seed=1000 * s_i + i, bars=bars))
+            k += 1
+    # Two more a style on the loops that make a key hard to read.
+    for s_i, style in enumerate(STYLES):
+        lo, hi = style.tempi
+        for j in range(2):
+            key = keys[(7 * k + s_i) % 24]
+            mode = key.split()[1]
+            bpm = round(lo + (hi - lo) * (0.3 + 0.4 * j), 1)
+            out.append(compose(style, bpm, key, True, seed=1000 * s_i + 50 + j,
+                               bars=int(np.ceil(seconds * bpm / 240.0)),
+                               progression=HARD_PROGRESSIONS[mode][(s_i + j) % 2]))  # fmt: skip
             k += 1
     return out

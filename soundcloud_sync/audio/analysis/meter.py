@@ -6,9 +6,10 @@ pulse the drums mark. On the faster reading, three things each say "this is the 
 
 - **The kick on every beat** (four on the floor): the low band hits as hard half-way
   through each slow beat as on it.
-- **A backbeat every two beats**: the snare (the middle band) repeats every two fast
-  beats, as in drum & bass's two-step (kick on 1, snare on 2 and 4 at 174). Read at 87
-  that snare would fall between the beats, and a backbeat falls on a beat.
+- **A backbeat every two beats**: the snare repeats every two fast beats, both in its
+  body (300 Hz-2.4 kHz) and its rattle (600 Hz-4 kHz; an off-beat hat shows in the
+  rattle only), as in drum & bass's two-step (kick on 1, snare on 2 and 4 at 174).
+  Read at 87 that snare would fall between the beats, and a backbeat falls on a beat.
 - **Hi-hats in sixteenths of the fast beat**: a steady layer at an eighth of the slow
   beat (thirty-second notes at 70-87 BPM) is not how slow grooves are played; it is trap
   and half-time drum & bass at 140-175, whose snare falls once a bar.
@@ -30,9 +31,9 @@ import numpy as np
 # half-way between the fast beat's eighths, relative to the eighths; how peaked the
 # snare's pattern over two slow beats (a backbeat: one clear hit per slow beat pair).
 KICK_EVERY_BEAT = 0.5
-BACKBEAT_EVERY_TWO = 0.75
+BACKBEAT_EVERY_TWO = 0.7
 FAST_HATS = 0.45
-SLOW_BACKBEAT = 0.85
+SLOW_BACKBEAT = 0.8
 
 
 def fold(env: np.ndarray, period: float, bins: int) -> np.ndarray:
@@ -124,10 +125,11 @@ class MeterEvidence:
 def meter_evidence(bands: np.ndarray, rises: np.ndarray, fast_period: float) -> MeterEvidence:
     """Evidence for the fast reading (``fast_period`` frames a beat) against the slow one
     (twice as long), from the per-band flux and power rises (lowest band first)."""
-    snare = rises[3:7].sum(axis=0)  # 600 Hz - 4 kHz: a snare's or a clap's noise
+    snare = rises[3:7].sum(axis=0)  # 600 Hz - 4 kHz: a snare's or a clap's rattle
+    body = rises[2:6].sum(axis=0)  # 300 Hz - 2.4 kHz: its body (an off-beat hat has none)
     return MeterEvidence(
         kick_every_beat=regularity(rises[0], fast_period),
-        backbeat_every_two=_repeat(snare, 4 * fast_period),
+        backbeat_every_two=min(_repeat(snare, 4 * fast_period), _repeat(body, 4 * fast_period)),
         fast_hats=half_cycle_repeat(bands[-3:], fast_period / 2, bins=16),
         slow_backbeat=_peakedness(snare, 4 * fast_period),
     )
