@@ -86,7 +86,6 @@ def _measured(path: Path) -> Measurements:
                                 z["onset"], z["kick"], z["bands"], z["rises"],
                                 z["harmony_change"], z["pitches"])  # fmt: skip
     m = measure(*decode_native(path))
-    assert m is not None
     store.parent.mkdir(parents=True, exist_ok=True)
     tmp = store.with_name(f"{store.stem}.{os.getpid()}.part.npz")
     np.savez(tmp, **{**m.__dict__, "lufs": np.nan if m.lufs is None else m.lufs})

@@ -159,9 +159,9 @@ def estimate_tempo(
     # Refine first: folding over minutes with an imprecise period smears the beat.
     period, inliers = _refine(onset_env, period, frame_rate)
 
-    # Octave: the slower reading unless its off-beats hit as hard as its beats. A genre
-    # prior decides only when the off-beats are neither clearly weak nor clearly equal.
-    fast, slow = period, None
+    # Octave: see meter.py (and _metrical_level for the genre's part).
+    fast: float = period
+    slow: float | None = None
     if _fits(60 * frame_rate / (2 * period), lo, hi):
         slow = 2 * period
     elif _fits(60 * frame_rate / (period / 2), lo, hi):
@@ -177,7 +177,8 @@ def estimate_tempo(
     # about as strong for the faster 3:2 reading, 1/three_two_ratio times for the slower
     # one, FOUR_THREE_MARGIN times for 4:3 either way (a rarer slip, and a costlier one).
     strength = _comb(ac, period)
-    rival, best, best_gain = 0.0, None, 1.0
+    rival, best_gain = 0.0, 1.0
+    rival_period: float | None = None
     for factor, needed in ((1.5, three_two_ratio), (2 / 3, 1 / three_two_ratio),
                            (4 / 3, FOUR_THREE_MARGIN), (3 / 4, FOUR_THREE_MARGIN)):  # fmt: skip
         candidate = period / factor
@@ -186,9 +187,9 @@ def estimate_tempo(
         score = _comb(ac, candidate)
         rival = max(rival, score)
         if score / (needed * strength) > best_gain:
-            best, best_gain = candidate, score / (needed * strength)
-    if best is not None:
-        period, _ = _refine(onset_env, best, frame_rate)
+            rival_period, best_gain = candidate, score / (needed * strength)
+    if rival_period is not None:
+        period, _ = _refine(onset_env, rival_period, frame_rate)
         rival, strength = strength, _comb(ac, period)
         if _fits(60 * frame_rate / (2 * period), lo, hi):
             period = _metrical_level(
