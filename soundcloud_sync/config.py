@@ -37,6 +37,7 @@ DEFAULT_PLAYLISTS_FILE = "playlists.yaml"
 TEMPO_LIMITS = (40.0, 250.0)
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
 EXECUTORS = ("default", "celery")
+CATALOG_URL_ENV = "SOUNDCLOUD_SYNC_CATALOG_URL"
 CELERY_BROKER_ENV = "CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "CELERY_RESULT_BACKEND"
 
@@ -447,6 +448,19 @@ class Settings:
                 "read (create a Spotify app: see the README's Spotify section)"
             )
 
+    def require_notion(self) -> None:
+        """Refuse a Notion-only call before anything runs when Notion is not set up."""
+        missing = [
+            name
+            for name, value in (
+                ("NOTION_TOKEN", self.notion_token),
+                ("NOTION_TRACKS_DATABASE_ID", self.notion_tracks_database_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)}: not set, so Notion cannot be written")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Every setting, checked; `.env` is read first unless an environment is given."""
@@ -489,7 +503,7 @@ class Settings:
                 "SPOTIFY_ACCOUNTS_BASE", _api_base, DEFAULT_SPOTIFY_ACCOUNTS_BASE
             ),
             audio_formats=parse_formats(env.raw("AUDIO_FORMATS")),
-            catalog_url=env.get("SOUNDCLOUD_SYNC_CATALOG_URL", _catalog_url, None),
+            catalog_url=env.get(CATALOG_URL_ENV, _catalog_url, None),
             playlists_file=env.get(
                 "SOUNDCLOUD_SYNC_PLAYLISTS_FILE", _file, Path(DEFAULT_PLAYLISTS_FILE)
             ),

@@ -8,13 +8,29 @@ The Dagster assets call these functions, and so do the read-only paths of the AP
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from .catalog import AUDIO_ON_DISK, Catalog, utc_now
-from .sources import Playlist, SinglesRef, SpotifyPlaylistRef, TrackRef, parse_playlist_url
+from .catalog import AUDIO_ON_DISK, Catalog, joined_at, utc_now
+from .errors import SoundCloudSyncError
+from .sources import (
+    Availability,
+    Playlist,
+    SinglesRef,
+    Source,
+    SpotifyPlaylistRef,
+    Track,
+    TrackRef,
+    parse_playlist_url,
+    parse_soundcloud_url,
+    public_url,
+    spotify_track_id,
+    track_from_json,
+)
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_PREFIX = "progress:"
@@ -166,15 +182,28 @@ def sync_notion_pages(
     dry_run: bool = False,
     max_concurrent: int = 4,
     progress: Progress | None = None,
+    joined_after: datetime | None = None,
 ) -> Any:
     """The Notion step: upsert the playlist's pages, unlink ``removed_ids``; remember
-    every page id the moment it is known. ``dry_run`` reads all and writes nothing."""
+    every page id the moment it is known. ``dry_run`` reads all and writes nothing.
+
+    ``joined_after``: only tracks that joined the playlist after that time are written;
+    the others are left as they are (not created, updated or unlinked; `left_out`)."""
     catalog_tracks = catalog.playlist_tracks(key, include_removed=True)
     known = known_pages(catalog_tracks)
+    playlist = notion_playlist(playlist_row)
+    track_rows = with_availability(track_rows, catalog_tracks)
+    left_out: list[dict[str, Any]] = []
+    if joined_after is not None:
+        track_rows, left_out = split_by_joining(track_rows, joined_after)
+        track_rows = [*track_rows, *_untouched(notion_sync, left_out, known)]
+        removed_ids = ()
+        if any(int(r["soundcloud_id"]) not in known for r in left_out if readable_row(r)):
+            playlist["ids_complete"] = False  # some tracks still lack a page: Partial
     removed = {sid: known[sid].page_id if sid in known else None for sid in removed_ids}
     report = notion_sync.upsert_playlist(
-        notion_playlist(playlist_row),
-        with_availability(track_rows, catalog_tracks),
+        playlist,
+        track_rows,
         known=known,
         playlist_page_id=playlist_row.get("notion_page_id"),
         removed=removed,
@@ -193,7 +222,58 @@ def sync_notion_pages(
             last_synced_at=utc_now(),
             sync_status=report.sync_status,
         )
+    report.left_out = len(left_out)
     return report
+
+
+def readable_row(row: Mapping[str, Any]) -> bool:
+    from .notion.sync import readable
+
+    return readable(row)
+
+
+def split_by_joining(
+    rows: list[dict[str, Any]], since: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows that joined the playlist after ``since``, the others) — see
+    `catalog.joined_at`; a track whose joining time is unknown counts as an earlier one."""
+    after: list[dict[str, Any]] = []
+    before: list[dict[str, Any]] = []
+    for row in rows:
+        joined = parse_time(joined_at(row))
+        (after if joined is not None and joined > since else before).append(row)
+    return after, before
+
+
+def _untouched(
+    notion_sync: Any, rows: list[dict[str, Any]], known: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """Rows left out by time whose page is already linked, handed to the upsert as they
+    are so the playlist page keeps its order; it finds nothing to write for them."""
+    from .notion import KnownPage
+
+    kept = []
+    for row in rows:
+        sid = int(row["soundcloud_id"])
+        page = known.get(sid)
+        if page is not None and page.linked:
+            known[sid] = KnownPage(page.page_id, notion_sync.track_hash(row), True)
+            kept.append(row)
+    return kept
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time as an aware datetime (a naive one is taken as UTC), or None."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def missing_pages_message(key: str, report: Any) -> str | None:
@@ -217,23 +297,31 @@ def upsert_track_pages(
     batch_size: int = 50,
     max_concurrent: int = 4,
 ) -> dict[str, Any]:
-    """Tracks without a playlist into Music Tracks: the same upsert (lookup in bulk,
-    create or fill in, never a duplicate), in batches that share one lookup."""
+    """Tracks into Music Tracks: the same upsert (lookup in bulk, create or fill in,
+    never a duplicate), in batches that share one lookup. Rows naming a playlist
+    (``playlist_url``, and ``playlist_name`` for a page made for it) are linked to its
+    page in Playlists, which is found (or made) once."""
     counts: Counter[str] = Counter()
     page_ids: dict[int, str] = {}
     failed: list[dict[str, Any]] = []
-    for start in range(0, len(tracks), max(1, batch_size)):
-        batch = tracks[start : start + max(1, batch_size)]
-        in_catalog = catalog.tracks_by_id(int(t["soundcloud_id"]) for t in batch)
-        report = notion_sync.upsert_tracks(
-            with_availability(batch, pd.DataFrame(list(in_catalog.values()))),
-            known=known_pages(pd.DataFrame(list(in_catalog.values())), linked=True),
-            max_concurrent=max_concurrent,
-            on_page=page_recorder(catalog, None, len(batch)),
-        )
-        counts.update(r.status for r in report.tracks)
-        page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
-        failed.extend(report.failed_tracks())
+    warnings: list[str] = []
+    for playlist_url, rows in _by_playlist(tracks, warnings).items():
+        page_id = _playlist_page(notion_sync, catalog, playlist_url, rows) if playlist_url else None
+        for start in range(0, len(rows), max(1, batch_size)):
+            batch = rows[start : start + max(1, batch_size)]
+            in_catalog = pd.DataFrame(
+                list(catalog.tracks_by_id(int(t["soundcloud_id"]) for t in batch).values())
+            )
+            report = notion_sync.upsert_tracks(
+                with_availability(batch, in_catalog),
+                known=known_pages(in_catalog, linked=page_id is None),
+                max_concurrent=max_concurrent,
+                on_page=page_recorder(catalog, None, len(batch)),
+                playlist_page_id=page_id,
+            )
+            counts.update(r.status for r in report.tracks)
+            page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
+            failed.extend(report.failed_tracks())
     return {
         "created": counts["created"],
         "updated": counts["updated"],
@@ -242,7 +330,170 @@ def upsert_track_pages(
         "failed_tracks": failed,
         "unreadable": counts["unreadable"],
         "page_ids": page_ids,
+        "warnings": warnings,
     }
+
+
+def _by_playlist(
+    rows: list[dict[str, Any]], warnings: list[str]
+) -> dict[str | None, list[dict[str, Any]]]:
+    """Rows grouped by the playlist they name (its public URL), in their order."""
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    unnamed = 0
+    for row in rows:
+        url = None
+        if row.get("playlist_url"):
+            try:
+                url = parse_playlist_url(str(row["playlist_url"])).public_url
+            except SoundCloudSyncError as err:
+                warnings.append(f"not linked to a playlist: {err}")
+        elif row.get("playlist_name"):
+            unnamed += 1
+        groups.setdefault(url, []).append(row)
+    if unnamed:
+        warnings.append(
+            f"{unnamed} row(s) name a playlist without its playlist_url: not linked (a "
+            "Playlists page is found by its URL)"
+        )
+    return groups
+
+
+def _playlist_page(
+    notion_sync: Any, catalog: Catalog, url: str, rows: list[dict[str, Any]]
+) -> str | None:
+    """The Playlists page of the playlist at ``url``: the catalog's, else found in
+    Notion by its URL, else made (named as the rows name it)."""
+    ref = parse_playlist_url(url)
+    known = catalog.playlist(ref.key) or {}
+    if known.get("notion_page_id"):
+        return str(known["notion_page_id"])
+    spotify = isinstance(ref, SpotifyPlaylistRef)
+    name = next((r["playlist_name"] for r in rows if r.get("playlist_name")), None)
+    playlist = {
+        "url": None if spotify else url,
+        "spotify_url": url if spotify else None,
+        "name": name or known.get("title") or url,
+    }
+    page_id, _ = notion_sync.playlist_page(playlist)
+    return page_id
+
+
+@dataclass
+class ResolvedRows:
+    """The seed's track rows as catalog tracks, and the rows that could not be."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+
+_TRACK_KEYS = frozenset(f.name for f in fields(Track))
+
+
+def _given_track(row: Mapping[str, Any], **identity: Any) -> Track | None:
+    """A row that carries every field of a track (as `extract_playlist_tracks` gives):
+    taken as it is, no request needed. A row with less is looked up."""
+    if not set(row) >= _TRACK_KEYS or not row.get("title"):
+        return None
+    values = {k: row[k] for k in _TRACK_KEYS}
+    values.update(tags=tuple(row.get("tags") or ()), **identity)
+    values["availability"] = Availability(row.get("availability") or Availability.OK)
+    values["source"] = Source(row.get("source") or Source.SOUNDCLOUD)
+    return Track(**values)
+
+
+def resolve_track_rows(
+    rows: Sequence[Mapping[str, Any]],
+    soundcloud: Any,
+    spotify: Callable[[], Any] | None,
+    catalog: Catalog,
+) -> ResolvedRows:
+    """The seed's rows (``title``, ``artist``, ``url``; or what `extract_playlist_tracks`
+    gives) as catalog tracks, each a recording with its catalog id, in the given order.
+
+    A SoundCloud row is found by its id, else by its page URL (the catalog first; one
+    ``/resolve`` for a URL it does not know); ids are read in batches of 50. A Spotify
+    row (``spotify_id`` or a Spotify track URL) with less than a full track costs one
+    Spotify request. A row that cannot be found is named in ``failed`` with the reason."""
+    out = ResolvedRows()
+    tracks: dict[int, Track] = {}  # by row index
+    by_id: dict[int, list[int]] = {}  # SoundCloud id -> rows that need its full object
+    urls = {i: public_url(str(r["url"])) for i, r in enumerate(rows) if _is_soundcloud_url(r)}
+    known_urls = catalog.track_ids_by_url(urls.values())
+
+    spotify_client = None  # made on the first Spotify row that needs a lookup
+
+    def fail(i: int, reason: str) -> None:
+        row = rows[i]
+        out.failed.append({"soundcloud_id": row.get("soundcloud_id"), "title": row.get("title"),
+                           "url": row.get("url"), "reason": reason})  # fmt: skip
+
+    for i, row in enumerate(rows):
+        sid = _positive_int(row.get("soundcloud_id"))
+        spotify_id = row.get("spotify_id") or spotify_track_id(
+            row.get("spotify_url") or row.get("url")
+        )
+        try:
+            if sid is None and i in urls:
+                sid = known_urls.get(urls[i])
+                if sid is None:
+                    tracks[i] = soundcloud.resolve_track(str(row["url"]))
+                    continue
+            if sid is not None:
+                given = _given_track(row, soundcloud_id=sid)
+                if given is not None:
+                    tracks[i] = given
+                else:
+                    by_id.setdefault(sid, []).append(i)
+            elif spotify_id:
+                given = _given_track(row, soundcloud_id=None, spotify_id=str(spotify_id))
+                if given is not None:
+                    tracks[i] = given
+                elif spotify is None:
+                    fail(i, "a Spotify track: SPOTIFY_CLIENT_ID/SPOTIFY_CLIENT_SECRET not set")
+                else:
+                    spotify_client = spotify_client or spotify()
+                    tracks[i] = spotify_client.fetch_track(str(spotify_id))
+            else:
+                fail(i, "no SoundCloud or Spotify track id or URL to find it by")
+        except SoundCloudSyncError as err:
+            fail(i, str(err))
+    if by_id:
+        found = soundcloud.fetch_track_json(by_id)
+        for sid, places in by_id.items():
+            for i in places:
+                if sid in found:
+                    tracks[i] = track_from_json(found[sid], 0)
+                else:
+                    fail(i, f"SoundCloud id {sid}: no such track (deleted, or private)")
+    if spotify_client is not None:
+        spotify_client.close()
+    ordered = [i for i in range(len(rows)) if i in tracks]
+    recorded = catalog.record_tracks([tracks[i] for i in ordered])
+    for i, track in zip(ordered, recorded, strict=True):
+        row = rows[i]
+        out.rows.append({
+            **track.to_row(),
+            **{k: row[k] for k in ("playlist_name", "playlist_url", "track_number") if k in row},
+        })  # fmt: skip
+    return out
+
+
+def _is_soundcloud_url(row: Mapping[str, Any]) -> bool:
+    url = row.get("url")
+    if not url or spotify_track_id(str(url)):
+        return False
+    try:
+        return isinstance(parse_soundcloud_url(str(url)), TrackRef)
+    except SoundCloudSyncError:
+        return False
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
 
 
 def report_frame(report: Any) -> pd.DataFrame:
@@ -307,7 +558,24 @@ def plan_notion_sync(
         "dry_run": True,
     }
     if notion_sync is None:
-        return {**plan, "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set"}
+        # No Notion to ask: what the catalog knows. Tracks with a page are counted as
+        # skipped (their values may differ in Notion), the readable others as added.
+        pages = known_pages(catalog.playlist_tracks(playlist.key))
+        readable_rows = [r for r in rows if readable_row(r)]
+        return {
+            **plan,
+            "tracks_added": sum(1 for r in readable_rows if r["soundcloud_id"] not in pages),
+            "tracks_updated": 0,
+            "tracks_skipped": sum(1 for r in readable_rows if r["soundcloud_id"] in pages),
+            "tracks_unlinked": 0,
+            "errors": 0,
+            "failed_tracks": [],
+            "unreadable": len(rows) - len(readable_rows),
+            "track_ids": [
+                pages[r["soundcloud_id"]].page_id for r in rows if r["soundcloud_id"] in pages
+            ],
+            "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set",
+        }
     report = sync_notion_pages(
         notion_sync,
         catalog,
@@ -320,6 +588,7 @@ def plan_notion_sync(
     stats = report.stats()
     return {
         **plan,
+        "track_ids": [t.page_id for t in report.tracks if t.page_id],
         **{k: stats[k] for k in ("tracks_added", "tracks_updated", "tracks_skipped")},
         **{k: stats[k] for k in ("tracks_unlinked", "errors", "failed_tracks", "unreadable")},
         "notion_requests": stats["notion_requests"],

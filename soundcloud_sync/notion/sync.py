@@ -97,6 +97,7 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
     rate_limited: int = 0
+    left_out: int = 0  # tracks that joined before the time asked for: not written
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tracks if t.status == status)
@@ -151,6 +152,7 @@ class SyncReport:
             "failed_tracks": self.failed_tracks(),
             "unreadable": self.count("unreadable"),
             "unreadable_tracks": self.unreadable_tracks(),
+            "tracks_left_out": self.left_out,
             "track_ids": {t.soundcloud_id: t.page_id for t in self.tracks if t.page_id},
             "notion_requests": self.requests,
             "rate_limited": self.rate_limited,
@@ -425,6 +427,13 @@ class NotionCatalogSync:
                 if page is not None:
                     return page["id"], page.get("url")
         raise NotionError("create playlist page", f"gave up after {MAX_ROUNDS} lost answers")
+
+    def playlist_page(self, playlist: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """(id, url) of the playlist's page in Playlists, found by its SoundCloud or
+        Spotify URL, or made (Sync Status Partial: only some of its tracks are known)."""
+        if playlist.get("spotify_url"):
+            self._ensure_spotify_url_property(False, [])
+        return self._ensure_playlist_page(playlist, None, False)
 
     def _ensure_spotify_url_property(self, dry_run: bool, warnings: list[str]) -> None:
         """A Spotify playlist's page needs a `Spotify URL` property in Playlists: add it
@@ -1033,16 +1042,19 @@ class NotionCatalogSync:
         dry_run: bool = False,
         max_concurrent: int = 4,
         on_page: Callable[[TrackResult], None] | None = None,
+        playlist_page_id: str | None = None,
     ) -> SyncReport:
-        """Tracks with no playlist: found in bulk, created or filled in, never duplicated."""
+        """Tracks found in bulk, created or filled in, never duplicated; linked to the
+        page ``playlist_page_id`` when given (its other links and properties untouched)."""
         requests0, limited0 = self._request_counts()
         tracks_schema, _ = self.schemas()
         report = SyncReport(dry_run=dry_run, warnings=list(tracks_schema.warnings))
-        rows, known_pages = _rows_and_known(tracks, known, linked=True)
+        rows, known_pages = _rows_and_known(tracks, known, linked=playlist_page_id is None)
         try:
             results = self._sync_tracks(
-                rows, known_pages, None, dry_run, max_concurrent, on_page, report.warnings
-            )
+                rows, known_pages, playlist_page_id, dry_run, max_concurrent, on_page,
+                report.warnings,
+            )  # fmt: skip
             report.tracks = [results[sid] for sid in rows]
         finally:
             requests1, limited1 = self._request_counts()

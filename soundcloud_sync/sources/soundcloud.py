@@ -24,6 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,7 +288,8 @@ class SoundCloudClient:
         self.max_wait = max_wait
         self.network_retries = network_retries
         self._sleep = sleep
-        self._secrets = [s for s in (client_id, oauth_token) if s]
+        proxy_password = urlsplit(proxy).password if proxy else None
+        self._secrets = [s for s in (client_id, oauth_token, proxy_password) if s]
         self.request_count: collections.Counter[str] = collections.Counter()
         self.raw_tracks: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
@@ -407,6 +409,15 @@ class SoundCloudClient:
             self.raw_tracks.update(found)
         return found
 
+    def resolve_track(self, url: str) -> Track:
+        """One track by its page URL (one ``/resolve``: SoundCloud has no lookup of many
+        URLs at once); an error naming the URL when it is no readable track."""
+        obj = self._resolve_track(_track_ref(url), known=False)
+        assert obj is not None  # never None for a track not known before
+        with self._lock:
+            self.raw_tracks[int(obj["id"])] = dict(obj)
+        return track_from_json(obj, 0)
+
     def fetch_user_listing(self, ref: UserListingRef) -> Playlist:
         """Every track the user liked or uploaded, newest first, page by page to the last.
 
@@ -418,14 +429,21 @@ class SoundCloudClient:
         entries = [e for page in self._pages(ref, int(user["id"]), self.page_size) for e in page]
         listed: list[Mapping[str, Any]] = []
         skipped: list[SkippedEntry] = []
+        joined: dict[int, str] = {}  # a like's own time; an upload's is the track's
         for position, entry in enumerate(entries, start=1):
             track = _listed_track(entry)
             if track is not None and track.get("id") is not None:
                 listed.append(track)
+                when = entry.get("created_at") or track.get("created_at")
+                if when:
+                    joined.setdefault(int(track["id"]), str(when))
             elif isinstance(entry.get("playlist"), dict):
                 title = entry["playlist"].get("title")
                 skipped.append(SkippedEntry(position, title, "a liked playlist: add its own URL"))
-        tracks = self._tracks_in_order(listed, ref.public_url)
+        tracks = tuple(
+            replace(t, added_at=joined.get(t.soundcloud_id or 0))
+            for t in self._tracks_in_order(listed, ref.public_url)
+        )
         username = user.get("username") or ref.user
         return Playlist(
             soundcloud_id=int(user["id"]),

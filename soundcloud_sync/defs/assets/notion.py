@@ -7,6 +7,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -18,6 +19,7 @@ from ...notion.sync import readable
 from ...pipeline import (
     missing_pages_message,
     notion_removals,
+    parse_time,
     records,
     report_frame,
     sync_notion_pages,
@@ -25,6 +27,14 @@ from ...pipeline import (
 from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
 from .common import step_progress
+
+
+class NotionTrackPagesConfig(Config):
+    """Run config of the Notion step (all optional)."""
+
+    # ISO-8601 time: write only the tracks that joined the playlist after it (a naive
+    # time is UTC); the others are left as they are. The seed's `last_sync_time`.
+    joined_after: str | None = None
 
 
 @asset(
@@ -37,7 +47,10 @@ from .common import step_progress
     "linked both ways with the playlist's page; page ids are kept in the catalog.",
 )
 def notion_track_pages(
-    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
+    context: AssetExecutionContext,
+    config: NotionTrackPagesConfig,
+    notion: NotionResource,
+    catalog: CatalogResource,
 ):
     if not notion.enabled:
         context.log.warning(notion.disabled_reason)
@@ -45,6 +58,9 @@ def notion_track_pages(
     from ...notion import NotionError, SchemaError
 
     key = context.partition_key
+    joined_after = parse_time(config.joined_after)
+    if config.joined_after and joined_after is None:
+        raise Failure(description=f"{key}: joined_after: {config.joined_after!r} is no ISO time")
     store = catalog.catalog()
     playlist_row = store.playlist(key) or {"key": key, "url": key}
     try:
@@ -57,6 +73,7 @@ def notion_track_pages(
             notion_removals(store, key),
             max_concurrent=notion.max_concurrent,
             progress=step_progress(context),
+            joined_after=joined_after,
         )
     except (SchemaError, NotionError) as exc:
         raise Failure(description=f"{key}: {exc}") from exc
@@ -71,6 +88,7 @@ def notion_track_pages(
         "linked": counts["linked"],
         "unlinked": counts["unlinked"],
         "unreadable": counts["unreadable"],
+        "left_out": report.left_out,
         "errors": counts["error"],
         "sync_status": report.sync_status or "",
         "notion_requests": report.requests,
