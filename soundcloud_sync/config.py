@@ -38,6 +38,9 @@ TEMPO_LIMITS = (40.0, 250.0)
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
 EXECUTORS = ("default", "celery")
 CATALOG_URL_ENV = "SOUNDCLOUD_SYNC_CATALOG_URL"
+# Eagle's local API listens here whenever the app is open (it cannot be moved in Eagle).
+DEFAULT_EAGLE_API_URL = "http://localhost:41595"
+EAGLE_OFF = ("off", "none", "no", "false", "0")
 CELERY_BROKER_ENV = "CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "CELERY_RESULT_BACKEND"
 
@@ -97,6 +100,13 @@ def _url(name: str, value: str, schemes: tuple[str, ...] = ("http", "https")) ->
 def _without_password(url: str) -> str:
     """A URL fit for a message: any password in it replaced by ***."""
     return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
+def _eagle_url(name: str, value: str) -> str | None:
+    """Eagle's address; ``off`` never asks Eagle at all."""
+    if value.strip().lower() in EAGLE_OFF:
+        return None
+    return _url(name, value)
 
 
 def _api_base(name: str, value: str) -> str:
@@ -494,7 +504,7 @@ class Settings:
             notion_requests_per_second=env.get("NOTION_REQUESTS_PER_SECOND", _positive_number, 3.0),
             notion_mapping_file=env.get("NOTION_PROPERTY_MAPPING", _mapping_file, None),
             notion_key_notation=env.get("NOTION_KEY_NOTATION", _key_notation, "standard"),
-            eagle_api_url=env.get("EAGLE_API_URL", _url, None),
+            eagle_api_url=env.get("EAGLE_API_URL", _eagle_url, DEFAULT_EAGLE_API_URL),
             spotify_client_id=env.get("SPOTIFY_CLIENT_ID", _token, None),
             spotify_client_secret=env.get("SPOTIFY_CLIENT_SECRET", _token, None),
             spotify_refresh_token=env.get("SPOTIFY_REFRESH_TOKEN", _token, None),
