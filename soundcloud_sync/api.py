@@ -15,7 +15,6 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from . import pipeline
 from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
@@ -28,6 +27,10 @@ from .sources import (
     parse_playlist_url,
     registry_url,
 )
+from .steps import audio as audio_steps
+from .steps import listing
+from .steps import notion as notion_steps
+from .steps.rows import records
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -230,8 +233,8 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
             spotify.close()
         else:
             also = [ref.url] if isinstance(ref, TrackRef) else []
-            playlist, _ = pipeline.read_soundcloud(client, catalog_for(settings), url, also)
-        return pipeline.plan_notion_sync(
+            playlist, _ = listing.read_soundcloud(client, catalog_for(settings), url, also)
+        return notion_steps.plan_notion_sync(
             playlist,
             catalog_for(settings),
             notion.sync() if notion.enabled else None,
@@ -248,13 +251,12 @@ def batch_create_notion_tracks(
     the machine-wide rate limit. Page ids land in the catalog as they are created.
     """
     from .defs.resources import resources_for
-    from .pipeline import upsert_track_pages
 
     settings = _settings()
     if not settings.notion_token or not settings.notion_tracks_database_id:
         raise ConfigError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID: both must be set")
     with resources_for(settings) as resources:
-        return upsert_track_pages(
+        return notion_steps.upsert_track_pages(
             resources.notion.sync(),
             catalog_for(settings),
             tracks,
@@ -422,7 +424,7 @@ def playlist_stats(
     """The stats object: what the run reported (its assets' metadata), and the catalog's
     state of the playlist after it. Without a run (nothing changed) nothing was written."""
     playlist = catalog.playlist(key) or {}
-    tracks = pipeline.records(catalog.playlist_tracks(key))
+    tracks = records(catalog.playlist_tracks(key))
     pages = None
     if outcome is not None:  # what the Notion step reported, done or failed part-way
         pages = outcome.materialized.get("notion_track_pages") or outcome.failure_metadata.get(
@@ -477,7 +479,7 @@ def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict
     status = Counter(t.get("download_status") for t in tracks)
     return {
         "downloaded": sum(status[s] for s in AUDIO_ON_DISK),
-        "analysed": sum(1 for t in tracks if pipeline.is_measured(t)),
+        "analysed": sum(1 for t in tracks if audio_steps.is_measured(t)),
         "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
         "previews": status["preview-only"],
         "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],

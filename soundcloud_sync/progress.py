@@ -21,7 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .pipeline import parse_progress
+from .steps.progress import parse_progress
 
 _STEP_EVENTS = {
     DagsterEventType.STEP_START: "started",

@@ -118,7 +118,7 @@ class NotionResource(ConfigurableResource):
         """The Notion upserter; one per resource so schemas are read once per step."""
         if self._sync is None:
             from ..notion import NotionCatalogSync
-            from ..pipeline import property_mapping
+            from ..steps.notion import property_mapping
 
             self._sync = NotionCatalogSync.from_settings(
                 self.token or "",
