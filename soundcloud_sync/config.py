@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import load_dotenv
 
 from .errors import SoundCloudSyncError
+from .notion.schema import KEY_NOTATIONS
 
 DEFAULT_HOME = "./.soundcloud_sync"
 DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
@@ -41,7 +42,6 @@ CELERY_BROKER_ENV = "CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "CELERY_RESULT_BACKEND"
 
 T = TypeVar("T")
-KEY_NOTATIONS = ("standard", "camelot", "both")  # "A minor" | "8A" | "A minor (8A)"
 
 
 class ConfigError(SoundCloudSyncError, ValueError):

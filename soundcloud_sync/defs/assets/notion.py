@@ -15,7 +15,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from ...notion.sync import readable
+from ...notion.report import readable
 from ...steps import notion as notion_steps
 from ...steps.notion import (
     missing_pages_message,
