@@ -232,8 +232,7 @@ def configure_pools(home: Path, pool_limit: int | None) -> None:
     """
     from dagster import DagsterInstance
 
-    from soundcloud_sync.runs import ensure_pool_limits
-    from soundcloud_sync.runs.instance import write_instance_settings
+    from soundcloud_sync.instance import ensure_pool_limits, write_instance_settings
 
     dagster_home = home / "dagster"
     write_instance_settings(dagster_home, overwrite=True)

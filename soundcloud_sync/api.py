@@ -18,7 +18,8 @@ from dagster import DagsterInstance
 from .catalog import AUDIO_ON_DISK, Catalog
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
-from .runs import RunOutcome, local_instance, run_sync
+from .instance import local_instance
+from .runs import RunOutcome, run_sync
 from .sources import (
     SinglesRef,
     SpotifyPlaylistRef,
@@ -124,7 +125,7 @@ def register_playlists(urls: list[str]) -> list[str]:
     URL joins its uploader's singles listing (`<user>/singles`), which is registered."""
     settings = _settings()
     refs = playlist_refs(urls, settings)
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         return _register(instance, catalog_for(settings), refs)
 
 
@@ -152,7 +153,7 @@ def unregister_playlists(urls: list[str]) -> list[str]:
         if isinstance(ref, TrackRef) and not catalog.unpick_track(ref.key, ref.public_url):
             raise SoundCloudSyncError(f"{ref.public_url}: not among the tracks of {ref.key}")
     keys = [ref.key for ref in refs if not isinstance(ref, TrackRef)]
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         runs.unregister_playlists(instance, keys)
     return [ref.key for ref in refs]
 
@@ -162,7 +163,7 @@ def audit_playlist(url: str) -> dict[str, bool]:
     from .runs import run_audit
 
     key = parse_playlist_url(url).key
-    with local_instance(_settings()) as instance:
+    with local_instance(_settings().dagster_home) as instance:
         return run_audit(instance, key)
 
 
@@ -171,7 +172,7 @@ def status() -> list[dict[str, Any]]:
     from .runs import registered_keys
 
     settings = _settings()
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         keys = registered_keys(instance)
     return catalog_for(settings).status(keys)
 
@@ -191,7 +192,7 @@ def run_playlist(
     that runs one sync at a time, as the CLI does, since the run's output capture
     takes this process's stdout and stderr meanwhile."""
     catalog = catalog_for(settings)
-    with local_instance(settings) as instance:  # opened once: it costs half a second
+    with local_instance(settings.dagster_home) as instance:  # opened once: it costs half a second
         [key] = _register(instance, catalog, playlist_refs([url], settings))
         if playlist_name:
             catalog.update_playlist(key, name_override=playlist_name)
@@ -314,7 +315,7 @@ def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> d
 
     settings = _settings()
     key = parse_playlist_url(url).key
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         if key not in registered_keys(instance):
             raise SoundCloudSyncError(
                 f"{key}: not a registered playlist; sync it first (soundcloud-sync sync URL)"
@@ -341,7 +342,7 @@ def registered_playlist_keys() -> list[str]:
     """The keys of every registered playlist, sorted."""
     from .runs import registered_keys
 
-    with local_instance(_settings()) as instance:
+    with local_instance(_settings().dagster_home) as instance:
         return sorted(registered_keys(instance))
 
 

@@ -237,10 +237,10 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import os
     import shutil
 
-    from .runs import local_instance
+    from .instance import local_instance
 
     settings: Settings = click.get_current_context().obj  # .env is in the environment now
-    with local_instance(settings):  # the home, its dagster.yaml and the pools' limits
+    with local_instance(settings.dagster_home):  # the home, its dagster.yaml and the pools' limits
         home = Path(os.environ["DAGSTER_HOME"])
     # Paths the code server resolves, made absolute: it runs in DAGSTER_HOME, where
     # `dagster dev` finds the instance file it uses and so does not warn about the

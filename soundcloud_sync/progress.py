@@ -9,8 +9,7 @@ import threading
 from types import TracebackType
 from typing import TextIO
 
-from dagster import DagsterEventType
-from dagster._core.events.log import EventLogEntry
+from dagster import DagsterEventType, EventLogEntry
 from rich.console import Console
 from rich.progress import (
     BarColumn,

@@ -31,7 +31,7 @@ class CatalogResource(ConfigurableResource):
         # from the UI has no other door where that can happen first).
         run = context.run
         if context.instance is not None and run is not None:
-            from ..runs.workers import reap_dead_runs, record_step_process
+            from ..instance.workers import reap_dead_runs, record_step_process
 
             for line in reap_dead_runs(context.instance):
                 if context.log is not None:

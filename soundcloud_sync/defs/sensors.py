@@ -44,7 +44,7 @@ from ..config import (
     Settings,
     read_playlists_file,
 )
-from ..runs.workers import reap_dead_runs
+from ..instance.workers import reap_dead_runs
 from ..sources import (
     SinglesRef,
     SourceError,

@@ -18,17 +18,17 @@ from dagster import (
     DagsterEvent,
     DagsterEventType,
     DagsterInstance,
+    EventLogEntry,
     JobDefinition,
     RunsFilter,
     execute_job,
     reconstructable,
 )
-from dagster._core.events.log import EventLogEntry
 
 from ..config import Settings
 from ..defs.partitions import PLAYLIST_TAG
-from .exclusive import playlist_turn
-from .workers import reap_dead_runs, worker_tags
+from ..instance.exclusive import playlist_turn
+from ..instance.workers import reap_dead_runs, worker_tags
 
 REQUEST_TAG = "soundcloud_sync/request"
 

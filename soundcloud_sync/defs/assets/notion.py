@@ -2,6 +2,7 @@
 written back; the audit that reads the pages back."""
 
 from collections import Counter
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -66,7 +67,7 @@ def notion_track_pages(
         context.log.warning(warning)
     frame = report_frame(report)
     counts = Counter(frame["status"])
-    metadata = {
+    metadata: dict[str, Any] = {
         "created": counts["created"],
         "updated": counts["updated"],
         "skipped": counts["skipped"],

@@ -1,0 +1,73 @@
+"""One downloaded track -> its tagged files in the library, in every configured format.
+
+The glue the Dagster layer calls per track: a safe name from the template, one
+conversion per format (atomic, skipped when the file exists), tags written only when
+they differ from what the file holds, so a re-run leaves finished files untouched.
+Two different tracks that would get the same name (same artist and title) are told
+apart by the SoundCloud id recorded in the file: the newcomer's name gets " [id]".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from soundcloud_sync.audio.convert import convert
+from soundcloud_sync.audio.paths import DEFAULT_TEMPLATE, safe_filename
+from soundcloud_sync.audio.tags import (
+    TaggingError,
+    TrackTags,
+    comparable,
+    read_tags,
+    write_tags,
+)
+
+
+def _owner(path: Path) -> str | None:
+    try:
+        owner = read_tags(path).soundcloud_id
+    except TaggingError:
+        return None
+    return str(owner) if owner is not None else None
+
+
+def library_path(
+    library_root: str | os.PathLike[str],
+    fields: Mapping[str, Any],
+    fmt: str,
+    soundcloud_id: int | str | None,
+    template: str = DEFAULT_TEMPLATE,
+) -> Path:
+    """Where a track's ``fmt`` file lives: the template's name, or "name [id]" when taken."""
+    path = safe_filename(template, fields, Path(library_root), ext=fmt)
+    if soundcloud_id is None or not path.exists():
+        return path
+    owner = _owner(path)
+    if owner is None or owner == str(soundcloud_id):
+        return path
+    return path.with_name(f"{path.stem} [{soundcloud_id}]{path.suffix}")
+
+
+def export_track(
+    src: str | os.PathLike[str],
+    library_root: str | os.PathLike[str],
+    formats: Iterable[str],
+    fields: Mapping[str, Any],
+    tags: TrackTags,
+    template: str = DEFAULT_TEMPLATE,
+) -> dict[str, Path]:
+    """Convert ``src`` into each of ``formats`` under ``library_root`` and tag each file.
+
+    ``fields`` fill the template (``artist``, ``title``, ``album``, ``soundcloud_id``…).
+    Returns ``{format: path}``. Raises ConversionError / TaggingError naming the file.
+    """
+    out: dict[str, Path] = {}
+    for fmt in dict.fromkeys(f.lower() for f in formats):
+        target = library_path(library_root, fields, fmt, tags.soundcloud_id, template)
+        path = convert(src, target.parent, fmt, target.stem)
+        if comparable(read_tags(path)) != comparable(tags):
+            write_tags(path, tags)
+        out[fmt] = path
+    return out

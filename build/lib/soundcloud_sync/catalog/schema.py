@@ -1,0 +1,292 @@
+"""The catalog's tables (SQLAlchemy Core) and their versioned migrations.
+
+Plain types only, so the same schema runs on SQLite (one machine) and PostgreSQL
+(many). Timestamps are ISO-8601 UTC strings: portable and they sort.
+
+One recording, one row, whatever service it came from. A row's key (the column
+``soundcloud_id``, kept under that name so catalogs, file tags and Notion pages made by
+earlier releases stay valid) is the catalog's track id:
+
+- a track known on SoundCloud is keyed by SoundCloud's own id (a positive number);
+- a recording known only from Spotify gets a negative number, the next one below the
+  lowest in use, handed out inside the transaction that first records it (so a crash
+  leaves no half-made id, and a re-run finds the row again by its ``spotify_id``).
+
+Each service's identity sits in its own column beside the key (``spotify_id`` unique,
+``spotify_url``, and ``isrc``, which is how two services' listings of one recording
+are told to be one: equal ISRCs, compared without regard to case). Renaming the key
+column and every reference to it in one migration would have bought a nicer name at the
+risk of every existing catalog; negative ids cost nothing to tell apart (``> 0``: it
+can be downloaded from SoundCloud).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    text,
+    update,
+)
+
+metadata = MetaData()
+
+catalog_meta = Table(
+    "catalog_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+playlists = Table(
+    "playlists",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("url", Text, nullable=False),
+    # Not read since the Dagster partitions became the one registry; kept for old catalogs.
+    Column("registered", Boolean, nullable=False, default=True),
+    Column("registered_at", String(32)),
+    Column("soundcloud_id", BigInteger),
+    Column("title", Text),
+    Column("name_override", Text),  # the user's name for it in Notion, when given
+    Column("description", Text),
+    Column("curator", Text),
+    Column("curator_url", Text),
+    Column("artwork_url", Text),
+    Column("set_type", String(32)),
+    Column("track_count", Integer),
+    Column("tracks_listed", Integer),
+    Column("ids_complete", Boolean),
+    # Whether the last listing's vanished ids were explained (removals may be applied),
+    # and the track_count the next listing is compared with (see catalog.listing).
+    Column("listing_explained", Boolean),
+    Column("explained_track_count", Integer),
+    Column("ids_hash", String(64)),
+    Column("created_at", String(32)),
+    Column("last_modified", String(32)),
+    Column("last_checked_at", String(32)),
+    Column("last_synced_at", String(32)),
+    Column("sync_status", String(16)),
+    Column("notion_page_id", String(64)),
+    Column("notion_page_url", Text),
+    # which service the playlist lives on; Spotify's id and the version last listed
+    Column("source", String(16)),
+    Column("spotify_id", String(64)),
+    Column("snapshot_id", String(128)),
+)
+
+tracks = Table(
+    "tracks",
+    metadata,
+    Column("soundcloud_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("title", Text),
+    Column("artist", Text),
+    Column("uploader", Text),
+    Column("url", Text),
+    Column("duration_ms", BigInteger),
+    Column("genre", Text),
+    Column("tags", JSON),
+    Column("isrc", String(32)),
+    Column("album", Text),
+    Column("artwork_url", Text),
+    Column("created_at", String(32)),
+    Column("last_modified", String(32)),
+    Column("policy", String(16)),
+    Column("monetization_model", String(32)),
+    Column("downloadable", Boolean),
+    Column("availability", String(16)),
+    Column("first_seen_at", String(32)),
+    Column("updated_at", String(32)),
+    # Notion
+    Column("notion_page_id", String(64)),
+    Column("notion_hash", String(64)),
+    # audio
+    Column("download_status", String(16)),
+    Column("download_reason", Text),
+    Column("source_path", Text),
+    Column("downloaded_at", String(32)),
+    Column("files", JSON),
+    Column("tempo", Float),
+    Column("musical_key", String(16)),
+    Column("camelot", String(4)),
+    Column("key_confidence", Float),
+    Column("duration_s", Float),
+    Column("lufs", Float),
+    Column("analyzed_at", String(32)),
+    # beat grid and the analysis that measured it
+    Column("tempo_confidence", Float),
+    Column("first_beat_s", Float),
+    Column("first_downbeat_s", Float),
+    Column("analysis_version", String(16)),
+    Column("tempo_range", String(16)),  # "150-185": the playlist's range it was measured in
+    Column("eagle_id", String(64)),
+    Column("enrichment_hash", String(64)),
+    # DJ exports
+    Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v4)
+    # the recording's identity on Spotify (unique index: v6)
+    Column("spotify_id", String(64)),
+    Column("spotify_url", Text),
+    # when SoundCloud was last searched for a recording known only from Spotify
+    Column("soundcloud_searched_at", String(32)),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("playlist_key", String(255), primary_key=True),
+    Column("soundcloud_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("position", Integer, nullable=False),
+    Column("first_seen_at", String(32), nullable=False),
+    Column("last_seen_at", String(32), nullable=False),
+    Column("removed_at", String(32)),
+    # Still in the set but out of view (its uploader deleted it or made it private).
+    Column("hidden_at", String(32)),
+    Column("notion_linked", Boolean, nullable=False, default=False),
+)
+
+
+# Tracks added by hand to an uploader's singles listing (`<user>/singles`): the listing
+# itself, since SoundCloud keeps no such list. ``url`` is the track's public permalink
+# (one row per track however it was pasted); ``resolve_url`` adds a private track's
+# secret token; ``soundcloud_id`` is filled in by the first run that reads it.
+# (A track added again keeps its first place.)
+picks = Table(
+    "picks",
+    metadata,
+    Column("playlist_key", String(255), primary_key=True),
+    Column("url", String(1024), primary_key=True),
+    Column("resolve_url", Text, nullable=False),
+    Column("soundcloud_id", BigInteger),
+    Column("position", Integer, nullable=False),  # the order they were added in
+    Column("added_at", String(32), nullable=False),
+    Column("removed_at", String(32)),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+def _add_missing_columns(conn: Connection, table: Table, names: list[str]) -> list[str]:
+    """ALTER TABLE … ADD COLUMN for each named column the live table lacks; the ones added.
+
+    A fresh catalog already has them (`_v1_initial` creates today's tables), so this
+    only does work on catalogs made by an older release.
+    """
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    added = []
+    for name in names:
+        if name in present:
+            continue
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{name}" {kind}'))
+        added.append(name)
+    return added
+
+
+def _v2_catalog_listing_columns(conn: Connection) -> None:
+    """Remember hidden tracks and the last explained listing, so removals can be applied."""
+    added = _add_missing_columns(conn, playlists, ["listing_explained", "explained_track_count"])
+    _add_missing_columns(conn, memberships, ["hidden_at"])
+    if "listing_explained" in added:  # an older catalog trusted only complete listings
+        conn.execute(update(playlists).values(listing_explained=playlists.c.ids_complete))
+
+
+def _v3_drop_asset_outputs(conn: Connection) -> None:
+    """Step results now live in the tracks' own columns and in Dagster's metadata."""
+    if inspect(conn).has_table("asset_outputs"):
+        conn.execute(text("DROP TABLE asset_outputs"))
+
+
+def _v4_export_columns(conn: Connection) -> None:
+    """The beat grid the exports write and the stable rekordbox TrackID."""
+    _add_missing_columns(conn, tracks, ["first_beat_s", "first_downbeat_s", "dj_track_id"])
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_dj_track_id ON tracks (dj_track_id)")
+    )
+
+
+def _v5_analysis_columns(conn: Connection) -> None:
+    """The tempo's confidence, the beat grid and the version of the analysis that measured
+    them, so tracks measured by an older version can be measured again."""
+    _add_missing_columns(
+        conn,
+        tracks,
+        ["tempo_confidence", "first_beat_s", "first_downbeat_s", "analysis_version"],
+    )
+
+
+def _v6_tempo_range_column(conn: Connection) -> None:
+    """The tempo range a track was measured in, when its playlist sets one, so a changed
+    range is measured again."""
+    _add_missing_columns(conn, tracks, ["tempo_range"])
+
+
+def _v7_spotify_identity(conn: Connection) -> None:
+    """A recording's Spotify identity beside its SoundCloud one, and Spotify playlists'
+    versions, so one recording keeps one row and an unchanged playlist is not re-read."""
+    _add_missing_columns(conn, tracks, ["spotify_id", "spotify_url", "soundcloud_searched_at"])
+    _add_missing_columns(conn, playlists, ["source", "spotify_id", "snapshot_id"])
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_spotify_id ON tracks (spotify_id)")
+    )
+
+
+def _v8_picks(conn: Connection) -> None:
+    """Tracks added by hand, one listing per uploader."""
+    picks.create(conn, checkfirst=True)
+
+
+# Append-only: migration N brings the schema from version N-1 to N. Each step checks
+# what is there first, so a catalog created fresh (by `_v1_initial`, from the current
+# tables) passes through the later steps unchanged.
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_initial,
+    _v2_catalog_listing_columns,
+    _v3_drop_asset_outputs,
+    _v4_export_columns,
+    _v5_analysis_columns,
+    _v6_tempo_range_column,
+    _v7_spotify_identity,
+    _v8_picks,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(catalog_meta.name):
+        return 0
+    row = conn.execute(
+        select(catalog_meta.c.value).where(catalog_meta.c.key == "schema_version")
+    ).first()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; refuse a catalog written by a newer release."""
+    version = current_version(conn)
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"catalog schema version {version} is newer than this release understands "
+            f"({SCHEMA_VERSION}); upgrade soundcloud-sync"
+        )
+    for step in MIGRATIONS[version:]:
+        step(conn)
+    if version != SCHEMA_VERSION:
+        conn.execute(catalog_meta.delete().where(catalog_meta.c.key == "schema_version"))
+        conn.execute(catalog_meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    return SCHEMA_VERSION

@@ -1,0 +1,50 @@
+"""The one `Definitions` object of the project (loaded by `dagster dev`)."""
+
+from __future__ import annotations
+
+from dagster import (
+    Definitions,
+    JobDefinition,
+    load_asset_checks_from_package_module,
+    load_assets_from_package_module,
+)
+
+from .config import Settings
+from .defs import assets
+from .defs.executors import executor_for
+from .defs.jobs import audit_playlist_job, reanalyze_audio_job, sync_playlist_job
+from .defs.resources import resources_from_settings
+from .defs.schedules import schedules_for
+from .defs.sensors import new_tracks_sensor, playlist_registry_sensor
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or Settings.from_env()
+    return Definitions(
+        assets=load_assets_from_package_module(assets),
+        asset_checks=load_asset_checks_from_package_module(assets),
+        jobs=[sync_playlist_job, audit_playlist_job, reanalyze_audio_job],
+        sensors=[new_tracks_sensor, playlist_registry_sensor],
+        schedules=schedules_for(settings),
+        resources=resources_from_settings(settings),
+        executor=executor_for(settings),
+    )
+
+
+defs = build_definitions()
+
+
+def sync_playlist_job_def() -> JobDefinition:
+    """Module-level handle so the CLI can execute the job reconstructably (multiprocess).
+
+    Built from the environment of the moment, not the one at import time.
+    """
+    return build_definitions().resolve_job_def(sync_playlist_job.name)
+
+
+def audit_playlist_job_def() -> JobDefinition:
+    return build_definitions().resolve_job_def(audit_playlist_job.name)
+
+
+def reanalyze_audio_job_def() -> JobDefinition:
+    return build_definitions().resolve_job_def(reanalyze_audio_job.name)

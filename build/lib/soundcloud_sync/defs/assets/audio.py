@@ -1,0 +1,243 @@
+"""Catalog → library: download, measure, convert and tag.
+
+Each step reads what it needs from the catalog and records what it did there (the
+catalog is the one store); what the UI shows of a step is its metadata.
+"""
+
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetExecutionContext,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from ...catalog import Catalog
+from ...config import ConfigError, Settings, TempoRange, check_tempo_range, read_playlists_file
+from ...steps import audio as audio_steps
+from ..partitions import playlists_partitions
+from ..resources import (
+    CatalogResource,
+    LibraryResource,
+    SoundCloudResource,
+)
+from .common import live_tracks, status_counts, step_progress
+
+UNAVAILABLE = ("preview-only", "geo-blocked", "drm", "gone")
+
+
+@asset(
+    partitions_def=playlists_partitions,
+    group_name="audio",
+    pool="soundcloud_api",
+    deps=["playlist_tracks"],
+    description="The original audio of every available track, downloaded once "
+    "(never a 30-second preview).",
+)
+def audio_files(
+    context: AssetExecutionContext,
+    soundcloud: SoundCloudResource,
+    library: LibraryResource,
+    catalog: CatalogResource,
+) -> MaterializeResult:
+    with soundcloud.client() as client:
+        results = audio_steps.download_audio(
+            client,
+            catalog.catalog(),
+            live_tracks(catalog, context.partition_key),
+            library.downloads,
+            max_workers=library.max_downloads,
+            progress=step_progress(context),
+        )
+    missing = pd.DataFrame(
+        [
+            {"soundcloud_id": r.soundcloud_id, "status": str(r.status), "reason": r.reason or ""}
+            for r in results
+            if str(r.status) in (*UNAVAILABLE, "error")
+        ],
+        columns=["soundcloud_id", "status", "reason"],
+    )
+    for row in missing.itertuples():
+        context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
+    return MaterializeResult(
+        metadata={
+            **status_counts(str(r.status) for r in results),
+            "dagster/row_count": len(results),
+            "not_downloaded": MetadataValue.md(
+                missing.to_markdown(index=False) if len(missing) else "none"
+            ),
+        }
+    )
+
+
+class AudioFeaturesConfig(Config):
+    """Run config of `audio_features` (launchpad or backfill): ``tempo_range`` [low, high]
+    BPM for this run wins over playlists.yaml, the genre's prior and the default
+    70-180; ``force`` measures every track again, also those at the current version."""
+
+    tempo_range: list[float] | None = None
+    force: bool = False
+
+
+def _tempo_ranges(
+    key: str, config: AudioFeaturesConfig, catalog: Catalog, soundcloud_ids: list[int]
+) -> tuple[dict[int, TempoRange | None], TempoRange | None]:
+    """Each track's range and the playlist's own: this run's range for every track, else
+    the narrowest that playlists.yaml sets for any playlist holding the track, else None
+    (the default range and the genre's prior)."""
+    try:
+        if config.tempo_range is not None:
+            tempo_range = check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
+            return dict.fromkeys(soundcloud_ids, tempo_range), tempo_range
+        entries = read_playlists_file(Settings.from_env().playlists_file)
+    except ConfigError as exc:
+        raise Failure(description=str(exc)) from None
+    by_playlist: dict[str, TempoRange | None] = {}
+    for e in entries:  # several track lines share one singles list: none drops another's
+        by_playlist[e.key] = audio_steps.narrowest(by_playlist.get(e.key), e.tempo_range)
+    ranges = audio_steps.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
+    return ranges, by_playlist.get(key)
+
+
+@asset(
+    partitions_def=playlists_partitions,
+    group_name="audio",
+    deps=[audio_files],
+    description="Tempo with confidence and beat grid (first beat, first bar start), key "
+    "(standard and Camelot) with confidence, duration and loudness of every downloaded "
+    "track, with the analysis version that measured them. Measures only what is new, "
+    "measured by an older version or in another tempo range, from the file on disk.",
+)
+def audio_features(
+    context: AssetExecutionContext,
+    config: AudioFeaturesConfig,
+    library: LibraryResource,
+    catalog: CatalogResource,
+) -> MaterializeResult:
+    from ...audio import playlist_chart_markdown
+
+    key = context.partition_key
+    files = [
+        {"soundcloud_id": t["soundcloud_id"], "path": path}
+        for t in live_tracks(catalog, key)
+        if (path := audio_steps.audio_on_disk(t))
+    ]
+    tempo_ranges, tempo_range = _tempo_ranges(
+        key, config, catalog.catalog(), [f["soundcloud_id"] for f in files]
+    )
+    rows = audio_steps.analyse_audio(
+        catalog.catalog(),
+        files,
+        workers=library.analysis_workers,
+        progress=step_progress(context),
+        tempo_ranges=tempo_ranges,
+        force=config.force,
+    )
+    frame = pd.DataFrame(
+        rows,
+        columns=["soundcloud_id", "title", "artist", "tempo", "key", "camelot",
+                 "key_confidence", "duration_s", "lufs", "tempo_confidence", "first_beat_s",
+                 "first_downbeat_s", "analysis_version", "status", "message"],
+    )  # fmt: skip
+    for row in frame[frame["status"] == "error"].itertuples():
+        context.log.warning(f"track {row.soundcloud_id}: {row.message}")
+    table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
+    metadata: dict[str, Any] = {
+        **status_counts(frame["status"]),
+        "dagster/row_count": len(frame),
+        "tempo_range": audio_steps.range_label(tempo_range) or "default (genre prior, 70-180)",
+        "tracks": MetadataValue.md(table.to_markdown(index=False) if len(table) else "none"),
+    }
+    measured = frame.dropna(subset=["tempo"])
+    if len(measured):
+        metadata["median_bpm"] = float(measured["tempo"].median())
+        metadata["tempo_and_keys"] = MetadataValue.md(
+            playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
+        )
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    partitions_def=playlists_partitions,
+    group_name="audio",
+    deps=[audio_features],
+    description="The converted, fully tagged files in the library (AUDIO_FORMATS).",
+)
+def library_files(
+    context: AssetExecutionContext,
+    soundcloud: SoundCloudResource,
+    library: LibraryResource,
+    catalog: CatalogResource,
+) -> MaterializeResult:
+    key = context.partition_key
+    store = catalog.catalog()
+    playlist = store.playlist(key) or {}
+    tracks = [t for t in live_tracks(catalog, key) if audio_steps.is_measured(t)]
+    rows = audio_steps.write_library_files(
+        store,
+        tracks,
+        formats=library.formats,
+        root=library.root,
+        template=library.filename_template,
+        album=playlist.get("name_override") or playlist.get("title"),
+        artwork_dir=library.downloads,
+        proxy=soundcloud.proxy,
+        progress=step_progress(context),
+    )
+    for row in rows:
+        if row["status"] == "error":
+            context.log.warning(f"track {row['soundcloud_id']} ({row['format']}): {row['message']}")
+    return MaterializeResult(
+        metadata={
+            **status_counts(r["status"] for r in rows),
+            "formats": ", ".join(library.formats),
+            "library": MetadataValue.path(library.root),
+            "dagster/row_count": len(rows),
+        }
+    )
+
+
+@asset_check(asset=audio_files, description="Every available track has its audio on disk.")
+def every_available_track_downloaded(
+    context: AssetCheckExecutionContext, catalog: CatalogResource
+) -> AssetCheckResult:
+    tracks = live_tracks(catalog, context.partition_key)
+    missing = [t["soundcloud_id"] for t in tracks if t.get("download_status") == "error"]
+    return AssetCheckResult(
+        passed=not missing,
+        metadata={"missing": len(missing), "examples": ", ".join(map(str, missing[:10]))},
+    )
+
+
+@asset_check(
+    asset=library_files,
+    description="No file in the library is a preview: each lasts as long as its track.",
+)
+def no_previews_in_library(
+    context: AssetCheckExecutionContext, catalog: CatalogResource
+) -> AssetCheckResult:
+    from ...audio.download import media_duration
+
+    short, checked = [], 0
+    for track in live_tracks(catalog, context.partition_key):
+        full_ms = track.get("duration_ms")
+        for path in (track.get("files") or {}).values():
+            checked += 1
+            length = media_duration(path)
+            if full_ms and length is not None and length < full_ms / 1000 - 5:
+                short.append(path)
+    return AssetCheckResult(
+        passed=not short,
+        metadata={
+            "files_checked": checked,
+            "short_files": len(short),
+            "examples": "\n".join(short[:5]),
+        },
+    )

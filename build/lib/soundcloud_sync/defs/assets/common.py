@@ -1,0 +1,27 @@
+"""What every asset step shares: the playlist's live tracks, progress lines and status
+counts for the UI."""
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from dagster import AssetExecutionContext
+
+from ...steps.progress import Progress, progress_message
+from ...steps.rows import records
+from ..resources import CatalogResource
+
+
+def live_tracks(catalog: CatalogResource, key: str) -> list[dict[str, Any]]:
+    """The playlist's tracks (those still in it), in playlist order, as the catalog holds them."""
+    return records(catalog.catalog().playlist_tracks(key))
+
+
+def step_progress(context: AssetExecutionContext) -> Progress:
+    """Progress lines in the run's log: the CLI draws a bar per stage from them."""
+    return lambda stage, done, total: context.log.info(progress_message(stage, done, total))
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """`{"status/created": 3, …}`: one metadata entry per status, in a stable order."""
+    return {f"status/{k}": v for k, v in sorted(Counter(statuses).items())}

@@ -1,0 +1,46 @@
+"""Library → Eagle: each library file imported once into the Eagle app."""
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from ...steps import eagle as eagle_steps
+from ..partitions import playlists_partitions
+from ..resources import CatalogResource, EagleResource
+from .common import live_tracks, status_counts, step_progress
+
+
+@asset(
+    partitions_def=playlists_partitions,
+    group_name="audio",
+    deps=["library_files"],
+    description="Each library file imported once into Eagle (when Eagle is running).",
+)
+def eagle_items(
+    context: AssetExecutionContext, eagle: EagleResource, catalog: CatalogResource
+) -> MaterializeResult:
+    from ...eagle import EagleClient
+
+    if not eagle.api_url:
+        context.log.info("EAGLE_API_URL is not set: Eagle import skipped")
+        return MaterializeResult(metadata={"eagle": "not configured"})
+    key = context.partition_key
+    store = catalog.catalog()
+    playlist = store.playlist(key) or {}
+    with EagleClient(eagle.api_url) as client:
+        status = client.status()
+        if not status.running:
+            context.log.warning(status.message)
+            return MaterializeResult(metadata={"eagle": status.message})
+        tracks = [t for t in live_tracks(catalog, key) if t.get("files")]
+        rows = eagle_steps.import_into_eagle(
+            client,
+            store,
+            tracks,
+            folder=playlist.get("name_override") or playlist.get("title") or key,
+            progress=step_progress(context),
+        )
+    return MaterializeResult(
+        metadata={
+            "eagle": f"running at {eagle.api_url}",
+            **status_counts(r["status"] for r in rows),
+        }
+    )

@@ -1,0 +1,253 @@
+"""Running the pipeline on the local Dagster instance, for the CLI and the Python API.
+
+Both go through `execute_job` on the same job the UI launches, so every sync done
+from a terminal or a script shows up in `dagster dev` as an ordinary run.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dagster import (
+    AssetCheckEvaluation,
+    AssetKey,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    EventLogEntry,
+    JobDefinition,
+    RunsFilter,
+    execute_job,
+    reconstructable,
+)
+
+from ..config import Settings
+from ..defs.partitions import PLAYLIST_TAG
+from ..instance.exclusive import playlist_turn
+from ..instance.workers import reap_dead_runs, worker_tags
+
+REQUEST_TAG = "soundcloud_sync/request"
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    failure: str | None = None
+    steps_failed: list[str] = field(default_factory=list)
+    # What each asset reported when it was materialized: asset key -> plain metadata.
+    materialized: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What a failed step reported with its failure (what it wrote, what it could not).
+    failure_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def run_sync(
+    instance: DagsterInstance,
+    partition_key: str,
+    asset_keys: Iterable[str] | None = None,
+    on_event: Callable[[EventLogEntry], None] | None = None,
+    origin: str = "cli",
+    job_def: Callable[[], JobDefinition] | None = None,
+    ops_config: Mapping[str, Any] | None = None,
+    in_process: bool = False,
+) -> RunOutcome:
+    """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
+
+    ``job_def``: a module-level function returning the job (default `sync_playlist`);
+    ``ops_config``: run config per asset (``{"audio_features": {"force": True}}``).
+    ``in_process``: run the steps in this process, one after the other (for a selection
+    whose steps form one line, where step processes would only add their start-up).
+    Runs left behind by a killed process are cleaned up first, and the run waits its
+    turn while another run syncs the same playlist.
+    """
+    local = Settings.from_env().executor != "celery"
+    in_process = in_process and local
+    if local and not in_process:
+        _start_step_server()  # it imports the project while this process gets the run ready
+    from ..definitions import sync_playlist_job_def
+
+    job_def = job_def or sync_playlist_job_def
+    job = reconstructable(job_def)
+    if asset_keys:
+        # An asset selection alone would pull in every check of those assets, the
+        # Notion audit too; keep to the checks the job itself carries.
+        selection = {AssetKey.from_user_string(k) for k in asset_keys}
+        checks = job_def().asset_layer.asset_graph.asset_check_keys
+        job = job.get_subset(
+            asset_selection=selection,
+            asset_check_selection={c for c in checks if c.asset_key in selection},
+        )
+    request_id = uuid.uuid4().hex
+    stop = threading.Event()
+    watcher = None
+    if on_event is not None:
+        watcher = threading.Thread(
+            target=_follow_events, args=(instance, request_id, on_event, stop), daemon=True
+        )
+        watcher.start()
+    try:
+        with (
+            playlist_turn(instance, Settings.from_env().home / "state", partition_key),
+            execute_job(
+                job,
+                instance=instance,
+                tags={
+                    "dagster/partition": partition_key,
+                    "soundcloud_sync/origin": origin,
+                    REQUEST_TAG: request_id,
+                    **worker_tags(),
+                },
+                # the terminal shows progress; the full log stays in the instance (and the UI)
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                    "ops": {name: {"config": dict(c)} for name, c in (ops_config or {}).items()},
+                    **({"execution": {"config": {"in_process": True}}} if in_process else {}),
+                },
+            ) as result,
+        ):
+            failures = [
+                e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
+            ]
+            return RunOutcome(
+                run_id=result.run_id,
+                success=result.success,
+                failure=_failure_text(failures),
+                steps_failed=[e.step_key or "" for e in failures],
+                materialized=_materialized(result.all_events),
+                failure_metadata=_failure_metadata(failures),
+            )
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=5)
+        if local and not in_process:
+            _stop_step_server()
+
+
+_stopping: threading.Thread | None = None  # the last run's server, being stopped
+
+
+def _start_step_server() -> None:
+    """Start the server the run's local steps are forked from now, not when the first
+    step is due: it imports the project (seconds) on the other core while this process
+    imports the job, reaps dead runs and waits its turn. The executor finds it running."""
+    import multiprocessing
+    import multiprocessing.forkserver as forkserver
+
+    from ..defs.executors import STEP_SERVER_PRELOAD
+
+    if _stopping is not None:
+        _stopping.join()  # the last run's server is gone before this run's starts
+    multiprocessing.get_context("forkserver").set_forkserver_preload(STEP_SERVER_PRELOAD)
+    forkserver.ensure_running()
+
+
+def _stop_step_server() -> None:
+    """Stop the server the run's steps were forked from (see `defs.executors`).
+
+    Python keeps one such server per process, started with the environment of the
+    moment; a later run in the same process (the Python API in a script or a notebook)
+    must see the environment as it is then, so each run starts its own.
+
+    Stopping waits for the server to exit, which takes most of a second while it tears
+    the project down; that wait runs beside the caller (a next run's start waits for it
+    through the server's own lock, a CLI exits without it).
+    """
+    import multiprocessing.forkserver as forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # the standard library's own reset
+    if callable(stop):
+        global _stopping
+        _stopping = threading.Thread(target=stop, name="stop-step-server", daemon=True)
+        _stopping.start()
+
+
+def _materialized(events: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:
+    """Each materialized asset's metadata as plain values (counts, text, links)."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            out[materialization.asset_key.to_user_string()] = {
+                name: value.value for name, value in materialization.metadata.items()
+            }
+    return out
+
+
+def _failure_metadata(failures: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:
+    """The metadata each failed step attached to its `Failure`, as plain values."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in failures:
+        data = event.step_failure_data.user_failure_data
+        if data is not None and data.metadata:
+            out[event.step_key or ""] = {k: v.value for k, v in data.metadata.items()}
+    return out
+
+
+def _failure_text(failures: list) -> str | None:
+    """The first failed step's reason on one line: its `Failure` (written for the user),
+    else the innermost cause."""
+    for event in failures:
+        chain = []
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            chain.append(error)
+            error = error.cause
+        error = next((e for e in chain if e.cls_name == "Failure"), chain[-1] if chain else None)
+        if error is not None and error.message:
+            line = error.message.strip().splitlines()[-1]
+            if error.cls_name == "Failure":  # written for the user: no class path before it
+                line = line.split(": ", 1)[-1]
+            return f"{event.step_key}: {line}"
+    return None
+
+
+def _follow_events(
+    instance: DagsterInstance,
+    request_id: str,
+    on_event: Callable[[EventLogEntry], None],
+    stop: threading.Event,
+) -> None:
+    """Poll the run's event log (works whatever process executes the steps)."""
+    run_id = None
+    cursor = None
+    while True:
+        finished = stop.is_set()
+        if run_id is None:
+            runs = instance.get_runs(RunsFilter(tags={REQUEST_TAG: request_id}), limit=1)
+            run_id = runs[0].run_id if runs else None
+        if run_id is not None:
+            while True:
+                conn = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+                for record in conn.records:
+                    on_event(record.event_log_entry)
+                cursor = conn.cursor
+                if not conn.has_more:
+                    break
+        if finished:
+            return
+        stop.wait(0.25)
+
+
+def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:
+    """Run the Notion audit checks for one playlist; check name -> passed."""
+    from ..definitions import audit_playlist_job_def
+
+    reap_dead_runs(instance)
+    with execute_job(
+        reconstructable(audit_playlist_job_def),
+        instance=instance,
+        tags={PLAYLIST_TAG: partition_key, "soundcloud_sync/origin": "cli", **worker_tags()},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    ) as result:
+        evaluations = [
+            e.event_specific_data
+            for e in result.all_events
+            if isinstance(e.event_specific_data, AssetCheckEvaluation)
+        ]
+        return {e.check_name: e.passed for e in evaluations}
