@@ -567,6 +567,7 @@ def sensor(args: argparse.Namespace) -> None:
     from soundcloud_sync.defs.partitions import PLAYLISTS
     from soundcloud_sync.defs.resources import (
         CatalogResource,
+        RegistryResource,
         SoundCloudResource,
         SpotifyResource,
     )
@@ -605,6 +606,7 @@ def sensor(args: argparse.Namespace) -> None:
                 cache_dir=str(cache),
             ),
             "spotify": SpotifyResource(),
+            "registry": RegistryResource(),
         }  # fmt: skip
         ticks = int(args.minutes * 60 // SENSOR_INTERVAL_SECONDS)
         changed_at = {

@@ -47,8 +47,9 @@ class SyncFailed(SoundCloudSyncError, RuntimeError):
 
 
 def _settings() -> Settings:
-    """Configuration comes from the environment (and .env), like the Dagster runs'."""
-    return Settings.from_env()
+    """Configuration comes from the environment (and .env), like the Dagster runs': each
+    public function reads it here once and hands it down."""
+    return Settings.from_env().apply()
 
 
 def catalog_for(settings: Settings) -> Catalog:
@@ -198,6 +199,7 @@ def run_playlist(
             catalog.update_playlist(key, name_override=playlist_name)
         outcome = run_sync(
             instance,
+            settings,
             key,
             asset_keys,
             on_event=on_event,
@@ -322,6 +324,7 @@ def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> d
             )
         outcome = run_sync(
             instance,
+            settings,
             key,
             on_event=on_event,
             origin="reanalyze",

@@ -2,9 +2,10 @@
 
 `Settings.from_env()` is the only reader of the project's environment variables: it
 checks every value once and turns a bad one into a one-line `ConfigError` naming the
-variable and what it accepts. Everything else takes plain values from a `Settings`;
-the Dagster layer passes secrets on as `EnvVar` instead, so they never become part of
-run config.
+variable and what it accepts. Only the entry points call it — the CLI's command group,
+each function of the Python API, and the loading of the Dagster definitions — and hand
+the `Settings` down; everything below takes plain values from it (the Dagster layer
+through its resources, secrets as `EnvVar`, so they never become part of run config).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +24,9 @@ from dotenv import load_dotenv
 
 from .errors import SoundCloudSyncError
 from .notion.schema import KEY_NOTATIONS
+
+if TYPE_CHECKING:
+    from .export.paths import PathMap
 
 DEFAULT_HOME = "./.soundcloud_sync"
 DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
@@ -346,9 +350,6 @@ def _key_notation(name: str, value: str) -> str:
     return notation
 
 
-PathMap = tuple[tuple[str, str], ...]
-
-
 def parse_path_map(value: str | None) -> PathMap:
     """`"/srv/music=/Volumes/music;/data=D:/Music"` -> the (from, to) prefix pairs.
 
@@ -506,6 +507,17 @@ class Settings:
             numba_cache=env.get("NUMBA_CACHE_DIR", _folder, None),
             dj_export_path_map=parse_path_map(env.raw("DJ_EXPORT_PATH_MAP")),
         )
+
+    def apply(self) -> Settings:
+        """Set what the settings decide for the whole process: the ffmpeg every audio
+        step runs, and where numba caches librosa's kernels (numba reads its variable
+        when first imported; one already set wins). Each entry point calls it once,
+        right after reading the settings."""
+        from .audio.ffmpeg import use_ffmpeg
+
+        use_ffmpeg(self.ffmpeg_binary)
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(self.numba_cache_dir))
+        return self
 
     def child_environment(self) -> dict[str, str]:
         """The variables that name paths, made absolute, for a process started elsewhere.

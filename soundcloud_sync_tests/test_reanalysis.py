@@ -18,7 +18,7 @@ from pyrekordbox.rbxml import RekordboxXml
 from soundcloud_sync import api
 from soundcloud_sync.audio import read_tags
 from soundcloud_sync.audio.analysis import ANALYSIS_VERSION
-from soundcloud_sync.config import ConfigError, read_playlists_file
+from soundcloud_sync.config import ConfigError, Settings, read_playlists_file
 from soundcloud_sync.definitions import defs, reanalyze_audio_job_def
 from soundcloud_sync.runs import run_sync
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
@@ -169,6 +169,7 @@ def test_playlist_tempo_range_wins_over_the_default_and_run_config_over_both(
     with DagsterInstance.get() as instance:
         outcome = run_sync(
             instance,
+            Settings.from_env(),
             playlist.key,
             job_def=reanalyze_audio_job_def,
             ops_config={"audio_features": {"tempo_range": [60, 120]}},
@@ -179,6 +180,7 @@ def test_playlist_tempo_range_wins_over_the_default_and_run_config_over_both(
 
         bad = run_sync(
             instance,
+            Settings.from_env(),
             playlist.key,
             job_def=reanalyze_audio_job_def,
             ops_config={"audio_features": {"tempo_range": [120, 60]}},

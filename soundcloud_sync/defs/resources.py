@@ -16,7 +16,13 @@ from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
-from ..config import Settings
+from ..config import (
+    DEFAULT_MIN_RECHECK_SECONDS,
+    DEFAULT_PLAYLISTS_FILE,
+    PlaylistEntry,
+    Settings,
+    read_playlists_file,
+)
 
 
 class CatalogResource(ConfigurableResource):
@@ -159,6 +165,18 @@ class DjExportResource(ConfigurableResource):
     path_map: str = ""
 
 
+class RegistryResource(ConfigurableResource):
+    """The playlists file (`SOUNDCLOUD_SYNC_PLAYLISTS_FILE`: URLs and tempo ranges) and
+    how often the sensor may look at one playlist (`SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS`)."""
+
+    playlists_file: str = DEFAULT_PLAYLISTS_FILE
+    min_recheck_seconds: int = DEFAULT_MIN_RECHECK_SECONDS
+
+    def entries(self) -> list[PlaylistEntry]:
+        """The file's playlists, checked (a ConfigError names the file and the entry)."""
+        return read_playlists_file(Path(self.playlists_file))
+
+
 class EagleResource(ConfigurableResource):
     """Eagle's local API; unset means the Eagle step reports 'not configured'."""
 
@@ -205,6 +223,10 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             formats=list(settings.audio_formats),
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
+        "registry": RegistryResource(
+            playlists_file=str(settings.playlists_file),
+            min_recheck_seconds=settings.min_recheck_seconds,
+        ),
         "dj_export": DjExportResource(
             playlists_dir=str(settings.library_dir / "playlists"),
             collection_path=str(settings.library_dir / "rekordbox.xml"),

@@ -13,9 +13,8 @@ import re
 import xml.etree.ElementTree as ET
 from importlib.metadata import PackageNotFoundError, version
 
-from ..config import PathMap
 from .library import ExportTrack, Library
-from .paths import location_url, map_path
+from .paths import PathMap, location_url, map_path
 
 KINDS = {"aiff": "AIFF File", "wav": "WAV File", "m4a": "M4A File", "mp3": "MP3 File"}
 # rekordbox's key names, by pitch class from C.

@@ -20,12 +20,13 @@ from dagster import (
 )
 
 from ...catalog import Catalog
-from ...config import ConfigError, Settings, TempoRange, check_tempo_range, read_playlists_file
+from ...config import ConfigError, TempoRange, check_tempo_range
 from ...steps import audio as audio_steps
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
     LibraryResource,
+    RegistryResource,
     SoundCloudResource,
 )
 from .common import live_tracks, status_counts, step_progress
@@ -87,7 +88,11 @@ class AudioFeaturesConfig(Config):
 
 
 def _tempo_ranges(
-    key: str, config: AudioFeaturesConfig, catalog: Catalog, soundcloud_ids: list[int]
+    key: str,
+    config: AudioFeaturesConfig,
+    registry: RegistryResource,
+    catalog: Catalog,
+    soundcloud_ids: list[int],
 ) -> tuple[dict[int, TempoRange | None], TempoRange | None]:
     """Each track's range and the playlist's own: this run's range for every track, else
     the narrowest that playlists.yaml sets for any playlist holding the track, else None
@@ -96,7 +101,7 @@ def _tempo_ranges(
         if config.tempo_range is not None:
             tempo_range = check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
             return dict.fromkeys(soundcloud_ids, tempo_range), tempo_range
-        entries = read_playlists_file(Settings.from_env().playlists_file)
+        entries = registry.entries()
     except ConfigError as exc:
         raise Failure(description=str(exc)) from None
     by_playlist: dict[str, TempoRange | None] = {}
@@ -120,6 +125,7 @@ def audio_features(
     config: AudioFeaturesConfig,
     library: LibraryResource,
     catalog: CatalogResource,
+    registry: RegistryResource,
 ) -> MaterializeResult:
     from ...audio import playlist_chart_markdown
 
@@ -130,7 +136,7 @@ def audio_features(
         if (path := audio_steps.audio_on_disk(t))
     ]
     tempo_ranges, tempo_range = _tempo_ranges(
-        key, config, catalog.catalog(), [f["soundcloud_id"] for f in files]
+        key, config, registry, catalog.catalog(), [f["soundcloud_id"] for f in files]
     )
     rows = audio_steps.analyse_audio(
         catalog.catalog(),
