@@ -23,7 +23,7 @@ from ..catalog.schema import memberships, playlists, tracks
 TRACK_COLUMNS = (
     tracks.c.soundcloud_id, tracks.c.dj_track_id, tracks.c.title, tracks.c.artist,
     tracks.c.uploader, tracks.c.album, tracks.c.genre, tracks.c.url, tracks.c.files,
-    tracks.c.duration_s, tracks.c.duration_ms, tracks.c.tempo, tracks.c.musical_key,
+    tracks.c.duration_s, tracks.c.duration_ms, tracks.c.tempo, tracks.c.key,
     tracks.c.first_beat_s, tracks.c.first_downbeat_s, tracks.c.first_seen_at,
 )  # fmt: skip
 
@@ -42,7 +42,7 @@ class ExportTrack:
     size: int
     duration_s: float | None
     tempo: float | None
-    musical_key: str | None
+    key: str | None  # "A minor"
     first_beat_s: float | None
     first_downbeat_s: float | None
     date_added: str  # yyyy-mm-dd: when the catalog first saw the track
@@ -142,7 +142,7 @@ def _export_track(row: dict[str, Any], formats: Sequence[str]) -> ExportTrack | 
         size=size,
         duration_s=duration,
         tempo=row["tempo"],
-        musical_key=row["musical_key"],
+        key=row["key"],
         first_beat_s=row["first_beat_s"],
         first_downbeat_s=row["first_downbeat_s"],
         date_added=(row["first_seen_at"] or "")[:10],

@@ -180,7 +180,7 @@ def analyse_audio(
                 catalog.update_track(
                     f["soundcloud_id"],
                     tempo=features.tempo,
-                    musical_key=features.key,
+                    key=features.key,
                     camelot=features.camelot,
                     key_confidence=features.key_confidence,
                     duration_s=features.duration_s,
@@ -205,7 +205,7 @@ def analyse_audio(
                 "title": track.get("title"),
                 "artist": track.get("artist"),
                 "tempo": None if failed else track.get("tempo"),
-                "key": None if failed else track.get("musical_key"),
+                "key": None if failed else track.get("key"),
                 "camelot": None if failed else track.get("camelot"),
                 "key_confidence": track.get("key_confidence"),
                 "duration_s": track.get("duration_s"),
@@ -241,7 +241,7 @@ def write_library_files(
         sid = int(track["soundcloud_id"])
         tags = TrackTags(
             title=track.get("title"), artist=track.get("artist"), album=album,
-            genre=track.get("genre"), bpm=track.get("tempo"), key=track.get("musical_key"),
+            genre=track.get("genre"), tempo=track.get("tempo"), key=track.get("key"),
             camelot=track.get("camelot"), isrc=track.get("isrc"), url=track.get("url"),
             soundcloud_id=sid, track_number=track.get("position"),
             artwork=fetch_artwork(track.get("artwork_url"), artwork_dir, sid, proxy=proxy),

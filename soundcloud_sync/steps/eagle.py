@@ -33,7 +33,7 @@ def import_into_eagle(
             name=f"{track.get('artist')} - {track.get('title')}",
             website=track["url"],
             folder=folder,
-            tags=track_tags(folder, track.get("genre"), track.get("musical_key"),
+            tags=track_tags(folder, track.get("genre"), track.get("key"),
                             track.get("camelot"), track.get("tempo")),
             annotation=f"SoundCloud id {track['soundcloud_id']}",
         )  # fmt: skip

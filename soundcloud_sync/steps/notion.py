@@ -301,7 +301,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "page_id": t["notion_page_id"],
                 "enrichment_hash": t.get("enrichment_hash"),
                 "tempo": t.get("tempo"),
-                "key": t.get("musical_key"),
+                "key": t.get("key"),
                 "camelot": t.get("camelot"),
                 "key_confidence": t.get("key_confidence"),
                 "duration_s": t.get("duration_s"),

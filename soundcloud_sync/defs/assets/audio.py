@@ -163,7 +163,7 @@ def audio_features(
     }
     measured = frame.dropna(subset=["tempo"])
     if len(measured):
-        metadata["median_bpm"] = float(measured["tempo"].median())
+        metadata["median_tempo"] = float(measured["tempo"].median())
         metadata["tempo_and_keys"] = MetadataValue.md(
             playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
         )
