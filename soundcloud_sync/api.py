@@ -15,7 +15,7 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from .catalog import AUDIO_ON_DISK, Catalog
+from .catalog import AUDIO_ON_DISK, Catalog, display_name
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .instance import local_instance
@@ -359,7 +359,7 @@ def reanalysis_stats(catalog: Catalog, key: str, outcome: RunOutcome) -> dict[st
     notion = outcome.materialized.get("notion_enrichment")
     return {
         "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": playlist.get("name_override") or playlist.get("title"),
+        "playlist_name": display_name(playlist),
         "analysis_version": ANALYSIS_VERSION,
         "tempo_range": features.get("tempo_range"),
         "measured": features.get("status/measured", 0),
@@ -440,7 +440,7 @@ def playlist_stats(
         counts["skipped"] = sum(1 for t in tracks if t.get("notion_page_id"))
     stats: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": playlist.get("name_override") or playlist.get("title"),
+        "playlist_name": display_name(playlist),
         "total_tracks": len(tracks),
         "tracks_added": counts["created"],
         "tracks_skipped": counts["skipped"],

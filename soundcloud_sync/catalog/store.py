@@ -34,6 +34,7 @@ from ..matching import recording_key, same_length
 from ..sources.models import Availability, Playlist, Source, Track, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
+from .rows import AUDIO_ON_DISK
 from .schema import memberships, migrate, picks, playlists, tracks
 
 TRACK_FIELDS = (
@@ -41,11 +42,6 @@ TRACK_FIELDS = (
     "artwork_url", "created_at", "last_modified", "policy", "monetization_model",
     "downloadable", "availability",
 )  # fmt: skip
-
-
-# Download outcomes that leave the track's audio on disk: fetched in this run, or found
-# there from an earlier one (a re-run records the second).
-AUDIO_ON_DISK = ("downloaded", "skipped-existing")
 
 
 def _catalog_id(track: Track) -> int:

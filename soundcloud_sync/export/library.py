@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audio.paths import sanitize_component
-from ..catalog import Catalog
+from ..catalog import Catalog, audio_file, display_name
 from ..catalog.schema import memberships, playlists, tracks
 
 TRACK_COLUMNS = (
@@ -119,11 +119,10 @@ def load_library(
 
 
 def _export_track(row: dict[str, Any], formats: Sequence[str]) -> ExportTrack | None:
-    files: dict[str, str] = row["files"] or {}
-    chosen = next((f for f in formats if files.get(f)), next(iter(files), None))
-    if chosen is None:
-        return None
-    path = files[chosen]
+    path = audio_file(row, formats)
+    if path is None:
+        return None  # no library file on disk: nothing a DJ program could load
+    chosen = next(f for f, p in (row["files"] or {}).items() if p == path)
     try:
         size = os.stat(path).st_size
     except OSError:
@@ -195,7 +194,7 @@ def playlist_names(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
     names: dict[str, str] = {}
     taken: set[str] = set()
     for row in rows:
-        name = (row.get("name_override") or row.get("title") or row["key"]).strip()
+        name = (display_name(row) or row["key"]).strip()
         if _fold(name) in taken:
             name = f"{name} [{row['key']}]"
         taken.add(_fold(name))

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import AUDIO_ON_DISK, Catalog, utc_now
+from ..catalog import Catalog, audio_file, utc_now
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -70,16 +70,6 @@ def download_audio(
     )
 
 
-def audio_on_disk(track: Mapping[str, Any]) -> str | None:
-    """The file to measure: the download, or a library file when the download was
-    deleted; None when the track has no audio on disk."""
-    if track.get("download_status") not in AUDIO_ON_DISK:
-        return None
-    candidates = [track.get("source_path"), *(track.get("files") or {}).values()]
-    existing = [p for p in candidates if p and Path(p).exists()]
-    return existing[0] if existing else track.get("source_path")
-
-
 def range_label(tempo_range: tuple[float, float] | None) -> str | None:
     """How the catalog records a playlist's tempo range: "150-185", or None for none."""
     return None if tempo_range is None else f"{tempo_range[0]:g}-{tempo_range[1]:g}"
@@ -108,17 +98,14 @@ def narrowest(*ranges: tuple[float, float] | None) -> tuple[float, float] | None
 
 def needs_analysis(
     track: Mapping[str, Any],
-    path: str,
     tempo_range: tuple[float, float] | None = None,
 ) -> bool:
-    """Whether ``path`` must be measured: never measured, another file, an older analysis
+    """Whether the track's audio must be measured: never measured, an older analysis
     version, or another tempo range than the one the playlist asks for now."""
     from ..audio.analysis import ANALYSIS_VERSION
 
-    same_file = path in (track.get("source_path"), *(track.get("files") or {}).values())
     return not (
         track.get("analyzed_at")
-        and same_file
         and track.get("analysis_version") == ANALYSIS_VERSION
         and track.get("tempo_range") == range_label(tempo_range)
     )
@@ -146,9 +133,7 @@ def analyse_audio(
         f
         for f in files
         if force
-        or needs_analysis(
-            known.get(f["soundcloud_id"], {}), f["path"], ranges.get(f["soundcloud_id"])
-        )
+        or needs_analysis(known.get(f["soundcloud_id"], {}), ranges.get(f["soundcloud_id"]))
     ]
     errors: dict[int, str] = {}
     measured: set[int] = set()
@@ -248,7 +233,10 @@ def write_library_files(
         )  # fmt: skip
         fields = {**{k: v for k, v in track.items() if v is not None}, "album": album or ""}
         try:
-            files = export_track(track["source_path"], root, formats, fields, tags, template)
+            source = audio_file(track)
+            if source is None:
+                raise FileNotFoundError("no audio on disk (not downloaded)")
+            files = export_track(source, root, formats, fields, tags, template)
         except Exception as exc:  # one bad file must not stop the rest
             rows.append({"soundcloud_id": sid, "format": ",".join(formats), "path": None,
                          "status": "error", "message": str(exc)})  # fmt: skip

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import Catalog
+from ..catalog import Catalog, audio_file
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -17,15 +18,16 @@ def import_into_eagle(
     tracks: list[dict[str, Any]],
     *,
     folder: str,
+    formats: Sequence[str],
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Import each track's first library file once; remember the Eagle item id."""
+    """Import each track's library file (the first of ``formats`` on disk) once; remember
+    the Eagle item id."""
     from ..eagle import track_tags
 
     rows = []
     for done, track in enumerate(tracks, start=1):
-        files = track.get("files") or {}
-        path = next(iter(files.values()), None)
+        path = audio_file(track, formats)
         if not path:
             continue
         outcome = eagle.import_file(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import AUDIO_ON_DISK, Catalog, utc_now
+from ..catalog import AUDIO_ON_DISK, Catalog, display_name, utc_now
 from ..sources import Playlist, SpotifyPlaylistRef, parse_playlist_url
 from .progress import Progress
 from .rows import records
@@ -27,7 +27,7 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
         "key": playlist_row["key"],
         "url": None if spotify else url,
         "spotify_url": url if spotify else None,
-        "name": playlist_row.get("name_override") or playlist_row.get("title"),
+        "name": display_name(playlist_row),
         "curator": playlist_row.get("curator"),
         "track_count": playlist_row.get("track_count"),
         # removals are applied only when the catalog could explain the listing
@@ -252,7 +252,7 @@ def plan_notion_sync(
         "skipped_entries": [
             {"position": e.position, "name": e.name, "reason": e.reason} for e in playlist.skipped
         ],
-        "playlist_name": playlist_row["name_override"] or playlist.title,
+        "playlist_name": display_name(playlist_row),
         "total_tracks": len(rows),
         "new_to_catalog": len(change.added),
         "removed_from_playlist": len(change.removed),

@@ -19,7 +19,7 @@ from dagster import (
     asset_check,
 )
 
-from ...catalog import Catalog
+from ...catalog import Catalog, audio_file, display_name
 from ...config import ConfigError, TempoRange, check_tempo_range
 from ...steps import audio as audio_steps
 from ..partitions import playlists_partitions
@@ -133,7 +133,7 @@ def audio_features(
     files = [
         {"soundcloud_id": t["soundcloud_id"], "path": path}
         for t in live_tracks(catalog, key)
-        if (path := audio_steps.audio_on_disk(t))
+        if (path := audio_file(t))
     ]
     tempo_ranges, tempo_range = _tempo_ranges(
         key, config, registry, catalog.catalog(), [f["soundcloud_id"] for f in files]
@@ -192,7 +192,7 @@ def library_files(
         formats=library.formats,
         root=library.root,
         template=library.filename_template,
-        album=playlist.get("name_override") or playlist.get("title"),
+        album=display_name(playlist),
         artwork_dir=library.downloads,
         proxy=soundcloud.proxy,
         progress=step_progress(context),

@@ -2,9 +2,10 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, asset
 
+from ...catalog import display_name
 from ...steps import eagle as eagle_steps
 from ..partitions import playlists_partitions
-from ..resources import CatalogResource, EagleResource
+from ..resources import CatalogResource, EagleResource, LibraryResource
 from .common import live_tracks, status_counts, step_progress
 
 
@@ -15,7 +16,10 @@ from .common import live_tracks, status_counts, step_progress
     description="Each library file imported once into Eagle (when Eagle is running).",
 )
 def eagle_items(
-    context: AssetExecutionContext, eagle: EagleResource, catalog: CatalogResource
+    context: AssetExecutionContext,
+    eagle: EagleResource,
+    catalog: CatalogResource,
+    library: LibraryResource,
 ) -> MaterializeResult:
     from ...eagle import EagleClient
 
@@ -35,7 +39,8 @@ def eagle_items(
             client,
             store,
             tracks,
-            folder=playlist.get("name_override") or playlist.get("title") or key,
+            folder=display_name(playlist) or key,
+            formats=library.formats,
             progress=step_progress(context),
         )
     return MaterializeResult(
