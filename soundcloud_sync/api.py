@@ -17,11 +17,11 @@ from typing import Any, TypeVar, cast
 
 from dagster import DagsterInstance
 
-from . import pipeline
-from .catalog import AUDIO_ON_DISK, Catalog
+from .catalog import AUDIO_ON_DISK, Catalog, display_name, parse_time
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
-from .runs import RunOutcome, local_instance, run_sync
+from .instance import local_instance
+from .runs import RunOutcome, run_sync
 from .sources import (
     SinglesRef,
     SpotifyPlaylistRef,
@@ -30,6 +30,10 @@ from .sources import (
     parse_playlist_url,
     registry_url,
 )
+from .steps import audio as audio_steps
+from .steps import listing
+from .steps import notion as notion_steps
+from .steps.rows import records
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -63,8 +67,9 @@ class SyncFailed(SoundCloudSyncError, RuntimeError):
 
 
 def _settings() -> Settings:
-    """Configuration comes from the environment (and .env), like the Dagster runs'."""
-    return Settings.from_env()
+    """Configuration comes from the environment (and .env), like the Dagster runs': each
+    public function reads it here once and hands it down."""
+    return Settings.from_env().apply()
 
 
 def catalog_for(settings: Settings) -> Catalog:
@@ -117,8 +122,10 @@ def extract_playlist_tracks(playlist_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def _read_listing(url: str, settings: Settings) -> Any:
-    """What the playlist lists now (SoundCloud or Spotify), writing nothing anywhere."""
+def _read_listing(url: str, settings: Settings, *, as_synced: bool = False) -> Any:
+    """What the playlist lists now (SoundCloud or Spotify), writing nothing anywhere.
+    ``as_synced``: a track's URL gives its uploader's singles with it added (what a sync
+    of that URL would write), not that track alone."""
     from .defs.resources import resources_for
 
     ref = playlist_refs([url], settings)[0]
@@ -130,8 +137,9 @@ def _read_listing(url: str, settings: Settings) -> Any:
             finally:
                 spotify.close()
         with resources.soundcloud.client() as client:
-            if isinstance(ref, SinglesRef):
-                return pipeline.read_soundcloud(client, catalog_for(settings), url)[0]
+            if isinstance(ref, SinglesRef) or (as_synced and isinstance(ref, TrackRef)):
+                also = [ref.url] if isinstance(ref, TrackRef) else []
+                return listing.read_soundcloud(client, catalog_for(settings), url, also)[0]
             return client.fetch_playlist(url)
 
 
@@ -162,7 +170,7 @@ def register_playlists(urls: list[str]) -> list[str]:
     URL joins its uploader's singles listing (`<user>/singles`), which is registered."""
     settings = _settings()
     refs = playlist_refs(urls, settings)
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         return _register(instance, catalog_for(settings), refs)
 
 
@@ -190,7 +198,7 @@ def unregister_playlists(urls: list[str]) -> list[str]:
         if isinstance(ref, TrackRef) and not catalog.unpick_track(ref.key, ref.public_url):
             raise SoundCloudSyncError(f"{ref.public_url}: not among the tracks of {ref.key}")
     keys = [ref.key for ref in refs if not isinstance(ref, TrackRef)]
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         runs.unregister_playlists(instance, keys)
     return [ref.key for ref in refs]
 
@@ -200,7 +208,7 @@ def audit_playlist(url: str) -> dict[str, bool]:
     from .runs import run_audit
 
     key = parse_playlist_url(url).key
-    with local_instance(_settings()) as instance:
+    with local_instance(_settings().dagster_home) as instance:
         return run_audit(instance, key)
 
 
@@ -209,7 +217,7 @@ def status() -> list[dict[str, Any]]:
     from .runs import registered_keys
 
     settings = _settings()
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         keys = registered_keys(instance)
     return catalog_for(settings).status(keys)
 
@@ -230,12 +238,13 @@ def run_playlist(
     that runs one sync at a time, as the CLI does, since the run's output capture
     takes this process's stdout and stderr meanwhile."""
     catalog = catalog_for(settings)
-    with local_instance(settings) as instance:  # opened once: it costs half a second
+    with local_instance(settings.dagster_home) as instance:  # opened once: it costs half a second
         [key] = _register(instance, catalog, playlist_refs([url], settings))
         if playlist_name:
             catalog.update_playlist(key, name_override=playlist_name)
         outcome = run_sync(
             instance,
+            settings,
             key,
             asset_keys,
             on_event=on_event,
@@ -275,11 +284,11 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
     """The dry run: the Notion step with writes turned off, on today's listing."""
     from .defs.resources import resources_for
 
-    playlist = _read_listing(url, settings)
+    playlist = _read_listing(url, settings, as_synced=True)
     catalog = catalog_for(settings)
     with resources_for(settings) as resources:
         notion = resources.notion
-        return pipeline.plan_notion_sync(
+        return notion_steps.plan_notion_sync(
             playlist,
             catalog,
             notion.sync() if notion.enabled else None,
@@ -307,8 +316,8 @@ def batch_create_notion_tracks(
     catalog = catalog_for(settings)
     with resources_for(settings) as resources, resources.soundcloud.client() as soundcloud:
         spotify = resources.spotify.client if settings.spotify_enabled else None
-        resolved = pipeline.resolve_track_rows(tracks, soundcloud, spotify, catalog)
-        stats = pipeline.upsert_track_pages(
+        resolved = listing.resolve_track_rows(tracks, soundcloud, spotify, catalog)
+        stats = notion_steps.upsert_track_pages(
             resources.notion.sync(),
             catalog,
             resolved.rows,
@@ -336,7 +345,7 @@ def sync_playlist_incremental(
     When a track joined: Spotify and SoundCloud likes say; for a set, the listing that
     first showed it, else its upload time (a set's first listing tells no more)."""
     settings = _settings()
-    since = pipeline.parse_time(last_sync_time)
+    since = parse_time(last_sync_time)
     if not _playlist_changed(playlist_url, settings, since=since):
         key = parse_playlist_url(playlist_url).key
         stats = playlist_stats(catalog_for(settings), key, None)
@@ -432,9 +441,9 @@ def get_new_spotify_tracks(
     if not isinstance(ref, SpotifyPlaylistRef):
         raise SoundCloudSyncError(f"{_shown(playlist_url)}: not a Spotify playlist URL")
     rows = extract_playlist_tracks(playlist_url)
-    moment = pipeline.parse_time(since)
+    moment = parse_time(since)
     if moment is not None:
-        return [r for r in rows if (pipeline.parse_time(r.get("added_at")) or moment) > moment]
+        return [r for r in rows if (parse_time(r.get("added_at")) or moment) > moment]
     known = catalog_for(_settings()).playlist_tracks(ref.key)
     seen = {str(s) for s in known["spotify_id"].dropna()} if not known.empty else set()
     return [r for r in rows if r.get("spotify_id") not in seen]
@@ -454,13 +463,14 @@ def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> d
 
     settings = _settings()
     key = parse_playlist_url(url).key
-    with local_instance(settings) as instance:
+    with local_instance(settings.dagster_home) as instance:
         if key not in registered_keys(instance):
             raise SoundCloudSyncError(
                 f"{key}: not a registered playlist; sync it first (soundcloud-sync sync URL)"
             )
         outcome = run_sync(
             instance,
+            settings,
             key,
             on_event=on_event,
             origin="reanalyze",
@@ -481,7 +491,7 @@ def registered_playlist_keys() -> list[str]:
     """The keys of every registered playlist, sorted."""
     from .runs import registered_keys
 
-    with local_instance(_settings()) as instance:
+    with local_instance(_settings().dagster_home) as instance:
         return sorted(registered_keys(instance))
 
 
@@ -495,7 +505,7 @@ def reanalysis_stats(catalog: Catalog, key: str, outcome: RunOutcome) -> dict[st
     notion = outcome.materialized.get("notion_enrichment")
     return {
         "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": playlist.get("name_override") or playlist.get("title"),
+        "playlist_name": display_name(playlist),
         "analysis_version": ANALYSIS_VERSION,
         "tempo_range": features.get("tempo_range"),
         "measured": features.get("status/measured", 0),
@@ -520,7 +530,7 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
         snapshot = client.check_playlist(ref.url, known.get("soundcloud_id"))
     if isinstance(ref, UserListingRef):  # the fingerprint of its newest entries
         return snapshot.ids_hash != known.get("snapshot_id")
-    modified = pipeline.parse_time(snapshot.last_modified)
+    modified = parse_time(snapshot.last_modified)
     if since is not None and modified and modified > since:
         return True
     return snapshot.ids_hash != known.get("ids_hash")
@@ -560,7 +570,7 @@ def playlist_stats(
     """The stats object: what the run reported (its assets' metadata), and the catalog's
     state of the playlist after it. Without a run (nothing changed) nothing was written."""
     playlist = catalog.playlist(key) or {}
-    tracks = pipeline.records(catalog.playlist_tracks(key))
+    tracks = records(catalog.playlist_tracks(key))
     pages = None
     if outcome is not None:  # what the Notion step reported, done or failed part-way
         pages = outcome.materialized.get("notion_track_pages") or outcome.failure_metadata.get(
@@ -572,7 +582,7 @@ def playlist_stats(
         counts["skipped"] = sum(1 for t in tracks if t.get("notion_page_id"))
     stats: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": playlist.get("name_override") or playlist.get("title"),
+        "playlist_name": display_name(playlist),
         "total_tracks": len(tracks),
         "tracks_added": counts["created"],
         "tracks_skipped": counts["skipped"],
@@ -616,7 +626,7 @@ def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict
     status = Counter(t.get("download_status") for t in tracks)
     return {
         "downloaded": sum(status[s] for s in AUDIO_ON_DISK),
-        "analysed": sum(1 for t in tracks if pipeline.is_measured(t)),
+        "analysed": sum(1 for t in tracks if audio_steps.is_measured(t)),
         "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
         "previews": status["preview-only"],
         "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],

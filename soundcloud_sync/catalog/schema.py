@@ -120,7 +120,7 @@ tracks = Table(
     Column("downloaded_at", String(32)),
     Column("files", JSON),
     Column("tempo", Float),
-    Column("musical_key", String(16)),
+    Column("key", String(16)),  # "A minor": the name `analyze_file` and Notion use
     Column("camelot", String(4)),
     Column("key_confidence", Float),
     Column("duration_s", Float),
@@ -255,7 +255,15 @@ def _v8_picks(conn: Connection) -> None:
     picks.create(conn, checkfirst=True)
 
 
-def _v9_membership_added_at(conn: Connection) -> None:
+def _v9_key_column(conn: Connection) -> None:
+    """One name per field: the measured key is ``key`` (as `analyze_file`, the rows, the
+    tags and Notion call it), not ``musical_key``. Renamed in place: every value stays."""
+    present = {c["name"] for c in inspect(conn).get_columns(tracks.name)}
+    if "musical_key" in present and "key" not in present:
+        conn.execute(text('ALTER TABLE tracks RENAME COLUMN musical_key TO "key"'))
+
+
+def _v10_membership_added_at(conn: Connection) -> None:
     """When each track joined its playlist, so a sync can leave out what joined before a
     given time (the seed's `sync_playlist_incremental(last_sync_time=…)`)."""
     _add_missing_columns(conn, memberships, ["added_at"])
@@ -273,7 +281,8 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6_tempo_range_column,
     _v7_spotify_identity,
     _v8_picks,
-    _v9_membership_added_at,
+    _v9_key_column,
+    _v10_membership_added_at,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

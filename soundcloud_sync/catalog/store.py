@@ -34,6 +34,7 @@ from ..matching import recording_key, same_length
 from ..sources.models import Availability, Playlist, Source, Track, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
+from .rows import AUDIO_ON_DISK
 from .schema import memberships, migrate, picks, playlists, tracks
 
 TRACK_FIELDS = (
@@ -41,11 +42,6 @@ TRACK_FIELDS = (
     "artwork_url", "created_at", "last_modified", "policy", "monetization_model",
     "downloadable", "availability",
 )  # fmt: skip
-
-
-# Download outcomes that leave the track's audio on disk: fetched in this run, or found
-# there from an earlier one (a re-run records the second).
-AUDIO_ON_DISK = ("downloaded", "skipped-existing")
 
 
 def _catalog_id(track: Track) -> int:
@@ -89,13 +85,6 @@ def _joined(track: Track, before: Mapping[int, Any], now: str) -> str | None:
     if old is not None and old.removed_at is None:
         return old.added_at
     return now if before else None
-
-
-def joined_at(row: Mapping[str, Any]) -> str | None:
-    """The earliest a track can have joined its playlist, as far as the catalog knows:
-    when it joined (see `memberships.added_at`), else its upload time (a track cannot
-    join a playlist before it exists); None when neither is known."""
-    return row.get("added_at") or row.get("created_at") or None
 
 
 def _change(

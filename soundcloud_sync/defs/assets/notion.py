@@ -1,6 +1,8 @@
-"""Catalog → Notion: one page per track, linked to the playlist's page."""
+"""Catalog → Notion: one page per track, linked to the playlist's page; the analysis
+written back; the audit that reads the pages back."""
 
 from collections import Counter
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -15,18 +17,19 @@ from dagster import (
     multi_asset_check,
 )
 
-from ...notion.sync import readable
-from ...pipeline import (
+from ...catalog import parse_time
+from ...notion.report import readable
+from ...steps import notion as notion_steps
+from ...steps.notion import (
     missing_pages_message,
     notion_removals,
-    parse_time,
-    records,
     report_frame,
     sync_notion_pages,
 )
+from ...steps.rows import records
 from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
-from .common import step_progress
+from .common import status_counts, step_progress
 
 
 class NotionTrackPagesConfig(Config):
@@ -81,7 +84,7 @@ def notion_track_pages(
         context.log.warning(warning)
     frame = report_frame(report)
     counts = Counter(frame["status"])
-    metadata = {
+    metadata: dict[str, Any] = {
         "created": counts["created"],
         "updated": counts["updated"],
         "skipped": counts["skipped"],
@@ -115,6 +118,36 @@ def notion_track_pages(
             )
         raise Failure(description=missing, metadata=metadata)
     yield MaterializeResult(metadata=metadata)
+
+
+@asset(
+    partitions_def=playlists_partitions,
+    group_name="notion",
+    pool="notion_api",
+    deps=["notion_track_pages", "eagle_items"],
+    output_required=False,
+    description="Tempo, key, duration, loudness, file paths, Eagle id and Downloaded "
+    "written back to each track's Notion page, only where a value changed.",
+)
+def notion_enrichment(
+    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
+):
+    if not notion.enabled:
+        context.log.warning(notion.disabled_reason)
+        return
+    store = catalog.catalog()
+    rows = notion_steps.enrichment_rows(store.playlist_tracks(context.partition_key))
+    report = notion_steps.write_enrichment(
+        notion.sync(), store, rows, max_concurrent=notion.max_concurrent
+    )
+    statuses = [r.status for r in report.tracks]
+    yield MaterializeResult(
+        metadata={
+            **status_counts(statuses),
+            "notion_requests": report.requests,
+            "dagster/row_count": len(statuses),
+        }
+    )
 
 
 @multi_asset_check(
