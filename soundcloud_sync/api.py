@@ -208,8 +208,9 @@ def audit_playlist(url: str) -> dict[str, bool]:
     from .runs import run_audit
 
     key = parse_playlist_url(url).key
-    with local_instance(_settings().dagster_home) as instance:
-        return run_audit(instance, key)
+    settings = _settings()
+    with local_instance(settings.dagster_home) as instance:
+        return run_audit(instance, settings, key)
 
 
 def status() -> list[dict[str, Any]]:

@@ -236,12 +236,14 @@ def _follow_events(
         stop.wait(0.25)
 
 
-def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:
-    """Run the Notion audit checks for one playlist; check name -> passed."""
+def run_audit(instance: DagsterInstance, settings: Settings, partition_key: str) -> dict[str, bool]:
+    """Run the Notion audit checks for one playlist; check name -> passed.
+
+    ``settings``: the caller's (the executor)."""
     from ..definitions import audit_playlist_job_def
 
     reap_dead_runs(instance)
-    local = Settings.from_env().executor != "celery"
+    local = settings.executor != "celery"
     if local:
         _start_step_server()
     try:
