@@ -63,7 +63,9 @@ def build(n_tracks: int, n_plays: int, n_playlists: int) -> FixtureLibrary:
         )
     start = datetime(2025, 1, 1, tzinfo=UTC)
     plays = [
-        FixturePlay(f"{(i * 7919) % n_tracks:032x}", start + timedelta(minutes=4 * i), f"s{i // 40}")
+        FixturePlay(
+            f"{(i * 7919) % n_tracks:032x}", start + timedelta(minutes=4 * i), f"s{i // 40}"
+        )
         for i in range(n_plays)
     ]
     playlists = [

@@ -274,9 +274,13 @@ def write_library(
             return
         if table not in inserts:
             columns = "rowid, *" if table == "fts_searchIndex" else "*"
-            names = [d[0] for d in conn.execute(f'SELECT {columns} FROM "{table}" LIMIT 0').description]
+            names = [
+                d[0] for d in conn.execute(f'SELECT {columns} FROM "{table}" LIMIT 0').description
+            ]
             quoted = ", ".join(f'"{n}"' for n in names)
-            inserts[table] = f'INSERT INTO "{table}" ({quoted}) VALUES ({",".join("?" * len(names))})'
+            inserts[table] = (
+                f'INSERT INTO "{table}" ({quoted}) VALUES ({",".join("?" * len(names))})'
+            )
         conn.execute(inserts[table], values)
 
     for t in library.tracks:

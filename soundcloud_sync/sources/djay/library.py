@@ -370,7 +370,7 @@ class _Reader:
             last_played=max(played) if played else None,
             rating=_count(user.get("rating")),
             color=_count(_first(user.get("colorIndex"), user.get("color"))),
-            playlists=tuple(in_playlists.get(title_id, ())),
+            playlists=tuple(sorted(in_playlists.get(title_id, ()))),
         )
 
     def _object(self, collection: str, key: str) -> TsafObject | None:
