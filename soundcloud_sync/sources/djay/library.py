@@ -270,8 +270,8 @@ class _Reader:
             f'SELECT pageKey, "group", prevPageKey, data FROM {PLAYLIST_PAGES}', PLAYLIST_PAGES
         )
         by_group: dict[str, dict[str | None, tuple[str, bytes]]] = defaultdict(dict)
-        for page_key, group, prev, data in rows:
-            by_group[group][prev] = (page_key, bytes(data or b""))
+        for page_key, group, previous, data in rows:
+            by_group[group][previous] = (page_key, bytes(data or b""))
         result: dict[str, list[int]] = {}
         for group, chain in by_group.items():
             rowids: list[int] = []
