@@ -484,3 +484,79 @@ def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict
         "no_source": status["no-source"],  # known only from Spotify: nothing to download
         "download_errors": status["error"],
     }
+
+
+# -- djay Pro -------------------------------------------------------------------------
+
+DJAY_TARGET = "djay"
+
+
+def is_djay_target(target: str) -> bool:
+    """``djay`` (the library of DJAY_LIBRARY_PATH or the one added) or ``djay:<path>``."""
+    return target == DJAY_TARGET or target.startswith(f"{DJAY_TARGET}:")
+
+
+def register_djay_library(path: str) -> str:
+    """Remember djay's library (``MediaLibrary.db`` or its ``.djayMediaLibrary`` folder)
+    for `sync djay`, the sensor and the schedule; returns the file's path."""
+    from pathlib import Path
+
+    from .catalog.djay import register_djay_path
+    from .sources.djay.snapshot import check_sqlite
+
+    file = Path(path.removeprefix(f"{DJAY_TARGET}:")).expanduser().resolve()
+    if file.suffix == ".djayMediaLibrary" or file.is_dir():
+        file = file / "MediaLibrary.db"
+    check_sqlite(file)
+    register_djay_path(catalog_for(_settings()), file)
+    return str(file)
+
+
+def sync_djay_library(library_path: str | None = None, *, origin: str = "api") -> dict[str, Any]:
+    """Sync djay Pro's library: a run of the `sync_djay` job on the local instance.
+
+    Returns the djay asset's figures: tracks read, matched by each rule, new pages,
+    corrections, disagreements, problems. ``library_path`` registers that library first.
+    """
+    from dagster import execute_job, reconstructable
+
+    from .definitions import sync_djay_job_def
+    from .runs.execute import _failure_text, _materialized
+
+    if library_path:
+        register_djay_library(library_path)
+    settings = _settings()
+    with local_instance(settings) as instance:
+        result = execute_job(
+            reconstructable(sync_djay_job_def),
+            instance=instance,
+            tags={"soundcloud_sync/origin": origin},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "execution": {"config": {"in_process": True}},
+            },
+        )
+        failures = [e for e in result.all_events if e.is_step_failure]
+        stats = _materialized(result.all_events).get("djay_library", {})
+        if not result.success:
+            reason = _failure_text(failures) or "the run failed"
+            raise SyncFailed(f"djay library: {reason}", stats or None)
+    return stats
+
+
+# The seed's name for syncing djay's media items (its NotionSyncManager.sync_media_items).
+sync_media_items = sync_djay_library
+
+
+def djay_status() -> dict[str, Any] | None:
+    """The last djay sync's figures and when it ran, or None when it never ran."""
+    from dagster import AssetKey
+
+    settings = _settings()
+    with local_instance(settings) as instance:
+        event = instance.get_latest_materialization_event(AssetKey("djay_library"))
+    if event is None or event.asset_materialization is None:
+        return None
+    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    return {"last_synced_at": datetime.fromtimestamp(event.timestamp).isoformat(timespec="seconds"),
+            **{k: v for k, v in meta.items() if not k.endswith("_list")}}  # fmt: skip

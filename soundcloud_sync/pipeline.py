@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .catalog import AUDIO_ON_DISK, Catalog, utc_now
+from .catalog.djay import effective_tempo
 from .sources import Playlist, SinglesRef, SpotifyPlaylistRef, TrackRef, parse_playlist_url
 
 Progress = Callable[[str, int, int], None]
@@ -593,7 +594,7 @@ def write_library_files(
         sid = int(track["soundcloud_id"])
         tags = TrackTags(
             title=track.get("title"), artist=track.get("artist"), album=album,
-            genre=track.get("genre"), bpm=track.get("tempo"), key=track.get("musical_key"),
+            genre=track.get("genre"), bpm=effective_tempo(track), key=track.get("musical_key"),
             camelot=track.get("camelot"), isrc=track.get("isrc"), url=track.get("url"),
             soundcloud_id=sid, track_number=track.get("position"),
             artwork=fetch_artwork(track.get("artwork_url"), artwork_dir, sid, proxy=proxy),
@@ -668,7 +669,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "soundcloud_id": t["soundcloud_id"],
                 "page_id": t["notion_page_id"],
                 "enrichment_hash": t.get("enrichment_hash"),
-                "tempo": t.get("tempo"),
+                "tempo": effective_tempo(t),
                 "key": t.get("musical_key"),
                 "camelot": t.get("camelot"),
                 "key_confidence": t.get("key_confidence"),

@@ -310,6 +310,15 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
         return TrackTags()
 
 
+def set_bpm(path: str | os.PathLike[str], bpm: float) -> bool:
+    """Give the file at ``path`` this tempo, keeping its other tags; False when it had it."""
+    tags = read_tags(path)
+    if comparable(tags).bpm == round(float(bpm), 2):
+        return False
+    write_tags(path, replace(tags, bpm=bpm))
+    return True
+
+
 def comparable(tags: TrackTags) -> TrackTags:
     """``tags`` as they read back after a write: to skip rewriting files already right."""
     return replace(

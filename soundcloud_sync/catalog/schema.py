@@ -141,6 +141,20 @@ tracks = Table(
     Column("spotify_url", Text),
     # when SoundCloud was last searched for a recording known only from Spotify
     Column("soundcloud_searched_at", String(32)),
+    # djay Pro: the recording's titleID there (unique index: v9) and what djay knows
+    # about it (see steps.djay); djay_manual_tempo is the DJ's correction of our tempo
+    Column("djay_title_id", String(64)),
+    Column("djay_source_uri", Text),
+    Column("djay_tempo", Float),
+    Column("djay_manual_tempo", Float),
+    Column("djay_key", String(16)),
+    Column("djay_camelot", String(4)),
+    Column("djay_play_count", Integer),
+    Column("djay_last_played", String(32)),
+    Column("djay_rating", Integer),
+    Column("djay_color", Integer),
+    Column("djay_playlists", JSON),
+    Column("djay_notion_hash", String(64)),  # the djay facts last written to its page
 )
 
 memberships = Table(
@@ -251,6 +265,21 @@ def _v8_picks(conn: Connection) -> None:
     picks.create(conn, checkfirst=True)
 
 
+DJAY_COLUMNS = [
+    "djay_title_id", "djay_source_uri", "djay_tempo", "djay_manual_tempo", "djay_key",
+    "djay_camelot", "djay_play_count", "djay_last_played", "djay_rating", "djay_color",
+    "djay_playlists", "djay_notion_hash",
+]  # fmt: skip
+
+
+def _v9_djay(conn: Connection) -> None:
+    """A recording's djay Pro identity and facts (play count, the DJ's own tempo…)."""
+    _add_missing_columns(conn, tracks, DJAY_COLUMNS)
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_djay_title_id ON tracks (djay_title_id)")
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -263,6 +292,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6_tempo_range_column,
     _v7_spotify_identity,
     _v8_picks,
+    _v9_djay,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

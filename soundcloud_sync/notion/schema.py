@@ -93,6 +93,22 @@ TRACK_FIELDS: tuple[Field, ...] = (
     ),
 )
 
+# What djay Pro knows about a recording (see steps.djay); written by the djay sync.
+DJAY_FIELDS: tuple[Field, ...] = (
+    Field("djay_tempo", "djay BPM", ("number",), group="djay"),
+    Field("djay_key", "djay Key", ("rich_text", "select"), group="djay"),
+    Field("djay_camelot", "djay Camelot", ("rich_text", "select"), group="djay"),
+    Field("djay_play_count", "djay Play Count", ("number",), ("Play Count (DJ)",), group="djay"),
+    Field("djay_last_played", "djay Last Played", ("date",), ("Last Played (DJ)",), group="djay"),
+    Field("djay_rating", "djay Rating", ("number",), group="djay"),
+    Field("djay_color", "djay Colour", ("number", "rich_text", "select"), ("djay Color",),
+          group="djay"),
+    Field("djay_playlists", "djay Playlists", ("multi_select", "rich_text"), group="djay"),
+    # where Tempo's value came from: our analysis, or the DJ's correction in djay
+    Field("tempo_source", "Tempo Source", ("select", "rich_text"), group="djay"),
+)  # fmt: skip
+TRACK_FIELDS = TRACK_FIELDS + DJAY_FIELDS
+
 PLAYLIST_FIELDS: tuple[Field, ...] = (
     Field("name", "Name", ("title",), required=True),
     Field("url", "SoundCloud URL", ("url", "rich_text"), ("SoundCloud",), required=True),
@@ -232,6 +248,7 @@ def resolve_schema(
     problems: list[str] = []
     warnings: list[str] = []
     props: dict[str, Prop] = {}
+    missing_djay: list[str] = []
     by_lower = {name.lower(): name for name in live_properties}
     for f in fields:
         explicit, override = mapping.override(section, f)
@@ -259,8 +276,16 @@ def resolve_schema(
         elif explicit or f.required:
             tried = ", ".join(f"'{c}'" for c in candidates)
             problems.append(f"{label}: property {tried} ({f.key}, {wanted}) is missing")
+        elif f.group == "djay":
+            missing_djay.append(f.default)
         elif not f.added_when_needed:
             warnings.append(f"{label}: no property for {f.key} ('{f.default}'); not written")
+    if missing_djay:  # one line for the lot: a database made before djay was read
+        names = ", ".join(f"'{n}'" for n in missing_djay)
+        warnings.append(
+            f"{label}: no properties for djay's facts ({names}); not written "
+            "(`soundcloud-sync notion init` creates them in a new database)"
+        )
     return ResolvedSchema(label, data_source_id, props, warnings), problems
 
 

@@ -1056,8 +1056,10 @@ class NotionCatalogSync:
         dry_run: bool = False,
         max_concurrent: int = 4,
         on_page: Callable[[TrackResult], None] | None = None,
+        groups: tuple[str, ...] = ENRICHMENT_GROUPS,
     ) -> SyncReport:
-        """Write analysis values (tempo, key, paths, …) to pages whose values changed.
+        """Write analysis values (tempo, key, paths, …) to pages whose values changed
+        (``groups``: which of our properties; djay's facts are another group).
 
         Each row: ``page_id``, ``soundcloud_id``, optional ``enrichment_hash`` (what was
         written last time), and the enrichment keys. Returns per-row results whose
@@ -1068,7 +1070,7 @@ class NotionCatalogSync:
 
         def run(row: Mapping[str, Any]) -> TrackResult:
             sid = int(row.get("soundcloud_id") or 0)
-            values = owned_values(tracks, self._enrichment_row(row), ENRICHMENT_GROUPS)
+            values = owned_values(tracks, self._enrichment_row(row), groups)
             new_hash = values_hash(values)
             page_id = row.get("page_id")
             if not page_id:
