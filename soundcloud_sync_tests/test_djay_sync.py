@@ -107,10 +107,10 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
     djay = tmp_path / "djay" / "MediaLibrary.db"
     library = FixtureLibrary(
         tracks=[
-            FixtureTrack(drive, "Night Drive", ours[0].artist, duration_s=30.0,
+            FixtureTrack(drive, "Night Drive", rows[ours[0].id]["artist"], duration_s=30.0,
                          uris=[f"file://{quote(drive_file)}"], bpm=124.0, manual_bpm=126.0,
                          key_index=23, rating=5, color=3),
-            FixtureTrack(tide, "Paper Tide", ours[1].artist, uris=[f"file://{quote(tide_file)}"],
+            FixtureTrack(tide, "Paper Tide", rows[ours[1].id]["artist"], uris=[f"file://{quote(tide_file)}"],
                          bpm=100.0, key_index=22),  # our 128 BPM: a disagreement
             FixtureTrack(garden, "Static Garden", "Kaia Moreno",
                          uris=[f"spotify:track:{listed[0].id}"], bpm=122.0),
