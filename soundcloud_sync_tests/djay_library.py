@@ -8,6 +8,7 @@ reader's code: this module has its own TSAF encoder and imports nothing from
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import struct
 from collections.abc import Iterable, Sequence
@@ -400,3 +401,9 @@ def write_library(
         return conn
     conn.close()
     return None
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file in ``folder`` (a library, its -wal and -shm): to show that
+    reading it changed nothing."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}

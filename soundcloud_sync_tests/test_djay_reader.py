@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import struct
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from soundcloud_sync_tests.djay_library import (
     FixtureTrack,
     Obj,
     Raw,
+    file_hashes,
     tsaf,
     write_library,
 )
@@ -63,15 +63,11 @@ def _library() -> FixtureLibrary:
     )  # fmt: skip
 
 
-def _hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
 def test_reads_every_fact_from_a_live_wal_library_without_changing_a_byte(tmp_path: Path) -> None:
     path = tmp_path / "MediaLibrary.db"
     djay = write_library(path, _library(), keep_open=True)  # djay running: data still in the WAL
     assert djay is not None
-    before = _hashes(tmp_path)
+    before = file_hashes(tmp_path)
     assert set(before) == {"MediaLibrary.db", "MediaLibrary.db-wal", "MediaLibrary.db-shm"}
     try:
         library = read_library(path)
@@ -108,9 +104,9 @@ def test_reads_every_fact_from_a_live_wal_library_without_changing_a_byte(tmp_pa
 def test_the_file_is_unchanged_after_reading_a_closed_library(tmp_path: Path) -> None:
     path = tmp_path / "MediaLibrary.db"
     write_library(path, _library())
-    before = _hashes(tmp_path)
+    before = file_hashes(tmp_path)
     assert len(read_library(path).tracks) == 3
-    assert _hashes(tmp_path) == before
+    assert file_hashes(tmp_path) == before
 
 
 def test_playlist_order_follows_the_chain_of_view_pages(tmp_path: Path) -> None:

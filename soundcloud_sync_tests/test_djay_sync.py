@@ -9,10 +9,8 @@ and rekordbox XML; a re-sync writes nothing; djay's file is never changed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -29,12 +27,13 @@ from soundcloud_sync_tests.djay_library import (
     FixturePlay,
     FixturePlaylist,
     FixtureTrack,
+    file_hashes,
     write_library,
 )
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.emulators.spotify import SpotifyEmulator
-from soundcloud_sync_tests.fixtures_pipeline import CLI
+from soundcloud_sync_tests.fixtures_pipeline import run_cli
 
 pytestmark = pytest.mark.xdist_group("djay_e2e")
 
@@ -51,14 +50,6 @@ def env(emulated_services_env: dict[str, str], spotify_env: dict[str, str]) -> d
     return {**base, **emulated_services_env, **spotify_env}
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`soundcloud-sync ARGS` as a program (the audio sync takes its time on a busy machine)."""
-    return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=900,
-        cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
-    )  # fmt: skip
-
-
 def _add_djay_properties(notion: NotionEmulator, catalog: SeededCatalog) -> None:
     """What `notion init` creates in a new database, added to the user's old one."""
     kinds = {"number": {"number": {}}, "rich_text": {"rich_text": {}}, "date": {"date": {}},
@@ -68,10 +59,6 @@ def _add_djay_properties(notion: NotionEmulator, catalog: SeededCatalog) -> None
         catalog.tracks_data_source_id,
         properties={f.default: kinds[f.types[0]] for f in DJAY_FIELDS},
     )
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
@@ -87,7 +74,9 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
         sc.add_track("night-shift", "Night Drive", bpm=124, key="A minor"),
         sc.add_track("night-shift", "Paper Tide", bpm=128, key="C major"),
     ]
-    result = run_cli(env, "sync", sc.add_playlist("night-shift", "warm-up", tracks=ours).url)
+    result = run_cli(
+        env, "sync", sc.add_playlist("night-shift", "warm-up", tracks=ours).url, timeout=900
+    )
     assert result.returncode == 0, result.stderr
     listed = [
         sp.add_track("Static Garden", "Kaia Moreno", isrc="DEX1L2400104"),
@@ -111,7 +100,7 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
                          uris=[f"file://{quote(drive_file)}"], bpm=124.0, manual_bpm=126.0,
                          key_index=23, rating=5, color=3),
             FixtureTrack(tide, "Paper Tide", rows[ours[1].id]["artist"], uris=[f"file://{quote(tide_file)}"],
-                         bpm=100.0, key_index=22),  # our 128 BPM: a disagreement
+                         bpm=100.0, key_index=23),  # our 128 BPM in C major: two disagreements
             FixtureTrack(garden, "Static Garden", "Kaia Moreno",
                          uris=[f"spotify:track:{listed[0].id}"], bpm=122.0),
             FixtureTrack(ember, "Ember City (Radio Edit)", "Rin Takeda", isrc="usrc12400999",
@@ -132,7 +121,7 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
     running = write_library(djay, library, keep_open=True)  # djay is open meanwhile
     assert running is not None
     env = {**env, "DJAY_LIBRARY_PATH": str(djay)}
-    before = _hashes(djay.parent)
+    before = file_hashes(djay.parent)
     pages_before = set(notion_emulator.pages_in(notion_catalog.tracks_data_source_id))
     try:
         first = run_cli(env, "sync", "djay", "--json")
@@ -178,6 +167,6 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
 
         status = run_cli(env, "status")
         assert f"djay: {djay}" in status.stdout
-        assert _hashes(djay.parent) == before  # djay's file, -wal, -shm: not a byte changed
+        assert file_hashes(djay.parent) == before  # djay's file, -wal, -shm: not a byte changed
     finally:
         running.close()
