@@ -15,7 +15,14 @@ import pandas as pd
 
 from .catalog import AUDIO_ON_DISK, Catalog, utc_now
 from .catalog.djay import effective_tempo
-from .sources import Playlist, SinglesRef, SpotifyPlaylistRef, TrackRef, parse_playlist_url
+from .sources import (
+    DjayPlaylistRef,
+    Playlist,
+    SinglesRef,
+    SpotifyPlaylistRef,
+    TrackRef,
+    parse_playlist_url,
+)
 
 Progress = Callable[[str, int, int], None]
 PROGRESS_PREFIX = "progress:"
@@ -73,10 +80,12 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
     """The playlist as the Notion sync wants it (public URL: never the secret token;
     a Spotify playlist's URL goes to its own property)."""
     url = parse_playlist_url(playlist_row["url"]).public_url
-    spotify = isinstance(parse_playlist_url(playlist_row["key"]), SpotifyPlaylistRef)
+    ref = parse_playlist_url(playlist_row["key"])
+    spotify = isinstance(ref, SpotifyPlaylistRef)
     return {
         "key": playlist_row["key"],
-        "url": None if spotify else url,
+        # a djay playlist has no address: its page is found by its name
+        "url": None if spotify or isinstance(ref, DjayPlaylistRef) else url,
         "spotify_url": url if spotify else None,
         "name": playlist_row.get("name_override") or playlist_row.get("title"),
         "curator": playlist_row.get("curator"),

@@ -151,6 +151,17 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
         assert plain["Ember City"]["djay Playlists"] == ["Peak"]  # found by its ISRC
         assert plain["Basement Dub"]["Artist Name"] == "Unknown Artist"
 
+        # each djay playlist: a partition and a Playlists page, its tracks in djay's order
+        lists = {
+            notion_emulator.plain(p)["Name"]: notion_emulator.plain(p)
+            for p in notion_emulator.pages_in(notion_catalog.playlists_data_source_id)
+        }
+        page_of = {title: p for p in pages for title in [notion_emulator.plain(p)["Title"]]}
+        assert lists["Warmup"]["Tracks"] == [
+            page_of[t] for t in ("Static Garden", "Night Drive", "Basement Dub")
+        ]
+        assert lists["Peak"]["Tracks"] == [page_of[t] for t in ("Paper Tide", "Ember City")]
+
         # the DJ's tempo in the file's tags and in the rekordbox collection
         assert round(read_tags(drive_file).bpm or 0, 2) == 126.0
         xml = RekordboxXml(home / "library" / "rekordbox.xml")
@@ -167,6 +178,22 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
 
         status = run_cli(env, "status")
         assert f"djay: {djay}" in status.stdout
+        assert "djay/playlist/Warmup" in status.stdout and "djay/playlist/Peak" in status.stdout
         assert file_hashes(djay.parent) == before  # djay's file, -wal, -shm: not a byte changed
     finally:
         running.close()
+
+    # the DJ takes the rip out of Warmup: its page leaves the playlist, nothing is deleted
+    library.playlists[0] = FixturePlaylist("pl-warm", "Warmup", [garden, drive])
+    for leftover in djay.parent.iterdir():
+        leftover.unlink()
+    write_library(djay, library)
+    third = run_cli(env, "sync", "djay", "--json")
+    assert third.returncode == 0, third.stderr
+    warmup = next(
+        notion_emulator.plain(p)
+        for p in notion_emulator.pages_in(notion_catalog.playlists_data_source_id)
+        if notion_emulator.plain(p)["Name"] == "Warmup"
+    )
+    assert warmup["Tracks"] == [page_of["Static Garden"], page_of["Night Drive"]]
+    assert page_of["Basement Dub"] in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)

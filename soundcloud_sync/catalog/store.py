@@ -305,6 +305,8 @@ class Catalog:
     def _write_tracks(conn: Connection, playlist: Playlist, now: str) -> None:
         """Upsert the listing's tracks. A Spotify listing only adds its identity to a
         row another service made; rows it made itself it keeps up to date."""
+        if playlist.source == Source.DJAY:
+            return  # the djay sync wrote its recordings' rows (catalog.djay)
         ids = [_catalog_id(t) for t in playlist.tracks]
         known = {
             r.soundcloud_id: r

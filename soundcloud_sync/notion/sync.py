@@ -391,7 +391,8 @@ class NotionCatalogSync:
         return owned_values(playlists, row, ("track",))
 
     def find_playlist_page(self, playlist_url: str, field: str = "url") -> dict[str, Any] | None:
-        """The oldest Playlists page whose ``field`` (SoundCloud or Spotify URL) is the URL."""
+        """The oldest Playlists page whose ``field`` (SoundCloud or Spotify URL, or the
+        name) is ``playlist_url``."""
         _, playlists = self.schemas()
         if field not in playlists.props:
             return None
@@ -408,7 +409,8 @@ class NotionCatalogSync:
     ) -> tuple[str | None, str | None]:
         if known_id:
             return known_id, None
-        field = "spotify_url" if playlist.get("spotify_url") else "url"
+        # by its address; a playlist without one (djay's) by its name
+        field = next((f for f in ("spotify_url", "url") if playlist.get(f)), "name")
         page = self.find_playlist_page(str(playlist[field]), field)
         if page is not None:
             return page["id"], page.get("url")

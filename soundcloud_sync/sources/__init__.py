@@ -18,11 +18,13 @@ from .models import Availability, Playlist, PlaylistSnapshot, SkippedEntry, Sour
 from .soundcloud import SoundCloudClient, availability_of, parse_tags, track_from_json
 from .spotify import SpotifyClient
 from .urls import (
+    DjayPlaylistRef,
     PlaylistRef,
     SinglesRef,
     SpotifyPlaylistRef,
     TrackRef,
     UserListingRef,
+    is_djay_key,
     is_playlist_key,
     is_spotify_key,
     parse_playlist_url,
@@ -34,6 +36,7 @@ from .urls import (
 
 __all__ = [
     "Availability",
+    "DjayPlaylistRef",
     "EmptyPlaylist",
     "NotAPlaylist",
     "NotASoundCloudUrl",
@@ -55,6 +58,7 @@ __all__ = [
     "TrackRef",
     "UserListingRef",
     "availability_of",
+    "is_djay_key",
     "is_playlist_key",
     "is_spotify_key",
     "parse_playlist_url",

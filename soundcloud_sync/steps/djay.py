@@ -29,8 +29,11 @@ from typing import Any
 from ..audio.tags import TaggingError, set_bpm
 from ..catalog import Catalog
 from ..catalog.djay import effective_tempo, record_djay, recording_rows, tempo_source
+from ..catalog.store import ids_hash
 from ..matching import recording_key, same_length
-from ..sources.djay import DjayTrack, read_library
+from ..sources.djay import DjayPlaylist, DjayTrack, read_library
+from ..sources.models import Playlist, Source, Track
+from ..sources.urls import DjayPlaylistRef
 
 RULES = ("known", "service", "isrc", "file", "new")
 TEMPO_TOLERANCE_BPM = 0.5
@@ -197,7 +200,7 @@ class DjayReport:
     disagreements: list[Disagreement] = field(default_factory=list)
     possible_matches: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # from the library and from Notion
-    playlists: dict[str, list[int]] = field(default_factory=dict)  # name -> catalog ids
+    playlists: dict[str, list[int]] = field(default_factory=dict)  # key -> catalog ids
     notion_requests: int = 0
 
     def metadata(self) -> dict[str, Any]:
@@ -282,13 +285,86 @@ def sync_library(
                     report.files_retagged += set_bpm(file, track.manual_tempo)
                 except (OSError, TaggingError) as exc:
                     report.problems.append(f"{file}: tempo tag not written ({exc})")
-    report.playlists = {
-        p.name: [recorded.ids[t] for t in p.title_ids if t in recorded.ids]
-        for p in library.playlists
-    }
+    listings = _record_playlists(catalog, library.playlists, recorded.ids, rows, report)
     if notion_sync is not None:
         _write_pages(notion_sync, catalog, report, list(rows.values()), max_concurrent)
+        for key, unchanged in listings:
+            if not unchanged:
+                _write_playlist(notion_sync, catalog, key, report, max_concurrent)
     return report
+
+
+def _record_playlists(
+    catalog: Catalog,
+    playlists: Iterable[DjayPlaylist],
+    ids: Mapping[str, int],
+    rows: Mapping[int, Mapping[str, Any]],
+    report: DjayReport,
+) -> list[tuple[str, bool]]:
+    """Each djay playlist as a listing of its recordings, in djay's order (partition key
+    ``djay/playlist/<name>``); with whether its Notion side is already as it should be."""
+    out: list[tuple[str, bool]] = []
+    for playlist in playlists:
+        ref = DjayPlaylistRef(playlist.name)
+        if ref.key in report.playlists:
+            report.problems.append(f"djay playlist {playlist.name!r}: a second playlist of "
+                                   "that name; only the first is synced")  # fmt: skip
+            continue
+        order = list(dict.fromkeys(ids[t] for t in playlist.title_ids if t in ids))
+        report.playlists[ref.key] = order
+        before = catalog.playlist(ref.key) or {}
+        tracks = tuple(
+            Track(soundcloud_id=cid, position=n, title=rows[cid].get("title"),
+                  artist=rows[cid].get("artist"), source=Source.DJAY)
+            for n, cid in enumerate(order, start=1)
+        )  # fmt: skip
+        change = catalog.record_playlist(
+            Playlist(
+                soundcloud_id=None,
+                key=ref.key,
+                url=ref.url,
+                title=playlist.name,
+                curator="djay Pro",
+                track_count=len(tracks),
+                tracks=tracks,
+                source=Source.DJAY,
+            )
+        )
+        members = catalog.playlist_tracks(ref.key)
+        unchanged = (
+            not change.added
+            and not change.removed
+            and before.get("ids_hash") == ids_hash(order)
+            and before.get("notion_page_id") is not None
+            and before.get("sync_status") == "Synced"
+            and bool(members.empty or members["notion_linked"].all())
+        )
+        out.append((ref.key, unchanged))
+    return out
+
+
+def _write_playlist(
+    notion_sync: Any, catalog: Catalog, key: str, report: DjayReport, max_concurrent: int
+) -> None:
+    """The playlist's page in Playlists, its tracks linked in djay's order, the tracks
+    taken out of it in djay unlinked: the same Notion step as every playlist's."""
+    from ..pipeline import notion_removals, records, sync_notion_pages
+
+    outcome = sync_notion_pages(
+        notion_sync,
+        catalog,
+        key,
+        catalog.playlist(key) or {"key": key, "url": key},
+        records(catalog.playlist_tracks(key)),
+        notion_removals(catalog, key),
+        max_concurrent=max_concurrent,
+    )
+    report.notion_requests += outcome.requests
+    report.problems.extend(
+        f"{key}: {t['soundcloud_id']} {t['title']!r}: {t['reason']}"
+        for t in outcome.failed_tracks()
+    )
+    report.problems.extend(w for w in outcome.warnings if "djay's facts" not in w)
 
 
 def _write_pages(

@@ -13,6 +13,7 @@ from dagster import (
 
 from ...errors import SoundCloudSyncError
 from ...steps.djay import sync_library
+from ..partitions import PLAYLISTS
 from ..resources import CatalogResource, DjayResource, NotionResource
 
 DJAY_ASSET = "djay_library"
@@ -54,6 +55,11 @@ def djay_library(
         )
     except SoundCloudSyncError as exc:
         raise Failure(description=str(exc)) from exc
+    # each djay playlist is a partition of `playlists`, its listing kept by this sync
+    known = set(context.instance.get_dynamic_partitions(PLAYLISTS))
+    new_keys = [k for k in report.playlists if k not in known]
+    if new_keys:
+        context.instance.add_dynamic_partitions(PLAYLISTS, new_keys)
     for line in report.problems:
         context.log.warning(line)
     for line in report.possible_matches:
