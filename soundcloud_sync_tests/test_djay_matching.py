@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.catalog.djay import effective_tempo, record_djay, recording_rows, tempo_source
 from soundcloud_sync.config import Settings
 from soundcloud_sync.sources.djay import DjayTrack
 from soundcloud_sync.steps.djay import disagreements, match_tracks, tempos_agree
+from soundcloud_sync_tests.djay_library import FixtureLibrary, FixtureTrack, write_library
 
 
 def _rows() -> list[dict]:
@@ -76,3 +80,32 @@ def test_djay_library_path_setting(tmp_path: Path) -> None:
     folder = tmp_path / "djay Media Library.djayMediaLibrary"
     given = Settings.from_env({**home, "DJAY_LIBRARY_PATH": str(folder)}).djay_library_path
     assert given == folder / "MediaLibrary.db"
+
+
+def test_sensor_requests_a_run_when_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import RunRequest, SkipReason, build_sensor_context
+
+    from soundcloud_sync.defs.djay import djay_library_sensor
+
+    library = tmp_path / "MediaLibrary.db"
+    monkeypatch.setenv("SOUNDCLOUD_SYNC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DJAY_LIBRARY_PATH", str(library))
+    monkeypatch.delenv("SOUNDCLOUD_SYNC_CATALOG_URL", raising=False)
+
+    def tick(cursor: str | None) -> tuple[object, str | None]:
+        context = build_sensor_context(cursor=cursor)
+        result = djay_library_sensor(context)
+        return result, context.cursor
+
+    result, cursor = tick(None)
+    assert isinstance(result, SkipReason) and "no djay library" in str(result.skip_message)
+    write_library(library, FixtureLibrary(tracks=[FixtureTrack("a" * 32, "T")]))
+    result, cursor = tick(cursor)
+    assert isinstance(result, RunRequest)
+    result, cursor = tick(cursor)
+    assert isinstance(result, SkipReason)  # unchanged: only stat() was called
+    os.utime(library, ns=(1, library.stat().st_mtime_ns + 1_000_000))
+    result, _ = tick(cursor)
+    assert isinstance(result, RunRequest)
