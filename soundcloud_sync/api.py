@@ -539,8 +539,9 @@ def sync_djay_library(library_path: str | None = None, *, origin: str = "api") -
         failures = [e for e in result.all_events if e.is_step_failure]
         stats = _materialized(result.all_events).get("djay_library", {})
         if not result.success:
-            reason = _failure_text(failures) or "the run failed"
-            raise SyncFailed(f"djay library: {reason}", stats or None)
+            reason = (_failure_text(failures) or "the run failed").removeprefix("djay_library: ")
+            raise SyncFailed(reason if "djay" in reason else f"djay library: {reason}",
+                             stats or None)  # fmt: skip
     return stats
 
 

@@ -109,3 +109,21 @@ def test_sensor_requests_a_run_when_the_file_changes(
     os.utime(library, ns=(1, library.stat().st_mtime_ns + 1_000_000))
     result, _ = tick(cursor)
     assert isinstance(result, RunRequest)
+
+
+def test_cli_names_a_library_that_is_not_one(tmp_path: Path) -> None:
+    """`sync djay` on a file that is not SQLite: one line naming the file, exit 1."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "MediaLibrary.db"
+    bad.write_text("not a database")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "DAGSTER_HOME"))}
+    env.update(SOUNDCLOUD_SYNC_HOME=str(tmp_path / "home"), DJAY_LIBRARY_PATH=str(bad))
+    cli = str(Path(sys.executable).parent / "soundcloud-sync")
+    result = subprocess.run([cli, "sync", "djay"], env=env, capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: djay library {bad}: not an SQLite database (djay's MediaLibrary.db is one)"
+    )
