@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ import pytest
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.catalog.djay import effective_tempo, record_djay, recording_rows, tempo_source
 from soundcloud_sync.config import Settings
+from soundcloud_sync.notion import NotionCatalogSync
 from soundcloud_sync.sources.djay import DjayTrack
-from soundcloud_sync.steps.djay import disagreements, match_tracks, tempos_agree
+from soundcloud_sync.steps.djay import disagreements, match_tracks, sync_library, tempos_agree
 from soundcloud_sync_tests.djay_library import FixtureLibrary, FixtureTrack, write_library
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog
 
 
 def _rows() -> list[dict]:
@@ -127,3 +130,30 @@ def test_cli_names_a_library_that_is_not_one(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: djay library {bad}: not an SQLite database (djay's MediaLibrary.db is one)"
     )
+
+
+def test_a_new_djay_track_finds_its_hand_made_page_by_title_and_artist(
+    tmp_path: Path,
+    notion_emulator: NotionEmulator,
+    make_notion_sync: Callable[..., NotionCatalogSync],
+) -> None:
+    """The seed's duplicate check: a page made by hand (title + artist, no ids) is the
+    recording's page; an old database without djay's properties gets one warning."""
+    catalog_seeded = seed_music_catalog(
+        notion_emulator, hand_made=[{"Title": "Basement Dub", "Artist Name": "Unknown Artist"}]
+    )
+    [hand_made] = notion_emulator.pages_in(catalog_seeded.tracks_data_source_id)
+    library = tmp_path / "MediaLibrary.db"
+    write_library(library, FixtureLibrary(tracks=[
+        FixtureTrack("a" * 32, "Basement Dub", "Unknown Artist", uris=["file:///rip.mp3"],
+                     bpm=131.0, play_count=4),
+        FixtureTrack("b" * 32, "Fresh Cut", "Someone", uris=["spotify:track:" + "x" * 22]),
+    ]))  # fmt: skip
+    catalog = Catalog(f"sqlite:///{tmp_path}/catalog.sqlite")
+    report = sync_library(library, catalog, make_notion_sync(catalog_seeded))
+    assert report.new_pages == 1  # Fresh Cut; Basement Dub has its page
+    rows = {r["title"]: r for r in catalog.tracks_by_id([-1, -2]).values()}
+    assert rows["Basement Dub"]["notion_page_id"] == hand_made
+    assert len(notion_emulator.pages_in(catalog_seeded.tracks_data_source_id)) == 2
+    warnings = [p for p in report.problems if "djay's facts" in p]
+    assert len(warnings) == 1 and "'djay BPM'" in warnings[0]
