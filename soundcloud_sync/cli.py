@@ -39,7 +39,7 @@ def _user_errors(subject: str = "") -> Iterator[None]:
 def main(ctx: click.Context) -> None:
     """Keep SoundCloud playlists in your Notion catalog and local audio library."""
     with _user_errors():
-        ctx.obj = Settings.from_env()  # every setting checked before any command runs
+        ctx.obj = Settings.from_env().apply()  # every setting checked before any command runs
 
 
 @main.command()
@@ -157,7 +157,7 @@ def _sync_djay(target: str, as_json: bool) -> None:
     """`sync djay` / `sync djay:<path>`: the djay library into the catalog and Notion."""
     path = target.partition(":")[2] or None
     try:
-        stats = api.sync_djay_library(path, origin="cli")
+        stats = api.run_djay_library(click.get_current_context().obj, path, origin="cli")
     except SoundCloudSyncError as exc:
         _fail(_error_line(exc, "djay"))
     if as_json:
@@ -242,10 +242,11 @@ def audit(url: str) -> None:
 def status(as_json: bool) -> None:
     """Registered playlists: last sync, track counts, Notion, downloads, analysis."""
     rows = api.status()
-    if as_json:  # the playlists' list, as before; djay's figures: `sync djay --json`
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
     djay = api.djay_status()
+    if as_json:  # the playlists, then djay's library with `sync djay --json`'s figures
+        entries = rows + ([{"key": api.DJAY_TARGET, "source": "djay", **djay}] if djay else [])
+        click.echo(json.dumps(entries, indent=2, default=str))
+        return
     if djay:
         click.echo(f"djay: {djay.get('library')}, last sync {djay['last_synced_at']}: "
                    f"{djay.get('tracks_read', 0)} tracks, {djay.get('new_pages', 0)} new pages, "
@@ -275,10 +276,10 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import os
     import shutil
 
-    from .runs import local_instance
+    from .instance import local_instance
 
     settings: Settings = click.get_current_context().obj  # .env is in the environment now
-    with local_instance(settings):  # the home, its dagster.yaml and the pools' limits
+    with local_instance(settings.dagster_home):  # the home, its dagster.yaml and the pools' limits
         home = Path(os.environ["DAGSTER_HOME"])
     # Paths the code server resolves, made absolute: it runs in DAGSTER_HOME, where
     # `dagster dev` finds the instance file it uses and so does not warn about the
@@ -308,8 +309,8 @@ def export_rekordbox(output: Path | None) -> None:
     """The whole library as a rekordbox XML collection: tempo, key, grid, playlists."""
     from .export import COLLECTION_FILE, export_rekordbox
 
+    settings: Settings = click.get_current_context().obj
     with _user_errors():
-        settings = Settings.from_env()
         target = output or settings.library_dir / COLLECTION_FILE
         report = export_rekordbox(
             api.catalog_for(settings),
@@ -333,8 +334,8 @@ def export_m3u(output: Path | None) -> None:
     """One extended M3U8 per registered playlist, in playlist order."""
     from .export import PLAYLISTS_FOLDER, export_all_m3u8
 
+    settings: Settings = click.get_current_context().obj
     with _user_errors():
-        settings = Settings.from_env()
         folder = output or settings.library_dir / PLAYLISTS_FOLDER
         reports = export_all_m3u8(
             api.catalog_for(settings), settings.audio_formats, folder, settings.dj_export_path_map

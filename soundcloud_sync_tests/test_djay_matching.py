@@ -6,10 +6,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from soundcloud_sync.catalog import Catalog
-from soundcloud_sync.catalog.djay import effective_tempo, record_djay, recording_rows, tempo_source
+from soundcloud_sync.catalog import Catalog, effective_tempo, tempo_source
+from soundcloud_sync.catalog.djay import record_djay, recording_rows
 from soundcloud_sync.config import Settings
 from soundcloud_sync.notion import NotionCatalogSync
 from soundcloud_sync.sources.djay import DjayTrack
@@ -22,13 +20,13 @@ def _rows() -> list[dict]:
     return [
         {"soundcloud_id": 11, "title": "Night Drive", "artist": "Mira Vale", "duration_ms": 200_000,
          "isrc": "GBAYE2400101", "spotify_id": None, "files": {"aiff": "/lib/Mira Vale - Night Drive.aiff"},
-         "source_path": None, "tempo": 124.0, "musical_key": "A minor", "djay_title_id": None},
+         "source_path": None, "tempo": 124.0, "key": "A minor", "djay_title_id": None},
         {"soundcloud_id": -1, "title": "Static Garden", "artist": "Kaia Moreno", "duration_ms": 180_000,
          "isrc": "DEX1L2400104", "spotify_id": "6rqhFgbbKwnb9MLmUQDhG6", "files": None,
-         "source_path": None, "tempo": None, "musical_key": None, "djay_title_id": None},
+         "source_path": None, "tempo": None, "key": None, "djay_title_id": None},
         {"soundcloud_id": 12, "title": "Low Orbit", "artist": "Polyhue", "duration_ms": 240_000,
          "isrc": None, "spotify_id": None, "files": None, "source_path": None, "tempo": 87.0,
-         "musical_key": "C major", "djay_title_id": "f" * 32},
+         "key": "C major", "djay_title_id": "f" * 32},
     ]  # fmt: skip
 
 
@@ -85,20 +83,22 @@ def test_djay_library_path_setting(tmp_path: Path) -> None:
     assert given == folder / "MediaLibrary.db"
 
 
-def test_sensor_requests_a_run_when_the_file_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sensor_requests_a_run_when_the_file_changes(tmp_path: Path) -> None:
     from dagster import RunRequest, SkipReason, build_sensor_context
 
     from soundcloud_sync.defs.djay import djay_library_sensor
+    from soundcloud_sync.defs.resources import resources_from_settings
 
     library = tmp_path / "MediaLibrary.db"
-    monkeypatch.setenv("SOUNDCLOUD_SYNC_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DJAY_LIBRARY_PATH", str(library))
-    monkeypatch.delenv("SOUNDCLOUD_SYNC_CATALOG_URL", raising=False)
+    settings = Settings.from_env(
+        {"SOUNDCLOUD_SYNC_HOME": str(tmp_path / "home"), "DJAY_LIBRARY_PATH": str(library)}
+    )
+    resources = resources_from_settings(settings)
 
     def tick(cursor: str | None) -> tuple[object, str | None]:
-        context = build_sensor_context(cursor=cursor)
+        context = build_sensor_context(
+            cursor=cursor, resources={k: resources[k] for k in ("catalog", "djay")}
+        )
         result = djay_library_sensor(context)
         return result, context.cursor
 

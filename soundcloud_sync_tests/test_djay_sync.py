@@ -150,6 +150,7 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
         assert plain["Static Garden"]["djay Playlists"] == ["Warmup"]
         assert plain["Ember City"]["djay Playlists"] == ["Peak"]  # found by its ISRC
         assert plain["Basement Dub"]["Artist Name"] == "Unknown Artist"
+        assert plain["Basement Dub"]["djay Playlists"] == ["Warmup"]
 
         # each djay playlist: a partition and a Playlists page, its tracks in djay's order
         lists = {
@@ -163,7 +164,7 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
         assert lists["Peak"]["Tracks"] == [page_of[t] for t in ("Paper Tide", "Ember City")]
 
         # the DJ's tempo in the file's tags and in the rekordbox collection
-        assert round(read_tags(drive_file).bpm or 0, 2) == 126.0
+        assert round(read_tags(drive_file).tempo or 0, 2) == 126.0
         xml = RekordboxXml(home / "library" / "rekordbox.xml")
         [track] = [t for t in xml.get_tracks() if "/" + t["Location"] == drive_file]
         assert track["AverageBpm"] == pytest.approx(126.0)
@@ -178,6 +179,10 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
 
         status = run_cli(env, "status")
         assert f"djay: {djay}" in status.stdout
+        listed = json.loads(run_cli(env, "status", "--json").stdout)
+        [djay_entry] = [e for e in listed if e["key"] == "djay"]
+        assert djay_entry.items() >= json.loads(second.stdout).items()  # `sync djay --json`
+        assert djay_entry["source"] == "djay" and djay_entry["last_synced_at"]
         assert "djay/playlist/Warmup" in status.stdout and "djay/playlist/Peak" in status.stdout
         assert file_hashes(djay.parent) == before  # djay's file, -wal, -shm: not a byte changed
     finally:
@@ -197,3 +202,6 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
     )
     assert warmup["Tracks"] == [page_of["Static Garden"], page_of["Night Drive"]]
     assert page_of["Basement Dub"] in notion_emulator.pages_in(notion_catalog.tracks_data_source_id)
+    # in no djay playlist now: its "djay Playlists" emptied, the others' kept
+    assert not notion_emulator.plain(page_of["Basement Dub"]).get("djay Playlists")
+    assert notion_emulator.plain(page_of["Night Drive"])["djay Playlists"] == ["Warmup"]

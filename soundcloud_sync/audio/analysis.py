@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+from soundcloud_sync.key_notation import NOTE_NAMES, camelot
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
 ANALYSIS_VERSION = "3"
@@ -63,8 +64,6 @@ ONSET_LAG_S = 0.0
 N_FFT = 2048
 HOP = 512
 N_MELS = 64
-
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 # EDMA profiles (major, minor), tonic first.
 EDMA_MAJOR = np.array(
@@ -98,22 +97,19 @@ class AudioFeatures:
         return asdict(self)
 
 
-def default_numba_cache_dir() -> Path:
-    """Where librosa's numba kernels are cached unless NUMBA_CACHE_DIR says otherwise."""
-    from soundcloud_sync.config import Settings
-
-    return Settings.from_env().numba_cache_dir
+# Where numba caches librosa's kernels when no entry point said (see `Settings.apply`,
+# which sets NUMBA_CACHE_DIR from the settings): the default home's cache.
+DEFAULT_NUMBA_CACHE = Path("./.soundcloud_sync/cache/numba")
 
 
 def configure_numba_cache(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Point numba's on-disk cache at a writable folder (before librosa is imported).
 
-    Numba reads NUMBA_CACHE_DIR when it is first imported; an already-set variable wins.
+    Numba reads NUMBA_CACHE_DIR when it is first imported; an already-set variable wins
+    over ``cache_dir``, and either over `DEFAULT_NUMBA_CACHE`.
     """
-    from soundcloud_sync.config import Settings
-
-    settings = Settings.from_env()
-    chosen = settings.numba_cache or Path(cache_dir or settings.numba_cache_dir)
+    chosen = Path(os.environ.get("NUMBA_CACHE_DIR") or cache_dir or DEFAULT_NUMBA_CACHE)
+    chosen = chosen.expanduser().resolve()
     chosen.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(chosen)
     return chosen
@@ -180,13 +176,6 @@ def decode_native(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def camelot(tonic: int, mode: str) -> str:
-    """Camelot code of a key: A minor -> 8A, C major -> 8B."""
-    if mode == "minor":
-        return f"{((7 * (tonic - 9)) % 12 + 7) % 12 + 1}A"
-    return f"{((7 * tonic) % 12 + 7) % 12 + 1}B"
 
 
 def _parabolic(y: np.ndarray, i: int) -> float:

@@ -8,7 +8,7 @@ the next sync by its ``djay_title_id``. All in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,24 +22,8 @@ from .store import Catalog, utc_now
 
 MATCH_COLUMNS = (
     "soundcloud_id", "title", "artist", "duration_ms", "isrc", "spotify_id", "files",
-    "source_path", "tempo", "musical_key", "djay_title_id",
+    "source_path", "tempo", "key", "djay_title_id",
 )  # fmt: skip
-
-
-MANUAL, ANALYSIS = "djay (manual)", "analysis"
-
-
-def effective_tempo(row: Mapping[str, Any]) -> float | None:
-    """The tempo the catalog stands by: the DJ's correction in djay over our measurement
-    (Notion's Tempo, the file tags and the DJ exports all show this one)."""
-    return row.get("djay_manual_tempo") or row.get("tempo")
-
-
-def tempo_source(row: Mapping[str, Any]) -> str | None:
-    """Where `effective_tempo` came from."""
-    if row.get("djay_manual_tempo"):
-        return MANUAL
-    return ANALYSIS if row.get("tempo") else None
 
 
 DJAY_PATH_KEY = "djay_library_path"
@@ -93,6 +77,8 @@ class DjayRecorded:
     ids: dict[str, int] = field(default_factory=dict)  # titleID -> catalog id
     created: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)  # djay facts differ from before
+    # the DJ's tempo set, changed or taken away: the files' tempo tag follows
+    tempo_changed: list[int] = field(default_factory=list)
     shared: list[tuple[str, int]] = field(default_factory=list)  # a 2nd djay track on a row
 
 
@@ -136,6 +122,8 @@ def record_djay(catalog: Catalog, matched: Iterable[tuple[DjayTrack, int | None]
                         update(tracks).where(tracks.c.soundcloud_id == cid).values(**changed)
                     )
                     out.changed.append(cid)
+                    if "djay_manual_tempo" in changed:
+                        out.tempo_changed.append(cid)
             taken.add(cid)
             out.ids[track.title_id] = cid
     return out

@@ -17,8 +17,8 @@ from dagster import (
     sensor,
 )
 
-from ..config import Settings
 from .assets.djay import DJAY_ASSET
+from .resources import CatalogResource, DjayResource
 
 sync_djay_job = define_asset_job(
     "sync_djay",
@@ -48,14 +48,10 @@ def library_fingerprint(path: Path) -> list[list[int]] | None:
     default_status=DefaultSensorStatus.STOPPED,
     description="Requests a djay sync when djay Pro's library file changes (mtime/size).",
 )
-def djay_library_sensor(context: SensorEvaluationContext):
-    from ..catalog import Catalog
-    from ..catalog.djay import registered_djay_path
-
-    settings = Settings.from_env()
-    path = (
-        registered_djay_path(Catalog(settings.catalog_database_url)) or settings.djay_library_path
-    )
+def djay_library_sensor(
+    context: SensorEvaluationContext, catalog: CatalogResource, djay: DjayResource
+):
+    path = djay.path(catalog.catalog())
     fingerprint = library_fingerprint(path)
     if fingerprint is None:
         return SkipReason(f"no djay library at {path}")

@@ -24,6 +24,7 @@ RICH_TEXT_LIMIT = 2000  # characters per rich text element
 ARRAY_LIMIT = 100  # elements per array (rich text parts, relation ids, …)
 URL_LIMIT = 2000
 SELECT_LIMIT = 100  # characters in a select option name
+KEY_NOTATIONS = ("standard", "camelot", "both")  # "A minor" | "8A" | "A minor (8A)"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Field:
     required: bool = False
     group: str = "track"
     added_when_needed: bool = False  # the sync adds it itself: no warning while missing
+    # Our value is the whole truth (djay's playlists of a track): an empty one clears
+    # the property instead of being left out.
+    clearable: bool = False
 
 
 TRACK_FIELDS: tuple[Field, ...] = (
@@ -103,7 +107,8 @@ DJAY_FIELDS: tuple[Field, ...] = (
     Field("djay_rating", "djay Rating", ("number",), group="djay"),
     Field("djay_color", "djay Colour", ("number", "rich_text", "select"), ("djay Color",),
           group="djay"),
-    Field("djay_playlists", "djay Playlists", ("multi_select", "rich_text"), group="djay"),
+    Field("djay_playlists", "djay Playlists", ("multi_select", "rich_text"), group="djay",
+          clearable=True),  # a track taken out of every djay playlist: emptied
     # where Tempo's value came from: our analysis, or the DJ's correction in djay
     Field("tempo_source", "Tempo Source", ("select", "rich_text"), group="djay"),
 )  # fmt: skip
@@ -220,6 +225,7 @@ class Prop:
     type: str
     group: str
     config: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    clearable: bool = False  # see `Field.clearable`
 
 
 @dataclass
@@ -265,8 +271,9 @@ def resolve_schema(
         if good:
             live = live_properties[good[0]]
             props[f.key] = Prop(
-                f.key, good[0], str(live.get("id", good[0])), live["type"], f.group, live
-            )
+                f.key, good[0], str(live.get("id", good[0])), live["type"], f.group, live,
+                clearable=f.clearable,
+            )  # fmt: skip
         elif found:
             n = found[0]
             problems.append(
@@ -335,6 +342,8 @@ def plain_value(ptype: str, value: Any) -> Any:
     if value is None:
         return None
     if ptype in ("title", "rich_text"):
+        if isinstance(value, list | tuple):  # a list in a text property: "a, b"
+            value = ", ".join(str(v) for v in value)
         text = str(value)[: RICH_TEXT_LIMIT * ARRAY_LIMIT]
         return text or None
     if ptype == "number":
@@ -422,7 +431,8 @@ def owned_values(
     schema: ResolvedSchema, row: Mapping[str, Any], groups: tuple[str, ...]
 ) -> dict[str, Any]:
     """Plain values of the properties we own in ``groups`` (None values are never sent:
-    the sync fills in, it does not erase what a person typed)."""
+    the sync fills in, it does not erase what a person typed; except a clearable
+    property given an empty value, which is sent empty)."""
     values: dict[str, Any] = {}
     for prop in schema.in_group(*groups):
         raw = row.get(prop.key)
@@ -431,9 +441,15 @@ def owned_values(
         if prop.key == "soundcloud_id" and prop.type == "rich_text" and raw is not None:
             raw = str(raw)
         value = plain_value(prop.type, raw)
+        if value is None and prop.clearable and raw is not None:
+            value = EMPTY.get(prop.type)
         if value is not None:
             values[prop.name] = value
     return values
+
+
+# What an emptied property is written as (`Field.clearable`), by type.
+EMPTY: dict[str, Any] = {"multi_select": [], "rich_text": ""}
 
 
 def values_hash(values: Mapping[str, Any]) -> str:
@@ -450,4 +466,6 @@ def encode_all(schema: ResolvedSchema, values: Mapping[str, Any]) -> dict[str, A
 def differs(schema: ResolvedSchema, values: Mapping[str, Any], page: Mapping[str, Any]) -> bool:
     """True when the page's current values differ from ``values`` (as read back)."""
     props = page.get("properties") or {}
-    return any(decode(props.get(name)) != v for name, v in values.items())
+    return any(
+        decode(props.get(name)) != (None if v in ("", []) else v) for name, v in values.items()
+    )

@@ -18,17 +18,17 @@ from dagster import (
     DagsterEvent,
     DagsterEventType,
     DagsterInstance,
+    EventLogEntry,
     JobDefinition,
     RunsFilter,
     execute_job,
     reconstructable,
 )
-from dagster._core.events.log import EventLogEntry
 
 from ..config import Settings
 from ..defs.partitions import PLAYLIST_TAG
-from .exclusive import playlist_turn
-from .workers import reap_dead_runs, worker_tags
+from ..instance.exclusive import playlist_turn
+from ..instance.workers import reap_dead_runs, worker_tags
 
 REQUEST_TAG = "soundcloud_sync/request"
 
@@ -47,6 +47,7 @@ class RunOutcome:
 
 def run_sync(
     instance: DagsterInstance,
+    settings: Settings,
     partition_key: str,
     asset_keys: Iterable[str] | None = None,
     on_event: Callable[[EventLogEntry], None] | None = None,
@@ -57,6 +58,7 @@ def run_sync(
 ) -> RunOutcome:
     """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
 
+    ``settings``: the caller's (the executor, and where the playlists' locks live);
     ``job_def``: a module-level function returning the job (default `sync_playlist`);
     ``ops_config``: run config per asset (``{"audio_features": {"force": True}}``).
     ``in_process``: run the steps in this process, one after the other (for a selection
@@ -64,7 +66,7 @@ def run_sync(
     Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
-    local = Settings.from_env().executor != "celery"
+    local = settings.executor != "celery"
     in_process = in_process and local
     if local and not in_process:
         _start_step_server()  # it imports the project while this process gets the run ready
@@ -91,7 +93,7 @@ def run_sync(
         watcher.start()
     try:
         with (
-            playlist_turn(instance, Settings.from_env().home / "state", partition_key),
+            playlist_turn(instance, settings.home / "state", partition_key),
             execute_job(
                 job,
                 instance=instance,
@@ -109,23 +111,49 @@ def run_sync(
                 },
             ) as result,
         ):
-            failures = [
-                e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
-            ]
-            return RunOutcome(
-                run_id=result.run_id,
-                success=result.success,
-                failure=_failure_text(failures),
-                steps_failed=[e.step_key or "" for e in failures],
-                materialized=_materialized(result.all_events),
-                failure_metadata=_failure_metadata(failures),
-            )
+            return _outcome(result.run_id, result.success, result.all_events)
     finally:
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
         if local and not in_process:
             _stop_step_server()
+
+
+def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api") -> RunOutcome:
+    """Run the `sync_djay` job (djay Pro's library into the catalog and Notion) in this
+    process and wait for it; one djay sync at a time, runs left by a killed process
+    cleaned up first."""
+    from ..definitions import sync_djay_job_def
+
+    with (
+        playlist_turn(instance, settings.home / "state", DJAY_TURN),
+        execute_job(
+            reconstructable(sync_djay_job_def),
+            instance=instance,
+            tags={"soundcloud_sync/origin": origin, **worker_tags()},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "execution": {"config": {"in_process": True}},
+            },
+        ) as result,
+    ):
+        return _outcome(result.run_id, result.success, result.all_events)
+
+
+DJAY_TURN = "djay"  # the lock djay syncs take turns on (no playlist has this key)
+
+
+def _outcome(run_id: str, success: bool, events: Sequence[DagsterEvent]) -> RunOutcome:
+    failures = [e for e in events if e.event_type == DagsterEventType.STEP_FAILURE]
+    return RunOutcome(
+        run_id=run_id,
+        success=success,
+        failure=_failure_text(failures),
+        steps_failed=[e.step_key or "" for e in failures],
+        materialized=_materialized(events),
+        failure_metadata=_failure_metadata(failures),
+    )
 
 
 _stopping: threading.Thread | None = None  # the last run's server, being stopped

@@ -32,6 +32,7 @@ from .urls import (
     playlist_key,
     public_url,
     registry_url,
+    spotify_track_id,
 )
 
 __all__ = [
@@ -67,5 +68,6 @@ __all__ = [
     "playlist_key",
     "public_url",
     "registry_url",
+    "spotify_track_id",
     "track_from_json",
 ]

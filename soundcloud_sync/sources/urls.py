@@ -61,6 +61,11 @@ _SPOTIFY_URI = re.compile(rf"^spotify:(?:user:[^:]+:)?playlist:(?P<id>{_SPOTIFY_
 _DJAY_PREFIX = "djay/playlist/"
 # what a Dagster partition key cannot hold
 _NOT_IN_KEYS = re.compile(r"[\x00-\x1f,\[\]]|\.\.\.")
+_SPOTIFY_TRACK = re.compile(
+    rf"^(?:spotify:track:|(?:https?://)?(?:open|play)\.spotify\.com/"
+    rf"(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?track/)(?P<id>{_SPOTIFY_ID})(?:[/?#].*)?$",
+    re.I,
+)
 _SPOTIFY_PATH = re.compile(
     rf"^/(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?(?:embed/)?playlist/(?P<id>{_SPOTIFY_ID})/?$", re.I
 )
@@ -238,6 +243,13 @@ def parse_spotify_url(url: str) -> SpotifyPlaylistRef | None:
             raw, "not a Spotify playlist (expected https://open.spotify.com/playlist/<id>)"
         )
     return SpotifyPlaylistRef(found["id"])
+
+
+def spotify_track_id(url: str | None) -> str | None:
+    """The Spotify id of a track's address (``open.spotify.com/track/<id>``,
+    ``spotify:track:<id>``), or None for any other text."""
+    found = _SPOTIFY_TRACK.match((url or "").strip())
+    return found["id"] if found else None
 
 
 def registry_url(ref: AnyPlaylistRef) -> str:

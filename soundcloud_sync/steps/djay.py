@@ -26,14 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..audio.tags import TaggingError, set_bpm
-from ..catalog import Catalog
-from ..catalog.djay import effective_tempo, record_djay, recording_rows, tempo_source
+from ..audio.tags import TaggingError, set_tempo
+from ..catalog import Catalog, effective_tempo, tempo_source
+from ..catalog.djay import record_djay, recording_rows
 from ..catalog.store import ids_hash
 from ..matching import recording_key, same_length
 from ..sources.djay import DjayPlaylist, DjayTrack, read_library
 from ..sources.models import Playlist, Source, Track
 from ..sources.urls import DjayPlaylistRef
+from .notion import notion_removals, sync_notion_pages, upsert_track_pages
+from .rows import records
 
 RULES = ("known", "service", "isrc", "file", "new")
 TEMPO_TOLERANCE_BPM = 0.5
@@ -166,7 +168,7 @@ def disagreements(
     found = []
     for track, row in pairs:
         cid = int(row["soundcloud_id"])
-        ours_tempo, ours_key = row.get("tempo"), row.get("musical_key")
+        ours_tempo, ours_key = row.get("tempo"), row.get("key")
         if track.tempo and ours_tempo and not tempos_agree(track.tempo, ours_tempo):
             found.append(
                 Disagreement(
@@ -221,11 +223,12 @@ class DjayReport:
 
 
 def _djay_values(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What the djay sync writes to a recording's page (Tempo only as a correction)."""
+    """What the djay sync writes to a recording's page: djay's facts, and Tempo with
+    where it came from."""
     values = {k: row.get(k) for k in DJAY_NOTION_KEYS}
     values["tempo_source"] = tempo_source(row)
-    if row.get("djay_manual_tempo"):
-        values["tempo"] = effective_tempo(row)
+    # Tempo with its source: the DJ's, or ours again once the DJ took theirs back
+    values["tempo"] = effective_tempo(row)
     return values
 
 
@@ -280,11 +283,17 @@ def sync_library(
                 f"{track.artist or '?'} - {track.title}: tempo {track.manual_tempo:g} set by "
                 f"hand in djay" + (f" (our analysis: {ours:g})" if ours else "")
             )
-            for file in (row.get("files") or {}).values():
-                try:
-                    report.files_retagged += set_bpm(file, track.manual_tempo)
-                except (OSError, TaggingError) as exc:
-                    report.problems.append(f"{file}: tempo tag not written ({exc})")
+    # the DJ's tempo in our files (each checked: a sync stopped half-way is caught up);
+    # a tempo the DJ took back gives the files ours again
+    corrected = {int(row["soundcloud_id"]) for track, row in pairs if track.manual_tempo}
+    for cid in sorted(corrected | set(recorded.tempo_changed)):
+        row = rows.get(cid) or {}
+        tempo = effective_tempo(row)
+        for file in (row.get("files") or {}).values() if tempo else ():
+            try:
+                report.files_retagged += set_tempo(file, tempo)
+            except (OSError, TaggingError) as exc:
+                report.problems.append(f"{file}: tempo tag not written ({exc})")
     listings = _record_playlists(catalog, library.playlists, recorded.ids, rows, report)
     if notion_sync is not None:
         _write_pages(notion_sync, catalog, report, list(rows.values()), max_concurrent)
@@ -348,8 +357,6 @@ def _write_playlist(
 ) -> None:
     """The playlist's page in Playlists, its tracks linked in djay's order, the tracks
     taken out of it in djay unlinked: the same Notion step as every playlist's."""
-    from ..pipeline import notion_removals, records, sync_notion_pages
-
     outcome = sync_notion_pages(
         notion_sync,
         catalog,
@@ -374,8 +381,6 @@ def _write_pages(
     rows: list[dict[str, Any]],
     max_concurrent: int,
 ) -> None:
-    from ..pipeline import upsert_track_pages
-
     without_page = [r for r in rows if not r.get("notion_page_id")]
     if without_page:
         outcome = upsert_track_pages(

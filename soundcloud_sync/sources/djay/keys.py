@@ -8,7 +8,7 @@ and the evidence for this order are in ``docs/djay.md``.
 
 from __future__ import annotations
 
-from ...audio.analysis import NOTE_NAMES, camelot
+from ...key_notation import NOTE_NAMES, camelot
 
 KEY_COUNT = 24
 

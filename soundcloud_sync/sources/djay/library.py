@@ -48,6 +48,9 @@ COLLECTIONS = (
     SESSION_ITEMS,
 )
 PLAYLIST_PAGES = "view_mediaItemPlaylistView_page"
+# djay's own name for its analysed tempo (a field of its records, a column of its
+# indexes); ours is `tempo`, as everywhere else in the package
+DJAY_TEMPO = "bpm"
 MAX_PROBLEM_LINES = 50
 
 
@@ -172,11 +175,13 @@ class _Reader:
         found: dict[str, dict[str, Any]] = defaultdict(dict)
         table = "secondaryIndex_mediaItemAnalyzedDataIndex"
         if self._optional_table(table, "tempo and key index"):
-            for rowid, bpm, manual, key in self._rows(
+            for rowid, tempo, manual, key in self._rows(
                 f"SELECT rowid, bpm, manualBPM, keySignatureIndex FROM {table}", table
             ):
                 if (title_id := self.key_of_rowid.get(rowid)) is not None:
-                    found[title_id].update(bpm=bpm, manualBPM=manual, keySignatureIndex=key)
+                    found[title_id].update(
+                        {DJAY_TEMPO: tempo, "manualBPM": manual, "keySignatureIndex": key}
+                    )
         table = "secondaryIndex_mediaItemUserDataIndex"
         if table in self.tables:
             for rowid, manual in self._rows(f"SELECT rowid, manualBPM FROM {table}", table):
@@ -184,11 +189,11 @@ class _Reader:
                     found[title_id]["userManualBPM"] = manual
         table = "secondaryIndex_mediaItemIndex"
         if table in self.tables:
-            for title_id, bpm, key in self._rows(
+            for title_id, tempo, key in self._rows(
                 f"SELECT titleID, bpm, musicalKeySignatureIndex FROM {table}", table
             ):
                 if isinstance(title_id, str):
-                    found[title_id].setdefault("bpm", bpm)
+                    found[title_id].setdefault(DJAY_TEMPO, tempo)
                     found[title_id].setdefault("keySignatureIndex", key)
         return found
 
@@ -355,7 +360,7 @@ class _Reader:
             duration_s=_first(*(_number(o.get("duration")) for o in described)),
             isrc=_first(field("isrc"), *(_text(o.get("isrc")) for o in locations)),
             source_uris=tuple(uris),
-            tempo=_first(_number(analyzed.get("bpm")), _number(indexed.get("bpm"))),
+            tempo=_first(_number(analyzed.get(DJAY_TEMPO)), _number(indexed.get(DJAY_TEMPO))),
             manual_tempo=_first(
                 _number(user.get("manualBPM")),
                 _number(indexed.get("userManualBPM")),
