@@ -289,7 +289,9 @@ def sync_library(
     for cid in sorted(corrected | set(recorded.tempo_changed)):
         row = rows.get(cid) or {}
         tempo = effective_tempo(row)
-        for file in (row.get("files") or {}).values() if tempo else ():
+        if not tempo:
+            continue
+        for file in (row.get("files") or {}).values():
             try:
                 report.files_retagged += set_tempo(file, tempo)
             except (OSError, TaggingError) as exc:
