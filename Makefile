@@ -43,6 +43,10 @@ bench: install
 	$(BIN)/python bench/audio_pipeline.py
 	$(BIN)/python bench/resync.py
 	$(BIN)/python bench/soundcloud_listings.py
+	$(BIN)/python bench/spotify.py
+	$(BIN)/python bench/export.py
+	$(BIN)/python bench/reanalysis.py
+	$(BIN)/python bench/djay.py
 	$(BIN)/python bench/scale.py sensor
 	$(BIN)/python bench/scale.py backfill --playlists 5 --tracks 200
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.quick import quick_option
 from soundcloud_sync.sources.djay import read_library
 from soundcloud_sync_tests.djay_library import (
     FixtureLibrary,
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracks", type=int, default=10_000)
     parser.add_argument("--plays", type=int, default=20_000)
     parser.add_argument("--playlists", type=int, default=40)
+    quick_option(parser, argv, tracks=500, plays=1000, playlists=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "MediaLibrary.db"

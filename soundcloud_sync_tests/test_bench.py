@@ -22,6 +22,7 @@ QUICK_RUNS = [
     (["notion_sync.py"], r"^track pages in Music Tracks after all runs: 20 \(expected 20\)$"),
     (["soundcloud_listings.py"], r"^\s+3\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+$"),
     (["spotify.py"], r"^\s+60\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+$"),
+    (["djay.py"], r"^OK$"),
     (["analysis.py"], r"^\| 0\.8-1\.0 \| .+ \| .+ \|$"),  # accuracy by confidence
     (["audio_pipeline.py"], r"^\| eagle import \| [\d.]+ \| 2 items \|$"),
     (["resync.py"], r"^\| 1 tracks, whole chain \|"),

@@ -152,6 +152,7 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
 ) -> None:
     pg, _ = servers
     env = deployment_env
+    soundcloud_emulator.audio_seconds = 12.0  # where the steps ran is tested, not tempo
     first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", 3)
     # One track in both playlists: the two runs must share its Notion page.
     shared = soundcloud_emulator.tracks[first.track_ids[0]]

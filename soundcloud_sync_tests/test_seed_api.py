@@ -72,6 +72,7 @@ def test_every_seed_function_takes_the_seed_keywords(
 def test_sync_and_download_playlist_takes_the_seed_keywords(
     in_process_env: Path, soundcloud_emulator: SoundCloudEmulator
 ) -> None:
+    soundcloud_emulator.audio_seconds = 12.0  # the keywords and counts are tested: short audio
     playlist = soundcloud_emulator.add_playlist("seed-user", "to-download", 2)
     stats = api.sync_and_download_playlist(playlist_url=playlist.url, playlist_name="Crate")
     assert set(stats) >= SYNC_KEYS and stats["playlist_name"] == "Crate"
