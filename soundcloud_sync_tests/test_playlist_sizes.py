@@ -1,5 +1,8 @@
 """The seed's integration sizes: a medium (50) and a large (200) playlist through the
-command line, without audio. (10 tracks: most tests; 500: `test_notion_crash.py`.)"""
+command line, without audio. (10 tracks: most tests; 500: `test_notion_crash.py`.)
+
+The sizes are tested, not the program's process: the commands run in this process
+(`cli_in_process`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
-from soundcloud_sync_tests.fixtures_pipeline import run_cli
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 
 @pytest.mark.parametrize("size", [50, 200])
@@ -23,7 +26,7 @@ def test_a_playlist_of_this_size_gets_every_page_once_and_resyncs_for_free(
     playlist = soundcloud_emulator.add_playlist("sizes", f"set-of-{size}", size, kinds={7: "gone"})
     soundcloud_emulator.reset_counts()
 
-    first = run_cli(cli_env, "sync", playlist.url, "--no-download", "--json")
+    first = cli_in_process(cli_env, "sync", playlist.url, "--no-download", "--json")
     assert first.returncode == 0, first.stderr
     stats = json.loads(first.stdout)
     assert (stats["total_tracks"], stats["tracks_added"], stats["errors"]) == (size, size - 1, 0)
@@ -41,10 +44,10 @@ def test_a_playlist_of_this_size_gets_every_page_once_and_resyncs_for_free(
         notion_catalog.tracks_data_source_id))  # fmt: skip
 
     notion_emulator.reset_counts()
-    again = run_cli(cli_env, "sync", playlist.url, "--no-download", "--json")
+    again = cli_in_process(cli_env, "sync", playlist.url, "--no-download", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["tracks_skipped"] == size - 1
     assert notion_emulator.total_requests <= 3 and notion_emulator.writes <= 1
 
-    audit = run_cli(cli_env, "audit", playlist.url)
+    audit = cli_in_process(cli_env, "audit", playlist.url)
     assert audit.returncode == 0, audit.stdout + audit.stderr
