@@ -15,7 +15,7 @@ from soundcloud_sync.cli import main
 from soundcloud_sync.errors import SoundCloudSyncError
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
-from soundcloud_sync_tests.fixtures_pipeline import run_cli
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 
 def track_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, dict[str, Any]]:
@@ -45,7 +45,7 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
     sc.like("dj-kay", sc.add_playlist("label-a", "summer", 1))
 
     pasted = "https://soundcloud.com/DJ-Kay/likes?utm_source=x"
-    first = run_cli(cli_env, "sync", pasted, "--no-download", "--json")
+    first = cli_in_process(cli_env, "sync", pasted, "--no-download", "--json")  # no process needed
     assert first.returncode == 0, first.stderr
     stats = json.loads(first.stdout)
     assert (stats["playlist_url"], stats["playlist_name"]) == (
