@@ -417,6 +417,7 @@ def download_audio(
         soundcloud_client.youtube_dl,
         max_workers=max_workers,
         on_result=remember,
+        streams=soundcloud_client.stream_finder(track_rows),  # one api-v2 request a track
     )
 
 

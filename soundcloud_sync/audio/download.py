@@ -18,8 +18,18 @@
   and deleted tracks are reported with their reason, never retried, and never fail
   the others.
 
-How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth) is the
-business of `soundcloud_sync.sources`: pass ``SoundCloudClient.youtube_dl`` as ``youtube_dl``.
+* One api-v2 request per track (given ``streams``, a `sources.streams.StreamFinder`):
+  the stream of the best transcoding is chosen from the track object the listing
+  already read, and yt-dlp's own downloader fetches it from the CDN (one GET, or an HLS
+  playlist and its segments). yt-dlp's full extraction (a resolve and a look-up per
+  transcoding) is the fallback, taken only where that path fails: no usable
+  transcoding known, a stream URL api-v2 no longer knows, a failed CDN download. Each
+  result says which path fetched it (``via``) and why the fallback was taken.
+
+How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth, the shared
+request budget) is the business of `soundcloud_sync.sources`: pass
+``SoundCloudClient.youtube_dl`` as ``youtube_dl`` and ``SoundCloudClient.stream_finder()``
+as ``streams``.
 """
 
 from __future__ import annotations
@@ -38,7 +48,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from soundcloud_sync.sources.streams import StreamFinder
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +111,8 @@ class DownloadResult:
     duration_s: float | None = None
     reason: str | None = None
     attempts: int = 0
+    via: str | None = None  # "direct" (one stream-URL look-up) or "yt-dlp" (the fallback)
+    fallback: str | None = None  # why the direct path was left for yt-dlp
 
     @property
     def ok(self) -> bool:
@@ -115,6 +130,8 @@ class DownloadResult:
             "duration_s": self.duration_s,
             "reason": self.reason,
             "attempts": self.attempts,
+            "via": self.via,
+            "fallback": self.fallback,
         }
 
 
@@ -192,8 +209,10 @@ class Downloader:
         rate_limit_wait: float = 30.0,
         ydl_params: Mapping[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        streams: StreamFinder | None = None,
     ) -> None:
         self.dest_dir = Path(dest_dir)
+        self.streams = streams
         self.staging = self.dest_dir / STAGING
         self.factory = youtube_dl or _default_factory
         self.retries = retries
@@ -253,19 +272,24 @@ class Downloader:
                 request.soundcloud_id, request.url, hopeless, reason=f"track is {hopeless}"
             )
         attempt = rate_limited = 0
+        fallback = None if self.streams is not None else "no stream finder given"
         while True:
             attempt += 1
             self._wait_for_cooldown()
+            via = "yt-dlp" if fallback else "direct"
             try:
-                path, format_id, duration = self._attempt(request)
+                if fallback:
+                    path, format_id, duration = self._attempt(request)
+                else:
+                    path, format_id, duration = self._attempt_direct(request)
                 return DownloadResult(
                     request.soundcloud_id, request.url, DownloadStatus.DOWNLOADED, path,
-                    format_id, duration, attempts=attempt,
+                    format_id, duration, attempts=attempt, via=via, fallback=fallback,
                 )  # fmt: skip
             except _Permanent as exc:
                 return DownloadResult(
                     request.soundcloud_id, request.url, exc.status, reason=str(exc),
-                    attempts=attempt,
+                    attempts=attempt, via=via, fallback=fallback,
                 )  # fmt: skip
             except Exception as exc:
                 reason = _short(exc)
@@ -275,10 +299,15 @@ class Downloader:
                     attempt -= 1
                     self._cool_down(self.rate_limit_wait * 2 ** (rate_limited - 1))
                     continue
+                if not fallback:  # the direct path failed: yt-dlp's extraction, at once
+                    fallback = reason
+                    attempt -= 1
+                    log.info("track %s: %s; downloading it through yt-dlp", request.url, reason)
+                    continue
                 if attempt > self.retries:
                     return DownloadResult(
                         request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=reason,
-                        attempts=attempt,
+                        attempts=attempt, via=via, fallback=fallback,
                     )  # fmt: skip
                 delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
                 log.info(
@@ -296,13 +325,45 @@ class Downloader:
         while (left := self._cooldown_until - time.monotonic()) > 0:
             self._sleep(left)
 
-    def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
-        from yt_dlp.utils import DownloadError, ExtractorError
+    def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        """The stream of the best transcoding (one api-v2 request), fetched from the CDN
+        by yt-dlp's downloader; previews, geo-blocks and DRM known from the track object."""
+        from soundcloud_sync.sources.streams import NoDirectStream, StreamUnavailable
 
+        assert self.streams is not None
+        try:
+            fmt = self.streams.find(request.soundcloud_id)
+        except StreamUnavailable as exc:
+            raise _Permanent(DownloadStatus(exc.status), str(exc)) from exc
+        except NoDirectStream as exc:
+            raise RuntimeError(f"no direct stream: {exc}") from exc
+        info = {
+            "id": str(request.soundcloud_id),
+            "title": str(request.soundcloud_id),
+            "webpage_url": request.url,
+            "extractor": "soundcloud",
+            "extractor_key": "Soundcloud",
+            "formats": [fmt],
+        }
+        ydl = self._fresh_ydl(request)
+        try:
+            info = ydl.process_ie_result(info, download=True)
+        finally:
+            with contextlib.suppress(Exception):
+                ydl.close()
+        return self._accept(request, info)
+
+    def _fresh_ydl(self, request: DownloadRequest) -> Any:
+        """A YoutubeDL for this track, its staging names free (a crashed run's removed)."""
         self.staging.mkdir(parents=True, exist_ok=True)
         for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
             stale.unlink(missing_ok=True)  # left by a crashed run: start clean
-        ydl = self.factory(self._params(request))
+        return self.factory(self._params(request))
+
+    def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        from yt_dlp.utils import DownloadError, ExtractorError
+
+        ydl = self._fresh_ydl(request)
         try:
             try:
                 # process=False: the formats as offered, before any selection.
@@ -365,6 +426,11 @@ class Downloader:
         """Download many tracks, ``max_workers`` at a time; results in input order."""
         requests = [DownloadRequest.of(t) for t in tracks]
         self.dest_dir.mkdir(parents=True, exist_ok=True)
+        if self.streams is not None:  # tracks the finder lacks are looked up together
+            self.streams.expect(
+                r.soundcloud_id for r in requests
+                if existing_file(self.dest_dir, r.soundcloud_id) is None
+            )  # fmt: skip
 
         def run(request: DownloadRequest) -> DownloadResult:
             result = self.download(request)
@@ -395,9 +461,12 @@ def download_tracks(
     rate_limit_wait: float = 30.0,
     ydl_params: Mapping[str, Any] | None = None,
     on_result: Callable[[DownloadResult], None] | None = None,
+    streams: StreamFinder | None = None,
 ) -> list[DownloadResult]:
     """Download ``tracks`` (DownloadRequest, sources.Track or row mappings) into ``dest_dir``.
 
+    ``streams`` (``SoundCloudClient.stream_finder(rows)``) takes each track's stream
+    with one api-v2 request; without it, or where that fails, yt-dlp extracts it.
     ``youtube_dl`` builds a YoutubeDL from options (``SoundCloudClient.youtube_dl``);
     ``ydl_params`` adds yt-dlp options (``ratelimit``, ``proxy``…). Files are named
     ``<soundcloud_id>.<ext>``; see :class:`DownloadResult` for the per-track outcome.
@@ -410,6 +479,7 @@ def download_tracks(
         rate_limit_retries=rate_limit_retries,
         rate_limit_wait=rate_limit_wait,
         ydl_params=ydl_params,
+        streams=streams,
     )
     return downloader.download_many(tracks, max_workers=max_workers, on_result=on_result)
 

@@ -141,6 +141,8 @@ tracks = Table(
     Column("spotify_url", Text),
     # when SoundCloud was last searched for a recording known only from Spotify
     Column("soundcloud_searched_at", String(32)),
+    # where the audio is (sources.streams): a download then costs one api-v2 request
+    Column("transcodings", JSON),
 )
 
 memberships = Table(
@@ -251,6 +253,12 @@ def _v8_picks(conn: Connection) -> None:
     picks.create(conn, checkfirst=True)
 
 
+def _v9_transcodings(conn: Connection) -> None:
+    """Each track's transcodings, as its listing gave them: a download asks for one
+    stream URL instead of resolving the track again."""
+    _add_missing_columns(conn, tracks, ["transcodings"])
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -263,6 +271,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6_tempo_range_column,
     _v7_spotify_identity,
     _v8_picks,
+    _v9_transcodings,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -43,23 +43,44 @@ class CatalogResource(ConfigurableResource):
 
 
 class SoundCloudResource(ConfigurableResource):
-    """api-v2 access through yt-dlp. Client id and OAuth token come from `EnvVar`."""
+    """api-v2 access through yt-dlp. Client id and OAuth token come from `EnvVar`.
+
+    Every request takes a slot of one budget (``budget_requests`` per
+    ``budget_window_s``, ``sensor_share`` of it reserved for the new-tracks sensor's
+    checks) kept in ``state_dir`` (this machine) or, when ``limits_url`` is set (the
+    catalog's PostgreSQL, an `EnvVar`), shared by every machine."""
 
     api_base: str = "https://api-v2.soundcloud.com/"
     client_id: str | None = None
     oauth_token: str | None = None
     proxy: str | None = None
     cache_dir: str
+    state_dir: str | None = None
+    limits_url: str | None = None
+    budget_requests: int = 600
+    budget_window_s: float = 600.0
+    sensor_share: float = 0.5
 
-    def client(self) -> Any:
+    def client(self, checks: bool = False) -> Any:
+        """A client whose requests take slots of the shared budget; ``checks``: the
+        sensor's, from its reserved share."""
         from ..sources import SoundCloudClient
+        from ..sources.budget import soundcloud_limiter
 
+        limiter = soundcloud_limiter(
+            self.limits_url or self.state_dir,
+            self.budget_requests,
+            self.budget_window_s,
+            self.sensor_share,
+        )
         return SoundCloudClient(
             api_base=self.api_base,
             client_id=self.client_id,
             oauth_token=self.oauth_token,
             proxy=self.proxy,
             cache_dir=Path(self.cache_dir),
+            limiter=limiter,
+            reserved=checks,
         )
 
 
@@ -99,6 +120,7 @@ class NotionResource(ConfigurableResource):
     requests_per_second: float = 3.0
     max_concurrent: int = 4
     state_dir: str
+    limits_url: str | None = None  # the catalog's PostgreSQL: one bucket for every machine
     property_mapping_file: str | None = None  # YAML: {tracks: {tempo: BPM}, playlists: {…}}
     key_notation: str = "standard"  # how Key is written: standard | camelot | both
 
@@ -129,6 +151,7 @@ class NotionResource(ConfigurableResource):
                 state_dir=self.state_dir,
                 mapping=property_mapping(self.property_mapping_file),
                 key_notation=self.key_notation,
+                limits_store=self.limits_url,
             )
         return self._sync
 
@@ -173,6 +196,9 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
         return EnvVar(name) if value else None
 
     catalog = CatalogResource(url=settings.catalog_database_url)
+    # the API budgets' buckets: in the catalog's PostgreSQL (a URL with a password: an
+    # EnvVar), else in this machine's state folder
+    limits_url = secret("SOUNDCLOUD_SYNC_CATALOG_URL", settings.limits_url)
     return {
         "catalog": catalog,
         "soundcloud": SoundCloudResource(
@@ -181,6 +207,11 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN", settings.soundcloud_oauth_token),
             proxy=settings.soundcloud_proxy,
             cache_dir=str(settings.cache_dir / "yt-dlp"),
+            state_dir=str(settings.home / "state"),
+            limits_url=limits_url,
+            budget_requests=settings.soundcloud_budget[0],
+            budget_window_s=settings.soundcloud_budget[1],
+            sensor_share=settings.soundcloud_sensor_share,
         ),
         "spotify": SpotifyResource(
             client_id=secret("SPOTIFY_CLIENT_ID", settings.spotify_client_id),
@@ -196,6 +227,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             playlists_database_id=settings.notion_playlists_database_id,
             requests_per_second=settings.notion_requests_per_second,
             state_dir=str(settings.home / "state"),
+            limits_url=limits_url,
             property_mapping_file=settings.notion_mapping_file,
             key_notation=settings.notion_key_notation,
         ),

@@ -57,9 +57,13 @@ class Track:
     spotify_id: str | None = None
     spotify_url: str | None = None
     source: Source = Source.SOUNDCLOUD
+    # SoundCloud's transcodings (sources.streams.compact_transcodings): where the audio
+    # is, so a download asks api-v2 for one stream URL and nothing else
+    transcodings: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
+        del row["transcodings"]  # the catalog's business, not a table's or the API's
         row["tags"] = list(self.tags)
         row["availability"] = str(self.availability)
         row["source"] = str(self.source)

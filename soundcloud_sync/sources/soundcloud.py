@@ -17,14 +17,12 @@ Secrets (client id, OAuth token) never reach an error message or a log line.
 from __future__ import annotations
 
 import collections
-import email.utils
 import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,8 +30,11 @@ from urllib.parse import parse_qs, urlsplit
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor import soundcloud as _sc_module
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
-from yt_dlp.utils import ExtractorError
+from yt_dlp.networking import HEADRequest
+from yt_dlp.networking.exceptions import HTTPError
+from yt_dlp.utils import ExtractorError, urlhandle_detect_ext
 
+from .budget import ApiBudget, retry_after_seconds
 from .errors import (
     EmptyPlaylist,
     NotAPlaylist,
@@ -42,6 +43,7 @@ from .errors import (
     SoundCloudUnavailable,
 )
 from .models import Availability, Playlist, PlaylistSnapshot, SkippedEntry, Track, ids_hash
+from .streams import StreamFinder, TrackMedia, availability, compact_transcodings
 from .urls import (
     USER_LISTINGS,
     PlaylistRef,
@@ -53,7 +55,7 @@ from .urls import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from ..ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,27 @@ class _Configured:
 
     _WEB_BASE: str
     _CONFIGURED_CLIENT_ID: str | None
+    _API_V2_BASE: str
+    _BUDGET: ApiBudget | None
+
+    def _request_webpage(self, url_or_request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every api-v2 request, ours or yt-dlp's, takes a slot of the shared budget
+        first; a 429 pauses every caller of the budget (media from the CDN does not)."""
+        url = url_or_request if isinstance(url_or_request, str) else url_or_request.url
+        budget = self._BUDGET if url.startswith(self._API_V2_BASE) else None
+        if budget is None:
+            return super()._request_webpage(url_or_request, *args, **kwargs)  # type: ignore[misc]
+        budget.take()
+        try:
+            response = super()._request_webpage(url_or_request, *args, **kwargs)  # type: ignore[misc]
+        except ExtractorError as exc:
+            cause = exc.cause
+            if isinstance(cause, HTTPError) and cause.status == 429:
+                budget.rate_limited(cause.response.headers.get("Retry-After"))
+            raise
+        if getattr(response, "status", 200) == 429:
+            budget.rate_limited(response.headers.get("Retry-After"))
+        return response
 
     def _initialize_pre_login(self) -> None:
         # A configured id wins over the cache; otherwise yt-dlp's cache, then scraping.
@@ -141,10 +164,13 @@ def _configured(
     web_base: str,
     client_id: str | None,
     oauth_token: str | None,
+    budget: ApiBudget | None = None,
 ) -> type[SoundcloudBaseIE]:
-    """A subclass of one yt-dlp SoundCloud extractor pointed at ``api_base`` (same ie_key)."""
+    """A subclass of one yt-dlp SoundCloud extractor pointed at ``api_base`` (same ie_key),
+    taking its api-v2 requests from ``budget``."""
     attrs = {
         "_API_V2_BASE": api_base,
+        "_BUDGET": budget,
         "_WEB_BASE": web_base,
         "_CONFIGURED_CLIENT_ID": client_id,
         "_HEADERS": {"Authorization": f"OAuth {oauth_token}"} if oauth_token else {},
@@ -187,27 +213,9 @@ def largest_artwork(url: str | None) -> str | None:
     return _ARTWORK_SIZE_RE.sub(lambda m: f"-t500x500.{m.group(1)}", url)
 
 
-def _is_encrypted(transcoding: Mapping[str, Any]) -> bool:
-    protocol = str((transcoding.get("format") or {}).get("protocol") or "")
-    return "encrypted" in protocol or protocol.startswith(("ctr-", "cbc-"))
-
-
-def _is_preview(transcoding: Mapping[str, Any]) -> bool:
-    return bool(transcoding.get("snipped")) or "/preview/" in str(transcoding.get("url") or "")
-
-
 def availability_of(track: Mapping[str, Any]) -> Availability:
     """OK, or why the full audio cannot be had (see external-apis.md)."""
-    policy = str(track.get("policy") or "").upper()
-    if policy == "BLOCK":
-        return Availability.GEO_BLOCKED
-    transcodings = list((track.get("media") or {}).get("transcodings") or [])
-    clear = [t for t in transcodings if not _is_encrypted(t)]
-    if transcodings and not clear:
-        return Availability.DRM
-    if policy == "SNIP" or (clear and all(_is_preview(t) for t in clear)):
-        return Availability.PREVIEW_ONLY
-    return Availability.OK
+    return availability(track.get("policy"), compact_transcodings(track))
 
 
 def is_full_track(obj: Mapping[str, Any]) -> bool:
@@ -239,6 +247,7 @@ def track_from_json(obj: Mapping[str, Any], position: int) -> Track:
         monetization_model=obj.get("monetization_model"),
         downloadable=bool(obj.get("downloadable") and obj.get("has_downloads_left")),
         availability=availability_of(obj),
+        transcodings=compact_transcodings(obj),
     )
 
 
@@ -280,6 +289,8 @@ class SoundCloudClient:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         page_size: int = LISTING_PAGE_SIZE,
+        limiter: RateLimiter | None = None,
+        reserved: bool = False,
     ) -> None:
         self.api_base = api_base if api_base.endswith("/") else f"{api_base}/"
         self.max_retries = max_retries
@@ -291,6 +302,9 @@ class SoundCloudClient:
         self.request_count: collections.Counter[str] = collections.Counter()
         self.raw_tracks: dict[int, dict[str, Any]] = {}
         self._lock = threading.RLock()
+        # every api-v2 request of this client and of its yt-dlp instances, counted and
+        # (with a limiter) paced by the budget shared with every other process
+        self.budget = ApiBudget(limiter, reserved=reserved)
         params: dict[str, Any] = {
             "quiet": True,
             "no_warnings": True,
@@ -307,7 +321,7 @@ class SoundCloudClient:
         self._client_id, self._oauth_token = client_id, oauth_token
         self._ydl = YoutubeDL(params, auto_init=False)
         ie_class = _configured(
-            SoundcloudBaseIE, self.api_base, self._web_base, client_id, oauth_token
+            SoundcloudBaseIE, self.api_base, self._web_base, client_id, oauth_token, self.budget
         )
         self._ie = ie_class(self._ydl)
         self._headers = dict(ie_class._HEADERS)
@@ -332,8 +346,9 @@ class SoundCloudClient:
         ydl = YoutubeDL({**self._params, **(params or {})})
         for extractor in SOUNDCLOUD_EXTRACTORS:
             configured = _configured(
-                extractor, self.api_base, self._web_base, client_id, self._oauth_token
-            )
+                extractor, self.api_base, self._web_base, client_id, self._oauth_token,
+                self.budget,
+            )  # fmt: skip
             ydl.add_info_extractor(configured())
         return ydl
 
@@ -578,6 +593,58 @@ class SoundCloudClient:
         except _Unreachable as exc:
             raise SoundCloudUnavailable(shown, str(exc)) from None
 
+    # ---- streams (the download's one request per track)
+
+    def stream_finder(self, rows: Iterable[Mapping[str, Any]] = ()) -> StreamFinder:
+        """The downloader's door to streams, knowing the tracks as ``rows`` (catalog rows
+        with their ``transcodings``) or as this client read them."""
+        known = [m for r in rows if (m := TrackMedia.of_row(r)) is not None]
+        with self._lock:
+            known += [TrackMedia.of_json(obj) for obj in self.raw_tracks.values()]
+        return StreamFinder(self, known)
+
+    def stream_url(self, transcoding_url: str, secret_token: str | None = None) -> str | None:
+        """The CDN URL of one transcoding (one api-v2 request), or None when api-v2 does
+        not know it (404: a transcoding replaced since the track was read)."""
+        if not transcoding_url.startswith(self.api_base):
+            return None
+        query = {"secret_token": secret_token} if secret_token else {}
+        try:
+            answer = self._get("stream_url", transcoding_url[len(self.api_base) :], query)
+        except _HttpStatus as exc:
+            if exc.status == 404:
+                return None
+            raise SoundCloudUnavailable(transcoding_url, f"stream URL: HTTP {exc.status}") from None
+        except _Unreachable as exc:
+            raise SoundCloudUnavailable("stream URL", str(exc)) from None
+        url = answer.get("url") if isinstance(answer, dict) else None
+        return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+    def original_download(
+        self, soundcloud_id: int, secret_token: str | None = None
+    ) -> tuple[str, str | None] | None:
+        """The uploader's original file: its URL and extension (one api-v2 request, and a
+        HEAD at the CDN as yt-dlp does), or None when not offered to this client (yt-dlp's
+        ``download`` format: it then takes the best transcoding)."""
+        query = {"secret_token": secret_token} if secret_token else {}
+        try:
+            answer = self._get(
+                "original", f"tracks/{soundcloud_id}/download", query, renew_id=False
+            )
+        except _HttpStatus:
+            return None  # 401: registered users only; 403: not for this client
+        except _Unreachable as exc:
+            raise SoundCloudUnavailable("original download", str(exc)) from None
+        url = answer.get("redirectUri") if isinstance(answer, dict) else None
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            return None
+        head = self._ie._request_webpage(
+            HEADRequest(url), None, note=False, errnote=False, fatal=False
+        )
+        if not head:
+            return None
+        return head.url, urlhandle_detect_ext(head)
+
     # ---- api calls
 
     def search_tracks(self, query: str, limit: int = 5) -> list[Track]:
@@ -633,8 +700,10 @@ class SoundCloudClient:
                     found[int(obj["id"])] = obj
         return found
 
-    def _get(self, kind: str, path: str, query: Mapping[str, str]) -> Any:
-        """One api-v2 GET with the client id; retries 429 (Retry-After) and 5xx, refreshes a stale id once."""
+    def _get(self, kind: str, path: str, query: Mapping[str, str], *, renew_id: bool = True) -> Any:
+        """One api-v2 GET with the client id; retries 429 (Retry-After) and 5xx, refreshes a
+        stale id once (on 401/403, unless ``renew_id`` is off: where those mean "not
+        for you")."""
         with self._lock:
             self._initialize()
             waited, attempt, refreshed, net_failures = 0.0, 0, False, 0
@@ -660,12 +729,14 @@ class SoundCloudClient:
                 status = handle.status
                 if status == 200:
                     return json.loads(body)
-                if status in (401, 403) and not refreshed:
+                if status in (401, 403) and renew_id and not refreshed:
                     refreshed = True
                     self._refresh_client_id()
                     continue
                 if status == 429 or status >= 500:
-                    wait = _retry_after(handle.headers.get("Retry-After"), default=2.0**attempt)
+                    wait = retry_after_seconds(
+                        handle.headers.get("Retry-After"), default=2.0**attempt
+                    )
                     if attempt >= self.max_retries or waited + wait > self.max_wait:
                         what = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
                         raise _Unreachable(
@@ -760,20 +831,6 @@ def _shown_url(url: str, ref: SoundCloudRef) -> str:
     raw = url.strip()
     token = getattr(ref, "secret_token", None)
     return raw.replace(token, "s-***") if token else raw
-
-
-def _retry_after(value: str | None, default: float) -> float:
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _resolve_error(status: int, ref: PlaylistRef, shown: str) -> Exception:

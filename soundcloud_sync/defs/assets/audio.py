@@ -72,9 +72,17 @@ def audio_files(
     )
     for row in missing.itertuples():
         context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
+    fallbacks = [r for r in results if r.via == "yt-dlp"]
+    for r in fallbacks:
+        context.log.info(f"track {r.soundcloud_id}: fetched through yt-dlp ({r.fallback})")
     return MaterializeResult(
         metadata={
             **status_counts(str(r.status) for r in results),
+            # api-v2 requests of this step (stream-URL look-ups, batched track look-ups,
+            # yt-dlp's own where it was the fallback) and the tracks yt-dlp fetched
+            "soundcloud_requests": client.budget.stats()["requests"],
+            "soundcloud_429": client.budget.stats()["rate_limited"],
+            "ytdlp_fallbacks": len(fallbacks),
             "dagster/row_count": len(results),
             "not_downloaded": MetadataValue.md(
                 missing.to_markdown(index=False) if len(missing) else "none"
