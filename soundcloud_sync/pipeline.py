@@ -586,8 +586,10 @@ def write_library_files(
     proxy: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Convert and tag each measured track into every configured format."""
+    """Convert and tag each measured track into every configured format; a track whose
+    files cannot be written gets an error row saying why ("no space left on …")."""
     from .audio import TrackTags, export_track, fetch_artwork
+    from .audio.space import write_problem
 
     rows, formats = [], list(formats)
     for done, track in enumerate(tracks, start=1):
@@ -603,17 +605,37 @@ def write_library_files(
         try:
             files = export_track(track["source_path"], root, formats, fields, tags, template)
         except Exception as exc:  # one bad file must not stop the rest
-            rows.append({"soundcloud_id": sid, "format": ",".join(formats), "path": None,
-                         "status": "error", "message": str(exc)})  # fmt: skip
+            rows.append({"soundcloud_id": sid, "title": track.get("title"),
+                         "format": ",".join(formats), "path": None, "status": "error",
+                         "message": write_problem(exc, root) or str(exc)})  # fmt: skip
             continue
         catalog.update_track(sid, files={fmt: str(path) for fmt, path in files.items()})
         rows.extend(
-            {"soundcloud_id": sid, "format": fmt, "path": str(path), "status": "ok", "message": ""}
+            {
+                "soundcloud_id": sid,
+                "title": track.get("title"),
+                "format": fmt,
+                "path": str(path),
+                "status": "ok",
+                "message": "",
+            }
             for fmt, path in files.items()
         )
         if progress:
             progress("files", done, len(tracks))
     return rows
+
+
+def files_missing_message(key: str, stage: str, failed: list[dict[str, Any]]) -> str | None:
+    """One line naming each track left without its file and why, or None."""
+    if not failed:
+        return None
+    named = "; ".join(
+        f"{t['soundcloud_id']} {t['title']!r}: {t['reason']}" if t.get("title")
+        else f"{t['soundcloud_id']}: {t['reason']}"
+        for t in failed
+    )  # fmt: skip
+    return f"{key}: {len(failed)} track(s) left without their {stage}: {named}"
 
 
 def import_into_eagle(

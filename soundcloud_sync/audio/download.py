@@ -43,12 +43,14 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from soundcloud_sync.audio.space import WriteFailed, check_written
 
 if TYPE_CHECKING:
     from soundcloud_sync.sources.streams import StreamFinder
@@ -113,6 +115,7 @@ class DownloadResult:
     attempts: int = 0
     via: str | None = None  # "direct" (one stream-URL look-up) or "yt-dlp" (the fallback)
     fallback: str | None = None  # why the direct path was left for yt-dlp
+    write_failed: bool = False  # the file could not be written (disk full, read-only…)
 
     @property
     def ok(self) -> bool:
@@ -132,6 +135,7 @@ class DownloadResult:
             "attempts": self.attempts,
             "via": self.via,
             "fallback": self.fallback,
+            "write_failed": self.write_failed,
         }
 
 
@@ -278,10 +282,11 @@ class Downloader:
             self._wait_for_cooldown()
             via = "yt-dlp" if fallback else "direct"
             try:
-                if fallback:
-                    path, format_id, duration = self._attempt(request)
-                else:
-                    path, format_id, duration = self._attempt_direct(request)
+                with self._staged(request):
+                    if fallback:
+                        path, format_id, duration = self._attempt(request)
+                    else:
+                        path, format_id, duration = self._attempt_direct(request)
                 return DownloadResult(
                     request.soundcloud_id, request.url, DownloadStatus.DOWNLOADED, path,
                     format_id, duration, attempts=attempt, via=via, fallback=fallback,
@@ -290,6 +295,11 @@ class Downloader:
                 return DownloadResult(
                     request.soundcloud_id, request.url, exc.status, reason=str(exc),
                     attempts=attempt, via=via, fallback=fallback,
+                )  # fmt: skip
+            except WriteFailed as exc:  # no retry, no fallback: neither would find room
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=str(exc),
+                    attempts=attempt, via=via, fallback=fallback, write_failed=True,
                 )  # fmt: skip
             except Exception as exc:
                 reason = _short(exc)
@@ -352,6 +362,19 @@ class Downloader:
             with contextlib.suppress(Exception):
                 ydl.close()
         return self._accept(request, info)
+
+    @contextlib.contextmanager
+    def _staged(self, request: DownloadRequest) -> Iterator[None]:
+        """One attempt: whatever it leaves in staging goes when it fails (nothing
+        half-written stays), and a failure to write is a WriteFailed naming the folder."""
+        try:
+            yield
+        except BaseException as exc:
+            for partial in self.staging.glob(f"{request.soundcloud_id}.*"):
+                partial.unlink(missing_ok=True)
+            if not isinstance(exc, _Permanent):
+                check_written(exc, self.dest_dir)
+            raise
 
     def _fresh_ydl(self, request: DownloadRequest) -> Any:
         """A YoutubeDL for this track, its staging names free (a crashed run's removed)."""
@@ -425,7 +448,11 @@ class Downloader:
     ) -> list[DownloadResult]:
         """Download many tracks, ``max_workers`` at a time; results in input order."""
         requests = [DownloadRequest.of(t) for t in tracks]
-        self.dest_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dest_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            check_written(exc, self.dest_dir)
+            raise
         if self.streams is not None:  # tracks the finder lacks are looked up together
             self.streams.expect(
                 r.soundcloud_id for r in requests
@@ -516,10 +543,14 @@ def fetch_artwork(
     if not data:
         return None
     ext = ".png" if data.startswith(b"\x89PNG") else ".jpg"
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{soundcloud_id}{ext}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, folder / f"{soundcloud_id}{ext}")
+    try:  # only a cache: a full disk costs the next run a download, not this track
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / f"{soundcloud_id}{ext}")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.info("artwork of %s not cached in %s: %s", soundcloud_id, folder, exc)
     return data
 
 
