@@ -116,7 +116,7 @@ def test_the_plan_counts_what_is_still_to_write(tmp_path: Path) -> None:
     source.write_bytes(b"x")
     rows = [
         {"soundcloud_id": 1, "duration_ms": 60_000, "availability": "ok",
-         "source_path": str(source), "files": {"aiff": str(done)}},  # nothing left to do
+         "source_path": str(source), "files": {"aiff": str(done), "m4a": str(done)}},
         {"soundcloud_id": 2, "duration_ms": 100_000, "availability": "ok",
          "source_path": str(source), "files": {}},  # on disk: only the AIFF to write
         {"soundcloud_id": 3, "duration_ms": 200_000, "availability": "ok"},  # everything
