@@ -216,6 +216,7 @@ class EmuTrack:
     private: bool = False
     secret_token: str | None = None
     downloadable: bool = False
+    protocols: tuple[str, ...] = ("hls", "progressive")  # the clear transcodings offered
 
     @property
     def permalink_url(self) -> str:
@@ -347,7 +348,7 @@ class EmuTrack:
                 "quality": "sq",
                 "format": {"protocol": proto, "mime_type": "audio/mpeg"},
             }
-            for proto in ("hls", "progressive")
+            for proto in self.protocols
         ]
 
 
