@@ -487,7 +487,25 @@ def playlist_stats(
         stats["skipped_entries"] = outcome.materialized["playlist_tracks"]["skipped"]
     if audio_formats:  # the audio chain ran
         stats.update(_audio_stats(tracks, audio_formats))
+        stats.update(_request_stats(outcome))
     return stats
+
+
+def _request_stats(outcome: RunOutcome | None) -> dict[str, Any]:
+    """The run's api-v2 requests (the listing's, the downloads') and the tracks yt-dlp
+    fetched where the one-request path failed: what a budget is spent on."""
+    steps = (outcome.materialized if outcome else {}) | (
+        outcome.failure_metadata if outcome else {}
+    )
+    listing = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
+    downloads = steps.get("audio_files") or {}
+    return {
+        "soundcloud_requests": {
+            "listing": listing.get("soundcloud_requests", 0),
+            "download": downloads.get("soundcloud_requests", 0),
+        },
+        "ytdlp_fallbacks": downloads.get("ytdlp_fallbacks", 0),
+    }
 
 
 # The steps that write audio files: all or an error, as the Notion step.
