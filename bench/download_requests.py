@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="audio length of a track")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="download-requests-") as tmp, SoundCloudEmulator(
-        audio_seconds=args.seconds
-    ) as emu:
+    with (
+        tempfile.TemporaryDirectory(prefix="download-requests-") as tmp,
+        SoundCloudEmulator(audio_seconds=args.seconds) as emu,
+    ):
         demo = build_demo(emu)
         emu.append_tracks(demo, 1, kind="drm")
         urls = [demo.url] + [

@@ -2,7 +2,7 @@
 
 Exactly what docs/deployment.md tells a user to run: `deploy/dagster.yaml` as the
 instance, `deploy/workspace.yaml` as the code location, the catalog in a second
-database on the same PostgreSQL server, `dagster-daemon run`, two `celery -A
+database on the same PostgreSQL server, `dagster-daemon run`, four `celery -A
 dagster_celery.app worker -Q dagster` workers and `dagster job backfill` over two
 registered playlists (one sharing a track with the other). The runs are queued, launched by
 the daemon, and every step executes in a Celery worker; the results are read back
@@ -224,14 +224,15 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
         for job in jobs:
             job.result()
 
-    logs = [tmp_path / "daemon.log", tmp_path / "worker1.log", tmp_path / "worker2.log"]
+    # Two worker machines of two solo workers each (a step's analysis starts processes of
+    # its own, which Celery's prefork pool forbids): both runs' SoundCloud and Notion
+    # steps can run side by side, each worker taking slots of the same budgets.
+    logs = [tmp_path / "daemon.log", *(tmp_path / f"worker{i}.log" for i in range(1, 5))]
     with ExitStack() as stack:
-        for i in (1, 2):
+        for i in range(1, 5):
             stack.enter_context(background(
-                # two steps at a time each (Celery's prefork pool, as deployed): both runs'
-                # SoundCloud and Notion steps can run side by side on the two workers
                 [str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-Q", "dagster",
-                 "--concurrency", "2", "-n", f"worker{i}@%h", "--without-gossip",
+                 "--pool", "solo", "-n", f"worker{i}@%h", "--without-gossip",
                  "--without-mingle",
                  "--loglevel", "INFO"],
                 env, logs[i], tmp_path,

@@ -39,7 +39,7 @@ def soundcloud_limiter(
         burst=burst,
         name=LIMITER_NAME,
         reserved_rate=reserved,
-        reserved_burst=max(1.0, reserved * SENSOR_TICK_SECONDS),
+        reserved_burst=reserved * SENSOR_TICK_SECONDS + 1,
     )
 
 
