@@ -318,7 +318,11 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     assert buckets == {"soundcloud", "notion"}
     # ... never a 429, and together at the configured rates (never above, 5 % below at most)
     assert soundcloud_emulator.statuses[429] == 0 and notion_emulator.statuses[429] == 0
-    assert soundcloud_emulator.counts["format_info"] == len(all_tracks)  # one each
+    # one stream-URL look-up per download from the CDN, no yt-dlp fallback (whose resolves
+    # would come on top of the two playlists'), every track downloaded once
+    counts = soundcloud_emulator.counts
+    assert counts["format_info"] == counts["stream"] and counts["resolve"] == len(keys)
+    assert counts["stream"] == len(all_tracks)
     api = [t for t, (endpoint, _, _) in zip(soundcloud_emulator.times, soundcloud_emulator.log,
                                             strict=True) if endpoint in API_ENDPOINTS]  # fmt: skip
     most = _most_in_window(api, SOUNDCLOUD_WINDOW)

@@ -50,7 +50,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from soundcloud_sync.audio.space import WriteFailed, check_written
+from soundcloud_sync.audio.space import WriteFailed, check_written, write_problem
 
 if TYPE_CHECKING:
     from soundcloud_sync.sources.streams import StreamFinder
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STAGING = ".downloading"
+LOCKS = ".locks"  # one lock file per track id: a download is one process's at a time
 # The original upload first, then the best non-preview transcoding.
 FORMAT = "download/bestaudio[format_id!*=preview]/best[format_id!*=preview]"
 UNFINISHED_SUFFIXES = (".part", ".ytdl", ".temp", ".tmp")
@@ -254,10 +255,26 @@ class Downloader:
             return self._id_locks.setdefault(soundcloud_id, threading.Lock())
 
     def download(self, track: Any) -> DownloadResult:
-        """Download one track (a DownloadRequest or Track-like); never raises for its failures."""
+        """Download one track (a DownloadRequest or Track-like); never raises for its failures.
+
+        Two runs holding the same track (playlists download side by side) take turns: a
+        file lock per id, which the kernel frees if its process dies; the second finds
+        the first's file and fetches nothing."""
+        from filelock import FileLock
+
         request = DownloadRequest.of(track)
+        locks = self.dest_dir / LOCKS
         with self._lock_for(request.soundcloud_id):
-            return self._download(request)
+            try:
+                locks.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.ERROR,
+                    reason=write_problem(exc, self.dest_dir) or str(exc),
+                    write_failed=write_problem(exc, self.dest_dir) is not None,
+                )  # fmt: skip
+            with FileLock(locks / f"{request.soundcloud_id}.lock"):
+                return self._download(request)
 
     def _download(self, request: DownloadRequest) -> DownloadResult:
         done = existing_file(self.dest_dir, request.soundcloud_id)
