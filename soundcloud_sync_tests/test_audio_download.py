@@ -303,3 +303,32 @@ def test_rows_without_transcodings_are_looked_up_together(tmp_path):
         api = {k: n for k, n in emu.counts.items() if k in API_ENDPOINTS}
     assert [r.via for r in results] == ["direct"] * 3
     assert api == {"tracks_batch": 1, "format_info": 3}
+
+
+def _download_one(proxy: str, cache: str, request: DownloadRequest, dest: str, start) -> str:
+    with SoundCloudClient(PROXY_API_BASE, proxy=proxy, cache_dir=Path(cache)) as client:
+        start.wait()
+        [result] = download_tracks(
+            [request], dest, client.youtube_dl, streams=client.stream_finder()
+        )
+    return str(result.status)
+
+
+def test_two_processes_downloading_one_track_fetch_it_once(tmp_path):
+    """Two runs whose playlists share a track download side by side (the soundcloud_api
+    pool admits several): the track is fetched once, the other run finds the file."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with SoundCloudEmulator(latency=0.05) as emu:
+        track = emu.add_track("label")
+        emu.seed_client_id_cache(tmp_path / "cache")
+        ctx = multiprocessing.get_context("spawn")
+        start = ctx.Manager().Barrier(2)
+        args = (emu.proxy_url, str(tmp_path / "cache"), _request(track), str(tmp_path / "lib"))
+        with ProcessPoolExecutor(2, mp_context=ctx) as pool:
+            runs = [pool.submit(_download_one, *args, start) for _ in range(2)]
+            outcomes = sorted(run.result() for run in runs)
+        streams = emu.counts["stream"]
+    assert outcomes == ["downloaded", "skipped-existing"]
+    assert streams == 1
