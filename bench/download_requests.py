@@ -35,7 +35,6 @@ from soundcloud_sync_tests.emulators.soundcloud import (
 )
 
 CLI = str(Path(sys.executable).parent / "soundcloud-sync")
-LISTING = ("resolve", "tracks_batch", "playlist", "user", "user_likes", "user_tracks")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             "AUDIO_FORMATS": "aiff",
         }  # fmt: skip
         env.pop("DAGSTER_HOME", None)
-        downloaded = step_requests = 0
+        downloaded = listing = step_requests = fallbacks = 0
         start = time.monotonic()
         for url in urls:
             done = subprocess.run(
@@ -76,24 +75,27 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             stats = json.loads(done.stdout)
             downloaded += stats.get("downloaded", 0)
-            step_requests += stats.get("soundcloud_requests", {}).get("download", 0)
+            requests = stats.get("soundcloud_requests") or {}  # absent before this release
+            listing += requests.get("listing", 0)
+            step_requests += requests.get("download", 0)
+            fallbacks += stats.get("ytdlp_fallbacks", 0)
         wall = time.monotonic() - start
         counts = dict(emu.counts)
 
     api = {k: n for k, n in sorted(counts.items()) if k in API_ENDPOINTS}
     cdn = {k: n for k, n in sorted(counts.items()) if k not in API_ENDPOINTS}
     total = sum(api.values())
-    listing = sum(n for k, n in api.items() if k in LISTING)
     print(f"playlists synced: {len(urls)} (wall {wall:.0f} s); tracks downloaded: {downloaded}")
-    print(f"api-v2 requests: {total}  {api}")
-    print(f"  of which listing (resolve, batch lookups): {listing}")
+    print(f"api-v2 requests (emulator): {total}  {api}")
     print(f"CDN and web requests (not api-v2): {sum(cdn.values())}  {cdn}")
+    if listing or step_requests:  # the steps' own counts (their metadata, --json stats)
+        print(f"  listing step: {listing}, download step: {step_requests}, "
+              f"yt-dlp fallbacks: {fallbacks}")  # fmt: skip
     if downloaded:
         print(f"api-v2 requests per downloaded track, whole sync: {total / downloaded:.2f}")
-        print(f"api-v2 requests per downloaded track, listing left out: "
-              f"{(total - listing) / downloaded:.2f}")  # fmt: skip
         if step_requests:
-            print(f"download step's own (its metadata): {step_requests / downloaded:.2f}")
+            print(f"api-v2 requests per downloaded track, download step: "
+                  f"{step_requests / downloaded:.2f}")  # fmt: skip
     return 0
 
 

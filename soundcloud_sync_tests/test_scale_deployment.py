@@ -59,9 +59,10 @@ AUTOMATION = (("sensor", "new_tracks_sensor"), ("sensor", "playlist_registry_sen
 # once fail on PostgreSQL (dagster-io/dagster#33552), as docs/deployment.md explains.
 # Two steps per API at once, one on each worker: the shared limiters hold the rates.
 POOLS = {"notion_api": 2, "soundcloud_api": 2}
-# Small budgets keep the test short: api-v2 60 requests per 10 s, Notion 5 per second.
-SOUNDCLOUD_BUDGET, SOUNDCLOUD_WINDOW = 60, 10.0
-NOTION_RATE = 5.0
+# Small budgets keep the test short and below what the two workers ask for even on a
+# busy machine: api-v2 40 requests per 20 s, Notion its real 3 per second.
+SOUNDCLOUD_BUDGET, SOUNDCLOUD_WINDOW = 40, 20.0
+NOTION_RATE, NOTION_WINDOW = 3.0, 10.0
 TRACKS_PER_PLAYLIST = 50  # a stream-URL look-up each: both download steps outlast a window
 
 
@@ -327,9 +328,8 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
                                             strict=True) if endpoint in API_ENDPOINTS]  # fmt: skip
     most = _most_in_window(api, SOUNDCLOUD_WINDOW)
     assert 0.95 * SOUNDCLOUD_BUDGET <= most <= SOUNDCLOUD_BUDGET, (most, len(api))
-    notion_window = 5.0
-    most = _most_in_window([t for t, *_ in notion_emulator.log], notion_window)
-    assert 0.95 * NOTION_RATE * notion_window <= most <= NOTION_RATE * notion_window + 1, most
+    most = _most_in_window([t for t, *_ in notion_emulator.log], NOTION_WINDOW)
+    assert 0.95 * NOTION_RATE * NOTION_WINDOW <= most <= NOTION_RATE * NOTION_WINDOW + 1, most
     # ... while the two runs' download steps, and their Notion steps, ran at the same time
     run_ids = [run_id for run_id, _, _ in runs]
     for step in ("audio_files", "notion_track_pages"):
