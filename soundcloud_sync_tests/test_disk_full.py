@@ -95,6 +95,15 @@ def test_a_full_library_fails_the_run_naming_each_track_and_the_next_run_complet
         for path in written:
             assert read_tags(path).soundcloud_id in titles
 
+        # before the next run (a backfill): what is still to write, and what is free
+        space = subprocess.run([CLI, "space", "--json"], env=env, capture_output=True, text=True)
+        assert space.returncode == 0, space.stderr
+        plan = json.loads(space.stdout)
+        assert plan["tracks"] == len(failed) and plan["needed_bytes"]["aiff"] > 0
+        assert plan["needed_bytes"]["download"] == 0  # the downloads are all there
+        assert set(plan["free_bytes"]) == {str(folder.parent / "downloads"), str(folder)}
+        assert str(folder) in plan["short_bytes"]  # the full library: said before the run
+
         grow(folder, "64m")  # space freed
         second = subprocess.run(
             [CLI, "sync", playlist.url, "--json"], env=env, capture_output=True, text=True

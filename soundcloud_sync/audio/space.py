@@ -147,7 +147,7 @@ def plan_space(
             needed["download"] += int(length * BYTES_PER_SECOND["download"])
         for fmt in todo:
             needed[fmt] += int(length * BYTES_PER_SECOND.get(fmt, BYTES_PER_SECOND["aiff"]))
-    folders = {"download": str(downloads), **{f: str(Path(library) / f) for f in formats}}
+    folders = {"download": str(downloads), **dict.fromkeys(formats, str(library))}
     free: dict[str, int] = {}
     seen_devices: set[int] = set()
     for folder in folders.values():
