@@ -308,6 +308,7 @@ class PostgresStore:
         self.url = url
         self._engine_pid: tuple[Any, int] | None = None
         self._lock = threading.Lock()
+        self._rows: set[str] = set()  # buckets known to have their row
         from sqlalchemy import text
 
         with self._engine().begin() as conn:
@@ -335,10 +336,12 @@ class PostgresStore:
         from sqlalchemy import text
 
         with self._engine().begin() as conn:
-            conn.execute(
-                text(f"INSERT INTO {TABLE} VALUES (:n, 0, 0, 0) ON CONFLICT (name) DO NOTHING"),
-                {"n": name},
-            )
+            if name not in self._rows:  # once per bucket: the slot itself takes two statements
+                conn.execute(
+                    text(f"INSERT INTO {TABLE} VALUES (:n, 0, 0, 0) ON CONFLICT (name) DO NOTHING"),
+                    {"n": name},
+                )
+                self._rows.add(name)
             row = conn.execute(
                 text(
                     "SELECT tat, tat_reserved, paused_until,"
