@@ -165,18 +165,19 @@ def _soundcloud_client(store: str, emu_proxy: str, cache: str, limit: int, windo
 
 
 def _check_playlists(store: str, proxy: str, cache: str, url: str, n: int) -> None:
-    with _soundcloud_client(store, proxy, cache, 40, 4.0) as client:
+    with _soundcloud_client(store, proxy, cache, 30, 30.0) as client:
         for _ in range(n):
             client.check_playlist(url)
 
 
 def test_soundcloud_processes_share_the_api_budget_without_a_429(tmp_path: Path) -> None:
-    """Two processes reading as fast as they may: api-v2 (40 requests per 4 s here) never
-    says 429, and together they use the budget within 5 %."""
-    with SoundCloudEmulator(rate_limit=40, rate_window=4.0) as emu:
+    """Two processes reading as fast as they may: api-v2 (30 requests per 30 s here: a
+    window long enough for a busy machine's jitter) never says 429, and together they
+    use the budget within 5 %."""
+    with SoundCloudEmulator(rate_limit=30, rate_window=30.0) as emu:
         playlist = emu.add_playlist("curator", "set", 3)
         emu.seed_client_id_cache(tmp_path / "cache")
-        args = (str(tmp_path / "state"), emu.proxy_url, str(tmp_path / "cache"), playlist.url, 60)
+        args = (str(tmp_path / "state"), emu.proxy_url, str(tmp_path / "cache"), playlist.url, 30)
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_check_playlists, args=args) for _ in range(2)]
         for p in procs:
@@ -187,6 +188,6 @@ def test_soundcloud_processes_share_the_api_budget_without_a_429(tmp_path: Path)
         times = sorted(t for t, (endpoint, status, _) in zip(emu.times, emu.log, strict=True)
                        if endpoint == "resolve")  # fmt: skip
         statuses = dict(emu.statuses)
-    assert statuses.get(429, 0) == 0 and len(times) == 120
+    assert statuses.get(429, 0) == 0 and len(times) == 60
     rate = (len(times) - 1) / (times[-1] - times[0])
-    assert 0.95 * 10.0 <= rate <= 10.0 * 1.05  # 40 per 4 s
+    assert 0.95 * 1.0 <= rate <= 1.0 * 1.05  # 30 per 30 s
