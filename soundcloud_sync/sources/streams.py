@@ -198,7 +198,8 @@ class TrackMedia:
         last = parts.path.rstrip("/").rsplit("/", 1)[-1]
         if last.startswith("s-"):
             return last
-        return (parse_qs(parts.query).get("secret_token") or [None])[0]
+        tokens = parse_qs(parts.query).get("secret_token")
+        return tokens[0] if tokens else None
 
 
 class StreamFinder:

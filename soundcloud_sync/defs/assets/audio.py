@@ -230,7 +230,7 @@ def library_files(
          "step": "library_files"}
         for r in rows if r["status"] == "error"
     ]  # fmt: skip
-    metadata = {
+    metadata: dict[str, Any] = {
         **status_counts(r["status"] for r in rows),
         "formats": ", ".join(library.formats),
         "library": MetadataValue.path(library.root),
