@@ -8,7 +8,7 @@ registered playlists (one sharing a track with the other). The runs are queued, 
 the daemon, and every step executes in a Celery worker; the results are read back
 from PostgreSQL (Dagster's tables and the catalog's) and from the Notion emulator.
 
-The two workers share one request budget per API, kept in the catalog's PostgreSQL: with
+The workers share one request budget per API, kept in the catalog's PostgreSQL: with
 small budgets configured (and the emulators enforcing the same), their steps overlap,
 no request is answered 429, and their combined rates reach the configured ones within
 5 % without ever exceeding them.
