@@ -14,6 +14,7 @@ from soundcloud_sync.audio.download import (
     download_tracks,
 )
 from soundcloud_sync.sources import SoundCloudClient
+from soundcloud_sync.steps.audio import direct_streams
 from soundcloud_sync_tests.emulators.soundcloud import (
     API_ENDPOINTS,
     PROXY_API_BASE,
@@ -242,7 +243,7 @@ def test_direct_path_costs_one_api_request_per_downloaded_track(tmp_path, numba_
         client, requests = _listed(emu, tmp_path, list(tracks.values()))
         with client:
             results = download_tracks(
-                requests, tmp_path / "lib", client.youtube_dl, streams=client.stream_finder()
+                requests, tmp_path / "lib", client.youtube_dl, streams=direct_streams(client)
             )
         by_name = dict(zip(tracks, results, strict=True))
         counts, log = dict(emu.counts), list(emu.log)
@@ -276,7 +277,7 @@ def test_a_stale_stream_url_falls_back_to_yt_dlp_and_says_so(tmp_path):
         emu.inject_error(404)  # the transcoding's look-up: api-v2 no longer knows it
         with client:
             [result] = download_tracks(
-                requests, tmp_path / "lib", client.youtube_dl, streams=client.stream_finder()
+                requests, tmp_path / "lib", client.youtube_dl, streams=direct_streams(client)
             )
             budget = client.budget.stats()
         api_requests = emu.api_requests
@@ -298,7 +299,7 @@ def test_rows_without_transcodings_are_looked_up_together(tmp_path):
             PROXY_API_BASE, proxy=emu.proxy_url, cache_dir=tmp_path / "cache"
         ) as client:
             results = download_tracks(
-                rows, tmp_path / "lib", client.youtube_dl, streams=client.stream_finder(rows)
+                rows, tmp_path / "lib", client.youtube_dl, streams=direct_streams(client, rows)
             )
         api = {k: n for k, n in emu.counts.items() if k in API_ENDPOINTS}
     assert [r.via for r in results] == ["direct"] * 3
@@ -309,7 +310,7 @@ def _download_one(proxy: str, cache: str, request: DownloadRequest, dest: str, s
     with SoundCloudClient(PROXY_API_BASE, proxy=proxy, cache_dir=Path(cache)) as client:
         start.wait()
         [result] = download_tracks(
-            [request], dest, client.youtube_dl, streams=client.stream_finder()
+            [request], dest, client.youtube_dl, streams=direct_streams(client)
         )
     return str(result.status)
 

@@ -18,7 +18,7 @@
   and deleted tracks are reported with their reason, never retried, and never fail
   the others.
 
-* One api-v2 request per track (given ``streams``, a `sources.streams.StreamFinder`):
+* One api-v2 request per track (given ``streams``, a :class:`StreamSource`):
   the stream of the best transcoding is chosen from the track object the listing
   already read, and yt-dlp's own downloader fetches it from the CDN (one GET, or an HLS
   playlist and its segments). yt-dlp's full extraction (a resolve and a look-up per
@@ -28,8 +28,8 @@
 
 How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth, the shared
 request budget) is the business of `soundcloud_sync.sources`: pass
-``SoundCloudClient.youtube_dl`` as ``youtube_dl`` and ``SoundCloudClient.stream_finder()``
-as ``streams``.
+``SoundCloudClient.youtube_dl`` as ``youtube_dl`` and ``steps.audio.direct_streams(client,
+rows)`` (the client's stream finder, in this module's terms) as ``streams``.
 """
 
 from __future__ import annotations
@@ -48,12 +48,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from soundcloud_sync.audio.space import WriteFailed, check_written, write_problem
-
-if TYPE_CHECKING:
-    from soundcloud_sync.sources.streams import StreamFinder
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +146,27 @@ def _default_factory(params: Mapping[str, Any]) -> Any:
     return YoutubeDL(dict(params))
 
 
-class _Permanent(Exception):
+class TrackUnavailable(Exception):
+    """The full audio cannot be had (preview, geo-block, DRM…): no retry, no fallback."""
+
     def __init__(self, status: DownloadStatus, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class StreamSource(Protocol):
+    """Where each track's stream is, one api-v2 request a track.
+
+    ``find`` gives the yt-dlp format to fetch (``format_id``, ``url``, ``protocol``…),
+    raises :class:`TrackUnavailable` for audio that cannot be had, and anything else
+    where yt-dlp's own extraction should try instead (the message says why).
+    ``expect`` names the tracks about to be asked for, so missing ones are looked up
+    together.
+    """
+
+    def expect(self, soundcloud_ids: Iterable[int]) -> None: ...
+
+    def find(self, soundcloud_id: int) -> dict[str, Any]: ...
 
 
 def classify_error(message: str) -> DownloadStatus | None:
@@ -214,7 +228,7 @@ class Downloader:
         rate_limit_wait: float = 30.0,
         ydl_params: Mapping[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        streams: StreamFinder | None = None,
+        streams: StreamSource | None = None,
     ) -> None:
         self.dest_dir = Path(dest_dir)
         self.streams = streams
@@ -308,7 +322,7 @@ class Downloader:
                     request.soundcloud_id, request.url, DownloadStatus.DOWNLOADED, path,
                     format_id, duration, attempts=attempt, via=via, fallback=fallback,
                 )  # fmt: skip
-            except _Permanent as exc:
+            except TrackUnavailable as exc:
                 return DownloadResult(
                     request.soundcloud_id, request.url, exc.status, reason=str(exc),
                     attempts=attempt, via=via, fallback=fallback,
@@ -355,15 +369,8 @@ class Downloader:
     def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         """The stream of the best transcoding (one api-v2 request), fetched from the CDN
         by yt-dlp's downloader; previews, geo-blocks and DRM known from the track object."""
-        from soundcloud_sync.sources.streams import NoDirectStream, StreamUnavailable
-
         assert self.streams is not None
-        try:
-            fmt = self.streams.find(request.soundcloud_id)
-        except StreamUnavailable as exc:
-            raise _Permanent(DownloadStatus(exc.status), str(exc)) from exc
-        except NoDirectStream as exc:
-            raise RuntimeError(f"no direct stream: {exc}") from exc
+        fmt = self.streams.find(request.soundcloud_id)
         info = {
             "id": str(request.soundcloud_id),
             "title": str(request.soundcloud_id),
@@ -389,7 +396,7 @@ class Downloader:
         except BaseException as exc:
             for partial in self.staging.glob(f"{request.soundcloud_id}.*"):
                 partial.unlink(missing_ok=True)
-            if not isinstance(exc, _Permanent):
+            if not isinstance(exc, TrackUnavailable):
                 check_written(exc, self.dest_dir)
             raise
 
@@ -411,17 +418,19 @@ class Downloader:
             except (DownloadError, ExtractorError) as exc:
                 status = classify_error(str(exc))
                 if status is not None:
-                    raise _Permanent(status, _short(exc)) from exc
+                    raise TrackUnavailable(status, _short(exc)) from exc
                 raise
             formats = info.get("formats") or [info]
             if formats and all(_is_preview_format(f) for f in formats):
-                raise _Permanent(DownloadStatus.PREVIEW_ONLY, "only a 30-second preview is offered")
+                raise TrackUnavailable(
+                    DownloadStatus.PREVIEW_ONLY, "only a 30-second preview is offered"
+                )
             try:
                 info = ydl.process_ie_result(info, download=True)
             except DownloadError as exc:
                 status = classify_error(str(exc))
                 if status is not None:
-                    raise _Permanent(status, _short(exc)) from exc
+                    raise TrackUnavailable(status, _short(exc)) from exc
                 raise
         finally:
             with contextlib.suppress(Exception):
@@ -444,12 +453,12 @@ class Downloader:
         format_id = info.get("format_id")
         if format_id and "preview" in str(format_id):
             staged.unlink(missing_ok=True)
-            raise _Permanent(DownloadStatus.PREVIEW_ONLY, f"yt-dlp chose preview {format_id}")
+            raise TrackUnavailable(DownloadStatus.PREVIEW_ONLY, f"yt-dlp chose preview {format_id}")
         duration = media_duration(staged)
         expected = request.duration_s
         if expected and duration is not None and duration < expected - DURATION_TOLERANCE_S:
             staged.unlink(missing_ok=True)
-            raise _Permanent(
+            raise TrackUnavailable(
                 DownloadStatus.PREVIEW_ONLY,
                 f"got {duration:.1f}s of a {expected:.1f}s track (a preview or a cut stream)",
             )
@@ -505,11 +514,11 @@ def download_tracks(
     rate_limit_wait: float = 30.0,
     ydl_params: Mapping[str, Any] | None = None,
     on_result: Callable[[DownloadResult], None] | None = None,
-    streams: StreamFinder | None = None,
+    streams: StreamSource | None = None,
 ) -> list[DownloadResult]:
     """Download ``tracks`` (DownloadRequest, sources.Track or row mappings) into ``dest_dir``.
 
-    ``streams`` (``SoundCloudClient.stream_finder(rows)``) takes each track's stream
+    ``streams`` (``steps.audio.direct_streams(client, rows)``) takes each track's stream
     with one api-v2 request; without it, or where that fails, yt-dlp extracts it.
     ``youtube_dl`` builds a YoutubeDL from options (``SoundCloudClient.youtube_dl``);
     ``ydl_params`` adds yt-dlp options (``ratelimit``, ``proxy``…). Files are named

@@ -57,6 +57,9 @@ class Track:
     spotify_id: str | None = None
     spotify_url: str | None = None
     source: Source = Source.SOUNDCLOUD
+    # When it joined this listing, where the service says so (a Spotify entry's
+    # added_at, the time of a like); None for a set, whose entries carry no such time.
+    added_at: str | None = None
     # SoundCloud's transcodings (sources.streams.compact_transcodings): where the audio
     # is, so a download asks api-v2 for one stream URL and nothing else
     transcodings: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
