@@ -109,22 +109,19 @@ class AudioFeatures:
         return asdict(self)
 
 
-def default_numba_cache_dir() -> Path:
-    """Where librosa's numba kernels are cached unless NUMBA_CACHE_DIR says otherwise."""
-    from soundcloud_sync.config import Settings
-
-    return Settings.from_env().numba_cache_dir
+# Where numba caches librosa's kernels when no entry point said (see `Settings.apply`,
+# which sets NUMBA_CACHE_DIR from the settings): the default home's cache.
+DEFAULT_NUMBA_CACHE = Path("./.soundcloud_sync/cache/numba")
 
 
 def configure_numba_cache(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Point numba's on-disk cache at a writable folder (before librosa is imported).
 
-    Numba reads NUMBA_CACHE_DIR when it is first imported; an already-set variable wins.
+    Numba reads NUMBA_CACHE_DIR when it is first imported; an already-set variable wins
+    over ``cache_dir``, and either over `DEFAULT_NUMBA_CACHE`.
     """
-    from soundcloud_sync.config import Settings
-
-    settings = Settings.from_env()
-    chosen = settings.numba_cache or Path(cache_dir or settings.numba_cache_dir)
+    chosen = Path(os.environ.get("NUMBA_CACHE_DIR") or cache_dir or DEFAULT_NUMBA_CACHE)
+    chosen = chosen.expanduser().resolve()
     chosen.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(chosen)
     return chosen

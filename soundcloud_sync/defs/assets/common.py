@@ -1,11 +1,20 @@
-"""What every asset step shares: progress lines and status counts for the UI."""
+"""What every asset step shares: the playlist's live tracks, progress lines and status
+counts for the UI."""
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from dagster import AssetExecutionContext
 
-from ...pipeline import Progress, progress_message
+from ...steps.progress import Progress, progress_message
+from ...steps.rows import records
+from ..resources import CatalogResource
+
+
+def live_tracks(catalog: CatalogResource, key: str) -> list[dict[str, Any]]:
+    """The playlist's tracks (those still in it), in playlist order, as the catalog holds them."""
+    return records(catalog.catalog().playlist_tracks(key))
 
 
 def step_progress(context: AssetExecutionContext) -> Progress:
