@@ -160,16 +160,13 @@ def warm_up() -> None:
 
 
 def _to_analysis_rate(mono: np.ndarray, sr: int) -> np.ndarray:
-    """Polyphase resampling of the mono mix to ANALYSIS_SR (44.1 kHz: keep every other
-    sample after an anti-alias filter)."""
-    from math import gcd
-
-    from scipy.signal import resample_poly
+    """The mono mix resampled to ANALYSIS_SR by soxr (librosa's default resampler): a
+    fifth of scipy's resample_poly's time at 44.1 kHz, a steeper anti-alias filter."""
+    import librosa
 
     if sr == ANALYSIS_SR:
         return mono
-    g = gcd(sr, ANALYSIS_SR)
-    return resample_poly(mono, ANALYSIS_SR // g, sr // g).astype(np.float32)
+    return librosa.resample(mono, orig_sr=sr, target_sr=ANALYSIS_SR, res_type="soxr_hq")
 
 
 @dataclass
