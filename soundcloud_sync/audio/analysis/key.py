@@ -17,13 +17,6 @@ EDMA_MINOR = np.array(
 )  # fmt: skip
 
 
-def camelot(tonic: int, mode: str) -> str:
-    """Camelot code of a key: A minor -> 8A, C major -> 8B."""
-    if mode == "minor":
-        return f"{((7 * (tonic - 9)) % 12 + 7) % 12 + 1}A"
-    return f"{((7 * tonic) % 12 + 7) % 12 + 1}B"
-
-
 KEY_MARGIN_FOR_CERTAINTY = 0.15
 # A key's own triad must sound: its three notes' mean standing (in standard deviations
 # of the profile) counts this much beside the profile's correlation. In a loop leaning on
