@@ -219,6 +219,8 @@ def test_genre_settles_a_doubtful_octave_never_a_clear_one(numba_warm, synth_fil
     assert analyze_file(dnb, genre="R&B").tempo == pytest.approx(174.0, abs=0.1)
     assert genre_tempo_range("Drum 'n' Bass") == genre_tempo_range("dnb") == (155.0, 185.0)
     assert genre_tempo_range("Ambient") is None
+    # Breaks sit at 120-140: a breakbeat tune without its drums read at 70 is 140.
+    assert genre_tempo_range("Breaks") == genre_tempo_range("Breakbeat") == (100.0, 150.0)
 
 
 def test_analyze_samples_is_analyze_file_without_the_decode(numba_warm, synth_file):
