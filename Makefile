@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/reanalysis.py
 	$(BIN)/python bench/djay.py
+	$(BIN)/python bench/download_requests.py
 	$(BIN)/python bench/scale.py sensor
 	$(BIN)/python bench/scale.py backfill --playlists 5 --tracks 200
 
