@@ -181,12 +181,12 @@ def run_playlist(
     on_event: Any = None,
     origin: str = "api",
     in_process: bool = False,
+    capture_logs: bool = False,
 ) -> tuple[str, RunOutcome]:
     """Register the playlist and materialize its partition (all assets, or the named ones).
 
-    ``in_process``: run the steps in this process (see `runs.run_sync`); for a caller
-    that runs one sync at a time, as the CLI does, since the run's output capture
-    takes this process's stdout and stderr meanwhile."""
+    ``in_process``: one step at a time; ``capture_logs``: this process's stdout and
+    stderr go to the run's log meanwhile (the CLI's own process; see `runs.run_sync`)."""
     catalog = catalog_for(settings)
     with local_instance(settings) as instance:  # opened once: it costs half a second
         [key] = _register(instance, catalog, playlist_refs([url], settings))
@@ -199,6 +199,7 @@ def run_playlist(
             on_event=on_event,
             origin=origin,
             in_process=in_process,
+            capture_logs=capture_logs,
         )
     return key, outcome
 

@@ -9,7 +9,7 @@ password) never land in run config or the UI.
 
 from __future__ import annotations
 
-from dagster import ExecutorDefinition, Field, multi_or_in_process_executor
+from dagster import ExecutorDefinition
 
 from ..config import CELERY_BACKEND_ENV, CELERY_BROKER_ENV, ConfigError, Settings
 
@@ -21,39 +21,13 @@ def executor_for(settings: Settings) -> ExecutorDefinition:
     return local_executor()
 
 
-# What the server that local steps are forked from imports once, before the first step.
-STEP_SERVER_PRELOAD = ["soundcloud_sync.definitions"]
-
-
 def local_executor() -> ExecutorDefinition:
-    """Dagster's multiprocess executor, each step forked from a server that has already
-    imported the project: a step starts in milliseconds instead of re-importing Dagster,
-    pandas and the pipeline (seconds each), so a sync with nothing to do ends quickly.
-    Steps still run side by side (Notion writes overlap downloads and analysis).
+    """The run's steps in threads of the run's own process (`runs.threads`): Notion
+    writes still overlap downloads and analysis, and no step pays for a process of its
+    own (instance, job and imports again: ~0.7 CPU-seconds a step)."""
+    from ..runs.threads import threaded_executor
 
-    Run config ``execution: {config: {in_process: true}}`` runs the steps one after the
-    other in the run's own process instead: for a run whose steps form one line anyway
-    (a sync without audio), that saves starting the server, a second import of the project.
-    """
-    return multi_or_in_process_executor.configured(
-        _local_executor_config,
-        name="local_processes",
-        config_schema={
-            "in_process": Field(
-                bool,
-                default_value=False,
-                description="Run the steps one at a time in the run's process.",
-            )
-        },
-    )
-
-
-def _local_executor_config(config: dict) -> dict:
-    if config["in_process"]:
-        return {"in_process": {}}
-    return {
-        "multiprocess": {"start_method": {"forkserver": {"preload_modules": STEP_SERVER_PRELOAD}}}
-    }
+    return threaded_executor
 
 
 def celery_executor_for(settings: Settings) -> ExecutorDefinition:
