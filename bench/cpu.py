@@ -10,6 +10,7 @@ however short-lived. A sampler reads /proc every 0.1 s to say which process spen
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -45,10 +46,8 @@ def reap_orphans(timeout: float = 30.0, keep: set[int] | None = None) -> None:
         if not orphans:
             return
         for pid in orphans:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
         time.sleep(0.05)
 
 

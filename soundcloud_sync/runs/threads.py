@@ -188,7 +188,7 @@ def _run_step(key: str, step_context: Any, events: queue.Queue[tuple[str, Any]])
     try:
         for event in dagster_event_sequence_for_step(step_context):
             events.put((key, event))
-    except BaseException as exc:  # noqa: BLE001 - handed to the orchestrating thread
+    except BaseException as exc:
         events.put((key, exc))
     finally:
         events.put((key, _DONE))
