@@ -164,13 +164,21 @@ def audit_playlist(url: str) -> dict[str, bool]:
 
 
 def status() -> list[dict[str, Any]]:
-    """Every registered playlist with its last sync and counts."""
+    """Every registered playlist with its last sync, counts and where its latest run
+    stands (queued, running with its stage and n of m tracks, done, failed and why)."""
+    return sync_progress()[0]
+
+
+def sync_progress() -> tuple[list[dict[str, Any]], Any]:
+    """`status()`'s rows and an estimate of the time the queued and running syncs need
+    (`runs.status.Estimate`: tracks left, pace, seconds left)."""
     from .runs import registered_keys
+    from .runs.status import status_rows
 
     settings = _settings()
     with local_instance(settings) as instance:
         keys = registered_keys(instance)
-    return catalog_for(settings).status(keys)
+        return status_rows(instance, catalog_for(settings).status(keys), keys)
 
 
 def run_playlist(
