@@ -598,19 +598,16 @@ class TreeMeter:
                 continue
         return children_cpu() + live
 
-    def sample_memory(self) -> None:
+    def sample_memory(self, run_pids: set[int]) -> None:
+        """``run_pids``: the processes executing runs (their RUN_START events say)."""
         from bench.cpu import descendants
 
         total = 0.0
         for pid in [self.root, *descendants(self.root)]:
             mib = _rss_kib(pid) / 1024
             total += mib
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if b"execute_run" in fh.read():
-                        self.peak_run_mib = max(self.peak_run_mib, mib)
-            except OSError:
-                continue
+            if pid in run_pids:
+                self.peak_run_mib = max(self.peak_run_mib, tree_rss_mib(pid)[0])
         self.peak_tree_mib = max(self.peak_tree_mib, total)
 
 
@@ -686,9 +683,15 @@ def _measure_phase(
     start()
     deadline = time.monotonic() + timeout
     last_print = 0.0
+    run_pids: dict[str, int | None] = {}
     while time.monotonic() < deadline:
-        meter.sample_memory()
         runs = _sync_runs(instance, keys, since)
+        for r in runs:
+            if r.dagster_run.status == DagsterRunStatus.STARTED and not run_pids.get(
+                r.dagster_run.run_id
+            ):
+                run_pids[r.dagster_run.run_id] = _run_pid(instance, r.dagster_run.run_id)
+        meter.sample_memory({p for p in run_pids.values() if p})
         finished = {
             r.dagster_run.tags.get("dagster/partition")
             for r in runs
@@ -915,7 +918,7 @@ def report_audio_backfill(args: argparse.Namespace, first: Phase, again: Phase) 
     row("wall time (s)", f"{first.wall:.1f}", f"{again.wall:.1f}")
     row("wall / largest floor", f"{ratios[0]:.2f}", f"{ratios[1]:.2f}")
     row("peak RSS, all processes (MiB)", f"{first.peak_tree_mib:.0f}", f"{again.peak_tree_mib:.0f}")
-    row("peak RSS of one run's process (MiB)", f"{first.peak_run_mib:.0f}",
+    row("peak RSS of one run (its processes, MiB)", f"{first.peak_run_mib:.0f}",
         f"{again.peak_run_mib:.0f}")  # fmt: skip
     for phase in (first, again):
         for failure in phase.failures:
