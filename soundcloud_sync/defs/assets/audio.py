@@ -127,7 +127,7 @@ def audio_features(
     library: LibraryResource,
     catalog: CatalogResource,
 ) -> MaterializeResult:
-    from ...audio import playlist_chart_markdown
+    from ...audio.charts import cached_chart_markdown
 
     key = context.partition_key
     files = [
@@ -165,8 +165,11 @@ def audio_features(
     if len(measured):
         metadata["median_bpm"] = float(measured["tempo"].median())
         metadata["tempo_and_keys"] = MetadataValue.md(
-            playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
-        )
+            cached_chart_markdown(
+                measured["tempo"], measured["camelot"], key,
+                Settings.from_env().home / "cache" / "charts",
+            )
+        )  # fmt: skip
     return MaterializeResult(metadata=metadata)
 
 
