@@ -136,7 +136,6 @@ def _sync_one(
             origin="cli",
             # without audio the two steps form one line: nothing to overlap
             in_process=no_download,
-            capture_logs=True,
         )
     formats = None if no_download else settings.audio_formats
     api.raise_on_failure(url, outcome, api.failed_run_stats(settings, key, outcome, formats))
