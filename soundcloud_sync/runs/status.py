@@ -62,8 +62,8 @@ class PlaylistRun:
         """The stage in progress (the latest begun that is not complete), else the last."""
         begun = [s for s in STAGES if s in self.stages]
         open_ = [s for s in begun if self.stages[s][0] < self.stages[s][1]]
-        chosen = (open_ or begun or [None])[-1]
-        return chosen
+        chosen = open_ or begun
+        return chosen[-1] if chosen else None
 
     def describe(self) -> str:
         if self.state == "running":
