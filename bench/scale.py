@@ -47,6 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu import descendants
+from bench.resync import emulated_env
 from soundcloud_sync_tests.emulators.notion import (
     NotionEmulator,
     seed_music_catalog,
@@ -66,17 +68,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # -- process tree memory ------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                found.extend(int(c) for c in fh.read().split())
-    except OSError:
-        pass
-    return found
-
-
 def _rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -90,12 +81,7 @@ def _rss_kib(pid: int) -> int:
 
 def tree_rss_mib(pid: int) -> tuple[float, float]:
     """(sum over the process tree, largest single process) in MiB: a run's footprint."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        todo.extend(_children(p))
-    sizes = [_rss_kib(p) for p in pids]
+    sizes = [_rss_kib(p) for p in [pid, *descendants(pid)]]
     return sum(sizes) / 1024, max(sizes, default=0) / 1024
 
 
@@ -207,21 +193,7 @@ def backfill_world(
             sc.add_playlist(f"curator-{i % 7}", f"backfill-{i:03d}", args.tracks)
             for i in range(args.playlists)
         ]
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-        base.pop("DAGSTER_HOME", None)
-        env = {
-            **base,
-            "SOUNDCLOUD_SYNC_HOME": str(home),
-            "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-            "SOUNDCLOUD_PROXY": sc.proxy_url,
-            "SOUNDCLOUD_CLIENT_ID": sc.client_id,
-            "NOTION_TOKEN": notion.token,
-            "NOTION_BASE_URL": notion.base_url,
-            "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
-            "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
-            "NOTION_REQUESTS_PER_SECOND": str(args.rate),
-            "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(home / "playlists.yaml"),
-        }
+        env = _bench_env(home, sc, notion, seeded, args)
         yield sc, notion, env, playlists
 
 
@@ -829,23 +801,17 @@ def backfill_with_audio(args: argparse.Namespace) -> None:
 
 
 def _bench_env(home: Path, sc, notion, seeded, args: argparse.Namespace) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-    base.pop("DAGSTER_HOME", None)
-    return {
-        **base,
-        "SOUNDCLOUD_SYNC_HOME": str(home),
-        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-        "SOUNDCLOUD_PROXY": sc.proxy_url,
-        "SOUNDCLOUD_CLIENT_ID": sc.client_id,
-        "NOTION_TOKEN": notion.token,
-        "NOTION_BASE_URL": notion.base_url,
-        "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
-        "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
-        "NOTION_REQUESTS_PER_SECOND": str(args.rate),
-        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(home / "playlists.yaml"),
-        "AUDIO_FORMATS": "aiff",
-        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR") or str(home / "numba"),
-    }
+    """The emulated user's environment (bench/resync.py's), at this benchmark's rates."""
+    env = emulated_env(home.parent, sc, notion, seeded)
+    env.update(
+        SOUNDCLOUD_SYNC_HOME=str(home),
+        NOTION_REQUESTS_PER_SECOND=str(args.rate),
+        SOUNDCLOUD_SYNC_PLAYLISTS_FILE=str(home / "playlists.yaml"),
+    )
+    if getattr(args, "with_audio", False):
+        env["AUDIO_FORMATS"] = "aiff"
+        env["NUMBA_CACHE_DIR"] = os.environ.get("NUMBA_CACHE_DIR") or str(home / "numba")
+    return env
 
 
 def _launch_job_backfill(port: int, location: tuple[str, str], keys: list[str]) -> None:
