@@ -1,7 +1,22 @@
 """Scale benchmark: a backfill over many playlists, and the new-tracks sensor's budget.
 
     python bench/scale.py backfill [--playlists 50] [--tracks 200] [--concurrency 3]
+    python bench/scale.py backfill --with-audio [--playlists 20] [--tracks 10] [--seconds 60]
+    python bench/scale.py backfill --with-audio --quick     # seconds, for a test
     python bench/scale.py sensor [--playlists 300] [--minutes 30]
+
+``backfill --with-audio`` is a DJ's first import as a user does it: `soundcloud-sync
+dev` runs, `soundcloud-sync add` registers every playlist, the new-tracks sensor's
+first checks request a run per playlist and the daemon's run queue executes them with
+their audio (download, analysis, AIFF, tags, Notion pages and write-back, exports);
+then the same playlists are re-synced unchanged as a backfill launched through the
+UI's GraphQL API. Every process (`dev` and all it starts) is measured by bench/cpu.py;
+the idle UI's CPU, measured before, is taken out. Printed per phase: each floor (busy
+CPU / cores, Notion requests / rate, api-v2 requests beyond one 10-minute window), the
+wall time and its ratio to the largest, CPU-seconds per audio minute, api-v2 requests
+per downloaded track, 429s, peak RSS; then the fixed cost per run (the re-sync's CPU
+per run), the cost per audio minute after it, and the projection for 300 playlists x
+50 tracks x 5 minutes.
 
 ``backfill`` registers N playlists of M tracks on the SoundCloud emulator (api-v2
 limited to 600 requests per 10 minutes) and launches one run of the ``sync_playlist``
