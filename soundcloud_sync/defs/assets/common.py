@@ -13,7 +13,7 @@ def step_progress(context: AssetExecutionContext) -> Progress:
     run tags (`soundcloud-sync status` and the UI's run page show where a run stands)."""
     from ...runs.status import ProgressTags
 
-    tags = ProgressTags(context.instance, context.run_id)
+    tags = ProgressTags(context.instance, context.run.run_id)
 
     def report(stage: str, done: int, total: int) -> None:
         context.log.info(progress_message(stage, done, total))
