@@ -99,7 +99,7 @@ def main() -> int:
         track = by_id[result.soundcloud_id]
         tags = TrackTags(
             title=track.title, artist=track.artist, album=playlist.title, genre=track.genre,
-            bpm=feat.tempo, key=feat.key, camelot=feat.camelot, isrc=track.isrc, url=track.url,
+            tempo=feat.tempo, key=feat.key, camelot=feat.camelot, isrc=track.isrc, url=track.url,
             soundcloud_id=track.soundcloud_id, track_number=track.position,
         )  # fmt: skip
         fields = {"artist": track.artist, "title": track.title, "album": playlist.title}

@@ -48,7 +48,7 @@ def fill(catalog: Catalog, library: Path, tracks: int, playlists: int) -> None:
         path = library / f"Artist {sid % 97} - Track {sid} & co.aiff"
         path.touch()
         values[sid] = {"files": {"aiff": str(path)}, "tempo": 120 + sid % 10,
-                       "musical_key": KEYS[sid % 4], "duration_s": 360.0,
+                       "key": KEYS[sid % 4], "duration_s": 360.0,
                        "first_beat_s": 0.05, "first_downbeat_s": 0.05}  # fmt: skip
     catalog.update_tracks(values)
 

@@ -220,8 +220,7 @@ def configure_pools(home: Path, pool_limit: int | None) -> None:
     """
     from dagster import DagsterInstance
 
-    from soundcloud_sync.runs import ensure_pool_limits
-    from soundcloud_sync.runs.instance import write_instance_settings
+    from soundcloud_sync.instance import ensure_pool_limits, write_instance_settings
 
     dagster_home = home / "dagster"
     write_instance_settings(dagster_home, overwrite=True)
@@ -939,6 +938,7 @@ def sensor(args: argparse.Namespace) -> None:
     from soundcloud_sync.defs.partitions import PLAYLISTS
     from soundcloud_sync.defs.resources import (
         CatalogResource,
+        RegistryResource,
         SoundCloudResource,
         SpotifyResource,
     )
@@ -977,6 +977,7 @@ def sensor(args: argparse.Namespace) -> None:
                 cache_dir=str(cache),
             ),
             "spotify": SpotifyResource(),
+            "registry": RegistryResource(),
         }  # fmt: skip
         ticks = int(args.minutes * 60 // SENSOR_INTERVAL_SECONDS)
         changed_at = {

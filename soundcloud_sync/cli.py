@@ -40,7 +40,7 @@ def _user_errors(subject: str = "") -> Iterator[None]:
 def main(ctx: click.Context) -> None:
     """Keep SoundCloud playlists in your Notion catalog and local audio library."""
     with _user_errors():
-        ctx.obj = Settings.from_env()  # every setting checked before any command runs
+        ctx.obj = Settings.from_env().apply()  # every setting checked before any command runs
 
 
 @main.command()
@@ -246,10 +246,10 @@ def dev(dagster_args: tuple[str, ...]) -> None:
     import os
     import shutil
 
-    from .runs import local_instance
+    from .instance import local_instance
 
     settings: Settings = click.get_current_context().obj  # .env is in the environment now
-    with local_instance(settings):  # the home, its dagster.yaml and the pools' limits
+    with local_instance(settings.dagster_home):  # the home, its dagster.yaml and the pools' limits
         home = Path(os.environ["DAGSTER_HOME"])
     # Paths the code server resolves, made absolute: it runs in DAGSTER_HOME, where
     # `dagster dev` finds the instance file it uses and so does not warn about the
@@ -279,8 +279,8 @@ def export_rekordbox(output: Path | None) -> None:
     """The whole library as a rekordbox XML collection: tempo, key, grid, playlists."""
     from .export import COLLECTION_FILE, export_rekordbox
 
+    settings: Settings = click.get_current_context().obj
     with _user_errors():
-        settings = Settings.from_env()
         target = output or settings.library_dir / COLLECTION_FILE
         report = export_rekordbox(
             api.catalog_for(settings),
@@ -304,8 +304,8 @@ def export_m3u(output: Path | None) -> None:
     """One extended M3U8 per registered playlist, in playlist order."""
     from .export import PLAYLISTS_FOLDER, export_all_m3u8
 
+    settings: Settings = click.get_current_context().obj
     with _user_errors():
-        settings = Settings.from_env()
         folder = output or settings.library_dir / PLAYLISTS_FOLDER
         reports = export_all_m3u8(
             api.catalog_for(settings), settings.audio_formats, folder, settings.dj_export_path_map

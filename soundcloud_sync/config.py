@@ -2,9 +2,10 @@
 
 `Settings.from_env()` is the only reader of the project's environment variables: it
 checks every value once and turns a bad one into a one-line `ConfigError` naming the
-variable and what it accepts. Everything else takes plain values from a `Settings`;
-the Dagster layer passes secrets on as `EnvVar` instead, so they never become part of
-run config.
+variable and what it accepts. Only the entry points call it — the CLI's command group,
+each function of the Python API, and the loading of the Dagster definitions — and hand
+the `Settings` down; everything below takes plain values from it (the Dagster layer
+through its resources, secrets as `EnvVar`, so they never become part of run config).
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
 
 from .errors import SoundCloudSyncError
+from .notion.schema import KEY_NOTATIONS
+
+if TYPE_CHECKING:
+    from .export.paths import PathMap
 
 DEFAULT_HOME = "./.soundcloud_sync"
 DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
@@ -37,11 +42,15 @@ DEFAULT_PLAYLISTS_FILE = "playlists.yaml"
 TEMPO_LIMITS = (40.0, 250.0)
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
 EXECUTORS = ("default", "celery")
+CATALOG_URL_ENV = "SOUNDCLOUD_SYNC_CATALOG_URL"
+# Eagle's local API listens here whenever the app is open (it cannot be moved in Eagle).
+DEFAULT_EAGLE_API_URL = "http://localhost:41595"
+EAGLE_OFF = ("off", "none", "no", "false", "0")
+_DEFAULT_EAGLE: str | None = DEFAULT_EAGLE_API_URL
 CELERY_BROKER_ENV = "CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "CELERY_RESULT_BACKEND"
 
 T = TypeVar("T")
-KEY_NOTATIONS = ("standard", "camelot", "both")  # "A minor" | "8A" | "A minor (8A)"
 
 
 class ConfigError(SoundCloudSyncError, ValueError):
@@ -96,6 +105,13 @@ def _url(name: str, value: str, schemes: tuple[str, ...] = ("http", "https")) ->
 def _without_password(url: str) -> str:
     """A URL fit for a message: any password in it replaced by ***."""
     return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
+def _eagle_url(name: str, value: str) -> str | None:
+    """Eagle's address; ``off`` never asks Eagle at all."""
+    if value.strip().lower() in EAGLE_OFF:
+        return None
+    return _url(name, value)
 
 
 def _api_base(name: str, value: str) -> str:
@@ -346,9 +362,6 @@ def _key_notation(name: str, value: str) -> str:
     return notation
 
 
-PathMap = tuple[tuple[str, str], ...]
-
-
 def parse_path_map(value: str | None) -> PathMap:
     """`"/srv/music=/Volumes/music;/data=D:/Music"` -> the (from, to) prefix pairs.
 
@@ -447,6 +460,19 @@ class Settings:
                 "read (create a Spotify app: see the README's Spotify section)"
             )
 
+    def require_notion(self) -> None:
+        """Refuse a Notion-only call before anything runs when Notion is not set up."""
+        missing = [
+            name
+            for name, value in (
+                ("NOTION_TOKEN", self.notion_token),
+                ("NOTION_TRACKS_DATABASE_ID", self.notion_tracks_database_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)}: not set, so Notion cannot be written")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Every setting, checked; `.env` is read first unless an environment is given."""
@@ -480,7 +506,7 @@ class Settings:
             notion_requests_per_second=env.get("NOTION_REQUESTS_PER_SECOND", _positive_number, 3.0),
             notion_mapping_file=env.get("NOTION_PROPERTY_MAPPING", _mapping_file, None),
             notion_key_notation=env.get("NOTION_KEY_NOTATION", _key_notation, "standard"),
-            eagle_api_url=env.get("EAGLE_API_URL", _url, None),
+            eagle_api_url=env.get("EAGLE_API_URL", _eagle_url, _DEFAULT_EAGLE),
             spotify_client_id=env.get("SPOTIFY_CLIENT_ID", _token, None),
             spotify_client_secret=env.get("SPOTIFY_CLIENT_SECRET", _token, None),
             spotify_refresh_token=env.get("SPOTIFY_REFRESH_TOKEN", _token, None),
@@ -489,7 +515,7 @@ class Settings:
                 "SPOTIFY_ACCOUNTS_BASE", _api_base, DEFAULT_SPOTIFY_ACCOUNTS_BASE
             ),
             audio_formats=parse_formats(env.raw("AUDIO_FORMATS")),
-            catalog_url=env.get("SOUNDCLOUD_SYNC_CATALOG_URL", _catalog_url, None),
+            catalog_url=env.get(CATALOG_URL_ENV, _catalog_url, None),
             playlists_file=env.get(
                 "SOUNDCLOUD_SYNC_PLAYLISTS_FILE", _file, Path(DEFAULT_PLAYLISTS_FILE)
             ),
@@ -506,6 +532,17 @@ class Settings:
             numba_cache=env.get("NUMBA_CACHE_DIR", _folder, None),
             dj_export_path_map=parse_path_map(env.raw("DJ_EXPORT_PATH_MAP")),
         )
+
+    def apply(self) -> Settings:
+        """Set what the settings decide for the whole process: the ffmpeg every audio
+        step runs, and where numba caches librosa's kernels (numba reads its variable
+        when first imported; one already set wins). Each entry point calls it once,
+        right after reading the settings."""
+        from .audio.ffmpeg import use_ffmpeg
+
+        use_ffmpeg(self.ffmpeg_binary)
+        os.environ.setdefault("NUMBA_CACHE_DIR", str(self.numba_cache_dir))
+        return self
 
     def child_environment(self) -> dict[str, str]:
         """The variables that name paths, made absolute, for a process started elsewhere.

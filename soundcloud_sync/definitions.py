@@ -21,7 +21,9 @@ from .defs.sensors import new_tracks_sensor, playlist_registry_sensor
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
-    settings = settings or Settings.from_env()
+    """The definitions for ``settings`` (by default, the environment's: loading the
+    definitions is an entry point, as the CLI and the API are)."""
+    settings = (settings or Settings.from_env()).apply()
     return Definitions(
         assets=load_assets_from_package_module(assets),
         asset_checks=load_asset_checks_from_package_module(assets),

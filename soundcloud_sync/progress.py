@@ -9,8 +9,7 @@ import threading
 from types import TracebackType
 from typing import TextIO
 
-from dagster import DagsterEventType
-from dagster._core.events.log import EventLogEntry
+from dagster import DagsterEventType, EventLogEntry
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .pipeline import parse_progress
+from .steps.progress import parse_progress
 
 _STEP_EVENTS = {
     DagsterEventType.STEP_START: "started",

@@ -23,7 +23,7 @@ def download(tmp_path_factory):
 
 def _tags(sc_id: int, title: str = "Nightdrive") -> TrackTags:
     return TrackTags(
-        title=title, artist="Mira Vale", album="Late Set", genre="House", bpm=128.004,
+        title=title, artist="Mira Vale", album="Late Set", genre="House", tempo=128.004,
         key="F# major", camelot="2B", isrc="QZES52400001",
         url=f"https://soundcloud.com/mira/{sc_id}", soundcloud_id=sc_id, track_number=1,
         artwork=JPEG,
@@ -39,7 +39,7 @@ def test_export_writes_every_format_tagged_and_reruns_touch_nothing(download, tm
         assert path == tmp_path / f"Mira Vale - Nightdrive_ Part 1_2.{fmt}"
         back = read_tags(path)
         assert back.soundcloud_id == 123
-        assert back.bpm == 128.0 and back.key == "F# major" and back.artwork == JPEG
+        assert back.tempo == 128.0 and back.key == "F# major" and back.artwork == JPEG
     assert probe(files["mp3"]).codec == "mp3"  # passthrough of an mp3 download
     assert probe(files["m4a"]).codec == "aac"
 

@@ -177,6 +177,43 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
 
 
+def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
+    """A catalog of version 8 keeps every row, value and link: only the column's name
+    changes, so the next run measures nothing again and writes nothing new to Notion."""
+    from soundcloud_sync.catalog.schema import _v9_key_column
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like version 8's
+        conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+        conn.execute(text("UPDATE catalog_meta SET value = '8' WHERE key = 'schema_version'"))
+        # a measured track, linked in Notion, as a release of version 8 wrote it
+        conn.execute(
+            text(
+                "INSERT INTO tracks (soundcloud_id, title, tempo, musical_key, camelot, "
+                "analysis_version, notion_page_id, enrichment_hash) VALUES "
+                "(7, 'Night Drive', 124.0, 'A minor', '8A', '3', 'page-7', 'h7')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (playlist_key, soundcloud_id, position, first_seen_at, "
+                "last_seen_at, notion_linked) VALUES ('dj/sets/mix', 7, 1, 'a', 'b', 1)"
+            )
+        )
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v9_key_column(conn)  # a second time changes nothing
+    engine.dispose()
+    catalog = Catalog(url)
+    row = catalog.tracks_by_id([7])[7]
+    assert "musical_key" not in row
+    assert (row["key"], row["camelot"], row["tempo"]) == ("A minor", "8A", 124.0)
+    assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "h7")
+    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True]
+
+
 def _open_catalog(url: str, ready: object) -> None:
     ready.wait()  # type: ignore[attr-defined]
     Catalog(url).remember_playlist_url("dj/sets/a", "https://soundcloud.com/dj/sets/a")

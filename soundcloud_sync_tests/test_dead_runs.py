@@ -16,8 +16,8 @@ import psutil
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-from soundcloud_sync.runs.instance import write_instance_settings
-from soundcloud_sync.runs.workers import (
+from soundcloud_sync.instance import write_instance_settings
+from soundcloud_sync.instance.workers import (
     STEP_PROCESS_PREFIX,
     WORKER_PID_TAG,
     step_processes,

@@ -19,8 +19,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from soundcloud_sync.api import NOTION_ASSETS
-from soundcloud_sync.runs.instance import write_instance_settings
-from soundcloud_sync.runs.workers import run_worker, step_processes
+from soundcloud_sync.instance import write_instance_settings
+from soundcloud_sync.instance.workers import run_worker, step_processes
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.servers import free_port

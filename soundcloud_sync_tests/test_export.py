@@ -63,7 +63,7 @@ def write_file(catalog: Catalog, library: Path, sid: int, name: str, **analysis:
     path = library / f"{name}.aiff"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"FORM" + bytes(sid % 251 for _ in range(100 + sid)))
-    values = {"tempo": 124.0, "musical_key": "A minor", "duration_s": 301.4, **analysis}
+    values = {"tempo": 124.0, "key": "A minor", "duration_s": 301.4, **analysis}
     catalog.update_track(sid, files={"aiff": str(path)}, **values)
     return path
 
@@ -204,10 +204,10 @@ def test_beat_grid_and_memory_cue_only_where_the_analysis_found_them(
     sync_playlist(catalog, "grids", "Grids", tracks)
     library = home / "library"
     # 125 BPM: a beat every 0.48 s; the first beat is the 3rd of its bar
-    write_file(catalog, library, 21, "g", tempo=125.0, musical_key="C# major",
+    write_file(catalog, library, 21, "g", tempo=125.0, key="C# major",
                first_beat_s=0.102, first_downbeat_s=1.062)  # fmt: skip
-    write_file(catalog, library, 22, "n", tempo=128.0, musical_key="D# minor")
-    write_file(catalog, library, 23, "u", tempo=None, musical_key=None)
+    write_file(catalog, library, 22, "n", tempo=128.0, key="D# minor")
+    write_file(catalog, library, 23, "u", tempo=None, key=None)
     assert cli(home, "export", "rekordbox").returncode == 0
 
     xml = RekordboxXml(library / "rekordbox.xml")

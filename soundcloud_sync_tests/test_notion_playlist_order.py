@@ -9,7 +9,7 @@ import pytest
 
 from soundcloud_sync import api
 from soundcloud_sync.notion import NotionError
-from soundcloud_sync.notion.sync import playlist_order
+from soundcloud_sync.notion.relations import playlist_order
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.fixtures_notion import make_playlist, make_track_rows

@@ -16,7 +16,7 @@ from soundcloud_sync.notion import (
     SharedRateLimiter,
     init_databases,
 )
-from soundcloud_sync.pipeline import property_mapping
+from soundcloud_sync.steps.notion import property_mapping
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.fixtures_notion import make_playlist, make_track_rows
 

@@ -18,7 +18,7 @@ from pyrekordbox.rbxml import RekordboxXml
 from soundcloud_sync import api
 from soundcloud_sync.audio import read_tags
 from soundcloud_sync.audio.analysis import ANALYSIS_VERSION
-from soundcloud_sync.config import ConfigError, read_playlists_file
+from soundcloud_sync.config import ConfigError, Settings, read_playlists_file
 from soundcloud_sync.definitions import defs, reanalyze_audio_job_def
 from soundcloud_sync.runs import run_sync
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
@@ -75,10 +75,8 @@ def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere
     # in the catalog, then written to the tags and to Notion by the pipeline's own steps;
     # and a track on disk that was never analysed.
     slipped = round(soundcloud_emulator.tracks[old].bpm * 2 / 3, 2)
-    catalog.update_track(
-        old, tempo=slipped, musical_key="B major", camelot="1B", analysis_version="1"
-    )
-    catalog.update_track(never, tempo=None, musical_key=None, analysis_version=None,
+    catalog.update_track(old, tempo=slipped, key="B major", camelot="1B", analysis_version="1")
+    catalog.update_track(never, tempo=None, key=None, analysis_version=None,
                          analyzed_at=None)  # fmt: skip
     written = ("library_files", "notion_enrichment", "playlist_m3u8", "rekordbox_collection")
     api.run_playlist(playlist.url, written, settings)
@@ -101,12 +99,12 @@ def test_reanalyze_measures_older_versions_again_from_disk_and_writes_everywhere
         truth = soundcloud_emulator.tracks[sid]
         assert rows[sid]["analysis_version"] == ANALYSIS_VERSION
         assert rows[sid]["tempo"] == pytest.approx(truth.bpm, abs=0.1)
-        assert rows[sid]["musical_key"] == truth.key
+        assert rows[sid]["key"] == truth.key
         page = pages[sid]
         assert page["Tempo"] == pytest.approx(truth.bpm, abs=0.1) and page["Key"] == truth.key
         assert page["Audio Analysis Version"] == ANALYSIS_VERSION
         tags = read_tags(rows[sid]["files"]["aiff"])
-        assert tags.bpm == pytest.approx(truth.bpm, abs=0.1) and tags.key == truth.key
+        assert tags.tempo == pytest.approx(truth.bpm, abs=0.1) and tags.key == truth.key
         exported = rekordbox_bpms(environment)[rows[sid]["files"]["aiff"]]
         assert exported == pytest.approx(truth.bpm, abs=0.1)
     assert rows[current]["analyzed_at"] < rows[old]["analyzed_at"]  # kept, not redone
@@ -169,6 +167,7 @@ def test_playlist_tempo_range_wins_over_the_default_and_run_config_over_both(
     with DagsterInstance.get() as instance:
         outcome = run_sync(
             instance,
+            Settings.from_env(),
             playlist.key,
             job_def=reanalyze_audio_job_def,
             ops_config={"audio_features": {"tempo_range": [60, 120]}},
@@ -179,6 +178,7 @@ def test_playlist_tempo_range_wins_over_the_default_and_run_config_over_both(
 
         bad = run_sync(
             instance,
+            Settings.from_env(),
             playlist.key,
             job_def=reanalyze_audio_job_def,
             ops_config={"audio_features": {"tempo_range": [120, 60]}},

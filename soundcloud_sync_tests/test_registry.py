@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from dagster import (
@@ -15,7 +16,7 @@ from dagster import (
 )
 
 from soundcloud_sync.defs.partitions import PLAYLISTS
-from soundcloud_sync.defs.resources import CatalogResource
+from soundcloud_sync.defs.resources import CatalogResource, RegistryResource
 from soundcloud_sync.defs.schedules import incremental_sync_schedule
 from soundcloud_sync.defs.sensors import playlist_registry_sensor, registry_change
 
@@ -40,19 +41,26 @@ def _apply(instance: DagsterInstance, result: SensorResult) -> None:
                 instance.delete_dynamic_partition(PLAYLISTS, key)
 
 
-def _tick(instance, catalog_resource, cursor=None):
+@pytest.fixture
+def playlists(tmp_path) -> Path:
+    """The playlists file the registry resource names (SOUNDCLOUD_SYNC_PLAYLISTS_FILE)."""
+    return tmp_path / "playlists.yaml"
+
+
+def _tick(instance, catalog_resource, playlists: Path, cursor=None):
+    registry = RegistryResource(playlists_file=str(playlists))
     context = build_sensor_context(
-        instance=instance, cursor=cursor, resources={"catalog": catalog_resource}
+        instance=instance,
+        cursor=cursor,
+        resources={"catalog": catalog_resource, "registry": registry},
     )
     result = playlist_registry_sensor(context)
     return result, context.cursor
 
 
 def test_registry_file_adds_and_removes_its_playlists(
-    instance, catalog_resource, tmp_path, monkeypatch
+    instance, catalog_resource, playlists
 ) -> None:
-    playlists = tmp_path / "playlists.yaml"
-    monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(playlists))
     playlists.write_text(
         "playlists:\n"
         "  - https://soundcloud.com/dj/sets/warmup?utm_source=clipboard\n"
@@ -61,7 +69,7 @@ def test_registry_file_adds_and_removes_its_playlists(
     )
     instance.add_dynamic_partitions(PLAYLISTS, ["cli/sets/added-by-hand"])
 
-    result, cursor = _tick(instance, catalog_resource)
+    result, cursor = _tick(instance, catalog_resource, playlists)
     assert isinstance(result, SensorResult)
     assert sorted(r.partition_key for r in result.run_requests) == [
         "dj/sets/peak-time",
@@ -82,12 +90,12 @@ def test_registry_file_adds_and_removes_its_playlists(
     }
 
     # unchanged file: nothing to do
-    again, cursor = _tick(instance, catalog_resource, cursor)
+    again, cursor = _tick(instance, catalog_resource, playlists, cursor)
     assert isinstance(again, SkipReason)
 
     # the file drops one playlist: only that one goes, the CLI's stays
     playlists.write_text("- https://soundcloud.com/dj/sets/warmup\n")
-    result, cursor = _tick(instance, catalog_resource, cursor)
+    result, cursor = _tick(instance, catalog_resource, playlists, cursor)
     _apply(instance, result)
     assert sorted(instance.get_dynamic_partitions(PLAYLISTS)) == [
         "cli/sets/added-by-hand",
@@ -95,7 +103,9 @@ def test_registry_file_adds_and_removes_its_playlists(
     ]
 
 
-def test_url_typed_into_the_ui_becomes_the_canonical_key(instance, catalog_resource) -> None:
+def test_url_typed_into_the_ui_becomes_the_canonical_key(
+    instance, catalog_resource, playlists
+) -> None:
     instance.add_dynamic_partitions(
         PLAYLISTS, ["dj/sets/warmup", "https://soundcloud.com/DJ/sets/warmup?si=abc"]
     )
@@ -107,22 +117,18 @@ def test_url_typed_into_the_ui_becomes_the_canonical_key(instance, catalog_resou
     ]
     assert change.add == {"dj/sets/other": "https://soundcloud.com/dj/sets/other"}
 
-    result, _ = _tick(instance, catalog_resource)
+    result, _ = _tick(instance, catalog_resource, playlists)
     _apply(instance, result)
     assert sorted(instance.get_dynamic_partitions(PLAYLISTS)) == ["dj/sets/other", "dj/sets/warmup"]
 
 
-def test_bad_registry_file_names_the_file(
-    instance, catalog_resource, tmp_path, monkeypatch
-) -> None:
-    playlists = tmp_path / "playlists.yaml"
-    monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(playlists))
+def test_bad_registry_file_names_the_file(instance, catalog_resource, playlists) -> None:
     playlists.write_text("- https://soundcloud.com/just-a-profile\n")
-    result, _ = _tick(instance, catalog_resource)
+    result, _ = _tick(instance, catalog_resource, playlists)
     assert isinstance(result, SkipReason)
     assert str(playlists) in result.skip_message and "just-a-profile" in result.skip_message
     playlists.write_text("- {url: https://soundcloud.com/dj/sets/a, tempo_range: [150, 90]}\n")
-    result, _ = _tick(instance, catalog_resource)
+    result, _ = _tick(instance, catalog_resource, playlists)
     assert isinstance(result, SkipReason)
     assert result.skip_message.startswith(f"{playlists}: dj/sets/a: tempo_range: 150-90 is not")
 

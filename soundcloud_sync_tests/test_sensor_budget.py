@@ -19,7 +19,12 @@ from dagster import DagsterInstance, RunRequest, build_sensor_context, instance_
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.defs import sensors
 from soundcloud_sync.defs.partitions import PLAYLISTS
-from soundcloud_sync.defs.resources import CatalogResource, SoundCloudResource, SpotifyResource
+from soundcloud_sync.defs.resources import (
+    CatalogResource,
+    RegistryResource,
+    SoundCloudResource,
+    SpotifyResource,
+)
 from soundcloud_sync.defs.sensors import (
     MIN_RECHECK_SECONDS,
     SENSOR_INTERVAL_SECONDS,
@@ -102,6 +107,7 @@ def watch(
             cache_dir=str(cache),
         ),
         "spotify": SpotifyResource(),  # no Spotify app: SoundCloud playlists only
+        "registry": RegistryResource(),  # the default SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS
     }
     with instance_for_test() as instance:
         instance.add_dynamic_partitions(PLAYLISTS, [p.key for p in playlists])

@@ -16,7 +16,7 @@ from dagster import SensorResult, SkipReason, build_sensor_context, instance_for
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.defs import sensors
 from soundcloud_sync.defs.partitions import PLAYLISTS
-from soundcloud_sync.defs.resources import CatalogResource
+from soundcloud_sync.defs.resources import CatalogResource, RegistryResource
 from soundcloud_sync.errors import SoundCloudSyncError
 from soundcloud_sync.sources import (
     Availability,
@@ -226,16 +226,14 @@ def test_the_sensor_checks_likes_within_the_same_budget_and_never_singles(
     assert singles == [] and emu.statuses[429] == 0
 
 
-def test_a_track_in_the_registry_file_joins_its_singles(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_track_in_the_registry_file_joins_its_singles(tmp_path: Path) -> None:
     listed = tmp_path / "playlists.yaml"
     listed.write_text("- https://soundcloud.com/label-a/first-pick?si=x\n"
                       "- https://soundcloud.com/dj-kay/likes\n")  # fmt: skip
-    monkeypatch.setenv("SOUNDCLOUD_SYNC_PLAYLISTS_FILE", str(listed))
     catalog = CatalogResource(url=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    resources = {"catalog": catalog, "registry": RegistryResource(playlists_file=str(listed))}
     with instance_for_test() as instance:
-        context = build_sensor_context(instance=instance, resources={"catalog": catalog})
+        context = build_sensor_context(instance=instance, resources=resources)
         result = sensors.playlist_registry_sensor(context)
         assert isinstance(result, SensorResult)
         assert sorted(r.partition_key for r in result.run_requests or []) == [
@@ -251,7 +249,7 @@ def test_a_track_in_the_registry_file_joins_its_singles(
         typed = "https://soundcloud.com/label-a/a-later-pick"  # sorts first, added last
         instance.add_dynamic_partitions(PLAYLISTS, [typed])
         context = build_sensor_context(
-            instance=instance, cursor=context.cursor, resources={"catalog": catalog}
+            instance=instance, cursor=context.cursor, resources=resources
         )
         result = sensors.playlist_registry_sensor(context)
         assert isinstance(result, SensorResult)
@@ -265,7 +263,7 @@ def test_a_track_in_the_registry_file_joins_its_singles(
             nonlocal context
             listed.write_text(text)
             context = build_sensor_context(
-                instance=instance, cursor=context.cursor, resources={"catalog": catalog}
+                instance=instance, cursor=context.cursor, resources=resources
             )
             return sensors.playlist_registry_sensor(context)
 

@@ -192,6 +192,7 @@ def test_new_tracks_sensor_watches_spotify_snapshots(
     from soundcloud_sync.defs.partitions import PLAYLISTS
     from soundcloud_sync.defs.resources import (
         CatalogResource,
+        RegistryResource,
         SoundCloudResource,
         SpotifyResource,
     )
@@ -215,6 +216,7 @@ def test_new_tracks_sensor_watches_spotify_snapshots(
             api_base=emu.api_base,
             accounts_base=emu.accounts_base,
         ),
+        "registry": RegistryResource(),
     }
     cursor: list[str | None] = [None]
 

@@ -53,7 +53,7 @@ class TrackTags:
     artist: str | None = None
     album: str | None = None  # the playlist
     genre: str | None = None
-    bpm: float | None = None  # TBPM / tmpo hold it rounded (integers), *BPM_PRECISE 2 decimals
+    tempo: float | None = None  # TBPM / tmpo hold it rounded (integers), *BPM_PRECISE 2 decimals
     key: str | None = None  # "A minor" / "F# major"; written as "Am" / "F#"
     camelot: str | None = None
     isrc: str | None = None
@@ -114,9 +114,9 @@ def _id3_frames(tags: TrackTags) -> list:
     for frame, value in text.items():
         if value:
             frames.append(frame(encoding=3, text=value))
-    if tags.bpm:
-        frames.append(TBPM(encoding=3, text=str(round(tags.bpm))))
-        frames.append(TXXX(encoding=3, desc="BPM_PRECISE", text=f"{tags.bpm:.2f}"))
+    if tags.tempo:
+        frames.append(TBPM(encoding=3, text=str(round(tags.tempo))))
+        frames.append(TXXX(encoding=3, desc="BPM_PRECISE", text=f"{tags.tempo:.2f}"))
     if tags.key:
         frames.append(TKEY(encoding=3, text=initial_key(tags.key)))
     if tags.camelot:
@@ -169,13 +169,13 @@ def _read_id3(id3: ID3) -> TrackTags:
     comments = id3.getall("COMM")
     pictures = id3.getall("APIC")
     precise = text("TXXX:BPM_PRECISE")
-    bpm = text("TBPM")
+    rounded = text("TBPM")
     return TrackTags(
         title=text("TIT2"),
         artist=text("TPE1"),
         album=text("TALB"),
         genre=text("TCON"),
-        bpm=float(precise) if precise else (float(bpm) if bpm else None),
+        tempo=float(precise) if precise else (float(rounded) if rounded else None),
         key=_standard_key(text("TKEY")),
         camelot=text("TXXX:CAMELOT"),
         isrc=text("TSRC"),
@@ -205,9 +205,9 @@ def _write_mp4(mp4: MP4, tags: TrackTags) -> None:
     for key, value in text.items():
         if value:
             mp4.tags[key] = [value]
-    if tags.bpm:
-        mp4.tags["tmpo"] = [round(tags.bpm)]
-        mp4.tags[MP4_BPM_KEY] = _freeform(f"{tags.bpm:.2f}")
+    if tags.tempo:
+        mp4.tags["tmpo"] = [round(tags.tempo)]
+        mp4.tags[MP4_BPM_KEY] = _freeform(f"{tags.tempo:.2f}")
     if tags.key:
         mp4.tags[MP4_KEY_KEY] = _freeform(initial_key(tags.key) or tags.key)
     if tags.camelot:
@@ -243,7 +243,7 @@ def _read_mp4(mp4: MP4) -> TrackTags:
         artist=first("\xa9ART"),
         album=first("\xa9alb"),
         genre=first("\xa9gen"),
-        bpm=float(precise) if precise else (float(tmpo[0]) if tmpo else None),
+        tempo=float(precise) if precise else (float(tmpo[0]) if tmpo else None),
         key=_standard_key(first(MP4_KEY_KEY)),
         camelot=first(MP4_CAMELOT_KEY),
         isrc=first(MP4_ISRC_KEY),
@@ -317,7 +317,7 @@ def comparable(tags: TrackTags) -> TrackTags:
         **{k: getattr(tags, k) or None for k in ("title", "artist", "album", "genre", "isrc")},
         url=tags.url or None,
         camelot=tags.camelot or None,
-        bpm=round(float(tags.bpm), 2) if tags.bpm else None,
+        tempo=round(float(tags.tempo), 2) if tags.tempo else None,
         key=_standard_key(initial_key(tags.key)),
         soundcloud_id=_id(str(tags.soundcloud_id)) if tags.soundcloud_id is not None else None,
         track_number=tags.track_number or None,

@@ -1,6 +1,18 @@
 """The local state store behind incremental sync (SQLite by default, any SQLAlchemy URL)."""
 
+from .rows import AUDIO_ON_DISK, audio_file, display_name, joined_at, parse_time
 from .schema import SCHEMA_VERSION
-from .store import AUDIO_ON_DISK, Catalog, MembershipChange, ids_hash, utc_now
+from .store import Catalog, MembershipChange, ids_hash, utc_now
 
-__all__ = ["AUDIO_ON_DISK", "SCHEMA_VERSION", "Catalog", "MembershipChange", "ids_hash", "utc_now"]
+__all__ = [
+    "AUDIO_ON_DISK",
+    "SCHEMA_VERSION",
+    "Catalog",
+    "MembershipChange",
+    "audio_file",
+    "display_name",
+    "ids_hash",
+    "joined_at",
+    "parse_time",
+    "utc_now",
+]

@@ -120,7 +120,7 @@ tracks = Table(
     Column("downloaded_at", String(32)),
     Column("files", JSON),
     Column("tempo", Float),
-    Column("musical_key", String(16)),
+    Column("key", String(16)),  # "A minor": the name `analyze_file` and Notion use
     Column("camelot", String(4)),
     Column("key_confidence", Float),
     Column("duration_s", Float),
@@ -151,6 +151,10 @@ memberships = Table(
     Column("position", Integer, nullable=False),
     Column("first_seen_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
+    # When it joined the playlist: the service's word (Spotify's added_at, a like's time),
+    # else the listing that first showed it when the playlist was listed before; None for
+    # the tracks of a set's first listing (a set tells no such time). See `joined_at`.
+    Column("added_at", String(32)),
     Column("removed_at", String(32)),
     # Still in the set but out of view (its uploader deleted it or made it private).
     Column("hidden_at", String(32)),
@@ -251,6 +255,20 @@ def _v8_picks(conn: Connection) -> None:
     picks.create(conn, checkfirst=True)
 
 
+def _v9_key_column(conn: Connection) -> None:
+    """One name per field: the measured key is ``key`` (as `analyze_file`, the rows, the
+    tags and Notion call it), not ``musical_key``. Renamed in place: every value stays."""
+    present = {c["name"] for c in inspect(conn).get_columns(tracks.name)}
+    if "musical_key" in present and "key" not in present:
+        conn.execute(text('ALTER TABLE tracks RENAME COLUMN musical_key TO "key"'))
+
+
+def _v10_membership_added_at(conn: Connection) -> None:
+    """When each track joined its playlist, so a sync can leave out what joined before a
+    given time (the seed's `sync_playlist_incremental(last_sync_time=…)`)."""
+    _add_missing_columns(conn, memberships, ["added_at"])
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -263,6 +281,8 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v6_tempo_range_column,
     _v7_spotify_identity,
     _v8_picks,
+    _v9_key_column,
+    _v10_membership_added_at,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,7 +8,7 @@ transaction, so a crash leaves the previous state, never half of the new one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from ..matching import recording_key, same_length
 from ..sources.models import Availability, Playlist, Source, Track, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
+from .rows import AUDIO_ON_DISK
 from .schema import memberships, migrate, picks, playlists, tracks
 
 TRACK_FIELDS = (
@@ -43,16 +44,16 @@ TRACK_FIELDS = (
 )  # fmt: skip
 
 
-# Download outcomes that leave the track's audio on disk: fetched in this run, or found
-# there from an earlier one (a re-run records the second).
-AUDIO_ON_DISK = ("downloaded", "skipped-existing")
-
-
 def _catalog_id(track: Track) -> int:
     """The catalog id of a track already matched to its recording."""
     if track.soundcloud_id is None:
         raise ValueError(f"track {track.title!r} has no catalog id yet")
     return track.soundcloud_id
+
+
+def batch_of(listed: Iterable[Track]) -> Playlist:
+    """Tracks of no playlist, in the shape the catalog's writers take."""
+    return Playlist(None, "", "", "", tracks=tuple(listed))
 
 
 def utc_now() -> str:
@@ -73,6 +74,17 @@ class MembershipChange:
     # that only look like one (same title, artist and length, no ISRC to prove it)
     merged: list[int] = field(default_factory=list)
     possible_matches: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _joined(track: Track, before: Mapping[int, Any], now: str) -> str | None:
+    """When ``track`` joined the playlist: the service's word; else, for a track new to a
+    playlist listed before, now (it joined since that listing); else what was known."""
+    if track.added_at:
+        return track.added_at
+    old = before.get(_catalog_id(track))
+    if old is not None and old.removed_at is None:
+        return old.added_at
+    return now if before else None
 
 
 def _change(
@@ -274,7 +286,8 @@ class Catalog:
                  "position": t.position, "last_seen_at": now, "removed_at": None,
                  "hidden_at": None,
                  "first_seen_at": before[_catalog_id(t)].first_seen_at
-                 if _catalog_id(t) in before else now}
+                 if _catalog_id(t) in before else now,
+                 "added_at": _joined(t, before, now)}
                 for t in playlist.tracks
             ], ["playlist_key", "soundcloud_id"])  # fmt: skip
             self._mark_members(conn, playlist.key, verdict.removed, removed_at=now)
@@ -496,6 +509,38 @@ class Catalog:
                               "soundcloud_title": row.title})  # fmt: skip
         return found
 
+    def record_tracks(self, listed: Sequence[Track]) -> list[Track]:
+        """Store tracks that belong to no playlist (the seed's batch of rows) and return
+        them with their catalog ids: a Spotify track joins the recording that has its
+        Spotify id or ISRC, else gets a new id (see `catalog.schema`)."""
+        now = utc_now()
+        with self.engine.begin() as conn:
+            spotify = [t for t in listed if t.source == Source.SPOTIFY]
+            given: dict[int, int] = {}
+            if spotify:
+                batch = Playlist(None, "", "", "", tracks=tuple(spotify), source=Source.SPOTIFY)
+                resolved = self._resolve_recordings(conn, batch).playlist.tracks
+                by_spotify = {t.spotify_id: _catalog_id(t) for t in resolved}
+                given = {id(t): by_spotify[t.spotify_id] for t in spotify}
+            out = [replace(t, soundcloud_id=given[id(t)]) if id(t) in given else t for t in listed]
+            unique = {_catalog_id(t): t for t in reversed(out)}  # first wins
+            for source in Source:  # a batch insert takes rows of one shape
+                same = [t for t in unique.values() if t.source == source]
+                if same:
+                    self._write_tracks(conn, batch_of(same), now)
+        return out
+
+    def track_ids_by_url(self, urls: Iterable[str]) -> dict[str, int]:
+        """The catalog ids of SoundCloud tracks it knows by their page URL."""
+        wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return {}
+        query = select(tracks.c.url, tracks.c.soundcloud_id).where(
+            and_(tracks.c.url.in_(wanted), tracks.c.soundcloud_id > 0)
+        )
+        with self.engine.connect() as conn:
+            return {url: int(sid) for url, sid in conn.execute(query)}
+
     def resolve_recordings(self, playlist: Playlist) -> Playlist:
         """A Spotify listing with each track given the catalog id it would get (ids of
         recordings new to the catalog are provisional): for the dry run."""
@@ -571,7 +616,8 @@ class Catalog:
         """The playlist's tracks in playlist order, with everything known about each."""
         query = (
             select(memberships.c.position, memberships.c.removed_at, memberships.c.notion_linked,
-                   memberships.c.first_seen_at.label("added_to_playlist_at"), tracks)
+                   memberships.c.first_seen_at.label("added_to_playlist_at"),
+                   memberships.c.added_at, tracks)
             .join(tracks, tracks.c.soundcloud_id == memberships.c.soundcloud_id)
             .where(memberships.c.playlist_key == key)
             .order_by(memberships.c.removed_at.is_not(None), memberships.c.position)

@@ -1,4 +1,4 @@
-"""Where a run's steps execute: local processes, or Celery workers (deploy/).
+"""Where a run's steps execute: threads of the run's process, or Celery workers (deploy/).
 
 `SOUNDCLOUD_SYNC_EXECUTOR=celery` sends every step to the `dagster` queue of the
 broker in `CELERY_BROKER_URL`; workers started with `celery -A dagster_celery.app
@@ -15,17 +15,17 @@ from ..config import CELERY_BACKEND_ENV, CELERY_BROKER_ENV, ConfigError, Setting
 
 
 def executor_for(settings: Settings) -> ExecutorDefinition:
-    """The executor the settings name (default: local processes)."""
+    """The executor the settings name (default: threads of the run's process)."""
     if settings.executor == "celery":
         return celery_executor_for(settings)
     return local_executor()
 
 
 def local_executor() -> ExecutorDefinition:
-    """The run's steps in threads of the run's own process (`runs.threads`): Notion
+    """The run's steps in threads of the run's own process (`instance.threads`): Notion
     writes still overlap downloads and analysis, and no step pays for a process of its
     own (instance, job and imports again: ~0.7 CPU-seconds a step)."""
-    from ..runs.threads import threaded_executor
+    from ..instance.threads import threaded_executor
 
     return threaded_executor
 

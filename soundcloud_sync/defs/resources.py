@@ -16,7 +16,14 @@ from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
-from ..config import Settings
+from ..config import (
+    CATALOG_URL_ENV,
+    DEFAULT_MIN_RECHECK_SECONDS,
+    DEFAULT_PLAYLISTS_FILE,
+    PlaylistEntry,
+    Settings,
+    read_playlists_file,
+)
 
 
 class CatalogResource(ConfigurableResource):
@@ -31,7 +38,7 @@ class CatalogResource(ConfigurableResource):
         # from the UI has no other door where that can happen first).
         run = context.run
         if context.instance is not None and run is not None:
-            from ..runs.workers import reap_dead_runs, record_step_process
+            from ..instance.workers import reap_dead_runs, record_step_process
 
             for line in reap_dead_runs(context.instance):
                 if context.log is not None:
@@ -118,7 +125,7 @@ class NotionResource(ConfigurableResource):
         """The Notion upserter; one per resource so schemas are read once per step."""
         if self._sync is None:
             from ..notion import NotionCatalogSync
-            from ..pipeline import property_mapping
+            from ..steps.notion import property_mapping
 
             self._sync = NotionCatalogSync.from_settings(
                 self.token or "",
@@ -146,6 +153,9 @@ class LibraryResource(ConfigurableResource):
     filename_template: str = "{artist} - {title}"
     max_downloads: int = 4
     analysis_workers: int = 2
+    # The playlists' tempo/key charts shown in the UI, kept between runs so an unchanged
+    # playlist's chart is not drawn again; empty: drawn on every run.
+    charts_cache: str = ""
 
 
 class DjExportResource(ConfigurableResource):
@@ -157,6 +167,18 @@ class DjExportResource(ConfigurableResource):
     playlists_dir: str
     collection_path: str
     path_map: str = ""
+
+
+class RegistryResource(ConfigurableResource):
+    """The playlists file (`SOUNDCLOUD_SYNC_PLAYLISTS_FILE`: URLs and tempo ranges) and
+    how often the sensor may look at one playlist (`SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS`)."""
+
+    playlists_file: str = DEFAULT_PLAYLISTS_FILE
+    min_recheck_seconds: int = DEFAULT_MIN_RECHECK_SECONDS
+
+    def entries(self) -> list[PlaylistEntry]:
+        """The file's playlists, checked (a ConfigError names the file and the entry)."""
+        return read_playlists_file(Path(self.playlists_file))
 
 
 class EagleResource(ConfigurableResource):
@@ -172,14 +194,17 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
     def secret(name: str, value: str | None) -> Any:
         return EnvVar(name) if value else None
 
-    catalog = CatalogResource(url=settings.catalog_database_url)
+    # A database or proxy URL may carry a password: the variable's name, never its value.
+    catalog = CatalogResource(
+        url=EnvVar(CATALOG_URL_ENV) if settings.catalog_url else settings.catalog_database_url
+    )
     return {
         "catalog": catalog,
         "soundcloud": SoundCloudResource(
             api_base=settings.soundcloud_api_base,
             client_id=secret("SOUNDCLOUD_CLIENT_ID", settings.soundcloud_client_id),
             oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN", settings.soundcloud_oauth_token),
-            proxy=settings.soundcloud_proxy,
+            proxy=secret("SOUNDCLOUD_PROXY", settings.soundcloud_proxy),
             cache_dir=str(settings.cache_dir / "yt-dlp"),
         ),
         "spotify": SpotifyResource(
@@ -203,8 +228,13 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             root=str(settings.library_dir),
             downloads=str(settings.home / "downloads"),
             formats=list(settings.audio_formats),
+            charts_cache=str(settings.cache_dir / "charts"),
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
+        "registry": RegistryResource(
+            playlists_file=str(settings.playlists_file),
+            min_recheck_seconds=settings.min_recheck_seconds,
+        ),
         "dj_export": DjExportResource(
             playlists_dir=str(settings.library_dir / "playlists"),
             collection_path=str(settings.library_dir / "rekordbox.xml"),

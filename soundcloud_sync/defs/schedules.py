@@ -10,7 +10,7 @@ from dagster import (
 )
 
 from ..config import Settings
-from ..runs.workers import reap_dead_runs
+from ..instance.workers import reap_dead_runs
 from .jobs import audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLIST_TAG, PLAYLISTS
 

@@ -38,13 +38,8 @@ from dagster import (
     sensor,
 )
 
-from ..config import (
-    DEFAULT_MIN_RECHECK_SECONDS,
-    ConfigError,
-    Settings,
-    read_playlists_file,
-)
-from ..runs.workers import reap_dead_runs
+from ..config import DEFAULT_MIN_RECHECK_SECONDS, ConfigError
+from ..instance.workers import reap_dead_runs
 from ..sources import (
     SinglesRef,
     SourceError,
@@ -57,7 +52,7 @@ from ..sources import (
 )
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
-from .resources import CatalogResource, SoundCloudResource, SpotifyResource
+from .resources import CatalogResource, RegistryResource, SoundCloudResource, SpotifyResource
 
 SENSOR_INTERVAL_SECONDS = 30
 # The sensor's share of SoundCloud's budget: 300 of the ~600 requests per 10 minutes.
@@ -69,7 +64,8 @@ UNFINISHED = [
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,
 ]
-# No playlist is checked more often than this, however few are registered.
+# No playlist is checked more often than this, however few are registered (the default
+# of SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS, which the registry resource holds).
 MIN_RECHECK_SECONDS = DEFAULT_MIN_RECHECK_SECONDS
 # The sensor's clock (a test's simulated clock replaces it).
 clock: Callable[[], float] = time.time
@@ -81,10 +77,6 @@ def checks_per_tick(
     window_seconds: int = CHECK_BUDGET_WINDOW_SECONDS,
 ) -> int:
     return max(1, budget * interval_seconds // window_seconds)
-
-
-def min_recheck_seconds() -> int:
-    return Settings.from_env().min_recheck_seconds
 
 
 def playlists_to_check(
@@ -121,10 +113,6 @@ def _partitions_with_unfinished_runs(context: SensorEvaluationContext) -> set[st
         RunsFilter(job_name=sync_playlist_job.name, statuses=UNFINISHED)
     )
     return {run.tags.get("dagster/partition", "") for run in runs}
-
-
-def playlists_file() -> Path:
-    return Settings.from_env().playlists_file
 
 
 @dataclass
@@ -188,12 +176,14 @@ def registry_change(
     description="Keeps the `playlists` partitions in step with playlists.yaml and "
     "turns URLs typed into the UI's 'add partition' dialog into canonical keys.",
 )
-def playlist_registry_sensor(context: SensorEvaluationContext, catalog: CatalogResource):
+def playlist_registry_sensor(
+    context: SensorEvaluationContext, catalog: CatalogResource, registry: RegistryResource
+):
     for line in reap_dead_runs(context.instance):  # also when new_tracks_sensor is off
         context.log.warning(line)
-    path = playlists_file()
+    path = Path(registry.playlists_file)
     try:
-        urls = [entry.url for entry in read_playlists_file(path)]
+        urls = [entry.url for entry in registry.entries()]
         previous = set(json.loads(context.cursor or "[]"))
         partition_keys = context.instance.get_dynamic_partitions(PLAYLISTS)
         change = registry_change(urls, previous, partition_keys)
@@ -248,6 +238,7 @@ def new_tracks_sensor(
     catalog: CatalogResource,
     soundcloud: SoundCloudResource,
     spotify: SpotifyResource,
+    registry: RegistryResource,
 ):
     # Every tick cleans up after runs whose process died (their slots would block others)
     for line in reap_dead_runs(context.instance):
@@ -276,7 +267,7 @@ def new_tracks_sensor(
         {k: _parse_time(known[k]["last_checked_at"]) for k in keys if k in known},
         now,
         limit=checks_per_tick(),
-        min_interval_seconds=min_recheck_seconds(),
+        min_interval_seconds=registry.min_recheck_seconds,
     )
     if not batch:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")

@@ -54,10 +54,10 @@ def track_tags(
     genre: str | None = None,
     key: str | None = None,
     camelot: str | None = None,
-    bpm: float | None = None,
+    tempo: float | None = None,
 ) -> list[str]:
     """Eagle tags for a track: playlist, genre, key (standard and Camelot), "124 BPM"."""
-    tags = [playlist, genre, key, camelot, f"{round(bpm)} BPM" if bpm else None]
+    tags = [playlist, genre, key, camelot, f"{round(tempo)} BPM" if tempo else None]
     return list(dict.fromkeys(t.strip() for t in tags if t and t.strip()))
 
 

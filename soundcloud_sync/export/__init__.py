@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog import Catalog
-from ..config import PathMap
 from ..files import write_atomic
 from .library import ExportPlaylist, ExportTrack, Library, load_library
 from .m3u import earlier_files, m3u8_filename, m3u8_text
-from .paths import location_url, map_path, playlist_entry
+from .paths import PathMap, location_url, map_path, playlist_entry
 from .rekordbox import collection_xml, tonality
 
 COLLECTION_FILE = "rekordbox.xml"

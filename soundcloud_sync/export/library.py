@@ -17,13 +17,13 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audio.paths import sanitize_component
-from ..catalog import Catalog
+from ..catalog import Catalog, audio_file, display_name
 from ..catalog.schema import memberships, playlists, tracks
 
 TRACK_COLUMNS = (
     tracks.c.soundcloud_id, tracks.c.dj_track_id, tracks.c.title, tracks.c.artist,
     tracks.c.uploader, tracks.c.album, tracks.c.genre, tracks.c.url, tracks.c.files,
-    tracks.c.duration_s, tracks.c.duration_ms, tracks.c.tempo, tracks.c.musical_key,
+    tracks.c.duration_s, tracks.c.duration_ms, tracks.c.tempo, tracks.c.key,
     tracks.c.first_beat_s, tracks.c.first_downbeat_s, tracks.c.first_seen_at,
 )  # fmt: skip
 
@@ -42,7 +42,7 @@ class ExportTrack:
     size: int
     duration_s: float | None
     tempo: float | None
-    musical_key: str | None
+    key: str | None  # "A minor"
     first_beat_s: float | None
     first_downbeat_s: float | None
     date_added: str  # yyyy-mm-dd: when the catalog first saw the track
@@ -119,11 +119,10 @@ def load_library(
 
 
 def _export_track(row: dict[str, Any], formats: Sequence[str]) -> ExportTrack | None:
-    files: dict[str, str] = row["files"] or {}
-    chosen = next((f for f in formats if files.get(f)), next(iter(files), None))
-    if chosen is None:
-        return None
-    path = files[chosen]
+    path = audio_file(row, formats)
+    if path is None:
+        return None  # no library file on disk: nothing a DJ program could load
+    chosen = next(f for f, p in (row["files"] or {}).items() if p == path)
     try:
         size = os.stat(path).st_size
     except OSError:
@@ -142,7 +141,7 @@ def _export_track(row: dict[str, Any], formats: Sequence[str]) -> ExportTrack | 
         size=size,
         duration_s=duration,
         tempo=row["tempo"],
-        musical_key=row["musical_key"],
+        key=row["key"],
         first_beat_s=row["first_beat_s"],
         first_downbeat_s=row["first_downbeat_s"],
         date_added=(row["first_seen_at"] or "")[:10],
@@ -195,7 +194,7 @@ def playlist_names(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
     names: dict[str, str] = {}
     taken: set[str] = set()
     for row in rows:
-        name = (row.get("name_override") or row.get("title") or row["key"]).strip()
+        name = (display_name(row) or row["key"]).strip()
         if _fold(name) in taken:
             name = f"{name} [{row['key']}]"
         taken.add(_fold(name))

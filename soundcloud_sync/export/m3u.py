@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 from ..audio.paths import sanitize_component
-from ..config import PathMap
 from .library import ExportPlaylist, Library
-from .paths import playlist_entry
+from .paths import PathMap, playlist_entry
 
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 # A plain comment line (players skip it) naming the playlist the file was written for.

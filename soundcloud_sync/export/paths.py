@@ -11,8 +11,9 @@ import os
 import re
 from urllib.parse import quote
 
-from ..config import PathMap
-
+# (folder of this machine, the same folder on the machine that plays), as
+# DJ_EXPORT_PATH_MAP gives them (see config.parse_path_map)
+PathMap = tuple[tuple[str, str], ...]
 REKORDBOX_PREFIX = "file://localhost"
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 

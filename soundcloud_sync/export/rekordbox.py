@@ -13,9 +13,8 @@ import re
 import xml.etree.ElementTree as ET
 from importlib.metadata import PackageNotFoundError, version
 
-from ..config import PathMap
 from .library import ExportTrack, Library
-from .paths import location_url, map_path
+from .paths import PathMap, location_url, map_path
 
 KINDS = {"aiff": "AIFF File", "wav": "WAV File", "m4a": "M4A File", "mp3": "MP3 File"}
 # rekordbox's key names, by pitch class from C.
@@ -39,11 +38,11 @@ def tonality(key: str | None) -> str | None:
     return names[pitch % 12] if names else None
 
 
-def beat_in_bar(first_beat_s: float, first_downbeat_s: float | None, bpm: float) -> int:
+def beat_in_bar(first_beat_s: float, first_downbeat_s: float | None, tempo: float) -> int:
     """Which beat of its 4/4 bar the first beat is (1-4), counted from the downbeat."""
     if first_downbeat_s is None:
         return 1
-    beats = round((first_beat_s - first_downbeat_s) * bpm / 60)
+    beats = round((first_beat_s - first_downbeat_s) * tempo / 60)
     return beats % 4 + 1
 
 
@@ -71,7 +70,7 @@ def track_element(parent: ET.Element, track: ExportTrack, path_map: PathMap) -> 
         "AverageBpm": f"{track.tempo:.2f}" if track.tempo else "0.00",
         "DateAdded": track.date_added,
         "Comments": _text(track.url),
-        "Tonality": tonality(track.musical_key) or "",
+        "Tonality": tonality(track.key) or "",
         "Location": location_url(map_path(track.path, path_map)),
     }
     element = ET.SubElement(parent, "TRACK", attrs)

@@ -19,10 +19,12 @@ Knows nothing of SoundCloud modules or Dagster: plain dict rows in, reports out.
 the database -> data source cache and the machine-wide locks.
 """
 
+from ..matching import normalize
 from .gateway import AmbiguousCreate, NotionError, NotionGateway
 from .init import init_databases
 from .limiter import SharedRateLimiter
 from .locks import MachineLocks
+from .report import KnownPage, SyncReport, TrackResult
 from .schema import (
     PLAYLIST_FIELDS,
     TRACK_FIELDS,
@@ -31,7 +33,7 @@ from .schema import (
     SchemaError,
     SchemaMapping,
 )
-from .sync import KnownPage, NotionCatalogSync, SyncReport, TrackResult, normalize
+from .sync import NotionCatalogSync
 
 __all__ = [
     "PLAYLIST_FIELDS",

@@ -24,6 +24,7 @@ RICH_TEXT_LIMIT = 2000  # characters per rich text element
 ARRAY_LIMIT = 100  # elements per array (rich text parts, relation ids, …)
 URL_LIMIT = 2000
 SELECT_LIMIT = 100  # characters in a select option name
+KEY_NOTATIONS = ("standard", "camelot", "both")  # "A minor" | "8A" | "A minor (8A)"
 
 
 @dataclass(frozen=True)

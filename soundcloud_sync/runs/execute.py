@@ -18,17 +18,17 @@ from dagster import (
     DagsterEvent,
     DagsterEventType,
     DagsterInstance,
+    EventLogEntry,
     JobDefinition,
     RunsFilter,
     execute_job,
     reconstructable,
 )
-from dagster._core.events.log import EventLogEntry
 
 from ..config import Settings
 from ..defs.partitions import PLAYLIST_TAG
-from .exclusive import playlist_turn
-from .workers import reap_dead_runs, worker_tags
+from ..instance.exclusive import playlist_turn
+from ..instance.workers import reap_dead_runs, worker_tags
 
 REQUEST_TAG = "soundcloud_sync/request"
 # How often the terminal's progress reads the run's new events: each look is a query of
@@ -51,6 +51,7 @@ class RunOutcome:
 
 def run_sync(
     instance: DagsterInstance,
+    settings: Settings,
     partition_key: str,
     asset_keys: Iterable[str] | None = None,
     on_event: Callable[[EventLogEntry], None] | None = None,
@@ -62,6 +63,7 @@ def run_sync(
 ) -> RunOutcome:
     """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
 
+    ``settings``: the caller's (the executor, and where the playlists' locks live);
     ``job_def``: a module-level function returning the job (default `sync_playlist`);
     ``ops_config``: run config per asset (``{"audio_features": {"force": True}}``).
     ``in_process``: run the steps one after the other (the steps run in threads of this
@@ -70,7 +72,7 @@ def run_sync(
     for a caller's program. Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
-    local = Settings.from_env().executor != "celery"
+    local = settings.executor != "celery"
     from ..definitions import sync_playlist_job_def
 
     job_def = job_def or sync_playlist_job_def
@@ -94,7 +96,7 @@ def run_sync(
         watcher.start()
     try:
         with (
-            playlist_turn(instance, Settings.from_env().home / "state", partition_key),
+            playlist_turn(instance, settings.home / "state", partition_key),
             execute_job(
                 job,
                 instance=instance,

@@ -1,7 +1,7 @@
 """Where each playlist's sync stands, for a person watching a long backfill.
 
 A step reports its progress as run tags (`soundcloud_sync/progress/<stage>` = "n/m",
-see `record_progress`): the UI shows them on the run, and `soundcloud-sync status`
+see `instance.progress`): the UI shows them on the run, and `soundcloud-sync status`
 reads them back here with the run's state — queued, running (stage, n of m tracks),
 done, or failed with the step's reason — and estimates the time left from the pace of
 the runs that finished.
@@ -9,40 +9,19 @@ the runs that finished.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
-PROGRESS_TAG_PREFIX = "soundcloud_sync/progress/"
+from ..instance.progress import progress_of
+
 # The order stages happen in: the one shown for a running run is the latest begun.
 STAGES = ("listing", "notion", "download", "analysis", "files", "eagle", "enrichment")
-# A stage's tag is written at most this often (its last count always): a tag is a write
-# to the run storage, a track a few of them.
-MIN_TAG_INTERVAL_S = 1.0
 
 QUEUED = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING}
 RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
-
-
-class ProgressTags:
-    """Writes a run's progress tags, throttled per stage (one per step thread)."""
-
-    def __init__(self, instance: DagsterInstance, run_id: str) -> None:
-        self._instance, self._run_id = instance, run_id
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if done < total and now - self._last.get(stage, -1e9) < MIN_TAG_INTERVAL_S:
-                return
-            self._last[stage] = now
-        self._instance.add_run_tags(self._run_id, {PROGRESS_TAG_PREFIX + stage: f"{done}/{total}"})
 
 
 @dataclass
@@ -87,18 +66,6 @@ class PlaylistRun:
                 done, total = self.stages[stage]
                 return max(0, total - done)
         return typical
-
-
-def progress_of(tags: Mapping[str, str]) -> dict[str, tuple[int, int]]:
-    out = {}
-    for name, value in tags.items():
-        if name.startswith(PROGRESS_TAG_PREFIX):
-            try:
-                done, total = (int(x) for x in value.split("/"))
-            except ValueError:
-                continue
-            out[name[len(PROGRESS_TAG_PREFIX) :]] = (done, total)
-    return out
 
 
 def latest_runs(

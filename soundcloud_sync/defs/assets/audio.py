@@ -1,9 +1,10 @@
-"""Catalog → library: download, measure, convert and tag, import into Eagle, write back.
+"""Catalog → library: download, measure, convert and tag.
 
 Each step reads what it needs from the catalog and records what it did there (the
 catalog is the one store); what the UI shows of a step is its metadata.
 """
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,24 +20,19 @@ from dagster import (
     asset_check,
 )
 
-from ... import pipeline
-from ...catalog import Catalog
-from ...config import ConfigError, Settings, TempoRange, check_tempo_range, read_playlists_file
+from ...catalog import Catalog, audio_file, display_name
+from ...config import ConfigError, TempoRange, check_tempo_range
+from ...steps import audio as audio_steps
 from ..partitions import playlists_partitions
 from ..resources import (
     CatalogResource,
-    EagleResource,
     LibraryResource,
-    NotionResource,
+    RegistryResource,
     SoundCloudResource,
 )
-from .common import status_counts, step_progress
+from .common import live_tracks, status_counts, step_progress
 
 UNAVAILABLE = ("preview-only", "geo-blocked", "drm", "gone")
-
-
-def _live_tracks(catalog: CatalogResource, key: str) -> list[dict[str, Any]]:
-    return pipeline.records(catalog.catalog().playlist_tracks(key))
 
 
 @asset(
@@ -54,10 +50,10 @@ def audio_files(
     catalog: CatalogResource,
 ) -> MaterializeResult:
     with soundcloud.client() as client:
-        results = pipeline.download_audio(
+        results = audio_steps.download_audio(
             client,
             catalog.catalog(),
-            _live_tracks(catalog, context.partition_key),
+            live_tracks(catalog, context.partition_key),
             library.downloads,
             max_workers=library.max_downloads,
             progress=step_progress(context),
@@ -93,7 +89,11 @@ class AudioFeaturesConfig(Config):
 
 
 def _tempo_ranges(
-    key: str, config: AudioFeaturesConfig, catalog: Catalog, soundcloud_ids: list[int]
+    key: str,
+    config: AudioFeaturesConfig,
+    registry: RegistryResource,
+    catalog: Catalog,
+    soundcloud_ids: list[int],
 ) -> tuple[dict[int, TempoRange | None], TempoRange | None]:
     """Each track's range and the playlist's own: this run's range for every track, else
     the narrowest that playlists.yaml sets for any playlist holding the track, else None
@@ -102,13 +102,13 @@ def _tempo_ranges(
         if config.tempo_range is not None:
             tempo_range = check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
             return dict.fromkeys(soundcloud_ids, tempo_range), tempo_range
-        entries = read_playlists_file(Settings.from_env().playlists_file)
+        entries = registry.entries()
     except ConfigError as exc:
         raise Failure(description=str(exc)) from None
     by_playlist: dict[str, TempoRange | None] = {}
     for e in entries:  # several track lines share one singles list: none drops another's
-        by_playlist[e.key] = pipeline.narrowest(by_playlist.get(e.key), e.tempo_range)
-    ranges = pipeline.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
+        by_playlist[e.key] = audio_steps.narrowest(by_playlist.get(e.key), e.tempo_range)
+    ranges = audio_steps.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
     return ranges, by_playlist.get(key)
 
 
@@ -126,19 +126,20 @@ def audio_features(
     config: AudioFeaturesConfig,
     library: LibraryResource,
     catalog: CatalogResource,
+    registry: RegistryResource,
 ) -> MaterializeResult:
-    from ...audio.charts import cached_chart_markdown
+    from ...audio.charts import cached_chart_markdown, playlist_chart_markdown
 
     key = context.partition_key
     files = [
         {"soundcloud_id": t["soundcloud_id"], "path": path}
-        for t in _live_tracks(catalog, key)
-        if (path := pipeline.audio_on_disk(t))
+        for t in live_tracks(catalog, key)
+        if (path := audio_file(t))
     ]
     tempo_ranges, tempo_range = _tempo_ranges(
-        key, config, catalog.catalog(), [f["soundcloud_id"] for f in files]
+        key, config, registry, catalog.catalog(), [f["soundcloud_id"] for f in files]
     )
-    rows = pipeline.analyse_audio(
+    rows = audio_steps.analyse_audio(
         catalog.catalog(),
         files,
         workers=library.analysis_workers,
@@ -158,18 +159,19 @@ def audio_features(
     metadata: dict[str, Any] = {
         **status_counts(frame["status"]),
         "dagster/row_count": len(frame),
-        "tempo_range": pipeline.range_label(tempo_range) or "default (genre prior, 70-180)",
+        "tempo_range": audio_steps.range_label(tempo_range) or "default (genre prior, 70-180)",
         "tracks": MetadataValue.md(table.to_markdown(index=False) if len(table) else "none"),
     }
     measured = frame.dropna(subset=["tempo"])
     if len(measured):
-        metadata["median_bpm"] = float(measured["tempo"].median())
-        metadata["tempo_and_keys"] = MetadataValue.md(
-            cached_chart_markdown(
-                measured["tempo"], measured["camelot"], key,
-                Settings.from_env().home / "cache" / "charts",
-            )
+        metadata["median_tempo"] = float(measured["tempo"].median())
+        chart = (
+            cached_chart_markdown(measured["tempo"], measured["camelot"], key,
+                                  Path(library.charts_cache))
+            if library.charts_cache
+            else playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
         )  # fmt: skip
+        metadata["tempo_and_keys"] = MetadataValue.md(chart)
     return MaterializeResult(metadata=metadata)
 
 
@@ -188,14 +190,14 @@ def library_files(
     key = context.partition_key
     store = catalog.catalog()
     playlist = store.playlist(key) or {}
-    tracks = [t for t in _live_tracks(catalog, key) if pipeline.is_measured(t)]
-    rows = pipeline.write_library_files(
+    tracks = [t for t in live_tracks(catalog, key) if audio_steps.is_measured(t)]
+    rows = audio_steps.write_library_files(
         store,
         tracks,
         formats=library.formats,
         root=library.root,
         template=library.filename_template,
-        album=playlist.get("name_override") or playlist.get("title"),
+        album=display_name(playlist),
         artwork_dir=library.downloads,
         proxy=soundcloud.proxy,
         progress=step_progress(context),
@@ -213,79 +215,11 @@ def library_files(
     )
 
 
-@asset(
-    partitions_def=playlists_partitions,
-    group_name="audio",
-    deps=[library_files],
-    description="Each library file imported once into Eagle (when Eagle is running).",
-)
-def eagle_items(
-    context: AssetExecutionContext, eagle: EagleResource, catalog: CatalogResource
-) -> MaterializeResult:
-    from ...eagle import EagleClient
-
-    if not eagle.api_url:
-        context.log.info("EAGLE_API_URL is not set: Eagle import skipped")
-        return MaterializeResult(metadata={"eagle": "not configured"})
-    key = context.partition_key
-    store = catalog.catalog()
-    playlist = store.playlist(key) or {}
-    with EagleClient(eagle.api_url) as client:
-        status = client.status()
-        if not status.running:
-            context.log.warning(status.message)
-            return MaterializeResult(metadata={"eagle": status.message})
-        tracks = [t for t in _live_tracks(catalog, key) if t.get("files")]
-        rows = pipeline.import_into_eagle(
-            client,
-            store,
-            tracks,
-            folder=playlist.get("name_override") or playlist.get("title") or key,
-            progress=step_progress(context),
-        )
-    return MaterializeResult(
-        metadata={
-            "eagle": f"running at {eagle.api_url}",
-            **status_counts(r["status"] for r in rows),
-        }
-    )
-
-
-@asset(
-    partitions_def=playlists_partitions,
-    group_name="notion",
-    pool="notion_api",
-    deps=["notion_track_pages", eagle_items],
-    output_required=False,
-    description="Tempo, key, duration, loudness, file paths, Eagle id and Downloaded "
-    "written back to each track's Notion page, only where a value changed.",
-)
-def notion_enrichment(
-    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
-):
-    if not notion.enabled:
-        context.log.warning(notion.disabled_reason)
-        return
-    store = catalog.catalog()
-    rows = pipeline.enrichment_rows(store.playlist_tracks(context.partition_key))
-    report = pipeline.write_enrichment(
-        notion.sync(), store, rows, max_concurrent=notion.max_concurrent
-    )
-    statuses = [r.status for r in report.tracks]
-    yield MaterializeResult(
-        metadata={
-            **status_counts(statuses),
-            "notion_requests": report.requests,
-            "dagster/row_count": len(statuses),
-        }
-    )
-
-
 @asset_check(asset=audio_files, description="Every available track has its audio on disk.")
 def every_available_track_downloaded(
     context: AssetCheckExecutionContext, catalog: CatalogResource
 ) -> AssetCheckResult:
-    tracks = _live_tracks(catalog, context.partition_key)
+    tracks = live_tracks(catalog, context.partition_key)
     missing = [t["soundcloud_id"] for t in tracks if t.get("download_status") == "error"]
     return AssetCheckResult(
         passed=not missing,
@@ -303,7 +237,7 @@ def no_previews_in_library(
     from ...audio.download import media_duration
 
     short, checked = [], 0
-    for track in _live_tracks(catalog, context.partition_key):
+    for track in live_tracks(catalog, context.partition_key):
         full_ms = track.get("duration_ms")
         for path in (track.get("files") or {}).values():
             checked += 1

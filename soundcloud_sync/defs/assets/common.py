@@ -1,17 +1,26 @@
-"""What every asset step shares: progress lines and status counts for the UI."""
+"""What every asset step shares: the playlist's live tracks, progress lines and status
+counts for the UI."""
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from dagster import AssetExecutionContext
 
-from ...pipeline import Progress, progress_message
+from ...steps.progress import Progress, progress_message
+from ...steps.rows import records
+from ..resources import CatalogResource
+
+
+def live_tracks(catalog: CatalogResource, key: str) -> list[dict[str, Any]]:
+    """The playlist's tracks (those still in it), in playlist order, as the catalog holds them."""
+    return records(catalog.catalog().playlist_tracks(key))
 
 
 def step_progress(context: AssetExecutionContext) -> Progress:
     """Progress lines in the run's log (the CLI draws a bar per stage from them) and
     run tags (`soundcloud-sync status` and the UI's run page show where a run stands)."""
-    from ...runs.status import ProgressTags
+    from ...instance.progress import ProgressTags
 
     tags = ProgressTags(context.instance, context.run.run_id)
 

@@ -1,12 +1,15 @@
-"""Catalog → Notion: one page per track, linked to the playlist's page."""
+"""Catalog → Notion: one page per track, linked to the playlist's page; the analysis
+written back; the audit that reads the pages back."""
 
 from collections import Counter
+from typing import Any
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -14,17 +17,27 @@ from dagster import (
     multi_asset_check,
 )
 
-from ...notion.sync import readable
-from ...pipeline import (
+from ...catalog import parse_time
+from ...notion.report import readable
+from ...steps import notion as notion_steps
+from ...steps.notion import (
     missing_pages_message,
     notion_removals,
-    records,
     report_frame,
     sync_notion_pages,
 )
+from ...steps.rows import records
 from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
-from .common import step_progress
+from .common import status_counts, step_progress
+
+
+class NotionTrackPagesConfig(Config):
+    """Run config of the Notion step (all optional)."""
+
+    # ISO-8601 time: write only the tracks that joined the playlist after it (a naive
+    # time is UTC); the others are left as they are. The seed's `last_sync_time`.
+    joined_after: str | None = None
 
 
 @asset(
@@ -37,7 +50,10 @@ from .common import step_progress
     "linked both ways with the playlist's page; page ids are kept in the catalog.",
 )
 def notion_track_pages(
-    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
+    context: AssetExecutionContext,
+    config: NotionTrackPagesConfig,
+    notion: NotionResource,
+    catalog: CatalogResource,
 ):
     if not notion.enabled:
         context.log.warning(notion.disabled_reason)
@@ -45,6 +61,9 @@ def notion_track_pages(
     from ...notion import NotionError, SchemaError
 
     key = context.partition_key
+    joined_after = parse_time(config.joined_after)
+    if config.joined_after and joined_after is None:
+        raise Failure(description=f"{key}: joined_after: {config.joined_after!r} is no ISO time")
     store = catalog.catalog()
     playlist_row = store.playlist(key) or {"key": key, "url": key}
     try:
@@ -57,6 +76,7 @@ def notion_track_pages(
             notion_removals(store, key),
             max_concurrent=notion.max_concurrent,
             progress=step_progress(context),
+            joined_after=joined_after,
         )
     except (SchemaError, NotionError) as exc:
         raise Failure(description=f"{key}: {exc}") from exc
@@ -64,13 +84,14 @@ def notion_track_pages(
         context.log.warning(warning)
     frame = report_frame(report)
     counts = Counter(frame["status"])
-    metadata = {
+    metadata: dict[str, Any] = {
         "created": counts["created"],
         "updated": counts["updated"],
         "skipped": counts["skipped"],
         "linked": counts["linked"],
         "unlinked": counts["unlinked"],
         "unreadable": counts["unreadable"],
+        "left_out": report.left_out,
         "errors": counts["error"],
         "sync_status": report.sync_status or "",
         "notion_requests": report.requests,
@@ -97,6 +118,36 @@ def notion_track_pages(
             )
         raise Failure(description=missing, metadata=metadata)
     yield MaterializeResult(metadata=metadata)
+
+
+@asset(
+    partitions_def=playlists_partitions,
+    group_name="notion",
+    pool="notion_api",
+    deps=["notion_track_pages", "eagle_items"],
+    output_required=False,
+    description="Tempo, key, duration, loudness, file paths, Eagle id and Downloaded "
+    "written back to each track's Notion page, only where a value changed.",
+)
+def notion_enrichment(
+    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
+):
+    if not notion.enabled:
+        context.log.warning(notion.disabled_reason)
+        return
+    store = catalog.catalog()
+    rows = notion_steps.enrichment_rows(store.playlist_tracks(context.partition_key))
+    report = notion_steps.write_enrichment(
+        notion.sync(), store, rows, max_concurrent=notion.max_concurrent
+    )
+    statuses = [r.status for r in report.tracks]
+    yield MaterializeResult(
+        metadata={
+            **status_counts(statuses),
+            "notion_requests": report.requests,
+            "dagster/row_count": len(statuses),
+        }
+    )
 
 
 @multi_asset_check(

@@ -17,9 +17,9 @@ from dagster import (
     multi_asset,
 )
 
-from ... import pipeline
 from ...catalog import Catalog, MembershipChange
 from ...sources import Playlist, SourceError, is_spotify_key, parse_playlist_url, public_url
+from ...steps import listing
 from ..partitions import playlists_partitions
 from ..resources import CatalogResource, SoundCloudResource, SpotifyResource
 
@@ -73,7 +73,7 @@ def playlist_assets(
                 return
         else:
             with soundcloud.client() as client:
-                playlist, resolved = pipeline.read_soundcloud(client, store, url)
+                playlist, resolved = listing.read_soundcloud(client, store, url)
     except SourceError as exc:
         raise Failure(description=str(exc)) from exc
     if playlist.key != key:
@@ -142,11 +142,7 @@ def read_spotify_playlist(
         )
     client = spotify.client()
     try:
-        head = client.head(url)
-        known = store.playlist(key) or {}
-        if head.snapshot_id and known.get("snapshot_id") == head.snapshot_id:
-            return None
-        return client.fetch_playlist(url, head)
+        return listing.read_spotify(client, store, key, url)
     finally:
         client.close()
 
@@ -160,7 +156,7 @@ def spotify_only_lookups(
         return {}
     try:
         with soundcloud.client() as client:
-            found = pipeline.find_on_soundcloud(client, store, key)
+            found = listing.find_on_soundcloud(client, store, key)
     except SourceError as exc:  # SoundCloud busy: looked up again next run
         context.log.warning(f"{key}: SoundCloud lookups stopped: {exc}")
         return {}

@@ -16,6 +16,10 @@ in the event log, one log capture for the run (as Dagster's in-process executor 
 A step cannot be stopped from outside its thread: on a termination request no new step
 starts, the run is marked interrupted, and the process ends with it (a run killed with
 SIGKILL is cleaned up by `workers.reap_dead_runs`, as before).
+
+Dagster has no public hook for running a plan's steps (only for declaring an executor),
+so this module drives its execution plan through private names, as its own in-process
+and multiprocess executors do; they are pinned to one Dagster minor (test_packaging.py).
 """
 
 from __future__ import annotations
@@ -28,9 +32,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from dagster import Field, executor
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import DagsterEvent, EngineEventData
+from dagster import DagsterEvent, DagsterExecutionInterruptedError, Executor, Field, executor
+from dagster._core.events import EngineEventData
 from dagster._core.execution.api import ExecuteRunWithPlanIterable
 from dagster._core.execution.compute_logs import create_compute_log_file_key
 from dagster._core.execution.context.system import PlanExecutionContext, PlanOrchestrationContext
@@ -39,7 +42,6 @@ from dagster._core.execution.plan.execute_plan import dagster_event_sequence_for
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode
-from dagster._core.executor.base import Executor
 from dagster._utils.error import serializable_error_info_from_exc_info
 
 # Steps of one run at once: the Notion branch and the audio branch, with room for the

@@ -1,11 +1,12 @@
-"""The local Dagster instance that the CLI, the Python API and `soundcloud-sync dev` share."""
+"""The local Dagster instance that the CLI, the Python API and `soundcloud-sync dev` share:
+its home, its dagster.yaml and its pools' limits."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -13,9 +14,6 @@ from pathlib import Path
 from dagster import DagsterInstance
 from sqlalchemy.exc import IntegrityError
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..defs.partitions import PLAYLISTS
 from ..files import write_atomic
 
 # On one machine the Notion limiter is shared by every process, so two Notion steps may
@@ -24,9 +22,10 @@ from ..files import write_atomic
 LOCAL_POOL_LIMITS = {"notion_api": 2}
 
 
-def ensure_dagster_home(settings: Settings) -> Path:
-    """Use $DAGSTER_HOME, or a home under SOUNDCLOUD_SYNC_HOME with our dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
+def ensure_dagster_home(default_home: Path) -> Path:
+    """Use $DAGSTER_HOME, or ``default_home`` (under SOUNDCLOUD_SYNC_HOME), with our
+    dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or default_home).resolve()
     write_instance_settings(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
@@ -65,11 +64,12 @@ def _written_by_earlier_release(config: Path) -> bool:
 
 
 @contextmanager
-def local_instance(settings: Settings) -> Iterator[DagsterInstance]:
-    """The instance the CLI, the API and `soundcloud-sync dev` share."""
-    home = ensure_dagster_home(settings)
+def local_instance(default_home: Path) -> Iterator[DagsterInstance]:
+    """The instance the CLI, the API and `soundcloud-sync dev` share: $DAGSTER_HOME, or
+    ``default_home`` (`Settings.dagster_home`)."""
+    home = ensure_dagster_home(default_home)
     with DagsterInstance.get() as instance:
-        if home == settings.dagster_home.resolve():  # a deployment's own home is left alone
+        if home == default_home.resolve():  # a deployment's own home is left alone
             ensure_pool_limits(instance)
         yield instance
 
@@ -90,28 +90,3 @@ def ensure_pool_limits(
         except IntegrityError:
             if pool not in storage.get_concurrency_keys():
                 raise
-
-
-def register_playlists(
-    instance: DagsterInstance, catalog: Catalog, urls_by_key: Mapping[str, str]
-) -> list[str]:
-    """Register playlists: a `playlists` partition each (the one registry), and the URL to
-    read each from in the catalog. Returns the keys that were not registered before."""
-    for key, url in urls_by_key.items():
-        catalog.remember_playlist_url(key, url)
-    new = [k for k in urls_by_key if not instance.has_dynamic_partition(PLAYLISTS, k)]
-    if new:
-        instance.add_dynamic_partitions(PLAYLISTS, new)
-    return new
-
-
-def unregister_playlists(instance: DagsterInstance, keys: Iterable[str]) -> None:
-    """Drop the playlists' partitions; the catalog, Notion and the files keep everything."""
-    for key in keys:
-        if instance.has_dynamic_partition(PLAYLISTS, key):
-            instance.delete_dynamic_partition(PLAYLISTS, key)
-
-
-def registered_keys(instance: DagsterInstance) -> list[str]:
-    """Every registered playlist's key, sorted."""
-    return sorted(instance.get_dynamic_partitions(PLAYLISTS))

@@ -1,0 +1,102 @@
+"""Dagster's SQLite storage, with steps that wait for a pool slot without burning a core.
+
+A step whose pool is full asks for a slot again and again: Dagster's executors call
+the storage's `claim_concurrency_slot` from their main loop and, between two asks,
+loop without sleeping (`interval_to_next_pending_claim_check` never returns more than
+0 in dagster 1.13), so a run waiting for a slot held by a long step keeps a core at
+100 %. This storage paces the asking instead: a claim that is refused sleeps a moment
+before answering and tells the executor to ask again at once, so the executor's loop
+sleeps in the storage. It also says, once per step, which pool it waits for and who
+holds it. Configured by dagster.yaml (`storage: custom:`), the documented hook for a
+storage class; everything else is Dagster's own SQLite storage.
+
+No public hook exists for this, so the classes below subclass Dagster's private storage
+classes (the `dagster._` imports), written against `WRITTEN_FOR_DAGSTER`; pyproject.toml
+pins Dagster to that minor version and test_packaging.py fails on any other, so an
+upgrade is a decision: check these classes against the new release, then move both.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
+from dagster._serdes import ConfigurableClassData
+from dagster._utils.concurrency import ConcurrencyClaimStatus
+
+# The Dagster minor version these subclasses were written against (see the docstring).
+WRITTEN_FOR_DAGSTER = "1.13"
+# How long a refused claim waits before the executor asks again.
+CLAIM_POLL_SECONDS = 0.5
+
+
+class PatientClaims:
+    """Mixed into an event log storage: refused claims sleep, and say what they wait for."""
+
+    _announced: set[tuple[str, str]]
+
+    def claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
+    ) -> ConcurrencyClaimStatus:
+        status = super().claim_concurrency_slot(  # type: ignore[misc]
+            concurrency_key, run_id, step_key, priority
+        )
+        if status.is_claimed:
+            return status
+        announced = self.__dict__.setdefault("_announced", set())
+        if (run_id, step_key) not in announced:
+            announced.add((run_id, step_key))
+            self._announce(
+                run_id,
+                step_key,
+                f"{step_key}: waiting for a free slot of pool {concurrency_key!r} "
+                f"({self._holders(concurrency_key)})",
+            )
+        time.sleep(CLAIM_POLL_SECONDS)
+        return status.with_sleep_interval(0.0)
+
+    def _announce(self, run_id: str, step_key: str, line: str) -> None:
+        """On the terminal of the process running the run, and in the run's log (UI)."""
+        print(line, file=sys.stderr, flush=True)
+        instance = self._instance if self.has_instance else None  # type: ignore[attr-defined]
+        if instance is None:
+            return
+        run = instance.get_run_by_id(run_id)
+        if run is not None:
+            instance.report_engine_event(line, run, step_key=step_key)
+
+    def _holders(self, pool: str) -> str:
+        info = self.get_concurrency_info(pool)  # type: ignore[attr-defined]
+        held = [f"run {s.run_id} step {s.step_key}" for s in info.claimed_slots]
+        return f"{info.slot_count} slot(s), held by " + (", ".join(held) or "nobody yet")
+
+
+class PatientSqliteEventLogStorage(PatientClaims, SqliteEventLogStorage):
+    """Dagster's SQLite event log with paced slot claims."""
+
+
+class PatientSqliteStorage(DagsterSqliteStorage):
+    """Dagster's default SQLite storage under `base_dir` (the same files), paced claims."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self.base_dir = base_dir
+        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = PatientSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData, config_value: dict
+    ) -> PatientSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)

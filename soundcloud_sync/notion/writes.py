@@ -1,0 +1,307 @@
+"""Writing track pages: create, fill in and link each track's page, unlink the tracks
+that left the playlist, and write the analysis back, many at a time.
+
+Crash safety: every created page is handed to ``on_page`` as soon as Notion answers,
+and pages the caller does not know are always looked up (in bulk) before anything is
+created, so a run killed at any point, even between Notion committing a create and the
+caller recording it, is finished by the next run without duplicates. Two runs of this
+machine creating the same track at once are kept apart by a machine-wide lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .gateway import AmbiguousCreate, NotionError, NotionGateway
+from .locks import MachineLocks
+from .lookup import PageLookup
+from .playlist_pages import MAX_ROUNDS, now_iso
+from .relations import TrackLinks
+from .report import UNREADABLE, KnownPage, TrackResult, readable
+from .schema import (
+    ENRICHMENT_GROUPS,
+    TRACK_GROUPS,
+    ResolvedSchema,
+    differs,
+    encode_all,
+    format_key,
+    owned_values,
+    values_hash,
+)
+
+log = logging.getLogger(__name__)
+
+OnPage = Callable[[TrackResult], None]
+
+
+def page_gone(err: NotionError) -> bool:
+    """The page no longer exists for us: deleted, unshared, or in the trash."""
+    return err.status == 404 or (err.status == 400 and "archived" in str(err))
+
+
+class TrackWriter:
+    """Writes Music Tracks pages, handed the resolved schema and the collaborators that
+    find pages (`PageLookup`) and link them (`TrackLinks`)."""
+
+    def __init__(
+        self,
+        gateway: NotionGateway,
+        locks: MachineLocks,
+        tracks: ResolvedSchema,
+        lookup: PageLookup,
+        links: TrackLinks,
+        callback_lock: threading.Lock | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.locks = locks
+        self.tracks = tracks
+        self.lookup = lookup
+        self.links = links
+        self._callback_lock = callback_lock or threading.Lock()
+
+    def _emit(self, on_page: OnPage | None, result: TrackResult) -> None:
+        """``on_page`` one call at a time, from whichever worker thread settled it."""
+        if on_page is not None:
+            with self._callback_lock:
+                on_page(result)
+
+    def sync(
+        self,
+        rows: Mapping[int, Mapping[str, Any]],
+        known: Mapping[int, KnownPage],
+        playlist_page_id: str | None,
+        dry_run: bool,
+        max_concurrent: int,
+        on_page: Callable[[TrackResult], None] | None,
+        warnings: list[str],
+    ) -> dict[int, TrackResult]:
+        values = {sid: owned_values(self.tracks, row, TRACK_GROUPS) for sid, row in rows.items()}
+        hashes = {sid: values_hash(v) for sid, v in values.items()}
+        results: dict[int, TrackResult] = {}
+        jobs: list[tuple[str, int, Any]] = []
+        unknown: list[int] = []
+        lost: dict[int, str] = {}  # why the last try of a track went round again
+        sent: set[int] = set()  # creates whose answer was lost: a page found is ours
+        for sid in rows:
+            k = known.get(sid)
+            if k is None and not readable(rows[sid]):
+                # nothing to find it by but its id, nothing to make a page of: no request
+                results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
+            elif k is None:
+                unknown.append(sid)
+            elif k.linked and k.hash == hashes[sid]:
+                results[sid] = TrackResult(sid, "skipped", k.page_id, hashes[sid], True)
+            else:
+                jobs.append(("known", sid, k))
+
+        def run(job: tuple[str, int, Any]) -> tuple[int, TrackResult | None]:
+            kind, sid, data = job
+            try:
+                result = self._job(
+                    kind, sid, data, rows[sid], values[sid], hashes[sid], playlist_page_id, dry_run
+                )
+                if kind == "found" and sid in sent:
+                    result.status = "created"  # this run made it; only the answer was lost
+            except AmbiguousCreate as err:
+                log.info("create of SoundCloud id %s lost its answer; looking it up", sid)
+                warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
+                lost[sid] = str(err)
+                sent.add(sid)
+                return sid, None
+            except NotionError as err:
+                if kind != "create" and page_gone(err):
+                    lost[sid] = str(err)
+                    return sid, None  # stale page id (deleted or trashed): look it up again
+                result = TrackResult(sid, "error", getattr(data, "page_id", None), message=str(err))
+            except Exception as err:
+                result = TrackResult(sid, "error", message=f"{type(err).__name__}: {err}")
+            if not dry_run:
+                self._emit(on_page, result)
+            return sid, result
+
+        rounds = 0
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            while jobs or unknown:
+                rounds += 1
+                if unknown:
+                    found = self.lookup.find({sid: rows[sid] for sid in unknown}, warnings)
+                    for sid in unknown:
+                        if sid in found:
+                            jobs.append(("found", sid, found[sid]))
+                        elif readable(rows[sid]):
+                            jobs.append(("create", sid, None))
+                        else:  # a page found before, now lost again: nothing to create
+                            results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
+                    unknown = []
+                retry: list[int] = []
+                for sid, result in pool.map(run, jobs):
+                    if result is None:
+                        retry.append(sid)
+                    else:
+                        results[sid] = result
+                jobs = []
+                if retry and rounds >= MAX_ROUNDS:
+                    for sid in retry:
+                        results[sid] = TrackResult(
+                            sid,
+                            "error",
+                            message=f"{lost.get(sid, 'no answer')} (gave up after {MAX_ROUNDS} "
+                            "tries, each checked first: no page was made twice)",
+                        )
+                        if not dry_run:
+                            self._emit(on_page, results[sid])
+                    break
+                unknown = retry
+        for sid, result in results.items():
+            result.title = rows[sid].get("title")
+            if not dry_run and result.status != "unreadable" and not result.page_id:
+                result.status, result.message = "error", result.message or "no page after sync"
+        return results
+
+    def _job(
+        self,
+        kind: str,
+        sid: int,
+        data: Any,
+        row: Mapping[str, Any],
+        values: dict[str, Any],
+        props_hash: str,
+        playlist_page_id: str | None,
+        dry_run: bool,
+    ) -> TrackResult:
+        if kind == "create":
+            return self._create(sid, row, values, props_hash, playlist_page_id, dry_run)
+        if kind == "known":
+            page_id, linked = data.page_id, data.linked
+            send = values if data.hash != props_hash else {}
+        else:  # found by lookup: compare with what the page holds now
+            page_id = data["id"]
+            send = values if differs(self.tracks, values, data) else {}
+            rel = (data.get("properties") or {}).get(self.tracks.props["playlists"].name) or {}
+            # a truncated list (has_more) without us: the locked write reads it in full
+            linked = playlist_page_id in [r["id"] for r in rel.get("relation") or []]
+        if playlist_page_id is None or linked:  # no relation change needed (or possible)
+            if send and not dry_run:
+                self.gateway.update_page(page_id, encode_all(self.tracks, send))
+            return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, linked)
+        wrote, changed = self.links.write(page_id, playlist_page_id, True, send, dry_run)
+        status = "updated" if wrote else "skipped"
+        return TrackResult(sid, status, page_id, props_hash, True, link_changed=changed)
+
+    def _create(
+        self,
+        sid: int,
+        row: Mapping[str, Any],
+        values: dict[str, Any],
+        props_hash: str,
+        playlist_page_id: str | None,
+        dry_run: bool,
+    ) -> TrackResult:
+        linked = playlist_page_id is not None
+        if dry_run:
+            return TrackResult(sid, "created", None, props_hash, linked, link_changed=linked)
+        ds = self.tracks.data_source_id
+        # the catalog's own ids (below zero) differ between catalogs: a recording known
+        # only from Spotify is remembered by its Spotify id
+        ident: object = (
+            f"spotify:{row['spotify_id']}" if sid <= 0 and row.get("spotify_id") else sid
+        )
+        with self.locks.hold("create", f"{ds}:{ident}"):
+            other = self.locks.created_page(ds, ident)
+            if other is not None:
+                # another run on this machine created it a moment ago: fill in and link
+                try:
+                    return self._job(
+                        "known",
+                        sid,
+                        KnownPage(other),
+                        row,
+                        values,
+                        props_hash,
+                        playlist_page_id,
+                        dry_run,
+                    )
+                except NotionError as err:
+                    if not page_gone(err):
+                        raise
+                    self.locks.forget_created(ds, ident)  # trashed since: create it anew
+            body = encode_all(self.tracks, values)
+            extra = owned_values(
+                self.tracks, {"added_at": row.get("added_at") or now_iso()}, ("create",)
+            )
+            body.update(encode_all(self.tracks, extra))
+            if playlist_page_id:
+                body[self.tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
+            page = self.gateway.create_page(ds, body)
+            self.locks.record_created(ds, ident, page["id"])
+            return TrackResult(sid, "created", page["id"], props_hash, linked, link_changed=linked)
+
+    def unlink(
+        self,
+        removed: Mapping[int, str | None],
+        playlist_page_id: str | None,
+        dry_run: bool,
+        max_concurrent: int,
+        warnings: list[str],
+    ) -> list[TrackResult]:
+        if not removed or not playlist_page_id:
+            return []
+        pages = {sid: pid for sid, pid in removed.items() if pid}
+        unknown = {sid: {"soundcloud_id": sid} for sid, pid in removed.items() if not pid}
+        if unknown:
+            for sid, page in self.lookup.find(unknown, warnings).items():
+                pages[sid] = page["id"]
+
+        def run(item: tuple[int, str]) -> TrackResult:
+            sid, page_id = item
+            try:
+                wrote, _ = self.links.write(page_id, playlist_page_id, False, {}, dry_run)
+            except NotionError as err:
+                return TrackResult(sid, "error", page_id, message=str(err))
+            return TrackResult(sid, "unlinked" if wrote else "skipped", page_id, linked=False)
+
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            return list(pool.map(run, sorted(pages.items())))
+
+    def enrich(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        key_notation: str,
+        *,
+        dry_run: bool,
+        max_concurrent: int,
+        on_page: OnPage | None,
+    ) -> list[TrackResult]:
+        """Write analysis values to the pages whose values changed (see
+        `NotionCatalogSync.update_enrichment`); Key in ``key_notation``."""
+
+        def run(row: Mapping[str, Any]) -> TrackResult:
+            sid = int(row.get("soundcloud_id") or 0)
+            values = owned_values(self.tracks, enrichment_row(row, key_notation), ENRICHMENT_GROUPS)
+            new_hash = values_hash(values)
+            page_id = row.get("page_id")
+            if not page_id:
+                return TrackResult(sid, "error", None, message="no Notion page id")
+            if not values or row.get("enrichment_hash") == new_hash:
+                return TrackResult(sid, "skipped", page_id, new_hash)
+            try:
+                if not dry_run:
+                    self.gateway.update_page(page_id, encode_all(self.tracks, values))
+            except NotionError as err:
+                return TrackResult(sid, "error", page_id, message=str(err))
+            result = TrackResult(sid, "updated", page_id, new_hash)
+            if not dry_run:
+                self._emit(on_page, result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
+            return list(pool.map(run, rows))
+
+
+def enrichment_row(row: Mapping[str, Any], key_notation: str) -> dict[str, Any]:
+    """The row with Key written in the user's notation (NOTION_KEY_NOTATION)."""
+    return {**row, "key": format_key(row.get("key"), row.get("camelot"), key_notation)}
