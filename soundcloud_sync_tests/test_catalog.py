@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
 from soundcloud_sync.catalog.schema import migrate
@@ -175,6 +175,123 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.playlist("dj/sets/mix")["listing_explained"] is True
     catalog.record_playlist(_playlist([1, 2, 3]))
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
+
+
+def test_a_catalog_of_the_djay_branch_upgrades(tmp_path) -> None:
+    """The djay branch numbered its step 9 (djay's columns) before `key` (9) and
+    `added_at` (10) landed: its catalog says 9 and still has `musical_key`. It upgrades
+    to today's tables with every value kept."""
+    url = f"sqlite:///{tmp_path / 'djay.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like the djay branch's 9
+        conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+        conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
+        conn.execute(text("UPDATE catalog_meta SET value = '9' WHERE key = 'schema_version'"))
+        conn.execute(
+            text(
+                "INSERT INTO tracks (soundcloud_id, title, tempo, musical_key, djay_title_id, "
+                "djay_manual_tempo) VALUES (7, 'Night Drive', 124.0, 'A minor', 't7', 126.0)"
+            )
+        )
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+    engine.dispose()
+    catalog = Catalog(url)
+    row = catalog.tracks_by_id([7])[7]
+    assert "musical_key" not in row
+    assert (row["key"], row["djay_title_id"], row["djay_manual_tempo"]) == ("A minor", "t7", 126.0)
+    catalog.record_playlist(_playlist([7]))  # memberships have added_at again
+    assert "added_at" in catalog.playlist_tracks("dj/sets/mix").columns
+
+
+def _all_rows(conn) -> dict[str, list[dict]]:
+    """Every row of every catalog table, in key order: what an upgrade must keep."""
+    names = inspect(conn).get_table_names()
+    return {
+        name: [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {name} ORDER BY 1, 2"))]
+        for name in names
+    }
+
+
+def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_path) -> None:
+    """A catalog of version 10 (the release before djay) gains djay's columns and their
+    unique index; every row of every table keeps every value, the new columns start
+    empty, and the next run finds its tracks, links and picks as they were."""
+    from soundcloud_sync.catalog.schema import DJAY_COLUMNS, _v11_djay
+
+    url = f"sqlite:///{tmp_path / 'v10.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like version 10's
+        conn.execute(text("DROP INDEX ix_tracks_djay_title_id"))
+        for column in DJAY_COLUMNS:
+            conn.execute(text(f'ALTER TABLE tracks DROP COLUMN "{column}"'))
+        conn.execute(text("UPDATE catalog_meta SET value = '10' WHERE key = 'schema_version'"))
+        # what a release of version 10 wrote: a SoundCloud track measured, converted and
+        # linked in Notion, a recording known only from Spotify, a playlist, a pick
+        conn.execute(
+            text(
+                "INSERT INTO playlists (key, url, registered, title, track_count, "
+                "notion_page_id, source) VALUES ('dj/sets/mix', "
+                "'https://soundcloud.com/dj/sets/mix', 1, 'Mix', 2, 'page-mix', 'soundcloud')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tracks (soundcloud_id, title, artist, tags, files, tempo, "
+                '"key", camelot, key_confidence, duration_s, lufs, analysis_version, '
+                "notion_page_id, enrichment_hash, dj_track_id, isrc) VALUES "
+                "(7, 'Night Drive', 'DJ', '[\"deep house\"]', '{\"aiff\": \"a/7.aiff\"}', "
+                "124.0, 'A minor', '8A', 0.8, 301.5, -8.2, '4', 'page-7', 'h7', 1, 'GBX1')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tracks (soundcloud_id, title, spotify_id, spotify_url) VALUES "
+                "(-1, 'Only on Spotify', 'sp1', 'https://open.spotify.com/track/sp1')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (playlist_key, soundcloud_id, position, first_seen_at, "
+                "last_seen_at, added_at, notion_linked) VALUES "
+                "('dj/sets/mix', 7, 1, 'a', 'b', '2026-01-01T00:00:00Z', 1), "
+                "('dj/sets/mix', -1, 2, 'a', 'b', NULL, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO picks (playlist_key, url, resolve_url, soundcloud_id, position, "
+                "added_at) VALUES ('dj/singles', 'https://soundcloud.com/dj/night-drive', "
+                "'https://soundcloud.com/dj/night-drive', 7, 1, 'a')"
+            )
+        )
+        before = _all_rows(conn)
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v11_djay(conn)  # a second time changes nothing
+        after = _all_rows(conn)
+        indexes = {i["name"]: i for i in inspect(conn).get_indexes("tracks")}
+    engine.dispose()
+
+    assert indexes["ix_tracks_djay_title_id"]["unique"]
+    assert {name: len(rows) for name, rows in after.items()} == {
+        name: len(rows) for name, rows in before.items()
+    }
+    assert [r for r in before["tracks"] if r["soundcloud_id"] == 7]  # rows were there
+    for name, rows in before.items():
+        if name == "catalog_meta":
+            continue
+        for old, new in zip(rows, after[name], strict=True):
+            assert {c: new[c] for c in old} == old, name
+    assert all(r[c] is None for r in after["tracks"] for c in DJAY_COLUMNS)
+
+    catalog = Catalog(url)
+    row = catalog.tracks_by_id([7])[7]
+    assert (row["key"], row["tempo"], row["notion_page_id"]) == ("A minor", 124.0, "page-7")
+    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True, False]
+    assert catalog.picks("dj/singles") == [("https://soundcloud.com/dj/night-drive", 7)]
 
 
 def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:

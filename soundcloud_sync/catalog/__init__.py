@@ -1,6 +1,14 @@
 """The local state store behind incremental sync (SQLite by default, any SQLAlchemy URL)."""
 
-from .rows import AUDIO_ON_DISK, audio_file, display_name, joined_at, parse_time
+from .rows import (
+    AUDIO_ON_DISK,
+    audio_file,
+    display_name,
+    effective_tempo,
+    joined_at,
+    parse_time,
+    tempo_source,
+)
 from .schema import SCHEMA_VERSION
 from .store import Catalog, MembershipChange, ids_hash, utc_now
 
@@ -11,8 +19,10 @@ __all__ = [
     "MembershipChange",
     "audio_file",
     "display_name",
+    "effective_tempo",
     "ids_hash",
     "joined_at",
     "parse_time",
+    "tempo_source",
     "utc_now",
 ]

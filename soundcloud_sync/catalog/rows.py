@@ -1,5 +1,5 @@
 """What the catalog's rows mean, decided once for every step that reads them: a
-playlist's name, and which file on disk is a track's audio."""
+playlist's name, which file on disk is a track's audio, and which tempo is a track's."""
 
 from __future__ import annotations
 
@@ -18,6 +18,23 @@ def display_name(playlist: Mapping[str, Any]) -> str | None:
     service's title. Its Notion page, the files' album, the Eagle folder and the DJ
     exports all show this one."""
     return playlist.get("name_override") or playlist.get("title")
+
+
+# where a track's tempo came from (Notion's Tempo Source)
+MANUAL, ANALYSIS = "djay (manual)", "analysis"
+
+
+def effective_tempo(row: Mapping[str, Any]) -> float | None:
+    """The tempo the catalog stands by: the DJ's correction in djay over our measurement
+    (Notion's Tempo, the file tags and the DJ exports all show this one)."""
+    return row.get("djay_manual_tempo") or row.get("tempo")
+
+
+def tempo_source(row: Mapping[str, Any]) -> str | None:
+    """Where `effective_tempo` came from."""
+    if row.get("djay_manual_tempo"):
+        return MANUAL
+    return ANALYSIS if row.get("tempo") else None
 
 
 def audio_file(track: Mapping[str, Any], formats: Sequence[str] | None = None) -> str | None:

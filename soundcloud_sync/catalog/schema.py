@@ -141,6 +141,20 @@ tracks = Table(
     Column("spotify_url", Text),
     # when SoundCloud was last searched for a recording known only from Spotify
     Column("soundcloud_searched_at", String(32)),
+    # djay Pro: the recording's titleID there (unique index: v9) and what djay knows
+    # about it (see steps.djay); djay_manual_tempo is the DJ's correction of our tempo
+    Column("djay_title_id", String(64)),
+    Column("djay_source_uri", Text),
+    Column("djay_tempo", Float),
+    Column("djay_manual_tempo", Float),
+    Column("djay_key", String(16)),
+    Column("djay_camelot", String(4)),
+    Column("djay_play_count", Integer),
+    Column("djay_last_played", String(32)),
+    Column("djay_rating", Integer),
+    Column("djay_color", Integer),
+    Column("djay_playlists", JSON),
+    Column("djay_notion_hash", String(64)),  # the djay facts last written to its page
 )
 
 memberships = Table(
@@ -269,6 +283,28 @@ def _v10_membership_added_at(conn: Connection) -> None:
     _add_missing_columns(conn, memberships, ["added_at"])
 
 
+DJAY_COLUMNS = [
+    "djay_title_id", "djay_source_uri", "djay_tempo", "djay_manual_tempo", "djay_key",
+    "djay_camelot", "djay_play_count", "djay_last_played", "djay_rating", "djay_color",
+    "djay_playlists", "djay_notion_hash",
+]  # fmt: skip
+
+
+def _v11_djay(conn: Connection) -> None:
+    """A recording's djay Pro identity and facts (play count, the DJ's own tempo…).
+
+    The djay branch shipped this step as its version 9: a catalog it made says 9 but
+    has neither the ``key`` rename nor ``added_at`` (nor has a version 9 made by the
+    seed branch, whose 9 was ``added_at``). Those steps check first, so they run again.
+    """
+    _v9_key_column(conn)
+    _v10_membership_added_at(conn)
+    _add_missing_columns(conn, tracks, DJAY_COLUMNS)
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_djay_title_id ON tracks (djay_title_id)")
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -283,6 +319,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v8_picks,
     _v9_key_column,
     _v10_membership_added_at,
+    _v11_djay,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

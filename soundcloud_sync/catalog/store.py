@@ -35,7 +35,7 @@ from ..sources.models import Availability, Playlist, Source, Track, ids_hash
 from ..sqlite_wal import enable_wal
 from .listing import ListingVerdict, explain_listing
 from .rows import AUDIO_ON_DISK
-from .schema import memberships, migrate, picks, playlists, tracks
+from .schema import DJAY_COLUMNS, memberships, migrate, picks, playlists, tracks
 
 TRACK_FIELDS = (
     "title", "artist", "uploader", "url", "duration_ms", "genre", "tags", "isrc", "album",
@@ -318,6 +318,8 @@ class Catalog:
     def _write_tracks(conn: Connection, playlist: Playlist, now: str) -> None:
         """Upsert the listing's tracks. A Spotify listing only adds its identity to a
         row another service made; rows it made itself it keeps up to date."""
+        if playlist.source == Source.DJAY:
+            return  # the djay sync wrote its recordings' rows (catalog.djay)
         ids = [_catalog_id(t) for t in playlist.tracks]
         known = {
             r.soundcloud_id: r
@@ -381,6 +383,9 @@ class Catalog:
             "spotify_url": keep.spotify_url or old.spotify_url,
             "first_seen_at": min(t for t in (keep.first_seen_at, old.first_seen_at) if t),
         }
+        for column in DJAY_COLUMNS:  # what djay knows about the recording moves too
+            if getattr(keep, column) is None:
+                values[column] = getattr(old, column)
         if not keep.notion_page_id:  # the page made from Spotify becomes this one's
             values.update(notion_page_id=old.notion_page_id, notion_hash=old.notion_hash)
         for member in conn.execute(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import Catalog, audio_file, utc_now
+from ..catalog import Catalog, audio_file, effective_tempo, utc_now
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -254,7 +254,7 @@ def write_library_files(
         sid = int(track["soundcloud_id"])
         tags = TrackTags(
             title=track.get("title"), artist=track.get("artist"), album=album,
-            genre=track.get("genre"), tempo=track.get("tempo"), key=track.get("key"),
+            genre=track.get("genre"), tempo=effective_tempo(track), key=track.get("key"),
             camelot=track.get("camelot"), isrc=track.get("isrc"), url=track.get("url"),
             soundcloud_id=sid, track_number=track.get("position"),
             artwork=fetch_artwork(track.get("artwork_url"), artwork_dir, sid, proxy=proxy),

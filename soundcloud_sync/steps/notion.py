@@ -10,10 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import AUDIO_ON_DISK, Catalog, display_name, joined_at, utc_now
+from ..catalog import (
+    AUDIO_ON_DISK,
+    Catalog,
+    display_name,
+    effective_tempo,
+    joined_at,
+    utc_now,
+)
 from ..errors import SoundCloudSyncError
 from ..notion.report import readable
-from ..sources import Playlist, SpotifyPlaylistRef, parse_playlist_url
+from ..sources import DjayPlaylistRef, Playlist, SpotifyPlaylistRef, parse_playlist_url
 from .progress import Progress
 from .rows import records
 
@@ -25,10 +32,12 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
     """The playlist as the Notion sync wants it (public URL: never the secret token;
     a Spotify playlist's URL goes to its own property)."""
     url = parse_playlist_url(playlist_row["url"]).public_url
-    spotify = isinstance(parse_playlist_url(playlist_row["key"]), SpotifyPlaylistRef)
+    ref = parse_playlist_url(playlist_row["key"])
+    spotify = isinstance(ref, SpotifyPlaylistRef)
     return {
         "key": playlist_row["key"],
-        "url": None if spotify else url,
+        # a djay playlist has no address: its page is found by its name
+        "url": None if spotify or isinstance(ref, DjayPlaylistRef) else url,
         "spotify_url": url if spotify else None,
         "name": display_name(playlist_row),
         "curator": playlist_row.get("curator"),
@@ -418,7 +427,7 @@ def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
                 "soundcloud_id": t["soundcloud_id"],
                 "page_id": t["notion_page_id"],
                 "enrichment_hash": t.get("enrichment_hash"),
-                "tempo": t.get("tempo"),
+                "tempo": effective_tempo(t),  # the DJ's correction in djay wins
                 "key": t.get("key"),
                 "camelot": t.get("camelot"),
                 "key_confidence": t.get("key_confidence"),
