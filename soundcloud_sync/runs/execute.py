@@ -72,7 +72,6 @@ def run_sync(
     for a caller's program. Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
-    local = settings.executor != "celery"
     from ..definitions import sync_playlist_job_def
 
     job_def = job_def or sync_playlist_job_def
@@ -110,15 +109,7 @@ def run_sync(
                 run_config={
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
                     "ops": {name: {"config": dict(c)} for name, c in (ops_config or {}).items()},
-                    **(
-                        {
-                            "execution": {
-                                "config": {"in_process": in_process, "capture_logs": capture_logs}
-                            }
-                        }
-                        if local
-                        else {}
-                    ),
+                    **_execution_config(settings, in_process, capture_logs),
                 },
             ) as result,
         ):
@@ -143,7 +134,7 @@ def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api")
             tags={"soundcloud_sync/origin": origin, **worker_tags()},
             run_config={
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                "execution": {"config": {"in_process": True}},
+                **_execution_config(settings, in_process=True, capture_logs=False),
             },
         ) as result,
     ):
@@ -151,6 +142,13 @@ def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api")
 
 
 DJAY_TURN = "djay"  # the lock djay syncs take turns on (no playlist has this key)
+
+
+def _execution_config(settings: Settings, in_process: bool, capture_logs: bool) -> dict[str, Any]:
+    """The local executor's options; Celery's executor takes none of them."""
+    if settings.executor == "celery":
+        return {}
+    return {"execution": {"config": {"in_process": in_process, "capture_logs": capture_logs}}}
 
 
 def _outcome(run_id: str, success: bool, events: Sequence[DagsterEvent]) -> RunOutcome:
