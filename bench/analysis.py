@@ -6,8 +6,11 @@
     python bench/analysis.py --measured     # reuse cached measurements (tuning: no CPU figure)
 
 The set is ``soundcloud_sync_tests.corpus``: tracker modules and MIDI files from Debian
-packages (their files state tempo and key) and the style set (scores in eleven styles
-rendered by FluidSynth, every key, with and without drums). Every track with a stated
+packages (their files state tempo and key), the style set (scores in eleven styles
+rendered by FluidSynth, every key, with and without drums) and the key set (56 scores
+played the ways that make a key hard to read: a bass on the fifth, dominant-heavy loops,
+relative major/minor loops, modes, pentatonic leads, bright timbres, drum-heavy mixes;
+a table per challenge and one for the whole key set). Every track with a stated
 truth is scored, whatever the other analyzers say. Recorded soundtracks, which state no
 truth, get a table of their own: how often each analyzer agrees with essentia.
 
@@ -57,8 +60,8 @@ LO, HI = 70.0, 180.0
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-# Bump when measure() changes, so --measured does not reuse stale measurements.
-MEASURE_CACHE = "m3"
+# Bump when measure() changes, so --measured does not reuse stale measurements (m4: soxr).
+MEASURE_CACHE = "m4"
 
 
 @dataclass
@@ -352,7 +355,10 @@ def main() -> int:
     exact = [r for r in rows if r.tempo_ref or r.key_ref]
     groups = [("exact-truth set", exact),
               ("tuning part", [r for r in exact if not r.rec.held_out]),
-              ("held-out part", [r for r in exact if r.rec.held_out])]  # fmt: skip
+              ("held-out part", [r for r in exact if r.rec.held_out]),
+              ("style set", [r for r in exact if r.rec.source.startswith("styles/")
+                             and not r.rec.style.startswith("key: ")]),
+              ("key set", [r for r in exact if r.rec.style.startswith("key: ")])]  # fmt: skip
     groups += [(f"style: {s}", [r for r in exact if r.rec.style == s])
                for s in dict.fromkeys(r.rec.style for r in exact)]  # fmt: skip
     for title, group in groups:

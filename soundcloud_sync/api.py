@@ -231,6 +231,37 @@ def sync_progress() -> tuple[list[dict[str, Any]], Any]:
         return status_rows(instance, catalog_for(settings).status(keys), keys)
 
 
+def space_plan(urls: list[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """The disk space the audio of these playlists (all registered: a backfill's) still
+    needs per format, what is free where it goes, and the playlists not listed yet
+    (their tracks are known after their first listing). ``settings``: the caller's
+    (the CLI's), else read from the environment."""
+    from .audio.space import plan_space
+    from .runs import registered_keys
+
+    settings = settings or _settings()
+    if urls:
+        keys = [ref.key for ref in playlist_refs(urls, settings)]
+    else:
+        with local_instance(settings.dagster_home) as instance:
+            keys = registered_keys(instance)
+    catalog = catalog_for(settings)
+    tracks: dict[int, dict[str, Any]] = {}
+    unlisted = []
+    for key in keys:
+        rows = records(catalog.playlist_tracks(key))
+        if not rows:
+            unlisted.append(key)
+        tracks.update({int(r["soundcloud_id"]): r for r in rows})  # a shared track once
+    plan = plan_space(
+        tracks.values(),
+        settings.audio_formats,
+        downloads=settings.home / "downloads",
+        library=settings.library_dir,
+    )
+    return {**plan.to_dict(), "lines": plan.lines(), "not_listed_yet": unlisted}
+
+
 def run_playlist(
     url: str,
     asset_keys: tuple[str, ...] | None,
@@ -560,9 +591,9 @@ def failed_run_stats(
     outcome: RunOutcome,
     audio_formats: tuple[str, ...] | None = None,
 ) -> dict[str, Any] | None:
-    """The stats of a run whose Notion step failed after writing what it could (they
-    name each track left without a page), else None."""
-    if outcome.success or "notion_track_pages" not in outcome.steps_failed:
+    """The stats of a run whose Notion or file step failed after writing what it could
+    (they name each track left without a page or a file), else None."""
+    if outcome.success or not set(outcome.steps_failed) & {"notion_track_pages", *FILE_STEPS}:
         return None
     return playlist_stats(catalog_for(settings), key, outcome, audio_formats=audio_formats)
 
@@ -598,8 +629,8 @@ def playlist_stats(
         "tracks_skipped": counts["skipped"],
         "tracks_updated": counts["updated"] + counts["linked"],
         "tracks_unlinked": counts["unlinked"],
-        "errors": counts["errors"],
-        "failed_tracks": reported.get("failed_tracks") or [],
+        "errors": counts["errors"] + len(unwritten := _unwritten_files(outcome)),
+        "failed_tracks": [*(reported.get("failed_tracks") or []), *unwritten],
         "unreadable": counts["unreadable"],
         "unreadable_tracks": reported.get("unreadable_tracks") or [],
         "tracks_left_out": counts["left_out"],
@@ -616,7 +647,40 @@ def playlist_stats(
         stats["skipped_entries"] = outcome.materialized["playlist_tracks"]["skipped"]
     if audio_formats:  # the audio chain ran
         stats.update(_audio_stats(tracks, audio_formats))
+        stats.update(_request_stats(outcome))
     return stats
+
+
+def _request_stats(outcome: RunOutcome | None) -> dict[str, Any]:
+    """The run's api-v2 requests (the listing's, the downloads') and the tracks yt-dlp
+    fetched where the one-request path failed: what a budget is spent on."""
+    steps = (outcome.materialized if outcome else {}) | (
+        outcome.failure_metadata if outcome else {}
+    )
+    listing = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
+    downloads = steps.get("audio_files") or {}
+    return {
+        "soundcloud_requests": {
+            "listing": listing.get("soundcloud_requests", 0),
+            "download": downloads.get("soundcloud_requests", 0),
+        },
+        "ytdlp_fallbacks": downloads.get("ytdlp_fallbacks", 0),
+    }
+
+
+# The steps that write audio files: all or an error, as the Notion step.
+FILE_STEPS = ("audio_files", "library_files")
+
+
+def _unwritten_files(outcome: RunOutcome | None) -> list[dict[str, Any]]:
+    """The tracks a file step could not write (disk full, read-only…), with the reason."""
+    if outcome is None:
+        return []
+    return [
+        track
+        for step in FILE_STEPS
+        for track in (outcome.failure_metadata.get(step) or {}).get("failed_tracks") or []
+    ]
 
 
 def _spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:

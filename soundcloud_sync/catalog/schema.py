@@ -155,6 +155,8 @@ tracks = Table(
     Column("djay_color", Integer),
     Column("djay_playlists", JSON),
     Column("djay_notion_hash", String(64)),  # the djay facts last written to its page
+    # where the audio is (sources.streams): a download then costs one api-v2 request
+    Column("transcodings", JSON),
 )
 
 memberships = Table(
@@ -305,6 +307,18 @@ def _v11_djay(conn: Connection) -> None:
     )
 
 
+def _v12_transcodings(conn: Connection) -> None:
+    """Each track's transcodings, as its listing gave them: a download asks for one
+    stream URL instead of resolving the track again.
+
+    The budget branch shipped this column under other numbers: its catalogs say 9 (with
+    ``musical_key`` and no ``added_at``) or 11 (without djay's columns). The earlier
+    steps check first, so `_v11_djay` (which also renames the key and adds ``added_at``)
+    runs again here."""
+    _v11_djay(conn)
+    _add_missing_columns(conn, tracks, ["transcodings"])
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -320,6 +334,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v9_key_column,
     _v10_membership_added_at,
     _v11_djay,
+    _v12_transcodings,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -40,7 +40,7 @@ from .schema import DJAY_COLUMNS, memberships, migrate, picks, playlists, tracks
 TRACK_FIELDS = (
     "title", "artist", "uploader", "url", "duration_ms", "genre", "tags", "isrc", "album",
     "artwork_url", "created_at", "last_modified", "policy", "monetization_model",
-    "downloadable", "availability",
+    "downloadable", "availability", "transcodings",
 )  # fmt: skip
 
 
