@@ -185,15 +185,15 @@ def test_a_run_after_an_audit_in_the_same_process_reads_the_settings_of_its_mome
     soundcloud_emulator: SoundCloudEmulator,
 ) -> None:
     """A script (or the in-process CLI) audits, then the user points SoundCloud elsewhere:
-    the next run's steps must not fork from a server the audit left with the old settings."""
+    the next run must read the settings of its moment, nothing the audit left behind."""
     audited = soundcloud_emulator.add_playlist("selector", "audited-first", 1)
     _, synced = api.run_playlist(audited.url, api.NOTION_ASSETS, api._settings(), in_process=True)
     assert synced.success, synced.failure
-    assert all(api.audit_playlist(audited.url).values())  # its steps in processes
+    assert all(api.audit_playlist(audited.url).values())
     with SoundCloudEmulator() as moved:  # SoundCloud reached through another proxy now
         monkeypatch.setenv("SOUNDCLOUD_PROXY", moved.proxy_url)
         monkeypatch.setenv("SOUNDCLOUD_CLIENT_ID", moved.client_id)
         after = moved.add_playlist("selector", "after-the-audit", 1)
-        stats = api.sync_playlist_to_notion(after.url)  # its steps in processes too
+        stats = api.sync_playlist_to_notion(after.url)
         assert moved.api_requests > 0  # read from where SoundCloud is now
     assert (stats["total_tracks"], stats["errors"], stats["sync_status"]) == (1, 0, "Synced")

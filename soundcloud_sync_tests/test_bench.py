@@ -26,6 +26,7 @@ QUICK_RUNS = [
     (["analysis.py"], r"^\| 0\.8-1\.0 \| .+ \| .+ \|$"),  # accuracy by confidence
     (["audio_pipeline.py"], r"^\| eagle import \| [\d.]+ \| 2 items \|$"),
     (["download_requests.py"], r"^api-v2 requests per downloaded track, whole sync: [\d.]+$"),
+    (["run_cost.py"], r"^fixed cost per run \(intercept\): \S+ CPU-s; per audio minute"),
     (["resync.py"], r"^\| 1 tracks, whole chain \|"),
     (["reanalysis.py"], r"^\| reanalyze --force \| 1 \| 0 \|"),
     (["scale.py", "sensor"], r"^run requests for unchanged playlists\s+0$"),

@@ -142,6 +142,38 @@ def needs_analysis(
     )
 
 
+def measure_files(
+    paths: list[str],
+    tempo_range: tuple[float, float],
+    genres: list[str | None],
+    workers: int = 2,
+) -> list[Any]:
+    """Measure files in threads of this process, ``workers`` at once, results in order.
+
+    Threads, not a pool of processes: the run's process has librosa imported and its
+    kernels loaded once (seconds of CPU that each worker process paid again), and the
+    decode (ffmpeg), FFTs and matrix products release the GIL. A file that cannot be
+    measured gives a result with its error instead of stopping the others.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..audio.analysis import AnalysisError, AnalysisResult, analyze_file, warm_up
+
+    def one(job: tuple[str, str | None]) -> AnalysisResult:
+        path, genre = job
+        try:
+            return AnalysisResult(path, analyze_file(path, tempo_range, genre))
+        except AnalysisError as exc:
+            return AnalysisResult(path, None, str(exc))
+
+    jobs = list(zip(paths, genres, strict=True))
+    warm_up()  # once, before the threads: numba's kernels are loaded under a lock
+    if workers <= 1 or len(jobs) <= 1:
+        return [one(job) for job in jobs]
+    with ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="analysis") as pool:
+        return list(pool.map(one, jobs))
+
+
 def analyse_audio(
     catalog: Catalog,
     files: list[dict[str, Any]],
@@ -155,7 +187,6 @@ def analyse_audio(
     in this tempo range is not redone (unless ``force``); one measured by an older version
     is, from the same file, never downloaded again. ``tempo_ranges``: each track's own
     range (its playlists'), which wins over the genre's prior and the default range."""
-    from ..audio import analyze_files
     from ..audio.analysis import DEFAULT_TEMPO_RANGE
 
     ranges = tempo_ranges or {}
@@ -181,11 +212,8 @@ def analyse_audio(
                 None if tempo_range else known.get(f["soundcloud_id"], {}).get("genre")
                 for f in group
             ]
-            results = analyze_files(
-                [f["path"] for f in group],
-                max_workers=workers,
-                tempo_range=tempo_range or DEFAULT_TEMPO_RANGE,
-                genres=genres,
+            results = measure_files(
+                [f["path"] for f in group], tempo_range or DEFAULT_TEMPO_RANGE, genres, workers
             )
             for f, result in zip(group, results, strict=True):
                 if result.features is None:
