@@ -251,10 +251,7 @@ class SqliteStore:
         self.path = path
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn().execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT PRIMARY KEY, tat REAL NOT NULL,"
-            " tat_reserved REAL NOT NULL, paused_until REAL NOT NULL)"
-        )
+        self._conn()
 
     def __repr__(self) -> str:
         return str(self.path)
@@ -290,12 +287,18 @@ class SqliteStore:
 
     def _conn(self) -> sqlite3.Connection:
         """One connection per thread (sqlite3 connections are not thread-safe), never
-        one inherited through fork."""
+        one inherited through fork. Each new connection makes the table if it is missing:
+        the file may have been deleted and made again since this store was opened (a lost
+        catalog under a long-running process)."""
         conn = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             enable_wal(conn)
             conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT PRIMARY KEY, tat REAL NOT NULL,"
+                " tat_reserved REAL NOT NULL, paused_until REAL NOT NULL)"
+            )
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
