@@ -15,7 +15,7 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from .catalog import AUDIO_ON_DISK, Catalog, display_name
+from .catalog import Catalog, TrackRow, display_name
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .instance import local_instance
@@ -28,10 +28,8 @@ from .sources import (
     parse_playlist_url,
     registry_url,
 )
-from .steps import audio as audio_steps
 from .steps import listing
 from .steps import notion as notion_steps
-from .steps.rows import records
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -428,7 +426,7 @@ def playlist_stats(
     """The stats object: what the run reported (its assets' metadata), and the catalog's
     state of the playlist after it. Without a run (nothing changed) nothing was written."""
     playlist = catalog.playlist(key) or {}
-    tracks = records(catalog.playlist_tracks(key))
+    tracks = catalog.playlist_rows(key)
     pages = None
     if outcome is not None:  # what the Notion step reported, done or failed part-way
         pages = outcome.materialized.get("notion_track_pages") or outcome.failure_metadata.get(
@@ -437,7 +435,7 @@ def playlist_stats(
     reported = pages or {}
     counts = Counter({k: v for k, v in reported.items() if isinstance(v, int)})
     if outcome is None:  # unchanged: every page the catalog knows was left as it is
-        counts["skipped"] = sum(1 for t in tracks if t.get("notion_page_id"))
+        counts["skipped"] = sum(1 for t in tracks if t.notion_page_id)
     stats: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
         "playlist_name": display_name(playlist),
@@ -450,7 +448,7 @@ def playlist_stats(
         "failed_tracks": reported.get("failed_tracks") or [],
         "unreadable": counts["unreadable"],
         "unreadable_tracks": reported.get("unreadable_tracks") or [],
-        "track_ids": [t["notion_page_id"] for t in tracks if t.get("notion_page_id")],
+        "track_ids": [t.notion_page_id for t in tracks if t.notion_page_id],
         "notion": "synced"
         if pages is not None
         else ("unchanged" if outcome is None else "skipped"),
@@ -478,15 +476,15 @@ def _spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:
     }
 
 
-def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict[str, int]:
+def _audio_stats(tracks: list[TrackRow], formats: tuple[str, ...]) -> dict[str, int]:
     """Where the playlist's audio stands: on disk, measured, in every format, or why not."""
-    status = Counter(t.get("download_status") for t in tracks)
+    status = Counter(t.download_status for t in tracks)
     return {
-        "downloaded": sum(status[s] for s in AUDIO_ON_DISK),
-        "analysed": sum(1 for t in tracks if audio_steps.is_measured(t)),
-        "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
+        "downloaded": sum(1 for t in tracks if t.has_audio),
+        "analysed": sum(1 for t in tracks if t.is_measured),
+        "converted": sum(1 for t in tracks if set(formats) <= set(t.files)),
         "previews": status["preview-only"],
         "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],
-        "no_source": status["no-source"],  # known only from Spotify: nothing to download
+        "no_source": status["no-source"],  # not on SoundCloud: nothing to download
         "download_errors": status["error"],
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import create_engine, text
 
 from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
 from soundcloud_sync.catalog.schema import migrate
-from soundcloud_sync.sources.models import Availability, Playlist, Track
+from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
 
 
 def _playlist(ids: list[int], track_count: int | None = None, key: str = "dj/sets/mix") -> Playlist:
@@ -177,41 +179,99 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
 
 
-def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
-    """A catalog of version 8 keeps every row, value and link: only the column's name
-    changes, so the next run measures nothing again and writes nothing new to Notion."""
-    from soundcloud_sync.catalog.schema import _v9_key_column
-
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+def _catalog_of_version_8(url: str) -> None:
+    """A catalog as release 8 left it: rows keyed by the column ``soundcloud_id`` (negative
+    numbers for recordings known only from Spotify), the key in ``musical_key``; two
+    SoundCloud tracks and one Spotify-only recording, measured, filed, linked in Notion."""
     engine = create_engine(url)
     with engine.begin() as conn:
         migrate(conn)  # today's tables; now make them look like version 8's
+        conn.execute(text("DROP INDEX ix_tracks_soundcloud_id"))
+        conn.execute(text("ALTER TABLE tracks DROP COLUMN soundcloud_id"))
+        conn.execute(text("ALTER TABLE tracks RENAME COLUMN recording_id TO soundcloud_id"))
+        conn.execute(text("ALTER TABLE memberships RENAME COLUMN recording_id TO soundcloud_id"))
         conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
         conn.execute(text("UPDATE catalog_meta SET value = '8' WHERE key = 'schema_version'"))
-        # a measured track, linked in Notion, as a release of version 8 wrote it
         conn.execute(
             text(
-                "INSERT INTO tracks (soundcloud_id, title, tempo, musical_key, camelot, "
-                "analysis_version, notion_page_id, enrichment_hash) VALUES "
-                "(7, 'Night Drive', 124.0, 'A minor', '8A', '3', 'page-7', 'h7')"
+                "INSERT INTO tracks (soundcloud_id, title, url, isrc, tempo, musical_key, camelot, "
+                "analysis_version, analyzed_at, files, notion_page_id, notion_hash, "
+                "enrichment_hash, dj_track_id, spotify_id, first_seen_at) VALUES "
+                "(7, 'Night Drive', 'https://soundcloud.com/dj/night-drive', 'GBAYE2400101', "
+                "124.0, 'A minor', '8A', '3', 'x', '{\"aiff\": \"/lib/a.aiff\"}', 'page-7', "
+                "'h7', 'e7', 1, 'sp7', 'a'), "
+                "(8, 'Low Orbit', 'https://soundcloud.com/dj/low-orbit', NULL, NULL, NULL, NULL, "
+                "NULL, NULL, NULL, 'page-8', 'h8', NULL, 2, NULL, 'b'), "
+                "(-1, 'Ember City', NULL, 'USRC12400999', NULL, NULL, NULL, NULL, NULL, NULL, "
+                "'page-e', 'he', NULL, 3, 'spE', 'c')"
             )
         )
         conn.execute(
             text(
                 "INSERT INTO memberships (playlist_key, soundcloud_id, position, first_seen_at, "
-                "last_seen_at, notion_linked) VALUES ('dj/sets/mix', 7, 1, 'a', 'b', 1)"
+                "last_seen_at, notion_linked) VALUES ('dj/sets/mix', 7, 1, 'a', 'b', 1), "
+                "('dj/sets/mix', 8, 2, 'a', 'b', 1), ('dj/sets/mix', -1, 3, 'a', 'b', 0)"
             )
         )
+    engine.dispose()
+
+
+def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
+    """A catalog of version 8 keeps every value: only the column's name changes, so the
+    next run measures nothing again and writes nothing new to Notion."""
+    from soundcloud_sync.catalog.schema import _v9_key_column
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    _catalog_of_version_8(url)
+    engine = create_engine(url)
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
         _v9_key_column(conn)  # a second time changes nothing
     engine.dispose()
-    catalog = Catalog(url)
-    row = catalog.tracks_by_id([7])[7]
+    row = Catalog(url).tracks_by_id([7])[7]
     assert "musical_key" not in row
     assert (row["key"], row["camelot"], row["tempo"]) == ("A minor", "8A", 124.0)
-    assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "h7")
-    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True]
+    assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "e7")
+
+
+def test_v10_keys_recordings_by_recording_id_in_place(tmp_path) -> None:
+    """Every row, membership and link keeps its number; SoundCloud's id moves to a column
+    of its own (the positive numbers); the next listings find the same rows."""
+    from soundcloud_sync.catalog.schema import _v10_recording_id
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    _catalog_of_version_8(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v10_recording_id(conn)  # a second time changes nothing
+    engine.dispose()
+    catalog = Catalog(url)
+    rows = catalog.tracks_by_id([7, 8, -1])
+    assert {rid: row["soundcloud_id"] for rid, row in rows.items()} == {7: 7, 8: 8, -1: None}
+    assert {rid: row["notion_page_id"] for rid, row in rows.items()} == {
+        7: "page-7", 8: "page-8", -1: "page-e"
+    }  # fmt: skip
+    assert {rid: row["dj_track_id"] for rid, row in rows.items()} == {7: 1, 8: 2, -1: 3}
+    assert rows[7]["files"] == {"aiff": "/lib/a.aiff"}
+    members = catalog.playlist_rows("dj/sets/mix")
+    assert [(t.recording_id, t.notion_linked) for t in members] == [
+        (7, True), (8, True), (-1, False)
+    ]  # fmt: skip
+    # SoundCloud's next listing finds its rows by SoundCloud's ids: nothing new, nothing gone
+    listing = _playlist([7, 8])
+    change = catalog.record_playlist(replace(listing, track_count=3))  # the third is hidden
+    assert (change.added, change.removed, change.kept) == ([], [], [7, 8])
+    assert set(catalog.tracks_by_id([7, 8, -1])) == {7, 8, -1}
+    # a recording new to the catalog takes the next number below the lowest in use
+    spotify = Playlist(
+        soundcloud_id=None, key="spotify/playlist/AbCdEfGhIjKlMnOpQrStUv",
+        url="https://open.spotify.com/playlist/AbCdEfGhIjKlMnOpQrStUv", title="Spring",
+        track_count=2, source=Source.SPOTIFY, spotify_id="AbCdEfGhIjKlMnOpQrStUv",
+        tracks=(Track(None, 1, title="Ember City", spotify_id="spE", source=Source.SPOTIFY),
+                Track(None, 2, title="New", spotify_id="spN", source=Source.SPOTIFY)),
+    )  # fmt: skip
+    assert catalog.record_playlist(spotify).added == [-1, -2]
 
 
 def _open_catalog(url: str, ready: object) -> None:

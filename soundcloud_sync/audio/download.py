@@ -90,7 +90,7 @@ class DownloadRequest:
 
 @dataclass(frozen=True)
 class DownloadResult:
-    soundcloud_id: int
+    soundcloud_id: int | None  # None: no SoundCloud track to download it from
     url: str
     status: DownloadStatus
     path: Path | None = None

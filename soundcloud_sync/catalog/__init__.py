@@ -1,6 +1,6 @@
 """The local state store behind incremental sync (SQLite by default, any SQLAlchemy URL)."""
 
-from .rows import AUDIO_ON_DISK, audio_file, display_name
+from .rows import AUDIO_ON_DISK, TrackRow, audio_file, display_name
 from .schema import SCHEMA_VERSION
 from .store import Catalog, MembershipChange, ids_hash, utc_now
 
@@ -9,6 +9,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "MembershipChange",
+    "TrackRow",
     "audio_file",
     "display_name",
     "ids_hash",

@@ -53,21 +53,23 @@ def find_on_soundcloud(
     key: str,
     limit: int = SOUNDCLOUD_LOOKUPS_PER_RUN,
 ) -> dict[str, Any]:
-    """Look up on SoundCloud, by ISRC, the playlist's recordings known only from Spotify
-    (each once): one found is kept under SoundCloud's track, so its audio is downloaded
-    and its page gains the SoundCloud identity. Returns what was looked up and found."""
+    """Look up on SoundCloud, by ISRC, the playlist's recordings SoundCloud's identity is
+    missing from (known only from Spotify, say), each once: one found gains SoundCloud's
+    track, so its audio is downloaded and its page gains the SoundCloud identity. Returns
+    what was looked up and found."""
     from ..sources.lookup import find_recording
 
-    rows = catalog.unsearched_spotify_only(key, limit)
+    rows = catalog.unsearched_without_soundcloud(key, limit)
     found, requests = [], 0
     for row in rows:
         track, spent = find_recording(soundcloud_client, row["isrc"], row["title"], row["artist"])
         requests += spent
         if track is None:
-            catalog.update_track(row["soundcloud_id"], soundcloud_searched_at=utc_now())
+            catalog.update_track(row["recording_id"], soundcloud_searched_at=utc_now())
             continue
-        catalog.adopt_soundcloud_track(row["soundcloud_id"], track)
-        found.append({"spotify_id": row["spotify_id"], "soundcloud_id": track.soundcloud_id,
-                      "title": row["title"], "soundcloud_url": track.url})  # fmt: skip
+        recording_id = catalog.adopt_soundcloud_track(row["recording_id"], track)
+        found.append({"recording_id": recording_id, "spotify_id": row["spotify_id"],
+                      "soundcloud_id": track.soundcloud_id, "title": row["title"],
+                      "soundcloud_url": track.url})  # fmt: skip
     return {"soundcloud_lookups": len(rows), "soundcloud_lookup_requests": requests,
             "found_on_soundcloud": found}  # fmt: skip

@@ -4,15 +4,14 @@ dry run's plan, and the analysis written back to each page."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import AUDIO_ON_DISK, Catalog, display_name, utc_now
-from ..sources import Playlist, SpotifyPlaylistRef, parse_playlist_url
+from ..catalog import Catalog, TrackRow, display_name, utc_now
+from ..sources import Playlist, Source, SpotifyPlaylistRef, parse_playlist_url
 from .progress import Progress
-from .rows import records
 
 if TYPE_CHECKING:
     from ..notion import KnownPage, NotionCatalogSync, SchemaMapping, SyncReport, TrackResult
@@ -35,59 +34,63 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def known_pages(
-    catalog_tracks: pd.DataFrame, *, linked: bool | None = None
-) -> dict[int, KnownPage]:
-    """What the catalog remembers of each track's page: no lookup needed for these.
+def known_pages(tracks: Iterable[TrackRow], *, linked: bool | None = None) -> dict[int, KnownPage]:
+    """What the catalog remembers of each recording's page: no lookup needed for these.
     ``linked`` overrides the playlist link (tracks written without a playlist)."""
     from ..notion import KnownPage
 
-    known = {}
-    for row in records(catalog_tracks):
-        if row.get("notion_page_id"):
-            known[int(row["soundcloud_id"])] = KnownPage(
-                page_id=row["notion_page_id"],
-                hash=row.get("notion_hash"),
-                linked=bool(row.get("notion_linked")) if linked is None else linked,
-            )
-    return known
+    return {
+        t.recording_id: KnownPage(
+            page_id=t.notion_page_id,
+            hash=t.notion_hash,
+            linked=t.notion_linked if linked is None else linked,
+        )
+        for t in tracks
+        if t.notion_page_id
+    }
 
 
 def with_availability(
-    track_rows: list[dict[str, Any]], catalog_tracks: pd.DataFrame
+    rows: list[dict[str, Any]], catalog_tracks: Iterable[TrackRow]
 ) -> list[dict[str, Any]]:
-    """Rows carrying the Availability Notion shows: the last download's verdict, if any,
-    else what SoundCloud says."""
+    """Rows (keyed by ``recording_id``) carrying the Availability Notion shows: the last
+    download's verdict, if any, else what the service says."""
     from ..notion.schema import availability_label
 
-    downloads = {int(r["soundcloud_id"]): r.get("download_status") for r in records(catalog_tracks)}
+    downloads = {t.recording_id: t.download_status for t in catalog_tracks}
     return [
         {
             **row,
             "availability": availability_label(
-                row.get("availability"), downloads.get(int(row["soundcloud_id"]))
+                row.get("availability"), downloads.get(row["recording_id"])
             ),
         }
-        for row in track_rows
+        for row in rows
     ]
 
 
 def page_recorder(
-    catalog: Catalog, key: str | None, total: int, progress: Progress | None = None
+    catalog: Catalog,
+    key: str | None,
+    total: int,
+    progress: Progress | None = None,
+    recordings: Collection[int] | None = None,
 ) -> Callable[[TrackResult], None]:
     """The on_page callback: store each page id (and its link to the playlist ``key``)
-    the moment Notion answers, so a run killed later never makes the page twice."""
+    the moment Notion answers, so a run killed later never makes the page twice.
+    ``recordings``: the only ids the catalog holds (rows it does not know are not kept)."""
     done = 0
 
     def remember(result: TrackResult) -> None:
         nonlocal done
         done += 1
-        if result.page_id and result.status != "error":
+        known = recordings is None or result.recording_id in recordings
+        if known and result.page_id and result.status != "error":
             catalog.update_track(
-                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
+                result.recording_id, notion_page_id=result.page_id, notion_hash=result.hash
             )
             if key is not None:
-                catalog.set_notion_linked(key, result.soundcloud_id, result.linked)
+                catalog.set_notion_linked(key, result.recording_id, result.linked)
         if progress and (done == total or done % 25 == 0):
             progress("notion", min(done, total), total)
 
@@ -95,16 +98,27 @@ def page_recorder(
 
 
 def notion_removals(catalog: Catalog, key: str, pending: Iterable[int] = ()) -> list[int]:
-    """Tracks whose link to the playlist's page must go: every track that left the
+    """Recordings whose link to the playlist's page must go: every one that left the
     playlist and is still linked, plus ``pending`` (left in a listing not yet recorded,
     the dry run's case) when they are linked now."""
     removed = set(catalog.removed_tracks(key, still_linked=True))
     pending = set(pending)
     if pending:
-        current = catalog.playlist_tracks(key)
-        linked = {int(r["soundcloud_id"]) for r in records(current) if r.get("notion_linked")}
+        linked = {t.recording_id for t in catalog.playlist_rows(key) if t.notion_linked}
         removed |= pending & linked
     return sorted(removed)
+
+
+def _identity(track: TrackRow | None, recording_id: int) -> dict[str, Any]:
+    """What a recording's page is found by when its page id is not known: the services'
+    ids (never its title: a page that only looks like it is not unlinked)."""
+    if track is None:
+        return {"recording_id": recording_id}
+    return {
+        "recording_id": recording_id,
+        "soundcloud_id": track.soundcloud_id,
+        "spotify_id": track.spotify_id,
+    }
 
 
 def sync_notion_pages(
@@ -119,11 +133,16 @@ def sync_notion_pages(
     max_concurrent: int = 4,
     progress: Progress | None = None,
 ) -> SyncReport:
-    """The Notion step: upsert the playlist's pages, unlink ``removed_ids``; remember
-    every page id the moment it is known. ``dry_run`` reads all and writes nothing."""
-    catalog_tracks = catalog.playlist_tracks(key, include_removed=True)
+    """The Notion step: upsert the playlist's pages (``track_rows``, keyed by
+    ``recording_id``), unlink ``removed_ids``; remember every page id the moment it is
+    known. ``dry_run`` reads all and writes nothing."""
+    catalog_tracks = catalog.playlist_rows(key, include_removed=True)
     known = known_pages(catalog_tracks)
-    removed = {sid: known[sid].page_id if sid in known else None for sid in removed_ids}
+    by_id = {t.recording_id: t for t in catalog_tracks}
+    removed: dict[int, str | dict[str, Any]] = {
+        rid: known[rid].page_id if rid in known else _identity(by_id.get(rid), rid)
+        for rid in removed_ids
+    }
     report = notion_sync.upsert_playlist(
         notion_playlist(playlist_row),
         with_availability(track_rows, catalog_tracks),
@@ -137,7 +156,7 @@ def sync_notion_pages(
     if not dry_run:
         for result in report.unlinked:
             if result.status == "unlinked":
-                catalog.set_notion_linked(key, result.soundcloud_id, False)
+                catalog.set_notion_linked(key, result.recording_id, False)
         catalog.update_playlist(
             key,
             notion_page_id=report.playlist_page_id,
@@ -148,14 +167,21 @@ def sync_notion_pages(
     return report
 
 
+def track_label(track: Mapping[str, Any]) -> str:
+    """How a report names a track: its SoundCloud id, else its recording id."""
+    if track.get("soundcloud_id"):
+        return f"SoundCloud id {track['soundcloud_id']}"
+    return f"recording {track['recording_id']}"
+
+
 def missing_pages_message(key: str, report: SyncReport) -> str | None:
     """One line naming each track left without its page (or its unlink), or None."""
     failed = report.failed_tracks()
     if not failed:
         return None
     named = "; ".join(
-        f"{t['soundcloud_id']} {t['title']!r}: {t['reason']}" if t["title"]
-        else f"{t['soundcloud_id']}: {t['reason']}"
+        f"{track_label(t)} {t['title']!r}: {t['reason']}" if t["title"]
+        else f"{track_label(t)}: {t['reason']}"
         for t in failed
     )  # fmt: skip
     return f"{key}: {len(failed)} track(s) left without their Notion page: {named}"
@@ -169,22 +195,28 @@ def upsert_track_pages(
     batch_size: int = 50,
     max_concurrent: int = 4,
 ) -> dict[str, Any]:
-    """Tracks without a playlist into Music Tracks: the same upsert (lookup in bulk,
-    create or fill in, never a duplicate), in batches that share one lookup."""
+    """Tracks without a playlist (rows as `sources` lists them) into Music Tracks: the
+    same upsert (lookup in bulk, create or fill in, never a duplicate), in batches that
+    share one lookup. Page ids of recordings the catalog holds land there."""
     counts: Counter[str] = Counter()
     page_ids: dict[int, str] = {}
     failed: list[dict[str, Any]] = []
     for start in range(0, len(tracks), max(1, batch_size)):
         batch = tracks[start : start + max(1, batch_size)]
-        in_catalog = catalog.tracks_by_id(int(t["soundcloud_id"]) for t in batch)
+        recordings = catalog.recordings_of(batch)
+        in_catalog = list(catalog.rows(recordings.values()).values())
+        rows = [
+            {**row, "recording_id": _row_key(n, row, recordings)} for n, row in enumerate(batch)
+        ]
         report = notion_sync.upsert_tracks(
-            with_availability(batch, pd.DataFrame(list(in_catalog.values()))),
-            known=known_pages(pd.DataFrame(list(in_catalog.values())), linked=True),
+            with_availability(rows, in_catalog),
+            known=known_pages(in_catalog, linked=True),
             max_concurrent=max_concurrent,
-            on_page=page_recorder(catalog, None, len(batch)),
+            on_page=page_recorder(catalog, None, len(batch), recordings=set(recordings.values())),
         )
         counts.update(r.status for r in report.tracks)
-        page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
+        page_ids.update({r.soundcloud_id or r.recording_id: r.page_id for r in report.tracks
+                         if r.page_id})  # fmt: skip
         failed.extend(report.failed_tracks())
     return {
         "created": counts["created"],
@@ -197,11 +229,23 @@ def upsert_track_pages(
     }
 
 
+def _row_key(n: int, row: Mapping[str, Any], recordings: Mapping[int, int]) -> int:
+    """A row's key for the Notion sync: its recording's id; for a track the catalog does
+    not hold, its SoundCloud id (no recording's number but its own), else a number of
+    its own far below any recording's."""
+    if n in recordings:
+        return recordings[n]
+    if row.get("soundcloud_id"):
+        return int(row["soundcloud_id"])
+    return -(10**15) - n
+
+
 def report_frame(report: SyncReport) -> pd.DataFrame:
     """One row per track (and per unlinked track): what happened to its page."""
-    columns = ["soundcloud_id", "title", "page_id", "status", "message"]
+    columns = ["recording_id", "soundcloud_id", "title", "page_id", "status", "message"]
     rows = [
         {
+            "recording_id": r.recording_id,
             "soundcloud_id": r.soundcloud_id,
             "title": r.title,
             "page_id": r.page_id,
@@ -230,12 +274,12 @@ def plan_notion_sync(
     *,
     playlist_name: str | None = None,
 ) -> dict[str, Any]:
-    """`dry_run`: the Notion step itself with writes turned off, on what SoundCloud lists
+    """`dry_run`: the Notion step itself with writes turned off, on what the service lists
     now (what the listing would change in the catalog is worked out, not stored).
     Without a Notion connection (`notion_sync` None) only the catalog's side is told."""
     known_row = catalog.playlist(playlist.key) or {}
     change = catalog.preview_playlist(playlist)
-    playlist = catalog.resolve_recordings(playlist)
+    rows = catalog.listing_rows(playlist)
     playlist_row = {
         **known_row,
         "key": playlist.key,
@@ -243,9 +287,9 @@ def plan_notion_sync(
         "title": playlist.title,
         "name_override": playlist_name or known_row.get("name_override"),
         "curator": playlist.curator,
-        "track_count": playlist.track_count,
+        # another service's listing counts a recording listed twice once
+        "track_count": playlist.track_count if playlist.source == Source.SOUNDCLOUD else len(rows),
     }
-    rows = [t.to_row() for t in playlist.tracks]
     playlist_row["listing_explained"] = change.removals_trusted
     plan: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.url).public_url,
@@ -277,43 +321,47 @@ def plan_notion_sync(
         "notion_requests": stats["notion_requests"],
         "warnings": stats["warnings"],
         "plan": [
-            {"soundcloud_id": r.soundcloud_id, "action": r.status, "page_id": r.page_id}
+            {
+                "recording_id": r.recording_id,
+                "soundcloud_id": r.soundcloud_id,
+                "action": r.status,
+                "page_id": r.page_id,
+            }
             for r in [*report.tracks, *report.unlinked]
             if r.status != "skipped"
         ],
     }
 
 
-def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
+def enrichment_rows(tracks: Iterable[TrackRow]) -> list[dict[str, Any]]:
     """What the write-back sends per page: analysis, files, Eagle id, when processed."""
     from ..notion.schema import availability_label
 
     rows = []
-    for t in records(catalog_tracks):
-        if not t.get("notion_page_id") or not (t.get("analyzed_at") or t.get("download_status")):
+    for t in tracks:
+        if not t.notion_page_id or not (t.analyzed_at or t.download_status):
             continue  # nothing new to say about it yet
-        if t.get("download_status") == "no-source":
+        if t.download_status == "no-source":
             continue  # nothing to download it from: nothing measured, nothing to write
-        files = t.get("files") or {}
         rows.append(
             {
-                "soundcloud_id": t["soundcloud_id"],
-                "page_id": t["notion_page_id"],
-                "enrichment_hash": t.get("enrichment_hash"),
-                "tempo": t.get("tempo"),
-                "key": t.get("key"),
-                "camelot": t.get("camelot"),
-                "key_confidence": t.get("key_confidence"),
-                "duration_s": t.get("duration_s"),
-                "lufs": t.get("lufs"),
-                "analysis_version": t.get("analysis_version"),
-                "downloaded": t.get("download_status") in AUDIO_ON_DISK,
-                "aiff_path": files.get("aiff"),
-                "wav_path": files.get("wav"),
-                "m4a_path": files.get("m4a"),
-                "eagle_id": t.get("eagle_id"),
-                "processed_at": t.get("analyzed_at"),
-                "availability": availability_label(t.get("availability"), t.get("download_status")),
+                "recording_id": t.recording_id,
+                "page_id": t.notion_page_id,
+                "enrichment_hash": t.enrichment_hash,
+                "tempo": t.tempo,
+                "key": t.key,
+                "camelot": t.camelot,
+                "key_confidence": t.key_confidence,
+                "duration_s": t.duration_s,
+                "lufs": t.lufs,
+                "analysis_version": t.analysis_version,
+                "downloaded": t.has_audio,
+                "aiff_path": t.files.get("aiff"),
+                "wav_path": t.files.get("wav"),
+                "m4a_path": t.files.get("m4a"),
+                "eagle_id": t.eagle_id,
+                "processed_at": t.analyzed_at,
+                "availability": availability_label(t.availability, t.download_status),
             }
         )
     return rows
@@ -330,7 +378,7 @@ def write_enrichment(
 
     def remember(result: TrackResult) -> None:
         if result.status == "updated":
-            catalog.update_track(result.soundcloud_id, enrichment_hash=result.hash)
+            catalog.update_track(result.recording_id, enrichment_hash=result.hash)
 
     report = notion_sync.update_enrichment(rows, max_concurrent=max_concurrent, on_page=remember)
     return report

@@ -4,6 +4,7 @@ Each step reads what it needs from the catalog and records what it did there (th
 catalog is the one store); what the UI shows of a step is its metadata.
 """
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -57,19 +58,21 @@ def audio_files(
             max_workers=library.max_downloads,
             progress=step_progress(context),
         )
+    columns = ["recording_id", "soundcloud_id", "status", "reason"]
     missing = pd.DataFrame(
         [
-            {"soundcloud_id": r.soundcloud_id, "status": str(r.status), "reason": r.reason or ""}
-            for r in results
+            {"recording_id": rid, "soundcloud_id": r.soundcloud_id, "status": str(r.status),
+             "reason": r.reason or ""}
+            for rid, r in results.items()
             if str(r.status) in (*UNAVAILABLE, "error")
         ],
-        columns=["soundcloud_id", "status", "reason"],
-    )
+        columns=columns,
+    )  # fmt: skip
     for row in missing.itertuples():
         context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
     return MaterializeResult(
         metadata={
-            **status_counts(str(r.status) for r in results),
+            **status_counts(str(r.status) for r in results.values()),
             "dagster/row_count": len(results),
             "not_downloaded": MetadataValue.md(
                 missing.to_markdown(index=False) if len(missing) else "none"
@@ -92,7 +95,7 @@ def _tempo_ranges(
     config: AudioFeaturesConfig,
     registry: RegistryResource,
     catalog: Catalog,
-    soundcloud_ids: list[int],
+    recording_ids: list[int],
 ) -> tuple[dict[int, TempoRange | None], TempoRange | None]:
     """Each track's range and the playlist's own: this run's range for every track, else
     the narrowest that playlists.yaml sets for any playlist holding the track, else None
@@ -100,14 +103,14 @@ def _tempo_ranges(
     try:
         if config.tempo_range is not None:
             tempo_range = check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
-            return dict.fromkeys(soundcloud_ids, tempo_range), tempo_range
+            return dict.fromkeys(recording_ids, tempo_range), tempo_range
         entries = registry.entries()
     except ConfigError as exc:
         raise Failure(description=str(exc)) from None
     by_playlist: dict[str, TempoRange | None] = {}
     for e in entries:  # several track lines share one singles list: none drops another's
         by_playlist[e.key] = audio_steps.narrowest(by_playlist.get(e.key), e.tempo_range)
-    ranges = audio_steps.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
+    ranges = audio_steps.track_tempo_ranges(catalog, recording_ids, by_playlist)
     return ranges, by_playlist.get(key)
 
 
@@ -130,17 +133,13 @@ def audio_features(
     from ...audio import playlist_chart_markdown
 
     key = context.partition_key
-    files = [
-        {"soundcloud_id": t["soundcloud_id"], "path": path}
-        for t in live_tracks(catalog, key)
-        if (path := audio_file(t))
-    ]
+    tracks = [t for t in live_tracks(catalog, key) if audio_file(t)]
     tempo_ranges, tempo_range = _tempo_ranges(
-        key, config, registry, catalog.catalog(), [f["soundcloud_id"] for f in files]
+        key, config, registry, catalog.catalog(), [t.recording_id for t in tracks]
     )
     rows = audio_steps.analyse_audio(
         catalog.catalog(),
-        files,
+        tracks,
         workers=library.analysis_workers,
         progress=step_progress(context),
         tempo_ranges=tempo_ranges,
@@ -148,12 +147,12 @@ def audio_features(
     )
     frame = pd.DataFrame(
         rows,
-        columns=["soundcloud_id", "title", "artist", "tempo", "key", "camelot",
+        columns=["recording_id", "soundcloud_id", "title", "artist", "tempo", "key", "camelot",
                  "key_confidence", "duration_s", "lufs", "tempo_confidence", "first_beat_s",
                  "first_downbeat_s", "analysis_version", "status", "message"],
     )  # fmt: skip
     for row in frame[frame["status"] == "error"].itertuples():
-        context.log.warning(f"track {row.soundcloud_id}: {row.message}")
+        context.log.warning(f"track {row.title!r} ({row.recording_id}): {row.message}")
     table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
     metadata: dict[str, Any] = {
         **status_counts(frame["status"]),
@@ -185,7 +184,7 @@ def library_files(
     key = context.partition_key
     store = catalog.catalog()
     playlist = store.playlist(key) or {}
-    tracks = [t for t in live_tracks(catalog, key) if audio_steps.is_measured(t)]
+    tracks = [t for t in live_tracks(catalog, key) if t.is_measured]
     rows = audio_steps.write_library_files(
         store,
         tracks,
@@ -199,7 +198,7 @@ def library_files(
     )
     for row in rows:
         if row["status"] == "error":
-            context.log.warning(f"track {row['soundcloud_id']} ({row['format']}): {row['message']}")
+            context.log.warning(f"track {row['recording_id']} ({row['format']}): {row['message']}")
     return MaterializeResult(
         metadata={
             **status_counts(r["status"] for r in rows),
@@ -215,7 +214,7 @@ def every_available_track_downloaded(
     context: AssetCheckExecutionContext, catalog: CatalogResource
 ) -> AssetCheckResult:
     tracks = live_tracks(catalog, context.partition_key)
-    missing = [t["soundcloud_id"] for t in tracks if t.get("download_status") == "error"]
+    missing = [t.soundcloud_id for t in tracks if t.download_status == "error"]
     return AssetCheckResult(
         passed=not missing,
         metadata={"missing": len(missing), "examples": ", ".join(map(str, missing[:10]))},
@@ -233,10 +232,10 @@ def no_previews_in_library(
 
     short, checked = [], 0
     for track in live_tracks(catalog, context.partition_key):
-        full_ms = track.get("duration_ms")
-        for path in (track.get("files") or {}).values():
+        full_ms = track.duration_ms
+        for path in track.files.values():
             checked += 1
-            length = media_duration(path)
+            length = media_duration(Path(path))
             if full_ms and length is not None and length < full_ms / 1000 - 5:
                 short.append(path)
     return AssetCheckResult(

@@ -34,7 +34,7 @@ def eagle_items(
         if not status.running:
             context.log.warning(status.message)
             return MaterializeResult(metadata={"eagle": status.message})
-        tracks = [t for t in live_tracks(catalog, key) if t.get("files")]
+        tracks = [t for t in live_tracks(catalog, key) if t.files]
         rows = eagle_steps.import_into_eagle(
             client,
             store,

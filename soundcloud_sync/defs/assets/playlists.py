@@ -152,7 +152,7 @@ def spotify_only_lookups(
 ) -> dict[str, Any]:
     """Recordings known only from Spotify, looked up on SoundCloud by ISRC (a bounded
     number per run), as metadata."""
-    if not store.unsearched_spotify_only(key, 1):
+    if not store.unsearched_without_soundcloud(key, 1):
         return {}
     try:
         with soundcloud.client() as client:
