@@ -12,8 +12,9 @@ from typing import Any, NoReturn
 import click
 
 from . import api
-from .config import Settings, read_playlists_file
+from .config import Settings
 from .errors import SoundCloudSyncError
+from .playlists_file import read_playlists_file
 from .sources import TrackRef, parse_playlist_url
 
 

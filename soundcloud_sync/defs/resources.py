@@ -16,13 +16,8 @@ from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
-from ..config import (
-    DEFAULT_MIN_RECHECK_SECONDS,
-    DEFAULT_PLAYLISTS_FILE,
-    PlaylistEntry,
-    Settings,
-    read_playlists_file,
-)
+from ..config import DEFAULT_MIN_RECHECK_SECONDS, DEFAULT_PLAYLISTS_FILE, Settings
+from ..playlists_file import PlaylistEntry, read_playlists_file
 
 
 class CatalogResource(ConfigurableResource):

@@ -21,7 +21,8 @@ from dagster import (
 )
 
 from ...catalog import Catalog, audio_file, display_name
-from ...config import ConfigError, TempoRange, check_tempo_range
+from ...config import ConfigError
+from ...playlists_file import TempoRange, check_tempo_range
 from ...steps import audio as audio_steps
 from ..partitions import playlists_partitions
 from ..resources import (
