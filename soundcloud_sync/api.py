@@ -7,15 +7,17 @@ SoundCloud client directly.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from dagster import DagsterInstance
 
-from .catalog import Catalog, TrackRow, display_name
+from .catalog import Catalog, TrackRow, display_name, parse_time
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .instance import local_instance
@@ -33,6 +35,24 @@ from .steps import notion as notion_steps
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_url_keyword(func: F) -> F:
+    """The seed names the first parameter ``playlist_url``; earlier releases of this API
+    named it ``url``. Both keywords work."""
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if "url" in kwargs:
+            if args or "playlist_url" in kwargs:
+                raise TypeError(f"{func.__name__}() got the playlist URL twice (url=…)")
+            kwargs["playlist_url"] = kwargs.pop("url")
+        return func(*args, **kwargs)
+
+    return cast(F, call)
 
 
 class SyncFailed(SoundCloudSyncError, RuntimeError):
@@ -76,16 +96,19 @@ def playlist_refs(urls: list[str], settings: Settings) -> list[Any]:
 # -- reading SoundCloud ------------------------------------------------------------
 
 
-def get_playlist_metadata(url: str) -> dict[str, Any]:
-    """Name, description, curator, artwork, track count, set type of a playlist."""
-    with _soundcloud(_settings()) as client:
-        return client.fetch_playlist(url).metadata()
+@accepts_url_keyword
+def get_playlist_metadata(playlist_url: str) -> dict[str, Any]:
+    """Name, description, curator (``creator`` too, the seed's word), artwork, track count
+    and set type of a playlist, SoundCloud or Spotify."""
+    playlist = _read_listing(playlist_url, _settings())
+    return {**playlist.metadata(), "creator": playlist.curator}
 
 
-def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
-    """Every track of the playlist in order, with full metadata and availability."""
-    with _soundcloud(_settings()) as client:
-        playlist = client.fetch_playlist(url)
+@accepts_url_keyword
+def extract_playlist_tracks(playlist_url: str) -> list[dict[str, Any]]:
+    """Every track of the playlist in order, with full metadata and availability; rows
+    `batch_create_notion_tracks` takes as they are."""
+    playlist = _read_listing(playlist_url, _settings())
     return [
         {
             **track.to_row(),
@@ -95,6 +118,27 @@ def extract_playlist_tracks(url: str) -> list[dict[str, Any]]:
         }
         for track in playlist.tracks
     ]
+
+
+def _read_listing(url: str, settings: Settings, *, as_synced: bool = False) -> Any:
+    """What the playlist lists now (SoundCloud or Spotify), writing nothing anywhere.
+    ``as_synced``: a track's URL gives its uploader's singles with it added (what a sync
+    of that URL would write), not that track alone."""
+    from .defs.resources import resources_for
+
+    ref = playlist_refs([url], settings)[0]
+    with resources_for(settings) as resources:
+        if isinstance(ref, SpotifyPlaylistRef):
+            spotify = resources.spotify.client()
+            try:
+                return spotify.fetch_playlist(url)
+            finally:
+                spotify.close()
+        with resources.soundcloud.client() as client:
+            if isinstance(ref, SinglesRef) or (as_synced and isinstance(ref, TrackRef)):
+                also = [ref.url] if isinstance(ref, TrackRef) else []
+                return listing.read_soundcloud(client, catalog_for(settings), url, also)[0]
+            return client.fetch_playlist(url)
 
 
 # -- syncing -----------------------------------------------------------------------
@@ -184,6 +228,7 @@ def run_playlist(
     on_event: Any = None,
     origin: str = "api",
     in_process: bool = False,
+    ops_config: dict[str, Any] | None = None,
 ) -> tuple[str, RunOutcome]:
     """Register the playlist and materialize its partition (all assets, or the named ones).
 
@@ -203,20 +248,32 @@ def run_playlist(
             on_event=on_event,
             origin=origin,
             in_process=in_process,
+            ops_config=ops_config,
         )
     return key, outcome
 
 
+@accepts_url_keyword
 def sync_playlist_to_notion(
-    url: str,
+    playlist_url: str,
     playlist_name: str | None = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Put every track of the playlist into Notion (deduplicated, linked to its playlist)."""
+    """Put every track of the playlist into Notion (deduplicated, linked to its playlist).
+    ``dry_run``: what would be created, updated and unlinked; nothing is written."""
     settings = _settings()
     if dry_run:
-        return _plan(url, settings, playlist_name)
-    key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name)
+        return _plan(playlist_url, settings, playlist_name)
+    return _sync_to_notion(playlist_url, settings, playlist_name)
+
+
+def _sync_to_notion(
+    url: str,
+    settings: Settings,
+    playlist_name: str | None = None,
+    ops_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    key, outcome = run_playlist(url, NOTION_ASSETS, settings, playlist_name, ops_config=ops_config)
     raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome))
     return playlist_stats(catalog_for(settings), key, outcome)
 
@@ -225,19 +282,13 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
     """The dry run: the Notion step with writes turned off, on today's listing."""
     from .defs.resources import resources_for
 
-    ref = playlist_refs([url], settings)[0]
-    with resources_for(settings) as resources, resources.soundcloud.client() as client:
+    playlist = _read_listing(url, settings, as_synced=True)
+    catalog = catalog_for(settings)
+    with resources_for(settings) as resources:
         notion = resources.notion
-        if isinstance(ref, SpotifyPlaylistRef):
-            spotify = resources.spotify.client()
-            playlist = spotify.fetch_playlist(url)
-            spotify.close()
-        else:
-            also = [ref.url] if isinstance(ref, TrackRef) else []
-            playlist, _ = listing.read_soundcloud(client, catalog_for(settings), url, also)
         return notion_steps.plan_notion_sync(
             playlist,
-            catalog_for(settings),
+            catalog,
             notion.sync() if notion.enabled else None,
             playlist_name=playlist_name,
         )
@@ -246,7 +297,12 @@ def _plan(url: str, settings: Settings, playlist_name: str | None) -> dict[str, 
 def batch_create_notion_tracks(
     tracks: list[dict[str, Any]], batch_size: int = 50, max_concurrent: int = 4
 ) -> dict[str, Any]:
-    """Put tracks (rows like `extract_playlist_tracks` gives) into Notion, deduplicated.
+    """Put tracks into Notion, deduplicated: rows as `extract_playlist_tracks` gives them,
+    or the seed's own (``title``, ``artist``, ``url``, optional ``playlist_name`` /
+    ``playlist_url`` / ``track_number``). A row with a SoundCloud or Spotify track URL
+    and no id is looked up (≤ 50 per request, like a playlist); a row that cannot be is
+    counted in ``errors`` and named in ``failed_tracks``. Rows naming a playlist are
+    linked to its page in Playlists.
 
     Batches of `batch_size` share one bulk lookup; `max_concurrent` workers write under
     the machine-wide rate limit. Page ids land in the catalog as they are created.
@@ -254,51 +310,141 @@ def batch_create_notion_tracks(
     from .defs.resources import resources_for
 
     settings = _settings()
-    if not settings.notion_token or not settings.notion_tracks_database_id:
-        raise ConfigError("NOTION_TOKEN and NOTION_TRACKS_DATABASE_ID: both must be set")
-    with resources_for(settings) as resources:
-        return notion_steps.upsert_track_pages(
+    settings.require_notion()
+    catalog = catalog_for(settings)
+    with resources_for(settings) as resources, resources.soundcloud.client() as soundcloud:
+        spotify = resources.spotify.client if settings.spotify_enabled else None
+        resolved = listing.resolve_track_rows(tracks, soundcloud, spotify, catalog)
+        stats = notion_steps.upsert_track_pages(
             resources.notion.sync(),
-            catalog_for(settings),
-            tracks,
+            catalog,
+            resolved.rows,
             batch_size=batch_size,
             max_concurrent=max_concurrent,
         )
+    stats["errors"] += len(resolved.failed)
+    stats["failed_tracks"] = [*resolved.failed, *stats["failed_tracks"]]
+    return stats
 
 
-def sync_soundcloud_playlist(url: str) -> dict[str, Any]:
+@accepts_url_keyword
+def sync_soundcloud_playlist(playlist_url: str) -> dict[str, Any]:
     """Extract the playlist and add it to Notion; in one call."""
-    return sync_playlist_to_notion(url)
+    return sync_playlist_to_notion(playlist_url)
 
 
-def sync_playlist_incremental(url: str, last_sync_time: datetime | None = None) -> dict[str, Any]:
-    """Sync only what changed: one cheap SoundCloud check decides whether a run is needed."""
+@accepts_url_keyword
+def sync_playlist_incremental(
+    playlist_url: str, last_sync_time: datetime | None = None
+) -> dict[str, Any]:
+    """Sync only what is new. One cheap check decides whether a run is needed at all.
+    With ``last_sync_time`` (naive: UTC) only the tracks that joined the playlist after
+    it are written; the others are left as they are and counted in ``tracks_left_out``.
+    When a track joined: Spotify and SoundCloud likes say; for a set, the listing that
+    first showed it, else its upload time (a set's first listing tells no more)."""
     settings = _settings()
-    if not _playlist_changed(url, settings, since=last_sync_time):
-        key = parse_playlist_url(url).key
+    since = parse_time(last_sync_time)
+    if not _playlist_changed(playlist_url, settings, since=since):
+        key = parse_playlist_url(playlist_url).key
         stats = playlist_stats(catalog_for(settings), key, None)
         return {**stats, "unchanged": True}
-    return {**sync_playlist_to_notion(url), "unchanged": False}
+    config = None
+    if since is not None:
+        config = {"notion_track_pages": {"joined_after": since.isoformat()}}
+    stats = _sync_to_notion(playlist_url, settings, ops_config=config)
+    return {**stats, "unchanged": False}
 
 
-def ensure_playlist_synced(url: str, playlist_name: str | None = None) -> bool:
-    """True when the playlist is in sync (syncing it first if SoundCloud moved on)."""
-    settings = _settings()
-    if not _playlist_changed(url, settings):
-        return True
+@accepts_url_keyword
+def ensure_playlist_synced(playlist_url: str, playlist_name: str | None = None) -> bool:
+    """True when the playlist is in sync (syncing it first if it moved on). Anything the
+    user can fix (a bad URL, a missing setting, a failed run) is logged and gives False."""
     try:
-        stats = sync_playlist_to_notion(url, playlist_name)
-    except SyncFailed:
+        settings = _settings()
+        if not _playlist_changed(playlist_url, settings):
+            return True
+        stats = _sync_to_notion(playlist_url, settings, playlist_name)
+    except (SoundCloudSyncError, OSError) as err:
+        log.error("ensure_playlist_synced(%s): %s", _shown(playlist_url), err)
         return False
+    if stats["errors"]:
+        log.error(
+            "ensure_playlist_synced(%s): %d track(s) without their page",
+            _shown(playlist_url),
+            stats["errors"],
+        )
     return stats["errors"] == 0
 
 
-def sync_and_download_playlist(url: str, playlist_name: str | None = None) -> dict[str, Any]:
+def _shown(url: str) -> str:
+    """A URL fit for a log line: the public form, never a private link's token."""
+    try:
+        return parse_playlist_url(url).public_url
+    except SoundCloudSyncError:
+        return "the URL given"
+
+
+@accepts_url_keyword
+def sync_and_download_playlist(
+    playlist_url: str, playlist_name: str | None = None
+) -> dict[str, Any]:
     """The whole chain: Notion pages, downloads, analysis, files, Eagle, write-back."""
     settings = _settings()
-    key, outcome = run_playlist(url, None, settings, playlist_name)
-    raise_on_failure(url, outcome, failed_run_stats(settings, key, outcome, settings.audio_formats))
-    return playlist_stats(catalog_for(settings), key, outcome, audio_formats=settings.audio_formats)
+    key, outcome = run_playlist(playlist_url, None, settings, playlist_name)
+    formats = settings.audio_formats
+    raise_on_failure(playlist_url, outcome, failed_run_stats(settings, key, outcome, formats))
+    return playlist_stats(catalog_for(settings), key, outcome, audio_formats=formats)
+
+
+# -- Spotify, as the seed's SpotifyNotionSync offered it --------------------------------
+
+
+def sync_user_playlists() -> dict[str, Any]:
+    """Every playlist in the Spotify library of SPOTIFY_REFRESH_TOKEN's user, registered
+    and synced into Notion, one run each (going on past one that fails). Returns the
+    totals and each playlist's stats (``playlists``) or reason (``failed``)."""
+    urls = my_spotify_playlists()
+    register_playlists(urls)
+    settings = _settings()
+    done: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for url in urls:
+        try:
+            done.append(_sync_to_notion(url, settings))
+        except SoundCloudSyncError as err:
+            failed.append({"playlist_url": url, "reason": str(err)})
+    counted = ("total_tracks", "tracks_added", "tracks_updated", "tracks_skipped")
+    totals: Counter[str] = Counter()
+    for stats in done:
+        totals.update({k: stats[k] for k in (*counted, "errors")})
+    return {
+        "total_playlists": len(urls),
+        "synced_playlists": len(done),
+        **{k: totals[k] for k in counted},
+        "errors": totals["errors"] + len(failed),
+        "playlists": done,
+        "failed": failed,
+    }
+
+
+@accepts_url_keyword
+def get_new_spotify_tracks(
+    playlist_url: str, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The tracks of a Spotify playlist that are new: added to it after ``since`` (naive:
+    UTC) by Spotify's own ``added_at``, or, without ``since``, not yet in the catalog for
+    this playlist. Reads Spotify only (no run, nothing written); rows as
+    `extract_playlist_tracks` gives them, with ``added_at``."""
+    ref = parse_playlist_url(playlist_url)
+    if not isinstance(ref, SpotifyPlaylistRef):
+        raise SoundCloudSyncError(f"{_shown(playlist_url)}: not a Spotify playlist URL")
+    rows = extract_playlist_tracks(playlist_url)
+    moment = parse_time(since)
+    if moment is not None:
+        return [r for r in rows if (parse_time(r.get("added_at")) or moment) > moment]
+    known = catalog_for(_settings()).playlist_rows(ref.key)
+    seen = {t.spotify_id for t in known if t.spotify_id}
+    return [r for r in rows if r.get("spotify_id") not in seen]
 
 
 # -- measuring again ------------------------------------------------------------------
@@ -382,14 +528,10 @@ def _playlist_changed(url: str, settings: Settings, since: datetime | None = Non
         snapshot = client.check_playlist(ref.url, known.get("soundcloud_id"))
     if isinstance(ref, UserListingRef):  # the fingerprint of its newest entries
         return snapshot.ids_hash != known.get("snapshot_id")
-    modified = snapshot.last_modified
-    if since is not None and modified and _parse_time(modified) > since:
+    modified = parse_time(snapshot.last_modified)
+    if since is not None and modified and modified > since:
         return True
     return snapshot.ids_hash != known.get("ids_hash")
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def raise_on_failure(url: str, outcome: RunOutcome, stats: dict[str, Any] | None = None) -> None:
@@ -448,6 +590,7 @@ def playlist_stats(
         "failed_tracks": reported.get("failed_tracks") or [],
         "unreadable": counts["unreadable"],
         "unreadable_tracks": reported.get("unreadable_tracks") or [],
+        "tracks_left_out": counts["left_out"],
         "track_ids": [t.notion_page_id for t in tracks if t.notion_page_id],
         "notion": "synced"
         if pages is not None

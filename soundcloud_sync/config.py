@@ -40,6 +40,11 @@ DEFAULT_MIN_RECHECK_SECONDS = 300
 DEFAULT_PLAYLISTS_FILE = "playlists.yaml"
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
 EXECUTORS = ("default", "celery")
+CATALOG_URL_ENV = "SOUNDCLOUD_SYNC_CATALOG_URL"
+# Eagle's local API listens here whenever the app is open (it cannot be moved in Eagle).
+DEFAULT_EAGLE_API_URL = "http://localhost:41595"
+EAGLE_OFF = ("off", "none", "no", "false", "0")
+_DEFAULT_EAGLE: str | None = DEFAULT_EAGLE_API_URL
 CELERY_BROKER_ENV = "CELERY_BROKER_URL"
 CELERY_BACKEND_ENV = "CELERY_RESULT_BACKEND"
 
@@ -98,6 +103,13 @@ def _url(name: str, value: str, schemes: tuple[str, ...] = ("http", "https")) ->
 def _without_password(url: str) -> str:
     """A URL fit for a message: any password in it replaced by ***."""
     return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
+def _eagle_url(name: str, value: str) -> str | None:
+    """Eagle's address; ``off`` never asks Eagle at all."""
+    if value.strip().lower() in EAGLE_OFF:
+        return None
+    return _url(name, value)
 
 
 def _api_base(name: str, value: str) -> str:
@@ -374,6 +386,19 @@ class Settings:
                 "read (create a Spotify app: see the README's Spotify section)"
             )
 
+    def require_notion(self) -> None:
+        """Refuse a Notion-only call before anything runs when Notion is not set up."""
+        missing = [
+            name
+            for name, value in (
+                ("NOTION_TOKEN", self.notion_token),
+                ("NOTION_TRACKS_DATABASE_ID", self.notion_tracks_database_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"{' and '.join(missing)}: not set, so Notion cannot be written")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Every setting, checked; `.env` is read first unless an environment is given."""
@@ -407,7 +432,7 @@ class Settings:
             notion_requests_per_second=env.get("NOTION_REQUESTS_PER_SECOND", _positive_number, 3.0),
             notion_mapping_file=env.get("NOTION_PROPERTY_MAPPING", _mapping_file, None),
             notion_key_notation=env.get("NOTION_KEY_NOTATION", _key_notation, "standard"),
-            eagle_api_url=env.get("EAGLE_API_URL", _url, None),
+            eagle_api_url=env.get("EAGLE_API_URL", _eagle_url, _DEFAULT_EAGLE),
             spotify_client_id=env.get("SPOTIFY_CLIENT_ID", _token, None),
             spotify_client_secret=env.get("SPOTIFY_CLIENT_SECRET", _token, None),
             spotify_refresh_token=env.get("SPOTIFY_REFRESH_TOKEN", _token, None),
@@ -416,7 +441,7 @@ class Settings:
                 "SPOTIFY_ACCOUNTS_BASE", _api_base, DEFAULT_SPOTIFY_ACCOUNTS_BASE
             ),
             audio_formats=parse_formats(env.raw("AUDIO_FORMATS")),
-            catalog_url=env.get("SOUNDCLOUD_SYNC_CATALOG_URL", _catalog_url, None),
+            catalog_url=env.get(CATALOG_URL_ENV, _catalog_url, None),
             playlists_file=env.get(
                 "SOUNDCLOUD_SYNC_PLAYLISTS_FILE", _file, Path(DEFAULT_PLAYLISTS_FILE)
             ),

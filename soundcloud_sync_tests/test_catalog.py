@@ -191,6 +191,7 @@ def _catalog_of_version_8(url: str) -> None:
         conn.execute(text("ALTER TABLE tracks RENAME COLUMN recording_id TO soundcloud_id"))
         conn.execute(text("ALTER TABLE memberships RENAME COLUMN recording_id TO soundcloud_id"))
         conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+        conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
         conn.execute(text("UPDATE catalog_meta SET value = '8' WHERE key = 'schema_version'"))
         conn.execute(
             text(
@@ -234,17 +235,17 @@ def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
     assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "e7")
 
 
-def test_v10_keys_recordings_by_recording_id_in_place(tmp_path) -> None:
+def test_v11_keys_recordings_by_recording_id_in_place(tmp_path) -> None:
     """Every row, membership and link keeps its number; SoundCloud's id moves to a column
     of its own (the positive numbers); the next listings find the same rows."""
-    from soundcloud_sync.catalog.schema import _v10_recording_id
+    from soundcloud_sync.catalog.schema import _v11_recording_id
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     _catalog_of_version_8(url)
     engine = create_engine(url)
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
-        _v10_recording_id(conn)  # a second time changes nothing
+        _v11_recording_id(conn)  # a second time changes nothing
     engine.dispose()
     catalog = Catalog(url)
     rows = catalog.tracks_by_id([7, 8, -1])

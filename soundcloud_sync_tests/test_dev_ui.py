@@ -89,3 +89,13 @@ def test_dev_serves_the_definitions_on_the_cli_instance_without_warnings(tmp_pat
     assert "WARNING" not in lines_before_shutdown and "Warning" not in lines_before_shutdown, (
         lines_before_shutdown
     )
+
+
+def test_the_root_dagster_yaml_is_a_file_equal_to_the_packaged_one() -> None:
+    """Plain `dagster dev` in the repository reads the root file; `soundcloud-sync` copies
+    the packaged one into its instance. One content, kept in step here (a real file, not
+    a link, so a checkout without symlinks works too)."""
+    root = ROOT / "dagster.yaml"
+    assert not root.is_symlink()
+    packaged = ROOT / "soundcloud_sync" / "dagster_instance.yaml"
+    assert root.read_text() == packaged.read_text(), "copy soundcloud_sync/dagster_instance.yaml"

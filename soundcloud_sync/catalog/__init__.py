@@ -1,6 +1,6 @@
 """The local state store behind incremental sync (SQLite by default, any SQLAlchemy URL)."""
 
-from .rows import AUDIO_ON_DISK, TrackRow, audio_file, display_name
+from .rows import AUDIO_ON_DISK, TrackRow, audio_file, display_name, joined_at, parse_time
 from .schema import SCHEMA_VERSION
 from .store import Catalog, MembershipChange, ids_hash, utc_now
 
@@ -13,5 +13,7 @@ __all__ = [
     "audio_file",
     "display_name",
     "ids_hash",
+    "joined_at",
+    "parse_time",
     "utc_now",
 ]

@@ -33,6 +33,7 @@ class Resolved:
     tracks: list[tuple[int, Track]]  # (recording id, track) in listing order
     merged: list[int]  # recordings found to be one another service has (by ISRC)
     track_count: int  # how many tracks the service says the listing holds
+    ids: list[int]  # the recording of each listed track, every one (repeats included)
 
 
 def listed_id(recording_id: int, track: Track) -> int:
@@ -87,6 +88,7 @@ def resolve(conn: Connection, playlist: Playlist) -> Resolved:
     lowest = conn.execute(select(func.min(tracks.c.recording_id))).scalar() or 0
     next_id = min(lowest, 0) - 1
     out: list[tuple[int, Track]] = []
+    ids: list[int] = []
     merged: list[int] = []
     seen: set[int] = set()
     soundcloud = playlist.source == Source.SOUNDCLOUD
@@ -109,6 +111,7 @@ def resolve(conn: Connection, playlist: Playlist) -> Resolved:
         if rid is None:
             rid, next_id = next_id, next_id - 1
         taken.add(rid)
+        ids.append(rid)
         if t.soundcloud_id is not None and soundcloud:
             by_soundcloud.setdefault(t.soundcloud_id, rid)
         if isrc:
@@ -120,7 +123,7 @@ def resolve(conn: Connection, playlist: Playlist) -> Resolved:
         elif rid not in seen:  # a recording listed twice keeps its first place
             seen.add(rid)
             out.append((rid, replace(t, position=len(out) + 1)))
-    return Resolved(out, merged, playlist.track_count if soundcloud else len(out))
+    return Resolved(out, merged, playlist.track_count if soundcloud else len(out), ids)
 
 
 def write_tracks(conn: Connection, listed: list[tuple[int, Track]], now: str) -> None:

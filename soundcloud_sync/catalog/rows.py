@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -71,7 +72,8 @@ class TrackRow:
     position: int | None = None
     removed_at: str | None = None
     notion_linked: bool = False
-    added_to_playlist_at: str | None = None
+    added_to_playlist_at: str | None = None  # when the catalog first saw it there
+    added_at: str | None = None  # when it joined the playlist, if known (see `joined_at`)
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> Self:
@@ -124,3 +126,25 @@ def audio_file(track: TrackRow, formats: Sequence[str] | None = None) -> str | N
         candidates = [*(files.get(f) for f in formats), *files.values()]
         missing = None
     return next((p for p in candidates if p and Path(p).exists()), missing)
+
+
+def joined_at(row: Mapping[str, Any]) -> datetime | None:
+    """The earliest a track can have joined its playlist, as far as the catalog knows:
+    when it joined (see `memberships.added_at`), else its upload time (a track cannot
+    join a playlist before it exists); None when neither is known."""
+    return parse_time(row.get("added_at")) or parse_time(row.get("created_at"))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 time (or a datetime) as an aware datetime, a naive one taken as UTC;
+    None for nothing or something that is no time."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

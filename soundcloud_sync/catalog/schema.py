@@ -13,8 +13,8 @@ case). A recording keeps its number when another service's identity joins it.
 Numbers are handed out inside the transaction that first records the recording (so a
 crash leaves no half-made id, and a re-run finds the row again by a service's id): a
 recording first seen on SoundCloud takes SoundCloud's id as its number (positive), any
-other the next number below the lowest in use. Catalogs made before version 10 keyed
-rows by a column named ``soundcloud_id`` holding those same numbers; migration 10 renamed
+other the next number below the lowest in use. Catalogs made before version 11 keyed
+rows by a column named ``soundcloud_id`` holding those same numbers; migration 11 renamed
 it in place, so every row, membership and link kept its number.
 """
 
@@ -91,7 +91,7 @@ tracks = Table(
     metadata,
     Column("recording_id", BigInteger, primary_key=True, autoincrement=False),
     # the recording's identity on SoundCloud: where its audio is downloaded from
-    # (unique index: v10)
+    # (unique index: v11)
     Column("soundcloud_id", BigInteger),
     Column("title", Text),
     Column("artist", Text),
@@ -152,6 +152,10 @@ memberships = Table(
     Column("position", Integer, nullable=False),
     Column("first_seen_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
+    # When it joined the playlist: the service's word (Spotify's added_at, a like's time),
+    # else the listing that first showed it when the playlist was listed before; None for
+    # the tracks of a set's first listing (a set tells no such time). See `joined_at`.
+    Column("added_at", String(32)),
     Column("removed_at", String(32)),
     # Still in the set but out of view (its uploader deleted it or made it private).
     Column("hidden_at", String(32)),
@@ -260,7 +264,13 @@ def _v9_key_column(conn: Connection) -> None:
         conn.execute(text('ALTER TABLE tracks RENAME COLUMN musical_key TO "key"'))
 
 
-def _v10_recording_id(conn: Connection) -> None:
+def _v10_membership_added_at(conn: Connection) -> None:
+    """When each track joined its playlist, so a sync can leave out what joined before a
+    given time (the seed's `sync_playlist_incremental(last_sync_time=…)`)."""
+    _add_missing_columns(conn, memberships, ["added_at"])
+
+
+def _v11_recording_id(conn: Connection) -> None:
     """A neutral key for every recording: the column that keyed rows (named
     ``soundcloud_id`` although it held the catalog's own numbers, negative ones for
     recordings known only from Spotify) is renamed ``recording_id`` in ``tracks`` and
@@ -297,7 +307,8 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v7_spotify_identity,
     _v8_picks,
     _v9_key_column,
-    _v10_recording_id,
+    _v10_membership_added_at,
+    _v11_recording_id,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

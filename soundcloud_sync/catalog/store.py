@@ -8,7 +8,7 @@ transaction, so a crash leaves the previous state, never half of the new one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,17 @@ from .listing import ListingVerdict, explain_listing
 from .rows import AUDIO_ON_DISK, TrackRow
 from .schema import memberships, migrate, picks, playlists, tracks
 from .sql import insert_new, upsert
+
+
+def _joined(recording_id: int, track: Track, before: Mapping[int, Any], now: str) -> str | None:
+    """When ``track`` joined the playlist: the service's word; else, for a track new to a
+    playlist listed before, now (it joined since that listing); else what was known."""
+    if track.added_at:
+        return track.added_at
+    old = before.get(recording_id)
+    if old is not None and old.removed_at is None:
+        return old.added_at
+    return now if before else None
 
 
 def utc_now() -> str:
@@ -216,7 +227,8 @@ class Catalog:
             upsert(conn, memberships, [
                 {"playlist_key": playlist.key, "recording_id": rid, "position": t.position,
                  "last_seen_at": now, "removed_at": None, "hidden_at": None,
-                 "first_seen_at": before[rid].first_seen_at if rid in before else now}
+                 "first_seen_at": before[rid].first_seen_at if rid in before else now,
+                 "added_at": _joined(rid, t, before, now)}
                 for rid, t in resolved.tracks
             ], ["playlist_key", "recording_id"])  # fmt: skip
             self._mark_members(conn, playlist.key, verdict.removed, removed_at=now)
@@ -279,6 +291,36 @@ class Catalog:
                        availability=str(track.availability), updated_at=now)  # fmt: skip
             conn.execute(update(tracks).where(tracks.c.recording_id == recording_id).values(**row))
             return recording_id
+
+    def record_tracks(self, listed: Sequence[Track]) -> list[int]:
+        """Store tracks that belong to no playlist (the seed's batch of rows); the
+        recording id of each, in order. Each track is matched to its recording as a
+        listing's are (see `catalog.recordings`); a track given twice is stored once."""
+        now = utc_now()
+        found: dict[int, int] = {}  # place in ``listed`` -> recording id
+        with self.engine.begin() as conn:
+            for source in Source:  # one batch per service: each is found by its own ids
+                places = [n for n, t in enumerate(listed) if t.source == source]
+                if not places:
+                    continue
+                batch = Playlist(None, "", "", "", source=source,
+                                 tracks=tuple(listed[n] for n in places))  # fmt: skip
+                resolved = recordings.resolve(conn, batch)
+                first = {rid: (rid, t) for rid, t in reversed(resolved.tracks)}  # first wins
+                recordings.write_tracks(conn, list(first.values()), now)
+                found.update(zip(places, resolved.ids, strict=True))
+        return [found[n] for n in range(len(listed))]
+
+    def track_ids_by_url(self, urls: Iterable[str]) -> dict[str, int]:
+        """The SoundCloud ids of the SoundCloud tracks the catalog knows, by page URL."""
+        wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return {}
+        query = select(tracks.c.url, tracks.c.soundcloud_id).where(
+            and_(tracks.c.url.in_(wanted), tracks.c.soundcloud_id.is_not(None))
+        )
+        with self.engine.connect() as conn:
+            return {url: int(sid) for url, sid in conn.execute(query)}
 
     def listing_rows(self, playlist: Playlist) -> list[dict[str, Any]]:
         """A listing's tracks as rows, each with the recording id it would get (ids of
@@ -356,7 +398,8 @@ class Catalog:
         (those that left it last, when asked for)."""
         query = (
             select(memberships.c.position, memberships.c.removed_at, memberships.c.notion_linked,
-                   memberships.c.first_seen_at.label("added_to_playlist_at"), tracks)
+                   memberships.c.first_seen_at.label("added_to_playlist_at"),
+                   memberships.c.added_at, tracks)
             .join(tracks, tracks.c.recording_id == memberships.c.recording_id)
             .where(memberships.c.playlist_key == key)
             .order_by(memberships.c.removed_at.is_not(None), memberships.c.position)
@@ -429,31 +472,6 @@ class Catalog:
         with self.engine.connect() as conn:
             rows = conn.execute(select(tracks).where(tracks.c.recording_id.in_(ids)))
             return {r.recording_id: dict(r._mapping) for r in rows}
-
-    def recordings_of(self, rows: Iterable[Mapping[str, Any]]) -> dict[int, int]:
-        """Which recording each row (a track as `sources` lists it: ``soundcloud_id``,
-        ``spotify_id``) is, by the row's place in ``rows``; rows of recordings the
-        catalog does not know are left out."""
-        rows = list(rows)
-        soundcloud_ids = [r["soundcloud_id"] for r in rows if r.get("soundcloud_id")]
-        spotify_ids = [r["spotify_id"] for r in rows if r.get("spotify_id")]
-        with self.engine.connect() as conn:
-            by_soundcloud = dict(conn.execute(
-                select(tracks.c.soundcloud_id, tracks.c.recording_id)
-                .where(tracks.c.soundcloud_id.in_(soundcloud_ids))
-            ).all())  # fmt: skip
-            by_spotify = dict(conn.execute(
-                select(tracks.c.spotify_id, tracks.c.recording_id)
-                .where(tracks.c.spotify_id.in_(spotify_ids))
-            ).all())  # fmt: skip
-        found = {}
-        for n, row in enumerate(rows):
-            rid = by_soundcloud.get(row.get("soundcloud_id")) or by_spotify.get(
-                row.get("spotify_id")
-            )
-            if rid is not None:
-                found[n] = rid
-        return found
 
     def update_playlist(self, key: str, **values: Any) -> None:
         with self.engine.begin() as conn:

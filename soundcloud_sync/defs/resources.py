@@ -16,7 +16,7 @@ from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
-from ..config import DEFAULT_MIN_RECHECK_SECONDS, DEFAULT_PLAYLISTS_FILE, Settings
+from ..config import CATALOG_URL_ENV, DEFAULT_MIN_RECHECK_SECONDS, DEFAULT_PLAYLISTS_FILE, Settings
 from ..playlists_file import PlaylistEntry, read_playlists_file
 
 
@@ -185,14 +185,17 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
     def secret(name: str, value: str | None) -> Any:
         return EnvVar(name) if value else None
 
-    catalog = CatalogResource(url=settings.catalog_database_url)
+    # A database or proxy URL may carry a password: the variable's name, never its value.
+    catalog = CatalogResource(
+        url=EnvVar(CATALOG_URL_ENV) if settings.catalog_url else settings.catalog_database_url
+    )
     return {
         "catalog": catalog,
         "soundcloud": SoundCloudResource(
             api_base=settings.soundcloud_api_base,
             client_id=secret("SOUNDCLOUD_CLIENT_ID", settings.soundcloud_client_id),
             oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN", settings.soundcloud_oauth_token),
-            proxy=settings.soundcloud_proxy,
+            proxy=secret("SOUNDCLOUD_PROXY", settings.soundcloud_proxy),
             cache_dir=str(settings.cache_dir / "yt-dlp"),
         ),
         "spotify": SpotifyResource(

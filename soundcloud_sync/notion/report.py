@@ -51,6 +51,7 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     requests: int = 0
     rate_limited: int = 0
+    left_out: int = 0  # tracks that joined before the time asked for: not written
 
     def count(self, status: str) -> int:
         return sum(1 for t in self.tracks if t.status == status)
@@ -110,6 +111,7 @@ class SyncReport:
             "failed_tracks": self.failed_tracks(),
             "unreadable": self.count("unreadable"),
             "unreadable_tracks": self.unreadable_tracks(),
+            "tracks_left_out": self.left_out,
             "track_ids": {t.recording_id: t.page_id for t in self.tracks if t.page_id},
             "notion_requests": self.requests,
             "rate_limited": self.rate_limited,

@@ -28,7 +28,15 @@ from .lookup import PageLookup
 from .playlist_pages import PlaylistPages
 from .relations import TrackLinks, TracksOrder
 from .report import KnownPage, SyncReport, TrackResult
-from .schema import KEY_NOTATIONS, PLAYLIST_FIELDS, ResolvedSchema, SchemaMapping
+from .schema import (
+    KEY_NOTATIONS,
+    PLAYLIST_FIELDS,
+    TRACK_GROUPS,
+    ResolvedSchema,
+    SchemaMapping,
+    owned_values,
+    values_hash,
+)
 from .writes import TrackWriter
 
 log = logging.getLogger(__name__)
@@ -157,6 +165,19 @@ class NotionCatalogSync:
         warnings.append(f"Playlists: added the url property '{name}'")
         self.schemas(refresh=True)
 
+    def playlist_page(self, playlist: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """(id, url) of the playlist's page in Playlists, found by its SoundCloud or
+        Spotify URL, or made (Sync Status Partial: only some of its tracks are known)."""
+        if playlist.get("spotify_url"):
+            self._ensure_spotify_url_property(False, [])
+        _, playlists = self.schemas()
+        return PlaylistPages(self.gateway, playlists).ensure(playlist, None, False)
+
+    def track_hash(self, row: Mapping[str, Any]) -> str:
+        """The hash a track's page is stored with (equal hash: nothing to write)."""
+        tracks, _ = self.schemas()
+        return values_hash(owned_values(tracks, row, TRACK_GROUPS))
+
     # -- collaborators, each handed the resolved schema ------------------------------
 
     def _lookup(self, tracks: ResolvedSchema) -> PageLookup:
@@ -275,16 +296,19 @@ class NotionCatalogSync:
         dry_run: bool = False,
         max_concurrent: int = 4,
         on_page: Callable[[TrackResult], None] | None = None,
+        playlist_page_id: str | None = None,
     ) -> SyncReport:
-        """Tracks with no playlist: found in bulk, created or filled in, never duplicated."""
+        """Tracks found in bulk, created or filled in, never duplicated; linked to the
+        page ``playlist_page_id`` when given (its other links and properties untouched)."""
         requests0, limited0 = self._request_counts()
         tracks_schema, _ = self.schemas()
         report = SyncReport(dry_run=dry_run, warnings=list(tracks_schema.warnings))
-        rows, known_pages = _rows_and_known(tracks, known, linked=True)
+        rows, known_pages = _rows_and_known(tracks, known, linked=playlist_page_id is None)
         try:
             results = self._writer(tracks_schema).sync(
-                rows, known_pages, None, dry_run, max_concurrent, on_page, report.warnings
-            )
+                rows, known_pages, playlist_page_id, dry_run, max_concurrent, on_page,
+                report.warnings,
+            )  # fmt: skip
             report.tracks = [results[sid] for sid in rows]
         finally:
             requests1, limited1 = self._request_counts()

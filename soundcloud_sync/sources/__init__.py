@@ -30,6 +30,7 @@ from .urls import (
     playlist_key,
     public_url,
     registry_url,
+    spotify_track_id,
 )
 
 __all__ = [
@@ -63,5 +64,6 @@ __all__ = [
     "playlist_key",
     "public_url",
     "registry_url",
+    "spotify_track_id",
     "track_from_json",
 ]

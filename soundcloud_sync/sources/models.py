@@ -57,6 +57,9 @@ class Track:
     spotify_id: str | None = None
     spotify_url: str | None = None
     source: Source = Source.SOUNDCLOUD
+    # When it joined this listing, where the service says so (a Spotify entry's
+    # added_at, the time of a like); None for a set, whose entries carry no such time.
+    added_at: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)

@@ -117,6 +117,14 @@ class SpotifyClient:
             raise EmptyPlaylist(ref.public_url, "the playlist has no tracks")
         return replace(playlist, tracks=tuple(tracks), track_count=len(tracks), skipped=skipped)
 
+    def fetch_track(self, spotify_id: str) -> Track:
+        """One track by its Spotify id (one request: Spotify closed its lookup of several
+        tracks at once to development-mode apps in February 2026)."""
+        url = f"https://open.spotify.com/track/{spotify_id}"
+        with self._errors(url):
+            item = self.spotify.track(spotify_id)
+        return track_from_json(item, 0, None)
+
     def my_playlists(self) -> list[str]:
         """The URLs of the user's playlists (their own and those they follow), 50 a page;
         needs the user's refresh token."""
@@ -235,6 +243,7 @@ def track_from_json(item: Mapping[str, Any], position: int, added_at: str | None
         album=album.get("name") or None,
         artwork_url=images[0].get("url") if images else None,
         created_at=added_at,
+        added_at=added_at,
         availability=Availability.NO_SOURCE,
         spotify_id=item["id"],
         spotify_url=(item.get("external_urls") or {}).get("spotify")

@@ -55,6 +55,11 @@ SPOTIFY_HOSTS = {"open.spotify.com", "play.spotify.com"}
 _SPOTIFY_ID = r"[A-Za-z0-9]{16,32}"
 _SPOTIFY_KEY = re.compile(rf"^spotify/playlist/(?P<id>{_SPOTIFY_ID})$")
 _SPOTIFY_URI = re.compile(rf"^spotify:(?:user:[^:]+:)?playlist:(?P<id>{_SPOTIFY_ID})$")
+_SPOTIFY_TRACK = re.compile(
+    rf"^(?:spotify:track:|(?:https?://)?(?:open|play)\.spotify\.com/"
+    rf"(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?track/)(?P<id>{_SPOTIFY_ID})(?:[/?#].*)?$",
+    re.I,
+)
 _SPOTIFY_PATH = re.compile(
     rf"^/(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?(?:embed/)?playlist/(?P<id>{_SPOTIFY_ID})/?$", re.I
 )
@@ -207,6 +212,13 @@ def parse_spotify_url(url: str) -> SpotifyPlaylistRef | None:
             raw, "not a Spotify playlist (expected https://open.spotify.com/playlist/<id>)"
         )
     return SpotifyPlaylistRef(found["id"])
+
+
+def spotify_track_id(url: str | None) -> str | None:
+    """The Spotify id of a track's address (``open.spotify.com/track/<id>``,
+    ``spotify:track:<id>``), or None for any other text."""
+    found = _SPOTIFY_TRACK.match((url or "").strip())
+    return found["id"] if found else None
 
 
 def registry_url(ref: AnyPlaylistRef) -> str:

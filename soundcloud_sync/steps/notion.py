@@ -4,12 +4,15 @@ dry run's plan, and the analysis written back to each page."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import Catalog, TrackRow, display_name, utc_now
+from ..catalog import Catalog, TrackRow, display_name, joined_at, utc_now
+from ..errors import SoundCloudSyncError
+from ..notion.report import readable
 from ..sources import Playlist, Source, SpotifyPlaylistRef, parse_playlist_url
 from .progress import Progress
 
@@ -74,18 +77,15 @@ def page_recorder(
     key: str | None,
     total: int,
     progress: Progress | None = None,
-    recordings: Collection[int] | None = None,
 ) -> Callable[[TrackResult], None]:
     """The on_page callback: store each page id (and its link to the playlist ``key``)
-    the moment Notion answers, so a run killed later never makes the page twice.
-    ``recordings``: the only ids the catalog holds (rows it does not know are not kept)."""
+    the moment Notion answers, so a run killed later never makes the page twice."""
     done = 0
 
     def remember(result: TrackResult) -> None:
         nonlocal done
         done += 1
-        known = recordings is None or result.recording_id in recordings
-        if known and result.page_id and result.status != "error":
+        if result.page_id and result.status != "error":
             catalog.update_track(
                 result.recording_id, notion_page_id=result.page_id, notion_hash=result.hash
             )
@@ -132,20 +132,33 @@ def sync_notion_pages(
     dry_run: bool = False,
     max_concurrent: int = 4,
     progress: Progress | None = None,
+    joined_after: datetime | None = None,
 ) -> SyncReport:
     """The Notion step: upsert the playlist's pages (``track_rows``, keyed by
     ``recording_id``), unlink ``removed_ids``; remember every page id the moment it is
-    known. ``dry_run`` reads all and writes nothing."""
+    known. ``dry_run`` reads all and writes nothing.
+
+    ``joined_after``: only tracks that joined the playlist after that time are written;
+    the others are left as they are (not created, updated or unlinked; `left_out`)."""
     catalog_tracks = catalog.playlist_rows(key, include_removed=True)
     known = known_pages(catalog_tracks)
     by_id = {t.recording_id: t for t in catalog_tracks}
+    playlist = notion_playlist(playlist_row)
+    track_rows = with_availability(track_rows, catalog_tracks)
+    left_out: list[dict[str, Any]] = []
+    if joined_after is not None:
+        track_rows, left_out = split_by_joining(track_rows, joined_after)
+        track_rows = [*track_rows, *_untouched(notion_sync, left_out, known)]
+        removed_ids = ()
+        if any(int(r["recording_id"]) not in known for r in left_out if readable(r)):
+            playlist["ids_complete"] = False  # some tracks still lack a page: Partial
     removed: dict[int, str | dict[str, Any]] = {
         rid: known[rid].page_id if rid in known else _identity(by_id.get(rid), rid)
         for rid in removed_ids
     }
     report = notion_sync.upsert_playlist(
-        notion_playlist(playlist_row),
-        with_availability(track_rows, catalog_tracks),
+        playlist,
+        track_rows,
         known=known,
         playlist_page_id=playlist_row.get("notion_page_id"),
         removed=removed,
@@ -164,7 +177,38 @@ def sync_notion_pages(
             last_synced_at=utc_now(),
             sync_status=report.sync_status,
         )
+    report.left_out = len(left_out)
     return report
+
+
+def split_by_joining(
+    rows: list[dict[str, Any]], since: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows that joined the playlist after ``since``, the others) — see
+    `catalog.joined_at`; a track whose joining time is unknown counts as an earlier one."""
+    after: list[dict[str, Any]] = []
+    before: list[dict[str, Any]] = []
+    for row in rows:
+        joined = joined_at(row)
+        (after if joined is not None and joined > since else before).append(row)
+    return after, before
+
+
+def _untouched(
+    notion_sync: NotionCatalogSync, rows: list[dict[str, Any]], known: dict[int, KnownPage]
+) -> list[dict[str, Any]]:
+    """Rows left out by time whose page is already linked, handed to the upsert as they
+    are so the playlist page keeps its order; it finds nothing to write for them."""
+    from ..notion import KnownPage
+
+    kept = []
+    for row in rows:
+        rid = int(row["recording_id"])
+        page = known.get(rid)
+        if page is not None and page.linked:
+            known[rid] = KnownPage(page.page_id, notion_sync.track_hash(row), True)
+            kept.append(row)
+    return kept
 
 
 def track_label(track: Mapping[str, Any]) -> str:
@@ -195,29 +239,30 @@ def upsert_track_pages(
     batch_size: int = 50,
     max_concurrent: int = 4,
 ) -> dict[str, Any]:
-    """Tracks without a playlist (rows as `sources` lists them) into Music Tracks: the
-    same upsert (lookup in bulk, create or fill in, never a duplicate), in batches that
-    share one lookup. Page ids of recordings the catalog holds land there."""
+    """Tracks into Music Tracks (rows keyed by ``recording_id``, the catalog holding
+    each): the same upsert (lookup in bulk, create or fill in, never a duplicate), in
+    batches that share one lookup. Rows naming a playlist (``playlist_url``, and
+    ``playlist_name`` for a page made for it) are linked to its page in Playlists,
+    which is found (or made) once."""
     counts: Counter[str] = Counter()
     page_ids: dict[int, str] = {}
     failed: list[dict[str, Any]] = []
-    for start in range(0, len(tracks), max(1, batch_size)):
-        batch = tracks[start : start + max(1, batch_size)]
-        recordings = catalog.recordings_of(batch)
-        in_catalog = list(catalog.rows(recordings.values()).values())
-        rows = [
-            {**row, "recording_id": _row_key(n, row, recordings)} for n, row in enumerate(batch)
-        ]
-        report = notion_sync.upsert_tracks(
-            with_availability(rows, in_catalog),
-            known=known_pages(in_catalog, linked=True),
-            max_concurrent=max_concurrent,
-            on_page=page_recorder(catalog, None, len(batch), recordings=set(recordings.values())),
-        )
-        counts.update(r.status for r in report.tracks)
-        page_ids.update({r.soundcloud_id or r.recording_id: r.page_id for r in report.tracks
-                         if r.page_id})  # fmt: skip
-        failed.extend(report.failed_tracks())
+    warnings: list[str] = []
+    for playlist_url, rows in _by_playlist(tracks, warnings).items():
+        page_id = _playlist_page(notion_sync, catalog, playlist_url, rows) if playlist_url else None
+        for start in range(0, len(rows), max(1, batch_size)):
+            batch = rows[start : start + max(1, batch_size)]
+            in_catalog = list(catalog.rows(int(t["recording_id"]) for t in batch).values())
+            report = notion_sync.upsert_tracks(
+                with_availability(batch, in_catalog),
+                known=known_pages(in_catalog, linked=page_id is None),
+                max_concurrent=max_concurrent,
+                on_page=page_recorder(catalog, None, len(batch)),
+                playlist_page_id=page_id,
+            )
+            counts.update(r.status for r in report.tracks)
+            page_ids.update({r.recording_id: r.page_id for r in report.tracks if r.page_id})
+            failed.extend(report.failed_tracks())
     return {
         "created": counts["created"],
         "updated": counts["updated"],
@@ -226,18 +271,52 @@ def upsert_track_pages(
         "failed_tracks": failed,
         "unreadable": counts["unreadable"],
         "page_ids": page_ids,
+        "warnings": warnings,
     }
 
 
-def _row_key(n: int, row: Mapping[str, Any], recordings: Mapping[int, int]) -> int:
-    """A row's key for the Notion sync: its recording's id; for a track the catalog does
-    not hold, its SoundCloud id (no recording's number but its own), else a number of
-    its own far below any recording's."""
-    if n in recordings:
-        return recordings[n]
-    if row.get("soundcloud_id"):
-        return int(row["soundcloud_id"])
-    return -(10**15) - n
+def _by_playlist(
+    rows: list[dict[str, Any]], warnings: list[str]
+) -> dict[str | None, list[dict[str, Any]]]:
+    """Rows grouped by the playlist they name (its public URL), in their order."""
+    groups: dict[str | None, list[dict[str, Any]]] = {}
+    unnamed = 0
+    for row in rows:
+        url = None
+        if row.get("playlist_url"):
+            try:
+                url = parse_playlist_url(str(row["playlist_url"])).public_url
+            except SoundCloudSyncError as err:
+                warnings.append(f"not linked to a playlist: {err}")
+        elif row.get("playlist_name"):
+            unnamed += 1
+        groups.setdefault(url, []).append(row)
+    if unnamed:
+        warnings.append(
+            f"{unnamed} row(s) name a playlist without its playlist_url: not linked (a "
+            "Playlists page is found by its URL)"
+        )
+    return groups
+
+
+def _playlist_page(
+    notion_sync: NotionCatalogSync, catalog: Catalog, url: str, rows: list[dict[str, Any]]
+) -> str | None:
+    """The Playlists page of the playlist at ``url``: the catalog's, else found in
+    Notion by its URL, else made (named as the rows name it)."""
+    ref = parse_playlist_url(url)
+    known = catalog.playlist(ref.key) or {}
+    if known.get("notion_page_id"):
+        return str(known["notion_page_id"])
+    spotify = isinstance(ref, SpotifyPlaylistRef)
+    name = next((r["playlist_name"] for r in rows if r.get("playlist_name")), None)
+    playlist = {
+        "url": None if spotify else url,
+        "spotify_url": url if spotify else None,
+        "name": name or display_name(known) or url,
+    }
+    page_id, _ = notion_sync.playlist_page(playlist)
+    return page_id
 
 
 def report_frame(report: SyncReport) -> pd.DataFrame:
@@ -303,7 +382,24 @@ def plan_notion_sync(
         "dry_run": True,
     }
     if notion_sync is None:
-        return {**plan, "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set"}
+        # No Notion to ask: what the catalog knows. Tracks with a page are counted as
+        # skipped (their values may differ in Notion), the readable others as added.
+        pages = known_pages(catalog.playlist_rows(playlist.key))
+        readable_rows = [r for r in rows if readable(r)]
+        return {
+            **plan,
+            "tracks_added": sum(1 for r in readable_rows if r["recording_id"] not in pages),
+            "tracks_updated": 0,
+            "tracks_skipped": sum(1 for r in readable_rows if r["recording_id"] in pages),
+            "tracks_unlinked": 0,
+            "errors": 0,
+            "failed_tracks": [],
+            "unreadable": len(rows) - len(readable_rows),
+            "track_ids": [
+                pages[r["recording_id"]].page_id for r in rows if r["recording_id"] in pages
+            ],
+            "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set",
+        }
     report = sync_notion_pages(
         notion_sync,
         catalog,
@@ -316,6 +412,7 @@ def plan_notion_sync(
     stats = report.stats()
     return {
         **plan,
+        "track_ids": [t.page_id for t in report.tracks if t.page_id],
         **{k: stats[k] for k in ("tracks_added", "tracks_updated", "tracks_skipped")},
         **{k: stats[k] for k in ("tracks_unlinked", "errors", "failed_tracks", "unreadable")},
         "notion_requests": stats["notion_requests"],

@@ -366,6 +366,10 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("playlist_items", re.compile(r"^/v1/playlists/(?P<id>[A-Za-z0-9]+)/items/?$")),
     ("playlist_tracks", re.compile(r"^/v1/playlists/(?P<id>[A-Za-z0-9]+)/tracks/?$")),
     ("my_playlists", re.compile(r"^/v1/me/playlists/?$")),
+    ("track", re.compile(r"^/v1/tracks/(?P<id>[A-Za-z0-9]+)/?$")),
+    # "Get Several Tracks" (GET /v1/tracks?ids=) was removed for development-mode apps
+    # in February 2026 (Spotify's changelog): it answers like any other closed endpoint
+    ("closed", re.compile(r"^/v1/tracks/?$")),
     ("search", re.compile(r"^/v1/search/?$")),
     ("closed", re.compile(r"^/v1/(?:audio-features|audio-analysis|recommendations|artists/[^/]+/related-artists)")),
 ]  # fmt: skip
@@ -487,6 +491,12 @@ class _Handler(BaseHTTPRequestHandler):
         return _Answer(
             200, select_fields(payload, query["fields"]) if "fields" in query else payload
         )
+
+    def _ep_track(self, emu, match, query, user) -> _Answer:  # type: ignore[no-untyped-def]
+        track = emu.tracks.get(match["id"])
+        if track is None:
+            return _api_error(404, "Resource not found")
+        return _Answer(200, track.json())
 
     def _ep_playlist_tracks(self, emu, match, query, user) -> _Answer:  # type: ignore[no-untyped-def]
         return _api_error(403, "Forbidden")  # gone for development-mode apps: use /items

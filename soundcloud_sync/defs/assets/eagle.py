@@ -24,16 +24,20 @@ def eagle_items(
     from ...eagle import EagleClient
 
     if not eagle.api_url:
-        context.log.info("EAGLE_API_URL is not set: Eagle import skipped")
-        return MaterializeResult(metadata={"eagle": "not configured"})
+        context.log.info("EAGLE_API_URL is off: Eagle import skipped")
+        return MaterializeResult(metadata={"eagle": "off"})
     key = context.partition_key
     store = catalog.catalog()
     playlist = store.playlist(key) or {}
     with EagleClient(eagle.api_url) as client:
         status = client.status()
         if not status.running:
-            context.log.warning(status.message)
-            return MaterializeResult(metadata={"eagle": status.message})
+            message = (
+                f"{status.message}: Eagle import skipped (open Eagle, or set EAGLE_API_URL "
+                "to where it listens; EAGLE_API_URL=off stops asking)"
+            )
+            context.log.info(message)
+            return MaterializeResult(metadata={"eagle": message})
         tracks = [t for t in live_tracks(catalog, key) if t.files]
         rows = eagle_steps.import_into_eagle(
             client,

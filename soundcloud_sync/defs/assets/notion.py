@@ -9,6 +9,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    Config,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -16,6 +17,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from ...catalog import parse_time
 from ...notion.report import readable
 from ...steps import notion as notion_steps
 from ...steps.notion import (
@@ -30,6 +32,14 @@ from ..resources import CatalogResource, NotionResource
 from .common import status_counts, step_progress
 
 
+class NotionTrackPagesConfig(Config):
+    """Run config of the Notion step (all optional)."""
+
+    # ISO-8601 time: write only the tracks that joined the playlist after it (a naive
+    # time is UTC); the others are left as they are. The seed's `last_sync_time`.
+    joined_after: str | None = None
+
+
 @asset(
     partitions_def=playlists_partitions,
     group_name="notion",
@@ -40,7 +50,10 @@ from .common import status_counts, step_progress
     "linked both ways with the playlist's page; page ids are kept in the catalog.",
 )
 def notion_track_pages(
-    context: AssetExecutionContext, notion: NotionResource, catalog: CatalogResource
+    context: AssetExecutionContext,
+    config: NotionTrackPagesConfig,
+    notion: NotionResource,
+    catalog: CatalogResource,
 ):
     if not notion.enabled:
         context.log.warning(notion.disabled_reason)
@@ -48,6 +61,9 @@ def notion_track_pages(
     from ...notion import NotionError, SchemaError
 
     key = context.partition_key
+    joined_after = parse_time(config.joined_after)
+    if config.joined_after and joined_after is None:
+        raise Failure(description=f"{key}: joined_after: {config.joined_after!r} is no ISO time")
     store = catalog.catalog()
     playlist_row = store.playlist(key) or {"key": key, "url": key}
     try:
@@ -60,6 +76,7 @@ def notion_track_pages(
             notion_removals(store, key),
             max_concurrent=notion.max_concurrent,
             progress=step_progress(context),
+            joined_after=joined_after,
         )
     except (SchemaError, NotionError) as exc:
         raise Failure(description=f"{key}: {exc}") from exc
@@ -74,6 +91,7 @@ def notion_track_pages(
         "linked": counts["linked"],
         "unlinked": counts["unlinked"],
         "unreadable": counts["unreadable"],
+        "left_out": report.left_out,
         "errors": counts["error"],
         "sync_status": report.sync_status or "",
         "notion_requests": report.requests,

@@ -163,7 +163,8 @@ class SoundCloudApi:
         self.max_wait = max_wait
         self.network_retries = network_retries
         self._sleep = sleep
-        self._secrets = [s for s in (client_id, oauth_token) if s]
+        proxy_password = urlsplit(proxy).password if proxy else None
+        self._secrets = [s for s in (client_id, oauth_token, proxy_password) if s]
         self.request_count: collections.Counter[str] = collections.Counter()
         self._lock = threading.RLock()
         params: dict[str, Any] = {

@@ -14,6 +14,7 @@ Secrets (client id, OAuth token) never reach an error message or a log line.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -132,6 +133,15 @@ class SoundCloudClient(SoundCloudApi):
             self.raw_tracks.update(found)
         return found
 
+    def resolve_track(self, url: str) -> Track:
+        """One track by its page URL (one ``/resolve``: SoundCloud has no lookup of many
+        URLs at once); an error naming the URL when it is no readable track."""
+        obj = self._resolve_track(_track_ref(url), known=False)
+        assert obj is not None  # never None for a track not known before
+        with self._lock:
+            self.raw_tracks[int(obj["id"])] = dict(obj)
+        return track_from_json(obj, 0)
+
     def fetch_user_listing(self, ref: UserListingRef) -> Playlist:
         """Every track the user liked or uploaded, newest first, page by page to the last.
 
@@ -143,14 +153,21 @@ class SoundCloudClient(SoundCloudApi):
         entries = [e for page in self._pages(ref, int(user["id"]), self.page_size) for e in page]
         listed: list[Mapping[str, Any]] = []
         skipped: list[SkippedEntry] = []
+        joined: dict[int, str] = {}  # a like's own time; an upload's is the track's
         for position, entry in enumerate(entries, start=1):
             track = listed_track(entry)
             if track is not None and track.get("id") is not None:
                 listed.append(track)
+                when = entry.get("created_at") or track.get("created_at")
+                if when:
+                    joined.setdefault(int(track["id"]), str(when))
             elif isinstance(entry.get("playlist"), dict):
                 title = entry["playlist"].get("title")
                 skipped.append(SkippedEntry(position, title, "a liked playlist: add its own URL"))
-        tracks = self._tracks_in_order(listed, ref.public_url)
+        tracks = tuple(
+            replace(t, added_at=joined.get(t.soundcloud_id or 0))
+            for t in self._tracks_in_order(listed, ref.public_url)
+        )
         username = user.get("username") or ref.user
         return Playlist(
             soundcloud_id=int(user["id"]),
