@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, EventLogEntry
 
 from .catalog import Catalog, TrackRow, display_name, parse_time
 from .config import ConfigError, Settings
@@ -32,6 +32,10 @@ from .sources import (
 )
 from .steps import listing
 from .steps import notion as notion_steps
+
+if TYPE_CHECKING:
+    from .sources import Playlist, SoundCloudClient
+    from .sources.urls import AnyPlaylistRef
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -75,7 +79,7 @@ def catalog_for(settings: Settings) -> Catalog:
 
 
 @contextmanager
-def _soundcloud(settings: Settings) -> Iterator[Any]:
+def _soundcloud(settings: Settings) -> Iterator[SoundCloudClient]:
     """A SoundCloud client built as a run's resource builds it."""
     from .defs.resources import resources_for
 
@@ -83,7 +87,7 @@ def _soundcloud(settings: Settings) -> Iterator[Any]:
         yield client
 
 
-def playlist_refs(urls: list[str], settings: Settings) -> list[Any]:
+def playlist_refs(urls: list[str], settings: Settings) -> list[AnyPlaylistRef]:
     """Each URL's playlist, every one checked before anything runs: a Spotify playlist
     without a Spotify app configured is refused here, naming the missing variables."""
     refs = [parse_playlist_url(url) for url in urls]
@@ -120,7 +124,7 @@ def extract_playlist_tracks(playlist_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def _read_listing(url: str, settings: Settings, *, as_synced: bool = False) -> Any:
+def _read_listing(url: str, settings: Settings, *, as_synced: bool = False) -> Playlist:
     """What the playlist lists now (SoundCloud or Spotify), writing nothing anywhere.
     ``as_synced``: a track's URL gives its uploader's singles with it added (what a sync
     of that URL would write), not that track alone."""
@@ -172,7 +176,7 @@ def register_playlists(urls: list[str]) -> list[str]:
         return _register(instance, catalog_for(settings), refs)
 
 
-def _register(instance: DagsterInstance, catalog: Catalog, refs: list[Any]) -> list[str]:
+def _register(instance: DagsterInstance, catalog: Catalog, refs: list[AnyPlaylistRef]) -> list[str]:
     from . import runs
 
     for ref in refs:  # before the partition exists, so its first run sees the track
@@ -225,7 +229,7 @@ def run_playlist(
     asset_keys: tuple[str, ...] | None,
     settings: Settings,
     playlist_name: str | None = None,
-    on_event: Any = None,
+    on_event: Callable[[EventLogEntry], None] | None = None,
     origin: str = "api",
     in_process: bool = False,
     ops_config: dict[str, Any] | None = None,
@@ -450,7 +454,9 @@ def get_new_spotify_tracks(
 # -- measuring again ------------------------------------------------------------------
 
 
-def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> dict[str, Any]:
+def reanalyze_playlist(
+    url: str, force: bool = False, on_event: Callable[[EventLogEntry], None] | None = None
+) -> dict[str, Any]:
     """Measure the playlist's tracks again from the files on disk, never downloading:
     those analysed by an older version, never analysed, or in another tempo range than
     the playlist's (``force``: all of them). New values reach the catalog, the files'

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -16,6 +16,9 @@ from .config import Settings
 from .errors import SoundCloudSyncError
 from .playlists_file import read_playlists_file
 from .sources import TrackRef, parse_playlist_url
+
+if TYPE_CHECKING:
+    from .progress import RunProgress
 
 
 def _fail(message: str) -> NoReturn:
@@ -142,7 +145,7 @@ def _sync_one(
     return api.playlist_stats(api.catalog_for(settings), key, outcome, audio_formats=formats)
 
 
-def _run_progress(as_json: bool) -> Any:
+def _run_progress(as_json: bool) -> RunProgress:
     """A bar per stage on a terminal; nothing when printing JSON or into a pipe."""
     from .progress import RunProgress
 
