@@ -1,19 +1,36 @@
-"""Real recordings to score the analyzer on, fetched from Debian's archive and cached.
+"""The evaluation set: music whose tempo and key are stated by its source, and cached.
 
     python -m soundcloud_sync_tests.corpus            # fetch + render the full set, list it
     python -m soundcloud_sync_tests.corpus --ci       # only the small part the tests use
 
-Freely licensed game music that Debian ships, so any machine with apt (CI runs as root)
-can rebuild the set byte for byte: ``apt-get download`` the ``.deb`` (no install, no root
-needed for that step), ``dpkg-deb -x`` it into the cache, then ffmpeg (imageio-ffmpeg's,
-which has libopenmpt) renders each file (tracker modules, Ogg Vorbis and MP3 recordings) to a
-44.1 kHz MP3 of at most 90 s. Nothing here is synthesized by us.
+Three sources state their truth, and every track they give is scored:
 
-Tracker modules are the reason for the choice: the file states its tempo. A module plays
-``tempo`` ticks per 2.5 s and ``speed`` ticks per row; with ``rows_per_beat`` rows to a
-beat (Impulse Tracker files store it as the row highlight; ProTracker's convention is 4)
-the beat is ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact. For recorded music there
-is no stated tempo: the references there are independent analyzers (see bench/analysis.py).
+- **Tracker modules** from Debian's game packages. A module plays ``tempo`` ticks per
+  2.5 s and ``speed`` ticks per row; with ``rows_per_beat`` rows to a beat (Impulse
+  Tracker files store it as the row highlight; ProTracker's convention is 4) the beat is
+  ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact. ffmpeg (imageio-ffmpeg's, which
+  has libopenmpt) renders them.
+- **MIDI files** from Debian packages, rendered by FluidSynth with the FluidR3 General
+  MIDI soundfont. Tempo: the file's tempo event, kept where one tempo holds through the
+  excerpt and the meter counts quarter notes (x/4). Key: the key-signature event, kept
+  only where it can be trusted: one signature through the excerpt, and the notes
+  themselves (every non-drum note, weighted by its length) rank that very key first of
+  the 24 against the Krumhansl-Kessler profiles. Authors often leave a signature at its
+  default (C major), and a signature cannot tell a major key from its relative minor on
+  its own; the notes can. A file failing the key test still gives its tempo.
+- **The style set** (styles.py): scores written in the styles DJs play, at their usual
+  tempi, in every key, with and without drums, some swung, rendered by FluidSynth with the
+  same soundfont (sampled instruments: not our synthesizer). Each carries the genre a
+  SoundCloud upload would, so the bench scores with and without a genre.
+
+Also fetched: recorded game soundtracks (Ogg/MP3), which state no truth; the bench shows
+how often we agree with the reference analyzers there.
+
+Everything comes from Debian's archive with ``apt-get download`` (no install) and
+``dpkg-deb -x`` into the cache, so any machine with apt can rebuild the set byte for
+byte. Rendering MIDI needs ``apt-get install fluidsynth fluid-soundfont-gm`` (the bench
+only: the CI part is four tracker modules). Every render is a 44.1 kHz MP3 at 320 kb/s of
+at most 90 s. A third of the set, chosen by a hash of its name, is held out from tuning.
 
 The cache lives in ``$SOUNDCLOUD_SYNC_CORPUS`` or ``~/.cache/soundcloud-sync-corpus``.
 """
@@ -28,7 +45,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock
+
+from soundcloud_sync_tests.midi import DRUM_CHANNEL, read_midi, write_midi
 
 # Debian package -> (folder inside it, file suffixes, style, licence as the package states).
 PACKAGES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
@@ -48,6 +68,17 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "pangzero": ("usr/share/perl5/auto/share/dist/Games-PangZero", (".mp3",),
                  "game soundtrack (mp3)", "GPL-2+"),
 }  # fmt: skip
+# Debian packages of MIDI music -> (folder inside, licence as the package states).
+MIDI_PACKAGES: dict[str, tuple[str, str]] = {
+    "openttd-openmsx": ("usr/share/games/openttd/baseset/openmsx", "GPL-2"),
+    "planetblupi-music-midi": ("usr/share/planetblupi/music", "GPL-3+"),
+}
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # fluid-soundfont-gm
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+# Krumhansl-Kessler probe-tone profiles (major, minor), tonic first: the symbolic check
+# of a MIDI file's key signature (on its notes, not on audio).
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 MODULE_SUFFIXES = (".mod", ".s3m", ".it", ".xm")
 MIN_SECONDS = 20.0  # shorter files are jingles and sound effects, not music
@@ -66,10 +97,12 @@ class CorpusError(RuntimeError):
 @dataclass(frozen=True)
 class Recording:
     path: Path  # what the analyzers read
-    source: str  # "<package>/<file>"
+    source: str  # "<package>/<file>", "styles/<piece>"
     style: str
-    file_bpm: float | None  # the tempo the file states (tracker modules), None otherwise
+    file_bpm: float | None  # the tempo the source states, None where it states none
     held_out: bool  # never looked at while tuning
+    key: str | None = None  # the key the source states ("A minor"), None where none
+    genre: str | None = None  # the genre a SoundCloud upload of it would carry
 
     @property
     def name(self) -> str:
@@ -133,11 +166,15 @@ def _fetch_package(package: str, root: Path, target: Path) -> Path:
 # --------------------------------------------------------------------------- module tempo
 
 
-def _mod_tempo(data: bytes) -> tuple[int, int]:
-    """(speed, tempo) in force at the start of a ProTracker module (defaults 6, 125)."""
+def _mod_channels(data: bytes) -> int:
     channels = {b"M.K.": 4, b"M!K!": 4, b"FLT4": 4, b"4CHN": 4, b"6CHN": 6, b"8CHN": 8}
     tag = data[1080:1084]
-    n_ch = channels.get(tag) or (int(tag[:2]) if tag[2:] == b"CH" and tag[:2].isdigit() else 4)
+    return channels.get(tag) or (int(tag[:2]) if tag[2:] == b"CH" and tag[:2].isdigit() else 4)
+
+
+def _mod_tempo(data: bytes) -> tuple[int, int]:
+    """(speed, tempo) in force at the start of a ProTracker module (defaults 6, 125)."""
+    n_ch = _mod_channels(data)
     first_pattern = data[952]
     row0 = 1084 + first_pattern * 64 * n_ch * 4
     speed, tempo = 6, 125
@@ -151,24 +188,125 @@ def _mod_tempo(data: bytes) -> tuple[int, int]:
     return speed, tempo
 
 
-def module_bpm(path: Path) -> float | None:
-    """The beat tempo a tracker module states, from its header (None if it states none)."""
+Rows = list[list[tuple[int, int]]]  # each row's (command, value) effects, in play order
+
+
+def _it_rows(data: bytes) -> Rows:
+    """The effects of each row an Impulse Tracker song plays, pattern after pattern."""
+    orders, _ins, samples, patterns = struct.unpack_from("<HHHH", data, 0x20)
+    table = 0xC0 + orders + 4 * _ins + 4 * samples
+    pointers = struct.unpack_from(f"<{patterns}I", data, table)
+    out: Rows = []
+    for order in data[0xC0 : 0xC0 + orders]:
+        if order >= patterns or not pointers[order]:
+            continue
+        length = struct.unpack_from("<H", data, pointers[order])[0]
+        i, end = pointers[order] + 8, pointers[order] + 8 + length
+        masks: dict[int, int] = {}
+        out.append([])
+        while i < end:
+            channel_byte = data[i]
+            i += 1
+            if channel_byte == 0:
+                out.append([])
+                continue
+            channel = (channel_byte - 1) & 63
+            if channel_byte & 128:
+                masks[channel] = data[i]
+                i += 1
+            mask = masks.get(channel, 0)
+            i += (mask & 1) + (mask >> 1 & 1) + (mask >> 2 & 1)
+            if mask & 8:
+                out[-1].append((data[i], data[i + 1]))
+                i += 2
+    return out
+
+
+def _s3m_rows(data: bytes) -> Rows:
+    """The effects of each row a Scream Tracker 3 song plays, pattern after pattern."""
+    orders, instruments, patterns = struct.unpack_from("<HHH", data, 0x20)
+    table = 0x60 + orders + 2 * instruments
+    pointers = [16 * p for p in struct.unpack_from(f"<{patterns}H", data, table)]
+    out: Rows = []
+    for order in data[0x60 : 0x60 + orders]:
+        if order >= patterns or not pointers[order]:
+            continue
+        length = struct.unpack_from("<H", data, pointers[order])[0]
+        i, end = pointers[order] + 2, pointers[order] + length
+        out.append([])
+        while i < end:
+            what = data[i]
+            i += 1
+            if what == 0:
+                out.append([])
+                continue
+            i += 2 * bool(what & 32) + bool(what & 64)
+            if what & 128:
+                out[-1].append((data[i], data[i + 1]))
+                i += 2
+    return out
+
+
+def _mod_rows(data: bytes, channels: int) -> Rows:
+    """The effects of each row a ProTracker song plays, pattern after pattern."""
+    out: Rows = []
+    for order in data[952 : 952 + data[950]]:
+        for row in range(64):
+            start = 1084 + (order * 64 + row) * channels * 4
+            cells = [data[start + 4 * c : start + 4 * c + 4] for c in range(channels)]
+            out.append([(c[2] & 0x0F, c[3]) for c in cells if len(c) == 4])
+    return out
+
+
+def _one_tempo(rows: Rows, speed: int, tempo: int, speed_cmd: int, tempo_cmd: int,
+               seconds: float) -> bool:  # fmt: skip
+    """Whether the song's first speed and tempo hold for 90 % of its first ``seconds``
+    (a row lasts ``speed`` ticks of 2.5/``tempo`` s; a ritardando of two rows at a
+    phrase's end does not unsettle a tempo). Pattern jumps and breaks are not followed:
+    the patterns are taken in order, close enough to tell a steady song from one that
+    changes pace."""
+    elapsed = steady = 0.0
+    first = None
+    for row in rows:
+        for command, value in row:
+            if command == speed_cmd and 0 < value < (32 if speed_cmd == tempo_cmd else 256):
+                speed = value
+            elif command == tempo_cmd and value >= 32:
+                tempo = value
+        first = first or (speed, tempo)
+        row_s = speed * 2.5 / tempo
+        elapsed += row_s
+        steady += row_s if (speed, tempo) == first else 0.0
+        if elapsed >= seconds:
+            break
+    return steady >= 0.9 * elapsed
+
+
+def module_bpm(path: Path, seconds: float = MAX_SECONDS) -> float | None:
+    """The beat tempo a tracker module states over its first ``seconds`` (None if it
+    states none, or changes it)."""
     data = path.read_bytes()
     rows_per_beat = 4
+    # A song that changes its speed or tempo within the excerpt states no one tempo
+    # (IT and S3M: commands A and T; MOD: F); XM files are taken at their header's word.
+    steady = True
     if path.suffix == ".it" and data[:4] == b"IMPM":
         speed, tempo = data[0x32], data[0x33]
         highlight = data[0x1E]
         if 2 <= highlight <= 8:
             rows_per_beat = highlight
+        steady = _one_tempo(_it_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".s3m" and data[0x2C:0x30] == b"SCRM":
         speed, tempo = data[0x31], data[0x32]
+        steady = _one_tempo(_s3m_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".xm" and data[:17] == b"Extended Module: ":
         speed, tempo = struct.unpack_from("<HH", data, 60 + 16)
     elif path.suffix == ".mod" and len(data) > 1084:
         speed, tempo = _mod_tempo(data)
+        steady = _one_tempo(_mod_rows(data, _mod_channels(data)), speed, tempo, 15, 15, seconds)
     else:
         return None
-    if not speed or not tempo:
+    if not speed or not tempo or not steady:
         return None
     return tempo * 24.0 / (speed * rows_per_beat)
 
@@ -214,6 +352,99 @@ def render(source: Path, target: Path, seconds: float) -> Path:
     return target
 
 
+# --------------------------------------------------------------------------- MIDI
+
+
+def _key_name(tonic: int, minor: bool) -> str:
+    return f"{NOTE_NAMES[tonic % 12]} {'minor' if minor else 'major'}"
+
+
+def _notes_key(weights: np.ndarray) -> str:
+    """The key whose Krumhansl-Kessler profile best matches a pitch-class histogram."""
+    best = max(
+        (float(np.corrcoef(weights, np.roll(profile, tonic))[0, 1]), tonic, minor)
+        for minor, profile in ((False, KK_MAJOR), (True, KK_MINOR))
+        for tonic in range(12)
+    )
+    return _key_name(best[1], best[2])
+
+
+def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, str | None]:
+    """(tempo, key) a MIDI file states over its first ``seconds``, each None where the
+    file states none or it cannot be trusted (see the module doc)."""
+    midi = read_midi(path)
+    tempi = midi.tempi or [(0.0, 120.0)]  # the standard's default
+    first_bpm = tempi[0][1]
+    end_beat = seconds * first_bpm / 60.0
+    in_excerpt = {round(bpm, 3) for beat, bpm in tempi if beat < end_beat}
+    meters = {(num, den) for beat, num, den in midi.meters if beat < end_beat} or {(4, 4)}
+    bpm = first_bpm if len(in_excerpt) == 1 and all(den == 4 for _, den in meters) else None
+    signatures = {(sharps, minor) for beat, sharps, minor in midi.keys if beat < end_beat}
+    if len(signatures) != 1 or bpm is None:
+        return bpm, None
+    sharps, minor = signatures.pop()
+    stated = _key_name(7 * sharps + (9 if minor else 0), minor)
+    weights = np.zeros(12)
+    for n in midi.notes:
+        if n.channel != DRUM_CHANNEL and n.start < end_beat:
+            weights[n.pitch % 12] += min(n.length, end_beat - n.start)
+    return bpm, stated if weights.any() and _notes_key(weights) == stated else None
+
+
+def render_midi(source: Path, target: Path, seconds: float) -> Path:
+    """Render a MIDI file with FluidSynth and the GM soundfont, then as render() does."""
+    if target.exists():
+        return target
+    if not SOUNDFONT.exists():
+        raise CorpusError(
+            f"{SOUNDFONT} not found: rendering MIDI needs "
+            "apt-get install fluidsynth fluid-soundfont-gm"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(target.parent.parent, f"midi-{target.parent.name}-{target.stem}"):
+        if target.exists():
+            return target
+        wav = target.with_name(f"{target.stem}.{os.getpid()}.part.wav")
+        try:
+            _run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", "44100", "-F", str(wav),
+                  str(SOUNDFONT), str(source)])  # fmt: skip
+            render(wav, target, seconds)
+        finally:
+            wav.unlink(missing_ok=True)
+    return target
+
+
+def _midi_recordings(root: Path) -> list[Recording]:
+    out = []
+    for package, (folder, _licence) in MIDI_PACKAGES.items():
+        for src in sorted((fetch_package(package, root) / folder).glob("*.mid")):
+            bpm, key = midi_truth(src)
+            if bpm is None:
+                continue
+            source = f"{package}/{src.name}"
+            path = render_midi(src, root / "audio" / "midi" / f"{package}--{src.stem}.mp3",
+                               MAX_SECONDS)  # fmt: skip
+            if _duration(path) < MIN_SECONDS:
+                continue
+            out.append(Recording(path, source, "MIDI (Debian)", bpm, _held_out(source), key))
+    return out
+
+
+def _style_recordings(root: Path) -> list[Recording]:
+    from soundcloud_sync_tests.styles import style_set
+
+    out = []
+    for piece in style_set():
+        source = f"styles/{piece.name}"
+        score = root / "styles" / f"{piece.name}.mid"
+        if not score.exists():
+            write_midi(score, piece.notes, piece.bpm, piece.programs)
+        path = render_midi(score, root / "audio" / "styles" / f"{piece.name}.mp3", MAX_SECONDS)
+        out.append(Recording(path, source, piece.style, piece.bpm, _held_out(source),
+                             piece.key, piece.genre))  # fmt: skip
+    return out
+
+
 def _held_out(source: str) -> bool:
     """A third of the files, chosen by a hash of the name: fixed, and not by looking."""
     return hashlib.sha1(source.encode()).digest()[0] % 3 == 0
@@ -240,6 +471,8 @@ def recordings(ci: bool = False, root: Path | None = None) -> list[Recording]:
                 continue
             bpm = module_bpm(src) if is_module else None
             out.append(Recording(path, source, style, bpm, _held_out(source)))
+    if not ci:
+        out += _midi_recordings(root) + _style_recordings(root)
     return out
 
 
@@ -249,7 +482,10 @@ def main() -> int:
     args = parser.parse_args()
     for r in recordings(ci=args.ci):
         bpm = f"{r.file_bpm:.2f}" if r.file_bpm else "-"
-        print(f"{r.source:55s} {r.style:24s} file BPM {bpm:>7s}  held-out {r.held_out}")
+        print(
+            f"{r.source:55s} {r.style:24s} BPM {bpm:>7s} key {r.key or '-':9s} "
+            f"held-out {r.held_out}"
+        )
     return 0
 
 

@@ -217,3 +217,59 @@ def encode_bytes(
 def encode_mp3_bytes(samples: np.ndarray, sr: int = 44100, bitrate: str = "128k") -> bytes:
     """MP3 bytes for ``samples`` (what SoundCloud's progressive streams serve)."""
     return encode_bytes(samples, sr, "mp3", bitrate)
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def _noise_hit(sr: int, rng: np.random.Generator, seconds: float, decay: float,
+               highpass: bool) -> np.ndarray:  # fmt: skip
+    noise = rng.standard_normal(int(seconds * sr))
+    if highpass:
+        noise = np.diff(noise, prepend=0.0)
+    return noise * np.exp(-np.arange(len(noise)) / sr * decay)
+
+
+def _drum_sounds(sr: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """General MIDI drum numbers -> a numpy sound for each (see styles.py)."""
+    t = np.arange(int(0.2 * sr)) / sr
+    body = np.sin(2 * np.pi * 185 * t) * np.exp(-t * 30)
+    snare = 0.5 * body + 0.35 * _noise_hit(sr, rng, 0.2, 25, False)
+    clap = np.zeros(int(0.15 * sr))
+    for k in range(3):  # three hands, 10 ms apart
+        _add(clap, 0.3 * _noise_hit(sr, rng, 0.1, 60, True), int(k * 0.01 * sr))
+    hat = _hat(sr, rng).astype(np.float64)
+    return {
+        36: _kick(sr).astype(np.float64), 37: 0.4 * _noise_hit(sr, rng, 0.03, 200, True),
+        38: snare, 40: snare, 39: clap, 42: hat, 44: 0.6 * hat,
+        46: 0.25 * _noise_hit(sr, rng, 0.3, 12, True), 51: 0.12 * _noise_hit(sr, rng, 0.4, 8, True),
+        70: 0.12 * _noise_hit(sr, rng, 0.04, 90, True),
+    }  # fmt: skip
+
+
+def render_piece(piece, sr: int = 44100, seconds: float | None = None) -> np.ndarray:
+    """Mono float32: a styles.Piece played by numpy instruments (drums as above, bass,
+    chords and lead as additive tones), peak at -1 dBFS. The CI's stand-in for the
+    FluidSynth renders of the bench."""
+    from soundcloud_sync_tests.midi import DRUM_CHANNEL
+
+    rng = np.random.default_rng(7)
+    beat = 60.0 / piece.bpm
+    total = seconds if seconds is not None else piece.seconds
+    out = np.zeros(round(total * sr))
+    drums = _drum_sounds(sr, rng)
+    voices = {0: (6, 0.005, 0.03, 0.5), 1: (3, 0.02, 0.05, 0.12), 2: (3, 0.005, 0.05, 0.15)}
+    for note in piece.notes:
+        start = round(note.start * beat * sr)
+        if start >= len(out):
+            continue
+        gain = note.velocity / 127
+        if note.channel == DRUM_CHANNEL:
+            if note.pitch in drums:
+                _add(out, gain * drums[note.pitch], start)
+            continue
+        harmonics, attack, release, level = voices.get(note.channel, voices[1])
+        n = max(int(note.length * beat * sr), int(0.02 * sr))
+        _add(out, level * gain * _tone(_midi_hz(note.pitch), n, sr, harmonics, attack, release),
+             start)  # fmt: skip
+    return (out * (10 ** (-1 / 20) / (float(np.max(np.abs(out))) or 1.0))).astype(np.float32)

@@ -61,3 +61,20 @@ def test_an_empty_cache_is_filled_once_by_two_workers_at_once(tmp_path):
     assert first == second and len(first) == 4
     rendered = sorted(p.name for p in (tmp_path / "audio" / "ci").iterdir())
     assert rendered == sorted(f"tecnoballz-data--{Path(n).stem}.mp3" for n in CI_FILES)
+
+
+def test_a_midi_key_signature_counts_only_where_the_notes_agree(tmp_path):
+    """The MIDI part of the set takes a file's key signature as truth only where its
+    notes, weighted by length, rank that key first; its tempo where one holds."""
+    from soundcloud_sync_tests.corpus import midi_truth
+    from soundcloud_sync_tests.midi import read_midi, write_midi
+    from soundcloud_sync_tests.styles import STYLES, compose
+
+    piece = compose(STYLES[0], 124.0, "F# minor", drums=True, seed=1, bars=16)
+    right = write_midi(tmp_path / "right.mid", piece.notes, 124.0, piece.programs, (3, True))
+    default = write_midi(tmp_path / "default.mid", piece.notes, 124.0, piece.programs, (0, False))
+
+    assert midi_truth(right) == (pytest.approx(124.0, abs=0.01), "F# minor")
+    assert midi_truth(default) == (pytest.approx(124.0, abs=0.01), None)  # C major: no
+    back = read_midi(right)
+    assert len(back.notes) == len(piece.notes) and back.keys == [(0.0, 3, True)]

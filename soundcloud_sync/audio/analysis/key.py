@@ -1,0 +1,138 @@
+"""Key: a chromagram without the notes' upper partials, matched against key profiles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from soundcloud_sync.audio.analysis.common import HOP
+
+# EDMA profiles (major, minor), tonic first.
+EDMA_MAJOR = np.array(
+    [0.16519551, 0.04749026, 0.08293076, 0.06687112, 0.09994645, 0.09274123,
+     0.05294487, 0.13159476, 0.05218986, 0.07443653, 0.06940723, 0.0642515]
+)  # fmt: skip
+EDMA_MINOR = np.array(
+    [0.17235348, 0.05336489, 0.0761009, 0.10043649, 0.05621498, 0.08527853,
+     0.0497915, 0.13451001, 0.07458916, 0.05003023, 0.09187879, 0.05545106]
+)  # fmt: skip
+
+
+def camelot(tonic: int, mode: str) -> str:
+    """Camelot code of a key: A minor -> 8A, C major -> 8B."""
+    if mode == "minor":
+        return f"{((7 * (tonic - 9)) % 12 + 7) % 12 + 1}A"
+    return f"{((7 * tonic) % 12 + 7) % 12 + 1}B"
+
+
+KEY_MARGIN_FOR_CERTAINTY = 0.15
+# Pitches the key is read from: MIDI C1 (33 Hz) up to B7 (3951 Hz), one row a semitone.
+LOW_PITCH, PITCHES = 24, 84
+# A partial of a note is taken to be at most PARTIAL_DECAY times as strong (in amplitude)
+# as the partial below it; the first PARTIALS partials of every note are accounted for.
+PARTIAL_DECAY = 0.8
+PARTIALS = 6
+# Folding weighs each pitch by a bell over octaves centred on A4 (440 Hz), 2 octaves wide:
+# with equal weights a loud bass line outvoted the chords that tell minor from major.
+KEY_CENTRE_HZ = 440.0
+KEY_OCTAVES = 2.0
+
+
+def pitch_power(spec: np.ndarray, sr: int) -> np.ndarray:
+    """Power per semitone (LOW_PITCH..+PITCHES) and frame, from a complex STFT.
+
+    Each bin's power goes to the pitch of the frequency its phase says it holds (the
+    phase advance from one frame to the next), not to the bin's centre: a bin is 11 Hz
+    wide, two semitones at 100 Hz, so bass notes would otherwise smear into their
+    neighbours while their partials land sharp.
+    """
+    n_fft = 2 * (spec.shape[0] - 1)
+    highest_hz = 440 * 2 ** ((LOW_PITCH + PITCHES - 0.5 - 69) / 12)
+    top = min(spec.shape[0], int(highest_hz * n_fft / sr) + 2)
+    s = spec[:top]
+    # How far each bin's phase turned since the previous frame, beyond what its centre
+    # frequency turns in one hop, is how far off the centre its sound is.
+    turn = s * np.conj(np.concatenate([s[:, :1], s[:, :-1]], axis=1))
+    bins = np.arange(top, dtype=np.float32)[:, None]
+    advance = np.angle(turn) - np.float32(2 * np.pi * HOP / n_fft) * bins
+    advance -= np.float32(2 * np.pi) * np.round(advance / np.float32(2 * np.pi))
+    freq = (bins + advance * np.float32(n_fft / (2 * np.pi * HOP))) * np.float32(sr / n_fft)
+    pitch = np.rint(12 * np.log2(np.maximum(freq, 1.0) / 440.0) + (69 - LOW_PITCH))
+    pitch = pitch.astype(np.int64)
+    inside = (pitch >= 0) & (pitch < PITCHES)
+    frames = s.shape[1]
+    row = np.where(inside, pitch, 0) + PITCHES * np.arange(frames)[None, :]
+    power = (s.real**2 + s.imag**2) * inside
+    return np.bincount(row.ravel(), power.ravel(), PITCHES * frames).reshape(frames, PITCHES).T
+
+
+def without_partials(pitches: np.ndarray) -> np.ndarray:
+    """The pitch power with each note's upper partials taken out, lowest note first.
+
+    The third partial of a note sounds an octave and a fifth above it, so a chroma of
+    the whole spectrum counts every note's fifth too and reads keys a fifth too high.
+    Whatever a lower pitch can explain as its partial (up to PARTIAL_DECAY per step)
+    is removed before the pitches are folded into pitch classes.
+    """
+    out = pitches.copy()
+    partials = [
+        (round(12 * np.log2(h)), PARTIAL_DECAY ** (2 * (h - 1))) for h in range(2, PARTIALS + 1)
+    ]
+    for p in range(len(out)):
+        for offset, share in partials:
+            if p + offset < len(out):
+                out[p + offset] -= np.minimum(out[p + offset], share * out[p])
+    return out
+
+
+def pitch_classes(pitches: np.ndarray) -> np.ndarray:
+    """Fold semitone rows (from LOW_PITCH) into 12 pitch classes, C first, the middle
+    register weighing most (see KEY_CENTRE_HZ)."""
+    octaves = (np.arange(len(pitches)) + LOW_PITCH - 69) / 12 - np.log2(KEY_CENTRE_HZ / 440.0)
+    weight = np.exp(-0.5 * (octaves / KEY_OCTAVES) ** 2)
+    classes = np.zeros((12, pitches.shape[1]), dtype=pitches.dtype)
+    for p in range(len(pitches)):
+        classes[(p + LOW_PITCH) % 12] += weight[p] * pitches[p]
+    return classes
+
+
+def _key_scores(profile: np.ndarray) -> list[tuple[float, int, str]]:
+    """Correlation of a 12-bin profile with each of the 24 keys, best first."""
+    scores = []
+    for mode, template in (("major", EDMA_MAJOR), ("minor", EDMA_MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
+            scores.append((r, tonic, mode))
+    return sorted(scores, reverse=True)
+
+
+def estimate_key(shares: np.ndarray) -> tuple[int, str, float] | None:
+    """(tonic pitch class, "major"|"minor", confidence) from per-frame chroma ``(12, n)``.
+
+    The key is the one whose profile best matches the frames' mean. The confidence asks
+    two things: how far it leads the runner-up (scaled so a lead of
+    KEY_MARGIN_FOR_CERTAINTY or more is 1), and whether each half of the track, read on
+    its own, names the same key (each half that does not takes a quarter off): a
+    near-tie, or a key only the whole track and not its parts agrees on, is a guess.
+    """
+    profile = shares.mean(axis=1) if shares.size else np.zeros(12)
+    if not np.any(profile > 0):
+        return None
+    scores = _key_scores(profile)
+    (r, tonic, mode), runner_up = scores[0], scores[1][0]
+    lead = min(1.0, max(0.0, (r - runner_up) / KEY_MARGIN_FOR_CERTAINTY))
+    half = shares.shape[1] // 2
+    parts = [shares[:, :half], shares[:, half:]] if half else []
+    agree = [_key_scores(x.mean(axis=1))[0][1:] == (tonic, mode) for x in parts]
+    stability = 1.0 - 0.25 * sum(not a for a in agree)
+    return tonic, mode, round(lead * stability, 3)
+
+
+def frame_shares(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each frame's chroma as shares of that frame, which frames sound at all).
+
+    Each sounding frame votes equally (loud drops do not drown the rest); near-silent
+    frames (intros, fades, gaps) do not vote at all.
+    """
+    energy = chroma.sum(axis=0)
+    sounding = energy > 1e-3 * (np.percentile(energy, 95) if energy.size else 0)
+    return chroma / np.maximum(energy, 1e-12), sounding

@@ -1,0 +1,135 @@
+"""Metrical level: is the beat T or 2T? Read from where the drums fall, not from a genre.
+
+Between two readings an octave apart (87 and 174 BPM, 75 and 150), the onsets repeat
+at both, so periodicity alone cannot choose. What a listener (and a DJ) counts is the
+pulse the drums mark. On the faster reading, three things each say "this is the beat":
+
+- **The kick on every beat** (four on the floor): the low band hits as hard half-way
+  through each slow beat as on it.
+- **A backbeat every two beats**: the snare repeats every two fast beats, both in its
+  body (300 Hz-2.4 kHz) and its rattle (600 Hz-4 kHz; an off-beat hat shows in the
+  rattle only), as in drum & bass's two-step (kick on 1, snare on 2 and 4 at 174).
+  Read at 87 that snare would fall between the beats, and a backbeat falls on a beat.
+- **Hi-hats in sixteenths of the fast beat**: a steady layer at an eighth of the slow
+  beat (thirty-second notes at 70-87 BPM) is not how slow grooves are played; it is trap
+  and half-time drum & bass at 140-175, whose snare falls once a bar.
+
+When none holds and the drums are there, the slow reading stands: boom-bap, R&B and
+slow pop have their snare on 2 and 4 of the slow beat and hats in eighths or swung
+sixteenths. Without drums the onsets' off-beat strength decides (the older rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Thresholds, set on the tuning part of the style set (see bench/analysis.py) and kept
+# round: how regular the kick must be from one fast beat to the next; how strong the
+# snare's hit two fast beats after its strongest, relative to it; how strong the hats
+# half-way between the fast beat's eighths, relative to the eighths; how peaked the
+# snare's pattern over two slow beats (a backbeat: one clear hit per slow beat pair).
+KICK_EVERY_BEAT = 0.5
+BACKBEAT_EVERY_TWO = 0.7
+FAST_HATS = 0.45
+SLOW_BACKBEAT = 0.8
+
+
+def fold(env: np.ndarray, period: float, bins: int) -> np.ndarray:
+    """Mean of ``env`` at each phase of a cycle ``period`` frames long, lightly smoothed
+    (circularly) so a hit a frame early or late still counts."""
+    idx = np.arange(len(env))
+    phase = ((idx % period) / period * bins).astype(int) % bins
+    out = np.bincount(phase, weights=env, minlength=bins) / np.maximum(
+        np.bincount(phase, minlength=bins), 1
+    )
+    return np.convolve(np.concatenate([out[-1:], out, out[:1]]), [0.25, 0.5, 0.25], "valid")
+
+
+def _fold_bands(bands: np.ndarray, cycle: float, bins: int) -> np.ndarray:
+    """Each band folded over ``cycle`` frames, above its own floor (the fold's median)."""
+    folded = np.stack([fold(b, cycle, bins) for b in bands])
+    return np.maximum(0.0, folded - np.median(folded, axis=1, keepdims=True))
+
+
+def half_cycle_repeat(bands: np.ndarray, cycle: float, bins: int = 32) -> float:
+    """How much of the rhythm pattern, over a cycle ``cycle`` frames long, repeats half a
+    cycle later with the same sound: the pattern's correlation with itself shifted by
+    half a cycle, band by band (1: two identical halves; a kick answered by a snare, or
+    by nothing, scores low: a different sound in other bands)."""
+    f = _fold_bands(bands, cycle, bins)
+    energy = float((f * f).sum())
+    if energy <= 0:
+        return 0.0
+    return float((f * np.roll(f, bins // 2, axis=1)).sum() / energy)
+
+
+def _repeat(env: np.ndarray, cycle: float, bins: int = 32) -> float:
+    """Strength half a cycle after the strongest phase, relative to it, above the floor
+    (the fold's median): 1 when a hit repeats every half cycle, ~0 when once a cycle."""
+    f = fold(env, cycle, bins)
+    floor = float(np.median(f))
+    top = int(np.argmax(f))
+    peak = f[top] - floor
+    if peak <= 0:
+        return 0.0
+    return float(max(0.0, f[(top + bins // 2) % bins] - floor) / peak)
+
+
+def regularity(env: np.ndarray, lag: float) -> float:
+    """Correlation of ``env`` with itself ``lag`` frames later (its mean removed): near 1
+    when every hit is answered one lag later, near 0 when the hits are irregular."""
+    x = env - env.mean()
+    energy = float(x @ x)
+    if energy <= 0:
+        return 0.0
+    out = 0.0
+    for k, w in ((int(np.floor(lag)), 1 - lag % 1), (int(np.floor(lag)) + 1, lag % 1)):
+        if 0 < k < len(x) and w > 0:
+            # Within a frame either way: a hit on the next beat may land a frame early.
+            out += w * max(float(x[:-j] @ x[j:]) for j in (k - 1, k, k + 1) if 0 < j < len(x))
+    return out / energy
+
+
+def _peakedness(env: np.ndarray, cycle: float, bins: int = 32) -> float:
+    """How much the fold's strongest phase stands above its median, relative to it:
+    near 1 for one clear hit a cycle, lower for notes all over the cycle."""
+    f = fold(env, cycle, bins)
+    top = float(f.max())
+    return float((top - np.median(f)) / top) if top > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class MeterEvidence:
+    kick_every_beat: float  # the kick band's regularity from one fast beat to the next
+    backbeat_every_two: float  # snare bands: a hit two fast beats after the strongest
+    fast_hats: float  # high bands: a steady layer at a sixteenth of the fast beat
+    slow_backbeat: float  # snare bands: one clear hit every two slow beats
+
+    def drums_mark_fast(self) -> bool:
+        """A drum hits every fast beat, or the backbeat comes every two of them."""
+        return (
+            self.kick_every_beat >= KICK_EVERY_BEAT or self.backbeat_every_two >= BACKBEAT_EVERY_TWO
+        )
+
+    def level(self) -> str | None:
+        """ "fast", "slow", or None where the drums do not say."""
+        if self.drums_mark_fast() or self.fast_hats >= FAST_HATS:
+            return "fast"
+        if self.slow_backbeat >= SLOW_BACKBEAT:
+            return "slow"
+        return None
+
+
+def meter_evidence(bands: np.ndarray, rises: np.ndarray, fast_period: float) -> MeterEvidence:
+    """Evidence for the fast reading (``fast_period`` frames a beat) against the slow one
+    (twice as long), from the per-band flux and power rises (lowest band first)."""
+    snare = rises[3:7].sum(axis=0)  # 600 Hz - 4 kHz: a snare's or a clap's rattle
+    body = rises[2:6].sum(axis=0)  # 300 Hz - 2.4 kHz: its body (an off-beat hat has none)
+    return MeterEvidence(
+        kick_every_beat=regularity(rises[0], fast_period),
+        backbeat_every_two=min(_repeat(snare, 4 * fast_period), _repeat(body, 4 * fast_period)),
+        fast_hats=half_cycle_repeat(bands[-3:], fast_period / 2, bins=16),
+        slow_backbeat=_peakedness(snare, 4 * fast_period),
+    )

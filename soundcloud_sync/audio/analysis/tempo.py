@@ -1,0 +1,273 @@
+"""Tempo: the beat period from the onset envelope's autocorrelation, refined on the beat
+times, its metrical level settled (see meter.py), 3:2 and 4:3 slips checked."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from soundcloud_sync.audio.analysis.common import HOP, _autocorr, _parabolic
+from soundcloud_sync.audio.analysis.meter import meter_evidence
+
+
+def _fold_strength(env: np.ndarray, period: float) -> tuple[float, float]:
+    """Fold ``env`` over one beat period; strength at the best phase and half a beat later."""
+    bins = max(8, round(period))
+    idx = np.arange(len(env))
+    phase = ((idx % period) / period * bins).astype(int) % bins
+    fold = np.bincount(phase, weights=env, minlength=bins) / np.maximum(
+        np.bincount(phase, minlength=bins), 1
+    )
+    fold = np.convolve(np.concatenate([fold[-1:], fold, fold[:1]]), [0.25, 0.5, 0.25], "valid")
+    on = int(np.argmax(fold))
+    off = (on + bins // 2) % bins
+    return float(fold[on]), float(fold[off])
+
+
+# --------------------------------------------------------------------------- tempo
+
+
+# Where each genre's beat is counted (SoundCloud genres are free text: matched on words).
+# Drum & bass and trap are counted at full speed, R&B at the slow reading; hip-hop
+# reaches 140 because SoundCloud files most trap under "Hip-hop & Rap".
+GENRE_TEMPI: dict[tuple[str, ...], tuple[float, float]] = {
+    ("drum", "bass"): (155.0, 185.0),
+    ("dnb",): (155.0, 185.0),
+    ("jungle",): (155.0, 185.0),
+    ("neurofunk",): (155.0, 185.0),
+    ("footwork",): (150.0, 170.0),
+    ("trap",): (125.0, 170.0),
+    ("dubstep",): (130.0, 150.0),
+    ("hip", "hop"): (60.0, 140.0),
+    ("hiphop",): (60.0, 140.0),
+    ("rap",): (60.0, 140.0),
+    ("r&b",): (60.0, 110.0),
+    ("rnb",): (60.0, 110.0),
+    ("house",): (110.0, 135.0),
+    ("techno",): (118.0, 150.0),
+    ("trance",): (125.0, 145.0),
+}
+# Off-beat / beat strength ratios between which the evidence is doubtful and a genre's
+# prior may settle the octave; outside it the onsets decide alone.
+GENRE_DOUBT = (0.3, 0.9)
+# How much stronger a 4:3 or 3:4 reading's comb must be to replace the one found.
+FOUR_THREE_MARGIN = 1.2
+
+
+def genre_tempo_range(genre: str | None) -> tuple[float, float] | None:
+    """The range a genre counts its beat in ("Drum & Bass" -> 155-185), or None."""
+    words = set(re.findall(r"[a-z&]+", (genre or "").lower().replace("'n'", "&")))
+    for needed, bpm_range in GENRE_TEMPI.items():
+        if all(w in words for w in needed):
+            return bpm_range
+    return None
+
+
+@dataclass(frozen=True)
+class TempoEstimate:
+    bpm: float  # 2 decimals, inside the range asked for
+    confidence: float  # 0-1: how periodic the onsets are at this beat, and how unrivalled
+    period: float  # frames per beat (unrounded), for placing the beat grid
+
+
+def _ac_at(ac: np.ndarray, lag: float) -> float:
+    """Autocorrelation at a fractional lag: the best value within a frame of it."""
+    best = 0.0
+    for x in (lag - 1.0, lag - 0.5, lag, lag + 0.5, lag + 1.0):
+        i = int(np.floor(x))
+        if 0 <= i < len(ac) - 1:
+            f = x - i
+            best = max(best, float(ac[i] * (1 - f) + ac[i + 1] * f))
+    return best
+
+
+def _comb(ac: np.ndarray, period: float, beats: int = 4) -> float:
+    """How strongly the onsets repeat at every one of the first ``beats`` beat multiples.
+
+    A real beat repeats at 1, 2, 3 and 4 beats; a reading three eighth notes long (the
+    3:2 slip) repeats at 2 of its multiples only, so its comb is weaker; a reading
+    2/3 of the real beat matches the real one only at every third multiple.
+    """
+    return float(np.mean([_ac_at(ac, k * period) for k in range(1, beats + 1)]))
+
+
+def _refine(onset_env: np.ndarray, period: float, frame_rate: float) -> tuple[float, float]:
+    """(period, fraction of beats on the fitted line): beat tracking at ``period``, then
+    a straight line through the beat times."""
+    import librosa
+
+    _, beats = librosa.beat.beat_track(
+        onset_envelope=onset_env,
+        sr=round(frame_rate * HOP),
+        hop_length=HOP,
+        bpm=60 * frame_rate / period,
+        tightness=400,
+    )
+    fitted = _fit_beats(onset_env, beats, period, frame_rate)
+    if fitted is None:
+        return period, 0.0
+    bpm, inliers = fitted
+    return 60 * frame_rate / bpm, inliers
+
+
+def _fits(bpm: float, lo: float, hi: float) -> bool:
+    """Inside [lo, hi] BPM, give or take 1 % (measurement noise at the edges)."""
+    return lo * 0.99 <= bpm <= hi * 1.01
+
+
+def _into_range(period: float, frame_rate: float, lo: float, hi: float) -> float:
+    """The octave of ``period`` inside [lo, hi] BPM. A reading within 1 % of an edge is
+    that edge (180.004 BPM is a 180 BPM track, not a 90 BPM one); a range under an
+    octave wide gives the nearest edge."""
+    bpm = 60 * frame_rate / period
+    if hi < bpm <= hi * 1.01 or lo * 0.99 <= bpm < lo:
+        bpm = min(max(bpm, lo), hi)
+    while bpm > hi and bpm / 2 >= lo:
+        bpm /= 2
+    while bpm < lo and bpm * 2 <= hi:
+        bpm *= 2
+    return 60 * frame_rate / min(max(bpm, lo), hi)
+
+
+def estimate_tempo(
+    onset_env: np.ndarray,
+    frame_rate: float,
+    bpm_range: tuple[float, float] = (70.0, 180.0),
+    offbeat_ratio: float = 0.6,
+    three_two_ratio: float = 0.85,
+    prefer: tuple[float, float] | None = None,
+    bands: np.ndarray | None = None,
+    rises: np.ndarray | None = None,
+) -> TempoEstimate | None:
+    """Tempo in BPM from an onset envelope; see the module doc. ``prefer``: the range a
+    genre usually counts its beat in (see ``genre_tempo_range``)."""
+    lo, hi = bpm_range
+    if len(onset_env) < 4 * frame_rate or not np.any(onset_env > 0):
+        return None
+    min_lag = int(np.floor(60 * frame_rate / hi))
+    max_lag = int(np.ceil(60 * frame_rate / lo))
+    ac = _autocorr(onset_env, 6 * max_lag + 2)
+    window = ac[min_lag : max_lag + 1]
+    if not len(window) or window.max() <= 0:
+        return None
+    best = min_lag + int(np.argmax(window))
+    period = _parabolic(ac, best)  # frames per beat, to a fraction of a frame
+
+    # Refine first: folding over minutes with an imprecise period smears the beat.
+    period, inliers = _refine(onset_env, period, frame_rate)
+
+    # Octave: see meter.py (and _metrical_level for the genre's part).
+    fast: float = period
+    slow: float | None = None
+    if _fits(60 * frame_rate / (2 * period), lo, hi):
+        slow = 2 * period
+    elif _fits(60 * frame_rate / (period / 2), lo, hi):
+        fast, slow = period / 2, period
+    if slow is not None:
+        period = _metrical_level(
+            onset_env, bands, rises, fast, slow, frame_rate, prefer, offbeat_ratio
+        )
+
+    # 3:2 and 4:3: a beat of three eighth notes (or three of four beats' worth of
+    # sixteenths) can win the first peak. The real beat repeats at each of its
+    # multiples, so a rival reading replaces it only when its comb is clearly stronger:
+    # about as strong for the faster 3:2 reading, 1/three_two_ratio times for the slower
+    # one, FOUR_THREE_MARGIN times for 4:3 either way (a rarer slip, and a costlier one).
+    strength = _comb(ac, period)
+    rival, best_gain = 0.0, 1.0
+    rival_period: float | None = None
+    for factor, needed in ((1.5, three_two_ratio), (2 / 3, 1 / three_two_ratio),
+                           (4 / 3, FOUR_THREE_MARGIN), (3 / 4, FOUR_THREE_MARGIN)):  # fmt: skip
+        candidate = period / factor
+        if not _fits(60 * frame_rate / candidate, lo, hi):
+            continue
+        score = _comb(ac, candidate)
+        rival = max(rival, score)
+        if score / (needed * strength) > best_gain:
+            rival_period, best_gain = candidate, score / (needed * strength)
+    if rival_period is not None:
+        period, _ = _refine(onset_env, rival_period, frame_rate)
+        rival, strength = strength, _comb(ac, period)
+        if _fits(60 * frame_rate / (2 * period), lo, hi):
+            period = _metrical_level(
+                onset_env, bands, rises, period, 2 * period, frame_rate, prefer, offbeat_ratio
+            )
+        elif _fits(60 * frame_rate / (period / 2), lo, hi):
+            period = _metrical_level(
+                onset_env, bands, rises, period / 2, period, frame_rate, prefer, offbeat_ratio
+            )
+        strength = _comb(ac, period)
+
+    period = _into_range(period, frame_rate, lo, hi)
+    clarity = min(1.0, max(0.0, strength))
+    margin = min(1.0, max(0.0, 2.0 * (1.0 - rival / strength))) if strength > 0 else 0.0
+    return TempoEstimate(
+        bpm=round(float(60 * frame_rate / period), 2),
+        confidence=round(clarity * margin * inliers, 3),
+        period=float(period),
+    )
+
+
+def _metrical_level(
+    onset_env: np.ndarray,
+    bands: np.ndarray | None,
+    rises: np.ndarray | None,
+    fast: float,
+    slow: float,
+    frame_rate: float,
+    prefer: tuple[float, float] | None,
+    offbeat_ratio: float,
+) -> float:
+    """``fast`` or ``slow`` (frames a beat, an octave apart): see meter.py. A genre's
+    usual range settles it where the music leaves it in doubt."""
+    on, off = _fold_strength(onset_env, slow)
+    ratio = off / on if on > 0 else 1.0
+    level = None
+    evidence = (
+        meter_evidence(bands, rises, fast) if bands is not None and rises is not None else None
+    )
+    if evidence is not None:
+        level = evidence.level()
+        if os.environ.get("SOUNDCLOUD_SYNC_DEBUG_METER"):
+            print(f"meter {60 * frame_rate / fast:.1f} {evidence} offbeat {ratio:.2f} {level}")
+    if prefer is not None and not (evidence is not None and evidence.drums_mark_fast()):
+        liked = [p for p in (fast, slow) if prefer[0] <= 60 * frame_rate / p <= prefer[1]]
+        if len(liked) == 1:
+            return liked[0]
+    if level is not None:
+        return fast if level == "fast" else slow
+    # No drums to read: the older rule, the off-beats' strength against the beat's.
+    return fast if ratio > offbeat_ratio else slow
+
+
+def _fit_beats(
+    env: np.ndarray, beats: np.ndarray, period: float, frame_rate: float
+) -> tuple[float, float] | None:
+    """Least-squares line through sub-frame beat times: (BPM from the slope, fraction of
+    beats on the line)."""
+    if len(beats) < 8:
+        return None
+    times = []
+    for b in beats:
+        lo, hi = max(0, b - 2), min(len(env), b + 3)
+        i = lo + int(np.argmax(env[lo:hi]))
+        times.append(_parabolic(env, i))
+    t = np.asarray(times)
+    # Beat numbers from successive gaps, so a slightly wrong period cannot drift.
+    k = np.concatenate([[0.0], np.cumsum(np.maximum(1.0, np.round(np.diff(t) / period)))])
+    keep = np.ones(len(t), dtype=bool)
+    for _ in range(3):
+        if keep.sum() < 8:
+            return None
+        slope, intercept = np.polyfit(k[keep], t[keep], 1)
+        resid = np.abs(t - (intercept + slope * k))
+        new_keep = resid < max(1.0, 3 * np.median(resid[keep]))
+        if (new_keep == keep).all():
+            break
+        keep = new_keep
+    if slope <= 0:
+        return None
+    return float(60 * frame_rate / slope), float(keep.mean())
