@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
-from soundcloud_sync.catalog.schema import migrate
+from soundcloud_sync.catalog.schema import MIGRATIONS, _v11_recording_id, migrate
 from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
+
+RECORDING_ID_VERSION = MIGRATIONS.index(_v11_recording_id) + 1  # numbered at landing
 
 
 def _playlist(ids: list[int], track_count: int | None = None, key: str = "dj/sets/mix") -> Playlist:
@@ -179,24 +181,32 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
 
 
-def _catalog_of_version_8(url: str) -> None:
-    """A catalog as release 8 left it: rows keyed by the column ``soundcloud_id`` (negative
-    numbers for recordings known only from Spotify), the key in ``musical_key``; two
+def _catalog_of_version(url: str, version: int) -> None:
+    """A catalog as release `version` (8 or later, before the recording id) left it: rows
+    keyed by the column ``soundcloud_id`` (negative numbers for recordings known only
+    from Spotify), before 9 the key in ``musical_key``, before 10 no ``added_at``; two
     SoundCloud tracks and one Spotify-only recording, measured, filed, linked in Notion."""
+    assert 8 <= version < RECORDING_ID_VERSION
+    key_column = "musical_key" if version < 9 else '"key"'
     engine = create_engine(url)
     with engine.begin() as conn:
-        migrate(conn)  # today's tables; now make them look like version 8's
+        migrate(conn)  # today's tables; now make them look like that version's
         conn.execute(text("DROP INDEX ix_tracks_soundcloud_id"))
         conn.execute(text("ALTER TABLE tracks DROP COLUMN soundcloud_id"))
         conn.execute(text("ALTER TABLE tracks RENAME COLUMN recording_id TO soundcloud_id"))
         conn.execute(text("ALTER TABLE memberships RENAME COLUMN recording_id TO soundcloud_id"))
-        conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
-        conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
-        conn.execute(text("UPDATE catalog_meta SET value = '8' WHERE key = 'schema_version'"))
+        if version < 9:
+            conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+        if version < 10:
+            conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
+        conn.execute(
+            text("UPDATE catalog_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(version)},
+        )
         conn.execute(
             text(
-                "INSERT INTO tracks (soundcloud_id, title, url, isrc, tempo, musical_key, camelot, "
-                "analysis_version, analyzed_at, files, notion_page_id, notion_hash, "
+                f"INSERT INTO tracks (soundcloud_id, title, url, isrc, tempo, {key_column}, "
+                "camelot, analysis_version, analyzed_at, files, notion_page_id, notion_hash, "
                 "enrichment_hash, dj_track_id, spotify_id, first_seen_at) VALUES "
                 "(7, 'Night Drive', 'https://soundcloud.com/dj/night-drive', 'GBAYE2400101', "
                 "124.0, 'A minor', '8A', '3', 'x', '{\"aiff\": \"/lib/a.aiff\"}', 'page-7', "
@@ -223,7 +233,7 @@ def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
     from soundcloud_sync.catalog.schema import _v9_key_column
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    _catalog_of_version_8(url)
+    _catalog_of_version(url, 8)
     engine = create_engine(url)
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
@@ -235,13 +245,12 @@ def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
     assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "e7")
 
 
-def test_v11_keys_recordings_by_recording_id_in_place(tmp_path) -> None:
-    """Every row, membership and link keeps its number; SoundCloud's id moves to a column
-    of its own (the positive numbers); the next listings find the same rows."""
-    from soundcloud_sync.catalog.schema import _v11_recording_id
-
+def test_recording_id_migration_keys_recordings_in_place(tmp_path) -> None:
+    """From the version just before it: every row, membership and link keeps its number;
+    SoundCloud's id moves to a column of its own (the positive numbers); the next
+    listings find the same rows."""
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
-    _catalog_of_version_8(url)
+    _catalog_of_version(url, RECORDING_ID_VERSION - 1)
     engine = create_engine(url)
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
