@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dagster import DagsterInstance, EventLogEntry
@@ -637,3 +638,76 @@ def _audio_stats(tracks: list[TrackRow], formats: tuple[str, ...]) -> dict[str, 
         "no_source": status["no-source"],  # not on SoundCloud: nothing to download
         "download_errors": status["error"],
     }
+
+
+# -- djay Pro -------------------------------------------------------------------------
+
+DJAY_TARGET = "djay"
+DJAY_ASSET = "djay_library"  # defs.assets.djay
+
+
+def is_djay_target(target: str) -> bool:
+    """``djay`` (the library of DJAY_LIBRARY_PATH or the one added) or ``djay:<path>``."""
+    return target == DJAY_TARGET or target.startswith(f"{DJAY_TARGET}:")
+
+
+def register_djay_library(path: str) -> str:
+    """Remember djay's library (``MediaLibrary.db`` or its ``.djayMediaLibrary`` folder)
+    for `sync djay`, the sensor and the schedule; returns the file's path."""
+    return str(_register_djay(path, _settings()))
+
+
+def _register_djay(path: str, settings: Settings) -> Path:
+    from .catalog.djay import register_djay_path
+    from .config import djay_library_file
+    from .sources.djay.snapshot import check_sqlite
+
+    file = djay_library_file(path.removeprefix(f"{DJAY_TARGET}:"))
+    check_sqlite(file)
+    register_djay_path(catalog_for(settings), file)
+    return file
+
+
+def sync_djay_library(library_path: str | None = None, *, origin: str = "api") -> dict[str, Any]:
+    """Sync djay Pro's library: a run of the `sync_djay` job on the local instance.
+
+    Returns the djay asset's figures: tracks read, matched by each rule, new pages,
+    corrections, disagreements, problems. ``library_path`` registers that library first.
+    """
+    return run_djay_library(_settings(), library_path, origin=origin)
+
+
+def run_djay_library(
+    settings: Settings, library_path: str | None = None, *, origin: str = "api"
+) -> dict[str, Any]:
+    """`sync_djay_library` with the caller's settings (the CLI's)."""
+    from .runs import run_djay
+
+    if library_path:
+        _register_djay(library_path, settings)
+    with local_instance(settings.dagster_home) as instance:
+        outcome = run_djay(instance, settings, origin)
+    stats = outcome.materialized.get(DJAY_ASSET) or {}
+    if not outcome.success:
+        reason = (outcome.failure or "the run failed").removeprefix(f"{DJAY_ASSET}: ")
+        raise SyncFailed(reason if "djay" in reason else f"djay library: {reason}",
+                         stats or None)  # fmt: skip
+    return stats
+
+
+# The seed's name for syncing djay's media items (its NotionSyncManager.sync_media_items).
+sync_media_items = sync_djay_library
+
+
+def djay_status() -> dict[str, Any] | None:
+    """The last djay sync's figures (those `sync_djay_library` returned) and when it
+    ran, or None when it never ran."""
+    from dagster import AssetKey
+
+    with local_instance(_settings().dagster_home) as instance:
+        event = instance.get_latest_materialization_event(AssetKey(DJAY_ASSET))
+    if event is None or event.asset_materialization is None:
+        return None
+    meta = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    return {"last_synced_at": datetime.fromtimestamp(event.timestamp).isoformat(timespec="seconds"),
+            **meta}  # fmt: skip

@@ -59,6 +59,13 @@ def add(urls: tuple[str, ...], spotify_mine: bool) -> None:
     <user>/singles listing."""
     if not urls and not spotify_mine:
         _fail("give playlist URLs, or --spotify-mine")
+    djay = [u for u in urls if api.is_djay_target(u)]
+    urls = tuple(u for u in urls if not api.is_djay_target(u))
+    for target in djay:
+        with _user_errors():
+            click.echo(f"registered djay library {api.register_djay_library(target)}")
+    if not urls and not spotify_mine:
+        return
     with _user_errors():
         mine = api.my_spotify_playlists() if spotify_mine else []
         keys = api.register_playlists([*urls, *mine])
@@ -100,6 +107,11 @@ def sync(
     """
     if playlist_name and len(urls) > 1:
         _fail("--name applies to one playlist; give one URL with it")
+    if any(api.is_djay_target(u) for u in urls):
+        if len(urls) > 1 or dry_run or playlist_name:
+            _fail("sync djay takes no other URL, --dry-run or --name")
+        _sync_djay(urls[0], as_json)
+        return
     settings: Settings = click.get_current_context().obj
     with _user_errors():
         keys = [ref.key for ref in api.playlist_refs(list(urls), settings)]  # before any run
@@ -143,6 +155,27 @@ def _sync_one(
     formats = None if no_download else settings.audio_formats
     api.raise_on_failure(url, outcome, api.failed_run_stats(settings, key, outcome, formats))
     return api.playlist_stats(api.catalog_for(settings), key, outcome, audio_formats=formats)
+
+
+def _sync_djay(target: str, as_json: bool) -> None:
+    """`sync djay` / `sync djay:<path>`: the djay library into the catalog and Notion."""
+    path = target.partition(":")[2] or None
+    try:
+        stats = api.run_djay_library(click.get_current_context().obj, path, origin="cli")
+    except SoundCloudSyncError as exc:
+        _fail(_error_line(exc, "djay"))
+    if as_json:
+        click.echo(json.dumps(stats, indent=2, default=str))
+        return
+    matched = ", ".join(
+        f"{rule} {stats.get(f'matched/{rule}', 0)}"
+        for rule in ("known", "service", "isrc", "file", "new")
+    )
+    click.echo(f"djay: {stats.get('tracks_read', 0)} tracks read ({matched}); "
+               f"{stats.get('new_pages', 0)} new pages, {stats.get('pages_updated', 0)} updated; "
+               f"{stats.get('corrections', 0)} tempo corrections, "
+               f"{stats.get('disagreements', 0)} disagreements with our analysis, "
+               f"{stats.get('problems', 0)} problems")  # fmt: skip
 
 
 def _run_progress(as_json: bool) -> RunProgress:
@@ -213,9 +246,15 @@ def audit(url: str) -> None:
 def status(as_json: bool) -> None:
     """Registered playlists: last sync, track counts, Notion, downloads, analysis."""
     rows = api.status()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+    djay = api.djay_status()
+    if as_json:  # the playlists, then djay's library with `sync djay --json`'s figures
+        entries = rows + ([{"key": api.DJAY_TARGET, "source": "djay", **djay}] if djay else [])
+        click.echo(json.dumps(entries, indent=2, default=str))
         return
+    if djay:
+        click.echo(f"djay: {djay.get('library')}, last sync {djay['last_synced_at']}: "
+                   f"{djay.get('tracks_read', 0)} tracks, {djay.get('new_pages', 0)} new pages, "
+                   f"{djay.get('disagreements', 0)} disagreements")  # fmt: skip
     if not rows:
         click.echo("no playlists registered; add one with `soundcloud-sync add URL`")
         return

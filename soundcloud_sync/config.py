@@ -32,6 +32,7 @@ DEFAULT_HOME = "./.soundcloud_sync"
 DEFAULT_API_BASE = "https://api-v2.soundcloud.com/"
 DEFAULT_NOTION_BASE_URL = "https://api.notion.com"
 DEFAULT_SPOTIFY_API_BASE = "https://api.spotify.com/v1/"
+DEFAULT_DJAY_LIBRARY_PATH = "~/Music/djay/djay Media Library.djayMediaLibrary/MediaLibrary.db"
 DEFAULT_SPOTIFY_ACCOUNTS_BASE = "https://accounts.spotify.com/"
 DEFAULT_SYNC_SCHEDULE = "0 4 * * *"
 DEFAULT_AUDIT_SCHEDULE = "0 6 * * *"
@@ -253,6 +254,17 @@ def _file(name: str, value: str) -> Path:
     return path
 
 
+def djay_library_file(value: str) -> Path:
+    """djay's MediaLibrary.db, given as the file or as the .djayMediaLibrary folder (or
+    any folder) that holds it."""
+    path = Path(value).expanduser().resolve()
+    return path / "MediaLibrary.db" if path.suffix == ".djayMediaLibrary" or path.is_dir() else path
+
+
+def _djay_library(name: str, value: str) -> Path:
+    return djay_library_file(value)
+
+
 def _folder(name: str, value: str) -> Path:
     path = Path(value).expanduser().resolve()
     if path.exists() and not path.is_dir():
@@ -345,6 +357,10 @@ class Settings:
     ffmpeg_binary: str | None = None  # resolved path; None = ffmpeg on PATH, else bundled
     numba_cache: Path | None = None  # None = <home>/cache/numba
     dj_export_path_map: PathMap = ()
+    # djay Pro's library, read only (see sources.djay); a missing file is no error here
+    djay_library_path: Path = field(
+        default_factory=lambda: Path(DEFAULT_DJAY_LIBRARY_PATH).expanduser()
+    )
 
     @property
     def catalog_database_url(self) -> str:
@@ -457,6 +473,9 @@ class Settings:
             ffmpeg_binary=env.get("FFMPEG_BINARY", _ffmpeg, None),
             numba_cache=env.get("NUMBA_CACHE_DIR", _folder, None),
             dj_export_path_map=parse_path_map(env.raw("DJ_EXPORT_PATH_MAP")),
+            djay_library_path=env.get(
+                "DJAY_LIBRARY_PATH", _djay_library, Path(DEFAULT_DJAY_LIBRARY_PATH).expanduser()
+            ),
         )
 
     def apply(self) -> Settings:
@@ -480,6 +499,7 @@ class Settings:
             "SOUNDCLOUD_SYNC_HOME": str(self.home),
             "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(self.playlists_file.resolve()),
             "NUMBA_CACHE_DIR": str(self.numba_cache_dir),
+            "DJAY_LIBRARY_PATH": str(self.djay_library_path),
         }
         if self.notion_mapping_file:
             values["NOTION_PROPERTY_MAPPING"] = self.notion_mapping_file

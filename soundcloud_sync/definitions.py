@@ -11,6 +11,7 @@ from dagster import (
 
 from .config import Settings
 from .defs import assets
+from .defs.djay import djay_library_sensor, sync_djay_job
 from .defs.executors import executor_for
 from .defs.jobs import audit_playlist_job, reanalyze_audio_job, sync_playlist_job
 from .defs.resources import resources_from_settings
@@ -25,8 +26,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=load_assets_from_package_module(assets),
         asset_checks=load_asset_checks_from_package_module(assets),
-        jobs=[sync_playlist_job, audit_playlist_job, reanalyze_audio_job],
-        sensors=[new_tracks_sensor, playlist_registry_sensor],
+        jobs=[sync_playlist_job, audit_playlist_job, reanalyze_audio_job, sync_djay_job],
+        sensors=[new_tracks_sensor, playlist_registry_sensor, djay_library_sensor],
         schedules=schedules_for(settings),
         resources=resources_from_settings(settings),
         executor=executor_for(settings),
@@ -50,3 +51,7 @@ def audit_playlist_job_def() -> JobDefinition:
 
 def reanalyze_audio_job_def() -> JobDefinition:
     return build_definitions().resolve_job_def(reanalyze_audio_job.name)
+
+
+def sync_djay_job_def() -> JobDefinition:
+    return build_definitions().resolve_job_def(sync_djay_job.name)

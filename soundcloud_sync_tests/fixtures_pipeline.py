@@ -62,9 +62,11 @@ def in_process_env(
     return tmp_path
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """`soundcloud-sync ARGS` as a program, started beside the home folder."""
     return subprocess.run(
-        [CLI, *args], env=env, capture_output=True, text=True, timeout=300,
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=timeout,
         cwd=env["SOUNDCLOUD_SYNC_HOME"].rsplit("/", 1)[0],
     )  # fmt: skip

@@ -5,13 +5,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
-from soundcloud_sync.catalog.schema import MIGRATIONS, _v11_recording_id, migrate
+from soundcloud_sync.catalog.schema import (
+    DJAY_COLUMNS,
+    MIGRATIONS,
+    _v11_djay,
+    _v12_recording_id,
+    migrate,
+)
 from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
 
-RECORDING_ID_VERSION = MIGRATIONS.index(_v11_recording_id) + 1  # numbered at landing
+# numbered at landing: whichever came first
+RECORDING_ID_VERSION = MIGRATIONS.index(_v12_recording_id) + 1
+DJAY_VERSION = MIGRATIONS.index(_v11_djay) + 1
 
 
 def _playlist(ids: list[int], track_count: int | None = None, key: str = "dj/sets/mix") -> Playlist:
@@ -181,6 +189,22 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
 
 
+def _undo_recording_id(conn) -> None:
+    """Today's tables as they were before the recording id: rows keyed by a column named
+    ``soundcloud_id`` (the catalog's own numbers), no column for SoundCloud's id."""
+    conn.execute(text("DROP INDEX ix_tracks_soundcloud_id"))
+    conn.execute(text("ALTER TABLE tracks DROP COLUMN soundcloud_id"))
+    conn.execute(text("ALTER TABLE tracks RENAME COLUMN recording_id TO soundcloud_id"))
+    conn.execute(text("ALTER TABLE memberships RENAME COLUMN recording_id TO soundcloud_id"))
+
+
+def _undo_djay(conn) -> None:
+    """Today's tables without djay's columns (before its migration)."""
+    conn.execute(text("DROP INDEX ix_tracks_djay_title_id"))
+    for column in DJAY_COLUMNS:
+        conn.execute(text(f'ALTER TABLE tracks DROP COLUMN "{column}"'))
+
+
 def _catalog_of_version(url: str, version: int) -> None:
     """A catalog as release `version` (8 or later, before the recording id) left it: rows
     keyed by the column ``soundcloud_id`` (negative numbers for recordings known only
@@ -191,10 +215,9 @@ def _catalog_of_version(url: str, version: int) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         migrate(conn)  # today's tables; now make them look like that version's
-        conn.execute(text("DROP INDEX ix_tracks_soundcloud_id"))
-        conn.execute(text("ALTER TABLE tracks DROP COLUMN soundcloud_id"))
-        conn.execute(text("ALTER TABLE tracks RENAME COLUMN recording_id TO soundcloud_id"))
-        conn.execute(text("ALTER TABLE memberships RENAME COLUMN recording_id TO soundcloud_id"))
+        _undo_recording_id(conn)
+        if version < DJAY_VERSION:
+            _undo_djay(conn)
         if version < 9:
             conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
         if version < 10:
@@ -227,9 +250,143 @@ def _catalog_of_version(url: str, version: int) -> None:
     engine.dispose()
 
 
+def test_a_catalog_of_the_djay_branch_upgrades(tmp_path) -> None:
+    """The djay branch numbered its step 9 (djay's columns) before `key` (9) and
+    `added_at` (10) landed: its catalog says 9 and still has `musical_key`. It upgrades
+    to today's tables with every value kept."""
+    url = f"sqlite:///{tmp_path / 'djay.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like the djay branch's 9
+        _undo_recording_id(conn)
+        conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+        conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
+        conn.execute(text("UPDATE catalog_meta SET value = '9' WHERE key = 'schema_version'"))
+        conn.execute(
+            text(
+                "INSERT INTO tracks (soundcloud_id, title, tempo, musical_key, djay_title_id, "
+                "djay_manual_tempo) VALUES (7, 'Night Drive', 124.0, 'A minor', 't7', 126.0)"
+            )
+        )
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+    engine.dispose()
+    catalog = Catalog(url)
+    row = catalog.tracks_by_id([7])[7]
+    assert "musical_key" not in row
+    assert (row["key"], row["djay_title_id"], row["djay_manual_tempo"]) == ("A minor", "t7", 126.0)
+    catalog.record_playlist(_playlist([7]))  # memberships have added_at again
+    assert "added_at" in catalog.playlist_tracks("dj/sets/mix").columns
+
+
+def _all_rows(conn) -> dict[str, list[dict]]:
+    """Every row of every catalog table, in key order: what an upgrade must keep."""
+    names = inspect(conn).get_table_names()
+    return {
+        name: [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {name} ORDER BY 1, 2"))]
+        for name in names
+    }
+
+
+def _with_recording_ids(table: str, row: dict) -> dict:
+    """A row of a catalog made before the recording id, as that migration leaves it: the
+    key column renamed ``recording_id``, SoundCloud's own id (the positive keys) beside."""
+    if table not in ("tracks", "memberships") or RECORDING_ID_VERSION <= DJAY_VERSION:
+        return row
+    row = dict(row)
+    rid = row.pop("soundcloud_id")
+    row["recording_id"] = rid
+    if table == "tracks":
+        row["soundcloud_id"] = rid if rid > 0 else None
+    return row
+
+
+def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_path) -> None:
+    """A catalog of the version before djay's gains djay's columns and their unique
+    index; every row of every table keeps every value, the new columns start empty, and
+    the next run finds its tracks, links and picks as they were."""
+    url = f"sqlite:///{tmp_path / 'v10.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like the version before djay's
+        if DJAY_VERSION < RECORDING_ID_VERSION:
+            _undo_recording_id(conn)
+        _undo_djay(conn)
+        conn.execute(
+            text("UPDATE catalog_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(DJAY_VERSION - 1)},
+        )
+        key = "soundcloud_id" if DJAY_VERSION < RECORDING_ID_VERSION else "recording_id"
+        # what a release of that version wrote: a SoundCloud track measured, converted
+        # and linked in Notion, a recording known only from Spotify, a playlist, a pick
+        conn.execute(
+            text(
+                "INSERT INTO playlists (key, url, registered, title, track_count, "
+                "notion_page_id, source) VALUES ('dj/sets/mix', "
+                "'https://soundcloud.com/dj/sets/mix', 1, 'Mix', 2, 'page-mix', 'soundcloud')"
+            )
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO tracks ({key}, title, artist, tags, files, tempo, "
+                '"key", camelot, key_confidence, duration_s, lufs, analysis_version, '
+                "notion_page_id, enrichment_hash, dj_track_id, isrc) VALUES "
+                "(7, 'Night Drive', 'DJ', '[\"deep house\"]', '{\"aiff\": \"a/7.aiff\"}', "
+                "124.0, 'A minor', '8A', 0.8, 301.5, -8.2, '4', 'page-7', 'h7', 1, 'GBX1')"
+            )
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO tracks ({key}, title, spotify_id, spotify_url) VALUES "
+                "(-1, 'Only on Spotify', 'sp1', 'https://open.spotify.com/track/sp1')"
+            )
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO memberships (playlist_key, {key}, position, first_seen_at, "
+                "last_seen_at, added_at, notion_linked) VALUES "
+                "('dj/sets/mix', 7, 1, 'a', 'b', '2026-01-01T00:00:00Z', 1), "
+                "('dj/sets/mix', -1, 2, 'a', 'b', NULL, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO picks (playlist_key, url, resolve_url, soundcloud_id, position, "
+                "added_at) VALUES ('dj/singles', 'https://soundcloud.com/dj/night-drive', "
+                "'https://soundcloud.com/dj/night-drive', 7, 1, 'a')"
+            )
+        )
+        before = _all_rows(conn)
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v11_djay(conn)  # a second time changes nothing
+        after = _all_rows(conn)
+        indexes = {i["name"]: i for i in inspect(conn).get_indexes("tracks")}
+    engine.dispose()
+
+    assert indexes["ix_tracks_djay_title_id"]["unique"]
+    assert {name: len(rows) for name, rows in after.items()} == {
+        name: len(rows) for name, rows in before.items()
+    }
+    assert [r for r in before["tracks"] if r[key] == 7]  # rows were there
+    for name, rows in before.items():
+        if name == "catalog_meta":
+            continue
+        for old, new in zip(rows, after[name], strict=True):
+            old = _with_recording_ids(name, old)
+            assert {c: new[c] for c in old} == old, name
+    assert all(r[c] is None for r in after["tracks"] for c in DJAY_COLUMNS)
+
+    catalog = Catalog(url)
+    row = catalog.tracks_by_id([7])[7]
+    assert (row["key"], row["tempo"], row["notion_page_id"]) == ("A minor", 124.0, "page-7")
+    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True, False]
+    assert catalog.picks("dj/singles") == [("https://soundcloud.com/dj/night-drive", 7)]
+
+
 def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
-    """A catalog of version 8 keeps every value: only the column's name changes, so the
-    next run measures nothing again and writes nothing new to Notion."""
+    """A catalog of version 8 keeps every row, value and link: only the column's name
+    changes, so the next run measures nothing again and writes nothing new to Notion."""
     from soundcloud_sync.catalog.schema import _v9_key_column
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
@@ -239,10 +396,12 @@ def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
         assert migrate(conn) == SCHEMA_VERSION
         _v9_key_column(conn)  # a second time changes nothing
     engine.dispose()
-    row = Catalog(url).tracks_by_id([7])[7]
+    catalog = Catalog(url)
+    row = catalog.tracks_by_id([7])[7]
     assert "musical_key" not in row
     assert (row["key"], row["camelot"], row["tempo"]) == ("A minor", "8A", 124.0)
     assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "e7")
+    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True, True, False]
 
 
 def test_recording_id_migration_keys_recordings_in_place(tmp_path) -> None:
@@ -254,7 +413,7 @@ def test_recording_id_migration_keys_recordings_in_place(tmp_path) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
-        _v11_recording_id(conn)  # a second time changes nothing
+        _v12_recording_id(conn)  # a second time changes nothing
     engine.dispose()
     catalog = Catalog(url)
     rows = catalog.tracks_by_id([7, 8, -1])

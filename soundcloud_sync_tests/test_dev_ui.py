@@ -75,6 +75,7 @@ def test_dev_serves_the_definitions_on_the_cli_instance_without_warnings(tmp_pat
     assert {s["name"] for s in repository["sensors"]} == {
         "new_tracks_sensor",
         "playlist_registry_sensor",
+        "djay_library_sensor",
     }
     assert {s["name"] for s in repository["schedules"]} == {
         "incremental_sync_schedule",

@@ -35,8 +35,9 @@ OTHER_SPELLINGS = {
 # The analysis's own estimators (candidate beats per minute and the like) are not fields
 # that travel; its result, `AudioFeatures`, is checked below.
 INTERNAL = ("audio/analysis",)
-# The catalog migration that renamed the column names its old name.
-RENAMED_BY = {("catalog/schema.py", "musical_key")}
+# The catalog migration that renamed the column names its old name; djay's file calls
+# its tempo `bpm` (the djay reader reads it by that name, once).
+RENAMED_BY = {("catalog/schema.py", "musical_key"), ("sources/djay/library.py", "bpm")}
 
 
 def _fields(cls: type) -> set[str]:

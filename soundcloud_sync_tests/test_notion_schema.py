@@ -159,3 +159,33 @@ def test_status_property_must_have_our_options(notion_emulator, make_notion_sync
     )
     with pytest.raises(SchemaError, match="lacks option\\(s\\) Partial, Failed"):
         make_notion_sync(catalog).schemas()
+
+
+@pytest.mark.parametrize(("ptype", "empty"), [("multi_select", []), ("rich_text", "")])
+def test_an_emptied_clearable_property_is_sent_empty(ptype, empty):
+    """djay's playlists of a track are the whole truth: a track in none gets the property
+    emptied; an absent value, and an empty one of a property a person may type in,
+    are still left out."""
+    from soundcloud_sync.notion.schema import (
+        TRACK_FIELDS,
+        differs,
+        encode_all,
+        owned_values,
+        resolve_schema,
+    )
+
+    live = {
+        "djay Playlists": {"id": "dp", "type": ptype},
+        "Album": {"id": "al", "type": "rich_text"},
+    }
+    schema, _ = resolve_schema("Music Tracks", "ds", live, TRACK_FIELDS, SchemaMapping(), "tracks")
+    both = ("djay", "track")
+    assert owned_values(schema, {"djay_playlists": ["Warmup", "Peak"]}, both) == {
+        "djay Playlists": ["Peak", "Warmup"] if ptype == "multi_select" else "Warmup, Peak"
+    }
+    emptied = owned_values(schema, {"djay_playlists": [], "album": ""}, both)
+    assert emptied == {"djay Playlists": empty}
+    assert encode_all(schema, emptied) == {"djay Playlists": {ptype: []}}
+    assert owned_values(schema, {"album": "A"}, both) == {"Album": "A"}  # not given: not sent
+    page = {"properties": {"djay Playlists": {"type": ptype, ptype: []}}}
+    assert not differs(schema, emptied, page)  # an empty property reads back as empty

@@ -310,6 +310,15 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
         return TrackTags()
 
 
+def set_tempo(path: str | os.PathLike[str], tempo: float) -> bool:
+    """Give the file at ``path`` this tempo, keeping its other tags; False when it had it."""
+    tags = read_tags(path)
+    if comparable(tags).tempo == round(float(tempo), 2):
+        return False
+    write_tags(path, replace(tags, tempo=tempo))
+    return True
+
+
 def comparable(tags: TrackTags) -> TrackTags:
     """``tags`` as they read back after a write: to skip rewriting files already right."""
     return replace(

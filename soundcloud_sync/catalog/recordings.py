@@ -4,6 +4,7 @@ ISRC. Used inside the catalog's transactions (`Catalog.record_playlist` and frie
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from ..matching import recording_key, same_length
 from ..sources.models import Playlist, Source, Track
-from .schema import memberships, tracks
+from .schema import DJAY_COLUMNS, memberships, tracks
 from .sql import upsert
 
 TRACK_FIELDS = (
@@ -126,6 +127,12 @@ def resolve(conn: Connection, playlist: Playlist) -> Resolved:
     return Resolved(out, merged, playlist.track_count if soundcloud else len(out), ids)
 
 
+def given(playlist: Playlist, recording_ids: Sequence[int]) -> Resolved:
+    """A listing whose tracks' recordings the caller matched (djay's sync): as listed."""
+    listed = list(zip(recording_ids, playlist.tracks, strict=True))
+    return Resolved(listed, [], len(listed), list(recording_ids))
+
+
 def write_tracks(conn: Connection, listed: list[tuple[int, Track]], now: str) -> None:
     """Upsert the listing's tracks. Another service's listing only adds its identity
     to a row SoundCloud's made (and an ISRC where SoundCloud had none); rows without
@@ -192,6 +199,9 @@ def absorb(conn: Connection, old_id: int, rid: int) -> None:
         "spotify_url": keep.spotify_url or old.spotify_url,
         "first_seen_at": min(t for t in (keep.first_seen_at, old.first_seen_at) if t),
     }
+    for column in DJAY_COLUMNS:  # what djay knows about the recording moves too
+        if getattr(keep, column) is None:
+            values[column] = getattr(old, column)
     if not keep.notion_page_id:  # the page made from the other service becomes this one's
         values.update(notion_page_id=old.notion_page_id, notion_hash=old.notion_hash)
     for member in conn.execute(

@@ -1,6 +1,6 @@
 """The catalog's track row as the steps pass it along (`TrackRow`), and what rows mean,
-decided once for every step that reads them: a playlist's name, and which file on disk
-is a track's audio."""
+decided once for every step that reads them: a playlist's name, which file on disk is a
+track's audio, and which tempo is a track's."""
 
 from __future__ import annotations
 
@@ -68,6 +68,19 @@ class TrackRow:
     spotify_id: str | None = None
     spotify_url: str | None = None
     soundcloud_searched_at: str | None = None
+    # djay Pro: its titleID there and what djay knows (see catalog.djay)
+    djay_title_id: str | None = None
+    djay_source_uri: str | None = None
+    djay_tempo: float | None = None
+    djay_manual_tempo: float | None = None  # the DJ's correction of our tempo
+    djay_key: str | None = None
+    djay_camelot: str | None = None
+    djay_play_count: int | None = None
+    djay_last_played: str | None = None
+    djay_rating: int | None = None
+    djay_color: int | None = None
+    djay_playlists: list[str] | None = None
+    djay_notion_hash: str | None = None
     # its place in a playlist (read as one of a playlist's tracks)
     position: int | None = None
     removed_at: str | None = None
@@ -104,6 +117,23 @@ def display_name(playlist: Mapping[str, Any]) -> str | None:
     service's title. Its Notion page, the files' album, the Eagle folder and the DJ
     exports all show this one."""
     return playlist.get("name_override") or playlist.get("title")
+
+
+# where a track's tempo came from (Notion's Tempo Source)
+MANUAL, ANALYSIS = "djay (manual)", "analysis"
+
+
+def effective_tempo(track: TrackRow) -> float | None:
+    """The tempo the catalog stands by: the DJ's correction in djay over our measurement
+    (Notion's Tempo, the file tags and the DJ exports all show this one)."""
+    return track.djay_manual_tempo or track.tempo
+
+
+def tempo_source(track: TrackRow) -> str | None:
+    """Where `effective_tempo` came from."""
+    if track.djay_manual_tempo:
+        return MANUAL
+    return ANALYSIS if track.tempo else None
 
 
 def audio_file(track: TrackRow, formats: Sequence[str] | None = None) -> str | None:

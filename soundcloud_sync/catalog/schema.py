@@ -13,8 +13,8 @@ case). A recording keeps its number when another service's identity joins it.
 Numbers are handed out inside the transaction that first records the recording (so a
 crash leaves no half-made id, and a re-run finds the row again by a service's id): a
 recording first seen on SoundCloud takes SoundCloud's id as its number (positive), any
-other the next number below the lowest in use. Catalogs made before version 11 keyed
-rows by a column named ``soundcloud_id`` holding those same numbers; migration 11 renamed
+other the next number below the lowest in use. Catalogs made before version 12 keyed
+rows by a column named ``soundcloud_id`` holding those same numbers; migration 12 renamed
 it in place, so every row, membership and link kept its number.
 """
 
@@ -142,6 +142,20 @@ tracks = Table(
     Column("spotify_url", Text),
     # when SoundCloud was last searched for a recording known only from Spotify
     Column("soundcloud_searched_at", String(32)),
+    # djay Pro: the recording's titleID there (unique index: v9) and what djay knows
+    # about it (see steps.djay); djay_manual_tempo is the DJ's correction of our tempo
+    Column("djay_title_id", String(64)),
+    Column("djay_source_uri", Text),
+    Column("djay_tempo", Float),
+    Column("djay_manual_tempo", Float),
+    Column("djay_key", String(16)),
+    Column("djay_camelot", String(4)),
+    Column("djay_play_count", Integer),
+    Column("djay_last_played", String(32)),
+    Column("djay_rating", Integer),
+    Column("djay_color", Integer),
+    Column("djay_playlists", JSON),
+    Column("djay_notion_hash", String(64)),  # the djay facts last written to its page
 )
 
 memberships = Table(
@@ -270,7 +284,29 @@ def _v10_membership_added_at(conn: Connection) -> None:
     _add_missing_columns(conn, memberships, ["added_at"])
 
 
-def _v11_recording_id(conn: Connection) -> None:
+DJAY_COLUMNS = [
+    "djay_title_id", "djay_source_uri", "djay_tempo", "djay_manual_tempo", "djay_key",
+    "djay_camelot", "djay_play_count", "djay_last_played", "djay_rating", "djay_color",
+    "djay_playlists", "djay_notion_hash",
+]  # fmt: skip
+
+
+def _v11_djay(conn: Connection) -> None:
+    """A recording's djay Pro identity and facts (play count, the DJ's own tempo…).
+
+    The djay branch shipped this step as its version 9: a catalog it made says 9 but
+    has neither the ``key`` rename nor ``added_at`` (nor has a version 9 made by the
+    seed branch, whose 9 was ``added_at``). Those steps check first, so they run again.
+    """
+    _v9_key_column(conn)
+    _v10_membership_added_at(conn)
+    _add_missing_columns(conn, tracks, DJAY_COLUMNS)
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_djay_title_id ON tracks (djay_title_id)")
+    )
+
+
+def _v12_recording_id(conn: Connection) -> None:
     """A neutral key for every recording: the column that keyed rows (named
     ``soundcloud_id`` although it held the catalog's own numbers, negative ones for
     recordings known only from Spotify) is renamed ``recording_id`` in ``tracks`` and
@@ -308,7 +344,8 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v8_picks,
     _v9_key_column,
     _v10_membership_added_at,
-    _v11_recording_id,
+    _v11_djay,
+    _v12_recording_id,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -203,21 +203,29 @@ class Catalog:
 
     # -- what the services said -----------------------------------------------------
 
-    def record_playlist(self, playlist: Playlist) -> MembershipChange:
+    def record_playlist(
+        self, playlist: Playlist, recording_ids: Sequence[int] | None = None
+    ) -> MembershipChange:
         """Store the playlist, its tracks and their places; return what changed.
 
         Each track is first matched to its recording (see `catalog.schema`: by the
         service's own id, then by ISRC), so a recording keeps one row whichever services
-        list it. Tracks leave the playlist only when the listing explains their absence
-        (see `catalog.listing`); ids that vanished while the set still counts them stay,
+        list it; ``recording_ids``: the recording of each listed track, when the caller
+        matched them and wrote their rows itself (djay's sync, see `catalog.djay`). Tracks
+        leave the playlist only when the listing explains their absence (see
+        `catalog.listing`); ids that vanished while the set still counts them stay,
         marked hidden.
         """
         now = utc_now()
         with self.engine.begin() as conn:
-            resolved = recordings.resolve(conn, playlist)
+            if recording_ids is None:
+                resolved = recordings.resolve(conn, playlist)
+            else:
+                resolved = recordings.given(playlist, recording_ids)
             ids = [rid for rid, _ in resolved.tracks]
             before, verdict = self._read_listing(conn, playlist.key, ids, resolved.track_count)
-            recordings.write_tracks(conn, resolved.tracks, now)
+            if recording_ids is None:
+                recordings.write_tracks(conn, resolved.tracks, now)
             merged = list(resolved.merged)
             if playlist.source == Source.SOUNDCLOUD:
                 merged += recordings.absorb_twins(conn, resolved.tracks)

@@ -6,9 +6,12 @@ from dagster import AssetSelection, define_asset_job
 # of an unchanged playlist stays at three Notion requests.
 NOTION_AUDIT = AssetSelection.checks_for_assets("notion_track_pages")
 
+# djay's library is one asset of its own, synced by the `sync_djay` job (defs.djay).
+DJAY = AssetSelection.groups("djay")
+
 sync_playlist_job = define_asset_job(
     "sync_playlist",
-    selection=AssetSelection.all() - NOTION_AUDIT,
+    selection=AssetSelection.all() - NOTION_AUDIT - DJAY,
     description="Sync one playlist: SoundCloud → catalog → Notion, and the audio library.",
 )
 

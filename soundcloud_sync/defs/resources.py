@@ -182,6 +182,18 @@ class EagleResource(ConfigurableResource):
     api_url: str | None = None
 
 
+class DjayResource(ConfigurableResource):
+    """djay Pro's library file (read only): DJAY_LIBRARY_PATH, or the path given with
+    `soundcloud-sync add djay:<path>` (kept in the catalog), which wins."""
+
+    library_path: str
+
+    def path(self, catalog: Any) -> Path:
+        from ..catalog.djay import registered_djay_path
+
+        return registered_djay_path(catalog) or Path(self.library_path)
+
+
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
     """Build every resource from the environment, secrets as `EnvVar`."""
     from dagster import EnvVar
@@ -229,6 +241,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             playlists_file=str(settings.playlists_file),
             min_recheck_seconds=settings.min_recheck_seconds,
         ),
+        "djay": DjayResource(library_path=str(settings.djay_library_path)),
         "dj_export": DjExportResource(
             playlists_dir=str(settings.library_dir / "playlists"),
             collection_path=str(settings.library_dir / "rekordbox.xml"),

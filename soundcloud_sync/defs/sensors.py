@@ -45,6 +45,7 @@ from ..sources import (
     SourceError,
     TrackRef,
     UserListingRef,
+    is_djay_key,
     is_playlist_key,
     is_spotify_key,
     parse_playlist_url,
@@ -249,6 +250,7 @@ def new_tracks_sensor(
         k
         for k in context.instance.get_dynamic_partitions(PLAYLISTS)
         if is_playlist_key(k)
+        and not is_djay_key(k)  # djay's file has a sensor of its own (defs.djay)
         and (spotify.enabled or not is_spotify_key(k))
         and not isinstance(parse_playlist_url(k), SinglesRef)
     )

@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audio.paths import sanitize_component
-from ..catalog import Catalog, TrackRow, audio_file, display_name
+from ..catalog import Catalog, TrackRow, audio_file, display_name, effective_tempo
 from ..catalog.schema import memberships, playlists, tracks
 
 TRACK_COLUMNS = (
@@ -25,6 +25,7 @@ TRACK_COLUMNS = (
     tracks.c.uploader, tracks.c.album, tracks.c.genre, tracks.c.url, tracks.c.files,
     tracks.c.duration_s, tracks.c.duration_ms, tracks.c.tempo, tracks.c.key,
     tracks.c.first_beat_s, tracks.c.first_downbeat_s, tracks.c.first_seen_at,
+    tracks.c.djay_manual_tempo,
 )  # fmt: skip
 
 
@@ -142,7 +143,7 @@ def _export_track(row: TrackRow, formats: Sequence[str]) -> ExportTrack | None:
         format=chosen,
         size=size,
         duration_s=duration,
-        tempo=row.tempo,
+        tempo=effective_tempo(row),  # the DJ's correction in djay wins
         key=row.key,
         first_beat_s=row.first_beat_s,
         first_downbeat_s=row.first_downbeat_s,

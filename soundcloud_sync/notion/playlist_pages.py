@@ -1,4 +1,5 @@
-"""A playlist's page in Playlists: found by its URL, made once, and its values written."""
+"""A playlist's page in Playlists: found by its URL (or, without one, its name), made
+once, and its values written."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class PlaylistPages:
         return owned_values(self.playlists, row, ("track",))
 
     def find(self, playlist_url: str, field: str = "url") -> dict[str, Any] | None:
-        """The oldest Playlists page whose ``field`` (SoundCloud or Spotify URL) is the URL."""
+        """The oldest Playlists page whose ``field`` (SoundCloud or Spotify URL, or the
+        name) is ``playlist_url``."""
         if field not in self.playlists.props:
             return None
         url_prop = self.playlists.props[field]
@@ -58,7 +60,8 @@ class PlaylistPages:
         a new page (none in a dry run). A create whose answer was lost is looked up."""
         if known_id:
             return known_id, None
-        field = "spotify_url" if playlist.get("spotify_url") else "url"
+        # by its address; a playlist without one (djay's) by its name
+        field = next((f for f in ("spotify_url", "url") if playlist.get(f)), "name")
         page = self.find(str(playlist[field]), field)
         if page is not None:
             return page["id"], page.get("url")

@@ -39,6 +39,9 @@ class Field:
     required: bool = False
     group: str = "track"
     added_when_needed: bool = False  # the sync adds it itself: no warning while missing
+    # Our value is the whole truth (djay's playlists of a track): an empty one clears
+    # the property instead of being left out.
+    clearable: bool = False
 
 
 TRACK_FIELDS: tuple[Field, ...] = (
@@ -93,6 +96,23 @@ TRACK_FIELDS: tuple[Field, ...] = (
         group="enrichment",
     ),
 )
+
+# What djay Pro knows about a recording (see steps.djay); written by the djay sync.
+DJAY_FIELDS: tuple[Field, ...] = (
+    Field("djay_tempo", "djay BPM", ("number",), group="djay"),
+    Field("djay_key", "djay Key", ("rich_text", "select"), group="djay"),
+    Field("djay_camelot", "djay Camelot", ("rich_text", "select"), group="djay"),
+    Field("djay_play_count", "djay Play Count", ("number",), ("Play Count (DJ)",), group="djay"),
+    Field("djay_last_played", "djay Last Played", ("date",), ("Last Played (DJ)",), group="djay"),
+    Field("djay_rating", "djay Rating", ("number",), group="djay"),
+    Field("djay_color", "djay Colour", ("number", "rich_text", "select"), ("djay Color",),
+          group="djay"),
+    Field("djay_playlists", "djay Playlists", ("multi_select", "rich_text"), group="djay",
+          clearable=True),  # a track taken out of every djay playlist: emptied
+    # where Tempo's value came from: our analysis, or the DJ's correction in djay
+    Field("tempo_source", "Tempo Source", ("select", "rich_text"), group="djay"),
+)  # fmt: skip
+TRACK_FIELDS = TRACK_FIELDS + DJAY_FIELDS
 
 PLAYLIST_FIELDS: tuple[Field, ...] = (
     Field("name", "Name", ("title",), required=True),
@@ -205,6 +225,7 @@ class Prop:
     type: str
     group: str
     config: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    clearable: bool = False  # see `Field.clearable`
 
 
 @dataclass
@@ -233,6 +254,7 @@ def resolve_schema(
     problems: list[str] = []
     warnings: list[str] = []
     props: dict[str, Prop] = {}
+    missing_djay: list[str] = []
     by_lower = {name.lower(): name for name in live_properties}
     for f in fields:
         explicit, override = mapping.override(section, f)
@@ -249,8 +271,9 @@ def resolve_schema(
         if good:
             live = live_properties[good[0]]
             props[f.key] = Prop(
-                f.key, good[0], str(live.get("id", good[0])), live["type"], f.group, live
-            )
+                f.key, good[0], str(live.get("id", good[0])), live["type"], f.group, live,
+                clearable=f.clearable,
+            )  # fmt: skip
         elif found:
             n = found[0]
             problems.append(
@@ -260,8 +283,16 @@ def resolve_schema(
         elif explicit or f.required:
             tried = ", ".join(f"'{c}'" for c in candidates)
             problems.append(f"{label}: property {tried} ({f.key}, {wanted}) is missing")
+        elif f.group == "djay":
+            missing_djay.append(f.default)
         elif not f.added_when_needed:
             warnings.append(f"{label}: no property for {f.key} ('{f.default}'); not written")
+    if missing_djay:  # one line for the lot: a database made before djay was read
+        names = ", ".join(f"'{n}'" for n in missing_djay)
+        warnings.append(
+            f"{label}: no properties for djay's facts ({names}); not written "
+            "(`soundcloud-sync notion init` creates them in a new database)"
+        )
     return ResolvedSchema(label, data_source_id, props, warnings), problems
 
 
@@ -311,6 +342,8 @@ def plain_value(ptype: str, value: Any) -> Any:
     if value is None:
         return None
     if ptype in ("title", "rich_text"):
+        if isinstance(value, list | tuple):  # a list in a text property: "a, b"
+            value = ", ".join(str(v) for v in value)
         text = str(value)[: RICH_TEXT_LIMIT * ARRAY_LIMIT]
         return text or None
     if ptype == "number":
@@ -398,16 +431,23 @@ def owned_values(
     schema: ResolvedSchema, row: Mapping[str, Any], groups: tuple[str, ...]
 ) -> dict[str, Any]:
     """Plain values of the properties we own in ``groups`` (None values are never sent:
-    the sync fills in, it does not erase what a person typed)."""
+    the sync fills in, it does not erase what a person typed; except a clearable
+    property given an empty value, which is sent empty)."""
     values: dict[str, Any] = {}
     for prop in schema.in_group(*groups):
         raw = row.get(prop.key)
         if prop.key == "soundcloud_id" and prop.type == "rich_text" and raw is not None:
             raw = str(raw)
         value = plain_value(prop.type, raw)
+        if value is None and prop.clearable and raw is not None:
+            value = EMPTY.get(prop.type)
         if value is not None:
             values[prop.name] = value
     return values
+
+
+# What an emptied property is written as (`Field.clearable`), by type.
+EMPTY: dict[str, Any] = {"multi_select": [], "rich_text": ""}
 
 
 def values_hash(values: Mapping[str, Any]) -> str:
@@ -424,4 +464,6 @@ def encode_all(schema: ResolvedSchema, values: Mapping[str, Any]) -> dict[str, A
 def differs(schema: ResolvedSchema, values: Mapping[str, Any], page: Mapping[str, Any]) -> bool:
     """True when the page's current values differ from ``values`` (as read back)."""
     props = page.get("properties") or {}
-    return any(decode(props.get(name)) != v for name, v in values.items())
+    return any(
+        decode(props.get(name)) != (None if v in ("", []) else v) for name, v in values.items()
+    )

@@ -29,6 +29,7 @@ from .playlist_pages import PlaylistPages
 from .relations import TrackLinks, TracksOrder
 from .report import KnownPage, SyncReport, TrackResult
 from .schema import (
+    ENRICHMENT_GROUPS,
     KEY_NOTATIONS,
     PLAYLIST_FIELDS,
     TRACK_GROUPS,
@@ -322,8 +323,10 @@ class NotionCatalogSync:
         dry_run: bool = False,
         max_concurrent: int = 4,
         on_page: Callable[[TrackResult], None] | None = None,
+        groups: tuple[str, ...] = ENRICHMENT_GROUPS,
     ) -> SyncReport:
-        """Write analysis values (tempo, key, paths, …) to pages whose values changed.
+        """Write analysis values (tempo, key, paths, …) to pages whose values changed
+        (``groups``: which of our properties; djay's facts are another group).
 
         Each row: ``page_id``, ``recording_id``, optional ``enrichment_hash`` (what was
         written last time), and the enrichment keys. Returns per-row results whose
@@ -337,6 +340,7 @@ class NotionCatalogSync:
             dry_run=dry_run,
             max_concurrent=max_concurrent,
             on_page=on_page,
+            groups=groups,
         )
         requests1, limited1 = self._request_counts()
         report.requests, report.rate_limited = requests1 - requests0, limited1 - limited0

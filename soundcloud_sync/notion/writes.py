@@ -287,9 +287,11 @@ class TrackWriter:
         dry_run: bool,
         max_concurrent: int,
         on_page: OnPage | None,
+        groups: tuple[str, ...] = ENRICHMENT_GROUPS,
     ) -> list[TrackResult]:
-        """Write analysis values to the pages whose values changed (see
-        `NotionCatalogSync.update_enrichment`); Key in ``key_notation``."""
+        """Write analysis values (or the other ``groups`` of our properties) to the pages
+        whose values changed (see `NotionCatalogSync.update_enrichment`); Key in
+        ``key_notation``."""
 
         def run(row: Mapping[str, Any]) -> TrackResult:
             result = enrich_one(row)
@@ -300,7 +302,7 @@ class TrackWriter:
 
         def enrich_one(row: Mapping[str, Any]) -> TrackResult:
             rid = int(row.get("recording_id") or 0)
-            values = owned_values(self.tracks, enrichment_row(row, key_notation), ENRICHMENT_GROUPS)
+            values = owned_values(self.tracks, enrichment_row(row, key_notation), groups)
             new_hash = values_hash(values)
             page_id = row.get("page_id")
             if not page_id:

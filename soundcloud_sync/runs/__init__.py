@@ -5,7 +5,7 @@ in the UI; the Dagster definitions themselves live in `soundcloud_sync.defs`, th
 instance's plumbing in `soundcloud_sync.instance`.
 """
 
-from .execute import RunOutcome, run_audit, run_sync
+from .execute import RunOutcome, run_audit, run_djay, run_sync
 from .registry import register_playlists, registered_keys, unregister_playlists
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "register_playlists",
     "registered_keys",
     "run_audit",
+    "run_djay",
     "run_sync",
     "unregister_playlists",
 ]

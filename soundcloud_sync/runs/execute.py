@@ -111,23 +111,49 @@ def run_sync(
                 },
             ) as result,
         ):
-            failures = [
-                e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
-            ]
-            return RunOutcome(
-                run_id=result.run_id,
-                success=result.success,
-                failure=_failure_text(failures),
-                steps_failed=[e.step_key or "" for e in failures],
-                materialized=_materialized(result.all_events),
-                failure_metadata=_failure_metadata(failures),
-            )
+            return _outcome(result.run_id, result.success, result.all_events)
     finally:
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
         if local and not in_process:
             _stop_step_server()
+
+
+def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api") -> RunOutcome:
+    """Run the `sync_djay` job (djay Pro's library into the catalog and Notion) in this
+    process and wait for it; one djay sync at a time, runs left by a killed process
+    cleaned up first."""
+    from ..definitions import sync_djay_job_def
+
+    with (
+        playlist_turn(instance, settings.home / "state", DJAY_TURN),
+        execute_job(
+            reconstructable(sync_djay_job_def),
+            instance=instance,
+            tags={"soundcloud_sync/origin": origin, **worker_tags()},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                "execution": {"config": {"in_process": True}},
+            },
+        ) as result,
+    ):
+        return _outcome(result.run_id, result.success, result.all_events)
+
+
+DJAY_TURN = "djay"  # the lock djay syncs take turns on (no playlist has this key)
+
+
+def _outcome(run_id: str, success: bool, events: Sequence[DagsterEvent]) -> RunOutcome:
+    failures = [e for e in events if e.event_type == DagsterEventType.STEP_FAILURE]
+    return RunOutcome(
+        run_id=run_id,
+        success=success,
+        failure=_failure_text(failures),
+        steps_failed=[e.step_key or "" for e in failures],
+        materialized=_materialized(events),
+        failure_metadata=_failure_metadata(failures),
+    )
 
 
 _stopping: threading.Thread | None = None  # the last run's server, being stopped

@@ -18,11 +18,13 @@ from .models import Availability, Playlist, PlaylistSnapshot, SkippedEntry, Sour
 from .soundcloud import SoundCloudClient, availability_of, parse_tags, track_from_json
 from .spotify import SpotifyClient
 from .urls import (
+    DjayPlaylistRef,
     PlaylistRef,
     SinglesRef,
     SpotifyPlaylistRef,
     TrackRef,
     UserListingRef,
+    is_djay_key,
     is_playlist_key,
     is_spotify_key,
     parse_playlist_url,
@@ -35,6 +37,7 @@ from .urls import (
 
 __all__ = [
     "Availability",
+    "DjayPlaylistRef",
     "EmptyPlaylist",
     "NotAPlaylist",
     "NotASoundCloudUrl",
@@ -56,6 +59,7 @@ __all__ = [
     "TrackRef",
     "UserListingRef",
     "availability_of",
+    "is_djay_key",
     "is_playlist_key",
     "is_spotify_key",
     "parse_playlist_url",

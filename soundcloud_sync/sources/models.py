@@ -30,6 +30,7 @@ class Source(StrEnum):
 
     SOUNDCLOUD = "soundcloud"
     SPOTIFY = "spotify"
+    DJAY = "djay"  # a djay Pro playlist: its tracks' rows are the djay sync's (catalog.djay)
 
 
 @dataclass(frozen=True)

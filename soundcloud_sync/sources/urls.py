@@ -18,6 +18,9 @@ Spotify key rule: ``spotify/playlist/<id>``, the id as Spotify spells it (its id
 case-sensitive), from ``open.spotify.com/playlist/<id>``, ``…/intl-xx/playlist/<id>`` or
 ``spotify:playlist:<id>``; queries such as ``?si=…`` never reach the key. The two rules
 cannot collide: no SoundCloud key has ``playlist`` as its second part.
+
+djay Pro key rule: ``djay/playlist/<name>``, the playlist's name in djay's library (read
+by the djay sync, which registers these partitions; they have no URL of their own).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ SPOTIFY_HOSTS = {"open.spotify.com", "play.spotify.com"}
 _SPOTIFY_ID = r"[A-Za-z0-9]{16,32}"
 _SPOTIFY_KEY = re.compile(rf"^spotify/playlist/(?P<id>{_SPOTIFY_ID})$")
 _SPOTIFY_URI = re.compile(rf"^spotify:(?:user:[^:]+:)?playlist:(?P<id>{_SPOTIFY_ID})$")
+_DJAY_PREFIX = "djay/playlist/"
+# what a Dagster partition key cannot hold
+_NOT_IN_KEYS = re.compile(r"[\x00-\x1f,\[\]]|\.\.\.")
 _SPOTIFY_TRACK = re.compile(
     rf"^(?:spotify:track:|(?:https?://)?(?:open|play)\.spotify\.com/"
     rf"(?:intl-[a-z]{{2}}(?:-[a-z]{{2}})?/)?track/)(?P<id>{_SPOTIFY_ID})(?:[/?#].*)?$",
@@ -173,12 +179,35 @@ class TrackRef:
         return f"{self.public_url}/{self.secret_token}" if self.secret_token else self.public_url
 
 
+@dataclass(frozen=True)
+class DjayPlaylistRef:
+    """A playlist of djay Pro's library, by its name there."""
+
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{_DJAY_PREFIX}{_NOT_IN_KEYS.sub(' ', self.name).strip()}"
+
+    @property
+    def public_url(self) -> str:
+        return self.key
+
+    @property
+    def url(self) -> str:
+        return self.key
+
+
 SoundCloudRef = PlaylistRef | UserListingRef | SinglesRef | TrackRef
-AnyPlaylistRef = SoundCloudRef | SpotifyPlaylistRef
+AnyPlaylistRef = SoundCloudRef | SpotifyPlaylistRef | DjayPlaylistRef
+
+
+def is_djay_key(text: str) -> bool:
+    return text.startswith(_DJAY_PREFIX) and len(text) > len(_DJAY_PREFIX)
 
 
 def is_playlist_key(text: str) -> bool:
-    return bool(_KEY.match(text) or _SPOTIFY_KEY.match(text))
+    return bool(_KEY.match(text) or _SPOTIFY_KEY.match(text)) or is_djay_key(text)
 
 
 def is_spotify_key(text: str) -> bool:
@@ -188,6 +217,8 @@ def is_spotify_key(text: str) -> bool:
 def parse_playlist_url(url: str) -> AnyPlaylistRef:
     """Parse any playlist URL form (or a bare key) of any service, or raise an error
     naming the URL."""
+    if is_djay_key((url or "").strip()):
+        return DjayPlaylistRef(url.strip()[len(_DJAY_PREFIX) :])
     spotify = parse_spotify_url(url)
     return spotify if spotify is not None else parse_soundcloud_url(url)
 

@@ -8,6 +8,8 @@ Each module is the one door its Dagster assets call, and the read-only paths of 
   SoundCloud's identity is missing from looked up on SoundCloud.
 - `steps.notion`: track pages upserted and linked, removals unlinked, the dry run's
   plan, the analysis written back.
+- `steps.djay`: djay Pro's library matched to the catalog's recordings, and its
+  analysis compared with ours.
 - `steps.audio`: downloads, analysis, library files (convert and tag).
 - `steps.eagle`: library files imported into Eagle.
 - `steps.progress`: the progress lines a step logs and a terminal draws.

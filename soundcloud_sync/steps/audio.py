@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import Catalog, TrackRow, audio_file, utc_now
+from ..catalog import Catalog, TrackRow, audio_file, effective_tempo, utc_now
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ def write_library_files(
         rid = track.recording_id
         tags = TrackTags(
             title=track.title, artist=track.artist, album=album, genre=track.genre,
-            tempo=track.tempo, key=track.key, camelot=track.camelot, isrc=track.isrc,
-            url=track.url, soundcloud_id=track.soundcloud_id, track_number=track.position,
+            tempo=effective_tempo(track),  # the DJ's correction in djay wins
+            key=track.key, camelot=track.camelot, isrc=track.isrc, url=track.url, soundcloud_id=track.soundcloud_id, track_number=track.position,
             artwork=fetch_artwork(track.artwork_url, artwork_dir, track.soundcloud_id or rid,
                                   proxy=proxy),
         )  # fmt: skip

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import Catalog, TrackRow, display_name, joined_at, utc_now
+from ..catalog import Catalog, TrackRow, display_name, effective_tempo, joined_at, utc_now
 from ..errors import SoundCloudSyncError
 from ..notion.report import readable
-from ..sources import Playlist, Source, SpotifyPlaylistRef, parse_playlist_url
+from ..sources import DjayPlaylistRef, Playlist, Source, SpotifyPlaylistRef, parse_playlist_url
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -24,10 +24,12 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
     """The playlist as the Notion sync wants it (public URL: never the secret token;
     a Spotify playlist's URL goes to its own property)."""
     url = parse_playlist_url(playlist_row["url"]).public_url
-    spotify = isinstance(parse_playlist_url(playlist_row["key"]), SpotifyPlaylistRef)
+    ref = parse_playlist_url(playlist_row["key"])
+    spotify = isinstance(ref, SpotifyPlaylistRef)
     return {
         "key": playlist_row["key"],
-        "url": None if spotify else url,
+        # a djay playlist has no address: its page is found by its name
+        "url": None if spotify or isinstance(ref, DjayPlaylistRef) else url,
         "spotify_url": url if spotify else None,
         "name": display_name(playlist_row),
         "curator": playlist_row.get("curator"),
@@ -445,7 +447,7 @@ def enrichment_rows(tracks: Iterable[TrackRow]) -> list[dict[str, Any]]:
                 "recording_id": t.recording_id,
                 "page_id": t.notion_page_id,
                 "enrichment_hash": t.enrichment_hash,
-                "tempo": t.tempo,
+                "tempo": effective_tempo(t),  # the DJ's correction in djay wins
                 "key": t.key,
                 "camelot": t.camelot,
                 "key_confidence": t.key_confidence,

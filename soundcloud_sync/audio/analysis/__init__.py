@@ -64,13 +64,11 @@ from soundcloud_sync.audio.analysis.common import (
     HOP,
     N_FFT,
     N_MELS,
-    NOTE_NAMES,
     AnalysisError,
 )
 from soundcloud_sync.audio.analysis.decode import decode, decode_native
 from soundcloud_sync.audio.analysis.grid import beat_grid
 from soundcloud_sync.audio.analysis.key import (
-    camelot,
     estimate_key,
     frame_shares,
     pitch_classes,
@@ -79,6 +77,7 @@ from soundcloud_sync.audio.analysis.key import (
 )
 from soundcloud_sync.audio.analysis.loudness import integrated_lufs
 from soundcloud_sync.audio.analysis.tempo import estimate_tempo, genre_tempo_range
+from soundcloud_sync.key_notation import NOTE_NAMES, camelot  # shared with the djay reader
 
 __all__ = [
     "ANALYSIS_SR", "ANALYSIS_VERSION", "DEFAULT_TEMPO_RANGE", "NOTE_NAMES", "AnalysisError",

@@ -10,8 +10,6 @@ HOP = 512
 N_MELS = 64
 FRAME_RATE = ANALYSIS_SR / HOP  # onset-envelope frames per second
 
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
 
 class AnalysisError(RuntimeError):
     """A file could not be decoded or holds too little audio to analyse."""

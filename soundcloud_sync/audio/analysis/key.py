@@ -17,13 +17,6 @@ EDMA_MINOR = np.array(
 )  # fmt: skip
 
 
-def camelot(tonic: int, mode: str) -> str:
-    """Camelot code of a key: A minor -> 8A, C major -> 8B."""
-    if mode == "minor":
-        return f"{((7 * (tonic - 9)) % 12 + 7) % 12 + 1}A"
-    return f"{((7 * tonic) % 12 + 7) % 12 + 1}B"
-
-
 KEY_MARGIN_FOR_CERTAINTY = 0.15
 # Pitches the key is read from: MIDI C1 (33 Hz) up to B7 (3951 Hz), one row a semitone.
 LOW_PITCH, PITCHES = 24, 84

@@ -51,7 +51,7 @@ def playlist_m3u8(
 
 
 @asset(
-    deps=[AssetDep("playlist_m3u8", partition_mapping=AllPartitionMapping())],
+    deps=[AssetDep("playlist_m3u8", partition_mapping=AllPartitionMapping()), "djay_library"],
     group_name="export",
     description="The whole library as a rekordbox XML collection (library/rekordbox.xml): "
     "tracks with tempo, key and beat grid, one playlist per synced playlist.",

@@ -18,7 +18,14 @@ from dagster import (
 )
 
 from ...catalog import Catalog, MembershipChange
-from ...sources import Playlist, SourceError, is_spotify_key, parse_playlist_url, public_url
+from ...sources import (
+    Playlist,
+    SourceError,
+    is_djay_key,
+    is_spotify_key,
+    parse_playlist_url,
+    public_url,
+)
 from ...steps import listing
 from ..partitions import playlists_partitions
 from ..resources import CatalogResource, SoundCloudResource, SpotifyResource
@@ -61,6 +68,9 @@ def playlist_assets(
     resolve per new one; Spotify: 1 request, plus 1 per 50 entries when its snapshot
     changed) and record it."""
     key = context.partition_key
+    if is_djay_key(key):  # listed by the djay sync, from djay's file (defs.assets.djay)
+        yield from djay_listing(catalog.catalog(), key)
+        return
     url = playlist_url_for(catalog, key)
     store = catalog.catalog()
     resolved: dict[str, int] = {}  # hand-picked tracks read for the first time
@@ -129,6 +139,26 @@ def playlist_assets(
             f"{match['soundcloud_id']} ({match['soundcloud_title']}): no ISRC to prove it, "
             "so it keeps a page of its own"
         )
+
+
+def djay_listing(store: Catalog, key: str):
+    """A djay playlist's listing as the last djay sync recorded it (djay's file is read
+    by that sync alone)."""
+    row = store.playlist(key)
+    if row is None:
+        raise Failure(description=f"{key}: not read yet; run `soundcloud-sync sync djay`")
+    yield MaterializeResult(
+        asset_key="playlist_metadata",
+        metadata={
+            "name": row["title"] or key,
+            "track_count": row["track_count"] or 0,
+            "source": "djay",
+        },
+    )
+    yield MaterializeResult(
+        asset_key="playlist_tracks",
+        metadata={"dagster/row_count": len(store.playlist_tracks(key)), "source": "djay"},
+    )
 
 
 def read_spotify_playlist(
