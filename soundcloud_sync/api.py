@@ -3,6 +3,11 @@
 Syncs are materializations of the playlist's partition on the local Dagster
 instance (so they show in `dagster dev`); read-only calls use the
 SoundCloud client directly.
+
+Longer than 500 lines on purpose: it is the list of public functions users import from
+`soundcloud_sync.api` (the seed's names among them), each a short entry point that
+reads the settings once and hands them down; the work is in `runs/` and `steps/`
+(what a run did, as stats: `runs.stats`).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from dagster import DagsterInstance, EventLogEntry
 
-from .catalog import Catalog, TrackRow, display_name, parse_time
+from .catalog import Catalog, parse_time
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .instance import local_instance
 from .runs import RunOutcome, run_sync
+from .runs.stats import playlist_stats, reanalysis_stats
 from .sources import (
     SinglesRef,
     SpotifyPlaylistRef,
@@ -500,27 +506,6 @@ def registered_playlist_keys() -> list[str]:
         return sorted(registered_keys(instance))
 
 
-def reanalysis_stats(catalog: Catalog, key: str, outcome: RunOutcome) -> dict[str, Any]:
-    """What a re-analysis run did: tracks measured, kept (already current), failed, and
-    the Notion pages it updated."""
-    from .audio.analysis import ANALYSIS_VERSION
-
-    playlist = catalog.playlist(key) or {}
-    features = outcome.materialized.get("audio_features") or {}
-    notion = outcome.materialized.get("notion_enrichment")
-    return {
-        "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": display_name(playlist),
-        "analysis_version": ANALYSIS_VERSION,
-        "tempo_range": features.get("tempo_range"),
-        "measured": features.get("status/measured", 0),
-        "kept": features.get("status/kept", 0),
-        "errors": features.get("status/error", 0),
-        "notion_updated": notion.get("status/updated", 0) if notion else None,
-        "notion": "synced" if notion is not None else "skipped",
-    }
-
-
 def _playlist_changed(url: str, settings: Settings, since: datetime | None = None) -> bool:
     """Ask SoundCloud once (1 request) whether the playlist differs from the catalog."""
     ref = parse_playlist_url(url)
@@ -560,84 +545,6 @@ def failed_run_stats(
     if outcome.success or "notion_track_pages" not in outcome.steps_failed:
         return None
     return playlist_stats(catalog_for(settings), key, outcome, audio_formats=audio_formats)
-
-
-# -- stats -------------------------------------------------------------------------
-
-
-def playlist_stats(
-    catalog: Catalog,
-    key: str,
-    outcome: RunOutcome | None,
-    *,
-    audio_formats: tuple[str, ...] | None = None,
-) -> dict[str, Any]:
-    """The stats object: what the run reported (its assets' metadata), and the catalog's
-    state of the playlist after it. Without a run (nothing changed) nothing was written."""
-    playlist = catalog.playlist(key) or {}
-    tracks = catalog.playlist_rows(key)
-    pages = None
-    if outcome is not None:  # what the Notion step reported, done or failed part-way
-        pages = outcome.materialized.get("notion_track_pages") or outcome.failure_metadata.get(
-            "notion_track_pages"
-        )
-    reported = pages or {}
-    counts = Counter({k: v for k, v in reported.items() if isinstance(v, int)})
-    if outcome is None:  # unchanged: every page the catalog knows was left as it is
-        counts["skipped"] = sum(1 for t in tracks if t.notion_page_id)
-    stats: dict[str, Any] = {
-        "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": display_name(playlist),
-        "total_tracks": len(tracks),
-        "tracks_added": counts["created"],
-        "tracks_skipped": counts["skipped"],
-        "tracks_updated": counts["updated"] + counts["linked"],
-        "tracks_unlinked": counts["unlinked"],
-        "errors": counts["errors"],
-        "failed_tracks": reported.get("failed_tracks") or [],
-        "unreadable": counts["unreadable"],
-        "unreadable_tracks": reported.get("unreadable_tracks") or [],
-        "tracks_left_out": counts["left_out"],
-        "track_ids": [t.notion_page_id for t in tracks if t.notion_page_id],
-        "notion": "synced"
-        if pages is not None
-        else ("unchanged" if outcome is None else "skipped"),
-        "sync_status": playlist.get("sync_status"),
-    }
-    if playlist.get("source") == "spotify":
-        stats.update(_spotify_stats(outcome))
-    elif outcome is not None and "skipped" in (outcome.materialized.get("playlist_tracks") or {}):
-        # a SoundCloud user's liked playlists: entries that are no track
-        stats["skipped_entries"] = outcome.materialized["playlist_tracks"]["skipped"]
-    if audio_formats:  # the audio chain ran
-        stats.update(_audio_stats(tracks, audio_formats))
-    return stats
-
-
-def _spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:
-    """What the listing step said of a Spotify playlist: entries that are no track, the
-    recordings found on SoundCloud by ISRC, and look-alikes left for a person to judge."""
-    listed = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
-    return {
-        "skipped_entries": listed.get("skipped") or [],
-        "merged_by_isrc": listed.get("merged_by_isrc", 0),
-        "possible_matches": listed.get("possible_match_list") or [],
-        "spotify_unchanged": bool(listed.get("unchanged")) if outcome else True,
-    }
-
-
-def _audio_stats(tracks: list[TrackRow], formats: tuple[str, ...]) -> dict[str, int]:
-    """Where the playlist's audio stands: on disk, measured, in every format, or why not."""
-    status = Counter(t.download_status for t in tracks)
-    return {
-        "downloaded": sum(1 for t in tracks if t.has_audio),
-        "analysed": sum(1 for t in tracks if t.is_measured),
-        "converted": sum(1 for t in tracks if set(formats) <= set(t.files)),
-        "previews": status["preview-only"],
-        "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],
-        "no_source": status["no-source"],  # not on SoundCloud: nothing to download
-        "download_errors": status["error"],
-    }
 
 
 # -- djay Pro -------------------------------------------------------------------------
