@@ -603,7 +603,7 @@ def sensor(args: argparse.Namespace) -> None:
             "catalog": CatalogResource(url=catalog_url),
             "soundcloud": SoundCloudResource(
                 api_base=PROXY_API_BASE, proxy=sc.proxy_url, client_id=sc.client_id,
-                cache_dir=str(cache),
+                cache_dir=str(cache), paced=False,  # simulated time: the sensor's own budget
             ),
             "spotify": SpotifyResource(),
             "registry": RegistryResource(),

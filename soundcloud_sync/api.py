@@ -28,7 +28,7 @@ from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .instance import local_instance
 from .runs import RunOutcome, run_sync
-from .runs.stats import playlist_stats, reanalysis_stats
+from .runs.stats import FILE_STEPS, playlist_stats, reanalysis_stats
 from .sources import (
     SinglesRef,
     SpotifyPlaylistRef,
@@ -229,6 +229,37 @@ def status() -> list[dict[str, Any]]:
     with local_instance(settings.dagster_home) as instance:
         keys = registered_keys(instance)
     return catalog_for(settings).status(keys)
+
+
+def space_plan(urls: list[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """The disk space the audio of these playlists (all registered: a backfill's) still
+    needs per format, what is free where it goes, and the playlists not listed yet
+    (their tracks are known after their first listing). ``settings``: the caller's
+    (the CLI's), else read from the environment."""
+    from .audio.space import plan_space
+    from .runs import registered_keys
+
+    settings = settings or _settings()
+    if urls:
+        keys = [ref.key for ref in playlist_refs(urls, settings)]
+    else:
+        with local_instance(settings.dagster_home) as instance:
+            keys = registered_keys(instance)
+    catalog = catalog_for(settings)
+    tracks: dict[int, dict[str, Any]] = {}
+    unlisted = []
+    for key in keys:
+        rows = catalog.playlist_rows(key)
+        if not rows:
+            unlisted.append(key)
+        tracks.update({r.recording_id: r.as_dict() for r in rows})  # a shared track once
+    plan = plan_space(
+        tracks.values(),
+        settings.audio_formats,
+        downloads=settings.home / "downloads",
+        library=settings.library_dir,
+    )
+    return {**plan.to_dict(), "lines": plan.lines(), "not_listed_yet": unlisted}
 
 
 def run_playlist(
@@ -540,9 +571,9 @@ def failed_run_stats(
     outcome: RunOutcome,
     audio_formats: tuple[str, ...] | None = None,
 ) -> dict[str, Any] | None:
-    """The stats of a run whose Notion step failed after writing what it could (they
-    name each track left without a page), else None."""
-    if outcome.success or "notion_track_pages" not in outcome.steps_failed:
+    """The stats of a run whose Notion or file step failed after writing what it could
+    (they name each track left without a page or a file), else None."""
+    if outcome.success or not set(outcome.steps_failed) & {"notion_track_pages", *FILE_STEPS}:
         return None
     return playlist_stats(catalog_for(settings), key, outcome, audio_formats=audio_formats)
 

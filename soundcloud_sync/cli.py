@@ -141,6 +141,13 @@ def _sync_one(
         return api.sync_playlist_to_notion(url, playlist_name, dry_run=True)
     settings: Settings = click.get_current_context().obj
     assets = api.NOTION_ASSETS if no_download else None
+    if not no_download:  # disk space is part of the plan: said before the run
+        plan = api.space_plan([url], settings)
+        lines = plan["lines"] if not plan["not_listed_yet"] else [
+            "not listed yet: the download step says the space it needs once it is"
+        ]  # fmt: skip
+        for line in lines:
+            click.echo(line, err=True)
     with _run_progress(as_json) as progress:
         key, outcome = api.run_playlist(
             url,
@@ -271,6 +278,27 @@ def status(as_json: bool) -> None:
             r["sync_status"] or "",
         )  # fmt: skip
     Console(width=160).print(table)
+
+
+@main.command()
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@click.option("--json", "as_json", is_flag=True)
+def space(urls: tuple[str, ...], as_json: bool) -> None:
+    """Disk space the audio still needs (per format) and what is free: before a backfill
+    (every registered playlist) or a sync (the URLs given)."""
+    settings: Settings = click.get_current_context().obj
+    with _user_errors():
+        plan = api.space_plan(list(urls) or None, settings)
+    if as_json:
+        click.echo(json.dumps(plan, indent=2, default=str))
+        return
+    for line in plan["lines"]:
+        click.echo(line)
+    if plan["not_listed_yet"]:
+        click.echo(
+            f"  not listed yet (their size is known after their first sync): "
+            f"{', '.join(plan['not_listed_yet'])}"
+        )
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

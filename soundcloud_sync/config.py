@@ -39,6 +39,10 @@ DEFAULT_AUDIT_SCHEDULE = "0 6 * * *"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_MIN_RECHECK_SECONDS = 300
 DEFAULT_PLAYLISTS_FILE = "playlists.yaml"
+# api-v2's unpublished limit ("about 600 requests per 10 minutes", yt-dlp's warning),
+# shared by every process and machine; half of it is the new-tracks sensor's.
+DEFAULT_SOUNDCLOUD_BUDGET = (600, 600.0)
+DEFAULT_SENSOR_SHARE = 0.5
 SUPPORTED_FORMATS = ("aiff", "m4a", "wav", "mp3")
 EXECUTORS = ("default", "celery")
 CATALOG_URL_ENV = "SOUNDCLOUD_SYNC_CATALOG_URL"
@@ -84,6 +88,27 @@ def _positive_number(name: str, value: str) -> float:
     if not number > 0 or number == float("inf"):
         raise ConfigError(f"{name}: {value!r} is not a positive number (e.g. 3 or 2.5)")
     return number
+
+
+def _budget(name: str, value: str) -> tuple[int, float]:
+    """`600/10m` (or `600/600`, seconds): requests per window."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", value)
+    seconds = float(match[2]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[3]] if match else 0
+    if not match or int(match[1]) < 1 or seconds <= 0:
+        raise ConfigError(
+            f"{name}: {value!r} is not a budget; give requests/window, e.g. 600/10m or 600/600"
+        )
+    return int(match[1]), seconds
+
+
+def _share(name: str, value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share < 1:
+        raise ConfigError(f"{name}: {value!r} is not a share; give a number from 0 to 0.99")
+    return share
 
 
 def _whole_seconds(name: str, value: str) -> int:
@@ -331,6 +356,8 @@ class Settings:
     soundcloud_client_id: str | None = field(default=None, repr=False)
     soundcloud_oauth_token: str | None = field(default=None, repr=False)
     soundcloud_proxy: str | None = None
+    soundcloud_budget: tuple[int, float] = DEFAULT_SOUNDCLOUD_BUDGET  # requests, seconds
+    soundcloud_sensor_share: float = DEFAULT_SENSOR_SHARE
     notion_token: str | None = field(default=None, repr=False)
     notion_base_url: str = DEFAULT_NOTION_BASE_URL
     notion_tracks_database_id: str | None = None
@@ -365,6 +392,14 @@ class Settings:
     @property
     def catalog_database_url(self) -> str:
         return self.catalog_url or f"sqlite:///{self.home / 'catalog.sqlite'}"
+
+    @property
+    def limits_url(self) -> str | None:
+        """The catalog's PostgreSQL, where the API budgets' buckets live so every machine
+        shares them; None: each machine keeps its own under ``home/state``."""
+        if self.catalog_url and self.catalog_url.startswith("postgresql"):
+            return self.catalog_url
+        return None
 
     @property
     def library_dir(self) -> Path:
@@ -438,6 +473,10 @@ class Settings:
                 "SOUNDCLOUD_PROXY",
                 lambda n, v: _url(n, v, ("http", "https", "socks4", "socks5", "socks5h")),
                 None,
+            ),
+            soundcloud_budget=env.get("SOUNDCLOUD_API_BUDGET", _budget, DEFAULT_SOUNDCLOUD_BUDGET),
+            soundcloud_sensor_share=env.get(
+                "SOUNDCLOUD_SENSOR_SHARE", _share, DEFAULT_SENSOR_SHARE
             ),
             notion_token=env.get("NOTION_TOKEN", _token, None),
             notion_base_url=env.get("NOTION_BASE_URL", _url, DEFAULT_NOTION_BASE_URL),

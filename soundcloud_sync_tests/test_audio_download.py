@@ -14,7 +14,12 @@ from soundcloud_sync.audio.download import (
     download_tracks,
 )
 from soundcloud_sync.sources import SoundCloudClient
-from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
+from soundcloud_sync.steps.audio import direct_streams
+from soundcloud_sync_tests.emulators.soundcloud import (
+    API_ENDPOINTS,
+    PROXY_API_BASE,
+    SoundCloudEmulator,
+)
 
 
 def _request(track) -> DownloadRequest:
@@ -51,9 +56,9 @@ def test_a_mixed_playlist(soundcloud_emulator, soundcloud_client, tmp_path, numb
     assert by_name["cut"].status == DownloadStatus.PREVIEW_ONLY
     assert "200.0s track" in (by_name["cut"].reason or "")
 
-    assert sorted(p.name for p in lib.iterdir()) == sorted(
+    assert sorted(p.name for p in lib.iterdir() if p.name != ".locks") == sorted(
         [f"{tracks['ok'].id}.mp3", f"{tracks['original'].id}.mp3"]
-    )  # nothing for the others, no staging left behind
+    )  # nothing for the others, no staging left behind (only the per-track lock files)
     assert emu.counts["stream"] + emu.counts["original"] >= 2
     media = ("stream", "hls_playlist", "hls_segment")
     previews = [p for e, _, p in emu.log if e in media and ("/preview/" in p or "/0/30/" in p)]
@@ -210,3 +215,121 @@ def test_requests_from_dataframe_rows_and_tracks():
     track = Track(7, 1, url="https://soundcloud.com/a/z", duration_ms=1000,
                   availability=Availability.DRM)  # fmt: skip
     assert DownloadRequest.of(track) == DownloadRequest("https://soundcloud.com/a/z", 7, 1.0, "drm")
+
+
+# -- one api-v2 request per track: the stream-URL look-up, then the CDN ---------------
+
+
+def _listed(emu: SoundCloudEmulator, tmp_path: Path, tracks: list) -> tuple:
+    """A client that has read the tracks (the batched look-up), and the requests without
+    the listing's verdicts, so the stream finder itself must tell previews and blocks."""
+    emu.seed_client_id_cache(tmp_path / "cache")
+    client = SoundCloudClient(PROXY_API_BASE, proxy=emu.proxy_url, cache_dir=tmp_path / "cache")
+    client.fetch_track_json([t.id for t in tracks])
+    emu.reset_counts()
+    return client, [_request(t) for t in tracks]
+
+
+def test_direct_path_costs_one_api_request_per_downloaded_track(tmp_path, numba_warm):
+    with SoundCloudEmulator() as emu:
+        tracks = {
+            "ok": emu.add_track("label", bpm=124.0, key="A minor"),
+            "original": emu.add_track("label", downloadable=True),
+            "hls only": emu.add_track("label", protocols=("hls",)),
+            "preview": emu.add_track("label", kind="preview"),
+            "blocked": emu.add_track("label", kind="blocked"),
+            "drm": emu.add_track("label", kind="drm"),
+        }
+        client, requests = _listed(emu, tmp_path, list(tracks.values()))
+        with client:
+            results = download_tracks(
+                requests, tmp_path / "lib", client.youtube_dl, streams=direct_streams(client)
+            )
+        by_name = dict(zip(tracks, results, strict=True))
+        counts, log = dict(emu.counts), list(emu.log)
+
+    downloaded = [r for r in results if r.status == DownloadStatus.DOWNLOADED]
+    assert [r.via for r in downloaded] == ["direct"] * 3
+    assert by_name["ok"].format_id == "http_mp3_0_0"  # progressive before HLS, as yt-dlp
+    assert by_name["original"].format_id == "download"  # the original upload wins
+    assert by_name["hls only"].format_id == "hls_mp3_0_0"
+    assert by_name["hls only"].duration_s == pytest.approx(24.0, abs=0.3)
+    assert by_name["preview"].status == DownloadStatus.PREVIEW_ONLY
+    assert by_name["preview"].reason == "only a 30-second preview is offered"
+    assert by_name["blocked"].status == DownloadStatus.GEO_BLOCKED
+    assert by_name["drm"].status == DownloadStatus.DRM
+    # api-v2: one look-up per downloaded track (a stream URL, or the original's), nothing
+    # for the others; the audio came from the CDN (progressive GET, HLS playlist+segments)
+    api = {k: n for k, n in counts.items() if k in API_ENDPOINTS}
+    assert api == {"format_info": 2, "track_download": 1}
+    assert counts["stream"] == 1 and counts["hls_playlist"] == 1 and counts["hls_segment"] >= 2
+    assert counts["original"] >= 1
+    previews = [p for e, _, p in log if "/preview/" in p or "/0/30/" in p]
+    assert previews == []
+    features = analyze_file(by_name["hls only"].path)
+    assert features.duration_s == pytest.approx(24.0, abs=0.3)
+
+
+def test_a_stale_stream_url_falls_back_to_yt_dlp_and_says_so(tmp_path):
+    with SoundCloudEmulator() as emu:
+        track = emu.add_track("label")
+        client, requests = _listed(emu, tmp_path, [track])
+        emu.inject_error(404)  # the transcoding's look-up: api-v2 no longer knows it
+        with client:
+            [result] = download_tracks(
+                requests, tmp_path / "lib", client.youtube_dl, streams=direct_streams(client)
+            )
+            budget = client.budget.stats()
+        api_requests = emu.api_requests
+    assert result.status == DownloadStatus.DOWNLOADED
+    assert result.via == "yt-dlp" and "no stream URL" in (result.fallback or "")
+    assert result.attempts == 1  # the fallback is not a failed attempt
+    # the failed look-up, then yt-dlp's resolve and its look-ups: each took a budget slot
+    # (as did the listing's batched look-up before them)
+    assert api_requests >= 3 and budget["requests"] == api_requests + 1
+
+
+def test_rows_without_transcodings_are_looked_up_together(tmp_path):
+    with SoundCloudEmulator() as emu:
+        tracks = [emu.add_track("label") for _ in range(3)]
+        emu.seed_client_id_cache(tmp_path / "cache")
+        rows = [{"soundcloud_id": t.id, "url": t.permalink_url, "duration_ms": 24_000}
+                for t in tracks]  # a catalog from before this release  # fmt: skip
+        with SoundCloudClient(
+            PROXY_API_BASE, proxy=emu.proxy_url, cache_dir=tmp_path / "cache"
+        ) as client:
+            results = download_tracks(
+                rows, tmp_path / "lib", client.youtube_dl, streams=direct_streams(client, rows)
+            )
+        api = {k: n for k, n in emu.counts.items() if k in API_ENDPOINTS}
+    assert [r.via for r in results] == ["direct"] * 3
+    assert api == {"tracks_batch": 1, "format_info": 3}
+
+
+def _download_one(proxy: str, cache: str, request: DownloadRequest, dest: str, start) -> str:
+    with SoundCloudClient(PROXY_API_BASE, proxy=proxy, cache_dir=Path(cache)) as client:
+        start.wait()
+        [result] = download_tracks(
+            [request], dest, client.youtube_dl, streams=direct_streams(client)
+        )
+    return str(result.status)
+
+
+def test_two_processes_downloading_one_track_fetch_it_once(tmp_path):
+    """Two runs whose playlists share a track download side by side (the soundcloud_api
+    pool admits several): the track is fetched once, the other run finds the file."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with SoundCloudEmulator(latency=0.05) as emu:
+        track = emu.add_track("label")
+        emu.seed_client_id_cache(tmp_path / "cache")
+        ctx = multiprocessing.get_context("spawn")
+        start = ctx.Manager().Barrier(2)
+        args = (emu.proxy_url, str(tmp_path / "cache"), _request(track), str(tmp_path / "lib"))
+        with ProcessPoolExecutor(2, mp_context=ctx) as pool:
+            runs = [pool.submit(_download_one, *args, start) for _ in range(2)]
+            outcomes = sorted(run.result() for run in runs)
+        streams = emu.counts["stream"]
+    assert outcomes == ["downloaded", "skipped-existing"]
+    assert streams == 1

@@ -12,13 +12,13 @@ from soundcloud_sync.catalog.schema import (
     DJAY_COLUMNS,
     MIGRATIONS,
     _v11_djay,
-    _v12_recording_id,
+    _v13_recording_id,
     migrate,
 )
 from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
 
 # numbered at landing: whichever came first
-RECORDING_ID_VERSION = MIGRATIONS.index(_v12_recording_id) + 1
+RECORDING_ID_VERSION = MIGRATIONS.index(_v13_recording_id) + 1
 DJAY_VERSION = MIGRATIONS.index(_v11_djay) + 1
 
 
@@ -413,7 +413,7 @@ def test_recording_id_migration_keys_recordings_in_place(tmp_path) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
-        _v12_recording_id(conn)  # a second time changes nothing
+        _v13_recording_id(conn)  # a second time changes nothing
     engine.dispose()
     catalog = Catalog(url)
     rows = catalog.tracks_by_id([7, 8, -1])
@@ -466,3 +466,68 @@ def test_processes_opening_a_new_catalog_at_once_all_succeed(tmp_path) -> None:
             assert conn.execute(text("SELECT value FROM catalog_meta")).scalar() == str(
                 SCHEMA_VERSION
             )
+
+
+@pytest.mark.parametrize("made_by", ["main v11", "budget branch v9", "budget branch v11"])
+def test_v12_transcodings_upgrade_a_catalog_of_any_line(tmp_path, made_by) -> None:
+    """Three lines of releases numbered their steps differently: main's v9 renamed
+    ``musical_key``, v10 added memberships' ``added_at``, v11 djay's columns; the budget
+    branch's ``transcodings`` was its v9 (before the rename and ``added_at``), then its
+    v11 (before djay). Every catalog reaches today's schema with every value kept."""
+    from soundcloud_sync.catalog.schema import _v12_transcodings
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    media = '[{"url": "https://api-v2.soundcloud.com/media/7/stream", "preset": "mp3_0_0"}]'
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like the older catalog's
+        _undo_recording_id(conn)  # all three are older than the recording id
+        if made_by != "main v11":  # no djay columns in either budget catalog
+            conn.execute(text("DROP INDEX ix_tracks_djay_title_id"))
+            for column in DJAY_COLUMNS:
+                conn.execute(text(f'ALTER TABLE tracks DROP COLUMN "{column}"'))
+        if made_by == "main v11":
+            conn.execute(text("ALTER TABLE tracks DROP COLUMN transcodings"))
+            version = "11"
+            insert = (
+                "INSERT INTO tracks (soundcloud_id, title, tempo, key, camelot, notion_page_id)"
+                " VALUES (7, 'Night Drive', 124.0, 'A minor', '8A', 'page-7')"
+            )
+        elif made_by == "budget branch v9":
+            conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+            conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
+            version = "9"
+            insert = (
+                "INSERT INTO tracks (soundcloud_id, title, tempo, musical_key, camelot, "
+                "notion_page_id, transcodings) VALUES "
+                f"(7, 'Night Drive', 124.0, 'A minor', '8A', 'page-7', '{media}')"
+            )
+        else:
+            version = "11"
+            insert = (
+                "INSERT INTO tracks (soundcloud_id, title, tempo, key, camelot, "
+                "notion_page_id, transcodings) VALUES "
+                f"(7, 'Night Drive', 124.0, 'A minor', '8A', 'page-7', '{media}')"
+            )
+        conn.execute(
+            text("UPDATE catalog_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": version},
+        )
+        conn.execute(text(insert))
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v12_transcodings(conn)  # a second time changes nothing
+        columns = {c["name"] for c in inspect(conn).get_columns("memberships")}
+        track_columns = {c["name"] for c in inspect(conn).get_columns("tracks")}
+        indexes = {i["name"]: i for i in inspect(conn).get_indexes("tracks")}
+    engine.dispose()
+    assert "added_at" in columns
+    assert set(DJAY_COLUMNS) <= track_columns and indexes["ix_tracks_djay_title_id"]["unique"]
+    row = Catalog(url).tracks_by_id([7])[7]
+    assert "musical_key" not in row
+    assert (row["key"], row["camelot"], row["tempo"]) == ("A minor", "8A", 124.0)
+    assert row["notion_page_id"] == "page-7"
+    if made_by == "main v11":
+        assert row["transcodings"] is None  # looked up in one batch by the next download
+    else:
+        assert row["transcodings"][0]["preset"] == "mp3_0_0"

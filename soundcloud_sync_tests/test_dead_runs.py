@@ -181,6 +181,8 @@ def test_a_step_waiting_for_a_busy_pool_sleeps_and_says_so(
     first_list = soundcloud_emulator.add_playlist("dj-a", "long-read", 200)
     second_list = soundcloud_emulator.add_playlist("dj-b", "waits", 5)
     instance = instance_of(env)
+    # one SoundCloud step at a time, as a user sets it (`dagster instance concurrency set`)
+    instance.event_log_storage.set_concurrency_slots("soundcloud_api", 1)
     first = start_sync(env, first_list.url)
     wait_until(lambda: holds_slot(instance, "soundcloud_api", first), first, "first slot")
     second = start_sync(env, second_list.url)

@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "soundcloud_sync"
 ROOMS = ("sources", "notion", "audio", "catalog", "eagle", "export")
-SHARED = ("errors", "matching", "files", "sqlite_wal", "key_notation")
+SHARED = ("errors", "matching", "files", "sqlite_wal", "key_notation", "ratelimit")
 ENTRY = ("api", "cli", "definitions", "progress")
 SETTINGS = ("config", "playlists_file")
 ABOVE_ROOMS = (*SETTINGS, "steps", "instance", "defs", "runs", *ENTRY)

@@ -2,11 +2,16 @@
 
 Exactly what docs/deployment.md tells a user to run: `deploy/dagster.yaml` as the
 instance, `deploy/workspace.yaml` as the code location, the catalog in a second
-database on the same PostgreSQL server, `dagster-daemon run`, two `celery -A
+database on the same PostgreSQL server, `dagster-daemon run`, four `celery -A
 dagster_celery.app worker -Q dagster` workers and `dagster job backfill` over two
 registered playlists (one sharing a track with the other). The runs are queued, launched by
 the daemon, and every step executes in a Celery worker; the results are read back
 from PostgreSQL (Dagster's tables and the catalog's) and from the Notion emulator.
+
+The workers share one request budget per API, kept in the catalog's PostgreSQL: with
+small budgets configured (and the emulators enforcing the same), their steps overlap,
+no request is answered 429, and their combined rates reach the configured ones within
+5 % without ever exceeding them.
 
 Skipped only when PostgreSQL or Redis is not installed (`.ci/run` installs both).
 """
@@ -28,7 +33,7 @@ import pytest
 from dagster import AssetKey
 
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
-from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
+from soundcloud_sync_tests.emulators.soundcloud import API_ENDPOINTS, SoundCloudEmulator
 from soundcloud_sync_tests.servers import (
     PostgresServer,
     RedisServer,
@@ -45,14 +50,20 @@ DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
 BIN = Path(sys.executable).parent
 DAGSTER_DB, CATALOG_DB = "dagster", "soundcloud_sync"
-RUN_TIMEOUT = 240.0
+RUN_TIMEOUT = 480.0
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 # Sensors and the schedule would request runs of their own while the daemon is up.
 AUTOMATION = (("sensor", "new_tracks_sensor"), ("sensor", "playlist_registry_sensor"),
               ("schedule", "incremental_sync_schedule"))  # fmt: skip
 # Pools get their limit rows once, at set-up: two runs creating the same default row at
 # once fail on PostgreSQL (dagster-io/dagster#33552), as docs/deployment.md explains.
-POOLS = {"notion_api": 1, "soundcloud_api": 1}
+# Two steps per API at once, one on each worker: the shared limiters hold the rates.
+POOLS = {"notion_api": 2, "soundcloud_api": 2}
+# Small budgets, below what the two workers ask for even on a busy machine: api-v2 40
+# requests per 40 s, Notion its real 3 per second.
+SOUNDCLOUD_BUDGET, SOUNDCLOUD_WINDOW = 40, 40.0
+NOTION_RATE, NOTION_WINDOW = 3.0, 10.0
+TRACKS_PER_PLAYLIST = 50  # a stream-URL look-up each: both download steps outlast a window
 
 
 @pytest.fixture
@@ -96,6 +107,8 @@ def deployment_env(
         # A new worker machine: numba's cache starts empty, and both workers compile.
         "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
         **emulated_services_env,
+        "SOUNDCLOUD_API_BUDGET": f"{SOUNDCLOUD_BUDGET}/{SOUNDCLOUD_WINDOW:g}s",
+        "NOTION_REQUESTS_PER_SECOND": f"{NOTION_RATE:g}",
     }
 
 
@@ -141,6 +154,28 @@ def _failures(pg: PostgresServer, run_ids: list[str]) -> str:
     return "".join(f"--- {kind} {step}: {event[:3000]}\n" for step, kind, event in rows)
 
 
+def _most_in_window(times: list[float], window: float) -> int:
+    """The most requests any ``window`` seconds held (half-open, as the APIs count)."""
+    times = sorted(times)
+    return max((sum(1 for u in times if t - window < u <= t) for t in times), default=0)
+
+
+def _step_spans(pg: PostgresServer, run_ids: list[str], step: str) -> list[tuple[float, float]]:
+    """When ``step`` of each run started and finished (Dagster's event log)."""
+    spans = []
+    for run_id in run_ids:
+        rows = pg.query(
+            DAGSTER_DB,
+            "SELECT dagster_event_type, extract(epoch from timestamp) FROM event_logs "
+            "WHERE run_id = %s AND step_key = %s AND dagster_event_type IN "
+            "('STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE')",
+            (run_id, step),
+        )
+        times = {kind: float(at) for kind, at in rows}
+        spans.append((times["STEP_START"], times.get("STEP_SUCCESS", times.get("STEP_FAILURE"))))
+    return spans
+
+
 def test_two_playlist_backfill_through_celery_workers_on_postgres(
     tmp_path: Path,
     deployment_env: dict[str, str],
@@ -151,10 +186,18 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
 ) -> None:
     pg, _ = servers
     env = deployment_env
-    first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", 3)
+    # The services enforce the budgets the deployment is configured with.
+    soundcloud_emulator.rate_limit, soundcloud_emulator.rate_window = (
+        SOUNDCLOUD_BUDGET,
+        SOUNDCLOUD_WINDOW,
+    )
+    notion_emulator.set_rate(NOTION_RATE, burst=3)
+    soundcloud_emulator.audio_seconds = 6.0  # many tracks, little audio to measure
+    n = TRACKS_PER_PLAYLIST
+    first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", n)
     # One track in both playlists: the two runs must share its Notion page.
     shared = soundcloud_emulator.tracks[first.track_ids[0]]
-    second = soundcloud_emulator.add_playlist("night-owl", "afterhours", 2, tracks=[shared])
+    second = soundcloud_emulator.add_playlist("night-owl", "afterhours", n - 1, tracks=[shared])
     keys = sorted([first.key, second.key])
     all_tracks = set(first.track_ids) | set(second.track_ids)
     workspace = ["-w", str(DEPLOY_WORKSPACE)]
@@ -182,12 +225,16 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
         for job in jobs:
             job.result()
 
-    logs = [tmp_path / "daemon.log", tmp_path / "worker1.log", tmp_path / "worker2.log"]
+    # Two worker machines of two solo workers each (a step's analysis starts processes of
+    # its own, which Celery's prefork pool forbids): both runs' SoundCloud and Notion
+    # steps can run side by side, each worker taking slots of the same budgets.
+    logs = [tmp_path / "daemon.log", *(tmp_path / f"worker{i}.log" for i in range(1, 5))]
     with ExitStack() as stack:
-        for i in (1, 2):
+        for i in range(1, 5):
             stack.enter_context(background(
                 [str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-Q", "dagster",
-                 "--pool", "solo", "-n", f"worker{i}@%h", "--without-gossip", "--without-mingle",
+                 "--pool", "solo", "-n", f"worker{i}@%h", "--without-gossip",
+                 "--without-mingle",
                  "--loglevel", "INFO"],
                 env, logs[i], tmp_path,
             ))  # fmt: skip
@@ -239,13 +286,13 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     playlists = dict(pg.query(
         CATALOG_DB, "SELECT key, track_count FROM playlists WHERE ids_hash IS NOT NULL",
     ))  # fmt: skip
-    assert playlists == {first.key: 3, second.key: 3}
+    assert playlists == {first.key: n, second.key: n}
     members = pg.query(
         CATALOG_DB,
         "SELECT playlist_key, count(*) FROM memberships WHERE removed_at IS NULL "
         "GROUP BY playlist_key ORDER BY playlist_key",
     )
-    assert members == [(k, 3) for k in keys]
+    assert members == [(k, n) for k in keys]
     tracks = dict(pg.query(CATALOG_DB, "SELECT soundcloud_id, notion_page_id FROM tracks"))
     assert set(tracks) == all_tracks
     assert all(tracks.values()), "every track knows its Notion page"
@@ -266,6 +313,31 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     assert len(playlist_pages) == 2
     [shared_page] = pages[shared.id]
     assert sorted(notion_emulator.plain(shared_page)["Playlists"]) == sorted(playlist_pages)
+
+    # One budget per API for both workers, kept in the catalog's PostgreSQL ...
+    buckets = {name for (name,) in pg.query(CATALOG_DB, "SELECT name FROM rate_limits")}
+    assert buckets == {"soundcloud", "notion"}
+    # ... never a 429, and together at the configured rates (never above, 5 % below at most)
+    assert soundcloud_emulator.statuses[429] == 0 and notion_emulator.statuses[429] == 0
+    # one stream-URL look-up per download from the CDN, no yt-dlp fallback (whose resolves
+    # would come on top of the two playlists'), every track downloaded once
+    counts = soundcloud_emulator.counts
+    assert counts["format_info"] == counts["stream"] and counts["resolve"] == len(keys)
+    assert counts["stream"] == len(all_tracks)
+    api = [t for t, (endpoint, _, _) in zip(soundcloud_emulator.times, soundcloud_emulator.log,
+                                            strict=True) if endpoint in API_ENDPOINTS]  # fmt: skip
+    soundcloud_most = _most_in_window(api, SOUNDCLOUD_WINDOW)
+    notion_most = _most_in_window([t for t, *_ in notion_emulator.log], NOTION_WINDOW)
+    rates = f"api-v2 {soundcloud_most}/{SOUNDCLOUD_BUDGET}, Notion {notion_most}/{NOTION_RATE * NOTION_WINDOW:g}"
+    assert 0.95 * SOUNDCLOUD_BUDGET <= soundcloud_most <= SOUNDCLOUD_BUDGET, rates
+    assert 0.95 * NOTION_RATE * NOTION_WINDOW <= notion_most <= NOTION_RATE * NOTION_WINDOW + 1, (
+        rates
+    )
+    # ... while the two runs' download steps, and their Notion steps, ran at the same time
+    run_ids = [run_id for run_id, _, _ in runs]
+    for step in ("audio_files", "notion_track_pages"):
+        (a_start, a_end), (b_start, b_end) = _step_spans(pg, run_ids, step)
+        assert min(a_end, b_end) - max(a_start, b_start) > 0, f"{step} did not overlap"
 
 
 def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) -> None:

@@ -105,6 +105,7 @@ def watch(
             proxy=emulator.proxy_url,
             client_id=emulator.client_id,
             cache_dir=str(cache),
+            paced=False,  # simulated time: the sensor's own budget is what is tested
         ),
         "spotify": SpotifyResource(),  # no Spotify app: SoundCloud playlists only
         "registry": RegistryResource(),  # the default SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS

@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def temp_name(final: Path) -> Path:
-    """Hidden sibling of ``final`` that names the converting process: ``.x.aiff.converting-<pid>-<rand>``."""
-    return final.with_name(f".{final.name}{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    """Hidden sibling of ``final`` that names the writing process and keeps its suffix
+    (taggers tell formats by it): ``.x.aiff.converting-<pid>-<rand>.aiff``."""
+    mark = f"{TEMP_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return final.with_name(f".{final.name}{mark}{final.suffix}")
 
 
 def clean_stale_temp_files(folder: str | os.PathLike[str], final_name: str | None = None) -> int:
@@ -130,12 +133,14 @@ def convert(
     fmt: str,
     basename: str,
     overwrite: bool = False,
+    finish: Callable[[Path], None] | None = None,
 ) -> Path:
     """Convert ``src`` to ``dest_dir/basename.fmt`` and return that path.
 
     An existing destination is kept unless ``overwrite`` (re-runs are cheap). The
     caller makes ``basename`` safe (see ``paths.safe_filename``). Tags are not
-    copied: write them afterwards with ``tags.write_tags``.
+    copied: ``finish`` (e.g. writing them) runs on the temporary file before it takes
+    the final name, so a full disk during either leaves no half-written file.
     """
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -160,6 +165,8 @@ def convert(
             reason = proc.stderr.decode(errors="replace").strip().splitlines()
             detail = reason[-1] if reason else f"ffmpeg exited with {proc.returncode}"
             raise ConversionError(f"converting {src_path} to {fmt} failed: {detail}")
+        if finish is not None:
+            finish(tmp)
         os.replace(tmp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):

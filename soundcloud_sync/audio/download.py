@@ -18,8 +18,18 @@
   and deleted tracks are reported with their reason, never retried, and never fail
   the others.
 
-How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth) is the
-business of `soundcloud_sync.sources`: pass ``SoundCloudClient.youtube_dl`` as ``youtube_dl``.
+* One api-v2 request per track (given ``streams``, a :class:`StreamSource`):
+  the stream of the best transcoding is chosen from the track object the listing
+  already read, and yt-dlp's own downloader fetches it from the CDN (one GET, or an HLS
+  playlist and its segments). yt-dlp's full extraction (a resolve and a look-up per
+  transcoding) is the fallback, taken only where that path fails: no usable
+  transcoding known, a stream URL api-v2 no longer knows, a failed CDN download. Each
+  result says which path fetched it (``via``) and why the fallback was taken.
+
+How yt-dlp talks to SoundCloud (api base, proxy, client-id cache, OAuth, the shared
+request budget) is the business of `soundcloud_sync.sources`: pass
+``SoundCloudClient.youtube_dl`` as ``youtube_dl`` and ``steps.audio.direct_streams(client,
+rows)`` (the client's stream finder, in this module's terms) as ``streams``.
 """
 
 from __future__ import annotations
@@ -33,16 +43,19 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, Union
 
+from soundcloud_sync.audio.space import WriteFailed, check_written, write_problem
+
 log = logging.getLogger(__name__)
 
 STAGING = ".downloading"
+LOCKS = ".locks"  # one lock file per track id: a download is one process's at a time
 # The original upload first, then the best non-preview transcoding.
 FORMAT = "download/bestaudio[format_id!*=preview]/best[format_id!*=preview]"
 UNFINISHED_SUFFIXES = (".part", ".ytdl", ".temp", ".tmp")
@@ -115,6 +128,9 @@ class DownloadResult:
     duration_s: float | None = None
     reason: str | None = None
     attempts: int = 0
+    via: str | None = None  # "direct" (one stream-URL look-up) or "yt-dlp" (the fallback)
+    fallback: str | None = None  # why the direct path was left for yt-dlp
+    write_failed: bool = False  # the file could not be written (disk full, read-only…)
 
     @property
     def ok(self) -> bool:
@@ -132,6 +148,9 @@ class DownloadResult:
             "duration_s": self.duration_s,
             "reason": self.reason,
             "attempts": self.attempts,
+            "via": self.via,
+            "fallback": self.fallback,
+            "write_failed": self.write_failed,
         }
 
 
@@ -144,10 +163,27 @@ def _default_factory(params: Mapping[str, Any]) -> Any:
     return YoutubeDL(dict(params))
 
 
-class _Permanent(Exception):
+class TrackUnavailable(Exception):
+    """The full audio cannot be had (preview, geo-block, DRM…): no retry, no fallback."""
+
     def __init__(self, status: DownloadStatus, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+class StreamSource(Protocol):
+    """Where each track's stream is, one api-v2 request a track.
+
+    ``find`` gives the yt-dlp format to fetch (``format_id``, ``url``, ``protocol``…),
+    raises :class:`TrackUnavailable` for audio that cannot be had, and anything else
+    where yt-dlp's own extraction should try instead (the message says why).
+    ``expect`` names the tracks about to be asked for, so missing ones are looked up
+    together.
+    """
+
+    def expect(self, soundcloud_ids: Iterable[int]) -> None: ...
+
+    def find(self, soundcloud_id: int) -> dict[str, Any]: ...
 
 
 def classify_error(message: str) -> DownloadStatus | None:
@@ -209,8 +245,10 @@ class Downloader:
         rate_limit_wait: float = 30.0,
         ydl_params: Mapping[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        streams: StreamSource | None = None,
     ) -> None:
         self.dest_dir = Path(dest_dir)
+        self.streams = streams
         self.staging = self.dest_dir / STAGING
         self.factory = youtube_dl or _default_factory
         self.retries = retries
@@ -248,10 +286,26 @@ class Downloader:
             return self._id_locks.setdefault(soundcloud_id, threading.Lock())
 
     def download(self, track: Downloadable) -> DownloadResult:
-        """Download one track (a DownloadRequest or Track-like); never raises for its failures."""
+        """Download one track (a DownloadRequest or Track-like); never raises for its failures.
+
+        Two runs holding the same track (playlists download side by side) take turns: a
+        file lock per id, which the kernel frees if its process dies; the second finds
+        the first's file and fetches nothing."""
+        from filelock import FileLock
+
         request = DownloadRequest.of(track)
+        locks = self.dest_dir / LOCKS
         with self._lock_for(request.soundcloud_id):
-            return self._download(request)
+            try:
+                locks.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.ERROR,
+                    reason=write_problem(exc, self.dest_dir) or str(exc),
+                    write_failed=write_problem(exc, self.dest_dir) is not None,
+                )  # fmt: skip
+            with FileLock(locks / f"{request.soundcloud_id}.lock"):
+                return self._download(request)
 
     def _download(self, request: DownloadRequest) -> DownloadResult:
         done = existing_file(self.dest_dir, request.soundcloud_id)
@@ -270,19 +324,30 @@ class Downloader:
                 request.soundcloud_id, request.url, hopeless, reason=f"track is {hopeless}"
             )
         attempt = rate_limited = 0
+        fallback = None if self.streams is not None else "no stream finder given"
         while True:
             attempt += 1
             self._wait_for_cooldown()
+            via = "yt-dlp" if fallback else "direct"
             try:
-                path, format_id, duration = self._attempt(request)
+                with self._staged(request):
+                    if fallback:
+                        path, format_id, duration = self._attempt(request)
+                    else:
+                        path, format_id, duration = self._attempt_direct(request)
                 return DownloadResult(
                     request.soundcloud_id, request.url, DownloadStatus.DOWNLOADED, path,
-                    format_id, duration, attempts=attempt,
+                    format_id, duration, attempts=attempt, via=via, fallback=fallback,
                 )  # fmt: skip
-            except _Permanent as exc:
+            except TrackUnavailable as exc:
                 return DownloadResult(
                     request.soundcloud_id, request.url, exc.status, reason=str(exc),
-                    attempts=attempt,
+                    attempts=attempt, via=via, fallback=fallback,
+                )  # fmt: skip
+            except WriteFailed as exc:  # no retry, no fallback: neither would find room
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=str(exc),
+                    attempts=attempt, via=via, fallback=fallback, write_failed=True,
                 )  # fmt: skip
             except Exception as exc:
                 reason = _short(exc)
@@ -292,10 +357,15 @@ class Downloader:
                     attempt -= 1
                     self._cool_down(self.rate_limit_wait * 2 ** (rate_limited - 1))
                     continue
+                if not fallback:  # the direct path failed: yt-dlp's extraction, at once
+                    fallback = reason
+                    attempt -= 1
+                    log.info("track %s: %s; downloading it through yt-dlp", request.url, reason)
+                    continue
                 if attempt > self.retries:
                     return DownloadResult(
                         request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=reason,
-                        attempts=attempt,
+                        attempts=attempt, via=via, fallback=fallback,
                     )  # fmt: skip
                 delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
                 log.info(
@@ -313,13 +383,51 @@ class Downloader:
         while (left := self._cooldown_until - time.monotonic()) > 0:
             self._sleep(left)
 
-    def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
-        from yt_dlp.utils import DownloadError, ExtractorError
+    def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        """The stream of the best transcoding (one api-v2 request), fetched from the CDN
+        by yt-dlp's downloader; previews, geo-blocks and DRM known from the track object."""
+        assert self.streams is not None
+        fmt = self.streams.find(request.soundcloud_id)
+        info = {
+            "id": str(request.soundcloud_id),
+            "title": str(request.soundcloud_id),
+            "webpage_url": request.url,
+            "extractor": "soundcloud",
+            "extractor_key": "Soundcloud",
+            "formats": [fmt],
+        }
+        ydl = self._fresh_ydl(request)
+        try:
+            info = ydl.process_ie_result(info, download=True)
+        finally:
+            with contextlib.suppress(Exception):
+                ydl.close()
+        return self._accept(request, info)
 
+    @contextlib.contextmanager
+    def _staged(self, request: DownloadRequest) -> Iterator[None]:
+        """One attempt: whatever it leaves in staging goes when it fails (nothing
+        half-written stays), and a failure to write is a WriteFailed naming the folder."""
+        try:
+            yield
+        except BaseException as exc:
+            for partial in self.staging.glob(f"{request.soundcloud_id}.*"):
+                partial.unlink(missing_ok=True)
+            if not isinstance(exc, TrackUnavailable):
+                check_written(exc, self.dest_dir)
+            raise
+
+    def _fresh_ydl(self, request: DownloadRequest) -> Any:
+        """A YoutubeDL for this track, its staging names free (a crashed run's removed)."""
         self.staging.mkdir(parents=True, exist_ok=True)
         for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
             stale.unlink(missing_ok=True)  # left by a crashed run: start clean
-        ydl = self.factory(self._params(request))
+        return self.factory(self._params(request))
+
+    def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        from yt_dlp.utils import DownloadError, ExtractorError
+
+        ydl = self._fresh_ydl(request)
         try:
             try:
                 # process=False: the formats as offered, before any selection.
@@ -327,17 +435,19 @@ class Downloader:
             except (DownloadError, ExtractorError) as exc:
                 status = classify_error(str(exc))
                 if status is not None:
-                    raise _Permanent(status, _short(exc)) from exc
+                    raise TrackUnavailable(status, _short(exc)) from exc
                 raise
             formats = info.get("formats") or [info]
             if formats and all(_is_preview_format(f) for f in formats):
-                raise _Permanent(DownloadStatus.PREVIEW_ONLY, "only a 30-second preview is offered")
+                raise TrackUnavailable(
+                    DownloadStatus.PREVIEW_ONLY, "only a 30-second preview is offered"
+                )
             try:
                 info = ydl.process_ie_result(info, download=True)
             except DownloadError as exc:
                 status = classify_error(str(exc))
                 if status is not None:
-                    raise _Permanent(status, _short(exc)) from exc
+                    raise TrackUnavailable(status, _short(exc)) from exc
                 raise
         finally:
             with contextlib.suppress(Exception):
@@ -360,12 +470,12 @@ class Downloader:
         format_id = info.get("format_id")
         if format_id and "preview" in str(format_id):
             staged.unlink(missing_ok=True)
-            raise _Permanent(DownloadStatus.PREVIEW_ONLY, f"yt-dlp chose preview {format_id}")
+            raise TrackUnavailable(DownloadStatus.PREVIEW_ONLY, f"yt-dlp chose preview {format_id}")
         duration = media_duration(staged)
         expected = request.duration_s
         if expected and duration is not None and duration < expected - DURATION_TOLERANCE_S:
             staged.unlink(missing_ok=True)
-            raise _Permanent(
+            raise TrackUnavailable(
                 DownloadStatus.PREVIEW_ONLY,
                 f"got {duration:.1f}s of a {expected:.1f}s track (a preview or a cut stream)",
             )
@@ -381,7 +491,16 @@ class Downloader:
     ) -> list[DownloadResult]:
         """Download many tracks, ``max_workers`` at a time; results in input order."""
         requests = [DownloadRequest.of(t) for t in tracks]
-        self.dest_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dest_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            check_written(exc, self.dest_dir)
+            raise
+        if self.streams is not None:  # tracks the finder lacks are looked up together
+            self.streams.expect(
+                r.soundcloud_id for r in requests
+                if existing_file(self.dest_dir, r.soundcloud_id) is None
+            )  # fmt: skip
 
         def run(request: DownloadRequest) -> DownloadResult:
             result = self.download(request)
@@ -412,9 +531,12 @@ def download_tracks(
     rate_limit_wait: float = 30.0,
     ydl_params: Mapping[str, Any] | None = None,
     on_result: Callable[[DownloadResult], None] | None = None,
+    streams: StreamSource | None = None,
 ) -> list[DownloadResult]:
     """Download ``tracks`` (DownloadRequest, sources.Track or row mappings) into ``dest_dir``.
 
+    ``streams`` (``steps.audio.direct_streams(client, rows)``) takes each track's stream
+    with one api-v2 request; without it, or where that fails, yt-dlp extracts it.
     ``youtube_dl`` builds a YoutubeDL from options (``SoundCloudClient.youtube_dl``);
     ``ydl_params`` adds yt-dlp options (``ratelimit``, ``proxy``…). Files are named
     ``<soundcloud_id>.<ext>``; see :class:`DownloadResult` for the per-track outcome.
@@ -427,6 +549,7 @@ def download_tracks(
         rate_limit_retries=rate_limit_retries,
         rate_limit_wait=rate_limit_wait,
         ydl_params=ydl_params,
+        streams=streams,
     )
     return downloader.download_many(tracks, max_workers=max_workers, on_result=on_result)
 
@@ -463,10 +586,14 @@ def fetch_artwork(
     if not data:
         return None
     ext = ".png" if data.startswith(b"\x89PNG") else ".jpg"
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{soundcloud_id}{ext}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, folder / f"{soundcloud_id}{ext}")
+    try:  # only a cache: a full disk costs the next run a download, not this track
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / f"{soundcloud_id}{ext}")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        log.info("artwork of %s not cached in %s: %s", soundcloud_id, folder, exc)
     return data
 
 

@@ -9,12 +9,14 @@ apart by the SoundCloud id recorded in the file: the newcomer's name gets " [id]
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from soundcloud_sync.audio.convert import convert
+from soundcloud_sync.audio.convert import convert, temp_name
 from soundcloud_sync.audio.paths import DEFAULT_TEMPLATE, safe_filename
 from soundcloud_sync.audio.tags import (
     TaggingError,
@@ -66,8 +68,23 @@ def export_track(
     out: dict[str, Path] = {}
     for fmt in dict.fromkeys(f.lower() for f in formats):
         target = library_path(library_root, fields, fmt, tags.soundcloud_id, template)
-        path = convert(src, target.parent, fmt, target.stem)
+        path = convert(
+            src, target.parent, fmt, target.stem, finish=lambda tmp: write_tags(tmp, tags)
+        )
         if comparable(read_tags(path)) != comparable(tags):
-            write_tags(path, tags)
+            retag(path, tags)
         out[fmt] = path
     return out
+
+
+def retag(path: Path, tags: TrackTags) -> None:
+    """New tags for a finished file, written to a copy that then replaces it: a tagger
+    writes in place, and a full disk in the middle would leave half a file."""
+    tmp = temp_name(path)
+    try:
+        shutil.copyfile(path, tmp)
+        write_tags(tmp, tags)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -18,7 +18,7 @@ from .sql import upsert
 TRACK_FIELDS = (
     "title", "artist", "uploader", "url", "duration_ms", "genre", "tags", "isrc", "album",
     "artwork_url", "created_at", "last_modified", "policy", "monetization_model",
-    "downloadable", "availability",
+    "downloadable", "availability", "transcodings",
 )  # fmt: skip
 
 

@@ -39,6 +39,8 @@ class TrackRow:
     monetization_model: str | None = None
     downloadable: bool | None = None
     availability: str | None = None
+    # where the audio is, as the listing gave it (sources.streams): one request a download
+    transcodings: list[dict[str, Any]] | None = None
     first_seen_at: str | None = None
     updated_at: str | None = None
     # Notion

@@ -13,8 +13,8 @@ case). A recording keeps its number when another service's identity joins it.
 Numbers are handed out inside the transaction that first records the recording (so a
 crash leaves no half-made id, and a re-run finds the row again by a service's id): a
 recording first seen on SoundCloud takes SoundCloud's id as its number (positive), any
-other the next number below the lowest in use. Catalogs made before version 12 keyed
-rows by a column named ``soundcloud_id`` holding those same numbers; migration 12 renamed
+other the next number below the lowest in use. Catalogs made before version 13 keyed
+rows by a column named ``soundcloud_id`` holding those same numbers; migration 13 renamed
 it in place, so every row, membership and link kept its number.
 """
 
@@ -156,6 +156,8 @@ tracks = Table(
     Column("djay_color", Integer),
     Column("djay_playlists", JSON),
     Column("djay_notion_hash", String(64)),  # the djay facts last written to its page
+    # where the audio is (sources.streams): a download then costs one api-v2 request
+    Column("transcodings", JSON),
 )
 
 memberships = Table(
@@ -306,7 +308,19 @@ def _v11_djay(conn: Connection) -> None:
     )
 
 
-def _v12_recording_id(conn: Connection) -> None:
+def _v12_transcodings(conn: Connection) -> None:
+    """Each track's transcodings, as its listing gave them: a download asks for one
+    stream URL instead of resolving the track again.
+
+    The budget branch shipped this column under other numbers: its catalogs say 9 (with
+    ``musical_key`` and no ``added_at``) or 11 (without djay's columns). The earlier
+    steps check first, so `_v11_djay` (which also renames the key and adds ``added_at``)
+    runs again here."""
+    _v11_djay(conn)
+    _add_missing_columns(conn, tracks, ["transcodings"])
+
+
+def _v13_recording_id(conn: Connection) -> None:
     """A neutral key for every recording: the column that keyed rows (named
     ``soundcloud_id`` although it held the catalog's own numbers, negative ones for
     recordings known only from Spotify) is renamed ``recording_id`` in ``tracks`` and
@@ -345,7 +359,8 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v9_key_column,
     _v10_membership_added_at,
     _v11_djay,
-    _v12_recording_id,
+    _v12_transcodings,
+    _v13_recording_id,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

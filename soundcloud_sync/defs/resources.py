@@ -48,23 +48,47 @@ class CatalogResource(ConfigurableResource):
 
 
 class SoundCloudResource(ConfigurableResource):
-    """api-v2 access through yt-dlp. Client id and OAuth token come from `EnvVar`."""
+    """api-v2 access through yt-dlp. Client id and OAuth token come from `EnvVar`.
+
+    Every request takes a slot of one budget (``budget_requests`` per
+    ``budget_window_s``, ``sensor_share`` of it reserved for the new-tracks sensor's
+    checks) kept in ``state_dir`` (this machine) or, when ``limits_url`` is set (the
+    catalog's PostgreSQL, an `EnvVar`), shared by every machine."""
 
     api_base: str = "https://api-v2.soundcloud.com/"
     client_id: str | None = None
     oauth_token: str | None = None
     proxy: str | None = None
     cache_dir: str
+    state_dir: str | None = None
+    limits_url: str | None = None
+    budget_requests: int = 600
+    budget_window_s: float = 600.0
+    sensor_share: float = 0.5
+    # False: requests are counted, never paced (a test whose sensor ticks on a simulated
+    # clock: the real one would make its simulated hour last one)
+    paced: bool = True
 
-    def client(self) -> SoundCloudClient:
+    def client(self, checks: bool = False) -> SoundCloudClient:
+        """A client whose requests take slots of the shared budget; ``checks``: the
+        sensor's, from its reserved share."""
         from ..sources import SoundCloudClient
+        from ..sources.budget import soundcloud_limiter
 
+        limiter = soundcloud_limiter(
+            self.limits_url or self.state_dir,
+            self.budget_requests,
+            self.budget_window_s,
+            self.sensor_share,
+        ) if self.paced else None  # fmt: skip
         return SoundCloudClient(
             api_base=self.api_base,
             client_id=self.client_id,
             oauth_token=self.oauth_token,
             proxy=self.proxy,
             cache_dir=Path(self.cache_dir),
+            limiter=limiter,
+            reserved=checks,
         )
 
 
@@ -104,6 +128,7 @@ class NotionResource(ConfigurableResource):
     requests_per_second: float = 3.0
     max_concurrent: int = 4
     state_dir: str
+    limits_url: str | None = None  # the catalog's PostgreSQL: one bucket for every machine
     property_mapping_file: str | None = None  # YAML: {tracks: {tempo: BPM}, playlists: {…}}
     key_notation: str = "standard"  # how Key is written: standard | camelot | both
 
@@ -134,6 +159,7 @@ class NotionResource(ConfigurableResource):
                 state_dir=self.state_dir,
                 mapping=property_mapping(self.property_mapping_file),
                 key_notation=self.key_notation,
+                limits_store=self.limits_url,
             )
         return self._sync
 
@@ -205,6 +231,9 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
     catalog = CatalogResource(
         url=EnvVar(CATALOG_URL_ENV) if settings.catalog_url else settings.catalog_database_url
     )
+    # the API budgets' buckets: in the catalog's PostgreSQL (the same variable), else in
+    # this machine's state folder
+    limits_url = secret(CATALOG_URL_ENV, settings.limits_url)
     return {
         "catalog": catalog,
         "soundcloud": SoundCloudResource(
@@ -213,6 +242,11 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             oauth_token=secret("SOUNDCLOUD_OAUTH_TOKEN", settings.soundcloud_oauth_token),
             proxy=secret("SOUNDCLOUD_PROXY", settings.soundcloud_proxy),
             cache_dir=str(settings.cache_dir / "yt-dlp"),
+            state_dir=str(settings.home / "state"),
+            limits_url=limits_url,
+            budget_requests=settings.soundcloud_budget[0],
+            budget_window_s=settings.soundcloud_budget[1],
+            sensor_share=settings.soundcloud_sensor_share,
         ),
         "spotify": SpotifyResource(
             client_id=secret("SPOTIFY_CLIENT_ID", settings.spotify_client_id),
@@ -228,6 +262,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             playlists_database_id=settings.notion_playlists_database_id,
             requests_per_second=settings.notion_requests_per_second,
             state_dir=str(settings.home / "state"),
+            limits_url=limits_url,
             property_mapping_file=settings.notion_mapping_file,
             key_notation=settings.notion_key_notation,
         ),

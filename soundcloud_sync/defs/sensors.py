@@ -56,7 +56,9 @@ from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, RegistryResource, SoundCloudResource, SpotifyResource
 
 SENSOR_INTERVAL_SECONDS = 30
-# The sensor's share of SoundCloud's budget: 300 of the ~600 requests per 10 minutes.
+# The sensor's share of SoundCloud's budget by default: 300 of the ~600 requests per 10
+# minutes (SOUNDCLOUD_SENSOR_SHARE of SOUNDCLOUD_API_BUDGET), reserved for its checks in
+# the limiter every process shares (sources.budget); the downloads use what it leaves.
 CHECK_BUDGET_REQUESTS = 300
 CHECK_BUDGET_WINDOW_SECONDS = 600
 UNFINISHED = [
@@ -75,9 +77,15 @@ clock: Callable[[], float] = time.time
 def checks_per_tick(
     interval_seconds: int = SENSOR_INTERVAL_SECONDS,
     budget: int = CHECK_BUDGET_REQUESTS,
-    window_seconds: int = CHECK_BUDGET_WINDOW_SECONDS,
+    window_seconds: float = CHECK_BUDGET_WINDOW_SECONDS,
 ) -> int:
-    return max(1, budget * interval_seconds // window_seconds)
+    return max(1, int(budget * interval_seconds // window_seconds))
+
+
+def sensor_checks_per_tick(soundcloud: SoundCloudResource) -> int:
+    """The checks a tick may make: the sensor's reserved share of the configured budget."""
+    share = int(soundcloud.budget_requests * soundcloud.sensor_share)
+    return checks_per_tick(budget=share, window_seconds=soundcloud.budget_window_s)
 
 
 def playlists_to_check(
@@ -268,16 +276,17 @@ def new_tracks_sensor(
         keys,
         {k: _parse_time(known[k]["last_checked_at"]) for k in keys if k in known},
         now,
-        limit=checks_per_tick(),
+        limit=(per_tick := sensor_checks_per_tick(soundcloud)),
         min_interval_seconds=registry.min_recheck_seconds,
     )
     if not batch:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
     changed: dict[str, str] = {}  # key -> the track list's new fingerprint
     spotify_client = spotify.client() if any(map(is_spotify_key, batch)) else None
-    with soundcloud.client() as client:  # closes yt-dlp's connections after every tick
+    # checks take slots of the sensor's reserved share: never behind a backfill's downloads
+    with soundcloud.client(checks=True) as client:  # closes yt-dlp's connections every tick
         for key in batch:
-            if client.total_requests >= checks_per_tick():
+            if client.total_requests >= per_tick:
                 break  # a first check of a user's likes took two: the rest wait a tick
             row = known.get(key)
             if row is None:  # a partition added in the UI under its canonical key

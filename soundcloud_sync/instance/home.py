@@ -16,10 +16,13 @@ from sqlalchemy.exc import IntegrityError
 
 from ..files import write_atomic
 
-# On one machine the Notion limiter is shared by every process, so two Notion steps may
-# overlap without exceeding the rate: the next run's step starts while the last one ends,
-# and Notion never idles between runs. Other pools keep dagster.yaml's default (1).
-LOCAL_POOL_LIMITS = {"notion_api": 2}
+# Every process of the machine takes its requests from one limiter per API (and every
+# machine, with the catalog on PostgreSQL), so steps of several runs may overlap
+# without exceeding a rate: two Notion steps (the next run's starts while the last one
+# ends, and Notion never idles between runs), and the SoundCloud steps of every run the
+# queue lets execute at once (max_concurrent_runs: 3), so the downloads of several
+# playlists overlap while api-v2 stays within its budget. Other pools keep 1.
+LOCAL_POOL_LIMITS = {"notion_api": 2, "soundcloud_api": 3}
 
 
 def ensure_dagster_home(default_home: Path) -> Path:

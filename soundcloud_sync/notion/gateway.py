@@ -71,6 +71,7 @@ class NotionGateway:
         requests_per_second: float = 3.0,
         state_dir: str | Path | None = None,
         limiter: SharedRateLimiter | None = None,
+        limits_store: str | None = None,
         timeout_s: float = 60.0,
         max_attempts: int = 8,
         max_backoff_s: float = 30.0,
@@ -81,7 +82,11 @@ class NotionGateway:
         self._token = token
         self.base_url = base_url.rstrip("/")
         self.state_dir = Path(state_dir) if state_dir else None
-        self.limiter = limiter or SharedRateLimiter.shared(requests_per_second, state_dir)
+        # the bucket: in the catalog's PostgreSQL when given (every machine), else this
+        # machine's state folder
+        self.limiter = limiter or SharedRateLimiter.shared(
+            requests_per_second, limits_store or state_dir
+        )
         self.max_attempts = max_attempts
         self.max_backoff_s = max_backoff_s
         self.rate_limit_budget_s = rate_limit_budget_s

@@ -117,6 +117,7 @@ class NotionCatalogSync:
         mapping: SchemaMapping | Mapping[str, Any] | None = None,
         timeout_s: float = 60.0,
         key_notation: str = "standard",
+        limits_store: str | None = None,
     ) -> NotionCatalogSync:
         """Build gateway + sync from plain values (what a Dagster resource holds)."""
         gateway = NotionGateway(
@@ -125,6 +126,7 @@ class NotionCatalogSync:
             requests_per_second=requests_per_second,
             state_dir=state_dir,
             timeout_s=timeout_s,
+            limits_store=limits_store,
         )
         return cls(
             gateway,

@@ -60,8 +60,8 @@ def playlist_stats(
         "tracks_skipped": counts["skipped"],
         "tracks_updated": counts["updated"] + counts["linked"],
         "tracks_unlinked": counts["unlinked"],
-        "errors": counts["errors"],
-        "failed_tracks": reported.get("failed_tracks") or [],
+        "errors": counts["errors"] + len(unwritten := unwritten_files(outcome)),
+        "failed_tracks": [*(reported.get("failed_tracks") or []), *unwritten],
         "unreadable": counts["unreadable"],
         "unreadable_tracks": reported.get("unreadable_tracks") or [],
         "tracks_left_out": counts["left_out"],
@@ -78,7 +78,40 @@ def playlist_stats(
         stats["skipped_entries"] = outcome.materialized["playlist_tracks"]["skipped"]
     if audio_formats:  # the audio chain ran
         stats.update(audio_stats(tracks, audio_formats))
+        stats.update(request_stats(outcome))
     return stats
+
+
+def request_stats(outcome: RunOutcome | None) -> dict[str, Any]:
+    """The run's api-v2 requests (the listing's, the downloads') and the tracks yt-dlp
+    fetched where the one-request path failed: what a budget is spent on."""
+    steps = (outcome.materialized if outcome else {}) | (
+        outcome.failure_metadata if outcome else {}
+    )
+    listing = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
+    downloads = steps.get("audio_files") or {}
+    return {
+        "soundcloud_requests": {
+            "listing": listing.get("soundcloud_requests", 0),
+            "download": downloads.get("soundcloud_requests", 0),
+        },
+        "ytdlp_fallbacks": downloads.get("ytdlp_fallbacks", 0),
+    }
+
+
+# The steps that write audio files: all or an error, as the Notion step.
+FILE_STEPS = ("audio_files", "library_files")
+
+
+def unwritten_files(outcome: RunOutcome | None) -> list[dict[str, Any]]:
+    """The tracks a file step could not write (disk full, read-only…), with the reason."""
+    if outcome is None:
+        return []
+    return [
+        track
+        for step in FILE_STEPS
+        for track in (outcome.failure_metadata.get(step) or {}).get("failed_tracks") or []
+    ]
 
 
 def spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:

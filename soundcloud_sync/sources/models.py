@@ -61,9 +61,13 @@ class Track:
     # When it joined this listing, where the service says so (a Spotify entry's
     # added_at, the time of a like); None for a set, whose entries carry no such time.
     added_at: str | None = None
+    # SoundCloud's transcodings (sources.streams.compact_transcodings): where the audio
+    # is, so a download asks api-v2 for one stream URL and nothing else
+    transcodings: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
+        del row["transcodings"]  # the catalog's business, not a table's or the API's
         row["tags"] = list(self.tags)
         row["availability"] = str(self.availability)
         row["source"] = str(self.source)

@@ -11,8 +11,38 @@ from ..catalog import Catalog, TrackRow, audio_file, effective_tempo, utc_now
 from .progress import Progress
 
 if TYPE_CHECKING:
-    from ..audio.download import DownloadResult
+    from ..audio.download import DownloadResult, StreamSource
     from ..sources import SoundCloudClient
+
+
+class _DirectStreams:
+    """The client's stream finder in the downloader's terms (`audio.download.StreamSource`):
+    the two rooms know nothing of each other, so their words meet here."""
+
+    def __init__(self, client: SoundCloudClient, rows: Iterable[Mapping[str, Any]]) -> None:
+        self.finder = client.stream_finder(rows)
+
+    def expect(self, soundcloud_ids: Iterable[int]) -> None:
+        self.finder.expect(soundcloud_ids)
+
+    def find(self, soundcloud_id: int) -> dict[str, Any]:
+        from ..audio.download import DownloadStatus, TrackUnavailable
+        from ..sources.streams import NoDirectStream, StreamUnavailable
+
+        try:
+            return self.finder.find(soundcloud_id)
+        except StreamUnavailable as exc:
+            raise TrackUnavailable(DownloadStatus(exc.status), str(exc)) from exc
+        except NoDirectStream as exc:
+            raise RuntimeError(f"no direct stream: {exc}") from exc
+
+
+def direct_streams(
+    client: SoundCloudClient, rows: Iterable[Mapping[str, Any]] = ()
+) -> StreamSource:
+    """Each track's stream for the downloader, one api-v2 request a track: from ``rows``
+    (catalog rows with their ``transcodings``) or the tracks ``client`` has read."""
+    return _DirectStreams(client, rows)
 
 
 def download_audio(
@@ -64,6 +94,8 @@ def download_audio(
         soundcloud_client.youtube_dl,
         max_workers=max_workers,
         on_result=remember,
+        # one api-v2 request a track, from the transcodings the listing recorded
+        streams=direct_streams(soundcloud_client, [t.as_dict() for t in on_soundcloud]),
     )
     outcomes.update({recording_of[r.soundcloud_id]: r for r in results})
     return outcomes
@@ -208,8 +240,10 @@ def write_library_files(
     proxy: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Convert and tag each measured track into every configured format."""
+    """Convert and tag each measured track into every configured format; a track whose
+    files cannot be written gets an error row saying why ("no space left on …")."""
     from ..audio import TrackTags, export_track, fetch_artwork
+    from ..audio.space import write_problem
 
     rows, formats = [], list(formats)
     for done, track in enumerate(tracks, start=1):
@@ -229,14 +263,34 @@ def write_library_files(
                 raise FileNotFoundError("no audio on disk (not downloaded)")
             files = export_track(source, root, formats, fields, tags, template)
         except Exception as exc:  # one bad file must not stop the rest
-            rows.append({"recording_id": rid, "format": ",".join(formats), "path": None,
-                         "status": "error", "message": str(exc)})  # fmt: skip
+            rows.append({"recording_id": rid, "title": track.title,
+                         "format": ",".join(formats), "path": None, "status": "error",
+                         "message": write_problem(exc, root) or str(exc)})  # fmt: skip
             continue
         catalog.update_track(rid, files={fmt: str(path) for fmt, path in files.items()})
         rows.extend(
-            {"recording_id": rid, "format": fmt, "path": str(path), "status": "ok", "message": ""}
+            {
+                "recording_id": rid,
+                "title": track.title,
+                "format": fmt,
+                "path": str(path),
+                "status": "ok",
+                "message": "",
+            }
             for fmt, path in files.items()
         )
         if progress:
             progress("files", done, len(tracks))
     return rows
+
+
+def files_missing_message(key: str, stage: str, failed: list[dict[str, Any]]) -> str | None:
+    """One line naming each track left without its file and why, or None."""
+    if not failed:
+        return None
+    named = "; ".join(
+        f"{t['recording_id']} {t['title']!r}: {t['reason']}" if t.get("title")
+        else f"{t['recording_id']}: {t['reason']}"
+        for t in failed
+    )  # fmt: skip
+    return f"{key}: {len(failed)} track(s) left without their {stage}: {named}"

@@ -216,6 +216,7 @@ class EmuTrack:
     private: bool = False
     secret_token: str | None = None
     downloadable: bool = False
+    protocols: tuple[str, ...] = ("hls", "progressive")  # the clear transcodings offered
 
     @property
     def permalink_url(self) -> str:
@@ -347,7 +348,7 @@ class EmuTrack:
                 "quality": "sq",
                 "format": {"protocol": proto, "mime_type": "audio/mpeg"},
             }
-            for proto in ("hls", "progressive")
+            for proto in self.protocols
         ]
 
 
@@ -441,6 +442,7 @@ class SoundCloudEmulator(BackgroundServer):
         self.counts: collections.Counter[str] = collections.Counter()
         self.statuses: collections.Counter[int] = collections.Counter()
         self.log: list[tuple[str, int, str]] = []  # (endpoint, status, path without query)
+        self.times: list[float] = []  # when each request of `log` arrived (time.time())
         self._rate = RateWindow(rate_limit, rate_window)
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
         self._lock = threading.RLock()
@@ -489,6 +491,7 @@ class SoundCloudEmulator(BackgroundServer):
             self.counts.clear()
             self.statuses.clear()
             self.log.clear()
+            self.times.clear()
 
     @property
     def api_requests(self) -> int:
@@ -873,6 +876,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = self._dispatch(emu, endpoint, match, query, urls)
             emu.statuses[answer.status] += 1
             emu.log.append((endpoint, answer.status, path))
+            emu.times.append(time.time())
         return answer
 
     def _dispatch(

@@ -50,15 +50,25 @@ def audio_files(
     library: LibraryResource,
     catalog: CatalogResource,
 ) -> MaterializeResult:
-    with soundcloud.client() as client:
-        results = audio_steps.download_audio(
-            client,
-            catalog.catalog(),
-            live_tracks(catalog, context.partition_key),
-            library.downloads,
-            max_workers=library.max_downloads,
-            progress=step_progress(context),
-        )
+    from ...audio.space import WriteFailed, plan_space
+
+    tracks = live_tracks(catalog, context.partition_key)
+    plan = plan_space([t.as_dict() for t in tracks], library.formats,
+                      downloads=library.downloads, library=library.root)  # fmt: skip
+    for line in plan.lines():  # disk space is part of the plan: said before any byte
+        (context.log.warning if plan.short else context.log.info)(line)
+    try:
+        with soundcloud.client() as client:
+            results = audio_steps.download_audio(
+                client,
+                catalog.catalog(),
+                tracks,
+                library.downloads,
+                max_workers=library.max_downloads,
+                progress=step_progress(context),
+            )
+    except WriteFailed as exc:  # the downloads folder itself cannot be made
+        raise Failure(description=f"{context.partition_key}: {exc}") from None
     columns = ["recording_id", "soundcloud_id", "status", "reason"]
     missing = pd.DataFrame(
         [
@@ -71,15 +81,34 @@ def audio_files(
     )  # fmt: skip
     for row in missing.itertuples():
         context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
-    return MaterializeResult(
-        metadata={
-            **status_counts(str(r.status) for r in results.values()),
-            "dagster/row_count": len(results),
-            "not_downloaded": MetadataValue.md(
-                missing.to_markdown(index=False) if len(missing) else "none"
-            ),
-        }
-    )
+    fallbacks = [r for r in results.values() if r.via == "yt-dlp"]
+    for r in fallbacks:
+        context.log.info(f"track {r.soundcloud_id}: fetched through yt-dlp ({r.fallback})")
+    titles = {t.recording_id: t.title for t in tracks}
+    unwritten = [
+        {"recording_id": rid, "soundcloud_id": r.soundcloud_id, "title": titles.get(rid),
+         "reason": r.reason, "step": "audio_files"}
+        for rid, r in results.items() if r.write_failed
+    ]  # fmt: skip
+    metadata: dict[str, Any] = {
+        **status_counts(str(r.status) for r in results.values()),
+        # api-v2 requests of this step (stream-URL look-ups, batched track look-ups,
+        # yt-dlp's own where it was the fallback) and the tracks yt-dlp fetched
+        "soundcloud_requests": client.budget.stats()["requests"],
+        "soundcloud_429": client.budget.stats()["rate_limited"],
+        "ytdlp_fallbacks": len(fallbacks),
+        "dagster/row_count": len(results),
+        "space": MetadataValue.json(plan.to_dict()),
+        "failed_tracks": MetadataValue.json(unwritten),
+        "not_downloaded": MetadataValue.md(
+            missing.to_markdown(index=False) if len(missing) else "none"
+        ),
+    }
+    # all or an error: a download that could not be written fails the step and the run
+    # (the others are on disk; the next run fetches the rest)
+    if message := audio_steps.files_missing_message(context.partition_key, "download", unwritten):
+        raise Failure(description=message, metadata=metadata)
+    return MaterializeResult(metadata=metadata)
 
 
 class AudioFeaturesConfig(Config):
@@ -197,17 +226,23 @@ def library_files(
         proxy=soundcloud.proxy,
         progress=step_progress(context),
     )
-    for row in rows:
-        if row["status"] == "error":
-            context.log.warning(f"track {row['recording_id']} ({row['format']}): {row['message']}")
-    return MaterializeResult(
-        metadata={
-            **status_counts(r["status"] for r in rows),
-            "formats": ", ".join(library.formats),
-            "library": MetadataValue.path(library.root),
-            "dagster/row_count": len(rows),
-        }
-    )
+    failed = [
+        {"recording_id": r["recording_id"], "title": r.get("title"), "reason": r["message"],
+         "step": "library_files"}
+        for r in rows if r["status"] == "error"
+    ]  # fmt: skip
+    metadata: dict[str, Any] = {
+        **status_counts(r["status"] for r in rows),
+        "formats": ", ".join(library.formats),
+        "library": MetadataValue.path(library.root),
+        "dagster/row_count": len(rows),
+        "failed_tracks": MetadataValue.json(failed),
+    }
+    # all or an error, as the Notion step: every measured track gets its files, or the
+    # run fails naming each one left without them and why (the next run completes them)
+    if message := audio_steps.files_missing_message(key, "library files", failed):
+        raise Failure(description=message, metadata=metadata)
+    return MaterializeResult(metadata=metadata)
 
 
 @asset_check(asset=audio_files, description="Every available track has its audio on disk.")

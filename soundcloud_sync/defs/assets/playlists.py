@@ -74,6 +74,7 @@ def playlist_assets(
     url = playlist_url_for(catalog, key)
     store = catalog.catalog()
     resolved: dict[str, int] = {}  # hand-picked tracks read for the first time
+    listing_requests = 0  # api-v2 requests of this read
     try:
         if is_spotify_key(key):
             playlist = read_spotify_playlist(spotify, store, key, url)
@@ -84,6 +85,7 @@ def playlist_assets(
         else:
             with soundcloud.client() as client:
                 playlist, resolved = listing.read_soundcloud(client, store, url)
+            listing_requests = int(client.budget.stats()["requests"])
     except SourceError as exc:
         raise Failure(description=str(exc)) from exc
     if playlist.key != key:
@@ -116,6 +118,7 @@ def playlist_assets(
             "hidden_tracks": len(change.hidden),
             "ids_complete": playlist.ids_complete,
             "removals_trusted": change.removals_trusted,
+            "soundcloud_requests": listing_requests,
             **spotify_metadata(playlist, change),
             **skipped_metadata(playlist),
             **lookups,

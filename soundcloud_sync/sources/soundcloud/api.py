@@ -10,24 +10,27 @@ secrets (client id, OAuth token, a private link's token) out of every message an
 from __future__ import annotations
 
 import collections
-import email.utils
 import json
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from yt_dlp import YoutubeDL
 from yt_dlp.extractor import soundcloud as _sc_module
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
+from yt_dlp.networking.exceptions import HTTPError
 from yt_dlp.utils import ExtractorError
 
+from ..budget import ApiBudget, retry_after_seconds
 from ..errors import PlaylistNotFound, PlaylistPrivate, SoundCloudUnavailable
+
+if TYPE_CHECKING:
+    from ...ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,27 @@ class _Configured:
 
     _WEB_BASE: str
     _CONFIGURED_CLIENT_ID: str | None
+    _API_V2_BASE: str
+    _BUDGET: ApiBudget | None
+
+    def _request_webpage(self, url_or_request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every api-v2 request, ours or yt-dlp's, takes a slot of the shared budget
+        first; a 429 pauses every caller of the budget (media from the CDN does not)."""
+        url = url_or_request if isinstance(url_or_request, str) else url_or_request.url
+        budget = self._BUDGET if url.startswith(self._API_V2_BASE) else None
+        if budget is None:
+            return super()._request_webpage(url_or_request, *args, **kwargs)  # type: ignore[misc]
+        budget.take()
+        try:
+            response = super()._request_webpage(url_or_request, *args, **kwargs)  # type: ignore[misc]
+        except ExtractorError as exc:
+            cause = exc.cause
+            if isinstance(cause, HTTPError) and cause.status == 429:
+                budget.rate_limited(cause.response.headers.get("Retry-After"))
+            raise
+        if getattr(response, "status", 200) == 429:
+            budget.rate_limited(response.headers.get("Retry-After"))
+        return response
 
     def _initialize_pre_login(self) -> None:
         # A configured id wins over the cache; otherwise yt-dlp's cache, then scraping.
@@ -107,10 +131,13 @@ def _configured(
     web_base: str,
     client_id: str | None,
     oauth_token: str | None,
+    budget: ApiBudget | None = None,
 ) -> type[SoundcloudBaseIE]:
-    """A subclass of one yt-dlp SoundCloud extractor pointed at ``api_base`` (same ie_key)."""
+    """A subclass of one yt-dlp SoundCloud extractor pointed at ``api_base`` (same ie_key),
+    taking its api-v2 requests from ``budget``."""
     attrs = {
         "_API_V2_BASE": api_base,
+        "_BUDGET": budget,
         "_WEB_BASE": web_base,
         "_CONFIGURED_CLIENT_ID": client_id,
         "_HEADERS": {"Authorization": f"OAuth {oauth_token}"} if oauth_token else {},
@@ -140,7 +167,9 @@ class _RedactingLogger:
 class SoundCloudApi:
     """api-v2 GETs with the client id: retries 429 (``Retry-After``) and 5xx, refreshes a
     stale client id once, counts requests by kind in :attr:`request_count` (``resolve``,
-    ``tracks``…; client-id refreshes as ``client_id``).
+    ``tracks``…; client-id refreshes as ``client_id``). With a ``limiter`` every api-v2
+    request (its own and its yt-dlp instances') takes a slot of the budget shared with
+    every other process; ``reserved`` requests (the sensor's checks) draw on its share.
     """
 
     def __init__(
@@ -157,6 +186,8 @@ class SoundCloudApi:
         network_retries: int = 1,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
+        reserved: bool = False,
     ) -> None:
         self.api_base = api_base if api_base.endswith("/") else f"{api_base}/"
         self.max_retries = max_retries
@@ -167,6 +198,9 @@ class SoundCloudApi:
         self._secrets = [s for s in (client_id, oauth_token, proxy_password) if s]
         self.request_count: collections.Counter[str] = collections.Counter()
         self._lock = threading.RLock()
+        # every api-v2 request of this client and of its yt-dlp instances, counted and
+        # (with a limiter) paced by the budget shared with every other process
+        self.budget = ApiBudget(limiter, reserved=reserved)
         params: dict[str, Any] = {
             "quiet": True,
             "no_warnings": True,
@@ -183,7 +217,7 @@ class SoundCloudApi:
         self._client_id, self._oauth_token = client_id, oauth_token
         self._ydl = YoutubeDL(params, auto_init=False)
         ie_class = _configured(
-            SoundcloudBaseIE, self.api_base, self._web_base, client_id, oauth_token
+            SoundcloudBaseIE, self.api_base, self._web_base, client_id, oauth_token, self.budget
         )
         self._ie = ie_class(self._ydl)
         self._headers = dict(ie_class._HEADERS)
@@ -208,8 +242,9 @@ class SoundCloudApi:
         ydl = YoutubeDL({**self._params, **(params or {})})
         for extractor in SOUNDCLOUD_EXTRACTORS:
             configured = _configured(
-                extractor, self.api_base, self._web_base, client_id, self._oauth_token
-            )
+                extractor, self.api_base, self._web_base, client_id, self._oauth_token,
+                self.budget,
+            )  # fmt: skip
             ydl.add_info_extractor(configured())
         return ydl
 
@@ -234,8 +269,10 @@ class SoundCloudApi:
         except Unreachable as exc:
             raise SoundCloudUnavailable(shown, str(exc)) from None
 
-    def _get(self, kind: str, path: str, query: Mapping[str, str]) -> Any:
-        """One api-v2 GET with the client id; retries 429 (Retry-After) and 5xx, refreshes a stale id once."""
+    def _get(self, kind: str, path: str, query: Mapping[str, str], *, renew_id: bool = True) -> Any:
+        """One api-v2 GET with the client id; retries 429 (Retry-After) and 5xx, refreshes a
+        stale id once (on 401/403, unless ``renew_id`` is off: where those mean "not
+        for you")."""
         with self._lock:
             self._initialize()
             waited, attempt, refreshed, net_failures = 0.0, 0, False, 0
@@ -261,12 +298,14 @@ class SoundCloudApi:
                 status = handle.status
                 if status == 200:
                     return json.loads(body)
-                if status in (401, 403) and not refreshed:
+                if status in (401, 403) and renew_id and not refreshed:
                     refreshed = True
                     self._refresh_client_id()
                     continue
                 if status == 429 or status >= 500:
-                    wait = retry_after(handle.headers.get("Retry-After"), default=2.0**attempt)
+                    wait = retry_after_seconds(
+                        handle.headers.get("Retry-After"), default=2.0**attempt
+                    )
                     if attempt >= self.max_retries or waited + wait > self.max_wait:
                         what = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
                         raise Unreachable(
@@ -312,17 +351,3 @@ class SoundCloudApi:
             if secret:
                 text = text.replace(secret, "***")
         return text
-
-
-def retry_after(value: str | None, default: float) -> float:
-    if not value:
-        return default
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -18,6 +18,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from yt_dlp.networking import HEADRequest
+from yt_dlp.utils import urlhandle_detect_ext
+
 from ..errors import (
     EmptyPlaylist,
     NotAPlaylist,
@@ -26,6 +29,7 @@ from ..errors import (
     SoundCloudUnavailable,
 )
 from ..models import Playlist, PlaylistSnapshot, SkippedEntry, Track, ids_hash
+from ..streams import StreamFinder, TrackMedia
 from ..urls import (
     USER_LISTINGS,
     PlaylistRef,
@@ -303,6 +307,58 @@ class SoundCloudClient(SoundCloudApi):
                 ref.public_url, f"SoundCloud resolves this to a {kind or 'non-track'}"
             )
         return answer
+
+    # ---- streams (the download's one request per track)
+
+    def stream_finder(self, rows: Iterable[Mapping[str, Any]] = ()) -> StreamFinder:
+        """The downloader's door to streams, knowing the tracks as ``rows`` (catalog rows
+        with their ``transcodings``) or as this client read them."""
+        known = [m for r in rows if (m := TrackMedia.of_row(r)) is not None]
+        with self._lock:
+            known += [TrackMedia.of_json(obj) for obj in self.raw_tracks.values()]
+        return StreamFinder(self, known)
+
+    def stream_url(self, transcoding_url: str, secret_token: str | None = None) -> str | None:
+        """The CDN URL of one transcoding (one api-v2 request), or None when api-v2 does
+        not know it (404: a transcoding replaced since the track was read)."""
+        if not transcoding_url.startswith(self.api_base):
+            return None
+        query = {"secret_token": secret_token} if secret_token else {}
+        try:
+            answer = self._get("stream_url", transcoding_url[len(self.api_base) :], query)
+        except HttpStatus as exc:
+            if exc.status == 404:
+                return None
+            raise SoundCloudUnavailable(transcoding_url, f"stream URL: HTTP {exc.status}") from None
+        except Unreachable as exc:
+            raise SoundCloudUnavailable("stream URL", str(exc)) from None
+        url = answer.get("url") if isinstance(answer, dict) else None
+        return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+    def original_download(
+        self, soundcloud_id: int, secret_token: str | None = None
+    ) -> tuple[str, str | None] | None:
+        """The uploader's original file: its URL and extension (one api-v2 request, and a
+        HEAD at the CDN as yt-dlp does), or None when not offered to this client (yt-dlp's
+        ``download`` format: it then takes the best transcoding)."""
+        query = {"secret_token": secret_token} if secret_token else {}
+        try:
+            answer = self._get(
+                "original", f"tracks/{soundcloud_id}/download", query, renew_id=False
+            )
+        except HttpStatus:
+            return None  # 401: registered users only; 403: not for this client
+        except Unreachable as exc:
+            raise SoundCloudUnavailable("original download", str(exc)) from None
+        url = answer.get("redirectUri") if isinstance(answer, dict) else None
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            return None
+        head = self._ie._request_webpage(
+            HEADRequest(url), None, note=False, errnote=False, fatal=False
+        )
+        if not head:
+            return None
+        return head.url, urlhandle_detect_ext(head)
 
     # ---- api calls
 

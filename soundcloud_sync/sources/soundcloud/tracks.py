@@ -10,6 +10,7 @@ from typing import Any
 from yt_dlp.extractor.soundcloud import SoundcloudBaseIE
 
 from ..models import Availability, Playlist, Track, ids_hash
+from ..streams import availability, compact_transcodings
 from ..urls import PlaylistRef
 
 _TAGS_RE = SoundcloudBaseIE._TAGS_RE  # 'house "deep house"' -> house, deep house
@@ -32,27 +33,9 @@ def largest_artwork(url: str | None) -> str | None:
     return _ARTWORK_SIZE_RE.sub(lambda m: f"-t500x500.{m.group(1)}", url)
 
 
-def _is_encrypted(transcoding: Mapping[str, Any]) -> bool:
-    protocol = str((transcoding.get("format") or {}).get("protocol") or "")
-    return "encrypted" in protocol or protocol.startswith(("ctr-", "cbc-"))
-
-
-def _is_preview(transcoding: Mapping[str, Any]) -> bool:
-    return bool(transcoding.get("snipped")) or "/preview/" in str(transcoding.get("url") or "")
-
-
 def availability_of(track: Mapping[str, Any]) -> Availability:
     """OK, or why the full audio cannot be had (see external-apis.md)."""
-    policy = str(track.get("policy") or "").upper()
-    if policy == "BLOCK":
-        return Availability.GEO_BLOCKED
-    transcodings = list((track.get("media") or {}).get("transcodings") or [])
-    clear = [t for t in transcodings if not _is_encrypted(t)]
-    if transcodings and not clear:
-        return Availability.DRM
-    if policy == "SNIP" or (clear and all(_is_preview(t) for t in clear)):
-        return Availability.PREVIEW_ONLY
-    return Availability.OK
+    return availability(track.get("policy"), compact_transcodings(track))
 
 
 def is_full_track(obj: Mapping[str, Any]) -> bool:
@@ -84,6 +67,7 @@ def track_from_json(obj: Mapping[str, Any], position: int) -> Track:
         monetization_model=obj.get("monetization_model"),
         downloadable=bool(obj.get("downloadable") and obj.get("has_downloads_left")),
         availability=availability_of(obj),
+        transcodings=compact_transcodings(obj),
     )
 
 

@@ -1,0 +1,95 @@
+"""SoundCloud's api-v2 budget: one shared limiter, a slot per request, a share for checks.
+
+api-v2 allows about 600 requests per 10 minutes (``SOUNDCLOUD_API_BUDGET``); beyond it
+answers 429 "Please slow down". Every request of every client (listings, sensor
+checks, stream-URL look-ups, searches, yt-dlp's own extraction when it is the fallback)
+takes a slot from :func:`soundcloud_limiter`'s bucket, which every process of the
+machine shares (and every machine, with the catalog on PostgreSQL). The new-tracks
+sensor's checks are *reserved* requests: ``SOUNDCLOUD_SENSOR_SHARE`` of the budget is
+theirs whenever they need it, without queueing behind a backfill's downloads, and the
+downloads use what the checks leave.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..ratelimit import RateLimiter, window_budget
+
+LIMITER_NAME = "soundcloud"
+SENSOR_TICK_SECONDS = 30  # the reserved share may come all at once, a tick's worth
+
+
+def soundcloud_limiter(
+    store: str | Path | None,
+    limit: int = 600,
+    window_s: float = 600.0,
+    sensor_share: float = 0.5,
+) -> RateLimiter:
+    """The process-wide limiter of api-v2: never more than ``limit`` requests in any
+    ``window_s`` from everyone sharing ``store``; ``sensor_share`` of them reserved."""
+    rate, burst = window_budget(limit, window_s)
+    reserved = rate * sensor_share
+    return RateLimiter.shared(
+        rate,
+        store,
+        burst=burst,
+        name=LIMITER_NAME,
+        reserved_rate=reserved,
+        reserved_burst=reserved * SENSOR_TICK_SECONDS + 1,
+    )
+
+
+class ApiBudget:
+    """The api-v2 requests of one client and its yt-dlp instances: each takes a slot
+    from ``limiter`` (when given) and is counted; a 429 pauses every caller."""
+
+    def __init__(self, limiter: RateLimiter | None, *, reserved: bool = False) -> None:
+        self.limiter = limiter
+        self.reserved = reserved
+        self.requests = 0
+        self.rate_limited_answers = 0
+        self.waited_s = 0.0
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        waited = self.limiter.acquire(reserved=self.reserved) if self.limiter else 0.0
+        with self._lock:
+            self.requests += 1
+            self.waited_s += waited
+
+    def rate_limited(self, retry_after: str | None) -> None:
+        """SoundCloud answered 429: nobody sharing the budget sends before Retry-After."""
+        with self._lock:
+            self.rate_limited_answers += 1
+        if self.limiter is not None:
+            self.limiter.pause(retry_after_seconds(retry_after, default=2.0))
+
+    def stats(self) -> dict[str, float]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "rate_limited": self.rate_limited_answers,
+                "waited_s": round(self.waited_s, 1),
+            }
+
+
+def retry_after_seconds(value: str | None, default: float) -> float:
+    """Retry-After as seconds to wait: a number, or an HTTP date."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+__all__ = ["ApiBudget", "retry_after_seconds", "soundcloud_limiter"]
