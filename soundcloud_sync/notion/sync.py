@@ -227,7 +227,8 @@ class NotionCatalogSync:
         ``known``: recording_id -> KnownPage (or just a page id) from the catalog; those
         need no lookup, and a known page with an equal hash, already linked, costs
         nothing. ``removed``: recordings that left the playlist, id -> its page id, or its
-        row to find the page by (plain ids: SoundCloud ids); unlinked only when
+        row (with ``page_id`` when known, else to find the page by; plain ids: SoundCloud
+        ids); unlinked only when
         ``playlist["ids_complete"]`` is true. ``on_page`` receives each
         TrackResult as it is settled (from worker threads, one call at a time) — not
         the ones skipped without a request: those are only in ``report.tracks``.

@@ -255,18 +255,21 @@ class TrackWriter:
         warnings: list[str],
     ) -> list[TrackResult]:
         """Take the playlist out of the relation of each recording in ``removed`` (its
-        page id, or its row to find the page by)."""
+        page id, or its row: with ``page_id`` when known, else to find the page by)."""
         if not removed or not playlist_page_id:
             return []
-        pages = {rid: value for rid, value in removed.items() if isinstance(value, str)}
-        unknown = {rid: value for rid, value in removed.items() if not isinstance(value, str)}
+        rows: dict[int, Mapping[str, Any]] = {
+            rid: {"page_id": v} if isinstance(v, str) else v for rid, v in removed.items()
+        }
+        pages = {rid: str(row["page_id"]) for rid, row in rows.items() if row.get("page_id")}
+        unknown = {rid: row for rid, row in rows.items() if not row.get("page_id")}
         if unknown:
             for rid, page in self.lookup.find(unknown, warnings).items():
                 pages[rid] = page["id"]
 
         def run(item: tuple[int, str]) -> TrackResult:
             rid, page_id = item
-            row = unknown.get(rid) or {}
+            row = rows[rid]
             try:
                 wrote, _ = self.links.write(page_id, playlist_page_id, False, {}, dry_run)
             except NotionError as err:

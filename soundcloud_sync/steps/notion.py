@@ -155,7 +155,9 @@ def sync_notion_pages(
         if any(int(r["recording_id"]) not in known for r in left_out if readable(r)):
             playlist["ids_complete"] = False  # some tracks still lack a page: Partial
     removed: dict[int, str | dict[str, Any]] = {
-        rid: known[rid].page_id if rid in known else _identity(by_id.get(rid), rid)
+        rid: {**_identity(by_id.get(rid), rid), "page_id": known[rid].page_id}
+        if rid in known
+        else _identity(by_id.get(rid), rid)
         for rid in removed_ids
     }
     report = notion_sync.upsert_playlist(
