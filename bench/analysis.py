@@ -6,8 +6,11 @@
     python bench/analysis.py --measured     # reuse cached measurements (tuning: no CPU figure)
 
 The set is ``soundcloud_sync_tests.corpus``: tracker modules and MIDI files from Debian
-packages (their files state tempo and key) and the style set (scores in eleven styles
-rendered by FluidSynth, every key, with and without drums). Every track with a stated
+packages (their files state tempo and key), the style set (scores in eleven styles
+rendered by FluidSynth, every key, with and without drums) and the key set (56 scores
+played the ways that make a key hard to read: a bass on the fifth, dominant-heavy loops,
+relative major/minor loops, modes, pentatonic leads, bright timbres, drum-heavy mixes;
+a table per challenge and one for the whole key set). Every track with a stated
 truth is scored, whatever the other analyzers say. Recorded soundtracks, which state no
 truth, get a table of their own: how often each analyzer agrees with essentia.
 
@@ -352,7 +355,10 @@ def main() -> int:
     exact = [r for r in rows if r.tempo_ref or r.key_ref]
     groups = [("exact-truth set", exact),
               ("tuning part", [r for r in exact if not r.rec.held_out]),
-              ("held-out part", [r for r in exact if r.rec.held_out])]  # fmt: skip
+              ("held-out part", [r for r in exact if r.rec.held_out]),
+              ("style set", [r for r in exact if r.rec.source.startswith("styles/")
+                             and not r.rec.style.startswith("key: ")]),
+              ("key set", [r for r in exact if r.rec.style.startswith("key: ")])]  # fmt: skip
     groups += [(f"style: {s}", [r for r in exact if r.rec.style == s])
                for s in dict.fromkeys(r.rec.style for r in exact)]  # fmt: skip
     for title, group in groups:

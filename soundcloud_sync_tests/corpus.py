@@ -431,17 +431,18 @@ def _midi_recordings(root: Path) -> list[Recording]:
 
 
 def _style_recordings(root: Path) -> list[Recording]:
-    from soundcloud_sync_tests.styles import style_set
+    from soundcloud_sync_tests.styles import key_set, style_set
 
     out = []
-    for piece in style_set():
+    for piece in style_set() + key_set():
         source = f"styles/{piece.name}"
         score = root / "styles" / f"{piece.name}.mid"
         if not score.exists():
             write_midi(score, piece.notes, piece.bpm, piece.programs)
         path = render_midi(score, root / "audio" / "styles" / f"{piece.name}.mp3", MAX_SECONDS)
-        out.append(Recording(path, source, piece.style, piece.bpm, _held_out(source),
-                             piece.key, piece.genre))  # fmt: skip
+        style = f"key: {piece.challenge}" if piece.challenge else piece.style
+        out.append(Recording(path, source, style, piece.bpm, _held_out(source), piece.key,
+                             piece.genre))  # fmt: skip
     return out
 
 

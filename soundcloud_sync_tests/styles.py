@@ -15,7 +15,7 @@ style set: sampled instruments nobody here made, see corpus.py) and synth.render
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,6 +42,87 @@ HARD_PROGRESSIONS = {
 }
 ROMAN = {"minor": ("i", "ii", "III", "iv", "v", "VI", "VII"),
          "major": ("I", "ii", "iii", "IV", "V", "vi", "vii")}  # fmt: skip
+DORIAN = (0, 2, 3, 5, 7, 9, 10)
+PHRYGIAN = (0, 1, 3, 5, 7, 8, 10)
+MIXOLYDIAN = (0, 2, 4, 5, 7, 9, 10)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A way music makes its key hard to read, as a change to how a piece is played.
+
+    The truth stays the key the score is written in: the tonic the bass and the loop
+    come home to, major or minor by its third (a dorian or phrygian tune is minor, a
+    mixolydian one major, as DJs' key notation counts them).
+    """
+
+    name: str
+    progressions: dict[str, tuple[tuple[float, ...], ...]]  # per mode, one chord a bar
+    # A mode's scale instead of major/minor, one per progression of the mode.
+    scales: dict[str, tuple[tuple[int, ...], ...]] | None = None
+    bass: str = "root"  # "root", "fifth" (the chord's fifth on the strong beats), "riff"
+    programs: tuple[int, int, int] | None = None  # bright GM timbres instead of the style's
+    pentatonic: bool = False  # the lead plays the mode's pentatonic scale only
+    chords: bool = True  # False: a stab on the tonic every fourth bar, nothing more
+    drums_gain: float = 1.0  # velocity scale of the kit (drum-heavy mixes: louder)
+    melodic_gain: float = 1.0  # velocity scale of bass, chords and lead
+
+
+# The hard cases: a loud bass on the fifth (its third partial is the key a fifth up),
+# loops that lean on the dominant, minor loops on their relative major's chords (and
+# major loops on their relative minor's), modes and pentatonic tunes, bright timbres
+# whose upper partials are as loud as the notes, and drum-heavy mixes with a bass riff
+# and next to no harmony.
+CHALLENGES = (
+    Challenge(
+        "fifth bass",
+        {"minor": ((0, 3, 0, 4.5), (0, 5, 6, 0)), "major": ((0, 3, 4, 0), (0, 4, 5, 3))},
+        bass="fifth",
+        programs=(39, 89, 81),
+    ),
+    Challenge(
+        "dominant",
+        {
+            "minor": ((0, 4.5, 0, 4.5), (0, 0, 4.5, 4.5), (0, 3, 4.5, 4.5)),
+            "major": ((0, 4, 0, 4), (0, 0, 4, 4), (0, 4, 5, 4)),
+        },
+    ),
+    Challenge(
+        "relative",
+        {
+            "minor": ((0, 5, 2, 6), (0, 6, 5, 6), (0, 2, 6, 3)),
+            "major": ((0, 5, 0, 5), (0, 5, 3, 4), (0, 5, 1, 4)),
+        },
+    ),
+    Challenge(
+        "modal",
+        {"minor": ((0, 3, 0, 3), (0, 1, 0, 1)), "major": ((0, 6, 3, 0), (0, 6, 0, 6))},
+        scales={"minor": (DORIAN, PHRYGIAN), "major": (MIXOLYDIAN, MIXOLYDIAN)},
+    ),
+    Challenge(
+        "pentatonic",
+        {"minor": ((0, 0, 5, 6), (0, 6, 0, 3)), "major": ((0, 0, 3, 0), (0, 5, 3, 0))},
+        pentatonic=True,
+    ),
+    Challenge(
+        "bright",
+        {"minor": ((0, 5, 6, 0), (0, 3, 4.5, 0)), "major": ((0, 4, 5, 3), (0, 3, 4, 0))},
+        programs=(39, 62, 81),
+        melodic_gain=1.15,
+    ),
+    Challenge(
+        "drum-heavy",
+        {"minor": ((0, 0, 0, 0),), "major": ((0, 0, 0, 0),)},
+        bass="riff",
+        chords=False,
+        drums_gain=1.2,
+        melodic_gain=0.8,
+    ),
+)
+PENTATONIC = {"minor": (0, 3, 5, 7, 10), "major": (0, 2, 4, 7, 9)}
+# Bright timbres (GM, 0-based) for bass, chords, lead: synth bass 2, slap bass; synth
+# brass, brass, overdriven guitar, clavinet; saw, square and charang leads.
+BRIGHT_PROGRAMS = ((39, 62, 81), (36, 29, 80), (38, 7, 84), (39, 61, 81))
 
 
 @dataclass(frozen=True)
@@ -79,6 +160,7 @@ class Piece:
     swing: float
     programs: dict[int, int]
     notes: list[Note]
+    challenge: str | None = None  # what makes its key hard (key_set), None for the others
 
     @property
     def seconds(self) -> float:
@@ -186,17 +268,21 @@ def compose(
     seed: int,
     bars: int,
     progression: tuple[float, ...] | None = None,
+    challenge: Challenge | None = None,
+    scale: tuple[int, ...] | None = None,
 ) -> Piece:
-    """One piece: ``bars`` bars of 4/4 at ``bpm`` in ``key``."""
+    """One piece: ``bars`` bars of 4/4 at ``bpm`` in ``key``; ``challenge`` plays it the
+    way that makes its key hard to read (``scale``: the mode it is written in)."""
     rng = np.random.default_rng(seed)
     tonic_name, mode = key.split()
     tonic = NOTE_NAMES.index(tonic_name)
-    scale = MAJOR if mode == "major" else MINOR
+    scale = scale or (MAJOR if mode == "major" else MINOR)
     named = progression is not None
     if progression is None:
         options = PROGRESSIONS[mode]
         progression = options[seed % len(options)]
     sevenths = style.name in ("r&b", "boom-bap") and seed % 2 == 0
+    plain = challenge or Challenge("", {})
     notes: list[Note] = []
 
     def when(sixteenth: float) -> float:
@@ -206,28 +292,46 @@ def compose(
         jitter = rng.normal(0.0, 0.004) * bpm / 60.0
         return max(0.0, swung / 4 + jitter)
 
+    def loud(velocity: float, gain: float) -> int:
+        return min(127, round(velocity * gain))
+
     for bar in range(bars):
         degree = progression[bar % len(progression)]
         chord = _chord(tonic, scale, degree, sevenths)
         base = 16 * bar
         if drums:
             for step, drum, vel in _drums(style.name, bar, rng):
-                notes.append(Note(when(base + step), 0.2, drum, vel, DRUM_CHANNEL))
-        for step, length in _bass_steps(style.name, bar):
-            # The chord's root between C2 and B2.
-            notes.append(Note(when(base + step), length / 4 * 0.9, 36 + chord[0] % 12, 100, BASS))
-        # Chords: a sustained pad, or stabs on the style's off-beats.
+                notes.append(Note(when(base + step), 0.2, drum, loud(vel, plain.drums_gain),
+                                  DRUM_CHANNEL))  # fmt: skip
+        for j, (step, length) in enumerate(_bass_steps(style.name, bar)):
+            # The chord's root between C2 and B2 (or its fifth on the strong steps, or a
+            # riff on the tonic's pentatonic scale).
+            pitch = chord[0]
+            if plain.bass == "fifth" and j % 2 == 0:
+                pitch = chord[2]
+            elif plain.bass == "riff":  # tonic, seventh (sixth), third, fifth
+                third = 1 if mode == "minor" else 2
+                pitch = tonic + PENTATONIC[mode][(0, 0, 4, 0, third, 3)[j % 6]]
+            notes.append(Note(when(base + step), length / 4 * 0.9, 36 + pitch % 12,
+                              loud(100, plain.melodic_gain), BASS))  # fmt: skip
+        # Chords: a sustained pad, or stabs on the style's off-beats (a drum-heavy mix:
+        # one stab of the tonic chord every fourth bar).
         voicing = [60 + (p - 60) % 12 if p < 60 else p for p in (48 + c for c in chord)]
         stabs = {"house": (2, 7, 10), "techno": (3, 11), "boom-bap": (0, 10), "r&b": (0, 7, 10)}
         for p in voicing:
-            if style.name in stabs:
+            if not plain.chords:
+                if bar % 4 == 0:
+                    notes.append(Note(base / 4, 0.5, p, loud(70, plain.melodic_gain), CHORDS))
+            elif style.name in stabs:
                 for s in stabs[style.name]:
-                    notes.append(Note(when(base + s), 0.6, p, 70, CHORDS))
+                    notes.append(Note(when(base + s), 0.6, p, loud(70, plain.melodic_gain),
+                                      CHORDS))  # fmt: skip
             else:
-                notes.append(Note(base / 4, 3.9, p, 64, CHORDS))
+                notes.append(Note(base / 4, 3.9, p, loud(64, plain.melodic_gain), CHORDS))
         # Lead: chord tones and passing scale notes in eighths, in the upper register,
         # every other half of the piece (a lead rarely plays throughout).
-        if (bar // 4) % 2 == 1:
+        passing = PENTATONIC[mode] if plain.pentatonic else scale
+        if (bar // 4) % 2 == 1 and plain.chords:
             pitch = 72 + tonic % 12
             for s in range(0, 16, 2):
                 if rng.random() < 0.25:
@@ -236,12 +340,15 @@ def compose(
                 pool = (
                     [72 + c % 12 for c in chord]
                     if on_chord
-                    else [72 + tonic % 12 + x for x in scale]
+                    else [72 + tonic % 12 + x for x in passing]
                 )
                 pitch = min(pool, key=lambda q: abs(q - pitch) + rng.random() * 4)
-                notes.append(Note(when(base + s), 0.45, pitch, 78, LEAD))
+                notes.append(Note(when(base + s), 0.45, pitch, loud(78, plain.melodic_gain),
+                                  LEAD))  # fmt: skip
     name = f"{style.name.replace(' ', '-').replace('&', 'n')}-{bpm:g}-{key.replace(' ', '-')}"
     name += "" if drums else "-nodrums"
+    if challenge is not None:
+        name += "-" + challenge.name.replace(" ", "-")
     if named:
         name += "-" + "-".join(ROMAN[mode][int(d)] for d in progression)
     programs = dict(zip((BASS, CHORDS, LEAD), style.programs, strict=True))
@@ -277,4 +384,37 @@ def style_set(pieces_per_style: int = 8, seconds: float = 60.0) -> list[Piece]:
                                bars=int(np.ceil(seconds * bpm / 240.0)),
                                progression=HARD_PROGRESSIONS[mode][(s_i + j) % 2]))  # fmt: skip
             k += 1
+    return out
+
+
+def key_set(pieces_per_challenge: int = 8, seconds: float = 60.0) -> list[Piece]:
+    """Pieces whose key is hard to read (see CHALLENGES): each challenge in turn across
+    the styles and the 24 keys, half minor and half major, one in eight without drums
+    (never the drum-heavy ones)."""
+    out = []
+    for c_i, challenge in enumerate(CHALLENGES):
+        for j in range(pieces_per_challenge):
+            style = STYLES[(3 * c_i + j) % len(STYLES)]
+            mode = ("minor", "major")[j % 2]
+            tonic = NOTE_NAMES[(7 * (c_i * pieces_per_challenge + j) + 5 * c_i) % 12]
+            lo, hi = style.tempi
+            bpm = round(lo + (hi - lo) * ((3 * j) % 8) / 7, 1)
+            options = challenge.progressions[mode]
+            which = (j // 2) % len(options)
+            scale = challenge.scales[mode][which] if challenge.scales else None
+            drums = (
+                challenge.name == "drum-heavy"
+                or j % 8 != 5
+                or style.name.startswith(("dnb", "trap"))
+            )
+            piece = compose(style, bpm, f"{tonic} {mode}", drums, seed=5000 + 100 * c_i + j,
+                            bars=int(np.ceil(seconds * bpm / 240.0)),
+                            progression=options[which], challenge=challenge, scale=scale)  # fmt: skip
+            if challenge.name == "bright":
+                programs = BRIGHT_PROGRAMS[j % len(BRIGHT_PROGRAMS)]
+            else:
+                programs = challenge.programs or style.programs
+            piece = replace(piece, programs=dict(zip((BASS, CHORDS, LEAD), programs, strict=True)),
+                            challenge=challenge.name)  # fmt: skip
+            out.append(piece)
     return out
