@@ -60,8 +60,8 @@ LO, HI = 70.0, 180.0
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first.
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-# Bump when measure() changes, so --measured does not reuse stale measurements.
-MEASURE_CACHE = "m3"
+# Bump when measure() changes, so --measured does not reuse stale measurements (m4: soxr).
+MEASURE_CACHE = "m4"
 
 
 @dataclass

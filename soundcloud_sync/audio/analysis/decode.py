@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 
 import numpy as np
 
@@ -33,8 +34,12 @@ def decode_native(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
         "-i", str(path), "-vn", "-map", "0:a:0",
         "-f", "f32le", "-acodec", "pcm_f32le", "-ac", "2", "pipe:1",
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    log = proc.stderr.decode(errors="replace")
+    # The log goes to a file, so only the samples come on a pipe and are read in one
+    # call: capture_output's poll loop over two pipes cost a sixth of the decode's CPU.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=errors, check=False)
+        errors.seek(0)
+        log = errors.read().decode(errors="replace")
     rate = re.search(r"Stream #0:\d+.*?: Audio: .*?(\d+) Hz", log)
     if proc.returncode != 0 or rate is None:
         lines = [ln for ln in log.strip().splitlines() if ln.strip()]

@@ -18,6 +18,11 @@ EDMA_MINOR = np.array(
 
 
 KEY_MARGIN_FOR_CERTAINTY = 0.15
+# A key's own triad must sound: its three notes' mean standing (in standard deviations
+# of the profile) counts this much beside the profile's correlation. In a loop leaning on
+# its dominant (i-v-i-v, a bass on the fifth), the fifth outweighs the tonic, being in
+# both chords, and the correlation alone named the key a fifth up, whose third is absent.
+TRIAD_WEIGHT = 0.2
 # Pitches the key is read from: MIDI C1 (33 Hz) up to B7 (3951 Hz), one row a semitone.
 LOW_PITCH, PITCHES = 24, 84
 # A partial of a note is taken to be at most PARTIAL_DECAY times as strong (in amplitude)
@@ -89,12 +94,16 @@ def pitch_classes(pitches: np.ndarray) -> np.ndarray:
 
 
 def _key_scores(profile: np.ndarray) -> list[tuple[float, int, str]]:
-    """Correlation of a 12-bin profile with each of the 24 keys, best first."""
+    """Each of the 24 keys' score for a 12-bin profile, best first: the correlation with
+    the key's EDMA profile plus TRIAD_WEIGHT times how far its tonic triad stands out."""
+    z = (profile - profile.mean()) / max(float(profile.std()), 1e-12)
     scores = []
     for mode, template in (("major", EDMA_MAJOR), ("minor", EDMA_MINOR)):
+        third = 4 if mode == "major" else 3
         for tonic in range(12):
             r = float(np.corrcoef(profile, np.roll(template, tonic))[0, 1])
-            scores.append((r, tonic, mode))
+            triad = (z[tonic] + z[(tonic + third) % 12] + z[(tonic + 7) % 12]) / 3
+            scores.append((r + TRIAD_WEIGHT * float(triad), tonic, mode))
     return sorted(scores, reverse=True)
 
 

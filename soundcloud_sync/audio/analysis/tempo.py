@@ -49,6 +49,8 @@ GENRE_TEMPI: dict[tuple[str, ...], tuple[float, float]] = {
     ("house",): (110.0, 135.0),
     ("techno",): (118.0, 150.0),
     ("trance",): (125.0, 145.0),
+    ("breakbeat",): (100.0, 150.0),
+    ("breaks",): (100.0, 150.0),
 }
 # Off-beat / beat strength ratios between which the evidence is doubtful and a genre's
 # prior may settle the octave; outside it the onsets decide alone.
