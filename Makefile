@@ -43,6 +43,8 @@ bench: install
 	$(BIN)/python bench/soundcloud_listings.py
 	$(BIN)/python bench/scale.py sensor
 	$(BIN)/python bench/scale.py backfill --playlists 5 --tracks 200
+	$(BIN)/python bench/run_cost.py
+	$(BIN)/python bench/scale.py backfill --with-audio
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,7 +1,22 @@
 """Scale benchmark: a backfill over many playlists, and the new-tracks sensor's budget.
 
     python bench/scale.py backfill [--playlists 50] [--tracks 200] [--concurrency 3]
+    python bench/scale.py backfill --with-audio [--playlists 20] [--tracks 10] [--seconds 60]
+    python bench/scale.py backfill --with-audio --quick     # seconds, for a test
     python bench/scale.py sensor [--playlists 300] [--minutes 30]
+
+``backfill --with-audio`` is a DJ's first import as a user does it: `soundcloud-sync
+dev` runs, `soundcloud-sync add` registers every playlist, the new-tracks sensor's
+first checks request a run per playlist and the daemon's run queue executes them with
+their audio (download, analysis, AIFF, tags, Notion pages and write-back, exports);
+then the same playlists are re-synced unchanged as a backfill launched through the
+UI's GraphQL API. Every process (`dev` and all it starts) is measured by bench/cpu.py;
+the idle UI's CPU, measured before, is taken out. Printed per phase: each floor (busy
+CPU / cores, Notion requests / rate, api-v2 requests beyond one 10-minute window), the
+wall time and its ratio to the largest, CPU-seconds per audio minute, api-v2 requests
+per downloaded track, 429s, peak RSS; then the fixed cost per run (the re-sync's CPU
+per run), the cost per audio minute after it, and the projection for 300 playlists x
+50 tracks x 5 minutes.
 
 ``backfill`` registers N playlists of M tracks on the SoundCloud emulator (api-v2
 limited to 600 requests per 10 minutes) and launches one run of the ``sync_playlist``
@@ -39,7 +54,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +62,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu import descendants
+from bench.resync import emulated_env
 from soundcloud_sync_tests.emulators.notion import (
     NotionEmulator,
     seed_music_catalog,
@@ -54,6 +71,7 @@ from soundcloud_sync_tests.emulators.notion import (
 from soundcloud_sync_tests.emulators.soundcloud import (
     PROXY_API_BASE,
     SoundCloudEmulator,
+    audio_bytes,
 )
 
 SOUNDCLOUD_BUDGET = 600  # api-v2 requests per 10 minutes, as yt-dlp reports it
@@ -63,17 +81,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 # -- process tree memory ------------------------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                found.extend(int(c) for c in fh.read().split())
-    except OSError:
-        pass
-    return found
 
 
 def _rss_kib(pid: int) -> int:
@@ -89,12 +96,7 @@ def _rss_kib(pid: int) -> int:
 
 def tree_rss_mib(pid: int) -> tuple[float, float]:
     """(sum over the process tree, largest single process) in MiB: a run's footprint."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        todo.extend(_children(p))
-    sizes = [_rss_kib(p) for p in pids]
+    sizes = [_rss_kib(p) for p in [pid, *descendants(pid)]]
     return sum(sizes) / 1024, max(sizes, default=0) / 1024
 
 
@@ -206,21 +208,7 @@ def backfill_world(
             sc.add_playlist(f"curator-{i % 7}", f"backfill-{i:03d}", args.tracks)
             for i in range(args.playlists)
         ]
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-        base.pop("DAGSTER_HOME", None)
-        env = {
-            **base,
-            "SOUNDCLOUD_SYNC_HOME": str(home),
-            "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-            "SOUNDCLOUD_PROXY": sc.proxy_url,
-            "SOUNDCLOUD_CLIENT_ID": sc.client_id,
-            "NOTION_TOKEN": notion.token,
-            "NOTION_BASE_URL": notion.base_url,
-            "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
-            "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
-            "NOTION_REQUESTS_PER_SECOND": str(args.rate),
-            "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(home / "playlists.yaml"),
-        }
+        env = _bench_env(home, sc, notion, seeded, args)
         yield sc, notion, env, playlists
 
 
@@ -242,6 +230,9 @@ def configure_pools(home: Path, pool_limit: int | None) -> None:
 
 
 def backfill(args: argparse.Namespace) -> None:
+    if args.with_audio:
+        backfill_with_audio(args)
+        return
     RESULTS.mkdir(exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="scale-home-", dir=RESULTS))
     configure_pools(home, args.pool_limit)
@@ -556,6 +547,386 @@ def steps(args: argparse.Namespace) -> None:
     print_step_overlap(Path(args.home) / "dagster")
 
 
+# -- the backfill with audio, through the daemon -------------------------------------
+
+LOCATIONS = (
+    "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
+)
+JOB_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}"""
+
+
+@dataclass
+class TreeMeter:
+    """CPU and memory of a process tree started by this process (a child subreaper)."""
+
+    root: int
+    peak_tree_mib: float = 0.0
+    peak_run_mib: float = 0.0  # the largest run worker (`dagster api execute_run`)
+
+    def cpu(self) -> float:
+        """CPU-seconds of the tree so far: reaped descendants plus the live ones."""
+        from bench.cpu import CLOCK_TICKS, children_cpu, descendants
+
+        live = 0.0
+        for pid in [self.root, *descendants(self.root)]:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    f = fh.read().rsplit(")", 1)[1].split()
+                live += sum(int(x) for x in f[11:15]) / CLOCK_TICKS
+            except (OSError, IndexError, ValueError):
+                continue
+        return children_cpu() + live
+
+    def sample_memory(self, run_pids: set[int]) -> None:
+        """``run_pids``: the processes executing runs (their RUN_START events say)."""
+        from bench.cpu import descendants
+
+        total = 0.0
+        for pid in [self.root, *descendants(self.root)]:
+            mib = _rss_kib(pid) / 1024
+            total += mib
+            if pid in run_pids:
+                self.peak_run_mib = max(self.peak_run_mib, tree_rss_mib(pid)[0])
+        self.peak_tree_mib = max(self.peak_tree_mib, total)
+
+
+@dataclass
+class Phase:
+    """One measured stretch of the backfill: wall, busy CPU, requests."""
+
+    name: str
+    wall: float
+    busy_cpu: float
+    runs: int
+    succeeded: int
+    api_requests: int
+    api_429: int
+    notion_requests: int
+    notion_429: int
+    downloaded: int
+    audio_minutes: float
+    peak_tree_mib: float
+    peak_run_mib: float
+    failures: list[str] = field(default_factory=list)
+
+
+def _wait_for_location(port: int, proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"soundcloud-sync dev exited with {proc.returncode}")
+        try:
+            nodes = _graphql(port, LOCATIONS)["repositoriesOrError"].get("nodes")
+            if nodes:
+                return nodes[0]["location"]["name"], nodes[0]["name"]
+        except (OSError, KeyError, TypeError, ValueError):
+            pass
+        time.sleep(1)
+    raise SystemExit(f"the UI did not load the code location in {timeout:.0f} s")
+
+
+def _sync_runs(instance, keys: list[str], since: float) -> list:
+    from dagster import RunsFilter
+
+    records = instance.get_run_records(RunsFilter(job_name="sync_playlist"))
+    return [
+        r for r in records
+        if r.create_timestamp.timestamp() >= since and r.dagster_run.tags.get("dagster/partition") in keys
+    ]  # fmt: skip
+
+
+def _measure_phase(
+    name: str,
+    meter: TreeMeter,
+    instance,
+    keys: list[str],
+    sc: SoundCloudEmulator,
+    notion: NotionEmulator,
+    idle_cpu_per_s: float,
+    start: Callable[[], None],
+    audio_seconds: float,
+    timeout: float,
+) -> Phase:
+    """Start the phase, wait until every playlist has a finished run and none is left
+    queued or running, and say what it cost."""
+    from dagster import DagsterRunStatus
+
+    done = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    sc.reset_counts()
+    notion.reset_counts()
+    before_downloads = _downloads(instance, keys)
+    since = time.time()
+    cpu0 = meter.cpu()
+    started = time.perf_counter()
+    meter.peak_tree_mib = meter.peak_run_mib = 0.0
+    start()
+    deadline = time.monotonic() + timeout
+    last_print = 0.0
+    run_pids: dict[str, int | None] = {}
+    while time.monotonic() < deadline:
+        runs = _sync_runs(instance, keys, since)
+        for r in runs:
+            if r.dagster_run.status == DagsterRunStatus.STARTED and not run_pids.get(
+                r.dagster_run.run_id
+            ):
+                run_pids[r.dagster_run.run_id] = _run_pid(instance, r.dagster_run.run_id)
+        meter.sample_memory({p for p in run_pids.values() if p})
+        finished = {
+            r.dagster_run.tags.get("dagster/partition")
+            for r in runs
+            if r.dagster_run.status in done
+        }
+        active = [r for r in runs if r.dagster_run.status not in done]
+        if finished >= set(keys) and not active:
+            break
+        if time.monotonic() - last_print > 30:
+            last_print = time.monotonic()
+            print(f"    {name}: {len(finished)}/{len(keys)} playlists synced, "
+                  f"{len(active)} runs queued or running", flush=True)  # fmt: skip
+        time.sleep(0.5)
+    else:
+        raise SystemExit(f"{name}: not finished after {timeout:.0f} s")
+    wall = time.perf_counter() - started
+    busy = meter.cpu() - cpu0 - idle_cpu_per_s * wall
+    runs = _sync_runs(instance, keys, since)
+    downloaded = _downloads(instance, keys) - before_downloads
+    failures = [
+        f"{r.dagster_run.tags.get('dagster/partition')}: {r.dagster_run.status.value}"
+        for r in runs if r.dagster_run.status != DagsterRunStatus.SUCCESS
+    ]  # fmt: skip
+    return Phase(
+        name, wall, busy, len(runs), len(runs) - len(failures), sc.api_requests, sc.statuses[429],
+        notion.total_requests, notion.statuses[429], downloaded,
+        downloaded * audio_seconds / 60, meter.peak_tree_mib, meter.peak_run_mib, failures,
+    )  # fmt: skip
+
+
+def _downloads(instance, keys: list[str]) -> int:
+    """Tracks downloaded so far (the catalog's record), for requests per download."""
+    from soundcloud_sync.catalog import Catalog
+
+    home = Path(instance.root_directory).parent
+    catalog = Catalog(f"sqlite:///{home / 'catalog.sqlite'}")
+    return sum(int(row.get("downloaded") or 0) for row in catalog.status(keys))
+
+
+def backfill_with_audio(args: argparse.Namespace) -> None:
+    """`soundcloud-sync dev` running, then `soundcloud-sync add` of every playlist: the
+    sensor's first checks request a run per playlist, the daemon's run queue executes
+    them with their audio; then an unchanged re-sync of all of them as a UI backfill."""
+    from dagster import DagsterInstance
+
+    from bench.cpu import become_subreaper, loadavg, reap_orphans
+    from soundcloud_sync_tests.servers import free_port
+
+    if args.quick:
+        args.playlists, args.tracks, args.seconds, args.idle = 2, 2, 10.0, 5.0
+    become_subreaper()
+    RESULTS.mkdir(exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="scale-audio-", dir=RESULTS))
+    configure_pools(home, args.pool_limit)
+    keys: list[str] = []
+    print(
+        f"backfill with audio: {args.playlists} playlists x {args.tracks} tracks x "
+        f"{args.seconds:g} s, whole chain (AUDIO_FORMATS=aiff), `soundcloud-sync add` while "
+        f"`soundcloud-sync dev` runs; Notion emulator {args.rate:g} req/s, SoundCloud "
+        f"emulator {SOUNDCLOUD_BUDGET} req / {WINDOW:g} s; {loadavg()}",
+        flush=True,
+    )
+    with (
+        SoundCloudEmulator(
+            rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW, audio_seconds=args.seconds
+        ) as sc,
+        NotionEmulator(rate=args.rate, burst=args.burst) as notion,
+    ):
+        seeded = seed_music_catalog(notion)
+        if args.notion_latency:
+            notion.faults.slow, notion.faults.slow_seconds = 1.0, args.notion_latency
+        playlists = [
+            sc.add_playlist(f"curator-{i % 7}", f"audio-{i:03d}", args.tracks)
+            for i in range(args.playlists)
+        ]
+        keys = [p.key for p in playlists]
+        for p in playlists:  # the emulator encodes each distinct track once: not our cost
+            for tid in p.track_ids:
+                t = sc.tracks[tid]
+                audio_bytes(t.bpm, t.key, t.seconds)
+        env = _bench_env(home, sc, notion, seeded, args)
+        subprocess.run(
+            [sys.executable, "-m", "soundcloud_sync.audio.warmup"], env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip  # numba's kernels compiled once, as after any first analysis
+        reap_orphans()
+        port = free_port()
+        log = (home / "dev.log").open("w")
+        dev = subprocess.Popen(
+            [CLI, "dev", "-p", str(port)], env=env, cwd=home, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        meter = TreeMeter(dev.pid)
+        try:
+            location = _wait_for_location(port, dev)
+            time.sleep(5)  # the daemon's first ticks
+            idle_from, idle_cpu = time.perf_counter(), meter.cpu()
+            time.sleep(args.idle)
+            idle_rate = (meter.cpu() - idle_cpu) / (time.perf_counter() - idle_from)
+            print(f"  the UI, daemon and code server idle: {idle_rate:.3f} CPU-s per s "
+                  "(taken out of every figure below)", flush=True)  # fmt: skip
+            with DagsterInstance.from_config(str(home / "dagster")) as instance:
+
+                def add() -> None:
+                    added = subprocess.run(
+                        [CLI, "add", *[p.url for p in playlists]], env=env,
+                        capture_output=True, text=True,
+                    )  # fmt: skip
+                    if added.returncode != 0:
+                        raise SystemExit(f"add failed: {added.stderr.strip()}")
+
+                first = _measure_phase(
+                    "first sync", meter, instance, keys, sc, notion, idle_rate, add,
+                    args.seconds, args.timeout,
+                )  # fmt: skip
+
+                def backfill() -> None:
+                    _launch_job_backfill(port, location, keys)
+
+                again = _measure_phase(
+                    "unchanged re-sync", meter, instance, keys, sc, notion, idle_rate,
+                    backfill, args.seconds, args.timeout,
+                )  # fmt: skip
+        finally:
+            os.killpg(dev.pid, signal.SIGINT)
+            try:
+                dev.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(dev.pid, signal.SIGKILL)
+            log.close()
+            reap_orphans(timeout=10)
+    report_audio_backfill(args, first, again)
+    if not args.keep:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _bench_env(home: Path, sc, notion, seeded, args: argparse.Namespace) -> dict[str, str]:
+    """The emulated user's environment (bench/resync.py's), at this benchmark's rates."""
+    env = emulated_env(home.parent, sc, notion, seeded)
+    env.update(
+        SOUNDCLOUD_SYNC_HOME=str(home),
+        NOTION_REQUESTS_PER_SECOND=str(args.rate),
+        SOUNDCLOUD_SYNC_PLAYLISTS_FILE=str(home / "playlists.yaml"),
+    )
+    if getattr(args, "with_audio", False):
+        env["AUDIO_FORMATS"] = "aiff"
+        env["NUMBA_CACHE_DIR"] = os.environ.get("NUMBA_CACHE_DIR") or str(home / "numba")
+    return env
+
+
+def _launch_job_backfill(port: int, location: tuple[str, str], keys: list[str]) -> None:
+    """A backfill of the `sync_playlist` job over the playlists, as the UI launches it."""
+    location_name, repository = location
+    params = {
+        "selector": {
+            "partitionSetName": "sync_playlist_partition_set",
+            "repositorySelector": {
+                "repositoryLocationName": location_name, "repositoryName": repository,
+            },
+        },
+        "partitionNames": keys,
+        "fromFailure": False,
+        "title": "scale benchmark: unchanged re-sync",
+    }  # fmt: skip
+    answer = _graphql(port, JOB_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if answer["__typename"] != "LaunchBackfillSuccess":
+        raise SystemExit(f"the backfill was refused: {answer}")
+
+
+# A DJ's whole library, for the projection.
+PROJECT_PLAYLISTS, PROJECT_TRACKS, PROJECT_MINUTES = 300, 50, 5.0
+
+
+def report_audio_backfill(args: argparse.Namespace, first: Phase, again: Phase) -> None:
+    from bench.cpu import loadavg
+
+    cores = os.cpu_count() or 1
+    fixed = again.busy_cpu / max(1, again.runs)
+    per_minute = (
+        (first.busy_cpu - fixed * first.runs) / first.audio_minutes if first.audio_minutes else 0.0
+    )
+    print()
+    print(f"{'':<46} {'first sync':>12} {'re-sync':>12}")
+
+    def row(label: str, a: str, b: str) -> None:
+        print(f"{label:<46} {a:>12} {b:>12}")
+
+    row("runs succeeded", f"{first.succeeded}/{first.runs}", f"{again.succeeded}/{again.runs}")
+    row("tracks downloaded (audio minutes)", f"{first.downloaded} ({first.audio_minutes:g})",
+        f"{again.downloaded}")  # fmt: skip
+    row("busy CPU, every process (CPU-s)", f"{first.busy_cpu:.1f}", f"{again.busy_cpu:.1f}")
+    row("busy CPU per run (CPU-s)", f"{first.busy_cpu / max(1, first.runs):.1f}",
+        f"{again.busy_cpu / max(1, again.runs):.1f}")  # fmt: skip
+    per_min = first.busy_cpu / first.audio_minutes if first.audio_minutes else float("nan")
+    row("CPU-s per audio minute (whole backfill)", f"{per_min:.2f}", "")
+    row("api-v2 requests", str(first.api_requests), str(again.api_requests))
+    per_track = first.api_requests / first.downloaded if first.downloaded else float("nan")
+    row("api-v2 requests per downloaded track", f"{per_track:.2f}", "")
+    row("429s (api-v2 / Notion)", f"{first.api_429} / {first.notion_429}",
+        f"{again.api_429} / {again.notion_429}")  # fmt: skip
+    row("Notion requests", str(first.notion_requests), str(again.notion_requests))
+    floors = {}
+    for phase in (first, again):
+        floors[phase.name] = {
+            f"CPU (busy CPU / {cores} cores)": phase.busy_cpu / cores,
+            f"Notion (requests / {args.rate:g} per s)": phase.notion_requests / args.rate,
+            "api-v2 (600 per 10 min)": max(0, phase.api_requests - SOUNDCLOUD_BUDGET)
+            * WINDOW
+            / SOUNDCLOUD_BUDGET,
+        }
+    for name in floors[first.name]:
+        row(f"floor: {name} (s)", f"{floors[first.name][name]:.1f}",
+            f"{floors[again.name][name]:.1f}")  # fmt: skip
+    ratios = []
+    for phase in (first, again):
+        largest = max(floors[phase.name].values())
+        ratios.append(phase.wall / largest if largest else float("nan"))
+    row("wall time (s)", f"{first.wall:.1f}", f"{again.wall:.1f}")
+    row("wall / largest floor", f"{ratios[0]:.2f}", f"{ratios[1]:.2f}")
+    row("peak RSS, all processes (MiB)", f"{first.peak_tree_mib:.0f}", f"{again.peak_tree_mib:.0f}")
+    row("peak RSS of one run (its processes, MiB)", f"{first.peak_run_mib:.0f}",
+        f"{again.peak_run_mib:.0f}")  # fmt: skip
+    for phase in (first, again):
+        for failure in phase.failures:
+            print(f"  {phase.name}: run not successful: {failure}")
+    print()
+    print(f"fixed cost per run (the unchanged re-sync's busy CPU per run): {fixed:.1f} CPU-s; "
+          f"per audio minute after it: {per_minute:.2f} CPU-s")  # fmt: skip
+    tracks = PROJECT_PLAYLISTS * PROJECT_TRACKS
+    minutes = tracks * PROJECT_MINUTES
+    cpu = PROJECT_PLAYLISTS * fixed + minutes * per_minute
+    notion_per_track = first.notion_requests / max(1, first.downloaded)
+    api_per_track = per_track if first.downloaded else 0.0
+    projected = {
+        "CPU": cpu / cores,
+        "Notion": tracks * notion_per_track / args.rate,
+        "api-v2": max(0.0, tracks * api_per_track - SOUNDCLOUD_BUDGET) * WINDOW / SOUNDCLOUD_BUDGET,
+    }
+    largest = max(projected, key=projected.__getitem__)
+    print(
+        f"projection, {PROJECT_PLAYLISTS} playlists x {PROJECT_TRACKS} tracks x "
+        f"{PROJECT_MINUTES:g} min ({minutes:,.0f} audio minutes): {cpu:,.0f} CPU-s; floors "
+        + ", ".join(f"{k} {v / 3600:.1f} h" for k, v in projected.items())
+        + f"; at this run's ratio to the largest ({largest}) about "
+        f"{projected[largest] * ratios[0] / 3600:.1f} h"
+    )
+    print(loadavg())
+
+
 # -- the sensor --------------------------------------------------------------------------
 
 
@@ -700,6 +1071,19 @@ def main() -> None:
         "ui: `soundcloud-sync dev` and one asset backfill launched through the UI's GraphQL "
         "API (the daemon and dagster.yaml's run queue decide what runs at once)",
     )  # fmt: skip
+    b.add_argument(
+        "--with-audio", action="store_true",
+        help="the whole chain (download, analysis, AIFF, tags, write-back) through the daemon: "
+        "`soundcloud-sync add` while `soundcloud-sync dev` runs, then an unchanged re-sync "
+        "launched as a UI backfill; defaults to 20 playlists x 10 tracks x 60 s",
+    )  # fmt: skip
+    b.add_argument("--seconds", type=float, default=60.0, help="audio per track (--with-audio)")
+    b.add_argument("--idle", type=float, default=30.0, help="seconds to measure the idle UI")
+    b.add_argument("--timeout", type=float, default=3600.0, help="per phase (--with-audio)")
+    b.add_argument(
+        "--quick", action="store_true",
+        help="--with-audio in seconds: 2 playlists x 2 tracks x 10 s (for a test)",
+    )  # fmt: skip
     s = sub.add_parser("sensor", help="new_tracks_sensor ticks with N registered playlists")
     s.add_argument("--playlists", type=int, default=300)
     s.add_argument("--tracks", type=int, default=20)
@@ -708,6 +1092,10 @@ def main() -> None:
     t = sub.add_parser("steps", help="step overlap of a kept backfill home (--keep)")
     t.add_argument("home", help="bench/results/scale-home-…")
     args = parser.parse_args()
+    if args.command == "backfill" and args.with_audio:
+        given = set(sys.argv)
+        args.playlists = args.playlists if "--playlists" in given else 20
+        args.tracks = args.tracks if "--tracks" in given else 10
     {"backfill": backfill, "sensor": sensor, "steps": steps}[args.command](args)
 
 

@@ -222,13 +222,21 @@ def audit_playlist(url: str) -> dict[str, bool]:
 
 
 def status() -> list[dict[str, Any]]:
-    """Every registered playlist with its last sync and counts."""
+    """Every registered playlist with its last sync, counts and where its latest run
+    stands (queued, running with its stage and n of m tracks, done, failed and why)."""
+    return sync_progress()[0]
+
+
+def sync_progress() -> tuple[list[dict[str, Any]], Any]:
+    """`status()`'s rows and an estimate of the time the queued and running syncs need
+    (`runs.status.Estimate`: tracks left, pace, seconds left)."""
     from .runs import registered_keys
+    from .runs.status import status_rows
 
     settings = _settings()
     with local_instance(settings.dagster_home) as instance:
         keys = registered_keys(instance)
-    return catalog_for(settings).status(keys)
+        return status_rows(instance, catalog_for(settings).status(keys), keys)
 
 
 def space_plan(urls: list[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
@@ -271,12 +279,12 @@ def run_playlist(
     origin: str = "api",
     in_process: bool = False,
     ops_config: dict[str, Any] | None = None,
+    capture_logs: bool = False,
 ) -> tuple[str, RunOutcome]:
     """Register the playlist and materialize its partition (all assets, or the named ones).
 
-    ``in_process``: run the steps in this process (see `runs.run_sync`); for a caller
-    that runs one sync at a time, as the CLI does, since the run's output capture
-    takes this process's stdout and stderr meanwhile."""
+    ``in_process``: one step at a time; ``capture_logs``: this process's stdout and
+    stderr go to the run's log meanwhile (the CLI's own process; see `runs.run_sync`)."""
     catalog = catalog_for(settings)
     with local_instance(settings.dagster_home) as instance:  # opened once: it costs half a second
         [key] = _register(instance, catalog, playlist_refs([url], settings))
@@ -291,6 +299,7 @@ def run_playlist(
             origin=origin,
             in_process=in_process,
             ops_config=ops_config,
+            capture_logs=capture_logs,
         )
     return key, outcome
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,7 +157,7 @@ def _sync_one(
             playlist_name,
             progress.on_event,
             origin="cli",
-            # without audio the two steps form one line: nothing to overlap in processes
+            # without audio the two steps form one line: nothing to overlap
             in_process=no_download,
         )
     formats = None if no_download else settings.audio_formats
@@ -252,7 +253,7 @@ def audit(url: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Registered playlists: last sync, track counts, Notion, downloads, analysis."""
-    rows = api.status()
+    rows, estimate = api.sync_progress()
     djay = api.djay_status()
     if as_json:  # the playlists, then djay's library with `sync djay --json`'s figures
         entries = rows + ([{"key": api.DJAY_TARGET, "source": "djay", **djay}] if djay else [])
@@ -269,15 +270,23 @@ def status(as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(
-        "playlist", "name", "tracks", "notion", "downloaded", "analysed", "last sync", "status"
-    )
+        "playlist", "name", "tracks", "notion", "downloaded", "analysed", "last sync",
+        "status", "latest run",
+    )  # fmt: skip
     for r in rows:
         table.add_row(
-            r["key"], r["title"] or "", str(r["tracks"]), str(r["in_notion"]),
-            str(r["downloaded"]), str(r["analysed"]), r["last_synced_at"] or "never",
-            r["sync_status"] or "",
+            r["key"], r.get("title") or "", str(r.get("tracks") or 0),
+            str(r.get("in_notion") or 0), str(r.get("downloaded") or 0),
+            str(r.get("analysed") or 0), r.get("last_synced_at") or "never",
+            r.get("sync_status") or "", r["run"],
         )  # fmt: skip
-    Console(width=160).print(table)
+    console = Console(width=200)
+    console.print(table)
+    states = Counter(r["run_state"] for r in rows)
+    summary = ", ".join(
+        f"{states[s]} {s}" for s in ("queued", "running", "done", "failed") if states[s]
+    )
+    console.print(f"{summary or 'no runs yet'}; {estimate.describe()}", highlight=False)
 
 
 @main.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dagster import (
     Definitions,
     JobDefinition,
@@ -37,21 +39,27 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
 defs = build_definitions()
 
 
-def sync_playlist_job_def() -> JobDefinition:
-    """Module-level handle so the CLI can execute the job reconstructably (multiprocess).
+@functools.lru_cache(maxsize=8)
+def _job_for(settings: Settings, name: str) -> JobDefinition:
+    return build_definitions(settings).resolve_job_def(name)
 
-    Built from the environment of the moment, not the one at import time.
+
+def sync_playlist_job_def() -> JobDefinition:
+    """Module-level handle so the CLI can execute the job reconstructably.
+
+    Built from the environment of the moment, not the one at import time; Dagster asks
+    for it several times a run, so it is built once per distinct settings.
     """
-    return build_definitions().resolve_job_def(sync_playlist_job.name)
+    return _job_for(Settings.from_env(), sync_playlist_job.name)
 
 
 def audit_playlist_job_def() -> JobDefinition:
-    return build_definitions().resolve_job_def(audit_playlist_job.name)
+    return _job_for(Settings.from_env(), audit_playlist_job.name)
 
 
 def reanalyze_audio_job_def() -> JobDefinition:
-    return build_definitions().resolve_job_def(reanalyze_audio_job.name)
+    return _job_for(Settings.from_env(), reanalyze_audio_job.name)
 
 
 def sync_djay_job_def() -> JobDefinition:
-    return build_definitions().resolve_job_def(sync_djay_job.name)
+    return _job_for(Settings.from_env(), sync_djay_job.name)

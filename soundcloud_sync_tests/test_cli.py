@@ -290,3 +290,65 @@ def test_a_listing_that_cannot_be_explained_unlinks_nothing(
     assert (stats["tracks_unlinked"], stats["sync_status"]) == (0, "Partial")
     assert _linked_ids(env, notion_emulator, playlist.key) == set(t)
     assert "nothing is unlinked until a later listing explains it" in result.stderr
+
+
+def test_status_shows_each_playlists_latest_run_and_the_time_left(
+    env: dict[str, str], soundcloud_emulator: SoundCloudEmulator
+) -> None:
+    """What a person watching a backfill sees: queued, running (stage, n of m tracks),
+    done, failed with the reason, and an estimate of the time left."""
+    from dagster import DagsterRunStatus
+
+    from soundcloud_sync.definitions import sync_playlist_job_def
+
+    soundcloud_emulator.audio_seconds = 8.0
+    finished = soundcloud_emulator.add_playlist("watcher", "finished-set", 2)
+    slow = soundcloud_emulator.add_playlist("watcher", "slow-set", 4)
+    waiting = soundcloud_emulator.add_playlist("watcher", "waiting-set", 3)
+    assert run(env, "sync", finished.url, "--no-download").returncode == 0
+    missing = run(env, "sync", "https://soundcloud.com/watcher/sets/deleted-set")
+    assert missing.returncode == 1
+    assert run(env, "add", waiting.url).returncode == 0
+    home = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster"
+    with DagsterInstance.from_config(str(home)) as instance:  # a run not started yet
+        instance.create_run_for_job(
+            sync_playlist_job_def(), status=DagsterRunStatus.NOT_STARTED,
+            tags={"dagster/partition": waiting.key},
+        )  # fmt: skip
+
+    soundcloud_emulator.latency = 0.3  # every request slow: the sync is seen running
+    syncing = subprocess.Popen(
+        [CLI, "sync", slow.url, "--json"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen_running = None
+    try:
+        for _ in range(600):
+            rows = {r["key"]: r for r in json.loads(run(env, "status", "--json").stdout)}
+            row = rows.get(slow.key)
+            if row and row["run_state"] == "running" and row["stage"] in ("download", "analysis"):
+                seen_running = row
+                table = run(env, "status").stdout
+                break
+            if syncing.poll() is not None:
+                break
+    finally:
+        syncing.communicate(timeout=300)
+    assert syncing.returncode == 0
+    assert seen_running is not None, "the sync was never seen running with its stage"
+    assert seen_running["run"].startswith(f"running: {seen_running['stage']} ")
+    assert seen_running["run"].endswith(" of 4")
+    assert rows[finished.key]["run"] == "done"
+    assert rows["watcher/sets/deleted-set"]["run_state"] == "failed"
+    assert rows["watcher/sets/deleted-set"]["run"].startswith("failed: playlist_assets: ")
+    assert "deleted-set" in rows["watcher/sets/deleted-set"]["failure"]
+    assert rows[waiting.key]["run"] == "queued"
+    lines = table.splitlines()
+    [line] = [ln for ln in lines if "slow-set" in ln]
+    assert "running: " in line and " of 4" in line
+    assert any("1 queued, 1 running, 1 done, 1 failed;" in ln for ln in lines), table
+    assert any(" left: " in ln and "tracks to go" in ln for ln in lines), table
+
+    rows = {r["key"]: r for r in json.loads(run(env, "status", "--json").stdout)}
+    assert rows[slow.key]["run"] == "done"
+    assert rows[slow.key]["progress"]["download"] == "4/4"

@@ -39,9 +39,14 @@ STRANGERS: dict[str, tuple[str, ...]] = {
     "catalog": ("notion", "audio", "eagle", "export"),
 }
 DAGSTER_LAYER = ("instance", "defs", "runs", *ENTRY)
-# Dagster has no public hook for a storage class: these subclass its private ones (and
-# are pinned to one Dagster minor version, see test_packaging.py)
-PRIVATE_DAGSTER_ALLOWED = ("instance/storage.py", "instance/postgres_storage.py")
+# Dagster has no public hook for a storage class or for executing a plan's steps: these
+# subclass or drive its private ones (and are pinned to one Dagster minor version, see
+# test_packaging.py)
+PRIVATE_DAGSTER_ALLOWED = (
+    "instance/storage.py",
+    "instance/postgres_storage.py",
+    "instance/threads.py",
+)
 
 
 def _modules() -> list[Path]:

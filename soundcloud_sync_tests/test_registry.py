@@ -144,3 +144,28 @@ def test_schedule_requests_one_run_per_playlist(instance) -> None:
         ("dj/sets/a", "dj/sets/a@2026-11-25T04:00"),
         ("dj/sets/b", "dj/sets/b@2026-11-25T04:00"),
     ]
+
+
+def test_a_playlist_registered_by_another_process_meanwhile_is_no_error(
+    instance, catalog_resource, monkeypatch
+):
+    """Two `sync`s of one new playlist both find no partition and both insert it; Dagster's
+    storage checks and inserts in two statements, so the later insert can meet the
+    earlier's row and fail on the UNIQUE index (seen in test_dead_runs under load)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from soundcloud_sync.runs import register_playlists
+
+    add = instance.add_dynamic_partitions
+    raced = []
+
+    def add_after_the_other_process(name, keys):
+        if not raced:  # the other process's insert lands between Dagster's check and ours
+            raced.append(add(name, keys))
+            raise IntegrityError("INSERT INTO dynamic_partitions", {}, Exception("UNIQUE"))
+        return add(name, keys)
+
+    monkeypatch.setattr(instance, "add_dynamic_partitions", add_after_the_other_process)
+    url = "https://soundcloud.com/dj-c/sets/twice"
+    assert register_playlists(instance, catalog_resource.catalog(), {"dj-c/sets/twice": url}) == []
+    assert instance.get_dynamic_partitions(PLAYLISTS) == ["dj-c/sets/twice"]

@@ -345,7 +345,7 @@ def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) ->
     from soundcloud_sync.definitions import build_definitions
     from soundcloud_sync.defs.executors import executor_for
 
-    assert executor_for(Settings(home=Path("/nonexistent"))).name == "local_processes"
+    assert executor_for(Settings(home=Path("/nonexistent"))).name == "local_threads"
     with pytest.raises(ConfigError, match="SOUNDCLOUD_SYNC_EXECUTOR: 'k8s'"):
         Settings.from_env({"SOUNDCLOUD_SYNC_EXECUTOR": "k8s"})
     with pytest.raises(ConfigError, match="needs CELERY_BROKER_URL"):
@@ -359,4 +359,4 @@ def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) ->
     default = build_definitions(Settings(home=Path("/nonexistent"))).resolve_job_def(
         "sync_playlist"
     )
-    assert default.executor_def.name == "local_processes"
+    assert default.executor_def.name == "local_threads"

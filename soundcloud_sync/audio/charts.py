@@ -7,10 +7,13 @@ data-URI markdown image that Dagster's UI shows inline in materialization metada
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -88,3 +91,33 @@ def playlist_chart_markdown(
 ) -> str:
     """``playlist_chart_png`` as markdown, ready for ``MetadataValue.md``."""
     return png_markdown(playlist_chart_png(tempos, camelot_keys, title), alt=title or "playlist")
+
+
+def cached_chart_markdown(
+    tempos: Iterable[float | None],
+    camelot_keys: Iterable[str | None],
+    title: str,
+    cache_dir: Path,
+) -> str:
+    """``playlist_chart_markdown``, drawn again only when the values changed.
+
+    Drawing costs ~0.7 CPU-seconds (matplotlib's import and the PNG) on every run that
+    has measured tracks, an unchanged re-sync included; one file per playlist (``title``)
+    keeps the last picture with the digest of what it shows.
+    """
+    from ..files import write_atomic
+
+    tempos, camelot_keys = list(tempos), list(camelot_keys)
+    values = json.dumps([title, [t and round(float(t), 2) for t in tempos], camelot_keys])
+    digest = hashlib.sha256(values.encode()).hexdigest()
+    path = cache_dir / f"{hashlib.sha256(title.encode()).hexdigest()[:20]}.md"
+    try:
+        known, markdown = path.read_text().split("\n", 1)
+        if known == digest:
+            return markdown
+    except (OSError, ValueError):
+        pass
+    markdown = playlist_chart_markdown(tempos, camelot_keys, title)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, f"{digest}\n{markdown}".encode())
+    return markdown

@@ -1,4 +1,4 @@
-"""Where a run's steps execute: local processes, or Celery workers (deploy/).
+"""Where a run's steps execute: threads of the run's process, or Celery workers (deploy/).
 
 `SOUNDCLOUD_SYNC_EXECUTOR=celery` sends every step to the `dagster` queue of the
 broker in `CELERY_BROKER_URL`; workers started with `celery -A dagster_celery.app
@@ -9,51 +9,25 @@ password) never land in run config or the UI.
 
 from __future__ import annotations
 
-from dagster import ExecutorDefinition, Field, multi_or_in_process_executor
+from dagster import ExecutorDefinition
 
 from ..config import CELERY_BACKEND_ENV, CELERY_BROKER_ENV, ConfigError, Settings
 
 
 def executor_for(settings: Settings) -> ExecutorDefinition:
-    """The executor the settings name (default: local processes)."""
+    """The executor the settings name (default: threads of the run's process)."""
     if settings.executor == "celery":
         return celery_executor_for(settings)
     return local_executor()
 
 
-# What the server that local steps are forked from imports once, before the first step.
-STEP_SERVER_PRELOAD = ["soundcloud_sync.definitions"]
-
-
 def local_executor() -> ExecutorDefinition:
-    """Dagster's multiprocess executor, each step forked from a server that has already
-    imported the project: a step starts in milliseconds instead of re-importing Dagster,
-    pandas and the pipeline (seconds each), so a sync with nothing to do ends quickly.
-    Steps still run side by side (Notion writes overlap downloads and analysis).
+    """The run's steps in threads of the run's own process (`instance.threads`): Notion
+    writes still overlap downloads and analysis, and no step pays for a process of its
+    own (instance, job and imports again: ~0.7 CPU-seconds a step)."""
+    from ..instance.threads import threaded_executor
 
-    Run config ``execution: {config: {in_process: true}}`` runs the steps one after the
-    other in the run's own process instead: for a run whose steps form one line anyway
-    (a sync without audio), that saves starting the server, a second import of the project.
-    """
-    return multi_or_in_process_executor.configured(
-        _local_executor_config,
-        name="local_processes",
-        config_schema={
-            "in_process": Field(
-                bool,
-                default_value=False,
-                description="Run the steps one at a time in the run's process.",
-            )
-        },
-    )
-
-
-def _local_executor_config(config: dict) -> dict:
-    if config["in_process"]:
-        return {"in_process": {}}
-    return {
-        "multiprocess": {"start_method": {"forkserver": {"preload_modules": STEP_SERVER_PRELOAD}}}
-    }
+    return threaded_executor
 
 
 def celery_executor_for(settings: Settings) -> ExecutorDefinition:

@@ -177,6 +177,9 @@ class LibraryResource(ConfigurableResource):
     filename_template: str = "{artist} - {title}"
     max_downloads: int = 4
     analysis_workers: int = 2
+    # The playlists' tempo/key charts shown in the UI, kept between runs so an unchanged
+    # playlist's chart is not drawn again; empty: drawn on every run.
+    charts_cache: str = ""
 
 
 class DjExportResource(ConfigurableResource):
@@ -270,6 +273,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             root=str(settings.library_dir),
             downloads=str(settings.home / "downloads"),
             formats=list(settings.audio_formats),
+            charts_cache=str(settings.cache_dir / "charts"),
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
         "registry": RegistryResource(

@@ -1,7 +1,9 @@
 """Plumbing of the Dagster instance, below the definitions (`defs/` may use it): the
 local instance's home and settings, steps that wait for a pool slot without spinning
-(`storage`, `postgres_storage`), dead runs cleaned up (`workers`), and one run per
-playlist for runs started from a terminal or a script (`exclusive`).
+(`storage`, `postgres_storage`), dead runs cleaned up (`workers`), one run per
+playlist for runs started from a terminal or a script (`exclusive`), the local
+executor that runs a run's steps in threads of its process (`threads`), and a run's
+progress as run tags (`progress`).
 
 Knows nothing of the project's assets, jobs or settings.
 """

@@ -109,7 +109,8 @@ def record_step_process(instance: DagsterInstance, run_id: str) -> None:
     """Tag the run with this step process, and with its worker when nobody has yet.
 
     Runs launched by the daemon or the UI start in a process we do not control; their
-    worker is the ancestor of this step process whose pid Dagster logged at RUN_START.
+    worker is the ancestor of this step process (or this process itself, when the steps
+    run in the worker's threads) whose pid Dagster logged at RUN_START.
     """
     run = instance.get_run_by_id(run_id)
     if run is None:
@@ -118,12 +119,15 @@ def record_step_process(instance: DagsterInstance, run_id: str) -> None:
     worker = run_worker(run.tags)
     if worker is not None and (worker.host, worker.pid) == (me.host, me.pid):
         return  # steps run in the worker's own process: it is no step process to stop
-    tags = {f"{STEP_PROCESS_PREFIX}{me.pid}": f"{me.host} {me.started:.2f}"}
+    tags = {}
     if worker is None:
         worker = _worker_among_ancestors(instance, run_id)
         if worker is not None:
             tags.update(worker_tags(worker))
-    instance.add_run_tags(run_id, tags)
+    if worker is None or (worker.host, worker.pid) != (me.host, me.pid):
+        tags[f"{STEP_PROCESS_PREFIX}{me.pid}"] = f"{me.host} {me.started:.2f}"
+    if tags:
+        instance.add_run_tags(run_id, tags)
 
 
 def _worker_among_ancestors(instance: DagsterInstance, run_id: str) -> ProcessId | None:

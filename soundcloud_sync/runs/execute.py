@@ -31,6 +31,10 @@ from ..instance.exclusive import playlist_turn
 from ..instance.workers import reap_dead_runs, worker_tags
 
 REQUEST_TAG = "soundcloud_sync/request"
+# How often the terminal's progress reads the run's new events: each look is a query of
+# the event log, so four a second cost a CPU-second a minute; a bar moving once a second
+# is as good to watch.
+FOLLOW_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -55,21 +59,19 @@ def run_sync(
     job_def: Callable[[], JobDefinition] | None = None,
     ops_config: Mapping[str, Any] | None = None,
     in_process: bool = False,
+    capture_logs: bool = False,
 ) -> RunOutcome:
     """Materialize a registered playlist's partition (all assets, or the named ones) and wait for it.
 
     ``settings``: the caller's (the executor, and where the playlists' locks live);
     ``job_def``: a module-level function returning the job (default `sync_playlist`);
     ``ops_config``: run config per asset (``{"audio_features": {"force": True}}``).
-    ``in_process``: run the steps in this process, one after the other (for a selection
-    whose steps form one line, where step processes would only add their start-up).
-    Runs left behind by a killed process are cleaned up first, and the run waits its
+    ``in_process``: run the steps one after the other (the steps run in threads of this
+    process either way); ``capture_logs``: the process's stdout/stderr go to the run's
+    log (the UI's view) while it executes — for a process of our own, as the CLI's, not
+    for a caller's program. Runs left behind by a killed process are cleaned up first, and the run waits its
     turn while another run syncs the same playlist.
     """
-    local = settings.executor != "celery"
-    in_process = in_process and local
-    if local and not in_process:
-        _start_step_server()  # it imports the project while this process gets the run ready
     from ..definitions import sync_playlist_job_def
 
     job_def = job_def or sync_playlist_job_def
@@ -107,7 +109,7 @@ def run_sync(
                 run_config={
                     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
                     "ops": {name: {"config": dict(c)} for name, c in (ops_config or {}).items()},
-                    **({"execution": {"config": {"in_process": True}}} if in_process else {}),
+                    **_execution_config(settings, in_process, capture_logs),
                 },
             ) as result,
         ):
@@ -116,8 +118,6 @@ def run_sync(
         stop.set()
         if watcher is not None:
             watcher.join(timeout=5)
-        if local and not in_process:
-            _stop_step_server()
 
 
 def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api") -> RunOutcome:
@@ -134,7 +134,7 @@ def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api")
             tags={"soundcloud_sync/origin": origin, **worker_tags()},
             run_config={
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                "execution": {"config": {"in_process": True}},
+                **_execution_config(settings, in_process=True, capture_logs=False),
             },
         ) as result,
     ):
@@ -142,6 +142,13 @@ def run_djay(instance: DagsterInstance, settings: Settings, origin: str = "api")
 
 
 DJAY_TURN = "djay"  # the lock djay syncs take turns on (no playlist has this key)
+
+
+def _execution_config(settings: Settings, in_process: bool, capture_logs: bool) -> dict[str, Any]:
+    """The local executor's options; Celery's executor takes none of them."""
+    if settings.executor == "celery":
+        return {}
+    return {"execution": {"config": {"in_process": in_process, "capture_logs": capture_logs}}}
 
 
 def _outcome(run_id: str, success: bool, events: Sequence[DagsterEvent]) -> RunOutcome:
@@ -154,45 +161,6 @@ def _outcome(run_id: str, success: bool, events: Sequence[DagsterEvent]) -> RunO
         materialized=_materialized(events),
         failure_metadata=_failure_metadata(failures),
     )
-
-
-_stopping: threading.Thread | None = None  # the last run's server, being stopped
-
-
-def _start_step_server() -> None:
-    """Start the server the run's local steps are forked from now, not when the first
-    step is due: it imports the project (seconds) on the other core while this process
-    imports the job, reaps dead runs and waits its turn. The executor finds it running."""
-    import multiprocessing
-    import multiprocessing.forkserver as forkserver
-
-    from ..defs.executors import STEP_SERVER_PRELOAD
-
-    if _stopping is not None:
-        _stopping.join()  # the last run's server is gone before this run's starts
-    multiprocessing.get_context("forkserver").set_forkserver_preload(STEP_SERVER_PRELOAD)
-    forkserver.ensure_running()
-
-
-def _stop_step_server() -> None:
-    """Stop the server the run's steps were forked from (see `defs.executors`).
-
-    Python keeps one such server per process, started with the environment of the
-    moment; a later run in the same process (the Python API in a script or a notebook)
-    must see the environment as it is then, so each run starts its own.
-
-    Stopping waits for the server to exit, which takes most of a second while it tears
-    the project down; that wait runs beside the caller (a next run's start waits for it
-    through the server's own lock, a CLI exits without it).
-    """
-    import multiprocessing.forkserver as forkserver
-
-    server = getattr(forkserver, "_forkserver", None)
-    stop = getattr(server, "_stop", None)  # the standard library's own reset
-    if callable(stop):
-        global _stopping
-        _stopping = threading.Thread(target=stop, name="stop-step-server", daemon=True)
-        _stopping.start()
 
 
 def _materialized(events: Sequence[DagsterEvent]) -> dict[str, dict[str, Any]]:
@@ -259,7 +227,7 @@ def _follow_events(
                     break
         if finished:
             return
-        stop.wait(0.25)
+        stop.wait(FOLLOW_POLL_SECONDS)
 
 
 def run_audit(instance: DagsterInstance, partition_key: str) -> dict[str, bool]:

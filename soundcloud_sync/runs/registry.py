@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from dagster import DagsterInstance
+from sqlalchemy.exc import IntegrityError
 
 from ..catalog import Catalog
 from ..defs.partitions import PLAYLISTS
@@ -20,7 +21,14 @@ def register_playlists(
         catalog.remember_playlist_url(key, url)
     new = [k for k in urls_by_key if not instance.has_dynamic_partition(PLAYLISTS, k)]
     if new:
-        instance.add_dynamic_partitions(PLAYLISTS, new)
+        try:
+            instance.add_dynamic_partitions(PLAYLISTS, new)
+        except IntegrityError:
+            # Another process (a second `sync` of the same new playlist) registered some of
+            # them between our look and our write: add what is still missing.
+            new = [k for k in new if not instance.has_dynamic_partition(PLAYLISTS, k)]
+            if new:
+                instance.add_dynamic_partitions(PLAYLISTS, new)
     return new
 
 

@@ -139,6 +139,38 @@ def needs_analysis(track: TrackRow, tempo_range: tuple[float, float] | None = No
     )
 
 
+def measure_files(
+    paths: list[str],
+    tempo_range: tuple[float, float],
+    genres: list[str | None],
+    workers: int = 2,
+) -> list[Any]:
+    """Measure files in threads of this process, ``workers`` at once, results in order.
+
+    Threads, not a pool of processes: the run's process has librosa imported and its
+    kernels loaded once (seconds of CPU that each worker process paid again), and the
+    decode (ffmpeg), FFTs and matrix products release the GIL. A file that cannot be
+    measured gives a result with its error instead of stopping the others.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..audio.analysis import AnalysisError, AnalysisResult, analyze_file, warm_up
+
+    def one(job: tuple[str, str | None]) -> AnalysisResult:
+        path, genre = job
+        try:
+            return AnalysisResult(path, analyze_file(path, tempo_range, genre))
+        except AnalysisError as exc:
+            return AnalysisResult(path, None, str(exc))
+
+    jobs = list(zip(paths, genres, strict=True))
+    warm_up()  # once, before the threads: numba's kernels are loaded under a lock
+    if workers <= 1 or len(jobs) <= 1:
+        return [one(job) for job in jobs]
+    with ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="analysis") as pool:
+        return list(pool.map(one, jobs))
+
+
 def analyse_audio(
     catalog: Catalog,
     tracks: list[TrackRow],
@@ -153,7 +185,6 @@ def analyse_audio(
     measured by an older version is, from the same file, never downloaded again.
     ``tempo_ranges``: each recording's own range (its playlists'), which wins over the
     genre's prior and the default range. Returns one report row per track."""
-    from ..audio import analyze_files
     from ..audio.analysis import DEFAULT_TEMPO_RANGE
 
     ranges = tempo_ranges or {}
@@ -171,11 +202,11 @@ def analyse_audio(
         for tempo_range, group in by_range.items():
             # the service's genre settles the tempo octave where the beat leaves it in
             # doubt, unless the track's playlist sets its own range
-            results = analyze_files(
+            results = measure_files(
                 [str(paths[t.recording_id]) for t in group],
-                max_workers=workers,
-                tempo_range=tempo_range or DEFAULT_TEMPO_RANGE,
-                genres=[None if tempo_range else t.genre for t in group],
+                tempo_range or DEFAULT_TEMPO_RANGE,
+                [None if tempo_range else t.genre for t in group],
+                workers,
             )
             for t, result in zip(group, results, strict=True):
                 if result.features is None:

@@ -151,6 +151,9 @@ def warm_up() -> None:
         clicks = (np.sin(2 * np.pi * 60 * t) * np.exp(-((t * 2) % 1.0) * 20)).astype(np.float32)
         noise = 0.01 * rng.standard_normal(t.size).astype(np.float32)
         with FileLock(cache / ".compile.lock"):
+            from soundcloud_sync.audio.kernels import import_librosa_beat
+
+            import_librosa_beat()  # its kernels from the cache too (librosa leaves some out)
             decide(measure(np.stack([clicks + noise, clicks + noise], axis=1), ANALYSIS_SR))
         _warmed = True
 

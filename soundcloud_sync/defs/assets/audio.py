@@ -160,7 +160,7 @@ def audio_features(
     catalog: CatalogResource,
     registry: RegistryResource,
 ) -> MaterializeResult:
-    from ...audio import playlist_chart_markdown
+    from ...audio.charts import cached_chart_markdown, playlist_chart_markdown
 
     key = context.partition_key
     tracks = [t for t in live_tracks(catalog, key) if audio_file(t)]
@@ -193,9 +193,13 @@ def audio_features(
     measured = frame.dropna(subset=["tempo"])
     if len(measured):
         metadata["median_tempo"] = float(measured["tempo"].median())
-        metadata["tempo_and_keys"] = MetadataValue.md(
-            playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
-        )
+        chart = (
+            cached_chart_markdown(measured["tempo"], measured["camelot"], key,
+                                  Path(library.charts_cache))
+            if library.charts_cache
+            else playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
+        )  # fmt: skip
+        metadata["tempo_and_keys"] = MetadataValue.md(chart)
     return MaterializeResult(metadata=metadata)
 
 

@@ -17,8 +17,17 @@ def live_tracks(catalog: CatalogResource, key: str) -> list[TrackRow]:
 
 
 def step_progress(context: AssetExecutionContext) -> Progress:
-    """Progress lines in the run's log: the CLI draws a bar per stage from them."""
-    return lambda stage, done, total: context.log.info(progress_message(stage, done, total))
+    """Progress lines in the run's log (the CLI draws a bar per stage from them) and
+    run tags (`soundcloud-sync status` and the UI's run page show where a run stands)."""
+    from ...instance.progress import ProgressTags
+
+    tags = ProgressTags(context.instance, context.run.run_id)
+
+    def report(stage: str, done: int, total: int) -> None:
+        context.log.info(progress_message(stage, done, total))
+        tags(stage, done, total)
+
+    return report
 
 
 def status_counts(statuses: Iterable[str]) -> dict[str, int]:
