@@ -189,12 +189,16 @@ def split_by_joining(
     rows: list[dict[str, Any]], since: datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(rows that joined the playlist after ``since``, the others) — see
-    `catalog.joined_at`; a track whose joining time is unknown counts as an earlier one."""
+    `catalog.joined_at`; a track whose joining time is unknown counts as an earlier one.
+
+    The catalog keeps whole seconds: a track that joined in the second ``since`` falls
+    in counts as after it (written once more rather than left out)."""
+    since = since.replace(microsecond=0)
     after: list[dict[str, Any]] = []
     before: list[dict[str, Any]] = []
     for row in rows:
         joined = joined_at(row)
-        (after if joined is not None and joined > since else before).append(row)
+        (after if joined is not None and joined >= since else before).append(row)
     return after, before
 
 
