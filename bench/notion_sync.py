@@ -107,10 +107,10 @@ def main() -> None:
                 playlist,
                 rows,
                 max_concurrent=args.concurrency,
-                on_page=lambda r: seen.__setitem__(r.soundcloud_id, r),
+                on_page=lambda r: seen.__setitem__(r.recording_id, r),
             ),
         )
-        known = {sid: KnownPage(r.page_id, r.hash, r.linked) for sid, r in seen.items()}
+        known = {rid: KnownPage(r.page_id, r.hash, r.linked) for rid, r in seen.items()}
         measure(
             "re-sync, catalog knows every page",
             emu,

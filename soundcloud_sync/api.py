@@ -3,6 +3,11 @@
 Syncs are materializations of the playlist's partition on the local Dagster
 instance (so they show in `dagster dev`); read-only calls use the
 SoundCloud client directly.
+
+Longer than 500 lines on purpose: it is the list of public functions users import from
+`soundcloud_sync.api` (the seed's names among them), each a short entry point that
+reads the settings once and hands them down; the work is in `runs/` and `steps/`
+(what a run did, as stats: `runs.stats`).
 """
 
 from __future__ import annotations
@@ -14,15 +19,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, EventLogEntry
 
-from .catalog import AUDIO_ON_DISK, Catalog, display_name, parse_time
+from .catalog import Catalog, parse_time
 from .config import ConfigError, Settings
 from .errors import SoundCloudSyncError
 from .instance import local_instance
 from .runs import RunOutcome, run_sync
+from .runs.stats import FILE_STEPS, playlist_stats, reanalysis_stats
 from .sources import (
     SinglesRef,
     SpotifyPlaylistRef,
@@ -31,10 +37,12 @@ from .sources import (
     parse_playlist_url,
     registry_url,
 )
-from .steps import audio as audio_steps
 from .steps import listing
 from .steps import notion as notion_steps
-from .steps.rows import records
+
+if TYPE_CHECKING:
+    from .sources import Playlist, SoundCloudClient
+    from .sources.urls import AnyPlaylistRef
 
 PLAYLIST_ASSETS = ("playlist_metadata", "playlist_tracks")
 NOTION_ASSETS = (*PLAYLIST_ASSETS, "notion_track_pages")
@@ -78,7 +86,7 @@ def catalog_for(settings: Settings) -> Catalog:
 
 
 @contextmanager
-def _soundcloud(settings: Settings) -> Iterator[Any]:
+def _soundcloud(settings: Settings) -> Iterator[SoundCloudClient]:
     """A SoundCloud client built as a run's resource builds it."""
     from .defs.resources import resources_for
 
@@ -86,7 +94,7 @@ def _soundcloud(settings: Settings) -> Iterator[Any]:
         yield client
 
 
-def playlist_refs(urls: list[str], settings: Settings) -> list[Any]:
+def playlist_refs(urls: list[str], settings: Settings) -> list[AnyPlaylistRef]:
     """Each URL's playlist, every one checked before anything runs: a Spotify playlist
     without a Spotify app configured is refused here, naming the missing variables."""
     refs = [parse_playlist_url(url) for url in urls]
@@ -123,7 +131,7 @@ def extract_playlist_tracks(playlist_url: str) -> list[dict[str, Any]]:
     ]
 
 
-def _read_listing(url: str, settings: Settings, *, as_synced: bool = False) -> Any:
+def _read_listing(url: str, settings: Settings, *, as_synced: bool = False) -> Playlist:
     """What the playlist lists now (SoundCloud or Spotify), writing nothing anywhere.
     ``as_synced``: a track's URL gives its uploader's singles with it added (what a sync
     of that URL would write), not that track alone."""
@@ -175,7 +183,7 @@ def register_playlists(urls: list[str]) -> list[str]:
         return _register(instance, catalog_for(settings), refs)
 
 
-def _register(instance: DagsterInstance, catalog: Catalog, refs: list[Any]) -> list[str]:
+def _register(instance: DagsterInstance, catalog: Catalog, refs: list[AnyPlaylistRef]) -> list[str]:
     from . import runs
 
     for ref in refs:  # before the partition exists, so its first run sees the track
@@ -249,10 +257,10 @@ def space_plan(urls: list[str] | None = None, settings: Settings | None = None) 
     tracks: dict[int, dict[str, Any]] = {}
     unlisted = []
     for key in keys:
-        rows = records(catalog.playlist_tracks(key))
+        rows = catalog.playlist_rows(key)
         if not rows:
             unlisted.append(key)
-        tracks.update({int(r["soundcloud_id"]): r for r in rows})  # a shared track once
+        tracks.update({r.recording_id: r.as_dict() for r in rows})  # a shared track once
     plan = plan_space(
         tracks.values(),
         settings.audio_formats,
@@ -267,7 +275,7 @@ def run_playlist(
     asset_keys: tuple[str, ...] | None,
     settings: Settings,
     playlist_name: str | None = None,
-    on_event: Any = None,
+    on_event: Callable[[EventLogEntry], None] | None = None,
     origin: str = "api",
     in_process: bool = False,
     ops_config: dict[str, Any] | None = None,
@@ -485,15 +493,17 @@ def get_new_spotify_tracks(
     moment = parse_time(since)
     if moment is not None:
         return [r for r in rows if (parse_time(r.get("added_at")) or moment) > moment]
-    known = catalog_for(_settings()).playlist_tracks(ref.key)
-    seen = {str(s) for s in known["spotify_id"].dropna()} if not known.empty else set()
+    known = catalog_for(_settings()).playlist_rows(ref.key)
+    seen = {t.spotify_id for t in known if t.spotify_id}
     return [r for r in rows if r.get("spotify_id") not in seen]
 
 
 # -- measuring again ------------------------------------------------------------------
 
 
-def reanalyze_playlist(url: str, force: bool = False, on_event: Any = None) -> dict[str, Any]:
+def reanalyze_playlist(
+    url: str, force: bool = False, on_event: Callable[[EventLogEntry], None] | None = None
+) -> dict[str, Any]:
     """Measure the playlist's tracks again from the files on disk, never downloading:
     those analysed by an older version, never analysed, or in another tempo range than
     the playlist's (``force``: all of them). New values reach the catalog, the files'
@@ -536,27 +546,6 @@ def registered_playlist_keys() -> list[str]:
         return sorted(registered_keys(instance))
 
 
-def reanalysis_stats(catalog: Catalog, key: str, outcome: RunOutcome) -> dict[str, Any]:
-    """What a re-analysis run did: tracks measured, kept (already current), failed, and
-    the Notion pages it updated."""
-    from .audio.analysis import ANALYSIS_VERSION
-
-    playlist = catalog.playlist(key) or {}
-    features = outcome.materialized.get("audio_features") or {}
-    notion = outcome.materialized.get("notion_enrichment")
-    return {
-        "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": display_name(playlist),
-        "analysis_version": ANALYSIS_VERSION,
-        "tempo_range": features.get("tempo_range"),
-        "measured": features.get("status/measured", 0),
-        "kept": features.get("status/kept", 0),
-        "errors": features.get("status/error", 0),
-        "notion_updated": notion.get("status/updated", 0) if notion else None,
-        "notion": "synced" if notion is not None else "skipped",
-    }
-
-
 def _playlist_changed(url: str, settings: Settings, since: datetime | None = None) -> bool:
     """Ask SoundCloud once (1 request) whether the playlist differs from the catalog."""
     ref = parse_playlist_url(url)
@@ -596,117 +585,6 @@ def failed_run_stats(
     if outcome.success or not set(outcome.steps_failed) & {"notion_track_pages", *FILE_STEPS}:
         return None
     return playlist_stats(catalog_for(settings), key, outcome, audio_formats=audio_formats)
-
-
-# -- stats -------------------------------------------------------------------------
-
-
-def playlist_stats(
-    catalog: Catalog,
-    key: str,
-    outcome: RunOutcome | None,
-    *,
-    audio_formats: tuple[str, ...] | None = None,
-) -> dict[str, Any]:
-    """The stats object: what the run reported (its assets' metadata), and the catalog's
-    state of the playlist after it. Without a run (nothing changed) nothing was written."""
-    playlist = catalog.playlist(key) or {}
-    tracks = records(catalog.playlist_tracks(key))
-    pages = None
-    if outcome is not None:  # what the Notion step reported, done or failed part-way
-        pages = outcome.materialized.get("notion_track_pages") or outcome.failure_metadata.get(
-            "notion_track_pages"
-        )
-    reported = pages or {}
-    counts = Counter({k: v for k, v in reported.items() if isinstance(v, int)})
-    if outcome is None:  # unchanged: every page the catalog knows was left as it is
-        counts["skipped"] = sum(1 for t in tracks if t.get("notion_page_id"))
-    stats: dict[str, Any] = {
-        "playlist_url": parse_playlist_url(playlist.get("url") or key).public_url,
-        "playlist_name": display_name(playlist),
-        "total_tracks": len(tracks),
-        "tracks_added": counts["created"],
-        "tracks_skipped": counts["skipped"],
-        "tracks_updated": counts["updated"] + counts["linked"],
-        "tracks_unlinked": counts["unlinked"],
-        "errors": counts["errors"] + len(unwritten := _unwritten_files(outcome)),
-        "failed_tracks": [*(reported.get("failed_tracks") or []), *unwritten],
-        "unreadable": counts["unreadable"],
-        "unreadable_tracks": reported.get("unreadable_tracks") or [],
-        "tracks_left_out": counts["left_out"],
-        "track_ids": [t["notion_page_id"] for t in tracks if t.get("notion_page_id")],
-        "notion": "synced"
-        if pages is not None
-        else ("unchanged" if outcome is None else "skipped"),
-        "sync_status": playlist.get("sync_status"),
-    }
-    if playlist.get("source") == "spotify":
-        stats.update(_spotify_stats(outcome))
-    elif outcome is not None and "skipped" in (outcome.materialized.get("playlist_tracks") or {}):
-        # a SoundCloud user's liked playlists: entries that are no track
-        stats["skipped_entries"] = outcome.materialized["playlist_tracks"]["skipped"]
-    if audio_formats:  # the audio chain ran
-        stats.update(_audio_stats(tracks, audio_formats))
-        stats.update(_request_stats(outcome))
-    return stats
-
-
-def _request_stats(outcome: RunOutcome | None) -> dict[str, Any]:
-    """The run's api-v2 requests (the listing's, the downloads') and the tracks yt-dlp
-    fetched where the one-request path failed: what a budget is spent on."""
-    steps = (outcome.materialized if outcome else {}) | (
-        outcome.failure_metadata if outcome else {}
-    )
-    listing = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
-    downloads = steps.get("audio_files") or {}
-    return {
-        "soundcloud_requests": {
-            "listing": listing.get("soundcloud_requests", 0),
-            "download": downloads.get("soundcloud_requests", 0),
-        },
-        "ytdlp_fallbacks": downloads.get("ytdlp_fallbacks", 0),
-    }
-
-
-# The steps that write audio files: all or an error, as the Notion step.
-FILE_STEPS = ("audio_files", "library_files")
-
-
-def _unwritten_files(outcome: RunOutcome | None) -> list[dict[str, Any]]:
-    """The tracks a file step could not write (disk full, read-only…), with the reason."""
-    if outcome is None:
-        return []
-    return [
-        track
-        for step in FILE_STEPS
-        for track in (outcome.failure_metadata.get(step) or {}).get("failed_tracks") or []
-    ]
-
-
-def _spotify_stats(outcome: RunOutcome | None) -> dict[str, Any]:
-    """What the listing step said of a Spotify playlist: entries that are no track, the
-    recordings found on SoundCloud by ISRC, and look-alikes left for a person to judge."""
-    listed = (outcome.materialized.get("playlist_tracks") if outcome else None) or {}
-    return {
-        "skipped_entries": listed.get("skipped") or [],
-        "merged_by_isrc": listed.get("merged_by_isrc", 0),
-        "possible_matches": listed.get("possible_match_list") or [],
-        "spotify_unchanged": bool(listed.get("unchanged")) if outcome else True,
-    }
-
-
-def _audio_stats(tracks: list[dict[str, Any]], formats: tuple[str, ...]) -> dict[str, int]:
-    """Where the playlist's audio stands: on disk, measured, in every format, or why not."""
-    status = Counter(t.get("download_status") for t in tracks)
-    return {
-        "downloaded": sum(status[s] for s in AUDIO_ON_DISK),
-        "analysed": sum(1 for t in tracks if audio_steps.is_measured(t)),
-        "converted": sum(1 for t in tracks if set(formats) <= set(t.get("files") or {})),
-        "previews": status["preview-only"],
-        "unavailable": status["geo-blocked"] + status["drm"] + status["gone"],
-        "no_source": status["no-source"],  # known only from Spotify: nothing to download
-        "download_errors": status["error"],
-    }
 
 
 # -- djay Pro -------------------------------------------------------------------------

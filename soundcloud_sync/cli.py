@@ -8,14 +8,18 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import api
-from .config import Settings, read_playlists_file
+from .config import Settings
 from .errors import SoundCloudSyncError
+from .playlists_file import read_playlists_file
 from .sources import TrackRef, parse_playlist_url
+
+if TYPE_CHECKING:
+    from .progress import RunProgress
 
 
 def _fail(message: str) -> NoReturn:
@@ -182,7 +186,7 @@ def _sync_djay(target: str, as_json: bool) -> None:
                f"{stats.get('problems', 0)} problems")  # fmt: skip
 
 
-def _run_progress(as_json: bool) -> Any:
+def _run_progress(as_json: bool) -> RunProgress:
     """A bar per stage on a terminal; nothing when printing JSON or into a pipe."""
     from .progress import RunProgress
 

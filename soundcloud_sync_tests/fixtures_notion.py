@@ -19,12 +19,13 @@ FAST_RATE = 500.0
 
 
 def make_track_rows(n: int, start_id: int = 100_000, prefix: str = "Track") -> list[dict[str, Any]]:
-    """Rows shaped like ``sources.models.Track.to_row()``."""
+    """Rows shaped like ``sources.models.Track.to_row()``, keyed by ``recording_id``."""
     rows = []
     for i in range(n):
         sid = start_id + i
         rows.append(
             {
+                "recording_id": sid,  # the catalog's id: SoundCloud's, for its tracks
                 "soundcloud_id": sid,
                 "position": i + 1,
                 "title": f"{prefix} {sid}",

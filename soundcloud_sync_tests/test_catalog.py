@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
-from soundcloud_sync.catalog.schema import migrate
-from soundcloud_sync.sources.models import Availability, Playlist, Track
+from soundcloud_sync.catalog.schema import (
+    DJAY_COLUMNS,
+    MIGRATIONS,
+    _v11_djay,
+    _v13_recording_id,
+    migrate,
+)
+from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
+
+# numbered at landing: whichever came first
+RECORDING_ID_VERSION = MIGRATIONS.index(_v13_recording_id) + 1
+DJAY_VERSION = MIGRATIONS.index(_v11_djay) + 1
 
 
 def _playlist(ids: list[int], track_count: int | None = None, key: str = "dj/sets/mix") -> Playlist:
@@ -177,6 +189,67 @@ def test_v2_adds_the_listing_columns_to_an_older_catalog(tmp_path) -> None:
     assert catalog.record_playlist(_playlist([1, 3], track_count=3)).hidden == [2]
 
 
+def _undo_recording_id(conn) -> None:
+    """Today's tables as they were before the recording id: rows keyed by a column named
+    ``soundcloud_id`` (the catalog's own numbers), no column for SoundCloud's id."""
+    conn.execute(text("DROP INDEX ix_tracks_soundcloud_id"))
+    conn.execute(text("ALTER TABLE tracks DROP COLUMN soundcloud_id"))
+    conn.execute(text("ALTER TABLE tracks RENAME COLUMN recording_id TO soundcloud_id"))
+    conn.execute(text("ALTER TABLE memberships RENAME COLUMN recording_id TO soundcloud_id"))
+
+
+def _undo_djay(conn) -> None:
+    """Today's tables without djay's columns (before its migration)."""
+    conn.execute(text("DROP INDEX ix_tracks_djay_title_id"))
+    for column in DJAY_COLUMNS:
+        conn.execute(text(f'ALTER TABLE tracks DROP COLUMN "{column}"'))
+
+
+def _catalog_of_version(url: str, version: int) -> None:
+    """A catalog as release `version` (8 or later, before the recording id) left it: rows
+    keyed by the column ``soundcloud_id`` (negative numbers for recordings known only
+    from Spotify), before 9 the key in ``musical_key``, before 10 no ``added_at``; two
+    SoundCloud tracks and one Spotify-only recording, measured, filed, linked in Notion."""
+    assert 8 <= version < RECORDING_ID_VERSION
+    key_column = "musical_key" if version < 9 else '"key"'
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrate(conn)  # today's tables; now make them look like that version's
+        _undo_recording_id(conn)
+        if version < DJAY_VERSION:
+            _undo_djay(conn)
+        if version < 9:
+            conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
+        if version < 10:
+            conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
+        conn.execute(
+            text("UPDATE catalog_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(version)},
+        )
+        conn.execute(
+            text(
+                f"INSERT INTO tracks (soundcloud_id, title, url, isrc, tempo, {key_column}, "
+                "camelot, analysis_version, analyzed_at, files, notion_page_id, notion_hash, "
+                "enrichment_hash, dj_track_id, spotify_id, first_seen_at) VALUES "
+                "(7, 'Night Drive', 'https://soundcloud.com/dj/night-drive', 'GBAYE2400101', "
+                "124.0, 'A minor', '8A', '3', 'x', '{\"aiff\": \"/lib/a.aiff\"}', 'page-7', "
+                "'h7', 'e7', 1, 'sp7', 'a'), "
+                "(8, 'Low Orbit', 'https://soundcloud.com/dj/low-orbit', NULL, NULL, NULL, NULL, "
+                "NULL, NULL, NULL, 'page-8', 'h8', NULL, 2, NULL, 'b'), "
+                "(-1, 'Ember City', NULL, 'USRC12400999', NULL, NULL, NULL, NULL, NULL, NULL, "
+                "'page-e', 'he', NULL, 3, 'spE', 'c')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO memberships (playlist_key, soundcloud_id, position, first_seen_at, "
+                "last_seen_at, notion_linked) VALUES ('dj/sets/mix', 7, 1, 'a', 'b', 1), "
+                "('dj/sets/mix', 8, 2, 'a', 'b', 1), ('dj/sets/mix', -1, 3, 'a', 'b', 0)"
+            )
+        )
+    engine.dispose()
+
+
 def test_a_catalog_of_the_djay_branch_upgrades(tmp_path) -> None:
     """The djay branch numbered its step 9 (djay's columns) before `key` (9) and
     `added_at` (10) landed: its catalog says 9 and still has `musical_key`. It upgrades
@@ -185,6 +258,7 @@ def test_a_catalog_of_the_djay_branch_upgrades(tmp_path) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         migrate(conn)  # today's tables; now make them look like the djay branch's 9
+        _undo_recording_id(conn)
         conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
         conn.execute(text("ALTER TABLE memberships DROP COLUMN added_at"))
         conn.execute(text("UPDATE catalog_meta SET value = '9' WHERE key = 'schema_version'"))
@@ -214,22 +288,37 @@ def _all_rows(conn) -> dict[str, list[dict]]:
     }
 
 
-def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_path) -> None:
-    """A catalog of version 10 (the release before djay) gains djay's columns and their
-    unique index; every row of every table keeps every value, the new columns start
-    empty, and the next run finds its tracks, links and picks as they were."""
-    from soundcloud_sync.catalog.schema import DJAY_COLUMNS, _v11_djay
+def _with_recording_ids(table: str, row: dict) -> dict:
+    """A row of a catalog made before the recording id, as that migration leaves it: the
+    key column renamed ``recording_id``, SoundCloud's own id (the positive keys) beside."""
+    if table not in ("tracks", "memberships") or RECORDING_ID_VERSION <= DJAY_VERSION:
+        return row
+    row = dict(row)
+    rid = row.pop("soundcloud_id")
+    row["recording_id"] = rid
+    if table == "tracks":
+        row["soundcloud_id"] = rid if rid > 0 else None
+    return row
 
+
+def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_path) -> None:
+    """A catalog of the version before djay's gains djay's columns and their unique
+    index; every row of every table keeps every value, the new columns start empty, and
+    the next run finds its tracks, links and picks as they were."""
     url = f"sqlite:///{tmp_path / 'v10.sqlite'}"
     engine = create_engine(url)
     with engine.begin() as conn:
-        migrate(conn)  # today's tables; now make them look like version 10's
-        conn.execute(text("DROP INDEX ix_tracks_djay_title_id"))
-        for column in DJAY_COLUMNS:
-            conn.execute(text(f'ALTER TABLE tracks DROP COLUMN "{column}"'))
-        conn.execute(text("UPDATE catalog_meta SET value = '10' WHERE key = 'schema_version'"))
-        # what a release of version 10 wrote: a SoundCloud track measured, converted and
-        # linked in Notion, a recording known only from Spotify, a playlist, a pick
+        migrate(conn)  # today's tables; now make them look like the version before djay's
+        if DJAY_VERSION < RECORDING_ID_VERSION:
+            _undo_recording_id(conn)
+        _undo_djay(conn)
+        conn.execute(
+            text("UPDATE catalog_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(DJAY_VERSION - 1)},
+        )
+        key = "soundcloud_id" if DJAY_VERSION < RECORDING_ID_VERSION else "recording_id"
+        # what a release of that version wrote: a SoundCloud track measured, converted
+        # and linked in Notion, a recording known only from Spotify, a playlist, a pick
         conn.execute(
             text(
                 "INSERT INTO playlists (key, url, registered, title, track_count, "
@@ -239,7 +328,7 @@ def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_p
         )
         conn.execute(
             text(
-                "INSERT INTO tracks (soundcloud_id, title, artist, tags, files, tempo, "
+                f"INSERT INTO tracks ({key}, title, artist, tags, files, tempo, "
                 '"key", camelot, key_confidence, duration_s, lufs, analysis_version, '
                 "notion_page_id, enrichment_hash, dj_track_id, isrc) VALUES "
                 "(7, 'Night Drive', 'DJ', '[\"deep house\"]', '{\"aiff\": \"a/7.aiff\"}', "
@@ -248,13 +337,13 @@ def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_p
         )
         conn.execute(
             text(
-                "INSERT INTO tracks (soundcloud_id, title, spotify_id, spotify_url) VALUES "
+                f"INSERT INTO tracks ({key}, title, spotify_id, spotify_url) VALUES "
                 "(-1, 'Only on Spotify', 'sp1', 'https://open.spotify.com/track/sp1')"
             )
         )
         conn.execute(
             text(
-                "INSERT INTO memberships (playlist_key, soundcloud_id, position, first_seen_at, "
+                f"INSERT INTO memberships (playlist_key, {key}, position, first_seen_at, "
                 "last_seen_at, added_at, notion_linked) VALUES "
                 "('dj/sets/mix', 7, 1, 'a', 'b', '2026-01-01T00:00:00Z', 1), "
                 "('dj/sets/mix', -1, 2, 'a', 'b', NULL, 0)"
@@ -279,11 +368,12 @@ def test_a_catalog_of_the_version_before_djay_upgrades_with_every_row_kept(tmp_p
     assert {name: len(rows) for name, rows in after.items()} == {
         name: len(rows) for name, rows in before.items()
     }
-    assert [r for r in before["tracks"] if r["soundcloud_id"] == 7]  # rows were there
+    assert [r for r in before["tracks"] if r[key] == 7]  # rows were there
     for name, rows in before.items():
         if name == "catalog_meta":
             continue
         for old, new in zip(rows, after[name], strict=True):
+            old = _with_recording_ids(name, old)
             assert {c: new[c] for c in old} == old, name
     assert all(r[c] is None for r in after["tracks"] for c in DJAY_COLUMNS)
 
@@ -300,25 +390,8 @@ def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
     from soundcloud_sync.catalog.schema import _v9_key_column
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    _catalog_of_version(url, 8)
     engine = create_engine(url)
-    with engine.begin() as conn:
-        migrate(conn)  # today's tables; now make them look like version 8's
-        conn.execute(text('ALTER TABLE tracks RENAME COLUMN "key" TO musical_key'))
-        conn.execute(text("UPDATE catalog_meta SET value = '8' WHERE key = 'schema_version'"))
-        # a measured track, linked in Notion, as a release of version 8 wrote it
-        conn.execute(
-            text(
-                "INSERT INTO tracks (soundcloud_id, title, tempo, musical_key, camelot, "
-                "analysis_version, notion_page_id, enrichment_hash) VALUES "
-                "(7, 'Night Drive', 124.0, 'A minor', '8A', '3', 'page-7', 'h7')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO memberships (playlist_key, soundcloud_id, position, first_seen_at, "
-                "last_seen_at, notion_linked) VALUES ('dj/sets/mix', 7, 1, 'a', 'b', 1)"
-            )
-        )
     with engine.begin() as conn:
         assert migrate(conn) == SCHEMA_VERSION
         _v9_key_column(conn)  # a second time changes nothing
@@ -327,8 +400,47 @@ def test_v9_renames_musical_key_to_key_in_place(tmp_path) -> None:
     row = catalog.tracks_by_id([7])[7]
     assert "musical_key" not in row
     assert (row["key"], row["camelot"], row["tempo"]) == ("A minor", "8A", 124.0)
-    assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "h7")
-    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True]
+    assert (row["notion_page_id"], row["enrichment_hash"]) == ("page-7", "e7")
+    assert list(catalog.playlist_tracks("dj/sets/mix")["notion_linked"]) == [True, True, False]
+
+
+def test_recording_id_migration_keys_recordings_in_place(tmp_path) -> None:
+    """From the version just before it: every row, membership and link keeps its number;
+    SoundCloud's id moves to a column of its own (the positive numbers); the next
+    listings find the same rows."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    _catalog_of_version(url, RECORDING_ID_VERSION - 1)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        assert migrate(conn) == SCHEMA_VERSION
+        _v13_recording_id(conn)  # a second time changes nothing
+    engine.dispose()
+    catalog = Catalog(url)
+    rows = catalog.tracks_by_id([7, 8, -1])
+    assert {rid: row["soundcloud_id"] for rid, row in rows.items()} == {7: 7, 8: 8, -1: None}
+    assert {rid: row["notion_page_id"] for rid, row in rows.items()} == {
+        7: "page-7", 8: "page-8", -1: "page-e"
+    }  # fmt: skip
+    assert {rid: row["dj_track_id"] for rid, row in rows.items()} == {7: 1, 8: 2, -1: 3}
+    assert rows[7]["files"] == {"aiff": "/lib/a.aiff"}
+    members = catalog.playlist_rows("dj/sets/mix")
+    assert [(t.recording_id, t.notion_linked) for t in members] == [
+        (7, True), (8, True), (-1, False)
+    ]  # fmt: skip
+    # SoundCloud's next listing finds its rows by SoundCloud's ids: nothing new, nothing gone
+    listing = _playlist([7, 8])
+    change = catalog.record_playlist(replace(listing, track_count=3))  # the third is hidden
+    assert (change.added, change.removed, change.kept) == ([], [], [7, 8])
+    assert set(catalog.tracks_by_id([7, 8, -1])) == {7, 8, -1}
+    # a recording new to the catalog takes the next number below the lowest in use
+    spotify = Playlist(
+        soundcloud_id=None, key="spotify/playlist/AbCdEfGhIjKlMnOpQrStUv",
+        url="https://open.spotify.com/playlist/AbCdEfGhIjKlMnOpQrStUv", title="Spring",
+        track_count=2, source=Source.SPOTIFY, spotify_id="AbCdEfGhIjKlMnOpQrStUv",
+        tracks=(Track(None, 1, title="Ember City", spotify_id="spE", source=Source.SPOTIFY),
+                Track(None, 2, title="New", spotify_id="spN", source=Source.SPOTIFY)),
+    )  # fmt: skip
+    assert catalog.record_playlist(spotify).added == [-1, -2]
 
 
 def _open_catalog(url: str, ready: object) -> None:
@@ -362,13 +474,14 @@ def test_v12_transcodings_upgrade_a_catalog_of_any_line(tmp_path, made_by) -> No
     ``musical_key``, v10 added memberships' ``added_at``, v11 djay's columns; the budget
     branch's ``transcodings`` was its v9 (before the rename and ``added_at``), then its
     v11 (before djay). Every catalog reaches today's schema with every value kept."""
-    from soundcloud_sync.catalog.schema import DJAY_COLUMNS, _v12_transcodings
+    from soundcloud_sync.catalog.schema import _v12_transcodings
 
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
     media = '[{"url": "https://api-v2.soundcloud.com/media/7/stream", "preset": "mp3_0_0"}]'
     with engine.begin() as conn:
         migrate(conn)  # today's tables; now make them look like the older catalog's
+        _undo_recording_id(conn)  # all three are older than the recording id
         if made_by != "main v11":  # no djay columns in either budget catalog
             conn.execute(text("DROP INDEX ix_tracks_djay_title_id"))
             for column in DJAY_COLUMNS:
@@ -402,7 +515,7 @@ def test_v12_transcodings_upgrade_a_catalog_of_any_line(tmp_path, made_by) -> No
         )
         conn.execute(text(insert))
     with engine.begin() as conn:
-        assert migrate(conn) == SCHEMA_VERSION == 12
+        assert migrate(conn) == SCHEMA_VERSION
         _v12_transcodings(conn)  # a second time changes nothing
         columns = {c["name"] for c in inspect(conn).get_columns("memberships")}
         track_columns = {c["name"] for c in inspect(conn).get_columns("tracks")}

@@ -71,7 +71,7 @@ SPOTIFY = [
 def test_isrc_makes_one_row_and_other_tracks_get_ids_of_their_own(catalog: Catalog) -> None:
     change = catalog.record_playlist(_spotify(SPOTIFY))
     assert change.merged == [501] and change.first_sync
-    ids = catalog.playlist_tracks("spotify/playlist/AbCdEfGhIjKlMnOpQrStUv")["soundcloud_id"]
+    ids = catalog.playlist_tracks("spotify/playlist/AbCdEfGhIjKlMnOpQrStUv")["recording_id"]
     assert list(ids) == [501, -1, -2, -3]
     rows = catalog.tracks_by_id([501, -1, -2])
     # SoundCloud's row keeps its title and artist, gains the Spotify identity
@@ -86,7 +86,7 @@ def test_isrc_makes_one_row_and_other_tracks_get_ids_of_their_own(catalog: Catal
         ("sp3", 502)
     ]
     # the SoundCloud playlist still holds its own three tracks
-    assert list(catalog.playlist_tracks("label/sets/picks")["soundcloud_id"]) == [501, 502, 503]
+    assert list(catalog.playlist_tracks("label/sets/picks")["recording_id"]) == [501, 502, 503]
 
 
 def test_a_second_listing_finds_the_same_rows_and_applies_removals(catalog: Catalog) -> None:
@@ -94,7 +94,7 @@ def test_a_second_listing_finds_the_same_rows_and_applies_removals(catalog: Cata
     again = catalog.record_playlist(_spotify([SPOTIFY[1], SPOTIFY[0]], snapshot="s2"))
     assert (again.added, again.removed) == ([], [-3, -2])
     key = "spotify/playlist/AbCdEfGhIjKlMnOpQrStUv"
-    assert list(catalog.playlist_tracks(key)["soundcloud_id"]) == [-1, 501]
+    assert list(catalog.playlist_tracks(key)["recording_id"]) == [-1, 501]
     assert catalog.playlist(key)["snapshot_id"] == "s2"
     # a new recording after removals takes an id below every one in use
     third = catalog.record_playlist(
@@ -108,7 +108,7 @@ def test_two_releases_of_one_recording_are_one_row_listed_once(catalog: Catalog)
     album = ("spB", "Ember City", "Rin Takeda", "usrc12400999", 231_000)
     catalog.record_playlist(_spotify([single, album]))
     frame = catalog.playlist_tracks("spotify/playlist/AbCdEfGhIjKlMnOpQrStUv")
-    assert list(frame["soundcloud_id"]) == [-1] and list(frame["spotify_id"]) == ["spA"]
+    assert list(frame["recording_id"]) == [-1] and list(frame["spotify_id"]) == ["spA"]
 
 
 def test_v7_adds_the_spotify_columns_to_an_older_catalog(tmp_path) -> None:
@@ -129,7 +129,9 @@ def test_v7_adds_the_spotify_columns_to_an_older_catalog(tmp_path) -> None:
         assert "ix_tracks_spotify_id" in indexes
 
 
-def test_a_soundcloud_listing_absorbs_the_recording_first_seen_on_spotify(tmp_path) -> None:
+def test_a_soundcloud_listing_joins_the_recording_first_seen_on_spotify(tmp_path) -> None:
+    """The recording keeps its number, row, page and links; it gains SoundCloud's identity
+    (and metadata: its audio can now be downloaded)."""
     store = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     store.record_playlist(_spotify([SPOTIFY[1], SPOTIFY[0]]))  # Spotify first: ids -1, -2
     store.update_track(-2, notion_page_id="page-night-drive", notion_hash="h")
@@ -138,13 +140,40 @@ def test_a_soundcloud_listing_absorbs_the_recording_first_seen_on_spotify(tmp_pa
     change = store.record_playlist(
         _soundcloud([(501, "Night Drive", "Mira Vale", "GBAYE2400101", 200_000)])
     )
+    assert change.merged == [-2] and change.added == [-2]
+    row = store.tracks_by_id([-2])[-2]
+    assert (row["soundcloud_id"], row["spotify_id"]) == (501, "sp1")
+    assert (row["notion_page_id"], row["url"]) == (
+        "page-night-drive",
+        "https://soundcloud.com/label/501",
+    )
+    assert store.tracks_by_id([501]) == {}  # no second row
+    spotify_rows = store.playlist_tracks(spotify_key)
+    assert list(spotify_rows["recording_id"]) == [-1, -2]
+    assert list(spotify_rows["notion_linked"]) == [False, True]
+    assert list(store.playlist_tracks("label/sets/picks")["recording_id"]) == [-2]
+    # the next listings of both services find the one row by their own ids
+    again = store.record_playlist(_spotify([SPOTIFY[1], SPOTIFY[0]], snapshot="s2"))
+    assert (again.added, again.removed, again.merged) == ([], [], [-2])
+    later = store.record_playlist(
+        _soundcloud([(501, "Night Drive", "Mira Vale", "GBAYE2400101", 200_000)])
+    )
+    assert (later.added, later.removed, later.merged) == ([], [], [])
+
+
+def test_a_twin_known_only_from_spotify_joins_the_soundcloud_row(tmp_path) -> None:
+    """A recording SoundCloud's row and a Spotify-only row both hold (the ISRC came to
+    SoundCloud later) becomes the SoundCloud row: one row, the page kept."""
+    store = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    store.record_playlist(_soundcloud([(501, "Night Drive", "Mira Vale", None, 200_000)]))
+    store.record_playlist(_spotify([SPOTIFY[0]]))  # no ISRC on SoundCloud: a row of its own
+    store.update_track(-1, notion_page_id="page-from-spotify")
+    change = store.record_playlist(
+        _soundcloud([(501, "Night Drive", "Mira Vale", "GBAYE2400101", 200_000)])
+    )
     assert change.merged == [501]
     row = store.tracks_by_id([501])[501]
-    assert (row["spotify_id"], row["notion_page_id"]) == ("sp1", "page-night-drive")
-    assert store.tracks_by_id([-2]) == {}
-    spotify_rows = store.playlist_tracks(spotify_key)
-    assert list(spotify_rows["soundcloud_id"]) == [-1, 501]
-    assert list(spotify_rows["notion_linked"]) == [False, True]
-    # and the next Spotify listing finds the one row by its Spotify id
-    again = store.record_playlist(_spotify([SPOTIFY[1], SPOTIFY[0]], snapshot="s2"))
-    assert (again.added, again.removed, again.merged) == ([], [], [501])
+    assert (row["spotify_id"], row["notion_page_id"]) == ("sp1", "page-from-spotify")
+    assert store.tracks_by_id([-1]) == {}
+    spotify_key = "spotify/playlist/AbCdEfGhIjKlMnOpQrStUv"
+    assert list(store.playlist_tracks(spotify_key)["recording_id"]) == [501]

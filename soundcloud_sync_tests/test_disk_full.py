@@ -81,8 +81,9 @@ def test_a_full_library_fails_the_run_naming_each_track_and_the_next_run_complet
         assert failed and stats["errors"] >= len(failed)
         assert {t["reason"] for t in failed} == {f"no space left on {folder}"}
         titles = {t.id: t.title for t in map(soundcloud_emulator.tracks.get, playlist.track_ids)}
-        assert {t["soundcloud_id"]: t["title"] for t in failed} == {
-            t["soundcloud_id"]: titles[t["soundcloud_id"]] for t in failed
+        # a SoundCloud track's recording has SoundCloud's id as its number
+        assert {t["recording_id"]: t["title"] for t in failed} == {
+            t["recording_id"]: titles[t["recording_id"]] for t in failed
         }
         assert "left without their library files" in first.stderr
         assert f"no space left on {folder}" in first.stderr

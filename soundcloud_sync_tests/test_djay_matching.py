@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from soundcloud_sync.catalog import Catalog, effective_tempo, tempo_source
+from soundcloud_sync.catalog import Catalog, TrackRow, effective_tempo, tempo_source
 from soundcloud_sync.catalog.djay import record_djay, recording_rows
 from soundcloud_sync.config import Settings
 from soundcloud_sync.notion import NotionCatalogSync
@@ -18,13 +18,13 @@ from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_ca
 
 def _rows() -> list[dict]:
     return [
-        {"soundcloud_id": 11, "title": "Night Drive", "artist": "Mira Vale", "duration_ms": 200_000,
+        {"recording_id": 11, "soundcloud_id": 11, "title": "Night Drive", "artist": "Mira Vale", "duration_ms": 200_000,
          "isrc": "GBAYE2400101", "spotify_id": None, "files": {"aiff": "/lib/Mira Vale - Night Drive.aiff"},
          "source_path": None, "tempo": 124.0, "key": "A minor", "djay_title_id": None},
-        {"soundcloud_id": -1, "title": "Static Garden", "artist": "Kaia Moreno", "duration_ms": 180_000,
+        {"recording_id": -1, "soundcloud_id": None, "title": "Static Garden", "artist": "Kaia Moreno", "duration_ms": 180_000,
          "isrc": "DEX1L2400104", "spotify_id": "6rqhFgbbKwnb9MLmUQDhG6", "files": None,
          "source_path": None, "tempo": None, "key": None, "djay_title_id": None},
-        {"soundcloud_id": 12, "title": "Low Orbit", "artist": "Polyhue", "duration_ms": 240_000,
+        {"recording_id": 12, "soundcloud_id": 12, "title": "Low Orbit", "artist": "Polyhue", "duration_ms": 240_000,
          "isrc": None, "spotify_id": None, "files": None, "source_path": None, "tempo": 87.0,
          "key": "C major", "djay_title_id": "f" * 32},
     ]  # fmt: skip
@@ -40,7 +40,7 @@ def test_each_rule_in_order() -> None:
         DjayTrack("e" * 32, "Low Orbit", "Polyhue feat. Cassia", duration_s=241.5),
         DjayTrack("9" * 32, "Brand New", "Nobody"),
     ]
-    found = [(m.rule, m.catalog_id, m.possible_match) for m in match_tracks(tracks, _rows())]
+    found = [(m.rule, m.recording_id, m.possible_match) for m in match_tracks(tracks, _rows())]
     assert found == [
         ("service", -1, None), ("service", 11, None), ("isrc", 11, None), ("file", 11, None),
         ("known", 12, None), ("new", None, 12), ("new", None, None),
@@ -51,10 +51,10 @@ def test_tempo_octaves_and_disagreements() -> None:
     assert tempos_agree(87.0, 174.2) and tempos_agree(124.4, 124.0)
     assert not tempos_agree(124.6, 124.0) and not tempos_agree(100.0, 128.0)
     pairs = [
-        (DjayTrack("a" * 32, "Night Drive", tempo=62.1, key="A minor"), _rows()[0]),
-        (DjayTrack("b" * 32, "Low Orbit", tempo=90.0, key="A minor"), _rows()[2]),
+        (DjayTrack("a" * 32, "Night Drive", tempo=62.1, key="A minor"), TrackRow.of(_rows()[0])),
+        (DjayTrack("b" * 32, "Low Orbit", tempo=90.0, key="A minor"), TrackRow.of(_rows()[2])),
     ]
-    assert [(d.catalog_id, d.field) for d in disagreements(pairs)] == [(12, "tempo"), (12, "key")]
+    assert [(d.recording_id, d.field) for d in disagreements(pairs)] == [(12, "tempo"), (12, "key")]
 
 
 def test_recorded_facts_and_the_djs_tempo(tmp_path: Path) -> None:
@@ -65,13 +65,12 @@ def test_recorded_facts_and_the_djs_tempo(tmp_path: Path) -> None:
     assert first.created == [-1]
     [row] = recording_rows(catalog)
     assert row["djay_title_id"] == "a" * 32 and row["duration_ms"] == 301_000
-    stored = catalog.tracks_by_id([-1])[-1]
+    stored = catalog.rows([-1])[-1]
     assert (effective_tempo(stored), tempo_source(stored)) == (126.0, "djay (manual)")
     again = record_djay(catalog, [(new, -1)])
     assert again.created == [] and again.changed == []  # nothing new to record
-    assert (
-        effective_tempo({"tempo": 124.0}) == 124.0 and tempo_source({"tempo": 124.0}) == "analysis"
-    )
+    measured = TrackRow(recording_id=1, tempo=124.0)
+    assert effective_tempo(measured) == 124.0 and tempo_source(measured) == "analysis"
 
 
 def test_djay_library_path_setting(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from soundcloud_sync.audio.analysis import AudioFeatures
 from soundcloud_sync.audio.tags import TrackTags
+from soundcloud_sync.catalog import TrackRow
 from soundcloud_sync.catalog.schema import tracks
 from soundcloud_sync.export.library import ExportTrack
 from soundcloud_sync.notion.schema import TRACK_FIELDS
@@ -46,6 +47,7 @@ def _fields(cls: type) -> set[str]:
 def test_every_layer_names_the_measured_fields_alike() -> None:
     assert set(MEASURED) <= _fields(AudioFeatures)
     assert set(MEASURED) <= set(tracks.c.keys())  # the catalog's columns
+    assert set(tracks.c.keys()) <= _fields(TrackRow)  # the row the steps pass on
     assert set(MEASURED) <= {f.key for f in TRACK_FIELDS}  # Notion's fields
     assert {"tempo", "key", "camelot"} <= _fields(TrackTags)
     assert {"tempo", "key", "duration_s"} <= _fields(ExportTrack)

@@ -18,16 +18,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "soundcloud_sync"
 ROOMS = ("sources", "notion", "audio", "catalog", "eagle", "export")
 SHARED = ("errors", "matching", "files", "sqlite_wal", "key_notation", "ratelimit")
 ENTRY = ("api", "cli", "definitions", "progress")
-ABOVE_ROOMS = ("config", "steps", "instance", "defs", "runs", *ENTRY)
+SETTINGS = ("config", "playlists_file")
+ABOVE_ROOMS = (*SETTINGS, "steps", "instance", "defs", "runs", *ENTRY)
 
 # importer (first part under soundcloud_sync) -> parts it must not import
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     **{room: ABOVE_ROOMS for room in (*ROOMS, *SHARED)},
-    "steps": ("config", "instance", "defs", "runs", *ENTRY),
-    "instance": ("config", "steps", "defs", "runs", *ENTRY, *ROOMS),
+    "steps": (*SETTINGS, "instance", "defs", "runs", *ENTRY),
+    "instance": (*SETTINGS, "steps", "defs", "runs", *ENTRY, *ROOMS),
     "defs": ("runs", "api", "cli", "definitions", "progress"),
     "runs": ("api", "cli", "progress"),
-    "config": ("steps", "instance", "defs", "runs", *ENTRY),
+    **{module: ("steps", "instance", "defs", "runs", *ENTRY) for module in SETTINGS},
 }
 # rooms that know nothing of each other (the catalog keeps the sources' models)
 STRANGERS: dict[str, tuple[str, ...]] = {

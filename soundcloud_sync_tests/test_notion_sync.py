@@ -16,7 +16,7 @@ def run(
 ) -> tuple[SyncReport, dict[int, TrackResult]]:
     seen: dict[int, TrackResult] = {}
     report = sync.upsert_playlist(
-        playlist, rows, on_page=lambda r: seen.__setitem__(r.soundcloud_id, r), **kw
+        playlist, rows, on_page=lambda r: seen.__setitem__(r.recording_id, r), **kw
     )
     return report, seen
 
@@ -127,7 +127,7 @@ def test_added_changed_and_removed_tracks(notion_emulator, notion_catalog, make_
     )
 
     assert (report.created, report.updated, report.skipped) == (5, 1, 14)
-    assert sorted(u.soundcloud_id for u in report.unlinked if u.status == "unlinked") == sorted(
+    assert sorted(u.recording_id for u in report.unlinked if u.status == "unlinked") == sorted(
         r["soundcloud_id"] for r in removed
     )
     assert report.stats()["tracks_unlinked"] == 5
@@ -263,12 +263,12 @@ def test_dry_run_reports_exactly_and_writes_nothing(
     assert notion_emulator.writes == 0 and dry_seen == {}
     real, _ = run(make_notion_sync(), playlist, changed, **args)
 
-    assert [(t.soundcloud_id, t.status) for t in dry.tracks] == [
-        (t.soundcloud_id, t.status) for t in real.tracks
+    assert [(t.recording_id, t.status) for t in dry.tracks] == [
+        (t.recording_id, t.status) for t in real.tracks
     ]
     assert (dry.created, dry.updated, dry.skipped) == (2, 1, 8)
-    assert [(u.soundcloud_id, u.status) for u in dry.unlinked] == [
-        (u.soundcloud_id, u.status) for u in real.unlinked
+    assert [(u.recording_id, u.status) for u in dry.unlinked] == [
+        (u.recording_id, u.status) for u in real.unlinked
     ]
     assert sum(u.status == "unlinked" for u in dry.unlinked) == 3
 
@@ -335,7 +335,7 @@ def test_enrichment_writes_only_changed_values(notion_emulator, notion_catalog, 
     sync = make_notion_sync()
     enrich = [
         {
-            "soundcloud_id": sid,
+            "recording_id": sid,
             "page_id": r.page_id,
             "tempo": 120 + i,
             "key": "8A A minor",
@@ -360,8 +360,8 @@ def test_enrichment_writes_only_changed_values(notion_emulator, notion_catalog, 
         "2026-11-25"
     )
 
-    hashes = {r.soundcloud_id: r.hash for r in first.tracks}
-    again = [{**e, "enrichment_hash": hashes[e["soundcloud_id"]]} for e in enrich]
+    hashes = {r.recording_id: r.hash for r in first.tracks}
+    again = [{**e, "enrichment_hash": hashes[e["recording_id"]]} for e in enrich]
     again[2]["tempo"] = 99.5
     notion_emulator.reset_counts()
     second = sync.update_enrichment(again)

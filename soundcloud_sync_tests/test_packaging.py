@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,9 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_wheel_holds_the_package_and_its_data_only(tmp_path: Path) -> None:
+    # built from a copy: setuptools leaves its build/ folder beside the sources
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("soundcloud_sync", "soundcloud_sync_tests"):
+        shutil.copytree(ROOT / package, source / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+         str(source)],
         check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     [wheel] = tmp_path.glob("soundcloud_sync-*.whl")

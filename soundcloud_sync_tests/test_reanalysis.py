@@ -18,8 +18,9 @@ from pyrekordbox.rbxml import RekordboxXml
 from soundcloud_sync import api
 from soundcloud_sync.audio import read_tags
 from soundcloud_sync.audio.analysis import ANALYSIS_VERSION
-from soundcloud_sync.config import ConfigError, Settings, read_playlists_file
+from soundcloud_sync.config import ConfigError, Settings
 from soundcloud_sync.definitions import defs, reanalyze_audio_job_def
+from soundcloud_sync.playlists_file import read_playlists_file
 from soundcloud_sync.runs import run_sync
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 
 from soundcloud_sync.audio.space import WriteFailed, check_written, write_problem
 
@@ -73,6 +73,23 @@ class DownloadStatus(StrEnum):
     ERROR = "error"
 
 
+class TrackLike(Protocol):
+    """What a download needs to know of a track: a `sources.Track`, a catalog row…"""
+
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def soundcloud_id(self) -> int | None: ...
+    @property
+    def duration_ms(self) -> int | None: ...
+    @property
+    def availability(self) -> object: ...
+
+
+# a track to download: a request, an object with its fields, or a row of them by name
+Downloadable = Union["DownloadRequest", TrackLike, Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class DownloadRequest:
     url: str  # the track's SoundCloud permalink
@@ -81,7 +98,7 @@ class DownloadRequest:
     availability: str | None = None  # sources' Availability when known: skip the hopeless
 
     @classmethod
-    def of(cls, track: Any) -> DownloadRequest:
+    def of(cls, track: Downloadable) -> DownloadRequest:
         """From a DownloadRequest, a ``sources.Track``-like object or a mapping (row)."""
         if isinstance(track, DownloadRequest):
             return track
@@ -103,7 +120,7 @@ class DownloadRequest:
 
 @dataclass(frozen=True)
 class DownloadResult:
-    soundcloud_id: int
+    soundcloud_id: int | None  # None: no SoundCloud track to download it from
     url: str
     status: DownloadStatus
     path: Path | None = None
@@ -268,7 +285,7 @@ class Downloader:
         with self._locks_guard:
             return self._id_locks.setdefault(soundcloud_id, threading.Lock())
 
-    def download(self, track: Any) -> DownloadResult:
+    def download(self, track: Downloadable) -> DownloadResult:
         """Download one track (a DownloadRequest or Track-like); never raises for its failures.
 
         Two runs holding the same track (playlists download side by side) take turns: a
@@ -468,7 +485,7 @@ class Downloader:
 
     def download_many(
         self,
-        tracks: Iterable[Any],
+        tracks: Iterable[Downloadable],
         max_workers: int = 4,
         on_result: Callable[[DownloadResult], None] | None = None,
     ) -> list[DownloadResult]:
@@ -503,7 +520,7 @@ class Downloader:
 
 
 def download_tracks(
-    tracks: Iterable[Any],
+    tracks: Iterable[Downloadable],
     dest_dir: str | os.PathLike[str],
     youtube_dl: YoutubeDLFactory | None = None,
     max_workers: int = 4,

@@ -2,6 +2,7 @@
 
 from .rows import (
     AUDIO_ON_DISK,
+    TrackRow,
     audio_file,
     display_name,
     effective_tempo,
@@ -17,6 +18,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Catalog",
     "MembershipChange",
+    "TrackRow",
     "audio_file",
     "display_name",
     "effective_tempo",

@@ -1,8 +1,8 @@
 """djay Pro's tracks in the catalog: their identity and facts on the recordings' rows.
 
 A djay track matched to a recording (see `steps.djay`) adds its ``titleID`` and facts to
-that row; one that matched nothing becomes a row of its own with the next negative id
-(as a recording known only from Spotify does, see `catalog.schema`), found again on
+that row; one that matched nothing becomes a recording of its own with the next number
+below the lowest (as one known only from Spotify does, see `catalog.schema`), found again on
 the next sync by its ``djay_title_id``. All in one transaction.
 """
 
@@ -21,8 +21,8 @@ from .schema import catalog_meta, tracks
 from .store import Catalog, utc_now
 
 MATCH_COLUMNS = (
-    "soundcloud_id", "title", "artist", "duration_ms", "isrc", "spotify_id", "files",
-    "source_path", "tempo", "key", "djay_title_id",
+    "recording_id", "soundcloud_id", "title", "artist", "duration_ms", "isrc", "spotify_id",
+    "files", "source_path", "tempo", "key", "djay_title_id",
 )  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def djay_facts(track: DjayTrack) -> dict[str, Any]:
 class DjayRecorded:
     """What recording the djay tracks landed on, and which rows changed."""
 
-    ids: dict[str, int] = field(default_factory=dict)  # titleID -> catalog id
+    ids: dict[str, int] = field(default_factory=dict)  # titleID -> recording id
     created: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)  # djay facts differ from before
     # the DJ's tempo set, changed or taken away: the files' tempo tag follows
@@ -88,42 +88,42 @@ def record_djay(catalog: Catalog, matched: Iterable[tuple[DjayTrack, int | None]
     now = utc_now()
     with catalog.engine.begin() as conn:
         pairs = list(matched)
-        ids = [cid for _, cid in pairs if cid is not None]
+        ids = [rid for _, rid in pairs if rid is not None]
         before = {
-            r.soundcloud_id: dict(r._mapping)
-            for r in conn.execute(select(tracks).where(tracks.c.soundcloud_id.in_(ids)))
+            r.recording_id: dict(r._mapping)
+            for r in conn.execute(select(tracks).where(tracks.c.recording_id.in_(ids)))
         }
-        lowest = conn.execute(select(func.min(tracks.c.soundcloud_id))).scalar() or 0
+        lowest = conn.execute(select(func.min(tracks.c.recording_id))).scalar() or 0
         next_id = min(lowest, 0) - 1
         taken: set[int] = set()
-        for track, cid in pairs:
+        for track, rid in pairs:
             facts = djay_facts(track)
-            if cid is None:
-                cid, next_id = next_id, next_id - 1
+            if rid is None:
+                rid, next_id = next_id, next_id - 1
                 conn.execute(
                     tracks.insert().values(
-                        soundcloud_id=cid, title=track.title, artist=track.artist,
+                        recording_id=rid, title=track.title, artist=track.artist,
                         album=track.album, genre=track.genre, isrc=track.isrc,
                         duration_ms=round(track.duration_s * 1000) if track.duration_s else None,
                         availability=str(Availability.NO_SOURCE), tags=[],
                         first_seen_at=now, updated_at=now, **facts,
                     )
                 )  # fmt: skip
-                out.created.append(cid)
-            elif cid in taken:
-                out.shared.append((track.title_id, cid))
-                out.ids[track.title_id] = cid
+                out.created.append(rid)
+            elif rid in taken:
+                out.shared.append((track.title_id, rid))
+                out.ids[track.title_id] = rid
                 continue
             else:
-                row = before.get(cid, {})
+                row = before.get(rid, {})
                 changed = {k: v for k, v in facts.items() if row.get(k) != v}
                 if changed:
                     conn.execute(
-                        update(tracks).where(tracks.c.soundcloud_id == cid).values(**changed)
+                        update(tracks).where(tracks.c.recording_id == rid).values(**changed)
                     )
-                    out.changed.append(cid)
+                    out.changed.append(rid)
                     if "djay_manual_tempo" in changed:
-                        out.tempo_changed.append(cid)
-            taken.add(cid)
-            out.ids[track.title_id] = cid
+                        out.tempo_changed.append(rid)
+            taken.add(rid)
+            out.ids[track.title_id] = rid
     return out

@@ -3,21 +3,19 @@
 Plain types only, so the same schema runs on SQLite (one machine) and PostgreSQL
 (many). Timestamps are ISO-8601 UTC strings: portable and they sort.
 
-One recording, one row, whatever service it came from. A row's key (the column
-``soundcloud_id``, kept under that name so catalogs, file tags and Notion pages made by
-earlier releases stay valid) is the catalog's track id:
+One recording, one row, whatever service it came from (SoundCloud, Spotify, djay Pro…).
+A row's key, ``recording_id``, is the catalog's own number for the recording, and each
+service's identity sits in its own column beside it: ``soundcloud_id`` (unique),
+``spotify_id`` (unique), ``spotify_url``, and ``isrc``, which is how two services'
+listings of one recording are told to be one (equal ISRCs, compared without regard to
+case). A recording keeps its number when another service's identity joins it.
 
-- a track known on SoundCloud is keyed by SoundCloud's own id (a positive number);
-- a recording known only from Spotify gets a negative number, the next one below the
-  lowest in use, handed out inside the transaction that first records it (so a crash
-  leaves no half-made id, and a re-run finds the row again by its ``spotify_id``).
-
-Each service's identity sits in its own column beside the key (``spotify_id`` unique,
-``spotify_url``, and ``isrc``, which is how two services' listings of one recording
-are told to be one: equal ISRCs, compared without regard to case). Renaming the key
-column and every reference to it in one migration would have bought a nicer name at the
-risk of every existing catalog; negative ids cost nothing to tell apart (``> 0``: it
-can be downloaded from SoundCloud).
+Numbers are handed out inside the transaction that first records the recording (so a
+crash leaves no half-made id, and a re-run finds the row again by a service's id): a
+recording first seen on SoundCloud takes SoundCloud's id as its number (positive), any
+other the next number below the lowest in use. Catalogs made before version 13 keyed
+rows by a column named ``soundcloud_id`` holding those same numbers; migration 13 renamed
+it in place, so every row, membership and link kept its number.
 """
 
 from __future__ import annotations
@@ -91,7 +89,10 @@ playlists = Table(
 tracks = Table(
     "tracks",
     metadata,
-    Column("soundcloud_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("recording_id", BigInteger, primary_key=True, autoincrement=False),
+    # the recording's identity on SoundCloud: where its audio is downloaded from
+    # (unique index: v11)
+    Column("soundcloud_id", BigInteger),
     Column("title", Text),
     Column("artist", Text),
     Column("uploader", Text),
@@ -136,7 +137,7 @@ tracks = Table(
     Column("enrichment_hash", String(64)),
     # DJ exports
     Column("dj_track_id", Integer),  # rekordbox TrackID, kept forever (unique index: v4)
-    # the recording's identity on Spotify (unique index: v6)
+    # the recording's identity on Spotify (unique index: v7)
     Column("spotify_id", String(64)),
     Column("spotify_url", Text),
     # when SoundCloud was last searched for a recording known only from Spotify
@@ -163,7 +164,7 @@ memberships = Table(
     "memberships",
     metadata,
     Column("playlist_key", String(255), primary_key=True),
-    Column("soundcloud_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("recording_id", BigInteger, primary_key=True, autoincrement=False),
     Column("position", Integer, nullable=False),
     Column("first_seen_at", String(32), nullable=False),
     Column("last_seen_at", String(32), nullable=False),
@@ -319,6 +320,30 @@ def _v12_transcodings(conn: Connection) -> None:
     _add_missing_columns(conn, tracks, ["transcodings"])
 
 
+def _v13_recording_id(conn: Connection) -> None:
+    """A neutral key for every recording: the column that keyed rows (named
+    ``soundcloud_id`` although it held the catalog's own numbers, negative ones for
+    recordings known only from Spotify) is renamed ``recording_id`` in ``tracks`` and
+    ``memberships``, and SoundCloud's id gets a column of its own (filled in for the rows
+    SoundCloud keyed: the positive numbers). Renamed in place: every row, membership,
+    Notion page link and file keeps its number."""
+    present = {c["name"] for c in inspect(conn).get_columns(tracks.name)}
+    if "recording_id" not in present:
+        conn.execute(text("ALTER TABLE tracks RENAME COLUMN soundcloud_id TO recording_id"))
+        _add_missing_columns(conn, tracks, ["soundcloud_id"])
+        conn.execute(
+            update(tracks)
+            .where(tracks.c.recording_id > 0)
+            .values(soundcloud_id=tracks.c.recording_id)
+        )
+    present = {c["name"] for c in inspect(conn).get_columns(memberships.name)}
+    if "recording_id" not in present:
+        conn.execute(text("ALTER TABLE memberships RENAME COLUMN soundcloud_id TO recording_id"))
+    conn.execute(
+        text("CREATE UNIQUE INDEX IF NOT EXISTS ix_tracks_soundcloud_id ON tracks (soundcloud_id)")
+    )
+
+
 # Append-only: migration N brings the schema from version N-1 to N. Each step checks
 # what is there first, so a catalog created fresh (by `_v1_initial`, from the current
 # tables) passes through the later steps unchanged.
@@ -335,6 +360,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _v10_membership_added_at,
     _v11_djay,
     _v12_transcodings,
+    _v13_recording_id,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -10,20 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
-from ..config import (
-    CATALOG_URL_ENV,
-    DEFAULT_MIN_RECHECK_SECONDS,
-    DEFAULT_PLAYLISTS_FILE,
-    PlaylistEntry,
-    Settings,
-    read_playlists_file,
-)
+from ..config import CATALOG_URL_ENV, DEFAULT_MIN_RECHECK_SECONDS, DEFAULT_PLAYLISTS_FILE, Settings
+from ..playlists_file import PlaylistEntry, read_playlists_file
+
+if TYPE_CHECKING:
+    from ..notion import NotionCatalogSync
+    from ..sources import SoundCloudClient, SpotifyClient
 
 
 class CatalogResource(ConfigurableResource):
@@ -71,7 +69,7 @@ class SoundCloudResource(ConfigurableResource):
     # clock: the real one would make its simulated hour last one)
     paced: bool = True
 
-    def client(self, checks: bool = False) -> Any:
+    def client(self, checks: bool = False) -> SoundCloudClient:
         """A client whose requests take slots of the shared budget; ``checks``: the
         sensor's, from its reserved share."""
         from ..sources import SoundCloudClient
@@ -108,7 +106,7 @@ class SpotifyResource(ConfigurableResource):
     def enabled(self) -> bool:
         return bool(self.client_id and self.client_secret)
 
-    def client(self) -> Any:
+    def client(self) -> SpotifyClient:
         from ..sources import SpotifyClient
 
         return SpotifyClient(
@@ -134,7 +132,7 @@ class NotionResource(ConfigurableResource):
     property_mapping_file: str | None = None  # YAML: {tracks: {tempo: BPM}, playlists: {…}}
     key_notation: str = "standard"  # how Key is written: standard | camelot | both
 
-    _sync: Any = PrivateAttr(default=None)
+    _sync: NotionCatalogSync | None = PrivateAttr(default=None)
 
     @property
     def enabled(self) -> bool:
@@ -146,7 +144,7 @@ class NotionResource(ConfigurableResource):
             return "NOTION_TOKEN is not set: Notion steps are skipped"
         return "NOTION_TRACKS_DATABASE_ID is not set: Notion steps are skipped"
 
-    def sync(self) -> Any:
+    def sync(self) -> NotionCatalogSync:
         """The Notion upserter; one per resource so schemas are read once per step."""
         if self._sync is None:
             from ..notion import NotionCatalogSync

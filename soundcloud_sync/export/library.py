@@ -17,11 +17,11 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..audio.paths import sanitize_component
-from ..catalog import Catalog, audio_file, display_name, effective_tempo
+from ..catalog import Catalog, TrackRow, audio_file, display_name, effective_tempo
 from ..catalog.schema import memberships, playlists, tracks
 
 TRACK_COLUMNS = (
-    tracks.c.soundcloud_id, tracks.c.dj_track_id, tracks.c.title, tracks.c.artist,
+    tracks.c.recording_id, tracks.c.dj_track_id, tracks.c.title, tracks.c.artist,
     tracks.c.uploader, tracks.c.album, tracks.c.genre, tracks.c.url, tracks.c.files,
     tracks.c.duration_s, tracks.c.duration_ms, tracks.c.tempo, tracks.c.key,
     tracks.c.first_beat_s, tracks.c.first_downbeat_s, tracks.c.first_seen_at,
@@ -32,7 +32,7 @@ TRACK_COLUMNS = (
 @dataclass(frozen=True)
 class ExportTrack:
     track_id: int  # rekordbox TrackID: assigned once, kept forever
-    soundcloud_id: int
+    recording_id: int
     title: str
     artist: str
     album: str
@@ -54,12 +54,12 @@ class ExportPlaylist:
     key: str
     name: str  # unique among the exported playlists, also as a file name
     source: str  # "SoundCloud", "Spotify": the folder it goes in
-    track_ids: tuple[int, ...]  # SoundCloud ids of tracks with a file, playlist order
+    track_ids: tuple[int, ...]  # recording ids of tracks with a file, playlist order
 
 
 @dataclass(frozen=True)
 class Library:
-    tracks: dict[int, ExportTrack]  # by SoundCloud id
+    tracks: dict[int, ExportTrack]  # by recording id
     playlists: list[ExportPlaylist]
 
 
@@ -82,7 +82,7 @@ def load_library(
         ]
         live = memberships.c.removed_at.is_(None)
         member_query = (
-            select(memberships.c.playlist_key, memberships.c.soundcloud_id)
+            select(memberships.c.playlist_key, memberships.c.recording_id)
             .where(live)
             .order_by(memberships.c.playlist_key, memberships.c.position)
         )
@@ -91,18 +91,18 @@ def load_library(
             member_query = member_query.where(memberships.c.playlist_key == playlist_key)
             track_query = track_query.join(
                 memberships,
-                and_(memberships.c.soundcloud_id == tracks.c.soundcloud_id, live,
+                and_(memberships.c.recording_id == tracks.c.recording_id, live,
                      memberships.c.playlist_key == playlist_key),
             )  # fmt: skip
         members: dict[str, list[int]] = {}
-        for key, sid in conn.execute(member_query):
-            members.setdefault(key, []).append(sid)
-        rows = [dict(r._mapping) for r in conn.execute(track_query)]
+        for key, rid in conn.execute(member_query):
+            members.setdefault(key, []).append(rid)
+        rows = [TrackRow.of(dict(r._mapping)) for r in conn.execute(track_query)]
     exported = {}
     for row in rows:
         track = _export_track(row, formats)
         if track is not None:
-            exported[track.soundcloud_id] = track
+            exported[track.recording_id] = track
     names = playlist_names(playlist_rows)
     wanted = [p for p in playlist_rows if playlist_key in (None, p["key"])]
     return Library(
@@ -119,33 +119,35 @@ def load_library(
     )
 
 
-def _export_track(row: dict[str, Any], formats: Sequence[str]) -> ExportTrack | None:
+def _export_track(row: TrackRow, formats: Sequence[str]) -> ExportTrack | None:
     path = audio_file(row, formats)
     if path is None:
         return None  # no library file on disk: nothing a DJ program could load
-    chosen = next(f for f, p in (row["files"] or {}).items() if p == path)
+    chosen = next(f for f, p in row.files.items() if p == path)
     try:
         size = os.stat(path).st_size
     except OSError:
         return None  # the file left the library: nothing a DJ program could load
-    duration = row["duration_s"] or (row["duration_ms"] / 1000 if row["duration_ms"] else None)
+    duration = row.duration_s or (row.duration_ms / 1000 if row.duration_ms else None)
+    if row.dj_track_id is None:
+        return None  # recorded since the TrackIDs were given out: the next export has it
     return ExportTrack(
-        track_id=row["dj_track_id"],
-        soundcloud_id=row["soundcloud_id"],
-        title=row["title"] or "",
-        artist=row["artist"] or row["uploader"] or "",
-        album=row["album"] or "",
-        genre=row["genre"] or "",
-        url=row["url"] or "",
+        track_id=row.dj_track_id,
+        recording_id=row.recording_id,
+        title=row.title or "",
+        artist=row.artist or row.uploader or "",
+        album=row.album or "",
+        genre=row.genre or "",
+        url=row.url or "",
         path=path,
         format=chosen,
         size=size,
         duration_s=duration,
         tempo=effective_tempo(row),  # the DJ's correction in djay wins
-        key=row["key"],
-        first_beat_s=row["first_beat_s"],
-        first_downbeat_s=row["first_downbeat_s"],
-        date_added=(row["first_seen_at"] or "")[:10],
+        key=row.key,
+        first_beat_s=row.first_beat_s,
+        first_downbeat_s=row.first_downbeat_s,
+        date_added=(row.first_seen_at or "")[:10],
     )
 
 
@@ -159,19 +161,19 @@ def assign_track_ids(catalog: Catalog, attempts: int = 5) -> None:
         try:
             with catalog.engine.begin() as conn:
                 missing = conn.execute(
-                    select(tracks.c.soundcloud_id)
+                    select(tracks.c.recording_id)
                     .where(tracks.c.dj_track_id.is_(None))
-                    .order_by(tracks.c.first_seen_at, tracks.c.soundcloud_id)
+                    .order_by(tracks.c.first_seen_at, tracks.c.recording_id)
                 ).scalars().all()  # fmt: skip
                 if not missing:
                     return
                 start = conn.execute(select(func.max(tracks.c.dj_track_id))).scalar() or 0
                 conn.execute(
                     update(tracks)
-                    .where(tracks.c.soundcloud_id == bindparam("b_sid"))
+                    .where(tracks.c.recording_id == bindparam("b_rid"))
                     .where(tracks.c.dj_track_id.is_(None))  # never renumber a track
                     .values(dj_track_id=bindparam("b_tid")),
-                    [{"b_sid": sid, "b_tid": start + n} for n, sid in enumerate(missing, 1)],
+                    [{"b_rid": rid, "b_tid": start + n} for n, rid in enumerate(missing, 1)],
                 )
             return
         except IntegrityError:  # another export took the same ids first: read again

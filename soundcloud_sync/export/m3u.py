@@ -22,8 +22,8 @@ def m3u8_filename(playlist: ExportPlaylist) -> str:
 def m3u8_text(library: Library, playlist: ExportPlaylist, folder: Path, path_map: PathMap) -> str:
     """`#EXTM3U`, then `#EXTINF:<seconds>,<artist> - <title>` and the file, in order."""
     lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(playlist.name)}", KEY_MARKER + playlist.key]
-    for sid in playlist.track_ids:
-        track = library.tracks[sid]
+    for rid in playlist.track_ids:
+        track = library.tracks[rid]
         seconds = round(track.duration_s) if track.duration_s else -1
         lines.append(f"#EXTINF:{seconds},{_one_line(f'{track.artist} - {track.title}')}")
         lines.append(playlist_entry(track.path, str(folder), path_map))

@@ -111,8 +111,8 @@ def collection_xml(library: Library, path_map: PathMap = ()) -> bytes:
                 "Name": _text(playlist.name), "Type": "1", "KeyType": "0",
                 "Entries": str(len(playlist.track_ids)),
             })  # fmt: skip
-            for sid in playlist.track_ids:
-                ET.SubElement(node, "TRACK", {"Key": str(library.tracks[sid].track_id)})
+            for rid in playlist.track_ids:
+                ET.SubElement(node, "TRACK", {"Key": str(library.tracks[rid].track_id)})
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8")

@@ -1,7 +1,8 @@
 """Finding the pages that already exist for tracks: in bulk, never one query per track.
 
-A page is matched by its SoundCloud id, then its Spotify id, then its URL, then (pages
-a person made, without an id) its normalised title and artist. Existing duplicates: the
+Rows are keyed by recording id; a page is matched by the row's SoundCloud id, then its
+Spotify id, then its URL, then (pages a person made, without an id) its normalised
+title and artist. Existing duplicates: the
 oldest page wins, and a warning names the others.
 """
 
@@ -37,6 +38,15 @@ def as_id(value: Any) -> int | None:
         return None
 
 
+def track_name(recording_id: int, row: Mapping[str, Any]) -> str:
+    """How messages name a track: by a service's id it has, else by the recording's."""
+    if row.get("soundcloud_id"):
+        return f"SoundCloud id {row['soundcloud_id']}"
+    if row.get("spotify_id"):
+        return f"Spotify id {row['spotify_id']}"
+    return f"recording {recording_id}"
+
+
 class PageLookup:
     """Looks up Music Tracks pages, handed the data source's resolved schema."""
 
@@ -45,9 +55,9 @@ class PageLookup:
         self.tracks = tracks
         self.concurrency = concurrency  # queries in flight at once (the limiter paces them)
 
-    def _id_filter(self, sid: int) -> dict[str, Any]:
+    def _id_filter(self, soundcloud_id: int) -> dict[str, Any]:
         prop = self.tracks.props["soundcloud_id"]
-        value: Any = sid if prop.type == "number" else str(sid)
+        value: Any = soundcloud_id if prop.type == "number" else str(soundcloud_id)
         return {"property": prop.id, prop.type: {"equals": value}}
 
     def _lookup_props(self) -> list[str]:
@@ -100,7 +110,7 @@ class PageLookup:
     def find(
         self, rows: Mapping[int, Mapping[str, Any]], warnings: list[str] | None = None
     ) -> dict[int, dict[str, Any]]:
-        """Find the existing pages of ``rows`` (soundcloud_id -> row) in bulk.
+        """Find the existing pages of ``rows`` (recording_id -> row) in bulk.
 
         When the database fits in one answer page, that one scan answers everything.
         Otherwise: ``or`` filters of 100 SoundCloud ids, then, for what is still
@@ -110,7 +120,7 @@ class PageLookup:
             return {}
         warnings = warnings if warnings is not None else []
         ds = self.tracks.data_source_id
-        foreign = {sid: self._foreign_conditions(row) for sid, row in rows.items()}
+        foreign = {rid: self._foreign_conditions(row) for rid, row in rows.items()}
         cost = math.ceil(len(rows) / ARRAY_LIMIT) + math.ceil(
             sum(map(len, foreign.values())) / ARRAY_LIMIT
         )
@@ -126,7 +136,11 @@ class PageLookup:
                 return self._match(rows, first.get("results") or [], True, warnings)
             self.gateway.set_hint(f"large:{ds}", True)  # no more probing this database
 
-        conditions = [self._id_filter(sid) for sid in rows if sid > 0]
+        conditions = [
+            self._id_filter(int(row["soundcloud_id"]))
+            for row in rows.values()
+            if row.get("soundcloud_id")
+        ]
         spotify = self.tracks.get("spotify_id")
         if spotify is not None:
             conditions += [
@@ -136,8 +150,8 @@ class PageLookup:
             ]
         pages = self._query_chunks(conditions) if conditions else []
         found = self._match(rows, pages, False, warnings)
-        missing = {sid: row for sid, row in rows.items() if sid not in found}
-        conditions = [c for sid in missing for c in foreign[sid]]
+        missing = {rid: row for rid, row in rows.items() if rid not in found}
+        conditions = [c for rid in missing for c in foreign[rid]]
         if conditions:
             pages = self._query_chunks(conditions)
             found.update(self._match(missing, pages, True, warnings))
@@ -180,8 +194,9 @@ class PageLookup:
                 )
         found: dict[int, dict[str, Any]] = {}
         claimed: set[str] = set()
-        for sid, row in rows.items():
-            candidates = by_id.get(sid, []) if sid > 0 else []
+        for rid, row in rows.items():
+            sid = as_id(row.get("soundcloud_id"))
+            candidates = by_id.get(sid, []) if sid is not None else []
             if not candidates and row.get("spotify_id"):
                 candidates = by_spotify.get(str(row["spotify_id"]), [])
             if not candidates and row.get("url"):
@@ -202,8 +217,8 @@ class PageLookup:
                 continue
             if len(candidates) > 1:
                 ids = ", ".join(p["id"] for p in candidates)
-                warnings.append(f"SoundCloud id {sid}: several pages ({ids}); using the oldest")
-            found[sid] = candidates[0]
+                warnings.append(f"{track_name(rid, row)}: several pages ({ids}); using the oldest")
+            found[rid] = candidates[0]
             claimed.add(candidates[0]["id"])
         return found
 

@@ -113,7 +113,7 @@ class TracksOrder:
         changed = unordered or bool(unlinked) or any(t.link_changed for t in report.tracks)
         if prop is None or not changed:
             return {}
-        ours = {t.page_id or t.soundcloud_id for t in report.tracks if t.linked}
+        ours = {t.page_id or t.recording_id for t in report.tracks if t.linked}
         if len(ours) > ARRAY_LIMIT:  # no write could take it: spare the read
             return self._too_many(prop.name, page_id, report)
         try:

@@ -18,7 +18,7 @@ class KnownPage:
 
 @dataclass
 class TrackResult:
-    soundcloud_id: int
+    recording_id: int  # the row's key (the catalog's id for the recording)
     status: str  # created | updated | skipped | unlinked | unreadable | error
     page_id: str | None = None
     hash: str | None = None  # store it: equal hash next time means nothing to write
@@ -26,6 +26,7 @@ class TrackResult:
     message: str = ""
     title: str | None = None
     link_changed: bool = False  # this run added its link (or would, in a dry run)
+    soundcloud_id: int | None = None  # the row's SoundCloud id, when it has one
 
 
 UNREADABLE = "SoundCloud gives no title for it (deleted by its uploader, or private): no page made"
@@ -74,7 +75,12 @@ class SyncReport:
     def failed_tracks(self) -> list[dict[str, Any]]:
         """Each track left without its page (or its unlink), and why."""
         return [
-            {"soundcloud_id": t.soundcloud_id, "title": t.title, "reason": t.message}
+            {
+                "recording_id": t.recording_id,
+                "soundcloud_id": t.soundcloud_id,
+                "title": t.title,
+                "reason": t.message,
+            }
             for t in [*self.tracks, *self.unlinked]
             if t.status == "error"
         ]
@@ -82,7 +88,7 @@ class SyncReport:
     def unreadable_tracks(self) -> list[dict[str, Any]]:
         """Tracks SoundCloud would not let us read, so no page was made for them."""
         return [
-            {"soundcloud_id": t.soundcloud_id, "reason": t.message}
+            {"recording_id": t.recording_id, "soundcloud_id": t.soundcloud_id, "reason": t.message}
             for t in self.tracks
             if t.status == "unreadable"
         ]
@@ -106,7 +112,7 @@ class SyncReport:
             "unreadable": self.count("unreadable"),
             "unreadable_tracks": self.unreadable_tracks(),
             "tracks_left_out": self.left_out,
-            "track_ids": {t.soundcloud_id: t.page_id for t in self.tracks if t.page_id},
+            "track_ids": {t.recording_id: t.page_id for t in self.tracks if t.page_id},
             "notion_requests": self.requests,
             "rate_limited": self.rate_limited,
             "warnings": list(self.warnings),

@@ -436,8 +436,6 @@ def owned_values(
     values: dict[str, Any] = {}
     for prop in schema.in_group(*groups):
         raw = row.get(prop.key)
-        if prop.key == "soundcloud_id" and (_number(raw) or 0) <= 0:
-            raw = None  # the catalog's own id of a recording SoundCloud does not have
         if prop.key == "soundcloud_id" and prop.type == "rich_text" and raw is not None:
             raw = str(raw)
         value = plain_value(prop.type, raw)

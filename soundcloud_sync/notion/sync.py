@@ -1,8 +1,10 @@
 """Idempotent batch upsert of a playlist and its tracks into Music Tracks / Playlists.
 
 Plain rows in, a report out: this package knows nothing of SoundCloud modules or
-Dagster. The dedup key is the SoundCloud id (then the URL); title + artist is only
-a fallback for pages a person made, which are then filled in and linked.
+Dagster. Each row is keyed by its ``recording_id`` (the caller's id for the recording)
+and found in Notion by the services' ids it carries (``soundcloud_id``, ``spotify_id``),
+then its URL; title + artist is only a fallback for pages a person made, which are then
+filled in and linked.
 
 `NotionCatalogSync` is the door: it reads and checks both schemas once, then hands the
 resolved schemas to its collaborators, one room each: `lookup` (finding pages in bulk),
@@ -48,10 +50,12 @@ def _rows_and_known(
     known: Mapping[int, KnownPage | str] | None,
     linked: bool = False,
 ) -> tuple[dict[int, Mapping[str, Any]], dict[int, KnownPage]]:
-    """Rows by SoundCloud id (first wins), and the catalog's pages as KnownPage."""
+    """Rows by recording id (first wins), and the catalog's pages as KnownPage."""
     rows: dict[int, Mapping[str, Any]] = {}
     for row in tracks:
-        rows.setdefault(int(row["soundcloud_id"]), row)
+        if row.get("recording_id") is None:
+            raise ValueError(f"track row {row.get('title')!r} has no recording_id")
+        rows.setdefault(int(row["recording_id"]), row)
     known_pages = {
         int(sid): (k if isinstance(k, KnownPage) else KnownPage(str(k), linked=linked))
         for sid, k in (known or {}).items()
@@ -213,17 +217,19 @@ class NotionCatalogSync:
         *,
         known: Mapping[int, KnownPage | str] | None = None,
         playlist_page_id: str | None = None,
-        removed: Mapping[int, str | None] | Iterable[int] = (),
+        removed: Mapping[int, str | Mapping[str, Any] | None] | Iterable[int] = (),
         dry_run: bool = False,
         max_concurrent: int = 4,
         on_page: Callable[[TrackResult], None] | None = None,
     ) -> SyncReport:
         """Create/update/link the playlist's track pages and its playlist page.
 
-        ``known``: soundcloud_id -> KnownPage (or just a page id) from the catalog; those
+        ``known``: recording_id -> KnownPage (or just a page id) from the catalog; those
         need no lookup, and a known page with an equal hash, already linked, costs
-        nothing. ``removed``: ids (or id -> page id) that left the playlist; unlinked
-        only when ``playlist["ids_complete"]`` is true. ``on_page`` receives each
+        nothing. ``removed``: recordings that left the playlist, id -> its page id, or its
+        row (with ``page_id`` when known, else to find the page by; plain ids: SoundCloud
+        ids); unlinked only when
+        ``playlist["ids_complete"]`` is true. ``on_page`` receives each
         TrackResult as it is settled (from worker threads, one call at a time) — not
         the ones skipped without a request: those are only in ``report.tracks``.
         """
@@ -236,12 +242,15 @@ class NotionCatalogSync:
             warnings=[*tracks_schema.warnings, *playlists_schema.warnings],
         )
         rows, known_pages = _rows_and_known(tracks, known)
-        removed_map = (
-            {int(k): v for k, v in removed.items()}
-            if isinstance(removed, Mapping)
-            else {int(k): None for k in removed}
-        )
-        removed_map = {k: v for k, v in removed_map.items() if k not in rows}
+        removed_map = {
+            rid: value if value is not None else {"recording_id": rid, "soundcloud_id": rid}
+            for rid, value in (
+                ((int(k), v) for k, v in removed.items())
+                if isinstance(removed, Mapping)
+                else ((int(k), None) for k in removed)
+            )
+            if rid not in rows
+        }
         if removed_map and playlist.get("ids_complete") is False:
             report.warnings.append(
                 f"{len(removed_map)} track(s) not unlinked: the playlist's id list was "
@@ -322,7 +331,7 @@ class NotionCatalogSync:
         """Write analysis values (tempo, key, paths, …) to pages whose values changed
         (``groups``: which of our properties; djay's facts are another group).
 
-        Each row: ``page_id``, ``soundcloud_id``, optional ``enrichment_hash`` (what was
+        Each row: ``page_id``, ``recording_id``, optional ``enrichment_hash`` (what was
         written last time), and the enrichment keys. Returns per-row results whose
         ``hash`` is the new enrichment hash to store."""
         requests0, limited0 = self._request_counts()

@@ -18,7 +18,7 @@ from typing import Any
 
 from .gateway import AmbiguousCreate, NotionError, NotionGateway
 from .locks import MachineLocks
-from .lookup import PageLookup
+from .lookup import PageLookup, track_name
 from .playlist_pages import MAX_ROUNDS, now_iso
 from .relations import TrackLinks
 from .report import UNREADABLE, KnownPage, TrackResult, readable
@@ -79,85 +79,91 @@ class TrackWriter:
         on_page: Callable[[TrackResult], None] | None,
         warnings: list[str],
     ) -> dict[int, TrackResult]:
-        values = {sid: owned_values(self.tracks, row, TRACK_GROUPS) for sid, row in rows.items()}
-        hashes = {sid: values_hash(v) for sid, v in values.items()}
+        values = {rid: owned_values(self.tracks, row, TRACK_GROUPS) for rid, row in rows.items()}
+        hashes = {rid: values_hash(v) for rid, v in values.items()}
         results: dict[int, TrackResult] = {}
         jobs: list[tuple[str, int, Any]] = []
         unknown: list[int] = []
         lost: dict[int, str] = {}  # why the last try of a track went round again
         sent: set[int] = set()  # creates whose answer was lost: a page found is ours
-        for sid in rows:
-            k = known.get(sid)
-            if k is None and not readable(rows[sid]):
+        for rid in rows:
+            k = known.get(rid)
+            if k is None and not readable(rows[rid]):
                 # nothing to find it by but its id, nothing to make a page of: no request
-                results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
+                results[rid] = TrackResult(rid, "unreadable", message=UNREADABLE)
             elif k is None:
-                unknown.append(sid)
-            elif k.linked and k.hash == hashes[sid]:
-                results[sid] = TrackResult(sid, "skipped", k.page_id, hashes[sid], True)
+                unknown.append(rid)
+            elif k.linked and k.hash == hashes[rid]:
+                results[rid] = TrackResult(rid, "skipped", k.page_id, hashes[rid], True)
             else:
-                jobs.append(("known", sid, k))
+                jobs.append(("known", rid, k))
+
+        def named(rid: int) -> tuple[str | None, int | None]:
+            return rows[rid].get("title"), rows[rid].get("soundcloud_id")
 
         def run(job: tuple[str, int, Any]) -> tuple[int, TrackResult | None]:
-            kind, sid, data = job
+            kind, rid, data = job
             try:
                 result = self._job(
-                    kind, sid, data, rows[sid], values[sid], hashes[sid], playlist_page_id, dry_run
+                    kind, rid, data, rows[rid], values[rid], hashes[rid], playlist_page_id, dry_run
                 )
-                if kind == "found" and sid in sent:
+                if kind == "found" and rid in sent:
                     result.status = "created"  # this run made it; only the answer was lost
             except AmbiguousCreate as err:
-                log.info("create of SoundCloud id %s lost its answer; looking it up", sid)
-                warnings.append(f"SoundCloud id {sid}: {err}; reconciled by lookup")
-                lost[sid] = str(err)
-                sent.add(sid)
-                return sid, None
+                name = track_name(rid, rows[rid])
+                log.info("create of %s lost its answer; looking it up", name)
+                warnings.append(f"{name}: {err}; reconciled by lookup")
+                lost[rid] = str(err)
+                sent.add(rid)
+                return rid, None
             except NotionError as err:
                 if kind != "create" and page_gone(err):
-                    lost[sid] = str(err)
-                    return sid, None  # stale page id (deleted or trashed): look it up again
-                result = TrackResult(sid, "error", getattr(data, "page_id", None), message=str(err))
+                    lost[rid] = str(err)
+                    return rid, None  # stale page id (deleted or trashed): look it up again
+                result = TrackResult(rid, "error", getattr(data, "page_id", None), message=str(err))
             except Exception as err:
-                result = TrackResult(sid, "error", message=f"{type(err).__name__}: {err}")
+                result = TrackResult(rid, "error", message=f"{type(err).__name__}: {err}")
+            result.title, result.soundcloud_id = named(rid)
             if not dry_run:
                 self._emit(on_page, result)
-            return sid, result
+            return rid, result
 
         rounds = 0
         with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
             while jobs or unknown:
                 rounds += 1
                 if unknown:
-                    found = self.lookup.find({sid: rows[sid] for sid in unknown}, warnings)
-                    for sid in unknown:
-                        if sid in found:
-                            jobs.append(("found", sid, found[sid]))
-                        elif readable(rows[sid]):
-                            jobs.append(("create", sid, None))
+                    found = self.lookup.find({rid: rows[rid] for rid in unknown}, warnings)
+                    for rid in unknown:
+                        if rid in found:
+                            jobs.append(("found", rid, found[rid]))
+                        elif readable(rows[rid]):
+                            jobs.append(("create", rid, None))
                         else:  # a page found before, now lost again: nothing to create
-                            results[sid] = TrackResult(sid, "unreadable", message=UNREADABLE)
+                            results[rid] = TrackResult(rid, "unreadable", message=UNREADABLE)
                     unknown = []
                 retry: list[int] = []
-                for sid, result in pool.map(run, jobs):
+                for rid, result in pool.map(run, jobs):
                     if result is None:
-                        retry.append(sid)
+                        retry.append(rid)
                     else:
-                        results[sid] = result
+                        results[rid] = result
                 jobs = []
                 if retry and rounds >= MAX_ROUNDS:
-                    for sid in retry:
-                        results[sid] = TrackResult(
-                            sid,
+                    for rid in retry:
+                        results[rid] = TrackResult(
+                            rid,
                             "error",
-                            message=f"{lost.get(sid, 'no answer')} (gave up after {MAX_ROUNDS} "
+                            message=f"{lost.get(rid, 'no answer')} (gave up after {MAX_ROUNDS} "
                             "tries, each checked first: no page was made twice)",
                         )
+                        results[rid].title, results[rid].soundcloud_id = named(rid)
                         if not dry_run:
-                            self._emit(on_page, results[sid])
+                            self._emit(on_page, results[rid])
                     break
                 unknown = retry
-        for sid, result in results.items():
-            result.title = rows[sid].get("title")
+        for rid, result in results.items():
+            result.title, result.soundcloud_id = named(rid)
             if not dry_run and result.status != "unreadable" and not result.page_id:
                 result.status, result.message = "error", result.message or "no page after sync"
         return results
@@ -165,7 +171,7 @@ class TrackWriter:
     def _job(
         self,
         kind: str,
-        sid: int,
+        rid: int,
         data: Any,
         row: Mapping[str, Any],
         values: dict[str, Any],
@@ -174,7 +180,7 @@ class TrackWriter:
         dry_run: bool,
     ) -> TrackResult:
         if kind == "create":
-            return self._create(sid, row, values, props_hash, playlist_page_id, dry_run)
+            return self._create(rid, row, values, props_hash, playlist_page_id, dry_run)
         if kind == "known":
             page_id, linked = data.page_id, data.linked
             send = values if data.hash != props_hash else {}
@@ -187,14 +193,14 @@ class TrackWriter:
         if playlist_page_id is None or linked:  # no relation change needed (or possible)
             if send and not dry_run:
                 self.gateway.update_page(page_id, encode_all(self.tracks, send))
-            return TrackResult(sid, "updated" if send else "skipped", page_id, props_hash, linked)
+            return TrackResult(rid, "updated" if send else "skipped", page_id, props_hash, linked)
         wrote, changed = self.links.write(page_id, playlist_page_id, True, send, dry_run)
         status = "updated" if wrote else "skipped"
-        return TrackResult(sid, status, page_id, props_hash, True, link_changed=changed)
+        return TrackResult(rid, status, page_id, props_hash, True, link_changed=changed)
 
     def _create(
         self,
-        sid: int,
+        rid: int,
         row: Mapping[str, Any],
         values: dict[str, Any],
         props_hash: str,
@@ -203,12 +209,12 @@ class TrackWriter:
     ) -> TrackResult:
         linked = playlist_page_id is not None
         if dry_run:
-            return TrackResult(sid, "created", None, props_hash, linked, link_changed=linked)
+            return TrackResult(rid, "created", None, props_hash, linked, link_changed=linked)
         ds = self.tracks.data_source_id
-        # the catalog's own ids (below zero) differ between catalogs: a recording known
-        # only from Spotify is remembered by its Spotify id
-        ident: object = (
-            f"spotify:{row['spotify_id']}" if sid <= 0 and row.get("spotify_id") else sid
+        # a page this machine made is remembered by the recording's SoundCloud id, else
+        # its Spotify id (the same in every catalog), else the catalog's own id
+        ident: object = row.get("soundcloud_id") or (
+            f"spotify:{row['spotify_id']}" if row.get("spotify_id") else f"recording:{rid}"
         )
         with self.locks.hold("create", f"{ds}:{ident}"):
             other = self.locks.created_page(ds, ident)
@@ -217,7 +223,7 @@ class TrackWriter:
                 try:
                     return self._job(
                         "known",
-                        sid,
+                        rid,
                         KnownPage(other),
                         row,
                         values,
@@ -238,31 +244,40 @@ class TrackWriter:
                 body[self.tracks.props["playlists"].name] = {"relation": [{"id": playlist_page_id}]}
             page = self.gateway.create_page(ds, body)
             self.locks.record_created(ds, ident, page["id"])
-            return TrackResult(sid, "created", page["id"], props_hash, linked, link_changed=linked)
+            return TrackResult(rid, "created", page["id"], props_hash, linked, link_changed=linked)
 
     def unlink(
         self,
-        removed: Mapping[int, str | None],
+        removed: Mapping[int, str | Mapping[str, Any]],
         playlist_page_id: str | None,
         dry_run: bool,
         max_concurrent: int,
         warnings: list[str],
     ) -> list[TrackResult]:
+        """Take the playlist out of the relation of each recording in ``removed`` (its
+        page id, or its row: with ``page_id`` when known, else to find the page by)."""
         if not removed or not playlist_page_id:
             return []
-        pages = {sid: pid for sid, pid in removed.items() if pid}
-        unknown = {sid: {"soundcloud_id": sid} for sid, pid in removed.items() if not pid}
+        rows: dict[int, Mapping[str, Any]] = {
+            rid: {"page_id": v} if isinstance(v, str) else v for rid, v in removed.items()
+        }
+        pages = {rid: str(row["page_id"]) for rid, row in rows.items() if row.get("page_id")}
+        unknown = {rid: row for rid, row in rows.items() if not row.get("page_id")}
         if unknown:
-            for sid, page in self.lookup.find(unknown, warnings).items():
-                pages[sid] = page["id"]
+            for rid, page in self.lookup.find(unknown, warnings).items():
+                pages[rid] = page["id"]
 
         def run(item: tuple[int, str]) -> TrackResult:
-            sid, page_id = item
+            rid, page_id = item
+            row = rows[rid]
             try:
                 wrote, _ = self.links.write(page_id, playlist_page_id, False, {}, dry_run)
             except NotionError as err:
-                return TrackResult(sid, "error", page_id, message=str(err))
-            return TrackResult(sid, "unlinked" if wrote else "skipped", page_id, linked=False)
+                result = TrackResult(rid, "error", page_id, message=str(err))
+            else:
+                result = TrackResult(rid, "unlinked" if wrote else "skipped", page_id)
+            result.soundcloud_id = row.get("soundcloud_id")
+            return result
 
         with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
             return list(pool.map(run, sorted(pages.items())))
@@ -282,23 +297,27 @@ class TrackWriter:
         ``key_notation``."""
 
         def run(row: Mapping[str, Any]) -> TrackResult:
-            sid = int(row.get("soundcloud_id") or 0)
+            result = enrich_one(row)
+            result.soundcloud_id = row.get("soundcloud_id")
+            if not dry_run and result.status == "updated":
+                self._emit(on_page, result)
+            return result
+
+        def enrich_one(row: Mapping[str, Any]) -> TrackResult:
+            rid = int(row.get("recording_id") or 0)
             values = owned_values(self.tracks, enrichment_row(row, key_notation), groups)
             new_hash = values_hash(values)
             page_id = row.get("page_id")
             if not page_id:
-                return TrackResult(sid, "error", None, message="no Notion page id")
+                return TrackResult(rid, "error", None, message="no Notion page id")
             if not values or row.get("enrichment_hash") == new_hash:
-                return TrackResult(sid, "skipped", page_id, new_hash)
+                return TrackResult(rid, "skipped", page_id, new_hash)
             try:
                 if not dry_run:
                     self.gateway.update_page(page_id, encode_all(self.tracks, values))
             except NotionError as err:
-                return TrackResult(sid, "error", page_id, message=str(err))
-            result = TrackResult(sid, "updated", page_id, new_hash)
-            if not dry_run:
-                self._emit(on_page, result)
-            return result
+                return TrackResult(rid, "error", page_id, message=str(err))
+            return TrackResult(rid, "updated", page_id, new_hash)
 
         with ThreadPoolExecutor(max_workers=max(1, max_concurrent)) as pool:
             return list(pool.map(run, rows))

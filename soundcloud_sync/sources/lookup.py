@@ -7,16 +7,19 @@ proof (the two might be different mixes) and is left alone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..matching import recording_key
 from .models import Track
+
+if TYPE_CHECKING:
+    from .soundcloud import SoundCloudClient
 
 SEARCH_RESULTS = 5
 
 
 def find_recording(
-    client: Any, isrc: str, title: str | None, artist: str | None
+    client: SoundCloudClient, isrc: str, title: str | None, artist: str | None
 ) -> tuple[Track | None, int]:
     """SoundCloud's track with this ISRC, or None; and the requests spent (1 or 2)."""
     core_title, first_artist = recording_key(title, artist)

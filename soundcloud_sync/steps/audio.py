@@ -7,17 +7,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import Catalog, audio_file, effective_tempo, utc_now
+from ..catalog import Catalog, TrackRow, audio_file, effective_tempo, utc_now
 from .progress import Progress
 
 if TYPE_CHECKING:
     from ..audio.download import DownloadResult, StreamSource
     from ..sources import SoundCloudClient
-
-
-def is_measured(track: Mapping[str, Any]) -> bool:
-    """The catalog holds an analysis of this track's file."""
-    return bool(track.get("analyzed_at")) and track.get("tempo") is not None
 
 
 class _DirectStreams:
@@ -53,30 +48,32 @@ def direct_streams(
 def download_audio(
     soundcloud_client: SoundCloudClient,
     catalog: Catalog,
-    track_rows: list[dict[str, Any]],
+    tracks: list[TrackRow],
     downloads_dir: str | Path,
     *,
     max_workers: int = 4,
     progress: Progress | None = None,
-) -> list[DownloadResult]:
+) -> dict[int, DownloadResult]:
     """Fetch what is not on disk yet; record each outcome as it lands. A recording
-    known only from Spotify has nothing to download from yet: "no source", no error."""
+    SoundCloud does not have (known from another service) has nothing to download from
+    yet: "no source", no error. Returns each recording's outcome."""
     from ..audio import download_tracks
     from ..audio.download import DownloadResult, DownloadStatus
 
-    without_source = [r for r in track_rows if int(r["soundcloud_id"]) <= 0]
-    track_rows = [r for r in track_rows if int(r["soundcloud_id"]) > 0]
-    reason = "known only from Spotify: no audio source yet"
-    skipped = [
-        DownloadResult(int(r["soundcloud_id"]), r.get("spotify_url") or "",
-                       DownloadStatus.NO_SOURCE, reason=reason)
-        for r in without_source
-    ]  # fmt: skip
+    reason = "not on SoundCloud (known from another service): no audio source yet"
+    outcomes = {
+        t.recording_id: DownloadResult(None, t.spotify_url or t.url or "",
+                                       DownloadStatus.NO_SOURCE, reason=reason)
+        for t in tracks
+        if t.soundcloud_id is None
+    }  # fmt: skip
     catalog.update_tracks(
-        {r.soundcloud_id: {"download_status": str(r.status), "download_reason": reason}
-         for r in skipped}
+        {rid: {"download_status": str(r.status), "download_reason": reason}
+         for rid, r in outcomes.items()}
     )  # fmt: skip
-    total, done = len(track_rows), 0
+    on_soundcloud = [t for t in tracks if t.soundcloud_id is not None]
+    recording_of = {t.soundcloud_id: t.recording_id for t in on_soundcloud}
+    total, done = len(on_soundcloud), 0
 
     def remember(result: DownloadResult) -> None:
         nonlocal done
@@ -87,18 +84,21 @@ def download_audio(
         }
         if result.ok and result.path is not None:
             values.update(source_path=str(result.path), downloaded_at=utc_now())
-        catalog.update_track(result.soundcloud_id, **values)
+        catalog.update_track(recording_of[result.soundcloud_id], **values)
         if progress:
             progress("download", done, total)
 
-    return skipped + download_tracks(
-        track_rows,
+    results = download_tracks(
+        on_soundcloud,
         downloads_dir,
         soundcloud_client.youtube_dl,
         max_workers=max_workers,
         on_result=remember,
-        streams=direct_streams(soundcloud_client, track_rows),  # one api-v2 request a track
+        # one api-v2 request a track, from the transcodings the listing recorded
+        streams=direct_streams(soundcloud_client, [t.as_dict() for t in on_soundcloud]),
     )
+    outcomes.update({recording_of[r.soundcloud_id]: r for r in results})
+    return outcomes
 
 
 def range_label(tempo_range: tuple[float, float] | None) -> str | None:
@@ -108,16 +108,16 @@ def range_label(tempo_range: tuple[float, float] | None) -> str | None:
 
 def track_tempo_ranges(
     catalog: Catalog,
-    soundcloud_ids: Iterable[int],
+    recording_ids: Iterable[int],
     ranges_by_playlist: Mapping[str, tuple[float, float] | None],
 ) -> dict[int, tuple[float, float] | None]:
-    """Each track's tempo range: the narrowest range among the playlists that hold it
-    (a track in a drum & bass set and in a warm-up mix keeps one range, whichever
+    """Each recording's tempo range: the narrowest range among the playlists that hold
+    it (a track in a drum & bass set and in a warm-up mix keeps one range, whichever
     playlist is synced, instead of being measured again by each in turn); None when
     none of its playlists sets one."""
     out: dict[int, tuple[float, float] | None] = {}
-    for sid, keys in catalog.track_playlists(soundcloud_ids).items():
-        out[sid] = narrowest(*(ranges_by_playlist.get(k) for k in keys))
+    for rid, keys in catalog.track_playlists(recording_ids).items():
+        out[rid] = narrowest(*(ranges_by_playlist.get(k) for k in keys))
     return out
 
 
@@ -127,18 +127,15 @@ def narrowest(*ranges: tuple[float, float] | None) -> tuple[float, float] | None
     return min(given, key=lambda r: (r[1] - r[0], r)) if given else None
 
 
-def needs_analysis(
-    track: Mapping[str, Any],
-    tempo_range: tuple[float, float] | None = None,
-) -> bool:
+def needs_analysis(track: TrackRow, tempo_range: tuple[float, float] | None = None) -> bool:
     """Whether the track's audio must be measured: never measured, an older analysis
     version, or another tempo range than the one the playlist asks for now."""
     from ..audio.analysis import ANALYSIS_VERSION
 
     return not (
-        track.get("analyzed_at")
-        and track.get("analysis_version") == ANALYSIS_VERSION
-        and track.get("tempo_range") == range_label(tempo_range)
+        track.analyzed_at
+        and track.analysis_version == ANALYSIS_VERSION
+        and track.tempo_range == range_label(tempo_range)
     )
 
 
@@ -176,53 +173,49 @@ def measure_files(
 
 def analyse_audio(
     catalog: Catalog,
-    files: list[dict[str, Any]],
+    tracks: list[TrackRow],
     *,
     workers: int = 2,
     progress: Progress | None = None,
     tempo_ranges: Mapping[int, tuple[float, float] | None] | None = None,
     force: bool = False,
 ) -> list[dict[str, Any]]:
-    """Measure each file on disk once: a file already measured by this analysis version
-    in this tempo range is not redone (unless ``force``); one measured by an older version
-    is, from the same file, never downloaded again. ``tempo_ranges``: each track's own
-    range (its playlists'), which wins over the genre's prior and the default range."""
+    """Measure each track's audio on disk (`audio_file`) once: a track already measured
+    by this analysis version in this tempo range is not redone (unless ``force``); one
+    measured by an older version is, from the same file, never downloaded again.
+    ``tempo_ranges``: each recording's own range (its playlists'), which wins over the
+    genre's prior and the default range. Returns one report row per track."""
     from ..audio.analysis import DEFAULT_TEMPO_RANGE
 
     ranges = tempo_ranges or {}
-    known = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
-    todo = [
-        f
-        for f in files
-        if force
-        or needs_analysis(known.get(f["soundcloud_id"], {}), ranges.get(f["soundcloud_id"]))
-    ]
+    paths = {t.recording_id: audio_file(t) for t in tracks}
+    on_disk = [t for t in tracks if paths[t.recording_id]]
+    todo = [t for t in on_disk if force or needs_analysis(t, ranges.get(t.recording_id))]
     errors: dict[int, str] = {}
     measured: set[int] = set()
     if todo:
         if progress:
             progress("analysis", 0, len(todo))
-        by_range: dict[tuple[float, float] | None, list[dict[str, Any]]] = {}
-        for f in todo:
-            by_range.setdefault(ranges.get(f["soundcloud_id"]), []).append(f)
+        by_range: dict[tuple[float, float] | None, list[TrackRow]] = {}
+        for t in todo:
+            by_range.setdefault(ranges.get(t.recording_id), []).append(t)
         for tempo_range, group in by_range.items():
-            # SoundCloud's genre settles the tempo octave where the beat leaves it in
-            # doubt, unless the track's playlist sets its own range.
-            genres = [
-                None if tempo_range else known.get(f["soundcloud_id"], {}).get("genre")
-                for f in group
-            ]
+            # the service's genre settles the tempo octave where the beat leaves it in
+            # doubt, unless the track's playlist sets its own range
             results = measure_files(
-                [f["path"] for f in group], tempo_range or DEFAULT_TEMPO_RANGE, genres, workers
+                [str(paths[t.recording_id]) for t in group],
+                tempo_range or DEFAULT_TEMPO_RANGE,
+                [None if tempo_range else t.genre for t in group],
+                workers,
             )
-            for f, result in zip(group, results, strict=True):
+            for t, result in zip(group, results, strict=True):
                 if result.features is None:
-                    errors[f["soundcloud_id"]] = f"{f['path']}: {result.error}"
+                    errors[t.recording_id] = f"{paths[t.recording_id]}: {result.error}"
                     continue
-                measured.add(f["soundcloud_id"])
+                measured.add(t.recording_id)
                 features = result.features
                 catalog.update_track(
-                    f["soundcloud_id"],
+                    t.recording_id,
                     tempo=features.tempo,
                     key=features.key,
                     camelot=features.camelot,
@@ -238,28 +231,29 @@ def analyse_audio(
                 )
         if progress:
             progress("analysis", len(todo), len(todo))
-    now = catalog.tracks_by_id(f["soundcloud_id"] for f in files)
+    now = catalog.rows(t.recording_id for t in on_disk)
     rows = []
-    for f in files:
-        sid, track = f["soundcloud_id"], now.get(f["soundcloud_id"], {})
-        failed = sid in errors
+    for listed in on_disk:  # playlist order
+        rid = listed.recording_id
+        t, failed = now.get(rid, listed), rid in errors
         rows.append(
             {
-                "soundcloud_id": sid,
-                "title": track.get("title"),
-                "artist": track.get("artist"),
-                "tempo": None if failed else track.get("tempo"),
-                "key": None if failed else track.get("key"),
-                "camelot": None if failed else track.get("camelot"),
-                "key_confidence": track.get("key_confidence"),
-                "duration_s": track.get("duration_s"),
-                "lufs": track.get("lufs"),
-                "tempo_confidence": track.get("tempo_confidence"),
-                "first_beat_s": None if failed else track.get("first_beat_s"),
-                "first_downbeat_s": None if failed else track.get("first_downbeat_s"),
-                "analysis_version": track.get("analysis_version"),
-                "status": "error" if failed else ("measured" if sid in measured else "kept"),
-                "message": errors.get(sid, ""),
+                "recording_id": rid,
+                "soundcloud_id": t.soundcloud_id,
+                "title": t.title,
+                "artist": t.artist,
+                "tempo": None if failed else t.tempo,
+                "key": None if failed else t.key,
+                "camelot": None if failed else t.camelot,
+                "key_confidence": t.key_confidence,
+                "duration_s": t.duration_s,
+                "lufs": t.lufs,
+                "tempo_confidence": t.tempo_confidence,
+                "first_beat_s": None if failed else t.first_beat_s,
+                "first_downbeat_s": None if failed else t.first_downbeat_s,
+                "analysis_version": t.analysis_version,
+                "status": "error" if failed else ("measured" if rid in measured else "kept"),
+                "message": errors.get(rid, ""),
             }
         )
     return rows
@@ -267,7 +261,7 @@ def analyse_audio(
 
 def write_library_files(
     catalog: Catalog,
-    tracks: list[dict[str, Any]],
+    tracks: list[TrackRow],
     *,
     formats: Iterable[str],
     root: str | Path,
@@ -284,30 +278,31 @@ def write_library_files(
 
     rows, formats = [], list(formats)
     for done, track in enumerate(tracks, start=1):
-        sid = int(track["soundcloud_id"])
+        rid = track.recording_id
         tags = TrackTags(
-            title=track.get("title"), artist=track.get("artist"), album=album,
-            genre=track.get("genre"), tempo=effective_tempo(track), key=track.get("key"),
-            camelot=track.get("camelot"), isrc=track.get("isrc"), url=track.get("url"),
-            soundcloud_id=sid, track_number=track.get("position"),
-            artwork=fetch_artwork(track.get("artwork_url"), artwork_dir, sid, proxy=proxy),
+            title=track.title, artist=track.artist, album=album, genre=track.genre,
+            tempo=effective_tempo(track),  # the DJ's correction in djay wins
+            key=track.key, camelot=track.camelot, isrc=track.isrc, url=track.url, soundcloud_id=track.soundcloud_id, track_number=track.position,
+            artwork=fetch_artwork(track.artwork_url, artwork_dir, track.soundcloud_id or rid,
+                                  proxy=proxy),
         )  # fmt: skip
-        fields = {**{k: v for k, v in track.items() if v is not None}, "album": album or ""}
+        fields = {**{k: v for k, v in track.as_dict().items() if v is not None},
+                  "album": album or ""}  # fmt: skip
         try:
             source = audio_file(track)
             if source is None:
                 raise FileNotFoundError("no audio on disk (not downloaded)")
             files = export_track(source, root, formats, fields, tags, template)
         except Exception as exc:  # one bad file must not stop the rest
-            rows.append({"soundcloud_id": sid, "title": track.get("title"),
+            rows.append({"recording_id": rid, "title": track.title,
                          "format": ",".join(formats), "path": None, "status": "error",
                          "message": write_problem(exc, root) or str(exc)})  # fmt: skip
             continue
-        catalog.update_track(sid, files={fmt: str(path) for fmt, path in files.items()})
+        catalog.update_track(rid, files={fmt: str(path) for fmt, path in files.items()})
         rows.extend(
             {
-                "soundcloud_id": sid,
-                "title": track.get("title"),
+                "recording_id": rid,
+                "title": track.title,
                 "format": fmt,
                 "path": str(path),
                 "status": "ok",
@@ -325,8 +320,8 @@ def files_missing_message(key: str, stage: str, failed: list[dict[str, Any]]) ->
     if not failed:
         return None
     named = "; ".join(
-        f"{t['soundcloud_id']} {t['title']!r}: {t['reason']}" if t.get("title")
-        else f"{t['soundcloud_id']}: {t['reason']}"
+        f"{t['recording_id']} {t['title']!r}: {t['reason']}" if t.get("title")
+        else f"{t['recording_id']}: {t['reason']}"
         for t in failed
     )  # fmt: skip
     return f"{key}: {len(failed)} track(s) left without their {stage}: {named}"

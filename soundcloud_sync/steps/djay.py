@@ -24,10 +24,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..audio.tags import TaggingError, set_tempo
-from ..catalog import Catalog, effective_tempo, tempo_source
+from ..catalog import Catalog, TrackRow, effective_tempo, tempo_source
 from ..catalog.djay import record_djay, recording_rows
 from ..catalog.store import ids_hash
 from ..matching import recording_key, same_length
@@ -35,7 +35,9 @@ from ..sources.djay import DjayPlaylist, DjayTrack, read_library
 from ..sources.models import Playlist, Source, Track
 from ..sources.urls import DjayPlaylistRef
 from .notion import notion_removals, sync_notion_pages, upsert_track_pages
-from .rows import records
+
+if TYPE_CHECKING:
+    from ..notion import NotionCatalogSync
 
 RULES = ("known", "service", "isrc", "file", "new")
 TEMPO_TOLERANCE_BPM = 0.5
@@ -49,7 +51,7 @@ class DjayMatch:
     """Where one djay track lands in the catalog."""
 
     track: DjayTrack
-    catalog_id: int | None  # None: a recording new to the catalog
+    recording_id: int | None  # None: a recording new to the catalog
     rule: str  # one of RULES
     possible_match: int | None = None  # a look-alike recording, reported only
 
@@ -58,7 +60,7 @@ class DjayMatch:
 class Disagreement:
     """djay's analysis and ours differ on one recording."""
 
-    catalog_id: int
+    recording_id: int
     title: str
     artist: str | None
     field: str  # "tempo" or "key"
@@ -91,24 +93,24 @@ class _Index:
     def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self.by_title_id: dict[str, int] = {}
         self.by_spotify: dict[str, int] = {}
-        self.soundcloud: set[int] = set()
+        self.by_soundcloud: dict[int, int] = {}
         self.by_isrc: dict[str, int] = {}
         self.by_file: dict[str, int] = {}
         self.by_name: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-        # SoundCloud's rows (positive ids) first: the ISRC's recording is theirs
-        for row in sorted(rows, key=lambda r: -r["soundcloud_id"]):
-            cid = row["soundcloud_id"]
+        # SoundCloud's rows first: the ISRC's recording is theirs
+        for row in sorted(rows, key=lambda r: (r["soundcloud_id"] is None, -r["recording_id"])):
+            rid = row["recording_id"]
             if row.get("djay_title_id"):
-                self.by_title_id[row["djay_title_id"]] = cid
+                self.by_title_id[row["djay_title_id"]] = rid
             if row.get("spotify_id"):
-                self.by_spotify.setdefault(row["spotify_id"], cid)
-            if cid > 0:
-                self.soundcloud.add(cid)
+                self.by_spotify.setdefault(row["spotify_id"], rid)
+            if row["soundcloud_id"] is not None:
+                self.by_soundcloud[row["soundcloud_id"]] = rid
             if row.get("isrc"):
-                self.by_isrc.setdefault(row["isrc"].upper(), cid)
+                self.by_isrc.setdefault(row["isrc"].upper(), rid)
             for path in (row.get("source_path"), *(row.get("files") or {}).values()):
                 if path:
-                    self.by_file.setdefault(_path_key(path), cid)
+                    self.by_file.setdefault(_path_key(path), rid)
             self.by_name.setdefault(recording_key(row.get("title"), row.get("artist")), []).append(
                 row
             )
@@ -121,8 +123,8 @@ class _Index:
             if spotify and spotify in self.by_spotify:
                 return DjayMatch(track, self.by_spotify[spotify], "service")
             soundcloud = soundcloud_id_of(uri)
-            if soundcloud and soundcloud in self.soundcloud:
-                return DjayMatch(track, soundcloud, "service")
+            if soundcloud and soundcloud in self.by_soundcloud:
+                return DjayMatch(track, self.by_soundcloud[soundcloud], "service")
         if track.isrc and track.isrc.upper() in self.by_isrc:
             return DjayMatch(track, self.by_isrc[track.isrc.upper()], "isrc")
         if track.file_path is not None and _path_key(track.file_path) in self.by_file:
@@ -136,7 +138,7 @@ class _Index:
                 continue
             if track.isrc and row.get("isrc") and track.isrc.upper() != row["isrc"].upper():
                 continue  # two ISRCs: two recordings that share a name
-            return int(row["soundcloud_id"])
+            return int(row["recording_id"])
         return None
 
 
@@ -161,18 +163,16 @@ def tempos_agree(a: float, b: float, tolerance: float = TEMPO_TOLERANCE_BPM) -> 
     return abs(a - b) <= tolerance
 
 
-def disagreements(
-    pairs: Iterable[tuple[DjayTrack, Mapping[str, Any]]],
-) -> list[Disagreement]:
+def disagreements(pairs: Iterable[tuple[DjayTrack, TrackRow]]) -> list[Disagreement]:
     """djay's analysed tempo and key against ours, for tracks both have measured."""
     found = []
     for track, row in pairs:
-        cid = int(row["soundcloud_id"])
-        ours_tempo, ours_key = row.get("tempo"), row.get("key")
+        rid = row.recording_id
+        ours_tempo, ours_key = row.tempo, row.key
         if track.tempo and ours_tempo and not tempos_agree(track.tempo, ours_tempo):
             found.append(
                 Disagreement(
-                    cid,
+                    rid,
                     track.title,
                     track.artist,
                     "tempo",
@@ -181,7 +181,7 @@ def disagreements(
                 )
             )
         if track.key and ours_key and track.key != ours_key:
-            found.append(Disagreement(cid, track.title, track.artist, "key", track.key, ours_key))
+            found.append(Disagreement(rid, track.title, track.artist, "key", track.key, ours_key))
     return found
 
 
@@ -202,7 +202,7 @@ class DjayReport:
     disagreements: list[Disagreement] = field(default_factory=list)
     possible_matches: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # from the library and from Notion
-    playlists: dict[str, list[int]] = field(default_factory=dict)  # key -> catalog ids
+    playlists: dict[str, list[int]] = field(default_factory=dict)  # key -> recording ids
     notion_requests: int = 0
 
     def metadata(self) -> dict[str, Any]:
@@ -222,10 +222,10 @@ class DjayReport:
         }
 
 
-def _djay_values(row: Mapping[str, Any]) -> dict[str, Any]:
+def _djay_values(row: TrackRow) -> dict[str, Any]:
     """What the djay sync writes to a recording's page: djay's facts, and Tempo with
     where it came from."""
-    values = {k: row.get(k) for k in DJAY_NOTION_KEYS}
+    values: dict[str, Any] = {k: getattr(row, k) for k in DJAY_NOTION_KEYS}
     values["tempo_source"] = tempo_source(row)
     # Tempo with its source: the DJ's, or ours again once the DJ took theirs back
     values["tempo"] = effective_tempo(row)
@@ -246,7 +246,7 @@ def _facts_hash(values: Mapping[str, Any]) -> str:
 def sync_library(
     path: Path,
     catalog: Catalog,
-    notion_sync: Any | None,
+    notion_sync: NotionCatalogSync | None,
     *,
     max_concurrent: int = 4,
     log: Callable[[str], None] = lambda line: None,
@@ -262,36 +262,38 @@ def sync_library(
     matches = match_tracks(library.tracks, recording_rows(catalog))
     for m in matches:
         report.matched[m.rule] = report.matched.get(m.rule, 0) + 1
-    recorded = record_djay(catalog, [(m.track, m.catalog_id) for m in matches])
-    for title_id, cid in recorded.shared:
-        log(f"djay track {title_id} is the same recording as another djay track ({cid})")
-    rows = catalog.tracks_by_id(set(recorded.ids.values()))
+    recorded = record_djay(catalog, [(m.track, m.recording_id) for m in matches])
+    for title_id, rid in recorded.shared:
+        log(f"djay track {title_id} is the same recording as another djay track ({rid})")
+    rows = catalog.rows(set(recorded.ids.values()))
     by_title_id = {m.track.title_id: m for m in matches}
+    look_alikes = catalog.rows({m.possible_match for m in matches if m.possible_match})
     for m in matches:
         if m.possible_match is not None:
+            alike = look_alikes.get(m.possible_match)
             report.possible_matches.append(
                 f"{m.track.artist or '?'} - {m.track.title} may be recording {m.possible_match} "
-                f"({rows.get(m.possible_match, {}).get('title') or 'catalog'}): no identity to "
+                f"({(alike and alike.title) or 'catalog'}): no identity to "
                 "prove it, so it keeps a page of its own"
             )
-    pairs = [(by_title_id[t].track, rows[c]) for t, c in recorded.ids.items() if c in rows]
+    pairs = [(by_title_id[t].track, rows[r]) for t, r in recorded.ids.items() if r in rows]
     report.disagreements = disagreements(pairs)
     for track, row in pairs:
         if track.manual_tempo:
-            ours = row.get("tempo")
+            ours = row.tempo
             report.corrections.append(
                 f"{track.artist or '?'} - {track.title}: tempo {track.manual_tempo:g} set by "
                 f"hand in djay" + (f" (our analysis: {ours:g})" if ours else "")
             )
     # the DJ's tempo in our files (each checked: a sync stopped half-way is caught up);
     # a tempo the DJ took back gives the files ours again
-    corrected = {int(row["soundcloud_id"]) for track, row in pairs if track.manual_tempo}
-    for cid in sorted(corrected | set(recorded.tempo_changed)):
-        row = rows.get(cid) or {}
-        tempo = effective_tempo(row)
-        if not tempo:
+    corrected = {row.recording_id for track, row in pairs if track.manual_tempo}
+    for rid in sorted(corrected | set(recorded.tempo_changed)):
+        changed = rows.get(rid)
+        tempo = effective_tempo(changed) if changed else None
+        if not changed or not tempo:
             continue
-        for file in (row.get("files") or {}).values():
+        for file in changed.files.values():
             try:
                 report.files_retagged += set_tempo(file, tempo)
             except (OSError, TaggingError) as exc:
@@ -309,7 +311,7 @@ def _record_playlists(
     catalog: Catalog,
     playlists: Iterable[DjayPlaylist],
     ids: Mapping[str, int],
-    rows: Mapping[int, Mapping[str, Any]],
+    rows: Mapping[int, TrackRow],
     report: DjayReport,
 ) -> list[tuple[str, bool]]:
     """Each djay playlist as a listing of its recordings, in djay's order (partition key
@@ -325,9 +327,9 @@ def _record_playlists(
         report.playlists[ref.key] = order
         before = catalog.playlist(ref.key) or {}
         tracks = tuple(
-            Track(soundcloud_id=cid, position=n, title=rows[cid].get("title"),
-                  artist=rows[cid].get("artist"), source=Source.DJAY)
-            for n, cid in enumerate(order, start=1)
+            Track(soundcloud_id=None, position=n, title=rows[rid].title,
+                  artist=rows[rid].artist, source=Source.DJAY)
+            for n, rid in enumerate(order, start=1)
         )  # fmt: skip
         change = catalog.record_playlist(
             Playlist(
@@ -339,23 +341,28 @@ def _record_playlists(
                 track_count=len(tracks),
                 tracks=tracks,
                 source=Source.DJAY,
-            )
+            ),
+            recording_ids=order,  # matched and written by this sync (catalog.djay)
         )
-        members = catalog.playlist_tracks(ref.key)
+        members = catalog.playlist_rows(ref.key)
         unchanged = (
             not change.added
             and not change.removed
             and before.get("ids_hash") == ids_hash(order)
             and before.get("notion_page_id") is not None
             and before.get("sync_status") == "Synced"
-            and bool(members.empty or members["notion_linked"].all())
+            and all(t.notion_linked for t in members)
         )
         out.append((ref.key, unchanged))
     return out
 
 
 def _write_playlist(
-    notion_sync: Any, catalog: Catalog, key: str, report: DjayReport, max_concurrent: int
+    notion_sync: NotionCatalogSync,
+    catalog: Catalog,
+    key: str,
+    report: DjayReport,
+    max_concurrent: int,
 ) -> None:
     """The playlist's page in Playlists, its tracks linked in djay's order, the tracks
     taken out of it in djay unlinked: the same Notion step as every playlist's."""
@@ -364,42 +371,41 @@ def _write_playlist(
         catalog,
         key,
         catalog.playlist(key) or {"key": key, "url": key},
-        records(catalog.playlist_tracks(key)),
+        [t.as_dict() for t in catalog.playlist_rows(key)],
         notion_removals(catalog, key),
         max_concurrent=max_concurrent,
     )
     report.notion_requests += outcome.requests
     report.problems.extend(
-        f"{key}: {t['soundcloud_id']} {t['title']!r}: {t['reason']}"
-        for t in outcome.failed_tracks()
+        f"{key}: {t['recording_id']} {t['title']!r}: {t['reason']}" for t in outcome.failed_tracks()
     )
     report.problems.extend(w for w in outcome.warnings if "djay's facts" not in w)
 
 
 def _write_pages(
-    notion_sync: Any,
+    notion_sync: NotionCatalogSync,
     catalog: Catalog,
     report: DjayReport,
-    rows: list[dict[str, Any]],
+    rows: list[TrackRow],
     max_concurrent: int,
 ) -> None:
-    without_page = [r for r in rows if not r.get("notion_page_id")]
+    without_page = [r for r in rows if not r.notion_page_id]
     if without_page:
         outcome = upsert_track_pages(
-            notion_sync, catalog, without_page, max_concurrent=max_concurrent
+            notion_sync, catalog, [r.as_dict() for r in without_page], max_concurrent=max_concurrent
         )
         report.new_pages = outcome["created"]
         report.problems.extend(
-            f"{t['soundcloud_id']} {t['title']!r}: no Notion page ({t['reason']})"
+            f"{t['recording_id']} {t['title']!r}: no Notion page ({t['reason']})"
             for t in outcome["failed_tracks"]
         )
-        rows = list(catalog.tracks_by_id(int(r["soundcloud_id"]) for r in rows).values())
+        rows = list(catalog.rows(r.recording_id for r in rows).values())
     todo = []
     for row in rows:
         values = _djay_values(row)
         digest = _facts_hash(values)
-        if row.get("notion_page_id") and row.get("djay_notion_hash") != digest:
-            todo.append({"soundcloud_id": row["soundcloud_id"], "page_id": row["notion_page_id"],
+        if row.notion_page_id and row.djay_notion_hash != digest:
+            todo.append({"recording_id": row.recording_id, "page_id": row.notion_page_id,
                          "enrichment_hash": None, "facts_hash": digest, **values})  # fmt: skip
     if not todo:
         return
@@ -407,17 +413,17 @@ def _write_pages(
         todo, max_concurrent=max_concurrent, groups=("djay", "enrichment")
     )
     report.notion_requests += written.requests
-    digests = {r["soundcloud_id"]: r["facts_hash"] for r in todo}
+    digests = {r["recording_id"]: r["facts_hash"] for r in todo}
     catalog.update_tracks(
         {
-            r.soundcloud_id: {"djay_notion_hash": digests[r.soundcloud_id]}
+            r.recording_id: {"djay_notion_hash": digests[r.recording_id]}
             for r in written.tracks
             if r.status in ("updated", "skipped")
         }
     )
     report.pages_updated = sum(r.status == "updated" for r in written.tracks)
     report.problems.extend(
-        f"{r.soundcloud_id}: djay's facts not written ({r.message})"
+        f"{r.recording_id}: djay's facts not written ({r.message})"
         for r in written.tracks
         if r.status == "error"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import Catalog, audio_file
+from ..catalog import Catalog, TrackRow, audio_file
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def import_into_eagle(
     eagle: EagleClient,
     catalog: Catalog,
-    tracks: list[dict[str, Any]],
+    tracks: list[TrackRow],
     *,
     folder: str,
     formats: Sequence[str],
@@ -32,16 +32,16 @@ def import_into_eagle(
             continue
         outcome = eagle.import_file(
             path,
-            name=f"{track.get('artist')} - {track.get('title')}",
-            website=track["url"],
+            name=f"{track.artist} - {track.title}",
+            website=track.url or path,
             folder=folder,
-            tags=track_tags(folder, track.get("genre"), track.get("key"),
-                            track.get("camelot"), track.get("tempo")),
-            annotation=f"SoundCloud id {track['soundcloud_id']}",
+            tags=track_tags(folder, track.genre, track.key, track.camelot, track.tempo),
+            annotation=f"SoundCloud id {track.soundcloud_id}" if track.soundcloud_id
+            else f"recording {track.recording_id}",
         )  # fmt: skip
         if outcome.item_id:
-            catalog.update_track(track["soundcloud_id"], eagle_id=outcome.item_id)
-        rows.append({"soundcloud_id": track["soundcloud_id"], "eagle_id": outcome.item_id,
+            catalog.update_track(track.recording_id, eagle_id=outcome.item_id)
+        rows.append({"recording_id": track.recording_id, "eagle_id": outcome.item_id,
                      "status": outcome.status, "message": outcome.reason or ""})  # fmt: skip
         if outcome.status == "not-running":
             break

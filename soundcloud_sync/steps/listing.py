@@ -103,8 +103,9 @@ def resolve_track_rows(
 
     def fail(i: int, reason: str) -> None:
         row = rows[i]
-        out.failed.append({"soundcloud_id": row.get("soundcloud_id"), "title": row.get("title"),
-                           "url": row.get("url"), "reason": reason})  # fmt: skip
+        out.failed.append({"recording_id": None, "soundcloud_id": row.get("soundcloud_id"),
+                           "title": row.get("title"), "url": row.get("url"),
+                           "reason": reason})  # fmt: skip
 
     for i, row in enumerate(rows):
         sid = _positive_int(row.get("soundcloud_id"))
@@ -148,10 +149,10 @@ def resolve_track_rows(
         spotify_client.close()
     ordered = [i for i in range(len(rows)) if i in tracks]
     recorded = catalog.record_tracks([tracks[i] for i in ordered])
-    for i, track in zip(ordered, recorded, strict=True):
+    for i, recording_id in zip(ordered, recorded, strict=True):
         row = rows[i]
         out.rows.append({
-            **track.to_row(),
+            **tracks[i].to_row(), "recording_id": recording_id,
             **{k: row[k] for k in ("playlist_name", "playlist_url", "track_number") if k in row},
         })  # fmt: skip
     return out
@@ -188,21 +189,23 @@ def find_on_soundcloud(
     key: str,
     limit: int = SOUNDCLOUD_LOOKUPS_PER_RUN,
 ) -> dict[str, Any]:
-    """Look up on SoundCloud, by ISRC, the playlist's recordings known only from Spotify
-    (each once): one found is kept under SoundCloud's track, so its audio is downloaded
-    and its page gains the SoundCloud identity. Returns what was looked up and found."""
+    """Look up on SoundCloud, by ISRC, the playlist's recordings SoundCloud's identity is
+    missing from (known only from Spotify, say), each once: one found gains SoundCloud's
+    track, so its audio is downloaded and its page gains the SoundCloud identity. Returns
+    what was looked up and found."""
     from ..sources.lookup import find_recording
 
-    rows = catalog.unsearched_spotify_only(key, limit)
+    rows = catalog.unsearched_without_soundcloud(key, limit)
     found, requests = [], 0
     for row in rows:
         track, spent = find_recording(soundcloud_client, row["isrc"], row["title"], row["artist"])
         requests += spent
         if track is None:
-            catalog.update_track(row["soundcloud_id"], soundcloud_searched_at=utc_now())
+            catalog.update_track(row["recording_id"], soundcloud_searched_at=utc_now())
             continue
-        catalog.adopt_soundcloud_track(row["soundcloud_id"], track)
-        found.append({"spotify_id": row["spotify_id"], "soundcloud_id": track.soundcloud_id,
-                      "title": row["title"], "soundcloud_url": track.url})  # fmt: skip
+        recording_id = catalog.adopt_soundcloud_track(row["recording_id"], track)
+        found.append({"recording_id": recording_id, "spotify_id": row["spotify_id"],
+                      "soundcloud_id": track.soundcloud_id, "title": row["title"],
+                      "soundcloud_url": track.url})  # fmt: skip
     return {"soundcloud_lookups": len(rows), "soundcloud_lookup_requests": requests,
             "found_on_soundcloud": found}  # fmt: skip

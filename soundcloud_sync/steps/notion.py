@@ -10,19 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..catalog import (
-    AUDIO_ON_DISK,
-    Catalog,
-    display_name,
-    effective_tempo,
-    joined_at,
-    utc_now,
-)
+from ..catalog import Catalog, TrackRow, display_name, effective_tempo, joined_at, utc_now
 from ..errors import SoundCloudSyncError
 from ..notion.report import readable
-from ..sources import DjayPlaylistRef, Playlist, SpotifyPlaylistRef, parse_playlist_url
+from ..sources import DjayPlaylistRef, Playlist, Source, SpotifyPlaylistRef, parse_playlist_url
 from .progress import Progress
-from .rows import records
 
 if TYPE_CHECKING:
     from ..notion import KnownPage, NotionCatalogSync, SchemaMapping, SyncReport, TrackResult
@@ -47,45 +39,46 @@ def notion_playlist(playlist_row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def known_pages(
-    catalog_tracks: pd.DataFrame, *, linked: bool | None = None
-) -> dict[int, KnownPage]:
-    """What the catalog remembers of each track's page: no lookup needed for these.
+def known_pages(tracks: Iterable[TrackRow], *, linked: bool | None = None) -> dict[int, KnownPage]:
+    """What the catalog remembers of each recording's page: no lookup needed for these.
     ``linked`` overrides the playlist link (tracks written without a playlist)."""
     from ..notion import KnownPage
 
-    known = {}
-    for row in records(catalog_tracks):
-        if row.get("notion_page_id"):
-            known[int(row["soundcloud_id"])] = KnownPage(
-                page_id=row["notion_page_id"],
-                hash=row.get("notion_hash"),
-                linked=bool(row.get("notion_linked")) if linked is None else linked,
-            )
-    return known
+    return {
+        t.recording_id: KnownPage(
+            page_id=t.notion_page_id,
+            hash=t.notion_hash,
+            linked=t.notion_linked if linked is None else linked,
+        )
+        for t in tracks
+        if t.notion_page_id
+    }
 
 
 def with_availability(
-    track_rows: list[dict[str, Any]], catalog_tracks: pd.DataFrame
+    rows: list[dict[str, Any]], catalog_tracks: Iterable[TrackRow]
 ) -> list[dict[str, Any]]:
-    """Rows carrying the Availability Notion shows: the last download's verdict, if any,
-    else what SoundCloud says."""
+    """Rows (keyed by ``recording_id``) carrying the Availability Notion shows: the last
+    download's verdict, if any, else what the service says."""
     from ..notion.schema import availability_label
 
-    downloads = {int(r["soundcloud_id"]): r.get("download_status") for r in records(catalog_tracks)}
+    downloads = {t.recording_id: t.download_status for t in catalog_tracks}
     return [
         {
             **row,
             "availability": availability_label(
-                row.get("availability"), downloads.get(int(row["soundcloud_id"]))
+                row.get("availability"), downloads.get(row["recording_id"])
             ),
         }
-        for row in track_rows
+        for row in rows
     ]
 
 
 def page_recorder(
-    catalog: Catalog, key: str | None, total: int, progress: Progress | None = None
+    catalog: Catalog,
+    key: str | None,
+    total: int,
+    progress: Progress | None = None,
 ) -> Callable[[TrackResult], None]:
     """The on_page callback: store each page id (and its link to the playlist ``key``)
     the moment Notion answers, so a run killed later never makes the page twice."""
@@ -96,10 +89,10 @@ def page_recorder(
         done += 1
         if result.page_id and result.status != "error":
             catalog.update_track(
-                result.soundcloud_id, notion_page_id=result.page_id, notion_hash=result.hash
+                result.recording_id, notion_page_id=result.page_id, notion_hash=result.hash
             )
             if key is not None:
-                catalog.set_notion_linked(key, result.soundcloud_id, result.linked)
+                catalog.set_notion_linked(key, result.recording_id, result.linked)
         if progress and (done == total or done % 25 == 0):
             progress("notion", min(done, total), total)
 
@@ -107,16 +100,27 @@ def page_recorder(
 
 
 def notion_removals(catalog: Catalog, key: str, pending: Iterable[int] = ()) -> list[int]:
-    """Tracks whose link to the playlist's page must go: every track that left the
+    """Recordings whose link to the playlist's page must go: every one that left the
     playlist and is still linked, plus ``pending`` (left in a listing not yet recorded,
     the dry run's case) when they are linked now."""
     removed = set(catalog.removed_tracks(key, still_linked=True))
     pending = set(pending)
     if pending:
-        current = catalog.playlist_tracks(key)
-        linked = {int(r["soundcloud_id"]) for r in records(current) if r.get("notion_linked")}
+        linked = {t.recording_id for t in catalog.playlist_rows(key) if t.notion_linked}
         removed |= pending & linked
     return sorted(removed)
+
+
+def _identity(track: TrackRow | None, recording_id: int) -> dict[str, Any]:
+    """What a recording's page is found by when its page id is not known: the services'
+    ids (never its title: a page that only looks like it is not unlinked)."""
+    if track is None:
+        return {"recording_id": recording_id}
+    return {
+        "recording_id": recording_id,
+        "soundcloud_id": track.soundcloud_id,
+        "spotify_id": track.spotify_id,
+    }
 
 
 def sync_notion_pages(
@@ -132,13 +136,15 @@ def sync_notion_pages(
     progress: Progress | None = None,
     joined_after: datetime | None = None,
 ) -> SyncReport:
-    """The Notion step: upsert the playlist's pages, unlink ``removed_ids``; remember
-    every page id the moment it is known. ``dry_run`` reads all and writes nothing.
+    """The Notion step: upsert the playlist's pages (``track_rows``, keyed by
+    ``recording_id``), unlink ``removed_ids``; remember every page id the moment it is
+    known. ``dry_run`` reads all and writes nothing.
 
     ``joined_after``: only tracks that joined the playlist after that time are written;
     the others are left as they are (not created, updated or unlinked; `left_out`)."""
-    catalog_tracks = catalog.playlist_tracks(key, include_removed=True)
+    catalog_tracks = catalog.playlist_rows(key, include_removed=True)
     known = known_pages(catalog_tracks)
+    by_id = {t.recording_id: t for t in catalog_tracks}
     playlist = notion_playlist(playlist_row)
     track_rows = with_availability(track_rows, catalog_tracks)
     left_out: list[dict[str, Any]] = []
@@ -146,9 +152,14 @@ def sync_notion_pages(
         track_rows, left_out = split_by_joining(track_rows, joined_after)
         track_rows = [*track_rows, *_untouched(notion_sync, left_out, known)]
         removed_ids = ()
-        if any(int(r["soundcloud_id"]) not in known for r in left_out if readable(r)):
+        if any(int(r["recording_id"]) not in known for r in left_out if readable(r)):
             playlist["ids_complete"] = False  # some tracks still lack a page: Partial
-    removed = {sid: known[sid].page_id if sid in known else None for sid in removed_ids}
+    removed: dict[int, str | dict[str, Any]] = {
+        rid: {**_identity(by_id.get(rid), rid), "page_id": known[rid].page_id}
+        if rid in known
+        else _identity(by_id.get(rid), rid)
+        for rid in removed_ids
+    }
     report = notion_sync.upsert_playlist(
         playlist,
         track_rows,
@@ -162,7 +173,7 @@ def sync_notion_pages(
     if not dry_run:
         for result in report.unlinked:
             if result.status == "unlinked":
-                catalog.set_notion_linked(key, result.soundcloud_id, False)
+                catalog.set_notion_linked(key, result.recording_id, False)
         catalog.update_playlist(
             key,
             notion_page_id=report.playlist_page_id,
@@ -178,12 +189,16 @@ def split_by_joining(
     rows: list[dict[str, Any]], since: datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(rows that joined the playlist after ``since``, the others) — see
-    `catalog.joined_at`; a track whose joining time is unknown counts as an earlier one."""
+    `catalog.joined_at`; a track whose joining time is unknown counts as an earlier one.
+
+    The catalog keeps whole seconds: a track that joined in the second ``since`` falls
+    in counts as after it (written once more rather than left out)."""
+    since = since.replace(microsecond=0)
     after: list[dict[str, Any]] = []
     before: list[dict[str, Any]] = []
     for row in rows:
         joined = joined_at(row)
-        (after if joined is not None and joined > since else before).append(row)
+        (after if joined is not None and joined >= since else before).append(row)
     return after, before
 
 
@@ -196,12 +211,19 @@ def _untouched(
 
     kept = []
     for row in rows:
-        sid = int(row["soundcloud_id"])
-        page = known.get(sid)
+        rid = int(row["recording_id"])
+        page = known.get(rid)
         if page is not None and page.linked:
-            known[sid] = KnownPage(page.page_id, notion_sync.track_hash(row), True)
+            known[rid] = KnownPage(page.page_id, notion_sync.track_hash(row), True)
             kept.append(row)
     return kept
+
+
+def track_label(track: Mapping[str, Any]) -> str:
+    """How a report names a track: its SoundCloud id, else its recording id."""
+    if track.get("soundcloud_id"):
+        return f"SoundCloud id {track['soundcloud_id']}"
+    return f"recording {track['recording_id']}"
 
 
 def missing_pages_message(key: str, report: SyncReport) -> str | None:
@@ -210,8 +232,8 @@ def missing_pages_message(key: str, report: SyncReport) -> str | None:
     if not failed:
         return None
     named = "; ".join(
-        f"{t['soundcloud_id']} {t['title']!r}: {t['reason']}" if t["title"]
-        else f"{t['soundcloud_id']}: {t['reason']}"
+        f"{track_label(t)} {t['title']!r}: {t['reason']}" if t["title"]
+        else f"{track_label(t)}: {t['reason']}"
         for t in failed
     )  # fmt: skip
     return f"{key}: {len(failed)} track(s) left without their Notion page: {named}"
@@ -225,10 +247,11 @@ def upsert_track_pages(
     batch_size: int = 50,
     max_concurrent: int = 4,
 ) -> dict[str, Any]:
-    """Tracks into Music Tracks: the same upsert (lookup in bulk, create or fill in,
-    never a duplicate), in batches that share one lookup. Rows naming a playlist
-    (``playlist_url``, and ``playlist_name`` for a page made for it) are linked to its
-    page in Playlists, which is found (or made) once."""
+    """Tracks into Music Tracks (rows keyed by ``recording_id``, the catalog holding
+    each): the same upsert (lookup in bulk, create or fill in, never a duplicate), in
+    batches that share one lookup. Rows naming a playlist (``playlist_url``, and
+    ``playlist_name`` for a page made for it) are linked to its page in Playlists,
+    which is found (or made) once."""
     counts: Counter[str] = Counter()
     page_ids: dict[int, str] = {}
     failed: list[dict[str, Any]] = []
@@ -237,9 +260,7 @@ def upsert_track_pages(
         page_id = _playlist_page(notion_sync, catalog, playlist_url, rows) if playlist_url else None
         for start in range(0, len(rows), max(1, batch_size)):
             batch = rows[start : start + max(1, batch_size)]
-            in_catalog = pd.DataFrame(
-                list(catalog.tracks_by_id(int(t["soundcloud_id"]) for t in batch).values())
-            )
+            in_catalog = list(catalog.rows(int(t["recording_id"]) for t in batch).values())
             report = notion_sync.upsert_tracks(
                 with_availability(batch, in_catalog),
                 known=known_pages(in_catalog, linked=page_id is None),
@@ -248,7 +269,7 @@ def upsert_track_pages(
                 playlist_page_id=page_id,
             )
             counts.update(r.status for r in report.tracks)
-            page_ids.update({r.soundcloud_id: r.page_id for r in report.tracks if r.page_id})
+            page_ids.update({r.recording_id: r.page_id for r in report.tracks if r.page_id})
             failed.extend(report.failed_tracks())
     return {
         "created": counts["created"],
@@ -308,9 +329,10 @@ def _playlist_page(
 
 def report_frame(report: SyncReport) -> pd.DataFrame:
     """One row per track (and per unlinked track): what happened to its page."""
-    columns = ["soundcloud_id", "title", "page_id", "status", "message"]
+    columns = ["recording_id", "soundcloud_id", "title", "page_id", "status", "message"]
     rows = [
         {
+            "recording_id": r.recording_id,
             "soundcloud_id": r.soundcloud_id,
             "title": r.title,
             "page_id": r.page_id,
@@ -339,12 +361,12 @@ def plan_notion_sync(
     *,
     playlist_name: str | None = None,
 ) -> dict[str, Any]:
-    """`dry_run`: the Notion step itself with writes turned off, on what SoundCloud lists
+    """`dry_run`: the Notion step itself with writes turned off, on what the service lists
     now (what the listing would change in the catalog is worked out, not stored).
     Without a Notion connection (`notion_sync` None) only the catalog's side is told."""
     known_row = catalog.playlist(playlist.key) or {}
     change = catalog.preview_playlist(playlist)
-    playlist = catalog.resolve_recordings(playlist)
+    rows = catalog.listing_rows(playlist)
     playlist_row = {
         **known_row,
         "key": playlist.key,
@@ -352,9 +374,9 @@ def plan_notion_sync(
         "title": playlist.title,
         "name_override": playlist_name or known_row.get("name_override"),
         "curator": playlist.curator,
-        "track_count": playlist.track_count,
+        # another service's listing counts a recording listed twice once
+        "track_count": playlist.track_count if playlist.source == Source.SOUNDCLOUD else len(rows),
     }
-    rows = [t.to_row() for t in playlist.tracks]
     playlist_row["listing_explained"] = change.removals_trusted
     plan: dict[str, Any] = {
         "playlist_url": parse_playlist_url(playlist.url).public_url,
@@ -370,19 +392,19 @@ def plan_notion_sync(
     if notion_sync is None:
         # No Notion to ask: what the catalog knows. Tracks with a page are counted as
         # skipped (their values may differ in Notion), the readable others as added.
-        pages = known_pages(catalog.playlist_tracks(playlist.key))
+        pages = known_pages(catalog.playlist_rows(playlist.key))
         readable_rows = [r for r in rows if readable(r)]
         return {
             **plan,
-            "tracks_added": sum(1 for r in readable_rows if r["soundcloud_id"] not in pages),
+            "tracks_added": sum(1 for r in readable_rows if r["recording_id"] not in pages),
             "tracks_updated": 0,
-            "tracks_skipped": sum(1 for r in readable_rows if r["soundcloud_id"] in pages),
+            "tracks_skipped": sum(1 for r in readable_rows if r["recording_id"] in pages),
             "tracks_unlinked": 0,
             "errors": 0,
             "failed_tracks": [],
             "unreadable": len(rows) - len(readable_rows),
             "track_ids": [
-                pages[r["soundcloud_id"]].page_id for r in rows if r["soundcloud_id"] in pages
+                pages[r["recording_id"]].page_id for r in rows if r["recording_id"] in pages
             ],
             "notion": "skipped: NOTION_TOKEN or NOTION_TRACKS_DATABASE_ID not set",
         }
@@ -404,43 +426,47 @@ def plan_notion_sync(
         "notion_requests": stats["notion_requests"],
         "warnings": stats["warnings"],
         "plan": [
-            {"soundcloud_id": r.soundcloud_id, "action": r.status, "page_id": r.page_id}
+            {
+                "recording_id": r.recording_id,
+                "soundcloud_id": r.soundcloud_id,
+                "action": r.status,
+                "page_id": r.page_id,
+            }
             for r in [*report.tracks, *report.unlinked]
             if r.status != "skipped"
         ],
     }
 
 
-def enrichment_rows(catalog_tracks: pd.DataFrame) -> list[dict[str, Any]]:
+def enrichment_rows(tracks: Iterable[TrackRow]) -> list[dict[str, Any]]:
     """What the write-back sends per page: analysis, files, Eagle id, when processed."""
     from ..notion.schema import availability_label
 
     rows = []
-    for t in records(catalog_tracks):
-        if not t.get("notion_page_id") or not (t.get("analyzed_at") or t.get("download_status")):
+    for t in tracks:
+        if not t.notion_page_id or not (t.analyzed_at or t.download_status):
             continue  # nothing new to say about it yet
-        if t.get("download_status") == "no-source":
+        if t.download_status == "no-source":
             continue  # nothing to download it from: nothing measured, nothing to write
-        files = t.get("files") or {}
         rows.append(
             {
-                "soundcloud_id": t["soundcloud_id"],
-                "page_id": t["notion_page_id"],
-                "enrichment_hash": t.get("enrichment_hash"),
+                "recording_id": t.recording_id,
+                "page_id": t.notion_page_id,
+                "enrichment_hash": t.enrichment_hash,
                 "tempo": effective_tempo(t),  # the DJ's correction in djay wins
-                "key": t.get("key"),
-                "camelot": t.get("camelot"),
-                "key_confidence": t.get("key_confidence"),
-                "duration_s": t.get("duration_s"),
-                "lufs": t.get("lufs"),
-                "analysis_version": t.get("analysis_version"),
-                "downloaded": t.get("download_status") in AUDIO_ON_DISK,
-                "aiff_path": files.get("aiff"),
-                "wav_path": files.get("wav"),
-                "m4a_path": files.get("m4a"),
-                "eagle_id": t.get("eagle_id"),
-                "processed_at": t.get("analyzed_at"),
-                "availability": availability_label(t.get("availability"), t.get("download_status")),
+                "key": t.key,
+                "camelot": t.camelot,
+                "key_confidence": t.key_confidence,
+                "duration_s": t.duration_s,
+                "lufs": t.lufs,
+                "analysis_version": t.analysis_version,
+                "downloaded": t.has_audio,
+                "aiff_path": t.files.get("aiff"),
+                "wav_path": t.files.get("wav"),
+                "m4a_path": t.files.get("m4a"),
+                "eagle_id": t.eagle_id,
+                "processed_at": t.analyzed_at,
+                "availability": availability_label(t.availability, t.download_status),
             }
         )
     return rows
@@ -457,7 +483,7 @@ def write_enrichment(
 
     def remember(result: TrackResult) -> None:
         if result.status == "updated":
-            catalog.update_track(result.soundcloud_id, enrichment_hash=result.hash)
+            catalog.update_track(result.recording_id, enrichment_hash=result.hash)
 
     report = notion_sync.update_enrichment(rows, max_concurrent=max_concurrent, on_page=remember)
     return report

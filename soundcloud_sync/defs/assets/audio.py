@@ -21,7 +21,8 @@ from dagster import (
 )
 
 from ...catalog import Catalog, audio_file, display_name
-from ...config import ConfigError, TempoRange, check_tempo_range
+from ...config import ConfigError
+from ...playlists_file import TempoRange, check_tempo_range
 from ...steps import audio as audio_steps
 from ..partitions import playlists_partitions
 from ..resources import (
@@ -52,7 +53,8 @@ def audio_files(
     from ...audio.space import WriteFailed, plan_space
 
     tracks = live_tracks(catalog, context.partition_key)
-    plan = plan_space(tracks, library.formats, downloads=library.downloads, library=library.root)
+    plan = plan_space([t.as_dict() for t in tracks], library.formats,
+                      downloads=library.downloads, library=library.root)  # fmt: skip
     for line in plan.lines():  # disk space is part of the plan: said before any byte
         (context.log.warning if plan.short else context.log.info)(line)
     try:
@@ -67,27 +69,29 @@ def audio_files(
             )
     except WriteFailed as exc:  # the downloads folder itself cannot be made
         raise Failure(description=f"{context.partition_key}: {exc}") from None
+    columns = ["recording_id", "soundcloud_id", "status", "reason"]
     missing = pd.DataFrame(
         [
-            {"soundcloud_id": r.soundcloud_id, "status": str(r.status), "reason": r.reason or ""}
-            for r in results
+            {"recording_id": rid, "soundcloud_id": r.soundcloud_id, "status": str(r.status),
+             "reason": r.reason or ""}
+            for rid, r in results.items()
             if str(r.status) in (*UNAVAILABLE, "error")
         ],
-        columns=["soundcloud_id", "status", "reason"],
-    )
+        columns=columns,
+    )  # fmt: skip
     for row in missing.itertuples():
         context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
-    fallbacks = [r for r in results if r.via == "yt-dlp"]
+    fallbacks = [r for r in results.values() if r.via == "yt-dlp"]
     for r in fallbacks:
         context.log.info(f"track {r.soundcloud_id}: fetched through yt-dlp ({r.fallback})")
-    titles = {int(t["soundcloud_id"]): t.get("title") for t in tracks}
+    titles = {t.recording_id: t.title for t in tracks}
     unwritten = [
-        {"soundcloud_id": r.soundcloud_id, "title": titles.get(r.soundcloud_id),
+        {"recording_id": rid, "soundcloud_id": r.soundcloud_id, "title": titles.get(rid),
          "reason": r.reason, "step": "audio_files"}
-        for r in results if r.write_failed
+        for rid, r in results.items() if r.write_failed
     ]  # fmt: skip
-    metadata = {
-        **status_counts(str(r.status) for r in results),
+    metadata: dict[str, Any] = {
+        **status_counts(str(r.status) for r in results.values()),
         # api-v2 requests of this step (stream-URL look-ups, batched track look-ups,
         # yt-dlp's own where it was the fallback) and the tracks yt-dlp fetched
         "soundcloud_requests": client.budget.stats()["requests"],
@@ -121,7 +125,7 @@ def _tempo_ranges(
     config: AudioFeaturesConfig,
     registry: RegistryResource,
     catalog: Catalog,
-    soundcloud_ids: list[int],
+    recording_ids: list[int],
 ) -> tuple[dict[int, TempoRange | None], TempoRange | None]:
     """Each track's range and the playlist's own: this run's range for every track, else
     the narrowest that playlists.yaml sets for any playlist holding the track, else None
@@ -129,14 +133,14 @@ def _tempo_ranges(
     try:
         if config.tempo_range is not None:
             tempo_range = check_tempo_range(f"run config: {key}: tempo_range", config.tempo_range)
-            return dict.fromkeys(soundcloud_ids, tempo_range), tempo_range
+            return dict.fromkeys(recording_ids, tempo_range), tempo_range
         entries = registry.entries()
     except ConfigError as exc:
         raise Failure(description=str(exc)) from None
     by_playlist: dict[str, TempoRange | None] = {}
     for e in entries:  # several track lines share one singles list: none drops another's
         by_playlist[e.key] = audio_steps.narrowest(by_playlist.get(e.key), e.tempo_range)
-    ranges = audio_steps.track_tempo_ranges(catalog, soundcloud_ids, by_playlist)
+    ranges = audio_steps.track_tempo_ranges(catalog, recording_ids, by_playlist)
     return ranges, by_playlist.get(key)
 
 
@@ -159,17 +163,13 @@ def audio_features(
     from ...audio.charts import cached_chart_markdown, playlist_chart_markdown
 
     key = context.partition_key
-    files = [
-        {"soundcloud_id": t["soundcloud_id"], "path": path}
-        for t in live_tracks(catalog, key)
-        if (path := audio_file(t))
-    ]
+    tracks = [t for t in live_tracks(catalog, key) if audio_file(t)]
     tempo_ranges, tempo_range = _tempo_ranges(
-        key, config, registry, catalog.catalog(), [f["soundcloud_id"] for f in files]
+        key, config, registry, catalog.catalog(), [t.recording_id for t in tracks]
     )
     rows = audio_steps.analyse_audio(
         catalog.catalog(),
-        files,
+        tracks,
         workers=library.analysis_workers,
         progress=step_progress(context),
         tempo_ranges=tempo_ranges,
@@ -177,12 +177,12 @@ def audio_features(
     )
     frame = pd.DataFrame(
         rows,
-        columns=["soundcloud_id", "title", "artist", "tempo", "key", "camelot",
+        columns=["recording_id", "soundcloud_id", "title", "artist", "tempo", "key", "camelot",
                  "key_confidence", "duration_s", "lufs", "tempo_confidence", "first_beat_s",
                  "first_downbeat_s", "analysis_version", "status", "message"],
     )  # fmt: skip
     for row in frame[frame["status"] == "error"].itertuples():
-        context.log.warning(f"track {row.soundcloud_id}: {row.message}")
+        context.log.warning(f"track {row.title!r} ({row.recording_id}): {row.message}")
     table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
     metadata: dict[str, Any] = {
         **status_counts(frame["status"]),
@@ -218,7 +218,7 @@ def library_files(
     key = context.partition_key
     store = catalog.catalog()
     playlist = store.playlist(key) or {}
-    tracks = [t for t in live_tracks(catalog, key) if audio_steps.is_measured(t)]
+    tracks = [t for t in live_tracks(catalog, key) if t.is_measured]
     rows = audio_steps.write_library_files(
         store,
         tracks,
@@ -231,7 +231,7 @@ def library_files(
         progress=step_progress(context),
     )
     failed = [
-        {"soundcloud_id": r["soundcloud_id"], "title": r.get("title"), "reason": r["message"],
+        {"recording_id": r["recording_id"], "title": r.get("title"), "reason": r["message"],
          "step": "library_files"}
         for r in rows if r["status"] == "error"
     ]  # fmt: skip
@@ -254,7 +254,7 @@ def every_available_track_downloaded(
     context: AssetCheckExecutionContext, catalog: CatalogResource
 ) -> AssetCheckResult:
     tracks = live_tracks(catalog, context.partition_key)
-    missing = [t["soundcloud_id"] for t in tracks if t.get("download_status") == "error"]
+    missing = [t.soundcloud_id for t in tracks if t.download_status == "error"]
     return AssetCheckResult(
         passed=not missing,
         metadata={"missing": len(missing), "examples": ", ".join(map(str, missing[:10]))},
@@ -272,10 +272,10 @@ def no_previews_in_library(
 
     short, checked = [], 0
     for track in live_tracks(catalog, context.partition_key):
-        full_ms = track.get("duration_ms")
-        for path in (track.get("files") or {}).values():
+        full_ms = track.duration_ms
+        for path in track.files.values():
             checked += 1
-            length = media_duration(path)
+            length = media_duration(Path(path))
             if full_ms and length is not None and length < full_ms / 1000 - 5:
                 short.append(path)
     return AssetCheckResult(

@@ -3,18 +3,17 @@ counts for the UI."""
 
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 from dagster import AssetExecutionContext
 
+from ...catalog import TrackRow
 from ...steps.progress import Progress, progress_message
-from ...steps.rows import records
 from ..resources import CatalogResource
 
 
-def live_tracks(catalog: CatalogResource, key: str) -> list[dict[str, Any]]:
+def live_tracks(catalog: CatalogResource, key: str) -> list[TrackRow]:
     """The playlist's tracks (those still in it), in playlist order, as the catalog holds them."""
-    return records(catalog.catalog().playlist_tracks(key))
+    return catalog.catalog().playlist_rows(key)
 
 
 def step_progress(context: AssetExecutionContext) -> Progress:

@@ -38,7 +38,7 @@ def eagle_items(
             )
             context.log.info(message)
             return MaterializeResult(metadata={"eagle": message})
-        tracks = [t for t in live_tracks(catalog, key) if t.get("files")]
+        tracks = [t for t in live_tracks(catalog, key) if t.files]
         rows = eagle_steps.import_into_eagle(
             client,
             store,

@@ -25,8 +25,8 @@ from ...steps.notion import (
     notion_removals,
     report_frame,
     sync_notion_pages,
+    track_label,
 )
-from ...steps.rows import records
 from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
 from .common import status_counts, step_progress
@@ -72,7 +72,7 @@ def notion_track_pages(
             store,
             key,
             playlist_row,
-            records(store.playlist_tracks(key)),
+            [t.as_dict() for t in store.playlist_rows(key)],
             notion_removals(store, key),
             max_concurrent=notion.max_concurrent,
             progress=step_progress(context),
@@ -107,13 +107,13 @@ def notion_track_pages(
     metadata["failed_tracks"] = MetadataValue.json(report.failed_tracks())
     metadata["unreadable_tracks"] = MetadataValue.json(report.unreadable_tracks())
     for track in report.unreadable_tracks():
-        context.log.warning(f"{key}: SoundCloud id {track['soundcloud_id']}: {track['reason']}")
+        context.log.warning(f"{key}: {track_label(track)}: {track['reason']}")
     missing = missing_pages_message(key, report)
     if missing:
         # everything that could be written is written; the run must not pass for complete
         for track in report.failed_tracks():
             context.log.error(
-                f"{key}: no Notion page for SoundCloud id {track['soundcloud_id']} "
+                f"{key}: no Notion page for {track_label(track)} "
                 f"({track['title'] or 'untitled'}): {track['reason']}"
             )
         raise Failure(description=missing, metadata=metadata)
@@ -136,7 +136,7 @@ def notion_enrichment(
         context.log.warning(notion.disabled_reason)
         return
     store = catalog.catalog()
-    rows = notion_steps.enrichment_rows(store.playlist_tracks(context.partition_key))
+    rows = notion_steps.enrichment_rows(store.playlist_rows(context.partition_key))
     report = notion_steps.write_enrichment(
         notion.sync(), store, rows, max_concurrent=notion.max_concurrent
     )
@@ -186,12 +186,18 @@ def notion_audit(context, notion: NotionResource, catalog: CatalogResource):
         dupes = [sid for sid, pages in members.items() if sid and len(pages) > 1]
         if dupes:
             duplicates[playlist["key"]] = dupes
-        in_catalog = {  # a track SoundCloud would not let us read has no page, rightly
-            int(t["soundcloud_id"])
-            for t in records(store.playlist_tracks(playlist["key"]))
-            if readable(t) or t.get("notion_page_id")
+        # each track by its SoundCloud id, a track without one by its page; a track
+        # SoundCloud would not let us read has no page, rightly
+        in_catalog = {
+            ("soundcloud", t.soundcloud_id) if t.soundcloud_id else ("page", t.notion_page_id)
+            for t in store.playlist_rows(playlist["key"])
+            if readable(t.as_dict()) or t.notion_page_id
         }
-        in_notion = {sid for sid in members if sid}
+        in_notion = {
+            ("soundcloud", sid) if sid else ("page", page)
+            for sid, pages in members.items()
+            for page in pages
+        }
         if in_catalog != in_notion:
             disagree[playlist["key"]] = (
                 f"{len(in_catalog - in_notion)} missing in Notion, "

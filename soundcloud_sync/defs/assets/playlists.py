@@ -85,7 +85,7 @@ def playlist_assets(
         else:
             with soundcloud.client() as client:
                 playlist, resolved = listing.read_soundcloud(client, store, url)
-            listing_requests = client.budget.stats()["requests"]
+            listing_requests = int(client.budget.stats()["requests"])
     except SourceError as exc:
         raise Failure(description=str(exc)) from exc
     if playlist.key != key:
@@ -185,7 +185,7 @@ def spotify_only_lookups(
 ) -> dict[str, Any]:
     """Recordings known only from Spotify, looked up on SoundCloud by ISRC (a bounded
     number per run), as metadata."""
-    if not store.unsearched_spotify_only(key, 1):
+    if not store.unsearched_without_soundcloud(key, 1):
         return {}
     try:
         with soundcloud.client() as client:
