@@ -159,28 +159,11 @@ def convert(
     if final.exists() and not overwrite:
         return final
     tmp = temp_name(final)
-    if prepared is not None:
-        try:
-            _move_in(prepared, tmp)
-            if finish is not None:
-                finish(tmp)
-            os.replace(tmp, final)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return final
-    info = probe(src_path)
-    cmd = [
-        ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-i", str(src_path), "-map", "0:a:0", "-map_metadata", "-1", "-vn",
-        *codec_args(fmt, info), str(tmp),
-    ]  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, check=False)
-        if proc.returncode != 0:
-            reason = proc.stderr.decode(errors="replace").strip().splitlines()
-            detail = reason[-1] if reason else f"ffmpeg exited with {proc.returncode}"
-            raise ConversionError(f"converting {src_path} to {fmt} failed: {detail}")
+        if prepared is not None:
+            _move_in(prepared, tmp)
+        else:
+            _ffmpeg_convert(src_path, fmt, tmp)
         if finish is not None:
             finish(tmp)
         os.replace(tmp, final)
@@ -188,6 +171,20 @@ def convert(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return final
+
+
+def _ffmpeg_convert(src_path: Path, fmt: str, tmp: Path) -> None:
+    info = probe(src_path)
+    cmd = [
+        ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-i", str(src_path), "-map", "0:a:0", "-map_metadata", "-1", "-vn",
+        *codec_args(fmt, info), str(tmp),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = reason[-1] if reason else f"ffmpeg exited with {proc.returncode}"
+        raise ConversionError(f"converting {src_path} to {fmt} failed: {detail}")
 
 
 def _move_in(prepared: Path, tmp: Path) -> None:
