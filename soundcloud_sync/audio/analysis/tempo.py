@@ -57,6 +57,8 @@ GENRE_TEMPI: dict[tuple[str, ...], tuple[float, float]] = {
 GENRE_DOUBT = (0.3, 0.9)
 # How much stronger a 4:3 or 3:4 reading's comb must be to replace the one found.
 FOUR_THREE_MARGIN = 1.2
+# How far the fitted beat line may move the period it started from (a fraction).
+REFINE_LIMIT = 0.03
 
 
 def genre_tempo_range(genre: str | None) -> tuple[float, float] | None:
@@ -96,9 +98,28 @@ def _comb(ac: np.ndarray, period: float, beats: int = 4) -> float:
     return float(np.mean([_ac_at(ac, k * period) for k in range(1, beats + 1)]))
 
 
+def _best_comb(ac: np.ndarray, min_lag: int, max_lag: int) -> float:
+    """The period (frames, to a quarter frame) inside [min_lag, max_lag] whose onsets
+    repeat most strongly at 1, 2, 3, 4 and 8 beats (``_comb`` over the whole range, plus
+    two bars of four: a pattern repeats every bar or two, a rival reading's does not).
+
+    The autocorrelation's single highest peak is often a multiple of the beat's
+    subdivision that is no beat: three eighth notes, or three beats of a four-beat
+    loop (80 for a 120 BPM house loop). The beat repeats at each of its multiples.
+    """
+    # Each lag's best value within a frame either way, as _ac_at reads it.
+    near = np.maximum(ac, np.maximum(np.roll(ac, 1), np.roll(ac, -1)))
+    near[0], near[-1] = ac[0], ac[-1]
+    lags = np.arange(min_lag, max_lag + 0.25, 0.25)
+    score = sum(np.interp(k * lags, np.arange(len(near)), near) for k in (1, 2, 3, 4, 8))
+    return float(lags[int(np.argmax(score))])
+
+
 def _refine(onset_env: np.ndarray, period: float, frame_rate: float) -> tuple[float, float]:
     """(period, fraction of beats on the fitted line): beat tracking at ``period``, then
-    a straight line through the beat times."""
+    a straight line through the beat times. A line more than REFINE_LIMIT away from
+    ``period`` is not a refinement but the tracker wandering off to another reading
+    (a 96 BPM start once ended at 102, then slipped to 151): ``period`` stands."""
     import librosa
 
     _, beats = librosa.beat.beat_track(
@@ -112,7 +133,10 @@ def _refine(onset_env: np.ndarray, period: float, frame_rate: float) -> tuple[fl
     if fitted is None:
         return period, 0.0
     bpm, inliers = fitted
-    return 60 * frame_rate / bpm, inliers
+    refined = 60 * frame_rate / bpm
+    if abs(refined / period - 1) > REFINE_LIMIT:
+        return period, 0.0
+    return refined, inliers
 
 
 def _fits(bpm: float, lo: float, hi: float) -> bool:
@@ -151,12 +175,11 @@ def estimate_tempo(
         return None
     min_lag = int(np.floor(60 * frame_rate / hi))
     max_lag = int(np.ceil(60 * frame_rate / lo))
-    ac = _autocorr(onset_env, 6 * max_lag + 2)
+    ac = _autocorr(onset_env, 8 * max_lag + 2)
     window = ac[min_lag : max_lag + 1]
     if not len(window) or window.max() <= 0:
         return None
-    best = min_lag + int(np.argmax(window))
-    period = _parabolic(ac, best)  # frames per beat, to a fraction of a frame
+    period = _best_comb(ac, min_lag, max_lag)
 
     # Refine first: folding over minutes with an imprecise period smears the beat.
     period, inliers = _refine(onset_env, period, frame_rate)
