@@ -30,3 +30,17 @@ def _autocorr(x: np.ndarray, max_lag: int) -> np.ndarray:
     spec = np.fft.rfft(x, n)
     ac = np.fft.irfft(spec * np.conj(spec), n)[: max_lag + 1]
     return ac / (ac[0] or 1.0)
+
+
+def _fold_strength(env: np.ndarray, period: float) -> tuple[float, float]:
+    """Fold ``env`` over one beat period; strength at the best phase and half a beat later."""
+    bins = max(8, round(period))
+    idx = np.arange(len(env))
+    phase = ((idx % period) / period * bins).astype(int) % bins
+    fold = np.bincount(phase, weights=env, minlength=bins) / np.maximum(
+        np.bincount(phase, minlength=bins), 1
+    )
+    fold = np.convolve(np.concatenate([fold[-1:], fold, fold[:1]]), [0.25, 0.5, 0.25], "valid")
+    on = int(np.argmax(fold))
+    off = (on + bins // 2) % bins
+    return float(fold[on]), float(fold[off])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soundcloud_sync.audio.analysis.common import HOP, _autocorr, _parabolic
+from soundcloud_sync.audio.analysis.common import HOP, _autocorr, _fold_strength, _parabolic
 from soundcloud_sync.audio.analysis.meter import meter_evidence
 
 # --------------------------------------------------------------------------- tempo
@@ -39,6 +39,12 @@ GENRE_TEMPI: dict[tuple[str, ...], tuple[float, float]] = {
 }
 # How much stronger a 4:3 or 3:4 reading's comb must be to replace the one found.
 FOUR_THREE_MARGIN = 1.2
+# Off-beat / beat strength ratios (folded over the slow beat) outside which the onsets
+# settle the octave alone where no drums and no genre do (0.2-0.4 and 0.95-0.99 score
+# alike on the tuning part); in between, the reading nearer the middle of the range.
+OFFBEAT_CLEAR = (0.4, 0.95)
+# A gap this far (a fraction of the beat) off a whole number of beats is a phase jump.
+PHASE_JUMP = 0.1
 # How far the fitted beat line may move the period it started from (a fraction).
 REFINE_LIMIT = 0.03
 
@@ -174,7 +180,7 @@ def estimate_tempo(
     elif _fits(60 * frame_rate / (period / 2), lo, hi):
         fast, slow = period / 2, period
     if slow is not None:
-        period = _metrical_level(bands, rises, fast, slow, frame_rate, prefer, centre)
+        period = _metrical_level(onset_env, bands, rises, fast, slow, frame_rate, prefer, centre)
 
     # 3:2 and 4:3: a beat of three eighth notes (or three of four beats' worth of
     # sixteenths) can win the first peak. The real beat repeats at each of its
@@ -197,9 +203,13 @@ def estimate_tempo(
         period, _ = _refine(onset_env, rival_period, frame_rate)
         rival, strength = strength, _comb(ac, period)
         if _fits(60 * frame_rate / (2 * period), lo, hi):
-            period = _metrical_level(bands, rises, period, 2 * period, frame_rate, prefer, centre)
+            period = _metrical_level(
+                onset_env, bands, rises, period, 2 * period, frame_rate, prefer, centre
+            )
         elif _fits(60 * frame_rate / (period / 2), lo, hi):
-            period = _metrical_level(bands, rises, period / 2, period, frame_rate, prefer, centre)
+            period = _metrical_level(
+                onset_env, bands, rises, period / 2, period, frame_rate, prefer, centre
+            )
         strength = _comb(ac, period)
 
     period = _into_range(period, frame_rate, lo, hi)
@@ -213,6 +223,7 @@ def estimate_tempo(
 
 
 def _metrical_level(
+    onset_env: np.ndarray,
     bands: np.ndarray | None,
     rises: np.ndarray | None,
     fast: float,
@@ -238,10 +249,17 @@ def _metrical_level(
             return liked[0]
     if level is not None:
         return fast if level == "fast" else slow
-    # No drums to read: the off-beats' strength against the beat's decided up to v5, and
-    # it was wrong as often as right on music without drums (a march's off-beat bass and
-    # chords are as strong at 75 as at 150; a slow swung groove's sixteenths as strong
-    # at 164 as at 82). The reading nearer the middle of the range is the likelier.
+    # No drums to read: the off-beats' strength against the beat's, where it is clear: a
+    # slow beat with nothing between its beats, or "off-beats" as strong as the beats
+    # (they are beats). In between (a march's off-beat bass and chords at 75 or 150; a
+    # slow swung groove's sixteenths at 82 or 164) it was wrong as often as right up to
+    # v5: the reading nearer the middle of the range is the likelier.
+    on, off = _fold_strength(onset_env, slow)
+    ratio = off / on if on > 0 else 1.0
+    if ratio <= OFFBEAT_CLEAR[0]:
+        return slow
+    if ratio >= OFFBEAT_CLEAR[1]:
+        return fast
     return min((fast, slow), key=lambda p: abs(np.log(60 * frame_rate / p / centre)))
 
 
@@ -249,7 +267,13 @@ def _fit_beats(
     env: np.ndarray, beats: np.ndarray, period: float, frame_rate: float
 ) -> tuple[float, float] | None:
     """Least-squares line through sub-frame beat times: (BPM from the slope, fraction of
-    beats on the line)."""
+    beats on the line).
+
+    Where the tracker's phase jumps (a gap a few frames short of a beat: it moved from
+    the beat to a nearby onset and stayed there), the beats after the jump get a line
+    of their own with the same slope: one line through both halves tilted a 93.75 BPM
+    clip to 94.17.
+    """
     if len(beats) < 8:
         return None
     times = []
@@ -259,13 +283,17 @@ def _fit_beats(
         times.append(_parabolic(env, i))
     t = np.asarray(times)
     # Beat numbers from successive gaps, so a slightly wrong period cannot drift.
-    k = np.concatenate([[0.0], np.cumsum(np.maximum(1.0, np.round(np.diff(t) / period)))])
+    gaps = np.diff(t)
+    steps = np.maximum(1.0, np.round(gaps / period))
+    k = np.concatenate([[0.0], np.cumsum(steps)])
+    jump = np.abs(gaps - steps * period) > max(1.0, PHASE_JUMP * period)
+    segment = np.concatenate([[0], np.cumsum(jump)])
     keep = np.ones(len(t), dtype=bool)
     for _ in range(3):
         if keep.sum() < 8:
             return None
-        slope, intercept = np.polyfit(k[keep], t[keep], 1)
-        resid = np.abs(t - (intercept + slope * k))
+        slope, offsets = _common_slope(k, t, segment, keep)
+        resid = np.abs(t - (offsets + slope * k))
         new_keep = resid < max(1.0, 3 * np.median(resid[keep]))
         if (new_keep == keep).all():
             break
@@ -273,3 +301,17 @@ def _fit_beats(
     if slope <= 0:
         return None
     return float(60 * frame_rate / slope), float(keep.mean())
+
+
+def _common_slope(
+    k: np.ndarray, t: np.ndarray, segment: np.ndarray, keep: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Least-squares slope of ``t`` against ``k`` shared by every segment, each with its
+    own intercept (kept points only): (slope, each point's intercept)."""
+    count = np.bincount(segment[keep], minlength=segment.max() + 1)
+    mean_k = np.bincount(segment[keep], k[keep], minlength=len(count)) / np.maximum(count, 1)
+    mean_t = np.bincount(segment[keep], t[keep], minlength=len(count)) / np.maximum(count, 1)
+    kc, tc = (k - mean_k[segment])[keep], (t - mean_t[segment])[keep]
+    denom = float(kc @ kc)
+    slope = float(kc @ tc) / denom if denom > 0 else 0.0
+    return slope, (mean_t - slope * mean_k)[segment]
