@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.quick import quick_option
+from bench.resync import emulated_env
 from soundcloud_sync_tests.emulators.soundcloud import (
     API_ENDPOINTS,
-    PROXY_API_BASE,
     SoundCloudEmulator,
     build_demo,
 )
@@ -56,16 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             emu.add_playlist(f"digger-{i}", f"crate-{i}", args.tracks).url
             for i in range(1, args.playlists)
         ]
-        env = {
-            **{k: v for k, v in os.environ.items()
-               if not k.startswith(("NOTION_", "SOUNDCLOUD_", "SPOTIFY_", "EAGLE_"))},
-            "SOUNDCLOUD_SYNC_HOME": str(Path(tmp) / "home"),
-            "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-            "SOUNDCLOUD_PROXY": emu.proxy_url,
-            "SOUNDCLOUD_CLIENT_ID": emu.client_id,
-            "AUDIO_FORMATS": "aiff",
-        }  # fmt: skip
-        env.pop("DAGSTER_HOME", None)
+        env = {**emulated_env(Path(tmp), emu), "AUDIO_FORMATS": "aiff"}
         downloaded = listing = step_requests = fallbacks = 0
         start = time.monotonic()
         for url in urls:

@@ -34,24 +34,34 @@ CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
 
 def emulated_env(
-    folder: Path, sc: SoundCloudEmulator, notion: NotionEmulator, seeded: SeededCatalog
+    folder: Path,
+    sc: SoundCloudEmulator,
+    notion: NotionEmulator | None = None,
+    seeded: SeededCatalog | None = None,
 ) -> dict[str, str]:
-    """A user's environment (less real credentials) pointed at the emulators."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-    base.pop("DAGSTER_HOME", None)
-    return {
-        **base,
-        "SOUNDCLOUD_SYNC_HOME": str(folder / "home"),
-        "SOUNDCLOUD_API_BASE": PROXY_API_BASE,
-        "SOUNDCLOUD_PROXY": sc.proxy_url,
-        "SOUNDCLOUD_CLIENT_ID": sc.client_id,
-        "NOTION_TOKEN": notion.token,
-        "NOTION_BASE_URL": notion.base_url,
-        "NOTION_TRACKS_DATABASE_ID": seeded.tracks_database_id,
-        "NOTION_PLAYLISTS_DATABASE_ID": seeded.playlists_database_id,
-        "NOTION_REQUESTS_PER_SECOND": "50",
-        "SOUNDCLOUD_SYNC_PLAYLISTS_FILE": str(folder / "playlists.yaml"),
-    }
+    """A user's environment pointed at the emulators, none of the user's own services kept.
+
+    Without `notion` no Notion variable is set, so the Notion steps skip.
+    """
+    user_services = ("NOTION_", "SOUNDCLOUD_", "SPOTIFY_", "EAGLE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(user_services)}
+    env.pop("DAGSTER_HOME", None)
+    env.update(
+        SOUNDCLOUD_SYNC_HOME=str(folder / "home"),
+        SOUNDCLOUD_API_BASE=PROXY_API_BASE,
+        SOUNDCLOUD_PROXY=sc.proxy_url,
+        SOUNDCLOUD_CLIENT_ID=sc.client_id,
+        SOUNDCLOUD_SYNC_PLAYLISTS_FILE=str(folder / "playlists.yaml"),
+    )
+    if notion is not None and seeded is not None:
+        env.update(
+            NOTION_TOKEN=notion.token,
+            NOTION_BASE_URL=notion.base_url,
+            NOTION_TRACKS_DATABASE_ID=seeded.tracks_database_id,
+            NOTION_PLAYLISTS_DATABASE_ID=seeded.playlists_database_id,
+            NOTION_REQUESTS_PER_SECOND="50",
+        )
+    return env
 
 
 def timed_sync(env: dict[str, str], url: str, *extra: str) -> float:

@@ -606,7 +606,7 @@ def register_djay_library(path: str) -> str:
 
 def _register_djay(path: str, settings: Settings) -> Path:
     from .catalog.djay import register_djay_path
-    from .config import djay_library_file
+    from .settings_checks import djay_library_file
     from .sources.djay.snapshot import check_sqlite
 
     file = djay_library_file(path.removeprefix(f"{DJAY_TARGET}:"))

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from soundcloud_sync.key_notation import NOTE_NAMES  # one spelling of the twelve notes
 from soundcloud_sync_tests.midi import DRUM_CHANNEL, read_midi, write_midi
 
 # Debian package -> (folder inside it, file suffixes, style, licence as the package states).
@@ -74,7 +75,6 @@ MIDI_PACKAGES: dict[str, tuple[str, str]] = {
     "planetblupi-music-midi": ("usr/share/planetblupi/music", "GPL-3+"),
 }
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # fluid-soundfont-gm
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first: the symbolic check
 # of a MIDI file's key signature (on its notes, not on audio).
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])

@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from soundcloud_sync.key_notation import NOTE_NAMES  # one spelling of the twelve notes
 from soundcloud_sync_tests.midi import DRUM_CHANNEL, Note
 
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 KICK, RIM, SNARE, CLAP, HAT, PEDAL, OPEN, RIDE, SHAKER = 36, 37, 38, 39, 42, 44, 46, 51, 70

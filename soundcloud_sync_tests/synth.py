@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+from soundcloud_sync.key_notation import NOTE_NAMES  # one spelling of the twelve notes
 
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E"}
 
 # ffmpeg encoder, container format and default bitrate per codec name.

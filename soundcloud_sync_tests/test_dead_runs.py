@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,11 @@ from soundcloud_sync.instance.workers import (
     step_processes,
     stop_step_processes,
 )
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    SeededCatalog,
+    soundcloud_id_counts,
+)
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
@@ -89,12 +92,6 @@ def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], what:
     raise AssertionError(f"never saw {what}")
 
 
-def notion_ids(notion: NotionEmulator, catalog: SeededCatalog) -> Counter[str]:
-    return Counter(
-        notion.plain(p)["SoundCloud ID"] for p in notion.pages_in(catalog.tracks_data_source_id)
-    )
-
-
 def test_sigkilled_syncs_never_block_the_next_and_lose_nothing(
     env: dict[str, str],
     soundcloud_emulator: SoundCloudEmulator,
@@ -158,7 +155,7 @@ def test_sigkilled_syncs_never_block_the_next_and_lose_nothing(
             if key.startswith(STEP_PROCESS_PREFIX):
                 pid = int(key[len(STEP_PROCESS_PREFIX) :])
                 assert not _alive(pid), f"step process {pid} of killed run {run_id} still runs"
-    pages = notion_ids(notion_emulator, notion_catalog)
+    pages = soundcloud_id_counts(notion_emulator, notion_catalog)
     expected = {*playlist.track_ids, *baseline_list.track_ids}
     assert {k: n for k, n in pages.items() if n > 1} == {}
     assert set(pages) == expected
@@ -203,7 +200,7 @@ def test_a_step_waiting_for_a_busy_pool_sleeps_and_says_so(
     assert (first.returncode, second.returncode) == (0, 0), first_err + second_err
     assert "waiting for a free slot of pool 'soundcloud_api'" in second_err
     assert f"held by run {run_of(instance, first)}" in second_err
-    pages = notion_ids(notion_emulator, notion_catalog)
+    pages = soundcloud_id_counts(notion_emulator, notion_catalog)
     assert set(pages) == {*first_list.track_ids, *second_list.track_ids}
     assert max(pages.values()) == 1
     instance.dispose()
@@ -229,7 +226,7 @@ def test_two_syncs_of_one_playlist_take_turns(
     assert len(runs) == 2
     earlier, later = sorted(runs, key=lambda r: r.start_time or 0)
     assert (later.start_time or 0) >= (earlier.end_time or 0)
-    pages = notion_ids(notion_emulator, notion_catalog)
+    pages = soundcloud_id_counts(notion_emulator, notion_catalog)
     assert set(pages) == set(playlist.track_ids) and max(pages.values()) == 1
     # `--no-download` runs its steps in the CLI's own process: no step process is
     # recorded, so cleaning up after a run never stops the CLI that ran it

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from soundcloud_sync_tests.emulators.notion import (
     NotionEmulator,
     SeededCatalog,
     seed_music_catalog,
+    soundcloud_id_counts,
 )
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.fixtures_notion import FAST_RATE
@@ -214,19 +214,13 @@ def recorded(instance: DagsterInstance, run_id: str) -> bool:
     return run is not None and run_worker(run.tags) is not None
 
 
-def notion_ids(notion: NotionEmulator, catalog: SeededCatalog) -> Counter[int]:
-    return Counter(
-        notion.plain(p)["SoundCloud ID"] for p in notion.pages_in(catalog.tracks_data_source_id)
-    )
-
-
 DONE = (DagsterRunStatus.FAILURE, DagsterRunStatus.SUCCESS)
 
 
 def test_runs_killed_under_the_daemon_never_block_the_next(world: DaemonWorld) -> None:
     ui, soundcloud_emulator = world.ui, world.soundcloud
     notion_emulator, notion_catalog = world.notion, world.catalog
-    before = notion_ids(notion_emulator, notion_catalog)
+    before = soundcloud_id_counts(notion_emulator, notion_catalog)
     soundcloud_emulator.latency = 0.02
     notion_emulator.faults.slow, notion_emulator.faults.slow_seconds = 1.0, 0.02
     baseline_list = soundcloud_emulator.add_playlist("dj-a", "baseline", 100)
@@ -289,7 +283,7 @@ def test_runs_killed_under_the_daemon_never_block_the_next(world: DaemonWorld) -
         assert run.status == DagsterRunStatus.FAILURE, run.status
         assert not any(s.process() for s in step_processes(run.tags))
     assert not ui.instance.event_log_storage.get_concurrency_run_ids()
-    pages = notion_ids(notion_emulator, notion_catalog)
+    pages = soundcloud_id_counts(notion_emulator, notion_catalog)
     assert {k: pages[k] for k in before} == before  # the other tests' pages as they were
     new = {k: n for k, n in pages.items() if k not in before}
     assert set(new) == {*playlist.track_ids, *baseline_list.track_ids}
@@ -301,7 +295,7 @@ def test_two_ui_runs_of_one_playlist_both_succeed_with_everything_once(
 ) -> None:
     ui, soundcloud_emulator = world.ui, world.soundcloud
     notion_emulator, notion_catalog = world.notion, world.catalog
-    before = notion_ids(notion_emulator, notion_catalog)
+    before = soundcloud_id_counts(notion_emulator, notion_catalog)
     home = Path(ui.env["SOUNDCLOUD_SYNC_HOME"])
     library_before = {p.name for p in (home / "library").rglob("*.aiff")}
     downloads = home / "downloads"
@@ -318,7 +312,7 @@ def test_two_ui_runs_of_one_playlist_both_succeed_with_everything_once(
     earlier, later = sorted((records[first], records[second]), key=lambda r: r.start_time or 0)
     assert (later.start_time or 0) >= (earlier.end_time or 0), "the two runs overlapped"
 
-    pages = notion_ids(notion_emulator, notion_catalog)
+    pages = soundcloud_id_counts(notion_emulator, notion_catalog)
     assert {k: pages[k] for k in before} == before  # the other tests' pages as they were
     new = {k: n for k, n in pages.items() if k not in before}
     assert set(new) == set(playlist.track_ids) and max(new.values()) == 1

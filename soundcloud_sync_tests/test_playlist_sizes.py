@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog, track_pages
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
@@ -34,8 +34,7 @@ def test_a_playlist_of_this_size_gets_every_page_once_and_resyncs_for_free(
     # one resolve and a batch lookup per 50 stubs (the first five come whole)
     assert soundcloud_emulator.api_requests == 1 + -(-(size - 5) // 50)
 
-    pages = [notion_emulator.plain(p) for p in notion_emulator.pages_in(
-        notion_catalog.tracks_data_source_id)]  # fmt: skip
+    pages = track_pages(notion_emulator, notion_catalog)
     ids = [p["SoundCloud ID"] for p in pages]
     assert sorted(ids) == sorted(i for n, i in enumerate(playlist.track_ids, 1) if n != 7)
     [playlist_page] = notion_emulator.pages_in(notion_catalog.playlists_data_source_id)

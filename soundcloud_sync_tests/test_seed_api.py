@@ -11,16 +11,17 @@ from pathlib import Path
 import pytest
 
 from soundcloud_sync import api
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    SeededCatalog,
+    track_pages,
+    track_pages_by_title,
+)
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.emulators.spotify import SpotifyEmulator
 
 SYNC_KEYS = {"playlist_url", "playlist_name", "total_tracks", "tracks_added", "tracks_skipped",
              "tracks_updated", "errors", "track_ids"}  # fmt: skip
-
-
-def track_pages(notion: NotionEmulator, catalog: SeededCatalog) -> list[dict]:
-    return [notion.plain(p) for p in notion.pages_in(catalog.tracks_data_source_id)]
 
 
 def test_every_seed_function_takes_the_seed_keywords(
@@ -148,7 +149,7 @@ def test_batch_create_takes_the_seed_rows_and_names_what_it_cannot_find(
     assert "no such track" in reasons["https://soundcloud.com/digger/no-such-track"]
     assert "no SoundCloud or Spotify track" in reasons["Nothing to go by"]
     assert sc.api_requests == 4  # a URL the catalog does not know: one /resolve each
-    pages = {p["Title"]: p for p in track_pages(notion_emulator, notion_catalog)}
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     assert set(pages) == {*(t.title for t in loose), "Ember City", "Glass Arcade"}
     assert pages["Ember City"]["ISRC"] == "USRC12400999"
     [picks_page] = notion_emulator.pages_in(notion_catalog.playlists_data_source_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,14 +12,13 @@ from click.testing import CliRunner
 from soundcloud_sync import api
 from soundcloud_sync.cli import main
 from soundcloud_sync.errors import SoundCloudSyncError
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    SeededCatalog,
+    track_pages_by_title,
+)
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
-
-
-def track_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, dict[str, Any]]:
-    pages = [notion.plain(p) for p in notion.pages_in(catalog.tracks_data_source_id)]
-    return {p["Title"]: p for p in pages}
 
 
 def playlist_pages(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, tuple[str, dict]]:
@@ -52,7 +50,7 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
         "https://soundcloud.com/dj-kay/likes", "Dj Kay — Likes",
     )  # fmt: skip
     assert (stats["total_tracks"], stats["tracks_added"], stats["errors"]) == (3, 3, 0)
-    pages = track_pages(notion_emulator, notion_catalog)
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     likes_page_id, likes_page = playlist_pages(notion_emulator, notion_catalog)["Dj Kay — Likes"]
     assert likes_page["SoundCloud URL"] == "https://soundcloud.com/dj-kay/likes"
     assert (likes_page["Curator"], likes_page["Track Count"]) == ("Dj Kay", 3)
@@ -68,7 +66,7 @@ def test_likes_through_the_cli_a_like_taken_back_is_an_unlink(
     assert second.exit_code == 0, second.stderr
     stats = json.loads(second.stdout)
     assert (stats["total_tracks"], stats["tracks_added"], stats["tracks_unlinked"]) == (3, 1, 1)
-    pages = track_pages(notion_emulator, notion_catalog)
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     assert len(pages) == 4  # the page of the like taken back stays, unlinked
     assert pages[liked[0].title]["Playlists"] == []
     assert pages[newest.title]["Playlists"] == [likes_page_id]
@@ -110,7 +108,7 @@ def test_uploads_and_singles_through_the_python_api(
     assert stats["playlist_url"] == "https://soundcloud.com/label-a"
     stats = api.sync_playlist_to_notion(uploads[0].permalink_url)
     assert (stats["total_tracks"], stats["tracks_added"], stats["tracks_updated"]) == (2, 0, 1)
-    pages = track_pages(notion_emulator, notion_catalog)
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     assert len(pages) == 3
     lists = playlist_pages(notion_emulator, notion_catalog)
     singles_id, uploads_id = lists["Label A — Singles"][0], lists["Label A — Uploads"][0]
@@ -120,13 +118,13 @@ def test_uploads_and_singles_through_the_python_api(
     third = sc.add_track("label-a", "Single Three")
     plan = api.sync_playlist_to_notion(third.permalink_url, dry_run=True)
     assert (plan["total_tracks"], plan["tracks_added"], plan["dry_run"]) == (3, 1, True)
-    assert len(track_pages(notion_emulator, notion_catalog)) == 3
+    assert len(track_pages_by_title(notion_emulator, notion_catalog)) == 3
 
     # taken out by hand: unlinked at the next sync, its page stays
     assert api.unregister_playlists([single.permalink_url]) == ["label-a/singles"]
     stats = api.sync_playlist_to_notion("label-a/singles")
     assert (stats["total_tracks"], stats["tracks_unlinked"]) == (1, 1)
-    pages = track_pages(notion_emulator, notion_catalog)
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     assert pages[single.title]["Playlists"] == [] and len(pages) == 3
     assert "label-a/singles" in api.registered_playlist_keys()
 

@@ -9,14 +9,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 
 from soundcloud_sync import api
 from soundcloud_sync.catalog import Catalog
-from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
+from soundcloud_sync_tests.emulators.notion import (
+    NotionEmulator,
+    SeededCatalog,
+    track_pages_by_title,
+)
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.emulators.spotify import Entry, SpotifyEmulator
 from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
@@ -40,11 +43,6 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return cli_in_process(env, *args)
 
 
-def pages_by_title(notion: NotionEmulator, catalog: SeededCatalog) -> dict[str, dict[str, Any]]:
-    pages = [notion.plain(p) for p in notion.pages_in(catalog.tracks_data_source_id)]
-    return {p["Title"]: p for p in pages}
-
-
 def test_spotify_playlist_joins_the_soundcloud_pages(
     env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
@@ -66,7 +64,7 @@ def test_spotify_playlist_joins_the_soundcloud_pages(
     first = cli(env, "sync", sc_playlist.url, "--no-download", "--json")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["tracks_added"] == 4
-    before = pages_by_title(notion_emulator, notion_catalog)
+    before = track_pages_by_title(notion_emulator, notion_catalog)
 
     shared_1 = sp.add_track("Night Drive", "Mira Vale", isrc="gbaye2400101")  # case differs
     shared_2 = sp.add_track("Paper Tide - Original Mix", "Oberon", isrc="GBAYE2400102")
@@ -93,7 +91,7 @@ def test_spotify_playlist_joins_the_soundcloud_pages(
     assert (maybe["spotify_id"], maybe["soundcloud_id"]) == (look_alike.id, on_soundcloud[2].id)
     assert "Traceback" not in second.stderr
 
-    pages = pages_by_title(notion_emulator, notion_catalog)
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     assert len(pages) == 6  # 4 from SoundCloud + the Spotify-only track + the look-alike
     playlist_pages = {
         p["Name"]: (pid, p)
@@ -165,7 +163,7 @@ def test_spotify_playlist_joins_the_soundcloud_pages(
     assert (again["tracks_added"], again["tracks_updated"], again["errors"]) == (0, 0, 0)
     assert sp.requests <= 2, sp.counts  # token + the playlist's snapshot
     assert notion_emulator.total_requests <= 3 and notion_emulator.writes <= 1
-    assert len(pages_by_title(notion_emulator, notion_catalog)) == 6
+    assert len(track_pages_by_title(notion_emulator, notion_catalog)) == 6
     # and the SoundCloud playlist, whose pages now carry Spotify ids, has nothing to write
     notion_emulator.reset_counts()
     sc_again = api.sync_playlist_to_notion(sc_playlist.url)
@@ -239,7 +237,7 @@ def test_audio_chain_downloads_shared_recordings_and_skips_spotify_only_ones(
     assert (stats["downloaded"], stats["analysed"], stats["converted"]) == (2, 2, 2)
     assert stats["no_source"] == 1
     assert sc.counts["search"] == 2 + 1  # Ember City: ISRC, then words; Paper Tide: ISRC
-    pages = pages_by_title(notion_emulator, notion_catalog)
+    pages = track_pages_by_title(notion_emulator, notion_catalog)
     assert len(pages) == 3
     assert pages["Night Drive"]["Downloaded"] is True and pages["Night Drive"]["Tempo"]
     assert not pages["Ember City"]["Downloaded"] and pages["Ember City"]["Tempo"] is None
@@ -269,7 +267,7 @@ def test_lost_answers_and_a_lost_catalog_make_no_second_page(
     first = cli(env, "sync", playlist.url, "--no-download", "--json")
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["tracks_added"] == 5
-    assert len(pages_by_title(notion_emulator, notion_catalog)) == 5
+    assert len(track_pages_by_title(notion_emulator, notion_catalog)) == 5
 
     # the catalog (and the machine's record of creates) is lost: the pages are found
     # again by their Spotify ID, filled in and linked, never made twice
@@ -307,7 +305,7 @@ def test_spotify_first_then_soundcloud_keeps_one_page(
     result = cli(env, "sync", sc_playlist.url, "--no-download", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tracks_added"] == 0
-    [page] = pages_by_title(notion_emulator, notion_catalog).values()
+    [page] = track_pages_by_title(notion_emulator, notion_catalog).values()
     assert (page["SoundCloud ID"], page["Spotify ID"]) == (shared.id, spotify_track.id)
     assert len(page["Playlists"]) == 2
 

@@ -7,33 +7,26 @@ transaction, so a crash leaves the previous state, never half of the new one.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from filelock import FileLock
 from sqlalchemy import (
     Connection,
-    Engine,
     and_,
-    create_engine,
-    event,
     func,
     select,
-    text,
     update,
 )
 
 from ..sources.models import Availability, Playlist, Source, Track, ids_hash
-from ..sqlite_wal import enable_wal
 from . import recordings
+from .engine import open_engine
 from .listing import ListingVerdict, explain_listing
 from .rows import AUDIO_ON_DISK, TrackRow
-from .schema import memberships, migrate, picks, playlists, tracks
+from .schema import memberships, picks, playlists, tracks
 from .sql import insert_new, upsert
 
 
@@ -83,45 +76,10 @@ def _change(
     )
 
 
-_engines: dict[str, Engine] = {}
-_MIGRATE_LOCK = 0x5C5F_C47A  # PostgreSQL advisory lock held while the schema is brought up
-_engines_lock = threading.Lock()
-
-
-def _engine(url: str) -> Engine:
-    """One engine per URL per process, migrated once."""
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            if url.startswith("sqlite:///"):
-                path = Path(url.removeprefix("sqlite:///"))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url, connect_args={"timeout": 60})
-                event.listen(engine, "connect", _sqlite_pragmas)
-                # Two processes opening a new catalog at once would both create its tables.
-                with FileLock(f"{path}.migrate.lock"), engine.begin() as conn:
-                    migrate(conn)
-            else:
-                engine = create_engine(url, pool_pre_ping=True)
-                with engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
-                    migrate(conn)
-            _engines[url] = engine
-        return engine
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    enable_wal(dbapi_conn)  # readers never block the writer
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.close()
-
-
 class Catalog:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _engine(url)
+        self.engine = open_engine(url)
 
     # -- registry -----------------------------------------------------------------
 

@@ -1376,6 +1376,22 @@ class SeededCatalog:
     relation: str  # the Tracks-side relation property name
 
 
+def track_pages(notion: NotionEmulator, catalog: SeededCatalog) -> list[dict[str, Any]]:
+    """Every live page of Music Tracks as plain values, oldest first."""
+    return [notion.plain(p) for p in notion.pages_in(catalog.tracks_data_source_id)]
+
+
+def track_pages_by_title(
+    notion: NotionEmulator, catalog: SeededCatalog
+) -> dict[str, dict[str, Any]]:
+    return {page["Title"]: page for page in track_pages(notion, catalog)}
+
+
+def soundcloud_id_counts(notion: NotionEmulator, catalog: SeededCatalog) -> Counter[Any]:
+    """How many live pages carry each SoundCloud ID: any count above one is a duplicate."""
+    return Counter(page["SoundCloud ID"] for page in track_pages(notion, catalog))
+
+
 def seed_music_catalog(
     emulator: NotionEmulator,
     *,
