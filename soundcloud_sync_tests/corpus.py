@@ -8,11 +8,16 @@ Three sources state their truth, and every track they give is scored:
 - **Tracker modules** from Debian's game packages. A module plays ``tempo`` ticks per
   2.5 s and ``speed`` ticks per row; with ``rows_per_beat`` rows to a beat (Impulse
   Tracker files store it as the row highlight; ProTracker's convention is 4) the beat is
-  ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact. ffmpeg (imageio-ffmpeg's, which
-  has libopenmpt) renders them.
+  ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact; where the highlights make a bar
+  of 6, 9 or 12 beats (compound time, as 6/8), the heard beat is three of them.
+  ffmpeg (imageio-ffmpeg's, which has libopenmpt) renders them.
 - **MIDI files** from Debian packages, rendered by FluidSynth with the FluidR3 General
   MIDI soundfont. Tempo: the file's tempo event, kept where one tempo holds through the
-  excerpt and the meter counts quarter notes (x/4). Key: the key-signature event, kept
+  excerpt, counted in the meter's heard beat (one rule for every file, see
+  ``_beat_in_quarters``): the quarter in x/4, the half in x/2, the dotted quarter in
+  6/8, 9/8 and 12/8; other x/8 meters (5/8, 7/8) state no even beat and are left out.
+  No file of the set has a compound time signature; one tracker module has compound
+  highlights (pingus-1.it: 2 rows a beat, 12 a bar, read as 6/8). Key: the key-signature event, kept
   only where it can be trusted: one signature through the excerpt, and the notes
   themselves (every non-drum note, weighted by its length) rank that very key first of
   the 24 against the Krumhansl-Kessler profiles. Authors often leave a signature at its
