@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 # librosa's numba kernels: one writable cache for the whole test session.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "soundcloud-sync-numba"))
 
@@ -15,3 +17,36 @@ pytest_plugins = [
     "soundcloud_sync_tests.fixtures_audio",
     "soundcloud_sync_tests.fixtures_pipeline",
 ]
+
+# The tests that take 15 s or more (`make test`'s --durations), longest first. Under
+# xdist (`--dist loadgroup --no-loadscope-reorder`) the suite ends when its last test
+# does: started first, each long test runs beside the many short ones instead of after
+# them. A name missing here only costs time; a name that no longer exists moves nothing.
+LONGEST_FIRST = (
+    "test_scale_deployment.py::test_two_playlist_backfill",  # PostgreSQL + Celery
+    "test_dead_runs_daemon.py::",  # one UI for the module's tests
+    "test_bench_scale.py::",
+    "test_ratelimit.py::test_soundcloud_processes_share_the_api_budget",
+    "test_djay_sync.py::",
+    "test_dead_runs.py::test_sigkilled_syncs",
+    "test_bench.py::test_benchmark_runs_in_quick_mode[reanalysis.py",
+    "test_dead_runs.py::test_a_step_waiting_for_a_busy_pool",
+    "test_bench.py::test_benchmark_runs_in_quick_mode[resync.py",
+    "test_bench.py::test_benchmark_runs_in_quick_mode[run_cost.py",
+    "test_ui_secrets.py::",
+    "test_disk_full.py::test_a_full_library",
+    "test_cli.py::test_status_shows_each_playlists_latest_run",
+    "test_dev_ui.py::test_dev_serves",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    name = item.nodeid.rsplit("/", 1)[-1]
+    for rank, prefix in enumerate(LONGEST_FIRST):
+        if name.startswith(prefix):
+            return rank
+    return len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: the others keep their order

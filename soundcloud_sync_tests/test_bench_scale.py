@@ -10,10 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("daemon")
-
 ROOT = Path(__file__).resolve().parents[1]
 
 

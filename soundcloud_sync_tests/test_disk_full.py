@@ -20,7 +20,7 @@ from soundcloud_sync.audio.download import DownloadStatus, download_tracks
 from soundcloud_sync.audio.space import plan_space, write_problem
 from soundcloud_sync.audio.tags import read_tags
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
-from soundcloud_sync_tests.fixtures_pipeline import CLI
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 
 @contextlib.contextmanager
@@ -72,9 +72,7 @@ def test_a_full_library_fails_the_run_naming_each_track_and_the_next_run_complet
     env = {**cli_env, "AUDIO_FORMATS": "aiff"}
     library = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "library"
     with small_filesystem(library, "6m") as folder:  # 24 s of AIFF: ~2-4 MB a track
-        first = subprocess.run(
-            [CLI, "sync", playlist.url, "--json"], env=env, capture_output=True, text=True
-        )
+        first = cli_in_process(env, "sync", playlist.url, "--json")
         assert first.returncode != 0, first.stderr
         stats = json.loads(first.stdout)
         failed = [t for t in stats["failed_tracks"] if t.get("step") == "library_files"]
@@ -97,7 +95,7 @@ def test_a_full_library_fails_the_run_naming_each_track_and_the_next_run_complet
             assert read_tags(path).soundcloud_id in titles
 
         # before the next run (a backfill): what is still to write, and what is free
-        space = subprocess.run([CLI, "space", "--json"], env=env, capture_output=True, text=True)
+        space = cli_in_process(env, "space", "--json")
         assert space.returncode == 0, space.stderr
         plan = json.loads(space.stdout)
         assert plan["tracks"] == len(failed) and plan["needed_bytes"]["aiff"] > 0
@@ -106,9 +104,7 @@ def test_a_full_library_fails_the_run_naming_each_track_and_the_next_run_complet
         assert str(folder) in plan["short_bytes"]  # the full library: said before the run
 
         grow(folder, "64m")  # space freed
-        second = subprocess.run(
-            [CLI, "sync", playlist.url, "--json"], env=env, capture_output=True, text=True
-        )
+        second = cli_in_process(env, "sync", playlist.url, "--json")
         assert second.returncode == 0, second.stderr
         again = json.loads(second.stdout)
         assert again["errors"] == 0 and again["failed_tracks"] == []

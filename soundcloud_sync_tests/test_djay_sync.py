@@ -1,4 +1,4 @@
-"""djay Pro's library in the same catalog, through the CLI as a user runs it.
+"""djay Pro's library in the same catalog, through the CLI's commands as a user runs them.
 
 A SoundCloud playlist synced with audio (our library files) and a Spotify playlist, then
 a djay library holding some of those files, Spotify tracks (one by its URI, one only by
@@ -33,7 +33,7 @@ from soundcloud_sync_tests.djay_library import (
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, SeededCatalog
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator
 from soundcloud_sync_tests.emulators.spotify import SpotifyEmulator
-from soundcloud_sync_tests.fixtures_pipeline import run_cli
+from soundcloud_sync_tests.fixtures_pipeline import cli_in_process
 
 pytestmark = pytest.mark.xdist_group("djay_e2e")
 
@@ -74,15 +74,13 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
         sc.add_track("night-shift", "Night Drive", bpm=124, key="A minor"),
         sc.add_track("night-shift", "Paper Tide", bpm=128, key="C major"),
     ]
-    result = run_cli(
-        env, "sync", sc.add_playlist("night-shift", "warm-up", tracks=ours).url, timeout=900
-    )
+    result = cli_in_process(env, "sync", sc.add_playlist("night-shift", "warm-up", tracks=ours).url)
     assert result.returncode == 0, result.stderr
     listed = [
         sp.add_track("Static Garden", "Kaia Moreno", isrc="DEX1L2400104"),
         sp.add_track("Ember City", "Rin Takeda", isrc="USRC12400999"),
     ]
-    result = run_cli(
+    result = cli_in_process(
         env, "sync", sp.add_playlist("Late Spring", "dj-kay", listed).url, "--no-download"
     )
     assert result.returncode == 0, result.stderr
@@ -124,7 +122,7 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
     before = file_hashes(djay.parent)
     pages_before = set(notion_emulator.pages_in(notion_catalog.tracks_data_source_id))
     try:
-        first = run_cli(env, "sync", "djay", "--json")
+        first = cli_in_process(env, "sync", "djay", "--json")
         assert first.returncode == 0, first.stderr
         stats = json.loads(first.stdout)
         assert stats["tracks_read"] == 5
@@ -171,15 +169,15 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
 
         # an unchanged library: nothing written, at most three requests
         notion_emulator.reset_counts()
-        second = run_cli(env, "sync", "djay", "--json")
+        second = cli_in_process(env, "sync", "djay", "--json")
         assert second.returncode == 0, second.stderr
         assert notion_emulator.writes == 0
         assert notion_emulator.total_requests <= 3
         assert json.loads(second.stdout)["matched/known"] == 5
 
-        status = run_cli(env, "status")
+        status = cli_in_process(env, "status")
         assert f"djay: {djay}" in status.stdout
-        listed = json.loads(run_cli(env, "status", "--json").stdout)
+        listed = json.loads(cli_in_process(env, "status", "--json").stdout)
         [djay_entry] = [e for e in listed if e["key"] == "djay"]
         assert djay_entry.items() >= json.loads(second.stdout).items()  # `sync djay --json`
         assert djay_entry["source"] == "djay" and djay_entry["last_synced_at"]
@@ -193,7 +191,7 @@ def test_sync_djay_one_page_per_recording_with_djay_facts_and_the_djs_tempo(
     for leftover in djay.parent.iterdir():
         leftover.unlink()
     write_library(djay, library)
-    third = run_cli(env, "sync", "djay", "--json")
+    third = cli_in_process(env, "sync", "djay", "--json")
     assert third.returncode == 0, third.stderr
     warmup = next(
         notion_emulator.plain(p)

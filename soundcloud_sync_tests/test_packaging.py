@@ -11,6 +11,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import dagster
 from dagster._core.storage import sqlite_storage
@@ -76,3 +77,46 @@ def test_the_private_hooks_the_storage_relies_on_are_there() -> None:
     assert storage.PatientSqliteEventLogStorage.claim_concurrency_slot is (
         storage.PatientClaims.claim_concurrency_slot
     )
+
+
+def _takes(function: Any, *names: str) -> None:
+    """``function`` still takes these parameters (by these names: threads.py passes them
+    by keyword or in this order)."""
+    parameters = list(inspect.signature(function).parameters)
+    assert set(names) <= set(parameters), f"{function}: {parameters}, wants {names}"
+
+
+def test_the_private_hooks_the_threaded_executor_relies_on_are_there() -> None:
+    """What `instance/threads.py` (the run's steps in threads) drives of Dagster's private
+    execution machinery, as of 1.13: its imports resolve (importing the module is the
+    check), and the calls it makes still fit the signatures."""
+    from dagster._core.execution.plan.active import ActiveExecution
+    from dagster._core.storage.compute_log_manager import ComputeLogManager
+
+    from soundcloud_sync.instance import threads
+
+    _takes(threads.ExecuteRunWithPlanIterable, "execution_plan", "iterator",
+           "execution_context_manager")  # fmt: skip
+    _takes(threads.PlanExecutionContextManager, "job", "retry_mode", "execution_plan",
+           "run_config", "dagster_run", "instance", "raise_on_error", "output_capture")  # fmt: skip
+    _takes(threads.ExecutionPlan.start, "retry_mode", "max_concurrent",
+           "instance_concurrency_context")  # fmt: skip
+    _takes(threads.InstanceConcurrencyContext, "instance", "dagster_run")
+    _takes(threads.PlanExecutionContext.for_step, "step", "known_state")
+    _takes(threads.dagster_event_sequence_for_step, "step_context")
+    _takes(threads.EngineEventData.in_process, "pid", "step_keys_to_execute")
+    _takes(threads.EngineEventData.interrupted, "steps_interrupted")
+    _takes(dagster.DagsterEvent.capture_logs, "job_context", "step_keys", "log_key",
+           "log_context")  # fmt: skip
+    _takes(ComputeLogManager.build_log_key_for_run, "run_id", "step_key")
+    _takes(ComputeLogManager.capture_logs, "log_key")
+    _takes(ActiveExecution.get_steps_to_execute, "limit")
+    _takes(ActiveExecution.verify_complete, "job_context", "step_key")
+    _takes(ActiveExecution.handle_event, "dagster_event")
+    _takes(ActiveExecution.concurrency_event_iterator, "plan_context")
+    _takes(ActiveExecution.plan_events_iterator, "job_context")
+    for method in ("check_for_interrupts", "mark_interrupted", "get_known_state",
+                   "sleep_til_ready"):  # fmt: skip
+        assert callable(getattr(ActiveExecution, method)), method
+    assert isinstance(ActiveExecution.is_complete, property)
+    assert issubclass(threads.ThreadedExecutor, dagster.Executor)
