@@ -23,8 +23,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from soundcloud_sync.audio.convert import (
     FORMATS,
@@ -35,6 +34,9 @@ from soundcloud_sync.audio.convert import (
     temp_name,
 )
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STAGED_FOLDER = ".staged"
 _RATE = re.compile(r"Stream #0:\d+.*?: Audio: .*?(\d+) Hz")
@@ -110,6 +112,8 @@ def decode_and_stage(
         if proc.returncode == 0 and rate is not None:
             for fmt, tmp in temps.items():
                 os.replace(tmp, staged_path(library_root, src, fmt))
+            import numpy as np
+
             return np.frombuffer(proc.stdout, dtype="<f4").reshape(-1, 2), int(rate[1])
     except OSError:
         pass

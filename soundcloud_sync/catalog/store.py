@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import (
     Connection,
     and_,
@@ -28,6 +27,9 @@ from .listing import ListingVerdict, explain_listing
 from .rows import AUDIO_ON_DISK, TrackRow
 from .schema import memberships, picks, playlists, tracks
 from .sql import insert_new, upsert
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _joined(recording_id: int, track: Track, before: Mapping[int, Any], now: str) -> str | None:
@@ -378,6 +380,8 @@ class Catalog:
     def playlist_tracks(self, key: str, *, include_removed: bool = False) -> pd.DataFrame:
         """`playlist_rows` as a table, for reports."""
         rows = self.playlist_rows(key, include_removed=include_removed)
+        import pandas as pd  # for the Python API's table; a run's process does without
+
         return pd.DataFrame([r.as_dict() for r in rows])
 
     def removed_tracks(self, key: str, *, still_linked: bool = False) -> list[int]:

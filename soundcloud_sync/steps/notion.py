@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from ..catalog import Catalog, TrackRow, display_name, effective_tempo, joined_at, utc_now
 from ..errors import SoundCloudSyncError
 from ..notion.report import readable
@@ -327,10 +325,12 @@ def _playlist_page(
     return page_id
 
 
-def report_frame(report: SyncReport) -> pd.DataFrame:
+REPORT_COLUMNS = ["recording_id", "soundcloud_id", "title", "page_id", "status", "message"]
+
+
+def report_rows(report: SyncReport) -> list[dict[str, Any]]:
     """One row per track (and per unlinked track): what happened to its page."""
-    columns = ["recording_id", "soundcloud_id", "title", "page_id", "status", "message"]
-    rows = [
+    return [
         {
             "recording_id": r.recording_id,
             "soundcloud_id": r.soundcloud_id,
@@ -341,7 +341,6 @@ def report_frame(report: SyncReport) -> pd.DataFrame:
         }
         for r in [*report.tracks, *report.unlinked]
     ]
-    return pd.DataFrame(rows, columns=columns)
 
 
 def property_mapping(path: str | None) -> SchemaMapping | None:

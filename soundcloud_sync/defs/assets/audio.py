@@ -4,10 +4,10 @@ Each step reads what it needs from the catalog and records what it did there (th
 catalog is the one store); what the UI shows of a step is its metadata.
 """
 
+import statistics
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -31,7 +31,7 @@ from ..resources import (
     RegistryResource,
     SoundCloudResource,
 )
-from .common import live_tracks, status_counts, step_progress
+from .common import live_tracks, markdown_table, status_counts, step_progress
 
 UNAVAILABLE = ("preview-only", "geo-blocked", "drm", "gone")
 
@@ -69,18 +69,14 @@ def audio_files(
             )
     except WriteFailed as exc:  # the downloads folder itself cannot be made
         raise Failure(description=f"{context.partition_key}: {exc}") from None
-    columns = ["recording_id", "soundcloud_id", "status", "reason"]
-    missing = pd.DataFrame(
-        [
-            {"recording_id": rid, "soundcloud_id": r.soundcloud_id, "status": str(r.status),
-             "reason": r.reason or ""}
-            for rid, r in results.items()
-            if str(r.status) in (*UNAVAILABLE, "error")
-        ],
-        columns=columns,
-    )  # fmt: skip
-    for row in missing.itertuples():
-        context.log.warning(f"track {row.soundcloud_id}: {row.status}: {row.reason}")
+    missing = [
+        {"recording_id": rid, "soundcloud_id": r.soundcloud_id, "status": str(r.status),
+         "reason": r.reason or ""}
+        for rid, r in results.items()
+        if str(r.status) in (*UNAVAILABLE, "error")
+    ]  # fmt: skip
+    for row in missing:
+        context.log.warning(f"track {row['soundcloud_id']}: {row['status']}: {row['reason']}")
     fallbacks = [r for r in results.values() if r.via == "yt-dlp"]
     for r in fallbacks:
         context.log.info(f"track {r.soundcloud_id}: fetched through yt-dlp ({r.fallback})")
@@ -101,7 +97,7 @@ def audio_files(
         "space": MetadataValue.json(plan.to_dict()),
         "failed_tracks": MetadataValue.json(unwritten),
         "not_downloaded": MetadataValue.md(
-            missing.to_markdown(index=False) if len(missing) else "none"
+            markdown_table(missing, ["recording_id", "soundcloud_id", "status", "reason"])
         ),
     }
     # all or an error: a download that could not be written fails the step and the run
@@ -178,30 +174,28 @@ def audio_features(
         library_root=library.root,
         formats=library.formats,
     )
-    frame = pd.DataFrame(
-        rows,
-        columns=["recording_id", "soundcloud_id", "title", "artist", "tempo", "key", "camelot",
-                 "key_confidence", "duration_s", "lufs", "tempo_confidence", "first_beat_s",
-                 "first_downbeat_s", "analysis_version", "status", "message"],
-    )  # fmt: skip
-    for row in frame[frame["status"] == "error"].itertuples():
-        context.log.warning(f"track {row.title!r} ({row.recording_id}): {row.message}")
-    table = frame[["title", "artist", "tempo", "key", "camelot", "lufs"]].round(2)
+    for row in rows:
+        if row["status"] == "error":
+            context.log.warning(f"track {row['title']!r} ({row['recording_id']}): {row['message']}")
+    table = [{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
+             for row in rows]  # fmt: skip
     metadata: dict[str, Any] = {
-        **status_counts(frame["status"]),
-        "dagster/row_count": len(frame),
+        **status_counts(row["status"] for row in rows),
+        "dagster/row_count": len(rows),
         "tempo_range": audio_steps.range_label(tempo_range) or "default (genre prior, 70-180)",
-        "tracks": MetadataValue.md(table.to_markdown(index=False) if len(table) else "none"),
+        "tracks": MetadataValue.md(
+            markdown_table(table, ["title", "artist", "tempo", "key", "camelot", "lufs"])
+        ),
     }
-    measured = frame.dropna(subset=["tempo"])
-    if len(measured):
-        metadata["median_tempo"] = float(measured["tempo"].median())
+    measured = [row for row in rows if row["tempo"] is not None]
+    if measured:
+        tempos, keys = [r["tempo"] for r in measured], [r["camelot"] for r in measured]
+        metadata["median_tempo"] = float(statistics.median(tempos))
         chart = (
-            cached_chart_markdown(measured["tempo"], measured["camelot"], key,
-                                  Path(library.charts_cache))
+            cached_chart_markdown(tempos, keys, key, Path(library.charts_cache))
             if library.charts_cache
-            else playlist_chart_markdown(measured["tempo"], measured["camelot"], key)
-        )  # fmt: skip
+            else playlist_chart_markdown(tempos, keys, key)
+        )
         metadata["tempo_and_keys"] = MetadataValue.md(chart)
     return MaterializeResult(metadata=metadata)
 

@@ -1,8 +1,9 @@
-"""What every asset step shares: the playlist's live tracks, progress lines and status
-counts for the UI."""
+"""What every asset step shares: the playlist's live tracks, progress lines, status
+counts and tables for the UI."""
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from dagster import AssetExecutionContext
 
@@ -28,6 +29,16 @@ def step_progress(context: AssetExecutionContext) -> Progress:
         tags(stage, done, total)
 
     return report
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """The rows as a markdown table of ``columns`` ("none" for no rows), for
+    ``MetadataValue.md``: tabulate's "pipe" table, as pandas' ``to_markdown`` writes it,
+    without loading pandas into every run's process for a few small tables."""
+    from tabulate import tabulate
+
+    body = [[row.get(c) for c in columns] for row in rows]
+    return tabulate(body, headers=list(columns), tablefmt="pipe") if body else "none"
 
 
 def status_counts(statuses: Iterable[str]) -> dict[str, int]:

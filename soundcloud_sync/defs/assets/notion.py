@@ -21,15 +21,16 @@ from ...catalog import parse_time
 from ...notion.report import readable
 from ...steps import notion as notion_steps
 from ...steps.notion import (
+    REPORT_COLUMNS,
     missing_pages_message,
     notion_removals,
-    report_frame,
+    report_rows,
     sync_notion_pages,
     track_label,
 )
 from ..partitions import PLAYLIST_TAG, PLAYLISTS, playlists_partitions
 from ..resources import CatalogResource, NotionResource
-from .common import status_counts, step_progress
+from .common import markdown_table, status_counts, step_progress
 
 
 class NotionTrackPagesConfig(Config):
@@ -82,8 +83,8 @@ def notion_track_pages(
         raise Failure(description=f"{key}: {exc}") from exc
     for warning in report.warnings:
         context.log.warning(warning)
-    frame = report_frame(report)
-    counts = Counter(frame["status"])
+    rows = report_rows(report)
+    counts = Counter(r["status"] for r in rows)
     metadata: dict[str, Any] = {
         "created": counts["created"],
         "updated": counts["updated"],
@@ -96,14 +97,13 @@ def notion_track_pages(
         "sync_status": report.sync_status or "",
         "notion_requests": report.requests,
         "rate_limited_429s": report.rate_limited,
-        "dagster/row_count": len(frame),
+        "dagster/row_count": len(rows),
     }
     if report.playlist_page_url:
         metadata["playlist_page"] = MetadataValue.url(report.playlist_page_url)
     for status, name in (("unreadable", "unreadable_rows"), ("error", "error_rows")):
-        rows = frame[frame["status"] == status]
-        if len(rows):
-            metadata[name] = MetadataValue.md(rows.to_markdown(index=False))
+        if picked := [r for r in rows if r["status"] == status]:
+            metadata[name] = MetadataValue.md(markdown_table(picked, REPORT_COLUMNS))
     metadata["failed_tracks"] = MetadataValue.json(report.failed_tracks())
     metadata["unreadable_tracks"] = MetadataValue.json(report.unreadable_tracks())
     for track in report.unreadable_tracks():

@@ -7,7 +7,6 @@ report what they wrote as metadata; the assets downstream read the catalog.
 from collections import Counter
 from typing import Any
 
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -29,6 +28,7 @@ from ...sources import (
 from ...steps import listing
 from ..partitions import playlists_partitions
 from ..resources import CatalogResource, SoundCloudResource, SpotifyResource
+from .common import markdown_table
 
 PREVIEW_COLUMNS = ["position", "title", "artist", "genre", "duration_ms", "availability"]
 
@@ -94,8 +94,8 @@ def playlist_assets(
     if resolved:
         store.resolve_picks(key, resolved)
     lookups = spotify_only_lookups(context, soundcloud, store, key) if playlist.spotify_id else {}
-    tracks = pd.DataFrame([t.to_row() for t in playlist.tracks], columns=PREVIEW_COLUMNS)
-    availability = Counter(tracks["availability"])
+    tracks = [t.to_row() for t in playlist.tracks]
+    availability = Counter(t["availability"] for t in tracks)
     link = MetadataValue.url(public_url(playlist.url))
     yield MaterializeResult(
         asset_key="playlist_metadata",
@@ -124,7 +124,7 @@ def playlist_assets(
             **lookups,
             **{f"availability/{k}": v for k, v in sorted(availability.items())},
             "playlist_url": link,
-            "preview": MetadataValue.md(tracks[PREVIEW_COLUMNS].head(25).to_markdown(index=False)),
+            "preview": MetadataValue.md(markdown_table(tracks[:25], PREVIEW_COLUMNS)),
         },
     )
     if not change.removals_trusted:
