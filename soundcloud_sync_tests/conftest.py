@@ -26,16 +26,19 @@ LONGEST_FIRST = (
     "test_scale_deployment.py::test_two_playlist_backfill",  # PostgreSQL + Celery
     "test_dead_runs_daemon.py::",  # one UI for the module's tests
     "test_bench_scale.py::",
-    "test_ratelimit.py::test_soundcloud_processes_share_the_api_budget",
-    "test_djay_sync.py::",
-    "test_dead_runs.py::test_sigkilled_syncs",
     "test_bench.py::test_benchmark_runs_in_quick_mode[reanalysis.py",
-    "test_dead_runs.py::test_a_step_waiting_for_a_busy_pool",
+    "test_dead_runs.py::test_sigkilled_syncs",
+    "test_ratelimit.py::test_soundcloud_processes_share_the_api_budget",
     "test_bench.py::test_benchmark_runs_in_quick_mode[resync.py",
     "test_bench.py::test_benchmark_runs_in_quick_mode[run_cost.py",
+    "test_bench.py::test_benchmark_runs_in_quick_mode[download_requests.py",
+    "test_bench.py::test_benchmark_runs_in_quick_mode[scale.py backfill",
     "test_ui_secrets.py::",
     "test_disk_full.py::test_a_full_library",
     "test_cli.py::test_status_shows_each_playlists_latest_run",
+    "test_dead_runs.py::test_a_step_waiting_for_a_busy_pool",
+    "test_djay_sync.py::",
+    "test_cli.py::test_sync_creates_then_skips",
     "test_dev_ui.py::test_dev_serves",
 )
 
