@@ -8,11 +8,16 @@ Three sources state their truth, and every track they give is scored:
 - **Tracker modules** from Debian's game packages. A module plays ``tempo`` ticks per
   2.5 s and ``speed`` ticks per row; with ``rows_per_beat`` rows to a beat (Impulse
   Tracker files store it as the row highlight; ProTracker's convention is 4) the beat is
-  ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact. ffmpeg (imageio-ffmpeg's, which
-  has libopenmpt) renders them.
+  ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact; where the highlights make a bar
+  of 6, 9 or 12 beats (compound time, as 6/8), the heard beat is three of them.
+  ffmpeg (imageio-ffmpeg's, which has libopenmpt) renders them.
 - **MIDI files** from Debian packages, rendered by FluidSynth with the FluidR3 General
   MIDI soundfont. Tempo: the file's tempo event, kept where one tempo holds through the
-  excerpt and the meter counts quarter notes (x/4). Key: the key-signature event, kept
+  excerpt, counted in the meter's heard beat (one rule for every file, see
+  ``_beat_in_quarters``): the quarter in x/4, the half in x/2, the dotted quarter in
+  6/8, 9/8 and 12/8; other x/8 meters (5/8, 7/8) state no even beat and are left out.
+  No file of the set has a compound time signature; one tracker module has compound
+  highlights (pingus-1.it: 2 rows a beat, 12 a bar, read as 6/8). Key: the key-signature event, kept
   only where it can be trusted: one signature through the excerpt, and the notes
   themselves (every non-drum note, weighted by its length) rank that very key first of
   the 24 against the Krumhansl-Kessler profiles. Authors often leave a signature at its
@@ -282,6 +287,14 @@ def _one_tempo(rows: Rows, speed: int, tempo: int, speed_cmd: int, tempo_cmd: in
     return steady >= 0.9 * elapsed
 
 
+def compound_beat(units_per_bar: int) -> int:
+    """How many written beat units make the heard beat: three in a compound meter, whose
+    bar holds 6, 9 or 12 short units (6/8, 9/8, 12/8: two, three or four dotted quarters a
+    bar), else one. The same rule reads a MIDI time signature in eighths and a tracker's
+    row highlights (rows a beat, rows a bar: 2 and 12 is a bar of six short units)."""
+    return 3 if units_per_bar in (6, 9, 12) else 1
+
+
 def module_bpm(path: Path, seconds: float = MAX_SECONDS) -> float | None:
     """The beat tempo a tracker module states over its first ``seconds`` (None if it
     states none, or changes it)."""
@@ -292,9 +305,11 @@ def module_bpm(path: Path, seconds: float = MAX_SECONDS) -> float | None:
     steady = True
     if path.suffix == ".it" and data[:4] == b"IMPM":
         speed, tempo = data[0x32], data[0x33]
-        highlight = data[0x1E]
+        highlight, bar = data[0x1E], data[0x1F]
         if 2 <= highlight <= 8:
-            rows_per_beat = highlight
+            rows_per_beat = highlight * compound_beat(
+                bar // highlight if bar % highlight == 0 else 0
+            )
         steady = _one_tempo(_it_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".s3m" and data[0x2C:0x30] == b"SCRM":
         speed, tempo = data[0x31], data[0x32]
@@ -369,6 +384,18 @@ def _notes_key(weights: np.ndarray) -> str:
     return _key_name(best[1], best[2])
 
 
+def _beat_in_quarters(num: int, den: int) -> float | None:
+    """The heard beat of a time signature, in quarter notes (a MIDI tempo counts quarters):
+    the written unit in x/2 and x/4; in x/8 and x/16, three units in the compound meters
+    (6/8, 9/8, 12/8: the dotted quarter), None in the others (5/8, 7/8: an uneven beat).
+    6/4 counts its quarters: it is written as often for a slow three-in-a-bar as for
+    two dotted halves, and the file cannot say which."""
+    if den in (2, 4):
+        return 4 / den
+    units = compound_beat(num)
+    return 4 / den * units if units == 3 else None
+
+
 def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, str | None]:
     """(tempo, key) a MIDI file states over its first ``seconds``, each None where the
     file states none or it cannot be trusted (see the module doc)."""
@@ -378,7 +405,9 @@ def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, 
     end_beat = seconds * first_bpm / 60.0
     in_excerpt = {round(bpm, 3) for beat, bpm in tempi if beat < end_beat}
     meters = {(num, den) for beat, num, den in midi.meters if beat < end_beat} or {(4, 4)}
-    bpm = first_bpm if len(in_excerpt) == 1 and all(den == 4 for _, den in meters) else None
+    beats = {_beat_in_quarters(num, den) for num, den in meters}
+    one_beat = beats.pop() if len(beats) == 1 else None
+    bpm = first_bpm / one_beat if len(in_excerpt) == 1 and one_beat else None
     signatures = {(sharps, minor) for beat, sharps, minor in midi.keys if beat < end_beat}
     if len(signatures) != 1 or bpm is None:
         return bpm, None

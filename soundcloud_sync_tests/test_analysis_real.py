@@ -78,3 +78,44 @@ def test_a_midi_key_signature_counts_only_where_the_notes_agree(tmp_path):
     assert midi_truth(default) == (pytest.approx(124.0, abs=0.01), None)  # C major: no
     back = read_midi(right)
     assert len(back.notes) == len(piece.notes) and back.keys == [(0.0, 3, True)]
+
+
+@pytest.mark.parametrize(
+    ("meter", "heard"),
+    [((4, 4), 120.0), ((3, 4), 120.0), ((6, 4), 120.0), ((2, 2), 60.0), ((6, 8), 80.0),
+     ((9, 8), 80.0), ((12, 8), 80.0), ((5, 8), None), ((7, 8), None)],
+)  # fmt: skip
+def test_a_midi_tempo_counts_the_meters_heard_beat(tmp_path, meter, heard):
+    """A MIDI tempo counts quarter notes; the truth is the beat the meter is heard in: the
+    dotted quarter in compound time (6/8: 120 quarters a minute are 80 beats), the half
+    note in cut time; meters with an uneven beat state none."""
+    from soundcloud_sync_tests.corpus import midi_truth
+    from soundcloud_sync_tests.midi import read_midi, write_midi
+    from soundcloud_sync_tests.styles import STYLES, compose
+
+    piece = compose(STYLES[0], 120.0, "A minor", drums=True, seed=1, bars=8)
+    path = write_midi(tmp_path / "m.mid", piece.notes, 120.0, piece.programs, meter=meter)
+
+    assert read_midi(path).meters == [(0.0, *meter)]
+    bpm, _key = midi_truth(path)
+    assert bpm == (None if heard is None else pytest.approx(heard, abs=0.01))
+
+
+def test_tracker_highlights_of_a_compound_bar_count_three_rows_groups(tmp_path):
+    """An Impulse Tracker song highlighting 2 rows a beat and 12 a bar is in 6/8: its
+    heard beat is 6 rows. Speed 4, tempo 115: 2 rows a beat would be 345 BPM; 115."""
+    from soundcloud_sync_tests.corpus import _it_rows, module_bpm
+
+    song = bytearray(0xC0 + 1)
+    song[:4] = b"IMPM"
+    song[0x1E], song[0x1F] = 2, 12  # row highlight: minor (a beat), major (a bar)
+    song[0x32], song[0x33] = 4, 115  # initial speed, tempo
+    song[0xC0] = 255  # the order list: its end, no patterns
+    path = tmp_path / "song.it"
+    path.write_bytes(bytes(song))
+
+    assert _it_rows(bytes(song)) == []
+    assert module_bpm(path) == pytest.approx(115.0)
+    song[0x1F] = 16  # 2 rows a beat, 8 beats a bar: simple time
+    path.write_bytes(bytes(song))
+    assert module_bpm(path) == pytest.approx(345.0)

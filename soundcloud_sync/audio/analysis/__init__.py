@@ -17,15 +17,20 @@ The parts: ``decode`` (ffmpeg), ``tempo`` (period, 3:2 and 4:3 checks), ``meter`
 (T or 2T from the drums), ``grid`` (first beat, first downbeat), ``key``, ``loudness``.
 
 Tempo: librosa's estimators answer on a coarse grid (124 BPM comes back as
-123.05) and lean towards 120 BPM. We (1) take the autocorrelation peak of the
-onset envelope inside the allowed range, interpolated between lags; (2) track beats
-at that tempo and fit a straight line through the beat times (sub-frame peak
-positions, outliers dropped), which gives ±0.01 BPM on steady music; (3) settle
-the octave between T and 2T from the drums (meter.py): a kick on every fast beat, a
-backbeat every two fast beats, or hi-hats in sixteenths of the fast beat make it 2T; a
-clear backbeat once every two slow beats makes it T; with no drums to read, the
-off-beats' strength against the beat's decides; a genre's usual range settles it
-unless a drum hits every fast beat; (4) check the 3:2 and 4:3 readings: a beat repeats
+123.05) and lean towards 120 BPM. We (1) take the period inside the allowed range
+whose onsets repeat most strongly at 1, 2, 3, 4 and 8 beats (the onset envelope's
+autocorrelation, to a quarter frame: its single highest peak is often three beats of a
+four-beat loop, or three eighth notes); (2) track beats at that tempo and fit a
+straight line through the beat times (sub-frame peak positions, outliers dropped, a
+line of its own after the tracker's phase jumps; a line more than 3 % off the start is
+the tracker wandering, and the start stands), which gives ±0.01 BPM on steady music;
+(3) settle the octave between T and 2T from the drums (meter.py): a kick on every fast
+beat, a backbeat every two fast beats, or hi-hats in sixteenths of the fast beat make
+it 2T; a clear backbeat once every two slow beats makes it T; with no drums to read,
+the off-beats' strength against the beat's decides where it is clear (nothing between
+the slow beats: T; off-beats as strong as the beats: 2T), else the reading nearer the
+middle of the range (on a log scale: 112 BPM for 70-180); a genre's usual range
+settles it unless a drum hits every fast beat; (4) check the 3:2 and 4:3 readings: a beat repeats
 at each of its multiples, a reading three eighth notes long does not, so a rival
 reading wins when its autocorrelation at 1-4 beats is stronger by a margin (then the
 octave is settled again); (5) fold into the range. The tempo confidence is that
@@ -89,7 +94,7 @@ __all__ = [
 ]  # fmt: skip
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"
 DEFAULT_TEMPO_RANGE = (70.0, 180.0)
 
 

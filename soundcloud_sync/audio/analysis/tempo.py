@@ -9,23 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from soundcloud_sync.audio.analysis.common import HOP, _autocorr, _parabolic
+from soundcloud_sync.audio.analysis.common import HOP, _autocorr, _fold_strength, _parabolic
 from soundcloud_sync.audio.analysis.meter import meter_evidence
-
-
-def _fold_strength(env: np.ndarray, period: float) -> tuple[float, float]:
-    """Fold ``env`` over one beat period; strength at the best phase and half a beat later."""
-    bins = max(8, round(period))
-    idx = np.arange(len(env))
-    phase = ((idx % period) / period * bins).astype(int) % bins
-    fold = np.bincount(phase, weights=env, minlength=bins) / np.maximum(
-        np.bincount(phase, minlength=bins), 1
-    )
-    fold = np.convolve(np.concatenate([fold[-1:], fold, fold[:1]]), [0.25, 0.5, 0.25], "valid")
-    on = int(np.argmax(fold))
-    off = (on + bins // 2) % bins
-    return float(fold[on]), float(fold[off])
-
 
 # --------------------------------------------------------------------------- tempo
 
@@ -52,11 +37,16 @@ GENRE_TEMPI: dict[tuple[str, ...], tuple[float, float]] = {
     ("breakbeat",): (100.0, 150.0),
     ("breaks",): (100.0, 150.0),
 }
-# Off-beat / beat strength ratios between which the evidence is doubtful and a genre's
-# prior may settle the octave; outside it the onsets decide alone.
-GENRE_DOUBT = (0.3, 0.9)
 # How much stronger a 4:3 or 3:4 reading's comb must be to replace the one found.
 FOUR_THREE_MARGIN = 1.2
+# Off-beat / beat strength ratios (folded over the slow beat) outside which the onsets
+# settle the octave alone where no drums and no genre do (0.2-0.4 and 0.95-0.99 score
+# alike on the tuning part); in between, the reading nearer the middle of the range.
+OFFBEAT_CLEAR = (0.4, 0.95)
+# A gap this far (a fraction of the beat) off a whole number of beats is a phase jump.
+PHASE_JUMP = 0.1
+# How far the fitted beat line may move the period it started from (a fraction).
+REFINE_LIMIT = 0.03
 
 
 def genre_tempo_range(genre: str | None) -> tuple[float, float] | None:
@@ -96,9 +86,28 @@ def _comb(ac: np.ndarray, period: float, beats: int = 4) -> float:
     return float(np.mean([_ac_at(ac, k * period) for k in range(1, beats + 1)]))
 
 
+def _best_comb(ac: np.ndarray, min_lag: int, max_lag: int) -> float:
+    """The period (frames, to a quarter frame) inside [min_lag, max_lag] whose onsets
+    repeat most strongly at 1, 2, 3, 4 and 8 beats (``_comb`` over the whole range, plus
+    two bars of four: a pattern repeats every bar or two, a rival reading's does not).
+
+    The autocorrelation's single highest peak is often a multiple of the beat's
+    subdivision that is no beat: three eighth notes, or three beats of a four-beat
+    loop (80 for a 120 BPM house loop). The beat repeats at each of its multiples.
+    """
+    # Each lag's best value within a frame either way, as _ac_at reads it.
+    near = np.maximum(ac, np.maximum(np.roll(ac, 1), np.roll(ac, -1)))
+    near[0], near[-1] = ac[0], ac[-1]
+    lags = np.arange(min_lag, max_lag + 0.25, 0.25)
+    score = sum(np.interp(k * lags, np.arange(len(near)), near) for k in (1, 2, 3, 4, 8))
+    return float(lags[int(np.argmax(score))])
+
+
 def _refine(onset_env: np.ndarray, period: float, frame_rate: float) -> tuple[float, float]:
     """(period, fraction of beats on the fitted line): beat tracking at ``period``, then
-    a straight line through the beat times."""
+    a straight line through the beat times. A line more than REFINE_LIMIT away from
+    ``period`` is not a refinement but the tracker wandering off to another reading
+    (a 96 BPM start once ended at 102, then slipped to 151): ``period`` stands."""
     import librosa
 
     _, beats = librosa.beat.beat_track(
@@ -112,7 +121,10 @@ def _refine(onset_env: np.ndarray, period: float, frame_rate: float) -> tuple[fl
     if fitted is None:
         return period, 0.0
     bpm, inliers = fitted
-    return 60 * frame_rate / bpm, inliers
+    refined = 60 * frame_rate / bpm
+    if abs(refined / period - 1) > REFINE_LIMIT:
+        return period, 0.0
+    return refined, inliers
 
 
 def _fits(bpm: float, lo: float, hi: float) -> bool:
@@ -138,7 +150,6 @@ def estimate_tempo(
     onset_env: np.ndarray,
     frame_rate: float,
     bpm_range: tuple[float, float] = (70.0, 180.0),
-    offbeat_ratio: float = 0.6,
     three_two_ratio: float = 0.85,
     prefer: tuple[float, float] | None = None,
     bands: np.ndarray | None = None,
@@ -147,16 +158,16 @@ def estimate_tempo(
     """Tempo in BPM from an onset envelope; see the module doc. ``prefer``: the range a
     genre usually counts its beat in (see ``genre_tempo_range``)."""
     lo, hi = bpm_range
+    centre = float(np.sqrt(lo * hi))  # the middle of the range, on a log scale
     if len(onset_env) < 4 * frame_rate or not np.any(onset_env > 0):
         return None
     min_lag = int(np.floor(60 * frame_rate / hi))
     max_lag = int(np.ceil(60 * frame_rate / lo))
-    ac = _autocorr(onset_env, 6 * max_lag + 2)
+    ac = _autocorr(onset_env, 8 * max_lag + 2)
     window = ac[min_lag : max_lag + 1]
     if not len(window) or window.max() <= 0:
         return None
-    best = min_lag + int(np.argmax(window))
-    period = _parabolic(ac, best)  # frames per beat, to a fraction of a frame
+    period = _best_comb(ac, min_lag, max_lag)
 
     # Refine first: folding over minutes with an imprecise period smears the beat.
     period, inliers = _refine(onset_env, period, frame_rate)
@@ -169,9 +180,7 @@ def estimate_tempo(
     elif _fits(60 * frame_rate / (period / 2), lo, hi):
         fast, slow = period / 2, period
     if slow is not None:
-        period = _metrical_level(
-            onset_env, bands, rises, fast, slow, frame_rate, prefer, offbeat_ratio
-        )
+        period = _metrical_level(onset_env, bands, rises, fast, slow, frame_rate, prefer, centre)
 
     # 3:2 and 4:3: a beat of three eighth notes (or three of four beats' worth of
     # sixteenths) can win the first peak. The real beat repeats at each of its
@@ -195,11 +204,11 @@ def estimate_tempo(
         rival, strength = strength, _comb(ac, period)
         if _fits(60 * frame_rate / (2 * period), lo, hi):
             period = _metrical_level(
-                onset_env, bands, rises, period, 2 * period, frame_rate, prefer, offbeat_ratio
+                onset_env, bands, rises, period, 2 * period, frame_rate, prefer, centre
             )
         elif _fits(60 * frame_rate / (period / 2), lo, hi):
             period = _metrical_level(
-                onset_env, bands, rises, period / 2, period, frame_rate, prefer, offbeat_ratio
+                onset_env, bands, rises, period / 2, period, frame_rate, prefer, centre
             )
         strength = _comb(ac, period)
 
@@ -221,12 +230,11 @@ def _metrical_level(
     slow: float,
     frame_rate: float,
     prefer: tuple[float, float] | None,
-    offbeat_ratio: float,
+    centre: float,
 ) -> float:
     """``fast`` or ``slow`` (frames a beat, an octave apart): see meter.py. A genre's
-    usual range settles it where the music leaves it in doubt."""
-    on, off = _fold_strength(onset_env, slow)
-    ratio = off / on if on > 0 else 1.0
+    usual range settles it where the music leaves it in doubt; with neither drums nor a
+    genre, the reading nearer ``centre`` BPM (the middle of the range, on a log scale)."""
     level = None
     evidence = (
         meter_evidence(bands, rises, fast) if bands is not None and rises is not None else None
@@ -234,22 +242,38 @@ def _metrical_level(
     if evidence is not None:
         level = evidence.level()
         if os.environ.get("SOUNDCLOUD_SYNC_DEBUG_METER"):
-            print(f"meter {60 * frame_rate / fast:.1f} {evidence} offbeat {ratio:.2f} {level}")
+            print(f"meter {60 * frame_rate / fast:.1f} {evidence} {level}")
     if prefer is not None and not (evidence is not None and evidence.drums_mark_fast()):
         liked = [p for p in (fast, slow) if prefer[0] <= 60 * frame_rate / p <= prefer[1]]
         if len(liked) == 1:
             return liked[0]
     if level is not None:
         return fast if level == "fast" else slow
-    # No drums to read: the older rule, the off-beats' strength against the beat's.
-    return fast if ratio > offbeat_ratio else slow
+    # No drums to read: the off-beats' strength against the beat's, where it is clear: a
+    # slow beat with nothing between its beats, or "off-beats" as strong as the beats
+    # (they are beats). In between (a march's off-beat bass and chords at 75 or 150; a
+    # slow swung groove's sixteenths at 82 or 164) it was wrong as often as right up to
+    # v5: the reading nearer the middle of the range is the likelier.
+    on, off = _fold_strength(onset_env, slow)
+    ratio = off / on if on > 0 else 1.0
+    if ratio <= OFFBEAT_CLEAR[0]:
+        return slow
+    if ratio >= OFFBEAT_CLEAR[1]:
+        return fast
+    return min((fast, slow), key=lambda p: abs(np.log(60 * frame_rate / p / centre)))
 
 
 def _fit_beats(
     env: np.ndarray, beats: np.ndarray, period: float, frame_rate: float
 ) -> tuple[float, float] | None:
     """Least-squares line through sub-frame beat times: (BPM from the slope, fraction of
-    beats on the line)."""
+    beats on the line).
+
+    Where the tracker's phase jumps (a gap a few frames short of a beat: it moved from
+    the beat to a nearby onset and stayed there), the beats after the jump get a line
+    of their own with the same slope: one line through both halves tilted a 93.75 BPM
+    clip to 94.17.
+    """
     if len(beats) < 8:
         return None
     times = []
@@ -259,13 +283,17 @@ def _fit_beats(
         times.append(_parabolic(env, i))
     t = np.asarray(times)
     # Beat numbers from successive gaps, so a slightly wrong period cannot drift.
-    k = np.concatenate([[0.0], np.cumsum(np.maximum(1.0, np.round(np.diff(t) / period)))])
+    gaps = np.diff(t)
+    steps = np.maximum(1.0, np.round(gaps / period))
+    k = np.concatenate([[0.0], np.cumsum(steps)])
+    jump = np.abs(gaps - steps * period) > max(1.0, PHASE_JUMP * period)
+    segment = np.concatenate([[0], np.cumsum(jump)])
     keep = np.ones(len(t), dtype=bool)
     for _ in range(3):
         if keep.sum() < 8:
             return None
-        slope, intercept = np.polyfit(k[keep], t[keep], 1)
-        resid = np.abs(t - (intercept + slope * k))
+        slope, offsets = _common_slope(k, t, segment, keep)
+        resid = np.abs(t - (offsets + slope * k))
         new_keep = resid < max(1.0, 3 * np.median(resid[keep]))
         if (new_keep == keep).all():
             break
@@ -273,3 +301,17 @@ def _fit_beats(
     if slope <= 0:
         return None
     return float(60 * frame_rate / slope), float(keep.mean())
+
+
+def _common_slope(
+    k: np.ndarray, t: np.ndarray, segment: np.ndarray, keep: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Least-squares slope of ``t`` against ``k`` shared by every segment, each with its
+    own intercept (kept points only): (slope, each point's intercept)."""
+    count = np.bincount(segment[keep], minlength=segment.max() + 1)
+    mean_k = np.bincount(segment[keep], k[keep], minlength=len(count)) / np.maximum(count, 1)
+    mean_t = np.bincount(segment[keep], t[keep], minlength=len(count)) / np.maximum(count, 1)
+    kc, tc = (k - mean_k[segment])[keep], (t - mean_t[segment])[keep]
+    denom = float(kc @ kc)
+    slope = float(kc @ tc) / denom if denom > 0 else 0.0
+    return slope, (mean_t - slope * mean_k)[segment]
