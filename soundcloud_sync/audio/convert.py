@@ -15,8 +15,10 @@ removed by the next conversion of the same file (or ``clean_stale_temp_files``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -77,7 +79,8 @@ def probe(path: str | os.PathLike[str]) -> SourceInfo:
     return SourceInfo(codec, int(rate[1]) if rate else None, channels, bit_depth)
 
 
-def _codec_args(fmt: str, src: SourceInfo) -> list[str]:
+def codec_args(fmt: str, src: SourceInfo) -> list[str]:
+    """ffmpeg's output options that write ``fmt`` from a ``src`` source (see above)."""
     wide = src.lossless and (src.bits or 16) > 16
     if fmt == "aiff":
         return ["-c:a", "pcm_s24be" if wide else "pcm_s16be", "-f", "aiff"]
@@ -134,6 +137,7 @@ def convert(
     basename: str,
     overwrite: bool = False,
     finish: Callable[[Path], None] | None = None,
+    prepared: Path | None = None,
 ) -> Path:
     """Convert ``src`` to ``dest_dir/basename.fmt`` and return that path.
 
@@ -141,6 +145,8 @@ def convert(
     caller makes ``basename`` safe (see ``paths.safe_filename``). Tags are not
     copied: ``finish`` (e.g. writing them) runs on the temporary file before it takes
     the final name, so a full disk during either leaves no half-written file.
+    ``prepared``: ``src`` already converted to ``fmt`` (staged by the decode that fed
+    the analysis, `audio.staged`), moved in instead of decoding ``src`` again.
     """
     fmt = fmt.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -152,19 +158,12 @@ def convert(
     clean_stale_temp_files(folder, final.name)
     if final.exists() and not overwrite:
         return final
-    info = probe(src_path)
     tmp = temp_name(final)
-    cmd = [
-        ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-i", str(src_path), "-map", "0:a:0", "-map_metadata", "-1", "-vn",
-        *_codec_args(fmt, info), str(tmp),
-    ]  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, check=False)
-        if proc.returncode != 0:
-            reason = proc.stderr.decode(errors="replace").strip().splitlines()
-            detail = reason[-1] if reason else f"ffmpeg exited with {proc.returncode}"
-            raise ConversionError(f"converting {src_path} to {fmt} failed: {detail}")
+        if prepared is not None:
+            _move_in(prepared, tmp)
+        else:
+            _ffmpeg_convert(src_path, fmt, tmp)
         if finish is not None:
             finish(tmp)
         os.replace(tmp, final)
@@ -172,3 +171,28 @@ def convert(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return final
+
+
+def _ffmpeg_convert(src_path: Path, fmt: str, tmp: Path) -> None:
+    info = probe(src_path)
+    cmd = [
+        ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-i", str(src_path), "-map", "0:a:0", "-map_metadata", "-1", "-vn",
+        *codec_args(fmt, info), str(tmp),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()
+        detail = reason[-1] if reason else f"ffmpeg exited with {proc.returncode}"
+        raise ConversionError(f"converting {src_path} to {fmt} failed: {detail}")
+
+
+def _move_in(prepared: Path, tmp: Path) -> None:
+    """``prepared`` becomes ``tmp``: a rename, or a copy where they are on two file systems."""
+    try:
+        os.replace(prepared, tmp)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(prepared, tmp)
+        prepared.unlink()

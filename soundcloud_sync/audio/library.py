@@ -1,7 +1,8 @@
 """One downloaded track -> its tagged files in the library, in every configured format.
 
 The glue the Dagster layer calls per track: a safe name from the template, one
-conversion per format (atomic, skipped when the file exists), tags written only when
+conversion per format (atomic, skipped when the file exists; a file the analysis's
+decode already staged is moved in instead, `audio.staged`), tags written only when
 they differ from what the file holds, so a re-run leaves finished files untouched.
 Two different tracks that would get the same name (same artist and title) are told
 apart by the SoundCloud id recorded in the file: the newcomer's name gets " [id]".
@@ -18,6 +19,7 @@ from typing import Any
 
 from soundcloud_sync.audio.convert import convert, temp_name
 from soundcloud_sync.audio.paths import DEFAULT_TEMPLATE, safe_filename
+from soundcloud_sync.audio.staged import discard_staged, staged_conversion
 from soundcloud_sync.audio.tags import (
     TaggingError,
     TrackTags,
@@ -69,11 +71,13 @@ def export_track(
     for fmt in dict.fromkeys(f.lower() for f in formats):
         target = library_path(library_root, fields, fmt, tags.soundcloud_id, template)
         path = convert(
-            src, target.parent, fmt, target.stem, finish=lambda tmp: write_tags(tmp, tags)
-        )
+            src, target.parent, fmt, target.stem, finish=lambda tmp: write_tags(tmp, tags),
+            prepared=staged_conversion(library_root, src, fmt),
+        )  # fmt: skip
         if comparable(read_tags(path)) != comparable(tags):
             retag(path, tags)
         out[fmt] = path
+    discard_staged(library_root, src)  # staged for a file that was there already
     return out
 
 

@@ -15,8 +15,6 @@ from dataclasses import replace
 from typing import Any
 
 import requests
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
 
 from .errors import EmptyPlaylist, PlaylistNotFound, SourceError, SpotifyUnavailable
 from .models import Availability, Playlist, SkippedEntry, Source, Track
@@ -49,6 +47,11 @@ class SpotifyClient:
         timeout_s: float = 20.0,
         retries: int = 3,
     ) -> None:
+        # spotipy (and the redis client its cache module imports) only for a Spotify sync:
+        # a SoundCloud run's process never loads it
+        import spotipy
+        from spotipy.cache_handler import MemoryCacheHandler
+
         auth: spotipy.SpotifyClientCredentials | spotipy.SpotifyOAuth
         if refresh_token:
             # an expired token with the user's refresh token: the first call refreshes it
@@ -139,6 +142,8 @@ class SpotifyClient:
     @contextmanager
     def _errors(self, url: str) -> Iterator[None]:
         """spotipy's and the network's errors as one line naming the playlist."""
+        import spotipy
+
         try:
             yield
         except spotipy.SpotifyOauthError as exc:

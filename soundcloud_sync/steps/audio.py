@@ -144,6 +144,9 @@ def measure_files(
     tempo_range: tuple[float, float],
     genres: list[str | None],
     workers: int = 2,
+    *,
+    library_root: str | Path | None = None,
+    stage: list[list[str]] | None = None,
 ) -> list[Any]:
     """Measure files in threads of this process, ``workers`` at once, results in order.
 
@@ -151,24 +154,41 @@ def measure_files(
     kernels loaded once (seconds of CPU that each worker process paid again), and the
     decode (ffmpeg), FFTs and matrix products release the GIL. A file that cannot be
     measured gives a result with its error instead of stopping the others.
+    ``stage``: for each file, the library formats it still lacks, written under
+    ``library_root`` by the decode that feeds the analysis (`audio.staged`: one decode
+    per track), for the library step to move in.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..audio.analysis import AnalysisError, AnalysisResult, analyze_file, warm_up
+    from ..audio.analysis import AnalysisError, AnalysisResult, analyze_samples, warm_up
+    from ..audio.staged import decode_and_stage, discard_staged
 
-    def one(job: tuple[str, str | None]) -> AnalysisResult:
-        path, genre = job
+    def one(job: tuple[str, str | None, list[str]]) -> AnalysisResult:
+        path, genre, formats = job
         try:
-            return AnalysisResult(path, analyze_file(path, tempo_range, genre))
+            if library_root is None:
+                formats = []
+            samples, rate = decode_and_stage(path, library_root or "", formats)
+            if len(samples) == 0:
+                raise AnalysisError(f"no audio decoded from {path}")
+            features = analyze_samples(samples, rate, genre=genre, tempo_range=tempo_range)
+            return AnalysisResult(path, features)
         except AnalysisError as exc:
+            if library_root is not None:
+                discard_staged(library_root, path)  # no files for an unmeasured track
             return AnalysisResult(path, None, str(exc))
 
-    jobs = list(zip(paths, genres, strict=True))
+    jobs = list(zip(paths, genres, stage or [[] for _ in paths], strict=True))
     warm_up()  # once, before the threads: numba's kernels are loaded under a lock
     if workers <= 1 or len(jobs) <= 1:
         return [one(job) for job in jobs]
     with ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="analysis") as pool:
         return list(pool.map(one, jobs))
+
+
+def missing_formats(track: TrackRow, formats: Iterable[str]) -> list[str]:
+    """The library formats ``track`` has no file of on disk yet."""
+    return [f for f in formats if not (track.files.get(f) and Path(track.files[f]).exists())]
 
 
 def analyse_audio(
@@ -179,12 +199,16 @@ def analyse_audio(
     progress: Progress | None = None,
     tempo_ranges: Mapping[int, tuple[float, float] | None] | None = None,
     force: bool = False,
+    library_root: str | Path | None = None,
+    formats: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """Measure each track's audio on disk (`audio_file`) once: a track already measured
     by this analysis version in this tempo range is not redone (unless ``force``); one
     measured by an older version is, from the same file, never downloaded again.
     ``tempo_ranges``: each recording's own range (its playlists'), which wins over the
-    genre's prior and the default range. Returns one report row per track."""
+    genre's prior and the default range. With ``library_root``, the one decode of each
+    track also stages the ``formats`` it lacks for `write_library_files` (no second
+    decode). Returns one report row per track."""
     from ..audio.analysis import DEFAULT_TEMPO_RANGE
 
     ranges = tempo_ranges or {}
@@ -207,6 +231,8 @@ def analyse_audio(
                 tempo_range or DEFAULT_TEMPO_RANGE,
                 [None if tempo_range else t.genre for t in group],
                 workers,
+                library_root=library_root,
+                stage=[missing_formats(t, formats) for t in group],
             )
             for t, result in zip(group, results, strict=True):
                 if result.features is None:

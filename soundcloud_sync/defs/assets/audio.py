@@ -174,6 +174,9 @@ def audio_features(
         progress=step_progress(context),
         tempo_ranges=tempo_ranges,
         force=config.force,
+        # one decode per track: it also stages the library files `library_files` moves in
+        library_root=library.root,
+        formats=library.formats,
     )
     frame = pd.DataFrame(
         rows,

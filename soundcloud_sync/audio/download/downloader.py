@@ -1,0 +1,271 @@
+"""The downloader: a few tracks at a time, each by the direct path (`direct`: one
+api-v2 request, then the CDN) and, where that fails, yt-dlp's full extraction
+(`ytdlp`); retries with backoff, a shared pause after a 429, one process at a time per
+track (a file lock), and nothing half-written left (`files`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from soundcloud_sync.audio.download.direct import StreamSource, fetch_direct
+from soundcloud_sync.audio.download.files import LOCKS, STAGING, accept, existing_file
+from soundcloud_sync.audio.download.outcome import (
+    Downloadable,
+    DownloadRequest,
+    DownloadResult,
+    DownloadStatus,
+    TrackUnavailable,
+    is_rate_limited,
+    short_reason,
+)
+from soundcloud_sync.audio.download.ytdlp import (
+    YoutubeDLFactory,
+    default_factory,
+    fetch_with_ytdlp,
+    youtube_dl_options,
+)
+from soundcloud_sync.audio.space import WriteFailed, check_written, write_problem
+
+log = logging.getLogger(__name__)
+
+
+class Downloader:
+    """Downloads into ``dest_dir`` with ``youtube_dl`` (a YoutubeDL factory); thread-safe."""
+
+    def __init__(
+        self,
+        dest_dir: str | os.PathLike[str],
+        youtube_dl: YoutubeDLFactory | None = None,
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        rate_limit_retries: int = 6,
+        rate_limit_wait: float = 30.0,
+        ydl_params: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        streams: StreamSource | None = None,
+    ) -> None:
+        self.dest_dir = Path(dest_dir)
+        self.streams = streams
+        self.staging = self.dest_dir / STAGING
+        self.factory = youtube_dl or default_factory
+        self.retries = retries
+        self.backoff = backoff
+        self.rate_limit_retries = rate_limit_retries
+        self.rate_limit_wait = rate_limit_wait
+        self._cooldown_until = 0.0  # shared by all workers after a 429
+        self._cooldown_lock = threading.Lock()
+        self.ydl_params = dict(ydl_params or {})
+        self._sleep = sleep
+        self._id_locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock_for(self, soundcloud_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._id_locks.setdefault(soundcloud_id, threading.Lock())
+
+    def download(self, track: Downloadable) -> DownloadResult:
+        """Download one track (a DownloadRequest or Track-like); never raises for its failures.
+
+        Two runs holding the same track (playlists download side by side) take turns: a
+        file lock per id, which the kernel frees if its process dies; the second finds
+        the first's file and fetches nothing."""
+        from filelock import FileLock
+
+        request = DownloadRequest.of(track)
+        locks = self.dest_dir / LOCKS
+        with self._lock_for(request.soundcloud_id):
+            try:
+                locks.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.ERROR,
+                    reason=write_problem(exc, self.dest_dir) or str(exc),
+                    write_failed=write_problem(exc, self.dest_dir) is not None,
+                )  # fmt: skip
+            with FileLock(locks / f"{request.soundcloud_id}.lock"):
+                return self._download(request)
+
+    def _download(self, request: DownloadRequest) -> DownloadResult:
+        done = existing_file(self.dest_dir, request.soundcloud_id)
+        if done is not None:
+            return DownloadResult(
+                request.soundcloud_id, request.url, DownloadStatus.SKIPPED_EXISTING, done
+            )
+        hopeless = {
+            "preview-only": DownloadStatus.PREVIEW_ONLY,
+            "geo-blocked": DownloadStatus.GEO_BLOCKED,
+            "drm": DownloadStatus.DRM,
+            "gone": DownloadStatus.GONE,
+        }.get(request.availability or "")
+        if hopeless is not None:
+            return DownloadResult(
+                request.soundcloud_id, request.url, hopeless, reason=f"track is {hopeless}"
+            )
+        attempt = rate_limited = 0
+        fallback = None if self.streams is not None else "no stream finder given"
+        while True:
+            attempt += 1
+            self._wait_for_cooldown()
+            via = "yt-dlp" if fallback else "direct"
+            try:
+                with self._staged(request):
+                    if fallback:
+                        path, format_id, duration = self._attempt(request)
+                    else:
+                        path, format_id, duration = self._attempt_direct(request)
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.DOWNLOADED, path,
+                    format_id, duration, attempts=attempt, via=via, fallback=fallback,
+                )  # fmt: skip
+            except TrackUnavailable as exc:
+                return DownloadResult(
+                    request.soundcloud_id, request.url, exc.status, reason=str(exc),
+                    attempts=attempt, via=via, fallback=fallback,
+                )  # fmt: skip
+            except WriteFailed as exc:  # no retry, no fallback: neither would find room
+                return DownloadResult(
+                    request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=str(exc),
+                    attempts=attempt, via=via, fallback=fallback, write_failed=True,
+                )  # fmt: skip
+            except Exception as exc:
+                reason = short_reason(exc)
+                if is_rate_limited(reason) and rate_limited < self.rate_limit_retries:
+                    # api-v2 allows ~600 requests / 10 min: everyone pauses, then tries again.
+                    rate_limited += 1
+                    attempt -= 1
+                    self._cool_down(self.rate_limit_wait * 2 ** (rate_limited - 1))
+                    continue
+                if not fallback:  # the direct path failed: yt-dlp's extraction, at once
+                    fallback = reason
+                    attempt -= 1
+                    log.info("track %s: %s; downloading it through yt-dlp", request.url, reason)
+                    continue
+                if attempt > self.retries:
+                    return DownloadResult(
+                        request.soundcloud_id, request.url, DownloadStatus.ERROR, reason=reason,
+                        attempts=attempt, via=via, fallback=fallback,
+                    )  # fmt: skip
+                delay = self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 4)
+                log.info(
+                    "download of %s failed (%s); retrying in %.1fs", request.url, reason, delay
+                )
+                self._sleep(delay)
+
+    def _cool_down(self, seconds: float) -> None:
+        wait = min(seconds, 600.0)
+        log.info("SoundCloud says slow down (429): pausing downloads for %.0fs", wait)
+        with self._cooldown_lock:
+            self._cooldown_until = max(self._cooldown_until, time.monotonic() + wait)
+
+    def _wait_for_cooldown(self) -> None:
+        while (left := self._cooldown_until - time.monotonic()) > 0:
+            self._sleep(left)
+
+    def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        assert self.streams is not None
+        info = fetch_direct(lambda: self._fresh_ydl(request), request, self.streams)
+        return accept(request, info, self.staging, self.dest_dir)
+
+    @contextlib.contextmanager
+    def _staged(self, request: DownloadRequest) -> Iterator[None]:
+        """One attempt: whatever it leaves in staging goes when it fails (nothing
+        half-written stays), and a failure to write is a WriteFailed naming the folder."""
+        try:
+            yield
+        except BaseException as exc:
+            for partial in self.staging.glob(f"{request.soundcloud_id}.*"):
+                partial.unlink(missing_ok=True)
+            if not isinstance(exc, TrackUnavailable):
+                check_written(exc, self.dest_dir)
+            raise
+
+    def _fresh_ydl(self, request: DownloadRequest) -> Any:
+        """A YoutubeDL for this track, its staging names free (a crashed run's removed)."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
+            stale.unlink(missing_ok=True)  # left by a crashed run: start clean
+        return self.factory(youtube_dl_options(request, self.staging, self.ydl_params))
+
+    def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
+        info = fetch_with_ytdlp(self._fresh_ydl(request), request)
+        return accept(request, info, self.staging, self.dest_dir)
+
+    def download_many(
+        self,
+        tracks: Iterable[Downloadable],
+        max_workers: int = 4,
+        on_result: Callable[[DownloadResult], None] | None = None,
+    ) -> list[DownloadResult]:
+        """Download many tracks, ``max_workers`` at a time; results in input order."""
+        requests = [DownloadRequest.of(t) for t in tracks]
+        try:
+            self.dest_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            check_written(exc, self.dest_dir)
+            raise
+        if self.streams is not None:  # tracks the finder lacks are looked up together
+            self.streams.expect(
+                r.soundcloud_id for r in requests
+                if existing_file(self.dest_dir, r.soundcloud_id) is None
+            )  # fmt: skip
+
+        def run(request: DownloadRequest) -> DownloadResult:
+            result = self.download(request)
+            if on_result is not None:
+                on_result(result)
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            results = list(pool.map(run, requests))
+        self._clean_staging()
+        return results
+
+    def _clean_staging(self) -> None:
+        """Drop the staging folder once empty (kept while it holds resumable parts)."""
+        with contextlib.suppress(OSError):
+            self.staging.rmdir()
+
+
+def download_tracks(
+    tracks: Iterable[Downloadable],
+    dest_dir: str | os.PathLike[str],
+    youtube_dl: YoutubeDLFactory | None = None,
+    max_workers: int = 4,
+    *,
+    retries: int = 3,
+    backoff: float = 1.0,
+    rate_limit_retries: int = 6,
+    rate_limit_wait: float = 30.0,
+    ydl_params: Mapping[str, Any] | None = None,
+    on_result: Callable[[DownloadResult], None] | None = None,
+    streams: StreamSource | None = None,
+) -> list[DownloadResult]:
+    """Download ``tracks`` (DownloadRequest, sources.Track or row mappings) into ``dest_dir``.
+
+    ``streams`` (``steps.audio.direct_streams(client, rows)``) takes each track's stream
+    with one api-v2 request; without it, or where that fails, yt-dlp extracts it.
+    ``youtube_dl`` builds a YoutubeDL from options (``SoundCloudClient.youtube_dl``);
+    ``ydl_params`` adds yt-dlp options (``ratelimit``, ``proxy``…). Files are named
+    ``<soundcloud_id>.<ext>``; see :class:`DownloadResult` for the per-track outcome.
+    """
+    downloader = Downloader(
+        dest_dir,
+        youtube_dl,
+        retries=retries,
+        backoff=backoff,
+        rate_limit_retries=rate_limit_retries,
+        rate_limit_wait=rate_limit_wait,
+        ydl_params=ydl_params,
+        streams=streams,
+    )
+    return downloader.download_many(tracks, max_workers=max_workers, on_result=on_result)
