@@ -20,12 +20,13 @@ install: $(BIN)/soundcloud-sync
 run: install
 	$(BIN)/python -m soundcloud_sync_tests.demo $(PLAYLIST)
 
-# The whole test suite (numba's cache is warmed once before the workers start); the 15
-# slowest tests are listed at the end, so a test that grows slow is seen. Three workers
-# on two cores: the longest tests mostly wait (rate limits, daemons, servers) and run
-# beside the others; conftest.py starts them first (LONGEST_FIRST), in its order.
+# The whole test suite; the 15 slowest tests are listed at the end, so a test that grows
+# slow is seen. Three workers on two cores: the longest tests mostly wait (rate limits,
+# daemons, servers) and run beside the others; conftest.py starts them first
+# (LONGEST_FIRST), in its order. numba's kernels are compiled by the first analysis that
+# needs them (under a file lock: the others wait, then load the cache) while the other
+# workers go on, not before the suite starts (a minute on a new machine).
 test: install
-	$(BIN)/python -m soundcloud_sync.audio.warmup
 	$(BIN)/pytest -n 3 --dist loadgroup --no-loadscope-reorder -q --durations=15
 
 # The Dagster UI on the same instance the CLI uses.

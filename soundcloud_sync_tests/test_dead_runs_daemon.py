@@ -145,8 +145,8 @@ class UI:
     def close(self) -> None:
         self.instance.dispose()
         os.killpg(self.proc.pid, signal.SIGINT)
-        try:
-            self.proc.wait(timeout=60)
+        try:  # its services say "shut down" in seconds; a loaded machine's stray waits are cut
+            self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()

@@ -9,7 +9,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from soundcloud_sync.ratelimit import BucketState, RateLimiter, window_budget
 from soundcloud_sync.sources import SoundCloudClient
 from soundcloud_sync.sources.budget import soundcloud_limiter
 from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
-from soundcloud_sync_tests.servers import PostgresServer, ServerUnavailable, postgres_server
+from soundcloud_sync_tests.servers import PostgresServer
 
 
 def _greedy_schedule(limiter: RateLimiter, n: int, reserved_every: int = 0) -> list[float]:
@@ -134,13 +133,11 @@ def test_a_killed_process_leaves_no_stuck_limiter_sqlite(tmp_path: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    try:
-        with postgres_server() as pg:
-            pg.create_database("limits")
-            yield pg
-    except ServerUnavailable as exc:
-        pytest.skip(f"no PostgreSQL here: {exc}")
+def postgres(postgres: PostgresServer) -> PostgresServer:
+    """The worker's PostgreSQL (the session's), with this module's database."""
+    if not postgres.query("postgres", "SELECT 1 FROM pg_database WHERE datname = 'limits'"):
+        postgres.create_database("limits")
+    return postgres
 
 
 def test_machines_share_one_bucket_in_postgres(postgres: PostgresServer) -> None:

