@@ -74,12 +74,9 @@ CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 @pytest.fixture
 def cli_env(emulated_services_env: dict[str, str]) -> dict[str, str]:
     """A user's shell for the `soundcloud-sync` program: their environment, less any real
-    credentials, plus the emulators."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("NOTION_", "SOUNDCLOUD_", "SPOTIFY_")) and k != "DAGSTER_HOME"
-    }
+    credentials or library settings of their own, plus the emulators."""
+    own = ("NOTION_", "SOUNDCLOUD_", "SPOTIFY_", "DJAY_", "DJ_EXPORT_PATH_MAP", "DAGSTER_HOME")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(own)}
     return {**base, **emulated_services_env}
 
 

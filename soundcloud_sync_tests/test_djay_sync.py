@@ -10,7 +10,6 @@ and rekordbox XML; a re-sync writes nothing; djay's file is never changed.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -39,15 +38,8 @@ pytestmark = pytest.mark.xdist_group("djay_e2e")
 
 
 @pytest.fixture
-def env(emulated_services_env: dict[str, str], spotify_env: dict[str, str]) -> dict[str, str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("NOTION_", "SOUNDCLOUD_", "SPOTIFY_", "DJAY_"))
-    }
-    base.pop("DAGSTER_HOME", None)
-    base.pop("DJ_EXPORT_PATH_MAP", None)
-    return {**base, **emulated_services_env, **spotify_env}
+def env(cli_env: dict[str, str], spotify_env: dict[str, str]) -> dict[str, str]:
+    return {**cli_env, **spotify_env}
 
 
 def _add_djay_properties(notion: NotionEmulator, catalog: SeededCatalog) -> None:

@@ -43,11 +43,8 @@ def audio_delay_s(path: str, bpm: float, key: str) -> float:
 
 
 @pytest.fixture
-def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-    base.pop("DAGSTER_HOME", None)
-    base.pop("DJ_EXPORT_PATH_MAP", None)
-    return {**base, **emulated_services_env}
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

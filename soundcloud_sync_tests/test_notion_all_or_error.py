@@ -5,7 +5,6 @@ Availability follows SoundCloud and survives a track's deletion."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -23,11 +22,8 @@ CLI = str(Path(sys.executable).parent / "soundcloud-sync")
 
 
 @pytest.fixture
-def env(emulated_services_env: dict[str, str]) -> dict[str, str]:
-    """A user's shell: their environment, less any real credentials, plus the emulators."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NOTION_", "SOUNDCLOUD_"))}
-    base.pop("DAGSTER_HOME", None)
-    return {**base, **emulated_services_env}
+def env(cli_env: dict[str, str]) -> dict[str, str]:
+    return cli_env
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
