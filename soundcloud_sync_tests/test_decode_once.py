@@ -9,6 +9,7 @@ runs the real one, so the count is of what the program really started.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -17,7 +18,8 @@ import numpy as np
 
 from soundcloud_sync.audio import convert, ffmpeg_exe, read_tags
 from soundcloud_sync.audio.analysis import decode_native
-from soundcloud_sync.audio.staged import decode_and_stage, staged_conversion
+from soundcloud_sync.audio.convert import temp_name
+from soundcloud_sync.audio.staged import decode_and_stage, staged_conversion, staged_path
 from soundcloud_sync_tests.emulators.soundcloud import SoundCloudEmulator, audio_bytes
 from soundcloud_sync_tests.fixtures_pipeline import run_cli
 
@@ -106,3 +108,28 @@ def test_staging_that_cannot_be_written_still_gives_the_analysis_its_samples(
     alone, _ = decode_native(source)
     assert rate == 44100 and np.array_equal(samples, alone)
     assert staged_conversion(library, source, "aiff") is None
+
+
+def test_a_decode_killed_midway_leaves_nothing_for_the_next_decode_to_find(
+    tmp_path: Path,
+) -> None:
+    """A temporary staged file of a process killed mid-decode is swept by the next decode of
+    any track, so one whose track is never analysed again does not stay for ever; one of a
+    process still writing is left alone."""
+    library = tmp_path / "library"
+    (library / ".staged").mkdir(parents=True)
+    dead = temp_name(staged_path(library, tmp_path / "41.mp3", "aiff"))
+    dead = dead.with_name(
+        re.sub(r"converting-\d+-", "converting-999999999-", dead.name)
+    )  # > pid_max
+    alive = temp_name(staged_path(library, tmp_path / "42.mp3", "aiff"))
+    alive = alive.with_name(re.sub(r"converting-\d+-", f"converting-{os.getppid()}-", alive.name))
+    mine = temp_name(staged_path(library, tmp_path / "43.mp3", "aiff"))  # another thread's
+    for tmp in (dead, alive, mine):
+        tmp.write_bytes(b"half a file")
+    source = tmp_path / "44.mp3"
+    source.write_bytes(audio_bytes(124.0, "A minor", 4.0))
+    decode_and_stage(source, library, ["aiff"])
+    assert not dead.exists()
+    assert alive.exists() and mine.exists()
+    assert staged_conversion(library, source, "aiff") is not None

@@ -117,12 +117,19 @@ def temp_name(final: Path) -> Path:
 
 
 def clean_stale_temp_files(folder: str | os.PathLike[str], final_name: str | None = None) -> int:
-    """Delete temporary files left by conversions whose process is gone; returns how many."""
+    """Delete temporary files left by conversions whose process is gone; returns how many.
+
+    Without ``final_name`` every file's are swept, except this process's own: its other
+    threads may be writing them right now.
+    """
     removed = 0
     pattern = f".{final_name}{TEMP_MARK}*" if final_name else f".*{TEMP_MARK}*"
     for tmp in Path(folder).glob(pattern):
         m = re.search(re.escape(TEMP_MARK) + r"(\d+)-", tmp.name)
-        if m and int(m[1]) != os.getpid() and _pid_alive(int(m[1])):
+        writer = int(m[1]) if m else None
+        if writer == os.getpid() and final_name is None:
+            continue  # this process's: another thread may be writing it
+        if writer is not None and writer != os.getpid() and _pid_alive(writer):
             continue  # another live process is converting it
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

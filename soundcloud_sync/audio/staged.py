@@ -89,7 +89,8 @@ def decode_and_stage(
     folder = Path(library_root) / STAGED_FOLDER
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        clean_stale_temp_files(folder, Path(src).name)
+        clean_stale_temp_files(folder, Path(src).name)  # this track's, from an earlier try
+        clean_stale_temp_files(folder)  # any track's whose process was killed mid-decode
         info = probe(src)
     except (OSError, ConversionError):
         return decode_native(src)
