@@ -196,17 +196,21 @@ def notion_windows(log: list[tuple[float, str, str, int]], window: float) -> flo
 
 @contextmanager
 def backfill_world(
-    args: argparse.Namespace, home: Path
+    args: argparse.Namespace, home: Path, *, name: str = "backfill", audio_seconds: float = 24.0
 ) -> Iterator[tuple[SoundCloudEmulator, NotionEmulator, dict[str, str], list]]:
+    """The emulators, ``args.playlists`` playlists of ``args.tracks`` tracks, and the
+    environment that points the program at them."""
     with (
-        SoundCloudEmulator(rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW) as sc,
+        SoundCloudEmulator(
+            rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW, audio_seconds=audio_seconds
+        ) as sc,
         NotionEmulator(rate=args.rate, burst=args.burst) as notion,
     ):
         seeded = seed_music_catalog(notion)
         if args.notion_latency:
             notion.faults.slow, notion.faults.slow_seconds = 1.0, args.notion_latency
         playlists = [
-            sc.add_playlist(f"curator-{i % 7}", f"backfill-{i:03d}", args.tracks)
+            sc.add_playlist(f"curator-{i % 7}", f"{name}-{i:03d}", args.tracks)
             for i in range(args.playlists)
         ]
         env = _bench_env(home, sc, notion, seeded, args)
@@ -741,25 +745,17 @@ def backfill_with_audio(args: argparse.Namespace) -> None:
         f"emulator {SOUNDCLOUD_BUDGET} req / {WINDOW:g} s; {loadavg()}",
         flush=True,
     )
-    with (
-        SoundCloudEmulator(
-            rate_limit=SOUNDCLOUD_BUDGET, rate_window=WINDOW, audio_seconds=args.seconds
-        ) as sc,
-        NotionEmulator(rate=args.rate, burst=args.burst) as notion,
+    with backfill_world(args, home, name="audio", audio_seconds=args.seconds) as (
+        sc,
+        notion,
+        env,
+        playlists,
     ):
-        seeded = seed_music_catalog(notion)
-        if args.notion_latency:
-            notion.faults.slow, notion.faults.slow_seconds = 1.0, args.notion_latency
-        playlists = [
-            sc.add_playlist(f"curator-{i % 7}", f"audio-{i:03d}", args.tracks)
-            for i in range(args.playlists)
-        ]
         keys = [p.key for p in playlists]
         for p in playlists:  # the emulator encodes each distinct track once: not our cost
             for tid in p.track_ids:
                 t = sc.tracks[tid]
                 audio_bytes(t.bpm, t.key, t.seconds)
-        env = _bench_env(home, sc, notion, seeded, args)
         subprocess.run(
             [sys.executable, "-m", "soundcloud_sync.audio.warmup"], env=env, check=True,
             capture_output=True,
