@@ -229,3 +229,27 @@ def test_no_second_run_while_one_is_queued_or_running(few_watched: Watched) -> N
     recheck_ticks = MIN_RECHECK_SECONDS // SENSOR_INTERVAL_SECONDS
     [request] = few_watched.ticks(recheck_ticks)
     assert request.partition_key == playlist.key
+
+
+def test_a_new_playlist_is_requested_at_once_without_a_check(few_watched: Watched) -> None:
+    """Playlists no run has listed yet (`soundcloud-sync add`): the next tick requests
+    their first syncs and spends no api-v2 request on them. Requested once; a first run
+    that died before listing is requested again after the playlist's regular check."""
+    recheck_ticks = MIN_RECHECK_SECONDS // SENSOR_INTERVAL_SECONDS
+    assert few_watched.tick() == []  # the three synced ones, checked and unchanged
+    new = [few_watched.emulator.add_playlist("newcomer", f"set-new-{i}", 3) for i in range(2)]
+    few_watched.instance.add_dynamic_partitions(PLAYLISTS, [p.key for p in new])
+    for p in new[:1]:  # as `add` leaves it; the other as a partition added in the UI
+        few_watched.catalog.remember_playlist_url(p.key, p.url)
+
+    first = few_watched.tick()
+    assert sorted(r.partition_key for r in first) == sorted(p.key for p in new)
+    assert len({r.run_key for r in first}) == 2
+    assert few_watched.requests_per_tick[-1] == 0  # no check spent on them
+    assert few_watched.tick() == []  # requested once
+
+    few_watched.sync(new[0])  # its run listed it; new[1]'s run died before listing
+    again = few_watched.ticks(recheck_ticks)
+    assert [r.partition_key for r in again] == [new[1].key]
+    assert again[0].run_key not in {r.run_key for r in first}
+    assert few_watched.emulator.statuses[429] == 0

@@ -200,12 +200,12 @@ def test_the_sensor_checks_likes_within_the_same_budget_and_never_singles(
     watched.instance.add_dynamic_partitions(PLAYLISTS, ["a-kay/likes", "a-kay/singles"])
     assert sensors.checks_per_tick() == 15
 
-    # Never synced: its user's id is unknown, so its check costs 2 (resolve + newest
-    # likes); the tick stops at the budget's 15 requests, one set waits a tick.
+    # Never listed: its first sync is requested without a check (its run's listing is
+    # the look); the tick checks the 14 sets, one request each.
     [first] = watched.tick()
-    assert first.partition_key == "a-kay/likes"
-    assert watched.requests_per_tick == [15]
-    assert emu.counts["user_likes"] == 1
+    assert (first.partition_key, first.run_key) == ("a-kay/likes", "a-kay/likes@first")
+    assert watched.requests_per_tick == [14]
+    assert emu.counts["user_likes"] == 0
 
     with SoundCloudClient(
         api_base=PROXY_API_BASE, proxy=emu.proxy_url, client_id=emu.client_id,
@@ -216,9 +216,9 @@ def test_the_sensor_checks_likes_within_the_same_budget_and_never_singles(
     recheck_ticks = sensors.MIN_RECHECK_SECONDS // sensors.SENSOR_INTERVAL_SECONDS
     emu.reset_counts()
     assert watched.ticks(recheck_ticks + 1) == []  # unchanged: nothing requested
-    # the set that waited (twice: 30 s and 330 s in), the 13 others and the likes (its
-    # run's listing counted as a check) once more: one request each
-    assert emu.counts["user_likes"] == 1 and emu.counts["resolve"] == 15
+    # the 14 sets and the likes (its user's id now known from its run) once more: one
+    # request each (the newest likes, no resolve)
+    assert emu.counts["user_likes"] == 1 and emu.counts["resolve"] == 14
     emu.like("a-kay", emu.add_track("artist-2"))
     [liked] = watched.ticks(recheck_ticks + 1)
     assert liked.partition_key == "a-kay/likes" and liked.run_key != first.run_key

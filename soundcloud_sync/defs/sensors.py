@@ -16,6 +16,10 @@ entries (one request; two the first time, when the user's id is not known yet); 
 tick stops when its SoundCloud requests reach `checks_per_tick()`, so they count
 against the same budget. A listing of tracks added by hand changes only by hand: never
 checked.
+
+A playlist no run has listed yet needs its first sync whatever a check would say: it is
+requested on the next tick without a check (its run's listing is the look), so adding
+fifty playlists starts their runs at once and spends no request on them.
 """
 
 import json
@@ -24,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from dagster import (
     AddDynamicPartitionsRequest,
@@ -70,6 +75,8 @@ UNFINISHED = [
 # No playlist is checked more often than this, however few are registered (the default
 # of SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS, which the registry resource holds).
 MIN_RECHECK_SECONDS = DEFAULT_MIN_RECHECK_SECONDS
+# The fingerprint a playlist's first sync is requested under (no check has read it yet).
+FIRST_SYNC = "first"
 # The sensor's clock (a test's simulated clock replaces it).
 clock: Callable[[], float] = time.time
 
@@ -107,6 +114,11 @@ def playlists_to_check(
 
     due = [k for k in keys if (now - checked(k)).total_seconds() >= min_interval_seconds]
     return sorted(due, key=lambda k: (checked(k), k))[:limit]
+
+
+def never_listed(playlist: Mapping[str, Any] | None) -> bool:
+    """Whether no run has listed the playlist yet (its catalog row has no track list)."""
+    return not (playlist and (playlist.get("ids_hash") or playlist.get("snapshot_id")))
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -272,20 +284,25 @@ def new_tracks_sensor(
     store = catalog.catalog()
     known = {row["key"]: row for row in store.playlists(keys)}
     now = datetime.fromtimestamp(clock(), UTC)
+    first = [k for k in keys if never_listed(known.get(k)) and k not in requested]
     batch = playlists_to_check(
-        keys,
+        [k for k in keys if k not in first],
         {k: _parse_time(known[k]["last_checked_at"]) for k in keys if k in known},
         now,
         limit=(per_tick := sensor_checks_per_tick(soundcloud)),
         min_interval_seconds=registry.min_recheck_seconds,
     )
-    if not batch:
+    if not batch and not first:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
-    changed: dict[str, str] = {}  # key -> the track list's new fingerprint
+    changed = dict.fromkeys(first, FIRST_SYNC)  # key -> the track list's new fingerprint
+    for key in first:  # its regular check comes after the interval: if no run has listed
+        if key not in known:  # it by then (the run died), the check requests it again
+            store.remember_playlist_url(key, parse_playlist_url(key).url)
+        store.mark_checked(key, at=now)
     spotify_client = spotify.client() if any(map(is_spotify_key, batch)) else None
     # checks take slots of the sensor's reserved share: never behind a backfill's downloads
     with soundcloud.client(checks=True) as client:  # closes yt-dlp's connections every tick
-        for key in batch:
+        for key in batch:  # (opening the client costs no request)
             if client.total_requests >= per_tick:
                 break  # a first check of a user's likes took two: the rest wait a tick
             row = known.get(key)
