@@ -38,6 +38,7 @@ DEFAULT_SYNC_SCHEDULE = "0 4 * * *"
 DEFAULT_AUDIT_SCHEDULE = "0 6 * * *"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_MIN_RECHECK_SECONDS = 300
+DEFAULT_ANALYSIS_IDLE_SECONDS = 120  # the machine's analysis process (audio.service)
 DEFAULT_PLAYLISTS_FILE = "playlists.yaml"
 # api-v2's unpublished limit ("about 600 requests per 10 minutes", yt-dlp's warning),
 # shared by every process and machine; half of it is the new-tracks sensor's.
@@ -102,6 +103,7 @@ class Settings:
     audit_schedule: str = DEFAULT_AUDIT_SCHEDULE
     timezone: str = DEFAULT_TIMEZONE
     min_recheck_seconds: int = DEFAULT_MIN_RECHECK_SECONDS
+    analysis_idle_seconds: int = DEFAULT_ANALYSIS_IDLE_SECONDS
     executor: str | None = None  # "celery" runs each step on a Celery worker (deploy/)
     celery_broker_url: str | None = field(default=None, repr=False)  # may hold a password
     celery_result_backend: str | None = field(default=None, repr=False)
@@ -239,6 +241,11 @@ class Settings:
                 "SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS",
                 checks.whole_seconds,
                 DEFAULT_MIN_RECHECK_SECONDS,
+            ),
+            analysis_idle_seconds=env.get(
+                "SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS",
+                checks.whole_seconds,
+                DEFAULT_ANALYSIS_IDLE_SECONDS,
             ),
             executor=executor,
             celery_broker_url=broker,

@@ -42,6 +42,10 @@ def services_env(
         "NOTION_TRACKS_DATABASE_ID": catalog.tracks_database_id,
         "NOTION_PLAYLISTS_DATABASE_ID": catalog.playlists_database_id,
         "NOTION_REQUESTS_PER_SECOND": "200",
+        # Runs measure in their own process, which in a test worker has librosa loaded
+        # already: a machine's analysis process (audio.service) per test home would cost
+        # its start-up again and linger. test_analysis_service turns it on.
+        "SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS": "0",
     }
 
 

@@ -16,7 +16,13 @@ from dagster import ConfigurableResource, InitResourceContext, build_resources
 from pydantic import PrivateAttr
 
 from ..catalog import Catalog
-from ..config import CATALOG_URL_ENV, DEFAULT_MIN_RECHECK_SECONDS, DEFAULT_PLAYLISTS_FILE, Settings
+from ..config import (
+    CATALOG_URL_ENV,
+    DEFAULT_ANALYSIS_IDLE_SECONDS,
+    DEFAULT_MIN_RECHECK_SECONDS,
+    DEFAULT_PLAYLISTS_FILE,
+    Settings,
+)
 from ..playlists_file import PlaylistEntry, read_playlists_file
 
 if TYPE_CHECKING:
@@ -177,6 +183,9 @@ class LibraryResource(ConfigurableResource):
     filename_template: str = "{artist} - {title}"
     max_downloads: int = 4
     analysis_workers: int = 2
+    # The machine's analysis process exits after this long without work; 0: every run
+    # measures in its own process (SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS, audio.service).
+    analysis_idle_seconds: int = DEFAULT_ANALYSIS_IDLE_SECONDS
     # The playlists' tempo/key charts shown in the UI, kept between runs so an unchanged
     # playlist's chart is not drawn again; empty: drawn on every run.
     charts_cache: str = ""
@@ -274,6 +283,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             downloads=str(settings.home / "downloads"),
             formats=list(settings.audio_formats),
             charts_cache=str(settings.cache_dir / "charts"),
+            analysis_idle_seconds=settings.analysis_idle_seconds,
         ),
         "eagle": EagleResource(api_url=settings.eagle_api_url),
         "registry": RegistryResource(

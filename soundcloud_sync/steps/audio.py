@@ -12,6 +12,7 @@ from .progress import Progress
 
 if TYPE_CHECKING:
     from ..audio.download import DownloadResult, StreamSource
+    from ..audio.service import AnalysisService
     from ..sources import SoundCloudClient
 
 
@@ -147,39 +148,34 @@ def measure_files(
     *,
     library_root: str | Path | None = None,
     stage: list[list[str]] | None = None,
+    service: AnalysisService | None = None,
 ) -> list[Any]:
-    """Measure files in threads of this process, ``workers`` at once, results in order.
-
-    Threads, not a pool of processes: the run's process has librosa imported and its
-    kernels loaded once (seconds of CPU that each worker process paid again), and the
-    decode (ffmpeg), FFTs and matrix products release the GIL. A file that cannot be
-    measured gives a result with its error instead of stopping the others.
-    ``stage``: for each file, the library formats it still lacks, written under
-    ``library_root`` by the decode that feeds the analysis (`audio.staged`: one decode
-    per track), for the library step to move in.
+    """Measure files, ``workers`` at once, results in order: in the machine's analysis
+    process (``service``: librosa and numba loaded once for every run), or in threads
+    of this process where there is none or it cannot be reached (the decode, FFTs and
+    matrix products release the GIL). A file that cannot be measured gives a result with
+    its error instead of stopping the others. ``stage``: for each file, the library
+    formats it still lacks, written under ``library_root`` by the decode that feeds the
+    analysis (`audio.staged`: one decode per track), for the library step to move in.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..audio.analysis import AnalysisError, AnalysisResult, analyze_samples, warm_up
-    from ..audio.staged import decode_and_stage, discard_staged
+    from ..audio.analysis import AnalysisResult, warm_up
+    from ..audio.service import TrackJob, measure_track
 
-    def one(job: tuple[str, str | None, list[str]]) -> AnalysisResult:
-        path, genre, formats = job
-        try:
-            if library_root is None:
-                formats = []
-            samples, rate = decode_and_stage(path, library_root or "", formats)
-            if len(samples) == 0:
-                raise AnalysisError(f"no audio decoded from {path}")
-            features = analyze_samples(samples, rate, genre=genre, tempo_range=tempo_range)
-            return AnalysisResult(path, features)
-        except AnalysisError as exc:
-            if library_root is not None:
-                discard_staged(library_root, path)  # no files for an unmeasured track
-            return AnalysisResult(path, None, str(exc))
+    root = None if library_root is None else str(library_root)
+    jobs = [
+        TrackJob(path, genre, tempo_range, root, tuple(formats))
+        for path, genre, formats in zip(paths, genres, stage or [[] for _ in paths], strict=True)
+    ]
 
-    jobs = list(zip(paths, genres, stage or [[] for _ in paths], strict=True))
-    warm_up()  # once, before the threads: numba's kernels are loaded under a lock
+    def one(job: TrackJob) -> AnalysisResult:
+        measured = service.measure(job) if service is not None else None
+        if measured is not None:
+            return measured
+        warm_up()  # once a process: numba's kernels are loaded under a lock
+        return measure_track(job)
+
     if workers <= 1 or len(jobs) <= 1:
         return [one(job) for job in jobs]
     with ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="analysis") as pool:
@@ -201,6 +197,7 @@ def analyse_audio(
     force: bool = False,
     library_root: str | Path | None = None,
     formats: Iterable[str] = (),
+    service: AnalysisService | None = None,
 ) -> list[dict[str, Any]]:
     """Measure each track's audio on disk (`audio_file`) once: a track already measured
     by this analysis version in this tempo range is not redone (unless ``force``); one
@@ -208,7 +205,8 @@ def analyse_audio(
     ``tempo_ranges``: each recording's own range (its playlists'), which wins over the
     genre's prior and the default range. With ``library_root``, the one decode of each
     track also stages the ``formats`` it lacks for `write_library_files` (no second
-    decode). Returns one report row per track."""
+    decode). ``service``: the machine's analysis process (`audio.service`), where it
+    can be reached. Returns one report row per track."""
     from ..audio.analysis import DEFAULT_TEMPO_RANGE
 
     ranges = tempo_ranges or {}
@@ -233,6 +231,7 @@ def analyse_audio(
                 workers,
                 library_root=library_root,
                 stage=[missing_formats(t, formats) for t in group],
+                service=service,
             )
             for t, result in zip(group, results, strict=True):
                 if result.features is None:

@@ -157,12 +157,16 @@ def audio_features(
     registry: RegistryResource,
 ) -> MaterializeResult:
     from ...audio.charts import cached_chart_markdown, playlist_chart_markdown
+    from ...audio.service import AnalysisService
 
     key = context.partition_key
     tracks = [t for t in live_tracks(catalog, key) if audio_file(t)]
     tempo_ranges, tempo_range = _tempo_ranges(
         key, config, registry, catalog.catalog(), [t.recording_id for t in tracks]
     )
+    service = None
+    if library.analysis_idle_seconds > 0:  # librosa and numba loaded once for every run
+        service = AnalysisService(library.downloads, library.analysis_idle_seconds)
     rows = audio_steps.analyse_audio(
         catalog.catalog(),
         tracks,
@@ -173,10 +177,13 @@ def audio_features(
         # one decode per track: it also stages the library files `library_files` moves in
         library_root=library.root,
         formats=library.formats,
+        service=service,
     )
     for row in rows:
         if row["status"] == "error":
             context.log.warning(f"track {row['title']!r} ({row['recording_id']}): {row['message']}")
+    if service is not None and service.unreachable:
+        context.log.warning(f"{service.unreachable}: measured in this run's process instead")
     table = [{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
              for row in rows]  # fmt: skip
     metadata: dict[str, Any] = {
@@ -187,6 +194,12 @@ def audio_features(
             markdown_table(table, ["title", "artist", "tempo", "key", "camelot", "lufs"])
         ),
     }
+    if any(row["status"] == "measured" for row in rows):
+        metadata["measured_by"] = (
+            service.measured_by
+            if service
+            else "this run's process (no analysis process: SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS=0)"
+        )
     measured = [row for row in rows if row["tempo"] is not None]
     if measured:
         tempos, keys = [r["tempo"] for r in measured], [r["camelot"] for r in measured]
