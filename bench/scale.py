@@ -97,9 +97,19 @@ def _rss_kib(pid: int) -> int:
 
 
 def tree_rss_mib(pid: int) -> tuple[float, float]:
-    """(sum over the process tree, largest single process) in MiB: a run's footprint."""
-    sizes = [_rss_kib(p) for p in [pid, *descendants(pid)]]
+    """(sum over the process tree, largest single process) in MiB: a run's footprint,
+    less the machine's analysis process a run started (it serves every run)."""
+    sizes = [_rss_kib(p) for p in [pid, *descendants(pid)] if not is_analysis_process(p)]
     return sum(sizes) / 1024, max(sizes, default=0) / 1024
+
+
+def is_analysis_process(pid: int) -> bool:
+    """Whether ``pid`` is the machine's analysis process (`audio.service`)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"soundcloud_sync.audio.service" in fh.read()
+    except OSError:
+        return False
 
 
 # -- the backfill ---------------------------------------------------------------------
@@ -575,6 +585,7 @@ class TreeMeter:
     root: int
     peak_tree_mib: float = 0.0
     peak_run_mib: float = 0.0  # the largest run worker (`dagster api execute_run`)
+    peak_analysis_mib: float = 0.0  # the machine's analysis process
 
     def cpu(self) -> float:
         """CPU-seconds of the tree so far: reaped descendants plus the live ones."""
@@ -600,6 +611,8 @@ class TreeMeter:
         for pid in descendants(os.getpid()):
             mib = _rss_kib(pid) / 1024
             total += mib
+            if is_analysis_process(pid):
+                self.peak_analysis_mib = max(self.peak_analysis_mib, mib)
             if pid in run_pids:
                 self.peak_run_mib = max(self.peak_run_mib, tree_rss_mib(pid)[0])
         self.peak_tree_mib = max(self.peak_tree_mib, total)
@@ -622,6 +635,7 @@ class Phase:
     audio_minutes: float
     peak_tree_mib: float
     peak_run_mib: float
+    peak_analysis_mib: float
     failures: list[str] = field(default_factory=list)
     stream_lookups: int = 0  # api-v2 `format_info` requests: a track's stream URL
 
@@ -674,7 +688,7 @@ def _measure_phase(
     since = time.time()
     cpu0 = meter.cpu()
     started = time.perf_counter()
-    meter.peak_tree_mib = meter.peak_run_mib = 0.0
+    meter.peak_tree_mib = meter.peak_run_mib = meter.peak_analysis_mib = 0.0
     start()
     deadline = time.monotonic() + timeout
     last_print = 0.0
@@ -713,7 +727,8 @@ def _measure_phase(
     return Phase(
         name, wall, busy, len(runs), len(runs) - len(failures), sc.api_requests, sc.statuses[429],
         notion.total_requests, notion.statuses[429], downloaded,
-        downloaded * audio_seconds / 60, meter.peak_tree_mib, meter.peak_run_mib, failures,
+        downloaded * audio_seconds / 60, meter.peak_tree_mib, meter.peak_run_mib,
+        meter.peak_analysis_mib, failures,
         sc.counts["format_info"],
     )  # fmt: skip
 
@@ -914,6 +929,8 @@ def report_audio_backfill(args: argparse.Namespace, first: Phase, again: Phase) 
     row("peak RSS, all processes (MiB)", f"{first.peak_tree_mib:.0f}", f"{again.peak_tree_mib:.0f}")
     row("peak RSS of one run (its processes, MiB)", f"{first.peak_run_mib:.0f}",
         f"{again.peak_run_mib:.0f}")  # fmt: skip
+    row("peak RSS of the analysis process (MiB)", f"{first.peak_analysis_mib:.0f}",
+        f"{again.peak_analysis_mib:.0f}")  # fmt: skip
     for phase in (first, again):
         for failure in phase.failures:
             print(f"  {phase.name}: run not successful: {failure}")
