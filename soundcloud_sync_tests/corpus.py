@@ -16,6 +16,10 @@ Three sources state their truth, and every track they give is scored:
   excerpt, counted in the meter's heard beat (one rule for every file, see
   ``_beat_in_quarters``): the quarter in x/4, the half in x/2, the dotted quarter in
   6/8, 9/8 and 12/8; other x/8 meters (5/8, 7/8) state no even beat and are left out.
+  A file stating no time signature (4/4 is then the standard's default, not the
+  author's word) is counted in quarters unless its notes repeat at the dotted quarter
+  at least twice as strongly as at the quarter (``_unstated_beat``: two OpenTTD tunes
+  whose kick, snare and ride repeat every three eighth notes across the bar lines).
   No file of the set has a compound time signature; one tracker module has compound
   highlights (pingus-1.it: 2 rows a beat, 12 a bar, read as 6/8). Key: the key-signature event, kept
   only where it can be trusted: one signature through the excerpt, and the notes
@@ -54,7 +58,7 @@ import numpy as np
 from filelock import FileLock
 
 from soundcloud_sync.key_notation import NOTE_NAMES  # one spelling of the twelve notes
-from soundcloud_sync_tests.midi import DRUM_CHANNEL, read_midi, write_midi
+from soundcloud_sync_tests.midi import DRUM_CHANNEL, Note, read_midi, write_midi
 
 # Debian package -> (folder inside it, file suffixes, style, licence as the package states).
 PACKAGES: dict[str, tuple[str, tuple[str, ...], str, str]] = {
@@ -86,6 +90,9 @@ KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66,
 KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 MODULE_SUFFIXES = (".mod", ".s3m", ".it", ".xm")
+# A MIDI file stating no time signature is heard in dotted quarters where its notes
+# repeat at the dotted quarter this many times as strongly as at the quarter.
+DOTTED_BEAT = 2.0
 MIN_SECONDS = 20.0  # shorter files are jingles and sound effects, not music
 MAX_SECONDS = 90.0  # longer renders add bench time, not information
 # The part CI scores: four ProTracker modules from the smallest package (1.5 MB): a
@@ -396,6 +403,31 @@ def _beat_in_quarters(num: int, den: int) -> float | None:
     return 4 / den * units if units == 3 else None
 
 
+def _onset_repeat(notes: list[Note], end_beat: float, lag: float) -> float:
+    """How strongly the notes' onsets (velocity-weighted, every channel, on a grid of a
+    twelfth of a quarter note) repeat ``lag`` quarter notes later: their correlation
+    with themselves shifted by ``lag`` (mean removed; 1 when every onset repeats)."""
+    grid = np.zeros(int(end_beat * 12) + 1)
+    for n in notes:
+        if n.start < end_beat:
+            grid[round(n.start * 12)] += n.velocity / 127
+    grid -= grid.mean()
+    energy = float(grid @ grid)
+    shift = round(lag * 12)
+    return float(grid[:-shift] @ grid[shift:]) / energy if energy > 0 else 0.0
+
+
+def _unstated_beat(notes: list[Note], end_beat: float) -> float:
+    """The heard beat, in quarter notes, of a file that states no time signature (the
+    standard's 4/4 is a default, not the author's word): the quarter, unless the notes
+    repeat at the dotted quarter at least DOTTED_BEAT times as strongly as at the
+    quarter (kick, snare and ride every three eighth notes: a beat of three eighths, as
+    in compound time)."""
+    quarter = _onset_repeat(notes, end_beat, 1.0)
+    dotted = _onset_repeat(notes, end_beat, 1.5)
+    return 1.5 if dotted > 0 and dotted >= DOTTED_BEAT * max(quarter, 0.0) else 1.0
+
+
 def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, str | None]:
     """(tempo, key) a MIDI file states over its first ``seconds``, each None where the
     file states none or it cannot be trusted (see the module doc)."""
@@ -404,8 +436,11 @@ def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, 
     first_bpm = tempi[0][1]
     end_beat = seconds * first_bpm / 60.0
     in_excerpt = {round(bpm, 3) for beat, bpm in tempi if beat < end_beat}
-    meters = {(num, den) for beat, num, den in midi.meters if beat < end_beat} or {(4, 4)}
-    beats = {_beat_in_quarters(num, den) for num, den in meters}
+    meters = {(num, den) for beat, num, den in midi.meters if beat < end_beat}
+    if meters:
+        beats = {_beat_in_quarters(num, den) for num, den in meters}
+    else:
+        beats = {_unstated_beat(midi.notes, end_beat)}
     one_beat = beats.pop() if len(beats) == 1 else None
     bpm = first_bpm / one_beat if len(in_excerpt) == 1 and one_beat else None
     signatures = {(sharps, minor) for beat, sharps, minor in midi.keys if beat < end_beat}

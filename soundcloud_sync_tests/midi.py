@@ -121,16 +121,17 @@ def write_midi(
     programs: dict[int, int],
     key: tuple[int, bool] | None = None,
     ticks_per_beat: int = 480,
-    meter: tuple[int, int] = (4, 4),
+    meter: tuple[int, int] | None = (4, 4),
 ) -> Path:
     """A format-0 file: one tempo (quarter notes a minute), a time signature (``meter``:
-    numerator, denominator), optional key signature (sharps, minor), the notes;
+    numerator, denominator; None writes none), optional key signature (sharps, minor), the notes;
     ``programs`` gives each melodic channel its General MIDI instrument (0-based)."""
     events: list[tuple[int, int, bytes]] = []  # (tick, order, bytes): note-offs first
     events.append((0, 0, b"\xff\x51\x03" + round(60e6 / bpm).to_bytes(3, "big")))
-    numerator, denominator = meter
-    power = denominator.bit_length() - 1
-    events.append((0, 0, b"\xff\x58\x04" + bytes([numerator, power, 24, 8])))
+    if meter is not None:
+        numerator, denominator = meter
+        power = denominator.bit_length() - 1
+        events.append((0, 0, b"\xff\x58\x04" + bytes([numerator, power, 24, 8])))
     if key is not None:
         events.append((0, 0, b"\xff\x59\x02" + struct.pack("bB", key[0], int(key[1]))))
     for channel, program in programs.items():

@@ -101,6 +101,31 @@ def test_a_midi_tempo_counts_the_meters_heard_beat(tmp_path, meter, heard):
     assert bpm == (None if heard is None else pytest.approx(heard, abs=0.01))
 
 
+def test_a_midi_file_without_a_time_signature_is_heard_in_the_beat_its_notes_repeat(tmp_path):
+    """No time signature: 4/4 is the standard's default, not the author's word. Kick,
+    snare and ride repeating every three eighth notes (as two OpenTTD tunes play them
+    across their bars) make a dotted-quarter beat: 120 quarters a minute are 80 beats.
+    The same notes under a stated 4/4 keep the quarter; a groove on the quarter without
+    a time signature keeps it too."""
+    from soundcloud_sync_tests.corpus import midi_truth
+    from soundcloud_sync_tests.midi import DRUM_CHANNEL, Note, write_midi
+    from soundcloud_sync_tests.styles import STYLES, compose
+
+    cycle = [(0.0, 36), (0.75, 36), (1.5, 38), (2.25, 36)]  # quarter notes, GM drum keys
+    cycle += [(t, 51) for t in (0.0, 0.75, 1.25, 1.5, 2.25, 2.75)]  # the ride
+    drums = [Note(3 * bar + t, 0.25, pitch, 100, DRUM_CHANNEL)
+             for bar in range(40) for t, pitch in cycle]  # fmt: skip
+    bass = [Note(1.5 * k, 1.0, 40 + 7 * (k % 2), 90, 0) for k in range(80)]
+    unstated = write_midi(tmp_path / "u.mid", drums + bass, 120.0, {0: 33}, meter=None)
+    stated = write_midi(tmp_path / "s.mid", drums + bass, 120.0, {0: 33}, meter=(4, 4))
+    piece = compose(STYLES[0], 120.0, "A minor", drums=True, seed=1, bars=8)
+    straight = write_midi(tmp_path / "q.mid", piece.notes, 120.0, piece.programs, meter=None)
+
+    assert midi_truth(unstated)[0] == pytest.approx(80.0, abs=0.01)
+    assert midi_truth(stated)[0] == pytest.approx(120.0, abs=0.01)
+    assert midi_truth(straight)[0] == pytest.approx(120.0, abs=0.01)
+
+
 def test_tracker_highlights_of_a_compound_bar_count_three_rows_groups(tmp_path):
     """An Impulse Tracker song highlighting 2 rows a beat and 12 a bar is in 6/8: its
     heard beat is 6 rows. Speed 4, tempo 115: 2 rows a beat would be 345 BPM; 115."""

@@ -267,6 +267,30 @@ def test_metrical_level_from_the_drums_without_a_genre(numba_warm, style, bpm, w
     assert features.tempo == pytest.approx(bpm, abs=0.1), why
 
 
+def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(numba_warm):
+    """A game tune at 160 without drums or a genre: its bass on every beat, heavier on
+    the odd ones (an oom-pah: 80 or 160 is a judgement), its melody in even eighths of
+    the fast beat. Those eighths are as strong as the beats: 160, not 80 (v6 read the
+    reading nearer the middle of the range)."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.midi import Note
+    from soundcloud_sync_tests.styles import Piece
+    from soundcloud_sync_tests.synth import render_piece
+
+    melody = [64, 67, 71, 72, 71, 67, 64, 62]
+    notes = []
+    for beat in range(81):
+        strong = beat % 2 == 0
+        notes.append(Note(beat, 0.9, 40 if strong else 47, 110 if strong else 60, 0))
+        notes += [Note(beat + h, 0.45, melody[(2 * beat + i) % 8], 70, 2)
+                  for i, h in enumerate((0.0, 0.5))]  # fmt: skip
+    piece = Piece("oom-pah", "game", "", 160.0, "E minor", False, 0.0, {0: 33, 2: 80}, notes)
+
+    assert analyze_samples(render_piece(piece, seconds=30.0), 44100).tempo == pytest.approx(
+        160.0, abs=0.1
+    )
+
+
 # Loops leaning on their dominant (harmonic minor's major V): the fifth sounds in both
 # chords, louder than the tonic. v4 named these keys at a confidence under 0.11, a
 # near-tie with the key a fifth up; the tonic triad's weight (v5) settles them.

@@ -28,8 +28,8 @@ the tracker wandering, and the start stands), which gives ±0.01 BPM on steady m
 beat, a backbeat every two fast beats, or hi-hats in sixteenths of the fast beat make
 it 2T; a clear backbeat once every two slow beats makes it T; with no drums to read,
 the off-beats' strength against the beat's decides where it is clear (nothing between
-the slow beats: T; off-beats as strong as the beats: 2T), else the reading nearer the
-middle of the range (on a log scale: 112 BPM for 70-180); a genre's usual range
+the slow beats: T; off-beats as strong as the beats: 2T; the fast beat's own eighths
+at least half as strong as it: 2T), else the reading nearer the middle of the range (on a log scale: 112 BPM for 70-180); a genre's usual range
 settles it unless a drum hits every fast beat; (4) check the 3:2 and 4:3 readings: a beat repeats
 at each of its multiples, a reading three eighth notes long does not, so a rival
 reading wins when its autocorrelation at 1-4 beats is stronger by a margin (then the
@@ -94,7 +94,7 @@ __all__ = [
 ]  # fmt: skip
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
-ANALYSIS_VERSION = "6"
+ANALYSIS_VERSION = "7"
 DEFAULT_TEMPO_RANGE = (70.0, 180.0)
 
 
