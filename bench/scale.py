@@ -6,8 +6,8 @@
     python bench/scale.py sensor [--playlists 300] [--minutes 30]
 
 ``backfill --with-audio`` is a DJ's first import as a user does it: `soundcloud-sync
-dev` runs, `soundcloud-sync add` registers every playlist, the new-tracks sensor's
-first checks request a run per playlist and the daemon's run queue executes them with
+dev` runs, `soundcloud-sync add` registers every playlist, the new-tracks sensor
+requests a first sync per playlist and the daemon's run queue executes them with
 their audio (download, analysis, AIFF, tags, Notion pages and write-back, exports);
 then the same playlists are re-synced unchanged as a backfill launched through the
 UI's GraphQL API. Every process (`dev` and all it starts) is measured by bench/cpu.py;
@@ -744,8 +744,8 @@ def _downloads(instance, keys: list[str]) -> int:
 
 def backfill_with_audio(args: argparse.Namespace) -> None:
     """`soundcloud-sync dev` running, then `soundcloud-sync add` of every playlist: the
-    sensor's first checks request a run per playlist, the daemon's run queue executes
-    them with their audio; then an unchanged re-sync of all of them as a UI backfill."""
+    sensor requests a first sync per playlist, the daemon's run queue executes them with
+    their audio; then an unchanged re-sync of all of them as a UI backfill."""
     from dagster import DagsterInstance
 
     from bench.cpu import become_subreaper, loadavg, reap_orphans
@@ -825,6 +825,9 @@ def backfill_with_audio(args: argparse.Namespace) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(dev.pid, signal.SIGKILL)
             log.close()
+            for pid in descendants(os.getpid()):  # the analysis process is in no run's group
+                if is_analysis_process(pid):
+                    os.kill(pid, signal.SIGTERM)
             reap_orphans(timeout=10)
     report_audio_backfill(args, first, again)
     if not args.keep:

@@ -38,7 +38,7 @@ DEFAULT_SYNC_SCHEDULE = "0 4 * * *"
 DEFAULT_AUDIT_SCHEDULE = "0 6 * * *"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_MIN_RECHECK_SECONDS = 300
-DEFAULT_ANALYSIS_IDLE_SECONDS = 120  # the machine's analysis process (audio.service)
+DEFAULT_ANALYSIS_IDLE_SECONDS = 300  # the machine's analysis process (audio.service)
 DEFAULT_PLAYLISTS_FILE = "playlists.yaml"
 # api-v2's unpublished limit ("about 600 requests per 10 minutes", yt-dlp's warning),
 # shared by every process and machine; half of it is the new-tracks sensor's.

@@ -253,3 +253,30 @@ def test_a_new_playlist_is_requested_at_once_without_a_check(few_watched: Watche
     assert [r.partition_key for r in again] == [new[1].key]
     assert again[0].run_key not in {r.run_key for r in first}
     assert few_watched.emulator.statuses[429] == 0
+
+
+def test_a_first_sync_already_queued_gets_no_second_run(few_watched: Watched) -> None:
+    """The registry sensor's first sync of the new playlist runs: none from this sensor,
+    and no catalog write while it waits; that run failed before listing: requested."""
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    from soundcloud_sync.defs.jobs import sync_playlist_job
+
+    assert few_watched.tick() == []  # the three synced ones
+    new = few_watched.emulator.add_playlist("newcomer", "set-queued", 3)
+    few_watched.instance.add_dynamic_partitions(PLAYLISTS, [new.key])
+    few_watched.catalog.remember_playlist_url(new.key, new.url)
+    run = create_run_for_test(
+        few_watched.instance,
+        job_name=sync_playlist_job.name,
+        status=DagsterRunStatus.STARTED,
+        tags={"dagster/partition": new.key},
+    )
+    assert few_watched.tick() == [] and few_watched.tick() == []
+    assert few_watched.catalog.playlist(new.key)["last_checked_at"] is None
+
+    few_watched.instance.report_run_failed(run)  # it died before listing the playlist
+    [request] = few_watched.tick()
+    assert request.partition_key == new.key and request.run_key.startswith(f"{new.key}@first-")
+    assert few_watched.requests_per_tick[-1] == 0

@@ -203,7 +203,7 @@ def test_the_sensor_checks_likes_within_the_same_budget_and_never_singles(
     # Never listed: its first sync is requested without a check (its run's listing is
     # the look); the tick checks the 14 sets, one request each.
     [first] = watched.tick()
-    assert (first.partition_key, first.run_key) == ("a-kay/likes", "a-kay/likes@first")
+    assert first.partition_key == "a-kay/likes" and first.run_key.startswith("a-kay/likes@first-")
     assert watched.requests_per_tick == [14]
     assert emu.counts["user_likes"] == 0
 

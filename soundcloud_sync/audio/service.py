@@ -3,46 +3,55 @@
 Each run that measured audio imported the analysis stack and loaded numba's kernels
 before its first track: 1.6-2.2 CPU-seconds a run, a fifth of a backfill's CPU when
 playlists hold ten one-minute tracks. Now the first run that measures starts this
-process (detached, one per user, home and code version) and every run sends it its
-tracks over a Unix socket (`multiprocessing.connection`, authenticated with a key only
-this user can read). It measures them in threads, at most one per core for the whole
-machine, and exits after ``idle_seconds`` without work
+process (detached: not a child of any run, so cleaning up after a dead run never kills
+it) and every run on the machine sends it its tracks over a Unix socket, authenticated
+with a key only this user can read. It measures them in threads, at most one per core
+for the whole machine, and exits after ``idle_seconds`` without work
 (SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS; 0: every run measures in its own process).
 
-Nothing depends on it. A run that cannot reach it (not ready in time, killed, another
-version) measures the track in its own process, as before. It holds no state: its lock
-is an flock the kernel releases when it dies, its socket is replaced by the next start,
-and a decode it was staging is swept by the next decode (`audio.staged`).
+Nothing depends on it. A run that cannot reach it (cannot start it, not ready in time,
+killed mid-track, silent for too long) measures the track in its own process, as before,
+and says why. It holds no state: its lock is an flock the kernel releases when it dies,
+its socket is replaced by the next start, and a decode it was staging is swept by the
+next decode (`audio.staged`). Another version of the code, of the analysis libraries, of
+ffmpeg or of the numba cache gets a process of its own, so a run never talks to old code.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from soundcloud_sync.audio.analysis import AnalysisResult
 
-DEFAULT_IDLE_SECONDS = 120
 START_WAIT_SECONDS = 90.0  # a first start on an empty numba cache compiles for a while
 START_GRACE_SECONDS = 5.0  # a process just started may not hold its lock yet
-MAX_STARTS = 3  # per run and step: one that dies at start is not started for ever
-# Variables the analysis never needs and that may hold a secret (a token, a password in
-# a database or broker URL): the service is started without them.
-_SECRET_MARKERS = ("TOKEN", "SECRET", "PASSWORD", "_URL", "NOTION", "SPOTIFY", "CELERY")
+MAX_STARTS = 3  # per run step: one that dies at start is not started for ever
+HANDSHAKE_SECONDS = 10.0  # a caller or a service silent this long is dropped
+TRACK_SECONDS = 900.0  # the longest wait for one track's answer (a 2-hour mix, loaded)
+_MAX_SOCKET_PATH = 100  # bytes: macOS allows 104, Linux 108
+# The service's environment is this list, not the run's: a token, a password in a proxy
+# or database URL, or a client id never reaches it.
+_ENV_KEPT = ("PATH", "HOME", "LANG", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "LD_LIBRARY_PATH",
+             "SYSTEMROOT")  # fmt: skip
+_ENV_KEPT_PREFIXES = ("LC_", "NUMBA_", "OMP_", "MKL_", "OPENBLAS_", "IMAGEIO_")
 
 
 @dataclass(frozen=True)
@@ -59,110 +68,178 @@ class TrackJob:
 
 def measure_track(job: TrackJob) -> AnalysisResult:
     """Decode the track once (staging its missing library files) and measure it; a track
-    that cannot be measured gives a result with its error and leaves nothing staged."""
+    that cannot be measured gives a result with its error and leaves nothing staged.
+    One track at a time per process: two playlists holding it would stage it twice."""
     from soundcloud_sync.audio.analysis import AnalysisError, AnalysisResult, analyze_samples
     from soundcloud_sync.audio.staged import decode_and_stage, discard_staged
 
     formats = list(job.formats) if job.library_root is not None else []
-    try:
-        samples, rate = decode_and_stage(job.path, job.library_root or "", formats)
-        if len(samples) == 0:
-            raise AnalysisError(f"no audio decoded from {job.path}")
-        features = analyze_samples(samples, rate, genre=job.genre, tempo_range=job.tempo_range)
-        return AnalysisResult(job.path, features)
-    except AnalysisError as exc:
-        if job.library_root is not None:
-            discard_staged(job.library_root, job.path)  # no files for an unmeasured track
-        return AnalysisResult(job.path, None, str(exc))
+    with _one_at_a_time(job.path):
+        try:
+            samples, rate = decode_and_stage(job.path, job.library_root or "", formats)
+            if len(samples) == 0:
+                raise AnalysisError(f"no audio decoded from {job.path}")
+            features = analyze_samples(samples, rate, genre=job.genre, tempo_range=job.tempo_range)
+            return AnalysisResult(job.path, features)
+        except AnalysisError as exc:
+            if job.library_root is not None:
+                discard_staged(job.library_root, job.path)  # no files for an unmeasured track
+            return AnalysisResult(job.path, None, str(exc))
+
+
+_path_locks: dict[str, threading.Lock] = {}
+_path_locks_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(path: str) -> Iterator[None]:
+    with _path_locks_lock:
+        lock = _path_locks.setdefault(path, threading.Lock())
+    with lock:
+        yield
 
 
 # --------------------------------------------------------------------------- client
 
 
-def service_address(home: str | os.PathLike[str]) -> Path:
-    """The socket of the service for this user, home and code: another version of the
-    package (or of ffmpeg, or of the numba cache) gets a service of its own."""
-    import soundcloud_sync
-    from soundcloud_sync.audio.analysis import ANALYSIS_VERSION
+def available() -> bool:
+    """Whether this system has what the service needs (Unix sockets, a user id)."""
+    return hasattr(socket, "AF_UNIX") and hasattr(os, "getuid")
+
+
+def service_address() -> Path:
+    """The socket of the service for this user and this code: another version of the
+    package, of the analysis libraries, of ffmpeg or of the numba cache gets its own."""
     from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 
-    package = Path(soundcloud_sync.__file__).parent
-    code = sorted((str(p), p.stat().st_mtime_ns) for p in (package / "audio").rglob("*.py"))
-    identity = repr((sys.executable, str(Path(home).resolve()), ANALYSIS_VERSION, code,
-                     ffmpeg_exe(), os.environ.get("NUMBA_CACHE_DIR")))  # fmt: skip
+    identity = repr((sys.executable, _code_identity(), ffmpeg_exe(),
+                     os.environ.get("NUMBA_CACHE_DIR")))  # fmt: skip
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    # a short machine-local path: a socket's path is limited to ~100 bytes, and a home
-    # on a network share would not carry it between machines
-    folder = Path(tempfile.gettempdir()) / f"soundcloud-sync-{os.getuid()}"
-    return folder / f"analysis-{digest}.sock"
+    # machine-local (a home on a network share would not carry it between machines) and
+    # short: a socket's path has a limit of about 100 bytes
+    for base in (tempfile.gettempdir(), "/tmp"):
+        address = Path(base) / f"soundcloud-sync-{os.getuid()}" / f"analysis-{digest}.sock"
+        if len(os.fsencode(address)) <= _MAX_SOCKET_PATH:
+            break
+    return address
+
+
+@functools.cache
+def _code_identity() -> tuple[object, ...]:
+    from importlib.metadata import version
+
+    import soundcloud_sync
+
+    package = Path(soundcloud_sync.__file__).parent
+    code = sorted((str(p), p.stat().st_mtime_ns) for p in package.rglob("*.py"))
+    libraries = [version(name) for name in ("librosa", "numba", "numpy", "scipy")]
+    return str(package), tuple(code), tuple(libraries)
 
 
 class AnalysisService:
     """The runs' side: measure a track in the machine's analysis process, starting it
     when nobody has; None when it cannot be reached (the caller measures the track)."""
 
-    def __init__(self, home: str | os.PathLike[str], idle_seconds: float) -> None:
-        self.address = service_address(home)
+    def __init__(self, idle_seconds: float) -> None:
+        self.address = service_address()
         self.idle_seconds = idle_seconds
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._starts = 0
         self._last_start = -START_GRACE_SECONDS
+        self._given_up = False
         # why a track was measured in the run's own process instead (the latest reason)
         self.unreachable: str | None = None
-        self.pid: int | None = None  # the process that measured the last track
+        self.measured_by: dict[str, int] = {}  # which process measured how many tracks
 
-    @property
-    def measured_by(self) -> str:
-        """Which process measured the tracks, in words for the run's metadata."""
-        if self.pid is not None:
-            return f"the machine's analysis process (pid {self.pid})"
-        return f"this run's process ({self.unreachable or 'no analysis process'})"
+    def describe(self) -> str:
+        """Which processes measured the tracks, in words for the run's metadata."""
+        here = self.measured_by.get("here", 0)
+        there = {k: n for k, n in self.measured_by.items() if k != "here"}
+        parts = [f"the machine's analysis process ({k}): {n}" for k, n in there.items()]
+        if here:
+            parts.append(f"this run's process: {here} ({self.unreachable})")
+        return "; ".join(parts) or "nothing measured"
 
     def measure(self, job: TrackJob) -> AnalysisResult | None:
-        from soundcloud_sync.audio.analysis import AnalysisResult, AudioFeatures
-
-        conn = self._connect()
-        if conn is None:
-            return None
+        """The track measured by the service, or None (reason in ``unreachable``)."""
         try:
-            with conn:
-                conn.send(job)
-                kind, pid, value = conn.recv()
-        except (OSError, EOFError) as exc:  # it died or exited mid-track
-            self.unreachable = f"the analysis process stopped answering ({exc or 'closed'})"
+            result, pid = self._ask(job)
+        except _Unreachable as exc:
+            self._count("here", str(exc))
             return None
-        self.pid = pid
-        if kind == "measured":
-            return AnalysisResult(job.path, AudioFeatures(**value))
-        if kind == "unmeasured":
-            return AnalysisResult(job.path, None, value)
-        self.unreachable = f"the analysis process failed on {job.path}: {value}"
-        return None  # measured here again, so the real error and its trace are raised here
+        except (OSError, EOFError, AuthenticationError) as exc:  # it died mid-track
+            self._count("here", f"the analysis process stopped answering ({exc!r})")
+            return None
+        self._count(f"pid {pid}")
+        return result
 
-    def _connect(self) -> Connection | None:
+    def _count(self, by: str, why: str | None = None) -> None:
+        with self._lock:
+            self.measured_by[by] = self.measured_by.get(by, 0) + 1
+            if why:
+                self.unreachable = why
+
+    def _ask(self, job: TrackJob) -> tuple[AnalysisResult, int]:
+        with self._connect() as conn:
+            conn.send(job)
+            deadline = time.monotonic() + TRACK_SECONDS
+            while not conn.poll(5.0):  # measuring; unless it died or hangs
+                if time.monotonic() > deadline or not _serving(self.address):
+                    raise _Unreachable("the analysis process stopped answering")
+            pid, result = conn.recv()
+        if result is None:  # it raised: measured here again, to raise the real error here
+            raise _Unreachable(f"the analysis process failed on {job.path}")
+        return result, pid
+
+    def _connect(self) -> Connection:
         if not _private(self.address.parent):
-            self.unreachable = f"{self.address.parent} is not this user's alone"
-            return None
+            raise _Unreachable(f"{self.address.parent} is not this user's alone")
         deadline = time.monotonic() + START_WAIT_SECONDS
-        while True:
+        while not self._given_up:
             conn = _try_connect(self.address)
             if conn is not None:
                 return conn
-            with self._start_lock:  # nobody serves or starts: start one (again, if it died)
+            with self._lock:  # nobody serves or starts: start one (again, if it died)
                 if time.monotonic() - self._last_start > START_GRACE_SECONDS and not _serving(
                     self.address
                 ):
                     if self._starts >= MAX_STARTS:
-                        self.unreachable = f"the analysis process at {self.address} would not start"
-                        return None
+                        self._given_up = True
+                        break
                     _start(self.address, self.idle_seconds)
                     self._starts += 1
                     self._last_start = time.monotonic()
                     deadline = self._last_start + START_WAIT_SECONDS
             if time.monotonic() > deadline:
-                self.unreachable = f"no analysis process answered at {self.address}"
-                return None
+                self._given_up = True  # the next tracks do not wait again
             time.sleep(0.1)
+        raise _Unreachable(f"no analysis process answered at {self.address}")
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def _try_connect(address: Path) -> Connection | None:
+    """An authenticated connection, or None; never waits long on a silent service."""
+    try:
+        key = _key_path(address).read_bytes()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(HANDSHAKE_SECONDS)
+        sock.connect(str(address))
+        sock.settimeout(None)
+        conn = Connection(sock.detach())
+    except OSError:
+        return None
+    try:
+        if not conn.poll(HANDSHAKE_SECONDS):
+            raise TimeoutError("the analysis process did not greet")
+        answer_challenge(conn, key)
+        deliver_challenge(conn, key)
+    except (OSError, EOFError, AuthenticationError):
+        conn.close()
+        return None
+    return conn
 
 
 def _serving(address: Path) -> bool:
@@ -178,35 +255,30 @@ def _serving(address: Path) -> bool:
     return False
 
 
-def _try_connect(address: Path) -> Connection | None:
-    from multiprocessing import AuthenticationError
-
-    try:
-        key = _key_path(address).read_bytes()
-        return Client(str(address), family="AF_UNIX", authkey=key)
-    except (OSError, EOFError, AuthenticationError):
-        return None
-
-
-def _start(address: Path, idle_seconds: float) -> None:
-    """Start a service in its own session, so a run killed with its process group leaves
-    it to the others; one that finds the address served exits at once."""
-    env = {k: v for k, v in os.environ.items() if not any(m in k for m in _SECRET_MARKERS)}
-    from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
-
-    command = [sys.executable, "-m", "soundcloud_sync.audio.service", str(address),
-               "--idle-seconds", f"{idle_seconds:g}", "--ffmpeg", ffmpeg_exe()]  # fmt: skip
-    with open(address.with_suffix(".log"), "ab") as log:
-        subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                         start_new_session=True, close_fds=True)  # fmt: skip
-
-
 def _private(folder: Path) -> bool:
     """The service's folder exists (made now if not), is this user's, and no one else's."""
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700, parents=True)
     info = folder.lstat()
     return info.st_uid == os.getuid() and not info.st_mode & 0o077 and folder.is_dir()
+
+
+def _start(address: Path, idle_seconds: float) -> None:
+    """Start a service that no run owns: it detaches (a second fork) so a run's end, or
+    the clean-up after a dead run, never takes it down with the run's children."""
+    from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+
+    keep = {k: v for k, v in os.environ.items()
+            if k in _ENV_KEPT or k.startswith(_ENV_KEPT_PREFIXES)}  # fmt: skip
+    # -P: the package the run imported, not a soundcloud_sync folder where it was started
+    command = [sys.executable, "-P", "-m", "soundcloud_sync.audio.service", str(address),
+               "--idle-seconds", f"{idle_seconds:g}", "--ffmpeg", ffmpeg_exe()]  # fmt: skip
+    with open(address.with_suffix(".log"), "ab") as log:
+        starter = subprocess.Popen(command, env=keep, cwd=address.parent,
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                   start_new_session=True, close_fds=True)  # fmt: skip
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        starter.wait(timeout=10)  # it forks and exits at once
 
 
 def _key_path(address: Path) -> Path:
@@ -217,21 +289,19 @@ def _key_path(address: Path) -> Path:
 
 
 class _Service:
-    """Accepts runs' connections and measures their tracks, one core's worth each."""
+    """Accepts runs' connections and measures their tracks, one core's worth at a time."""
 
     def __init__(self, address: Path, idle_seconds: float) -> None:
         self.address = address
         self.idle_seconds = idle_seconds
         self.key = secrets.token_bytes(32)
-        self.slots = threading.BoundedSemaphore(os.cpu_count() or 1)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        self.slots = threading.BoundedSemaphore(cores or os.cpu_count() or 1)
         self.busy = 0
         self.last_work = time.monotonic()
-        self.closing = False
         self._lock = threading.Lock()
 
     def serve(self) -> None:
-        from multiprocessing import AuthenticationError
-
         key_path = _key_path(self.address)
         temporary = key_path.with_suffix(f".key.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -239,62 +309,64 @@ class _Service:
             fh.write(self.key)
         os.replace(temporary, key_path)
         self.address.unlink(missing_ok=True)  # a dead service's socket
-        with Listener(str(self.address), family="AF_UNIX", authkey=self.key) as listener:
-            threading.Thread(target=self._watch_idle, daemon=True).start()
-            answering: list[threading.Thread] = []
-            while not self.closing:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(self.address))
+            bound = self.address.stat().st_ino
+            listener.listen(64)
+            listener.settimeout(1.0)
+            while not self._done(bound):
                 try:
-                    conn = listener.accept()
-                except (OSError, EOFError, AuthenticationError):
-                    continue  # a caller without the key, or one that hung up
-                answering = [t for t in answering if t.is_alive()]
-                answering.append(threading.Thread(target=self._answer, args=(conn,)))
-                answering[-1].start()
-        key_path.unlink(missing_ok=True)
-        for thread in answering:  # a track accepted before the idle close is finished
-            thread.join()
+                    sock, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                sock.settimeout(None)
+                threading.Thread(target=self._answer, args=(sock,), daemon=True).start()
+            if self._ours(bound):  # not a successor's (started after ours was removed)
+                self.address.unlink(missing_ok=True)
+                key_path.unlink(missing_ok=True)
+        while self.busy:  # tracks accepted before the close are finished and answered
+            time.sleep(0.1)
 
-    def _answer(self, conn: Connection) -> None:
-        with conn:
+    def _done(self, bound: int) -> bool:
+        """Idle long enough, or its socket is gone or another's (removed by a cleaner)."""
+        with self._lock:
+            idle = not self.busy and time.monotonic() - self.last_work >= self.idle_seconds
+        return idle or not self._ours(bound)
+
+    def _ours(self, bound: int) -> bool:
+        try:
+            return self.address.stat().st_ino == bound
+        except OSError:
+            return False
+
+    def _answer(self, sock: socket.socket) -> None:
+        with Connection(sock.detach()) as conn:
             try:
+                deliver_challenge(conn, self.key)
+                if not conn.poll(HANDSHAKE_SECONDS):
+                    return  # a caller that went silent
+                answer_challenge(conn, self.key)
+                if not conn.poll(HANDSHAKE_SECONDS):
+                    return
                 job = conn.recv()
-            except (OSError, EOFError):
+            except (OSError, EOFError, AuthenticationError):
                 return
             if not isinstance(job, TrackJob):
-                return  # the idle watcher's wake-up call
+                return
             with self._lock:
                 self.busy += 1
             try:
                 with self.slots:
-                    reply = _measured(job)
+                    try:
+                        result = measure_track(job)
+                    except Exception:  # the run measures it itself and raises it there
+                        result = None
+                with contextlib.suppress(OSError):
+                    conn.send((os.getpid(), result))
             finally:
                 with self._lock:
                     self.busy -= 1
                     self.last_work = time.monotonic()
-            with contextlib.suppress(OSError):
-                conn.send(reply)
-
-    def _watch_idle(self) -> None:
-        while True:
-            time.sleep(min(1.0, max(0.05, self.idle_seconds / 4)))
-            with self._lock:
-                idle = not self.busy and time.monotonic() - self.last_work >= self.idle_seconds
-                if idle:
-                    self.closing = True
-            if idle:
-                with contextlib.suppress(OSError, EOFError):
-                    Client(str(self.address), family="AF_UNIX", authkey=self.key).close()
-                return
-
-
-def _measured(job: TrackJob) -> tuple[str, int, Any]:
-    try:
-        result = measure_track(job)
-    except Exception as exc:  # the run measures it itself and raises it there
-        return "failed", os.getpid(), f"{type(exc).__name__}: {exc}"
-    if result.features is None:
-        return "unmeasured", os.getpid(), result.error
-    return "measured", os.getpid(), result.features.to_dict()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -302,9 +374,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m soundcloud_sync.audio.service")
     parser.add_argument("address", type=Path)
-    parser.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS)
+    parser.add_argument("--idle-seconds", type=float, default=300)
     parser.add_argument("--ffmpeg", help="the ffmpeg the runs use (FFMPEG_BINARY, resolved)")
     args = parser.parse_args(argv)
+    if os.fork():  # detached: the run that started it reaps this parent at once
+        return 0
     lock = FileLock(f"{args.address}.lock")
     try:
         lock.acquire(timeout=0)
@@ -319,8 +393,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_up()  # before the socket exists: a run that connects is served at once
         _Service(args.address, args.idle_seconds).serve()
     finally:
-        with contextlib.suppress(OSError):
-            args.address.unlink()
         lock.release()
     return 0
 

@@ -12,10 +12,10 @@ place in the tick (one request for its `snapshot_id`, plus one token per tick): 
 `checks_per_tick()` + 1 Spotify requests every 30 seconds, Spotify's rolling window.
 
 A SoundCloud user's likes or uploads are checked in the same line by their newest 50
-entries (one request; two the first time, when the user's id is not known yet); the
-tick stops when its SoundCloud requests reach `checks_per_tick()`, so they count
-against the same budget. A listing of tracks added by hand changes only by hand: never
-checked.
+entries (one request; two when the user's id is not known yet, which its first sync
+learns); the tick stops when its SoundCloud requests reach `checks_per_tick()`, so they
+count against the same budget. A listing of tracks added by hand changes only by hand:
+never checked.
 
 A playlist no run has listed yet needs its first sync whatever a check would say: it is
 requested on the next tick without a check (its run's listing is the look), so adding
@@ -295,10 +295,6 @@ def new_tracks_sensor(
     if not batch and not first:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
     changed = dict.fromkeys(first, FIRST_SYNC)  # key -> the track list's new fingerprint
-    for key in first:  # its regular check comes after the interval: if no run has listed
-        if key not in known:  # it by then (the run died), the check requests it again
-            store.remember_playlist_url(key, parse_playlist_url(key).url)
-        store.mark_checked(key, at=now)
     spotify_client = spotify.client() if any(map(is_spotify_key, batch)) else None
     # checks take slots of the sensor's reserved share: never behind a backfill's downloads
     with soundcloud.client(checks=True) as client:  # closes yt-dlp's connections every tick
@@ -332,8 +328,14 @@ def new_tracks_sensor(
         if key in busy:  # its run, queued or running, syncs it; a missed change is seen later
             continue
         requested[key] = fingerprint
-        # The run key also stops Dagster from launching a change twice.
-        run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{fingerprint}"))
+        # The run key also stops Dagster from launching a change twice (a first sync's is
+        # the tick's: a playlist removed and added again gets one again).
+        suffix = f"first-{now:%Y%m%dT%H%M%S}" if fingerprint == FIRST_SYNC else fingerprint
+        run_requests.append(RunRequest(partition_key=key, run_key=f"{key}@{suffix}"))
+        if fingerprint == FIRST_SYNC:  # its regular check comes after the interval: if no
+            if key not in known:  # run has listed it by then (it died), that requests it
+                store.remember_playlist_url(key, parse_playlist_url(key).url)
+            store.mark_checked(key, at=now)
     context.update_cursor(json.dumps(requested, sort_keys=True))
     if not run_requests:
         return SkipReason(f"checked {len(batch)} of {len(keys)} playlists: no changes")

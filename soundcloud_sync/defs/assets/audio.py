@@ -158,6 +158,7 @@ def audio_features(
 ) -> MaterializeResult:
     from ...audio.charts import cached_chart_markdown, playlist_chart_markdown
     from ...audio.service import AnalysisService
+    from ...audio.service import available as service_available
 
     key = context.partition_key
     tracks = [t for t in live_tracks(catalog, key) if audio_file(t)]
@@ -165,8 +166,8 @@ def audio_features(
         key, config, registry, catalog.catalog(), [t.recording_id for t in tracks]
     )
     service = None
-    if library.analysis_idle_seconds > 0:  # librosa and numba loaded once for every run
-        service = AnalysisService(library.downloads, library.analysis_idle_seconds)
+    if library.analysis_idle_seconds > 0 and service_available():  # librosa loaded once
+        service = AnalysisService(library.analysis_idle_seconds)
     rows = audio_steps.analyse_audio(
         catalog.catalog(),
         tracks,
@@ -182,8 +183,11 @@ def audio_features(
     for row in rows:
         if row["status"] == "error":
             context.log.warning(f"track {row['title']!r} ({row['recording_id']}): {row['message']}")
-    if service is not None and service.unreachable:
-        context.log.warning(f"{service.unreachable}: measured in this run's process instead")
+    if service is not None and service.measured_by.get("here"):
+        context.log.warning(
+            f"{service.measured_by['here']} track(s) measured in this run's process instead "
+            f"of the machine's analysis process: {service.unreachable}"
+        )
     table = [{k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
              for row in rows]  # fmt: skip
     metadata: dict[str, Any] = {
@@ -196,7 +200,7 @@ def audio_features(
     }
     if any(row["status"] == "measured" for row in rows):
         metadata["measured_by"] = (
-            service.measured_by
+            service.describe()
             if service
             else "this run's process (no analysis process: SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS=0)"
         )
