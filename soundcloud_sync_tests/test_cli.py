@@ -357,3 +357,17 @@ def test_status_shows_each_playlists_latest_run_and_the_time_left(
     rows = {r["key"]: r for r in json.loads(run(env, "status", "--json").stdout)}
     assert rows[slow.key]["run"] == "done"
     assert rows[slow.key]["progress"]["download"] == "4/4"
+
+
+def test_commands_started_together_on_a_new_home_all_work(cli_env: dict[str, str]) -> None:
+    """`soundcloud-sync dev` in one terminal and `add` in another, on the first day: the
+    processes creating one Dagster home at once left its schema stamped twice, and every
+    later command failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from soundcloud_sync_tests.fixtures_pipeline import run_cli
+
+    with ThreadPoolExecutor(3) as pool:
+        first = list(pool.map(lambda _: run_cli(cli_env, "status"), range(3)))
+    assert [r.returncode for r in first] == [0, 0, 0], [r.stderr[-500:] for r in first]
+    assert run_cli(cli_env, "status").returncode == 0

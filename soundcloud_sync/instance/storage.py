@@ -168,10 +168,17 @@ class PatientSqliteStorage(DagsterSqliteStorage):
     """Dagster's default SQLite storage under `base_dir` (the same files), paced claims."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        from filelock import FileLock
+
         self.base_dir = base_dir
-        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
-        self._event_log_storage = PatientSqliteEventLogStorage(_event_logs_directory(base_dir))
-        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        # One process at a time creates the databases: `soundcloud-sync dev` and `add`
+        # started together on a new home both stamped the schema version into one file
+        # (alembic), which left two heads there and every later command failing.
+        os.makedirs(base_dir, exist_ok=True)
+        with FileLock(os.path.join(base_dir, ".storage-init.lock")):
+            self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
+            self._event_log_storage = PatientSqliteEventLogStorage(_event_logs_directory(base_dir))
+            self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         super(DagsterSqliteStorage, self).__init__()
 
