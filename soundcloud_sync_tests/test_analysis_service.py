@@ -92,13 +92,13 @@ def _tracks(folder: Path, n: int, seconds: float) -> list[str]:
 
 
 def test_two_syncs_share_one_analysis_process_without_the_secrets(
-    cli_env: dict[str, str], soundcloud_emulator: SoundCloudEmulator
+    cli_env: dict[str, str], soundcloud_emulator: SoundCloudEmulator, own_folder: Path
 ) -> None:
     """Two syncs at once (both may start it: one serves), their tracks measured by one
     process, whose files the library steps take; no secret of the shell reaches it."""
     playlists = [soundcloud_emulator.add_playlist("crate-digger", name, 2)
                  for name in ("warm-up", "peak-time")]  # fmt: skip
-    env = {**cli_env, "SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS": "300"}
+    env = {**cli_env, "SOUNDCLOUD_SYNC_ANALYSIS_IDLE_SECONDS": "300", "TMPDIR": str(own_folder)}
     # the home made first: two CLIs creating one Dagster instance at once can race in
     # its storage's schema stamp (alembic), which is not what this test is about
     assert run_cli(env, "status").returncode == 0
@@ -178,3 +178,25 @@ def test_a_folder_others_can_enter_is_refused(tmp_path: Path, own_folder: Path) 
     assert result.features is not None and service.measured_by == {"here": 1}
     assert "is not this user's alone" in (service.unreachable or "")
     assert not list(service.address.parent.iterdir())  # nothing started there
+
+
+def test_a_silent_caller_blocks_nobody_and_a_removed_socket_ends_it(
+    tmp_path: Path, own_folder: Path
+) -> None:
+    """A caller that connects and says nothing (a frozen run) does not hold up the next
+    track; the process goes when its socket is removed (a temp cleaner), not later."""
+    import socket
+
+    first, second = _tracks(tmp_path, 2, 8.0)
+    service = AnalysisService(idle_seconds=120)
+    measure_files([first], RANGE, [None], workers=1, service=service)
+    assert service.address is not None
+    pid = int(re.findall(r"\(pid (\d+)\)", service.describe())[0])
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.connect(str(service.address))
+        started = time.monotonic()
+        [result] = measure_files([second], RANGE, [None], workers=1, service=service)
+        assert result.features is not None and service.measured_by == {f"pid {pid}": 2}
+        assert time.monotonic() - started < 10  # not behind the silent one's handshake
+    service.address.unlink()
+    assert _gone(pid, 15)

@@ -26,6 +26,7 @@ import hashlib
 import os
 import secrets
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -141,14 +142,18 @@ class AnalysisService:
     when nobody has; None when it cannot be reached (the caller measures the track)."""
 
     def __init__(self, idle_seconds: float) -> None:
-        self.address = service_address()
+        self.address: Path | None = None
+        # why a track was measured in the run's own process instead (the latest reason)
+        self.unreachable: str | None = None
+        try:
+            self.address = service_address()
+        except Exception as exc:  # no ffmpeg, an unreadable package file: measure here
+            self.unreachable = f"no address for the analysis process ({exc!r})"
         self.idle_seconds = idle_seconds
         self._lock = threading.Lock()
         self._starts = 0
         self._last_start = -START_GRACE_SECONDS
         self._given_up = False
-        # why a track was measured in the run's own process instead (the latest reason)
-        self.unreachable: str | None = None
         self.measured_by: dict[str, int] = {}  # which process measured how many tracks
 
     def describe(self) -> str:
@@ -167,7 +172,7 @@ class AnalysisService:
         except _Unreachable as exc:
             self._count("here", str(exc))
             return None
-        except (OSError, EOFError, AuthenticationError) as exc:  # it died mid-track
+        except Exception as exc:  # it died mid-track, or anything else: measured here
             self._count("here", f"the analysis process stopped answering ({exc!r})")
             return None
         self._count(f"pid {pid}")
@@ -180,40 +185,45 @@ class AnalysisService:
                 self.unreachable = why
 
     def _ask(self, job: TrackJob) -> tuple[AnalysisResult, int]:
-        with self._connect() as conn:
+        if self.address is None:
+            raise _Unreachable(self.unreachable or "no address for the analysis process")
+        address = self.address
+        with self._connect(address) as conn:
             conn.send(job)
             deadline = time.monotonic() + TRACK_SECONDS
             while not conn.poll(5.0):  # measuring; unless it died or hangs
-                if time.monotonic() > deadline or not _serving(self.address):
+                if time.monotonic() > deadline or not _serving(address):
+                    self._given_up = True  # the next tracks do not wait for it again
                     raise _Unreachable("the analysis process stopped answering")
             pid, result = conn.recv()
         if result is None:  # it raised: measured here again, to raise the real error here
             raise _Unreachable(f"the analysis process failed on {job.path}")
         return result, pid
 
-    def _connect(self) -> Connection:
-        if not _private(self.address.parent):
-            raise _Unreachable(f"{self.address.parent} is not this user's alone")
+    def _connect(self, address: Path) -> Connection:
+        if not _private(address.parent):
+            raise _Unreachable(f"{address.parent} is not this user's alone")
         deadline = time.monotonic() + START_WAIT_SECONDS
         while not self._given_up:
-            conn = _try_connect(self.address)
+            conn = _try_connect(address)
             if conn is not None:
                 return conn
             with self._lock:  # nobody serves or starts: start one (again, if it died)
                 if time.monotonic() - self._last_start > START_GRACE_SECONDS and not _serving(
-                    self.address
+                    address
                 ):
                     if self._starts >= MAX_STARTS:
                         self._given_up = True
                         break
-                    _start(self.address, self.idle_seconds)
+                    _start(address, self.idle_seconds)
                     self._starts += 1
                     self._last_start = time.monotonic()
-                    deadline = self._last_start + START_WAIT_SECONDS
-            if time.monotonic() > deadline:
+                # another thread's start counts as this one's
+                waited_for = max(deadline, self._last_start + START_WAIT_SECONDS)
+            if time.monotonic() > waited_for:
                 self._given_up = True  # the next tracks do not wait again
             time.sleep(0.1)
-        raise _Unreachable(f"no analysis process answered at {self.address}")
+        raise _Unreachable(f"no analysis process answered at {address}")
 
 
 class _Unreachable(Exception):
@@ -228,6 +238,7 @@ def _try_connect(address: Path) -> Connection | None:
         sock.settimeout(HANDSHAKE_SECONDS)
         sock.connect(str(address))
         sock.settimeout(None)
+        _bounded_handshake(sock)
         conn = Connection(sock.detach())
     except OSError:
         return None
@@ -236,16 +247,27 @@ def _try_connect(address: Path) -> Connection | None:
             raise TimeoutError("the analysis process did not greet")
         answer_challenge(conn, key)
         deliver_challenge(conn, key)
-    except (OSError, EOFError, AuthenticationError):
+    except (OSError, EOFError, AuthenticationError, AssertionError):
         conn.close()
         return None
     return conn
 
 
+def _bounded_handshake(sock: socket.socket) -> None:
+    """Reads on the socket fail after HANDSHAKE_SECONDS instead of waiting for ever (the
+    fd stays blocking for `Connection`); a job's answer is awaited with `poll` instead."""
+    sock.setsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(HANDSHAKE_SECONDS), 0)
+    )
+
+
 def _serving(address: Path) -> bool:
-    """Whether a service holds the address's lock (it serves, or is loading to serve)."""
+    """Whether a service holds the address's lock (it serves, or is loading to serve).
+    Creates nothing: a lock file that is not there has no holder."""
     from filelock import FileLock, Timeout
 
+    if not Path(f"{address}.lock").exists():
+        return False
     lock = FileLock(f"{address}.lock")
     try:
         lock.acquire(timeout=0)
@@ -266,10 +288,14 @@ def _private(folder: Path) -> bool:
 def _start(address: Path, idle_seconds: float) -> None:
     """Start a service that no run owns: it detaches (a second fork) so a run's end, or
     the clean-up after a dead run, never takes it down with the run's children."""
+    import soundcloud_sync
     from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 
     keep = {k: v for k, v in os.environ.items()
             if k in _ENV_KEPT or k.startswith(_ENV_KEPT_PREFIXES)}  # fmt: skip
+    # the very package the run imported, even one found by its folder or a test's path
+    package_root = str(Path(soundcloud_sync.__file__).resolve().parents[1])
+    keep["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, keep.get("PYTHONPATH")]))
     # -P: the package the run imported, not a soundcloud_sync folder where it was started
     command = [sys.executable, "-P", "-m", "soundcloud_sync.audio.service", str(address),
                "--idle-seconds", f"{idle_seconds:g}", "--ffmpeg", ffmpeg_exe()]  # fmt: skip
@@ -320,6 +346,9 @@ class _Service:
                 except TimeoutError:
                     continue
                 sock.settimeout(None)
+                _bounded_handshake(sock)
+                with self._lock:  # counted from here: an idle close never drops it
+                    self.busy += 1
                 threading.Thread(target=self._answer, args=(sock,), daemon=True).start()
             if self._ours(bound):  # not a successor's (started after ours was removed)
                 self.address.unlink(missing_ok=True)
@@ -328,9 +357,17 @@ class _Service:
             time.sleep(0.1)
 
     def _done(self, bound: int) -> bool:
-        """Idle long enough, or its socket is gone or another's (removed by a cleaner)."""
+        """Idle long enough, or its socket is gone or another's (removed by a cleaner).
+        Busy with no answer for TRACK_SECONDS: stuck (an ffmpeg hanging on a file), and
+        it goes, so the runs start another instead of waiting on it."""
         with self._lock:
-            idle = not self.busy and time.monotonic() - self.last_work >= self.idle_seconds
+            quiet = time.monotonic() - self.last_work
+            if self.busy and quiet >= TRACK_SECONDS:
+                with contextlib.suppress(OSError):
+                    if self._ours(bound):
+                        self.address.unlink()
+                os._exit(1)
+            idle = not self.busy and quiet >= self.idle_seconds
         return idle or not self._ours(bound)
 
     def _ours(self, bound: int) -> bool:
@@ -340,33 +377,36 @@ class _Service:
             return False
 
     def _answer(self, sock: socket.socket) -> None:
-        with Connection(sock.detach()) as conn:
-            try:
-                deliver_challenge(conn, self.key)
-                if not conn.poll(HANDSHAKE_SECONDS):
-                    return  # a caller that went silent
-                answer_challenge(conn, self.key)
-                if not conn.poll(HANDSHAKE_SECONDS):
+        try:
+            with Connection(sock.detach()) as conn:
+                job = self._receive(conn)
+                if job is None:
                     return
-                job = conn.recv()
-            except (OSError, EOFError, AuthenticationError):
-                return
-            if not isinstance(job, TrackJob):
-                return
-            with self._lock:
-                self.busy += 1
-            try:
                 with self.slots:
+                    if conn.poll(0):  # its caller left while it waited for a core
+                        return
                     try:
                         result = measure_track(job)
                     except Exception:  # the run measures it itself and raises it there
                         result = None
                 with contextlib.suppress(OSError):
                     conn.send((os.getpid(), result))
-            finally:
-                with self._lock:
-                    self.busy -= 1
-                    self.last_work = time.monotonic()
+        finally:
+            with self._lock:
+                self.busy -= 1
+                self.last_work = time.monotonic()
+
+    def _receive(self, conn: Connection) -> TrackJob | None:
+        """The caller's job once both sides proved they hold the key; None otherwise."""
+        try:
+            deliver_challenge(conn, self.key)
+            answer_challenge(conn, self.key)
+            if not conn.poll(HANDSHAKE_SECONDS):
+                return None  # a caller that went silent
+            job = conn.recv()
+        except (OSError, EOFError, AuthenticationError, AssertionError):
+            return None
+        return job if isinstance(job, TrackJob) else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -381,9 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     lock = FileLock(f"{args.address}.lock")
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=2)  # a run's probe holds it for microseconds, a service for life
     except Timeout:
-        return 0  # another process serves this address
+        print(f"another process serves {args.address}", flush=True)
+        return 0
     try:
         from soundcloud_sync.audio.analysis import configure_numba_cache, warm_up
         from soundcloud_sync.audio.ffmpeg import use_ffmpeg

@@ -3,6 +3,7 @@ outcome recorded in the catalog as it lands."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,9 +164,10 @@ def measure_files(
     from ..audio.analysis import AnalysisResult, warm_up
     from ..audio.service import TrackJob, measure_track
 
-    root = None if library_root is None else str(library_root)
+    # absolute: the machine's analysis process works from a folder of its own
+    root = None if library_root is None else os.path.abspath(library_root)
     jobs = [
-        TrackJob(path, genre, tempo_range, root, tuple(formats))
+        TrackJob(os.path.abspath(path), genre, tempo_range, root, tuple(formats))
         for path, genre, formats in zip(paths, genres, stage or [[] for _ in paths], strict=True)
     ]
 
