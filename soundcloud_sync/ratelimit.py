@@ -13,7 +13,11 @@ store they all reach:
   clock is the one clock, so machines whose clocks differ still share one pace.
 
 The algorithm is GCRA (a token bucket written as a "theoretical arrival time"): slots
-are handed out ``1/rate`` apart, ``burst`` of them at once after an idle spell. Nothing
+are handed out ``1/rate`` apart, ``burst`` of them at once after an idle spell. A
+limiter may also keep a *window*: at most ``limit`` slots in any ``seconds``, counted
+from a log of the slots handed out, so a budget stated per window (api-v2's 600 per 10
+minutes) can be spent in a burst at the GCRA's pace and then waits for the window to
+move, instead of being spread evenly over it. Nothing
 is held while a request is on the wire: a slot is a timestamp written in one short
 transaction, so a process killed at any moment (kill -9 included) leaves no lock and no
 slot behind, and the budget goes on for the others. A 429 moves the shared pause mark,
@@ -28,13 +32,15 @@ leave unused goes to the others.
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +56,37 @@ class BucketState:
     tat: float = 0.0  # theoretical arrival time of the next request (everyone)
     tat_reserved: float = 0.0  # the same, for the reserved share alone
     paused_until: float = 0.0  # after a 429: nobody sends before this
+    sent: tuple[float, ...] = ()  # a window's log: the slots of its last ``seconds``, sorted
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most ``limit`` slots in any ``seconds``; ``hold`` of them only for reserved
+    callers, so bulk work that fills a window still leaves them room at once."""
+
+    limit: int
+    seconds: float
+    hold: int = 0
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.seconds <= 0 or not 0 <= self.hold < self.limit:
+            raise ValueError(
+                f"a window needs at least 1 slot per positive span and a hold below its"
+                f" limit, got {self.limit}/{self.seconds} holding {self.hold}"
+            )
+
+    def earliest(self, sent: tuple[float, ...], reserved: bool) -> float:
+        """The first time a new slot keeps every span of ``seconds`` within the limit.
+        Slots booked later than it are counted too (a bulk caller books a little ahead):
+        of any span's slots, the one booked last saw all the others, so none overflows."""
+        cap = self.limit if reserved else self.limit - self.hold
+        return sent[len(sent) - cap] + self.seconds if len(sent) >= cap else 0.0
+
+    def log(self, sent: tuple[float, ...], now: float, slot: float) -> tuple[float, ...]:
+        """``sent`` with ``slot`` added and the slots no span reaching ``now`` holds dropped."""
+        kept = [t for t in sent if t > now - self.seconds]
+        bisect.insort(kept, slot)
+        return tuple(kept)
 
 
 Decide = Callable[[BucketState, float], tuple[BucketState | None, Any]]
@@ -64,26 +101,14 @@ class Store(Protocol):
     def read(self, name: str) -> tuple[BucketState, float]: ...
 
 
-def window_budget(limit: int, window_s: float) -> tuple[float, float]:
-    """(rate, burst) that never sends more than ``limit`` requests in any ``window_s``:
-    a burst of about one request in sixty, and a steady rate that leaves room for it
-    (and for one request of jitter on the wire)."""
-    if limit < 1 or window_s <= 0:
-        raise ValueError(
-            f"a budget needs at least 1 request per positive window, got {limit}/{window_s}"
-        )
-    burst = max(1, limit // 60)
-    steady = max(1, limit - burst) if limit > 1 else 1
-    return steady / window_s, float(burst)
-
-
 class RateLimiter:
     """``rate`` requests per second (``burst`` at once) for every caller sharing ``store``.
 
     ``store``: None (this process's threads), a folder (a SQLite file in it: this
     machine's processes) or a PostgreSQL URL (every machine). ``name`` tells the APIs
     apart in one store. ``reserved_rate`` > 0 reserves that share for callers that ask
-    ``acquire(reserved=True)``.
+    ``acquire(reserved=True)``. ``window`` adds a limit per span of time on top of the
+    pace (then ``rate`` is the fastest pace inside a window, not the average).
     """
 
     def __init__(
@@ -95,6 +120,7 @@ class RateLimiter:
         name: str = "notion",
         reserved_rate: float = 0.0,
         reserved_burst: float | None = None,
+        window: Window | None = None,
     ) -> None:
         if requests_per_second <= 0:
             raise ValueError(f"requests_per_second must be > 0, got {requests_per_second}")
@@ -103,6 +129,7 @@ class RateLimiter:
         self.name = name
         self.reserved_rate = max(0.0, float(reserved_rate))
         self.reserved_burst = max(1.0, float(reserved_burst or burst))
+        self.window = window
         self._interval = 1.0 / self.rate
         self._tolerance = (self.burst - 1.0) * self._interval
         # without a reserved share everyone books as far ahead as needed (a fair queue)
@@ -128,9 +155,11 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         reserved = f", reserved {self.reserved_rate:g}/s" if self.reserved_rate else ""
+        window = self.window
+        within = f", at most {window.limit} per {window.seconds:g} s" if window else ""
         return (
-            f"RateLimiter({self.name}: {self.rate:g}/s, burst={self.burst:g}{reserved}, "
-            f"{self.store!r})"
+            f"RateLimiter({self.name}: {self.rate:g}/s, burst={self.burst:g}{reserved}"
+            f"{within}, {self.store!r})"
         )
 
     # -- public -------------------------------------------------------------------
@@ -158,9 +187,28 @@ class RateLimiter:
 
         def decide(state: BucketState, now: float) -> tuple[BucketState, None]:
             until = max(state.paused_until, now + max(0.0, seconds))
-            return BucketState(max(state.tat, until), max(state.tat_reserved, until), until), None
+            return replace(
+                state,
+                tat=max(state.tat, until),
+                tat_reserved=max(state.tat_reserved, until),
+                paused_until=until,
+            ), None
 
         self.store.update(self.name, decide)
+
+    def schedule(self, n: int, reserved_every: int = 0) -> list[float]:
+        """When ``n`` requests would go out of an idle bucket, each sent the moment this
+        algorithm allows it (every ``reserved_every``-th reserved), on a clock of its own:
+        what a bench compares a run's wall time with, what a test checks the rules on."""
+        state, now, times = BucketState(), 0.0, list[float]()
+        while len(times) < n:
+            reserved = bool(reserved_every) and len(times) % reserved_every == 0
+            new, (kind, when) = self._decider(reserved)(state, now)
+            now = max(now, when)
+            if kind == "slot" and new is not None:
+                state = new
+                times.append(when)
+        return times
 
     @property
     def paused_until(self) -> float:
@@ -172,6 +220,8 @@ class RateLimiter:
     def _decider(self, reserved: bool) -> Decide:
         def decide(state: BucketState, now: float) -> tuple[BucketState | None, Any]:
             slot = max(now, state.paused_until, state.tat - self._tolerance)
+            if self.window is not None:
+                slot = max(slot, self.window.earliest(state.sent, reserved))
             tat_reserved = state.tat_reserved
             if reserved and self.reserved_rate:
                 interval = 1.0 / self.reserved_rate
@@ -181,7 +231,8 @@ class RateLimiter:
             elif self.lookahead is not None and slot - now > self.lookahead:
                 return None, ("retry", slot - self.lookahead)  # leave the reserve its place
             tat = max(state.tat, slot) + self._interval
-            return BucketState(tat, tat_reserved, state.paused_until), ("slot", slot)
+            sent = self.window.log(state.sent, now, slot) if self.window else state.sent
+            return BucketState(tat, tat_reserved, state.paused_until, sent), ("slot", slot)
 
         return decide
 
@@ -207,6 +258,21 @@ def open_store(where: str | os.PathLike[str] | None) -> Store:
     if "://" in text:
         raise ValueError(f"rate limits are kept in a folder or in PostgreSQL, not {_masked(text)}")
     return SqliteStore(Path(where) / SQLITE_FILE)
+
+
+def pack_log(sent: tuple[float, ...]) -> str:
+    """A window's log as stored: milliseconds, rounded up (a slot read back later than it
+    was handed out only makes the window stricter)."""
+    return ",".join(f"{math.ceil(t * 1000) / 1000:.3f}" for t in sent)
+
+
+def unpack_log(text: str | None) -> tuple[float, ...]:
+    return tuple(float(t) for t in text.split(",")) if text else ()
+
+
+def _state(row: Any) -> BucketState:
+    """A bucket as a store's row holds it: tat, tat_reserved, paused_until, sent."""
+    return BucketState(float(row[0]), float(row[1]), float(row[2]), unpack_log(row[3]))
 
 
 def _store_key(where: str | os.PathLike[str] | None) -> str:
@@ -265,9 +331,9 @@ class SqliteStore:
             new, result = decide(state, now)
             if new is not None:
                 conn.execute(
-                    f"INSERT OR REPLACE INTO {TABLE} (name, tat, tat_reserved, paused_until)"
-                    " VALUES (?, ?, ?, ?)",
-                    (name, new.tat, new.tat_reserved, new.paused_until),
+                    f"INSERT OR REPLACE INTO {TABLE} (name, tat, tat_reserved, paused_until,"
+                    " sent) VALUES (?, ?, ?, ?, ?)",
+                    (name, new.tat, new.tat_reserved, new.paused_until, pack_log(new.sent)),
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -281,9 +347,9 @@ class SqliteStore:
     @staticmethod
     def _row(conn: sqlite3.Connection, name: str) -> BucketState:
         row = conn.execute(
-            f"SELECT tat, tat_reserved, paused_until FROM {TABLE} WHERE name = ?", (name,)
+            f"SELECT tat, tat_reserved, paused_until, sent FROM {TABLE} WHERE name = ?", (name,)
         ).fetchone()
-        return BucketState(*row) if row else BucketState()
+        return _state(row) if row else BucketState()
 
     def _conn(self) -> sqlite3.Connection:
         """One connection per thread (sqlite3 connections are not thread-safe), never
@@ -297,8 +363,16 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (name TEXT PRIMARY KEY, tat REAL NOT NULL,"
-                " tat_reserved REAL NOT NULL, paused_until REAL NOT NULL)"
+                " tat_reserved REAL NOT NULL, paused_until REAL NOT NULL,"
+                " sent TEXT NOT NULL DEFAULT '')"
             )
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")}
+            if "sent" not in columns:  # a file written before windows were kept
+                try:
+                    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN sent TEXT NOT NULL DEFAULT ''")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
@@ -322,6 +396,9 @@ class PostgresStore:
                 " tat DOUBLE PRECISION NOT NULL, tat_reserved DOUBLE PRECISION NOT NULL,"
                 " paused_until DOUBLE PRECISION NOT NULL)"
             ))  # fmt: skip
+            conn.execute(
+                text(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS sent TEXT NOT NULL DEFAULT ''")
+            )
 
     def __repr__(self) -> str:
         return _masked(self.url)
@@ -341,27 +418,35 @@ class PostgresStore:
         with self._engine().begin() as conn:
             if name not in self._rows:  # once per bucket: the slot itself takes two statements
                 conn.execute(
-                    text(f"INSERT INTO {TABLE} VALUES (:n, 0, 0, 0) ON CONFLICT (name) DO NOTHING"),
+                    text(
+                        f"INSERT INTO {TABLE} VALUES (:n, 0, 0, 0, '') ON CONFLICT (name) DO NOTHING"
+                    ),
                     {"n": name},
                 )
                 self._rows.add(name)
             row = conn.execute(
                 text(
-                    "SELECT tat, tat_reserved, paused_until,"
+                    "SELECT tat, tat_reserved, paused_until, sent,"
                     f" extract(epoch from clock_timestamp()) FROM {TABLE}"
                     " WHERE name = :n FOR UPDATE"
                 ),
                 {"n": name},
             ).one()
-            now = float(row[3])
-            new, result = decide(BucketState(*map(float, row[:3])), now)
+            now = float(row[4])
+            new, result = decide(_state(row), now)
             if new is not None:
                 conn.execute(
                     text(
-                        f"UPDATE {TABLE} SET tat = :t, tat_reserved = :r, paused_until = :p"
-                        " WHERE name = :n"
+                        f"UPDATE {TABLE} SET tat = :t, tat_reserved = :r, paused_until = :p,"
+                        " sent = :s WHERE name = :n"
                     ),
-                    {"t": new.tat, "r": new.tat_reserved, "p": new.paused_until, "n": name},
+                    {
+                        "t": new.tat,
+                        "r": new.tat_reserved,
+                        "p": new.paused_until,
+                        "s": pack_log(new.sent),
+                        "n": name,
+                    },
                 )
         return result, now
 
@@ -371,11 +456,12 @@ class PostgresStore:
         with self._engine().connect() as conn:
             row = conn.execute(
                 text(
-                    "SELECT tat, tat_reserved, paused_until FROM (SELECT 1) AS one LEFT JOIN"
-                    f" {TABLE} ON name = :n"
+                    "SELECT tat, tat_reserved, paused_until, sent FROM (SELECT 1) AS one"
+                    f" LEFT JOIN {TABLE} ON name = :n"
                 ),
                 {"n": name},
             ).one()
             now = conn.execute(text("SELECT extract(epoch from clock_timestamp())")).scalar_one()
-        state = BucketState(*map(float, row)) if row[0] is not None else BucketState()
+        known = row[0] is not None
+        state = _state(row) if known else BucketState()
         return state, float(now)

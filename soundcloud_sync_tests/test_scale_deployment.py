@@ -62,8 +62,9 @@ POOLS = {"notion_api": 2, "soundcloud_api": 2}
 # requests per 40 s, Notion its real 3 per second.
 SOUNDCLOUD_BUDGET, SOUNDCLOUD_WINDOW = 40, 40.0
 NOTION_RATE, NOTION_WINDOW = 3.0, 10.0
-# A stream-URL look-up each: the downloads (~60 api-v2 requests, ~65 s) outlast a window
-# and a half, and the Notion steps (a request or more a track, ~20 s) two windows.
+# A stream-URL look-up each: the downloads (~60 api-v2 requests) outlast a window (39 of
+# them go out at once, the rest when it moves), and the Notion steps (a request or more a
+# track, ~20 s) two windows.
 TRACKS_PER_PLAYLIST = 30
 # A request leaves its process a moment after the limiter gave it its slot; on a loaded
 # 2-core machine (three test workers beside four Celery workers) that moment can reach a
@@ -119,6 +120,8 @@ def deployment_env(
         "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
         **emulated_services_env,
         "SOUNDCLOUD_API_BUDGET": f"{SOUNDCLOUD_BUDGET}/{SOUNDCLOUD_WINDOW:g}s",
+        # the sensors are stopped: no share of the small window is held for their checks
+        "SOUNDCLOUD_SENSOR_SHARE": "0",
         "NOTION_REQUESTS_PER_SECOND": f"{NOTION_RATE:g}",
     }
 
