@@ -638,6 +638,8 @@ class Phase:
     peak_analysis_mib: float
     failures: list[str] = field(default_factory=list)
     stream_lookups: int = 0  # api-v2 `format_info` requests: a track's stream URL
+    # seconds after the phase began: its first run queued, Notion's first and last request
+    timeline: dict[str, float] = field(default_factory=dict)
 
 
 def _wait_for_location(port: int, proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
@@ -724,12 +726,18 @@ def _measure_phase(
         f"{r.dagster_run.tags.get('dagster/partition')}: {r.dagster_run.status.value}"
         for r in runs if r.dagster_run.status != DagsterRunStatus.SUCCESS
     ]  # fmt: skip
+    notion_times = [t for t, *_ in notion.log]
+    timeline = {
+        "first run queued": min((r.create_timestamp.timestamp() for r in runs), default=since),
+        "first Notion request": min(notion_times, default=since),
+        "last Notion request": max(notion_times, default=since),
+    }
     return Phase(
         name, wall, busy, len(runs), len(runs) - len(failures), sc.api_requests, sc.statuses[429],
         notion.total_requests, notion.statuses[429], downloaded,
         downloaded * audio_seconds / 60, meter.peak_tree_mib, meter.peak_run_mib,
         meter.peak_analysis_mib, failures,
-        sc.counts["format_info"],
+        sc.counts["format_info"], {k: t - since for k, t in timeline.items()},
     )  # fmt: skip
 
 
@@ -923,6 +931,9 @@ def report_audio_backfill(args: argparse.Namespace, first: Phase, again: Phase) 
     for phase in (first, again):
         largest = max(floors[phase.name].values())
         ratios.append(phase.wall / largest if largest else float("nan"))
+    for moment in first.timeline:
+        row(f"{moment} (s after the start)", f"{first.timeline[moment]:.1f}",
+            f"{again.timeline.get(moment, float('nan')):.1f}")  # fmt: skip
     row("wall time (s)", f"{first.wall:.1f}", f"{again.wall:.1f}")
     row("wall / largest floor", f"{ratios[0]:.2f}", f"{ratios[1]:.2f}")
     row("api-v2 at our limiter's pace (s)", f"{steady[first.name]:.1f}",

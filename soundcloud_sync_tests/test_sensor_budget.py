@@ -28,6 +28,7 @@ from soundcloud_sync.defs.resources import (
 from soundcloud_sync.defs.sensors import (
     MIN_RECHECK_SECONDS,
     SENSOR_INTERVAL_SECONDS,
+    TICK_SECONDS,
     new_tracks_sensor,
 )
 from soundcloud_sync.sources import SoundCloudClient
@@ -253,6 +254,26 @@ def test_a_new_playlist_is_requested_at_once_without_a_check(few_watched: Watche
     assert [r.partition_key for r in again] == [new[1].key]
     assert again[0].run_key not in {r.run_key for r in first}
     assert few_watched.emulator.statuses[429] == 0
+
+
+def test_a_playlist_added_between_two_rounds_of_checks_waits_one_short_tick(
+    watched: Watched,
+) -> None:
+    """The sensor ticks every TICK_SECONDS and checks every SENSOR_INTERVAL_SECONDS: a
+    playlist added just after a round of checks gets its first sync on the next short
+    tick, and the ticks between two rounds spend no api-v2 request."""
+    assert new_tracks_sensor.minimum_interval_seconds == TICK_SECONDS < SENSOR_INTERVAL_SECONDS
+    assert watched.tick() == [] and watched.requests_per_tick[-1] > 0  # a round of checks
+    watched.clock[0] -= SENSOR_INTERVAL_SECONDS - TICK_SECONDS  # the next tick, 10 s later
+    new = watched.emulator.add_playlist("newcomer", "set-between", 3)
+    watched.instance.add_dynamic_partitions(PLAYLISTS, [new.key])
+    watched.catalog.remember_playlist_url(new.key, new.url)
+    [request] = watched.tick()
+    assert request.partition_key == new.key and watched.requests_per_tick[-1] == 0
+    watched.clock[0] -= SENSOR_INTERVAL_SECONDS - TICK_SECONDS
+    assert watched.tick() == [] and watched.requests_per_tick[-1] == 0  # 20 s: no round yet
+    watched.clock[0] -= SENSOR_INTERVAL_SECONDS - TICK_SECONDS
+    assert watched.tick() == [] and watched.requests_per_tick[-1] > 0  # 30 s: the next round
 
 
 def test_a_first_sync_already_queued_gets_no_second_run(few_watched: Watched) -> None:

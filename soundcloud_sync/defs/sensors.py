@@ -19,7 +19,9 @@ never checked.
 
 A playlist no run has listed yet needs its first sync whatever a check would say: it is
 requested on the next tick without a check (its run's listing is the look), so adding
-fifty playlists starts their runs at once and spends no request on them.
+fifty playlists starts their runs at once and spends no request on them. The sensor
+ticks every `TICK_SECONDS` and checks every `SENSOR_INTERVAL_SECONDS` (its cursor keeps
+the last round's time), so that next tick is at most 10 s away.
 """
 
 import json
@@ -60,7 +62,11 @@ from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, RegistryResource, SoundCloudResource, SpotifyResource
 
-SENSOR_INTERVAL_SECONDS = 30
+SENSOR_INTERVAL_SECONDS = 30  # a round of checks at most this often
+# The sensor ticks more often than it checks: a playlist just added (`soundcloud-sync
+# add`) waits at most this long for its first sync, and the ticks between two rounds of
+# checks read only the catalog.
+TICK_SECONDS = 10
 # The sensor's share of SoundCloud's budget by default: 300 of the ~600 requests per 10
 # minutes (SOUNDCLOUD_SENSOR_SHARE of SOUNDCLOUD_API_BUDGET), reserved for its checks in
 # the limiter every process shares (sources.budget); the downloads use what it leaves.
@@ -246,9 +252,24 @@ def playlist_registry_sensor(
     )
 
 
+def _read_cursor(text: str | None) -> tuple[dict[str, str], float]:
+    """The fingerprints last requested per playlist, and when the last round of checks
+    ran (0 in a cursor written before rounds were timed: a round is due)."""
+    data = json.loads(text or "{}")
+    if isinstance(data.get("requested"), dict):
+        return data["requested"], float(data.get("checked_at") or 0.0)
+    return data, 0.0
+
+
+def _round_of_checks_due(checked_at: float, now: datetime) -> bool:
+    """Not while the last round is under SENSOR_INTERVAL_SECONDS old (less half a tick,
+    so a round never slips to the tick after the one it is due on)."""
+    return now.timestamp() - checked_at >= SENSOR_INTERVAL_SECONDS - TICK_SECONDS / 2
+
+
 @sensor(
     job=sync_playlist_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    minimum_interval_seconds=TICK_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description="Checks registered playlists longest-unchecked first (one SoundCloud or "
     "Spotify request each, within a fixed share of SoundCloud's budget) and requests a run "
@@ -278,19 +299,24 @@ def new_tracks_sensor(
         return SkipReason("no playlists registered")
     # The cursor holds the track-list fingerprint last requested per playlist: a
     # change is requested once, even before its run has updated the catalog.
-    requested: dict[str, str] = json.loads(context.cursor or "{}")
+    requested, checked_at = _read_cursor(context.cursor)
     registered = set(keys)
     requested = {k: v for k, v in requested.items() if k in registered}
     store = catalog.catalog()
     known = {row["key"]: row for row in store.playlists(keys)}
     now = datetime.fromtimestamp(clock(), UTC)
     first = [k for k in keys if never_listed(known.get(k)) and k not in requested]
-    batch = playlists_to_check(
-        [k for k in keys if k not in first],
-        {k: _parse_time(known[k]["last_checked_at"]) for k in keys if k in known},
-        now,
-        limit=(per_tick := sensor_checks_per_tick(soundcloud)),
-        min_interval_seconds=registry.min_recheck_seconds,
+    per_tick = sensor_checks_per_tick(soundcloud)
+    batch = (
+        playlists_to_check(
+            [k for k in keys if k not in first],
+            {k: _parse_time(known[k]["last_checked_at"]) for k in keys if k in known},
+            now,
+            limit=per_tick,
+            min_interval_seconds=registry.min_recheck_seconds,
+        )
+        if (round_due := _round_of_checks_due(checked_at, now))
+        else []
     )
     if not batch and not first:
         return SkipReason(f"none of {len(keys)} playlists is due for a check yet")
@@ -336,7 +362,9 @@ def new_tracks_sensor(
             if key not in known:  # run has listed it by then (it died), that requests it
                 store.remember_playlist_url(key, parse_playlist_url(key).url)
             store.mark_checked(key, at=now)
-    context.update_cursor(json.dumps(requested, sort_keys=True))
+    checked_at = now.timestamp() if round_due else checked_at
+    context.update_cursor(json.dumps({"requested": requested, "checked_at": checked_at},
+                                     sort_keys=True))  # fmt: skip
     if not run_requests:
         return SkipReason(f"checked {len(batch)} of {len(keys)} playlists: no changes")
     return run_requests
