@@ -21,7 +21,7 @@ per run), the cost per audio minute after it, and the projection for 300 playlis
 ``backfill`` registers N playlists of M tracks on the SoundCloud emulator (api-v2
 limited to 600 requests per 10 minutes) and launches one run of the ``sync_playlist``
 job per playlist partition, ``--concurrency`` at a time as the run queue would
-(``max_concurrent_runs: 3`` in our dagster.yaml), every run a separate process
+(``max_concurrent_runs: 5`` in our dagster.yaml), every run a separate process
 (``soundcloud-sync sync URL --no-download``: ``execute_job`` on one DAGSTER_HOME, the
 Notion limiter's state shared under SOUNDCLOUD_SYNC_HOME). The Notion emulator
 answers 3 requests/s (bucket of 3) with a ``--notion-latency`` round trip. Scope is

@@ -3,6 +3,7 @@ two runs writing side by side: through the real CLI, against the emulators."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -236,6 +237,26 @@ def test_two_syncs_of_one_playlist_take_turns(
         str(second.pid),
     }
     instance.dispose()
+
+
+def test_instance_settings_of_the_last_release_are_brought_up_to_date(
+    env: dict[str, str],
+) -> None:
+    """The last release wrote its template with the home's path in it: unedited, it is
+    replaced by today's (five runs at once); edited, it stays the user's."""
+    old = (Path(__file__).parent / "data" / "dagster_release_2026_11.yaml").read_text()
+    home = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster"
+    home.mkdir(parents=True)
+    written = old.replace("{env: DAGSTER_HOME}", json.dumps(str(home.resolve())))
+    (home / "dagster.yaml").write_text(written)
+    assert cli_in_process(env, "status").returncode == 0
+    queue = DagsterInstance.from_config(str(home)).get_concurrency_config().run_queue_config
+    assert queue is not None and queue.max_concurrent_runs == 5
+
+    edited = written.replace("max_concurrent_runs: 3", "max_concurrent_runs: 2")
+    (home / "dagster.yaml").write_text(edited)
+    assert cli_in_process(env, "status").returncode == 0
+    assert (home / "dagster.yaml").read_text() == edited
 
 
 def test_instance_settings_of_the_first_release_are_brought_up_to_date(

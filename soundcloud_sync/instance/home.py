@@ -20,7 +20,7 @@ from ..files import write_atomic
 # machine, with the catalog on PostgreSQL), so steps of several runs may overlap
 # without exceeding a rate: two Notion steps (the next run's starts while the last one
 # ends, and Notion never idles between runs), and the SoundCloud steps of every run the
-# queue lets execute at once (max_concurrent_runs: 3), so the downloads of several
+# queue lets execute at once (max_concurrent_runs: 5), up to three at a time, so the downloads of several
 # playlists overlap while api-v2 stays within its budget. Other pools keep 1.
 LOCAL_POOL_LIMITS = {"notion_api": 2, "soundcloud_api": 3}
 
@@ -39,6 +39,8 @@ def ensure_dagster_home(default_home: Path) -> Path:
 # playlist and the patient slot waits that keep a killed run from blocking the next.
 EARLIER_INSTANCE_SETTINGS = {
     "d2c16812fc6f1bc969fea047d47de1912191e906abaa80997a30a660d20ca048",  # first release
+    # 2026-11: three runs at once (with the home's path written in; see below)
+    "d81001794161c939a7c34065a6ba3f27b00b8fc9e5cf91c0537ace34c506cf10",
 }
 
 
@@ -52,18 +54,22 @@ def write_instance_settings(home: Path, overwrite: bool = False) -> Path:
     """
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if overwrite or not config.exists() or _written_by_earlier_release(config):
+    if overwrite or not config.exists() or _written_by_earlier_release(config, home):
         template = resources.files("soundcloud_sync").joinpath("dagster_instance.yaml")
         text = template.read_text().replace("{env: DAGSTER_HOME}", json.dumps(str(home)))
         write_atomic(config, text.encode())  # a second process starting now reads all of it
     return config
 
 
-def _written_by_earlier_release(config: Path) -> bool:
+def _written_by_earlier_release(config: Path, home: Path) -> bool:
+    """The file as an earlier release wrote it: the first wrote its template as it is,
+    later ones with the home's path in place of ``{env: DAGSTER_HOME}``."""
     try:
-        return hashlib.sha256(config.read_bytes()).hexdigest() in EARLIER_INSTANCE_SETTINGS
+        text = config.read_bytes()
     except OSError:
         return False
+    template = text.replace(json.dumps(str(home)).encode(), b"{env: DAGSTER_HOME}")
+    return any(hashlib.sha256(t).hexdigest() in EARLIER_INSTANCE_SETTINGS for t in (text, template))
 
 
 @contextmanager
