@@ -228,7 +228,8 @@ class RateLimiter:
                 tolerance = (self.reserved_burst - 1.0) * interval
                 slot = max(slot, state.tat_reserved - tolerance)
                 tat_reserved = max(state.tat_reserved, slot) + interval
-            elif self.lookahead is not None and slot - now > self.lookahead:
+            # (a microsecond of slack: a caller back at exactly ``slot - lookahead`` books)
+            elif self.lookahead is not None and slot - now > self.lookahead + 1e-6:
                 return None, ("retry", slot - self.lookahead)  # leave the reserve its place
             tat = max(state.tat, slot) + self._interval
             sent = self.window.log(state.sent, now, slot) if self.window else state.sent

@@ -12,7 +12,8 @@ downloads use what the checks leave.
 The budget is a window's, and is spent as one: a backfill's first 585 requests go out at
 five times the average pace instead of one a second, so a few hundred downloads never
 wait for api-v2 at all; beyond a window's worth they wait for the window to move. A
-tick's worth of the sensor's share (15 requests at the defaults) is held back from bulk
+tick's worth of the sensor's share (15 requests at the defaults, at most 5 % of the
+window) is held back from bulk
 work in every window, so a check never waits for a window full of downloads to move.
 """
 
@@ -44,7 +45,8 @@ def soundcloud_limiter(
     ``window_s`` from everyone sharing ``store``; ``sensor_share`` of them reserved."""
     average = limit / window_s
     reserved = average * sensor_share
-    hold = min(limit - 1, math.ceil(reserved * SENSOR_TICK_SECONDS))
+    # a tick's worth of checks, never more than 5 % of the window
+    hold = min(limit // 20, math.ceil(reserved * SENSOR_TICK_SECONDS))
     # A window a little longer than api-v2's: a request that leaves its process up to
     # that much late (a loaded machine) still lands after the one whose place it takes
     # has left api-v2's window.
