@@ -362,10 +362,10 @@ def main() -> int:
                              and not r.rec.style.startswith("key: ")]),
               ("key set", [r for r in exact if r.rec.style.startswith("key: ")])]  # fmt: skip
     added = [r for r in exact if r.rec.source.split("/")[0] in ADDED]
-    groups += [("added in v8 (modules and MIDI files no threshold was tuned on)", added),
-               ("added in v8, tuning part", [r for r in added if not r.rec.held_out]),
-               ("added in v8, held-out part", [r for r in added if r.rec.held_out]),
-               ("held-out part before v8", [r for r in exact if r.rec.held_out
+    groups += [("added after v7 (music no threshold was set on)", added),
+               ("added after v7, tuning part", [r for r in added if not r.rec.held_out]),
+               ("added after v7, held-out part", [r for r in added if r.rec.held_out]),
+               ("held-out part as in v7", [r for r in exact if r.rec.held_out
                                             and r.rec.source.split("/")[0] not in ADDED])]  # fmt: skip
     groups += [(f"style: {s}", [r for r in exact if r.rec.style == s])
                for s in dict.fromkeys(r.rec.style for r in exact)]  # fmt: skip
