@@ -127,6 +127,12 @@ MODULE_STYLES = {".mod": "tracker .mod (Amiga)", ".xm": "tracker .xm",
 # A MIDI file stating no time signature is heard in dotted quarters where its notes
 # repeat at the dotted quarter this many times as strongly as at the quarter.
 DOTTED_BEAT = 2.0
+# A MIDI file's tempo event is trusted only where its notes keep to the grid it sets:
+# their onsets' vector strength (velocity-weighted) at the sixteenth or at the triplet
+# eighth of the stated quarter at least this (1: every onset on the grid; near 0: notes
+# played in without a click, which the tempo event does not describe). The files of the
+# set score 0.54-1.00 or 0.05-0.11, nothing between.
+ON_GRID = 0.3
 MIN_SECONDS = 20.0  # shorter files are jingles and sound effects, not music
 MAX_SECONDS = 90.0  # longer renders add bench time, not information
 # The part CI scores: four ProTracker modules from the smallest package (1.5 MB): a
@@ -502,6 +508,21 @@ def _unstated_beat(notes: list[Note], end_beat: float) -> float:
     return 1.5 if dotted > 0 and dotted >= DOTTED_BEAT * max(quarter, 0.0) else 1.0
 
 
+def _grid_strength(notes: list[Note], end_beat: float) -> float:
+    """How well the onsets before ``end_beat`` (quarter notes) keep to the stated tempo's
+    grid: their vector strength, velocity-weighted, at the sixteenth and at the triplet
+    eighth, the larger (1 when every onset is on that grid; a file played in without a
+    click drifts across it and scores near 0, however steady its own pulse)."""
+    starts = np.array([n.start for n in notes if n.start < end_beat])
+    weights = np.array([n.velocity for n in notes if n.start < end_beat], dtype=float)
+    if not len(starts) or weights.sum() <= 0:
+        return 0.0
+    return max(
+        float(abs(weights @ np.exp(2j * np.pi * per_quarter * starts)) / weights.sum())
+        for per_quarter in (4, 3)
+    )
+
+
 def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, str | None]:
     """(tempo, key) a MIDI file states over its first ``seconds``, each None where the
     file states none or it cannot be trusted (see the module doc)."""
@@ -517,6 +538,8 @@ def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, 
         beats = {_unstated_beat(midi.notes, end_beat)}
     one_beat = beats.pop() if len(beats) == 1 else None
     bpm = first_bpm / one_beat if len(in_excerpt) == 1 and one_beat else None
+    if bpm is not None and _grid_strength(midi.notes, end_beat) < ON_GRID:
+        bpm = None  # played in freely: the tempo event states no tempo the music keeps
     signatures = {(sharps, minor) for beat, sharps, minor in midi.keys if beat < end_beat}
     if len(signatures) != 1 or bpm is None:
         return bpm, None

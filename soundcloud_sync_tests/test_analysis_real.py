@@ -179,3 +179,25 @@ def test_an_xm_module_states_its_tempo_only_where_it_holds(tmp_path):
     changing = tmp_path / "changing.xm"
     changing.write_bytes(_xm_song([0, 1] * 15, [3, 6]))
     assert module_bpm(changing) is None
+
+
+def test_a_midi_file_played_in_without_a_click_states_no_tempo(tmp_path):
+    """A tempo event is the truth only where the notes keep to its grid. The same tune
+    at 100 quarters a minute, quantized (straight sixteenths, or triplet eighths), states
+    100; played in freely (its pulse a little faster than the file's, the notes drifting
+    across the stated grid, as six Dink Smallwood tunes do) it states none."""
+    import numpy as np
+
+    from soundcloud_sync_tests.corpus import midi_truth
+    from soundcloud_sync_tests.midi import Note, write_midi
+
+    rng = np.random.default_rng(5)
+    melody = [60, 64, 67, 72, 67, 64]
+    straight = [Note(k / 4, 0.25, melody[k % 6], 90, 0) for k in range(480)]
+    triplets = [Note(k / 3, 0.33, melody[k % 6], 90, 0) for k in range(360)]
+    free = [Note(0.05 + k / 4 * 0.93 + rng.normal(0.0, 0.01), 0.25, melody[k % 6], 90, 0)
+            for k in range(480)]  # fmt: skip
+    for name, notes, stated in (("s", straight, 100.0), ("t", triplets, 100.0), ("f", free, None)):
+        path = write_midi(tmp_path / f"{name}.mid", notes, 100.0, {0: 0}, meter=(4, 4))
+        bpm, _key = midi_truth(path)
+        assert bpm == (None if stated is None else pytest.approx(stated, abs=0.01)), name
