@@ -17,7 +17,9 @@ Three sources state their truth, and every track they give is scored:
   set on.
 - **MIDI files** from Debian packages, rendered by FluidSynth with the FluidR3 General
   MIDI soundfont. Tempo: the file's tempo event, kept where one tempo holds through the
-  excerpt, counted in the meter's heard beat (one rule for every file, see
+  excerpt and the notes keep to its grid (``_grid_strength``: six tunes played in
+  without a click drift across the grid of their tempo event), counted in the meter's
+  heard beat (one rule for every file, see
   ``_beat_in_quarters``): the quarter in x/4, the half in x/2, the dotted quarter in
   6/8, 9/8 and 12/8; other x/8 meters (5/8, 7/8) state no even beat and are left out.
   A file stating no time signature (4/4 is then the standard's default, not the
@@ -632,9 +634,8 @@ def recordings(ci: bool = False, root: Path | None = None) -> list[Recording]:
             if not ci and _duration(path) < MIN_SECONDS:
                 continue
             bpm = module_bpm(src) if is_module else None
-            if is_module:
-                style = MODULE_STYLES.get(src.suffix, style)
-            out.append(Recording(path, source, style, bpm, _held_out(source)))
+            kind = MODULE_STYLES.get(src.suffix, style) if is_module else style
+            out.append(Recording(path, source, kind, bpm, _held_out(source)))
     if not ci:
         out += _midi_recordings(root) + _style_recordings(root)
     return out
