@@ -55,7 +55,7 @@ from soundcloud_sync.audio.analysis import (
     measure,
     warm_up,
 )
-from soundcloud_sync_tests.corpus import Recording, cache_dir, recordings
+from soundcloud_sync_tests.corpus import ADDED, Recording, cache_dir, recordings
 
 LO, HI = 70.0, 180.0
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first.
@@ -361,6 +361,12 @@ def main() -> int:
               ("style set", [r for r in exact if r.rec.source.startswith("styles/")
                              and not r.rec.style.startswith("key: ")]),
               ("key set", [r for r in exact if r.rec.style.startswith("key: ")])]  # fmt: skip
+    added = [r for r in exact if r.rec.source.split("/")[0] in ADDED]
+    groups += [("added after v7 (music no threshold was set on)", added),
+               ("added after v7, tuning part", [r for r in added if not r.rec.held_out]),
+               ("added after v7, held-out part", [r for r in added if r.rec.held_out]),
+               ("held-out part as in v7", [r for r in exact if r.rec.held_out
+                                            and r.rec.source.split("/")[0] not in ADDED])]  # fmt: skip
     groups += [(f"style: {s}", [r for r in exact if r.rec.style == s])
                for s in dict.fromkeys(r.rec.style for r in exact)]  # fmt: skip
     for title, group in groups:

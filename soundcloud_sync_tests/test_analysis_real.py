@@ -144,3 +144,60 @@ def test_tracker_highlights_of_a_compound_bar_count_three_rows_groups(tmp_path):
     song[0x1F] = 16  # 2 rows a beat, 8 beats a bar: simple time
     path.write_bytes(bytes(song))
     assert module_bpm(path) == pytest.approx(345.0)
+
+
+def _xm_song(orders: list[int], patterns: list[int]) -> bytes:
+    """A FastTracker 2 module of two channels, no instruments, speed 3 and tempo 132 in
+    its header: each pattern 64 empty rows but the first, which sets the speed given."""
+    header = b"Extended Module: " + b"x" * 20 + b"\x1a" + b"t" * 20 + (0x104).to_bytes(2, "little")
+    song = bytearray(header)
+    song += (276).to_bytes(4, "little")
+    for value in (len(orders), 0, 2, len(patterns), 0, 1, 3, 132):
+        song += value.to_bytes(2, "little")
+    song += bytes(orders) + bytes(256 - len(orders))
+    for speed in patterns:
+        # Row 0: channel 1 an effect and its value only (packed), channel 2 all five.
+        rows = bytes([0x80 | 8 | 16, 0x0F, speed]) + bytes([0, 0, 0, 0, 0])
+        rows += bytes([0x80, 0x80]) * 63
+        song += (9).to_bytes(4, "little") + b"\x00" + (64).to_bytes(2, "little")
+        song += len(rows).to_bytes(2, "little") + rows
+    return bytes(song)
+
+
+def test_an_xm_module_states_its_tempo_only_where_it_holds(tmp_path):
+    """FastTracker 2 modules are read row by row like the others: effect F under 32 sets
+    the speed; speed 3, tempo 132, four rows a beat is 264 BPM, where it holds through
+    the excerpt, and no tempo where half the song plays at speed 6."""
+    from soundcloud_sync_tests.corpus import _xm_rows, module_bpm
+
+    steady = tmp_path / "steady.xm"
+    steady.write_bytes(_xm_song([0] * 30, [3]))
+    rows = _xm_rows(steady.read_bytes())
+    assert len(rows) == 30 * 64 and rows[0] == [(0x0F, 3), (0, 0)] and rows[1] == []
+    assert module_bpm(steady) == pytest.approx(264.0)
+
+    changing = tmp_path / "changing.xm"
+    changing.write_bytes(_xm_song([0, 1] * 15, [3, 6]))
+    assert module_bpm(changing) is None
+
+
+def test_a_midi_file_played_in_without_a_click_states_no_tempo(tmp_path):
+    """A tempo event is the truth only where the notes keep to its grid. The same tune
+    at 100 quarters a minute, quantized (straight sixteenths, or triplet eighths), states
+    100; played in freely (its pulse a little faster than the file's, the notes drifting
+    across the stated grid, as six Dink Smallwood tunes do) it states none."""
+    import numpy as np
+
+    from soundcloud_sync_tests.corpus import midi_truth
+    from soundcloud_sync_tests.midi import Note, write_midi
+
+    rng = np.random.default_rng(5)
+    melody = [60, 64, 67, 72, 67, 64]
+    straight = [Note(k / 4, 0.25, melody[k % 6], 90, 0) for k in range(480)]
+    triplets = [Note(k / 3, 0.33, melody[k % 6], 90, 0) for k in range(360)]
+    free = [Note(0.05 + k / 4 * 0.93 + rng.normal(0.0, 0.01), 0.25, melody[k % 6], 90, 0)
+            for k in range(480)]  # fmt: skip
+    for name, notes, stated in (("s", straight, 100.0), ("t", triplets, 100.0), ("f", free, None)):
+        path = write_midi(tmp_path / f"{name}.mid", notes, 100.0, {0: 0}, meter=(4, 4))
+        bpm, _key = midi_truth(path)
+        assert bpm == (None if stated is None else pytest.approx(stated, abs=0.01)), name
