@@ -196,6 +196,13 @@ class RateLimiter:
 
         self.store.update(self.name, decide)
 
+    def delay(self, reserved: bool = False) -> float:
+        """Seconds before a request could go out now, booking nothing: a caller with a
+        deadline (the sensor's tick) asks before it starts a round of requests."""
+        state, now = self.store.read(self.name)
+        _, (_, when) = self._decider(reserved)(state, now)
+        return max(0.0, when - now)
+
     def schedule(self, n: int, reserved_every: int = 0) -> list[float]:
         """When ``n`` requests would go out of an idle bucket, each sent the moment this
         algorithm allows it (every ``reserved_every``-th reserved), on a clock of its own:
@@ -397,9 +404,15 @@ class PostgresStore:
                 " tat DOUBLE PRECISION NOT NULL, tat_reserved DOUBLE PRECISION NOT NULL,"
                 " paused_until DOUBLE PRECISION NOT NULL)"
             ))  # fmt: skip
-            conn.execute(
-                text(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS sent TEXT NOT NULL DEFAULT ''")
-            )
+            has_log = conn.execute(
+                text(
+                    "SELECT 1 FROM information_schema.columns WHERE table_name = :t"
+                    " AND column_name = 'sent' AND table_schema = current_schema()"
+                ),
+                {"t": TABLE},
+            ).first()
+            if has_log is None:  # a table made before windows were kept: once
+                conn.execute(text(f"ALTER TABLE {TABLE} ADD COLUMN sent TEXT NOT NULL DEFAULT ''"))
 
     def __repr__(self) -> str:
         return _masked(self.url)

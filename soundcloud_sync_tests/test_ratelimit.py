@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from soundcloud_sync.ratelimit import BucketState, RateLimiter
+from soundcloud_sync.ratelimit import BucketState, RateLimiter, Window
 from soundcloud_sync.sources import SoundCloudClient
 from soundcloud_sync.sources.budget import soundcloud_limiter
 from soundcloud_sync_tests.emulators.soundcloud import PROXY_API_BASE, SoundCloudEmulator
@@ -52,6 +52,21 @@ def test_a_window_is_spent_in_a_burst_then_waits_for_it_to_move() -> None:
         assert kind == "slot" and new is not None and slot - now < 31.0
         state, now = new, slot
     assert limiter._decider(False)(state, now)[1][0] == "retry"  # bulk still waits
+
+
+def test_a_full_window_is_seen_before_a_round_of_checks_starts() -> None:
+    """`delay` books nothing: the sensor asks it before a round, and a window that bulk
+    work and the last round filled makes it leave the round for a later tick."""
+    limiter = RateLimiter(1000.0, None, burst=1000.0, name="peek", reserved_rate=1000.0,
+                          window=Window(10, 60.0, hold=2))  # fmt: skip
+    for _ in range(8):
+        limiter.acquire()
+    assert limiter.delay() > 50.0  # bulk work stops at the window's limit less the hold
+    assert limiter.delay(reserved=True) == 0.0  # the hold is the checks' at once
+    assert limiter.delay(reserved=True) == 0.0  # asking booked nothing
+    limiter.acquire(reserved=True)
+    limiter.acquire(reserved=True)
+    assert limiter.delay(reserved=True) > 50.0  # full: the next round waits for the window
 
 
 def test_reserved_requests_jump_the_queue_of_bulk_work(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from ..playlists_file import PlaylistEntry, read_playlists_file
 
 if TYPE_CHECKING:
     from ..notion import NotionCatalogSync
+    from ..ratelimit import RateLimiter
     from ..sources import SoundCloudClient, SpotifyClient
 
 
@@ -75,18 +76,25 @@ class SoundCloudResource(ConfigurableResource):
     # clock: the real one would make its simulated hour last one)
     paced: bool = True
 
-    def client(self, checks: bool = False) -> SoundCloudClient:
-        """A client whose requests take slots of the shared budget; ``checks``: the
-        sensor's, from its reserved share."""
-        from ..sources import SoundCloudClient
+    def limiter(self) -> RateLimiter | None:
+        """The machine's (or every machine's) api-v2 limiter; None when not paced."""
         from ..sources.budget import soundcloud_limiter
 
-        limiter = soundcloud_limiter(
+        if not self.paced:
+            return None
+        return soundcloud_limiter(
             self.limits_url or self.state_dir,
             self.budget_requests,
             self.budget_window_s,
             self.sensor_share,
-        ) if self.paced else None  # fmt: skip
+        )
+
+    def client(self, checks: bool = False) -> SoundCloudClient:
+        """A client whose requests take slots of the shared budget; ``checks``: the
+        sensor's, from its reserved share."""
+        from ..sources import SoundCloudClient
+
+        limiter = self.limiter()
         return SoundCloudClient(
             api_base=self.api_base,
             client_id=self.client_id,

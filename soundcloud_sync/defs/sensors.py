@@ -261,10 +261,15 @@ def _read_cursor(text: str | None) -> tuple[dict[str, str], float]:
     return data, 0.0
 
 
-def _round_of_checks_due(checked_at: float, now: datetime) -> bool:
-    """Not while the last round is under SENSOR_INTERVAL_SECONDS old (less half a tick,
-    so a round never slips to the tick after the one it is due on)."""
-    return now.timestamp() - checked_at >= SENSOR_INTERVAL_SECONDS - TICK_SECONDS / 2
+def _round_of_checks_due(checked_at: float, now: datetime, soundcloud: SoundCloudResource) -> bool:
+    """Every SENSOR_INTERVAL_SECONDS (a clock set back makes one due), and only when
+    api-v2's window has room now: a backfill that filled it leaves the checks for a
+    later tick instead of a tick asleep until the window moves."""
+    elapsed = now.timestamp() - checked_at
+    if 0 <= elapsed < SENSOR_INTERVAL_SECONDS:
+        return False
+    limiter = soundcloud.limiter()
+    return limiter is None or limiter.delay(reserved=True) < TICK_SECONDS
 
 
 @sensor(
@@ -315,7 +320,7 @@ def new_tracks_sensor(
             limit=per_tick,
             min_interval_seconds=registry.min_recheck_seconds,
         )
-        if (round_due := _round_of_checks_due(checked_at, now))
+        if (round_due := _round_of_checks_due(checked_at, now, soundcloud))
         else []
     )
     if not batch and not first:
