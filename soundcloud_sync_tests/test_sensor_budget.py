@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from soundcloud_sync.defs.sensors import (
     TICK_SECONDS,
     new_tracks_sensor,
 )
+from soundcloud_sync.ratelimit import BucketState
 from soundcloud_sync.sources import SoundCloudClient
 from soundcloud_sync.sources.models import ids_hash
 from soundcloud_sync_tests.emulators.soundcloud import (
@@ -274,6 +275,30 @@ def test_a_playlist_added_between_two_rounds_of_checks_waits_one_short_tick(
     assert watched.tick() == [] and watched.requests_per_tick[-1] == 0  # 20 s: no round yet
     watched.clock[0] -= SENSOR_INTERVAL_SECONDS - TICK_SECONDS
     assert watched.tick() == [] and watched.requests_per_tick[-1] > 0  # 30 s: the next round
+
+
+def test_a_round_of_checks_waits_while_a_backfill_fills_the_api_window(
+    few_watched: Watched, tmp_path: Path
+) -> None:
+    """A round is not started while api-v2's window has no room for it now (a tick must
+    not sleep until the window moves); it runs on the first tick after there is room."""
+    unpaced = few_watched.resources["soundcloud"]
+    paced = SoundCloudResource(
+        api_base=unpaced.api_base, proxy=unpaced.proxy, client_id=unpaced.client_id,
+        cache_dir=unpaced.cache_dir, state_dir=str(tmp_path / "limits"), budget_requests=20,
+    )  # fmt: skip
+    few_watched.resources["soundcloud"] = paced
+    limiter = paced.limiter()
+    assert limiter is not None
+
+    def fill(state: BucketState, now: float) -> tuple[BucketState, None]:
+        return replace(state, sent=(now,) * 20), None  # a backfill's whole window
+
+    limiter.store.update(limiter.name, fill)
+    assert few_watched.tick() == [] and few_watched.requests_per_tick[-1] == 0
+    limiter.store.update(limiter.name, lambda state, now: (replace(state, sent=()), None))
+    # its round: one check a tick at 10 of 20 requests per 10 minutes
+    assert few_watched.tick() == [] and few_watched.requests_per_tick[-1] == 1
 
 
 def test_a_first_sync_already_queued_gets_no_second_run(few_watched: Watched) -> None:

@@ -20,8 +20,8 @@ from ..files import write_atomic
 # machine, with the catalog on PostgreSQL), so steps of several runs may overlap
 # without exceeding a rate: two Notion steps (the next run's starts while the last one
 # ends, and Notion never idles between runs), and the SoundCloud steps of every run the
-# queue lets execute at once (max_concurrent_runs: 5), up to three at a time, so the downloads of several
-# playlists overlap while api-v2 stays within its budget. Other pools keep 1.
+# queue lets execute at once, up to three (of max_concurrent_runs: 5), so the downloads
+# of several playlists overlap while api-v2 stays within its budget. Other pools keep 1.
 LOCAL_POOL_LIMITS = {"notion_api": 2, "soundcloud_api": 3}
 
 
