@@ -48,9 +48,9 @@ def soundcloud_limiter(
     # a tick's worth of checks, never more than 5 % of the window
     hold = min(limit // 20, math.ceil(reserved * SENSOR_TICK_SECONDS))
     # A window a little longer than api-v2's: a request that leaves its process up to
-    # that much late (a loaded machine) still lands after the one whose place it takes
-    # has left api-v2's window.
-    late = max(1.0, window_s / 60)
+    # that much late (a loaded machine: 1 s was seen on two busy cores) still lands after
+    # the one whose place it takes has left api-v2's window.
+    late = max(2.0, window_s / 60)
     return RateLimiter.shared(
         BURST_PACE * average,
         store,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import collections
+import bisect
 import math
 import threading
 from http.server import ThreadingHTTPServer
@@ -16,21 +16,24 @@ class RateWindow:
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit, self.seconds = limit, seconds
         self.injected: list[float] = []  # Retry-After values of 429s still to answer
-        self._times: collections.deque[float] = collections.deque()
+        self._times: list[float] = []  # accepted requests' arrival times, sorted
 
     def inject(self, times: int, retry_after: float) -> None:
         self.injected.extend([retry_after] * times)
 
     def check(self, now: float) -> float | None:
-        """Retry-After seconds when a request at ``now`` must get a 429, else None
-        (the request is then counted in the window)."""
-        while self._times and now - self._times[0] >= self.seconds:
-            self._times.popleft()
+        """Retry-After seconds when a request that arrived at ``now`` must get a 429,
+        else None (the request is then counted in the window). Requests are checked in
+        about the order they arrived, not exactly (threads): the log stays sorted and a
+        little of its past is kept for a late one."""
+        del self._times[: bisect.bisect_right(self._times, now - 2 * self.seconds)]
         if self.injected:
             return self.injected.pop(0)
-        if len(self._times) >= self.limit:
-            return max(1, math.ceil(self.seconds - (now - self._times[0])))
-        self._times.append(now)
+        start = bisect.bisect_right(self._times, now - self.seconds)
+        within = bisect.bisect_right(self._times, now) - start
+        if within >= self.limit:
+            return max(1, math.ceil(self.seconds - (now - self._times[start])))
+        bisect.insort(self._times, now)
         return None
 
 

@@ -81,6 +81,7 @@ API_ENDPOINTS = frozenset(
     {"resolve", "tracks_batch", "track", "track_download", "playlist", "format_info", "comments",
      "user", "search", "user_likes", "user_tracks"}
 )  # fmt: skip
+MEDIA_ENDPOINTS = frozenset({"stream", "hls_playlist", "hls_segment", "original"})
 
 # Genres with a typical tempo and key: a small palette so many tracks share audio.
 _PALETTE: tuple[tuple[str, float, str], ...] = (
@@ -773,10 +774,11 @@ class SoundCloudEmulator(BackgroundServer):
             for p in self.playlists.values()
         )
 
-    def _rate_check(self) -> float | None:
-        """Retry-After seconds when this api request must get a 429, else None."""
+    def _rate_check(self, arrived: float) -> float | None:
+        """Retry-After seconds when an api request that arrived at ``arrived`` (the
+        emulator's clock) must get a 429, else None."""
         self._rate.limit, self._rate.seconds = self.rate_limit, self.rate_window
-        return self._rate.check(self._clock())
+        return self._rate.check(arrived)
 
 
 @dataclass
@@ -869,15 +871,28 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint, match = next(
             ((name, m) for name, rx in _ROUTES if (m := rx.match(path))), ("unknown", None)
         )
+        # A request is counted when it arrives, as a real server counts it at its door:
+        # not when the lock below frees, which would bunch up requests that came apart.
+        arrived, arrived_at = emu._clock(), time.time()
+        if endpoint in MEDIA_ENDPOINTS and match is not None:
+            self._warm_audio(emu, match, preview="/0/30/" in path or "/preview" in path)
         if emu.latency:
             time.sleep(emu.latency)
         with emu._lock:
             emu.counts[endpoint] += 1
-            answer = self._dispatch(emu, endpoint, match, query, urls)
+            answer = self._dispatch(emu, endpoint, match, query, urls, arrived)
             emu.statuses[answer.status] += 1
             emu.log.append((endpoint, answer.status, path))
-            emu.times.append(time.time())
+            emu.times.append(arrived_at)
         return answer
+
+    @staticmethod
+    def _warm_audio(emu: SoundCloudEmulator, match: re.Match[str], preview: bool) -> None:
+        """Render a track's audio into the cache before the emulator's lock is taken:
+        the other requests go on meanwhile, as they would at a CDN."""
+        t = emu.tracks.get(int(match.group("id")))
+        if t is not None:
+            audio_bytes(t.bpm, t.key, PREVIEW_SECONDS if preview else t.seconds)
 
     def _dispatch(
         self,
@@ -886,11 +901,12 @@ class _Handler(BaseHTTPRequestHandler):
         match: re.Match[str] | None,
         query: dict[str, str],
         urls: _Urls,
+        arrived: float,
     ) -> _Answer:
         if match is None:
             return _error(404, "not found")
         if endpoint in API_ENDPOINTS:
-            wait = emu._rate_check()
+            wait = emu._rate_check(arrived)
             if wait is not None:
                 answer = _error(429, "Please slow down")
                 answer.headers["Retry-After"] = retry_after_header(wait)
