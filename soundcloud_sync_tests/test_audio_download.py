@@ -10,6 +10,7 @@ import pytest
 from soundcloud_sync.audio import analyze_file
 from soundcloud_sync.audio.download import (
     DownloadRequest,
+    Downloader,
     DownloadStatus,
     download_tracks,
 )
@@ -100,6 +101,34 @@ def test_part_files_are_never_taken_for_finished_ones(
     assert result.path.read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
     assert result.duration_s == pytest.approx(24.0, abs=0.2)
     assert not (lib / ".downloading").exists()
+
+
+def test_a_run_that_ends_never_pulls_staging_from_under_another(
+    soundcloud_emulator, soundcloud_client, tmp_path
+):
+    """Runs of different playlists share the downloads folder. One that ends drops the
+    staging folder when it is empty; another's yt-dlp, about to open its ``.part``
+    there, must still find its folder (CI saw "unable to open for writing")."""
+    track = soundcloud_emulator.add_track("label")
+    lib = tmp_path / "downloads"
+    other_run = Downloader(lib, soundcloud_client.youtube_dl)
+
+    def youtube_dl(params):
+        ydl = soundcloud_client.youtube_dl(params)
+        download = ydl.dl  # called once yt-dlp has made sure the folder exists
+
+        def dl(name, info, *args, **kwargs):
+            other_run._clean_staging()  # the other run ends just then
+            return download(name, info, *args, **kwargs)
+
+        ydl.dl = dl
+        return ydl
+
+    [result] = download_tracks([_request(track)], lib, youtube_dl)
+
+    assert result.status == DownloadStatus.DOWNLOADED
+    assert result.attempts == 1  # its first try wrote the file: no retry was needed
+    assert not (lib / ".downloading").exists()  # and the last one out removes it
 
 
 def test_goplus_track_with_a_token_is_downloaded_whole(soundcloud_emulator, tmp_path):

@@ -40,7 +40,7 @@ rows)`` (the client's stream finder, in this module's terms) as ``streams``.
 from soundcloud_sync.audio.download.artwork import fetch_artwork
 from soundcloud_sync.audio.download.direct import StreamSource
 from soundcloud_sync.audio.download.downloader import Downloader, download_tracks
-from soundcloud_sync.audio.download.files import existing_file, media_duration, remove_staging
+from soundcloud_sync.audio.download.files import existing_file, media_duration
 from soundcloud_sync.audio.download.outcome import (
     DownloadRequest,
     DownloadResult,
@@ -61,5 +61,4 @@ __all__ = [
     "existing_file",
     "fetch_artwork",
     "media_duration",
-    "remove_staging",
 ]

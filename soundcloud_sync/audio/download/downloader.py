@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -174,31 +175,50 @@ class Downloader:
     def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         assert self.streams is not None
         info = fetch_direct(lambda: self._fresh_ydl(request), request, self.streams)
-        return accept(request, info, self.staging, self.dest_dir)
+        return accept(request, info, self._staging_of(request), self.dest_dir)
+
+    def _staging_of(self, request: DownloadRequest) -> Path:
+        """The track's own staging folder. Only the holder of the track's lock touches
+        it; a run that finishes removes the shared parent only once it is empty, so it
+        never pulls the folder from under another process's download."""
+        return self.staging / str(request.soundcloud_id)
 
     @contextlib.contextmanager
     def _staged(self, request: DownloadRequest) -> Iterator[None]:
-        """One attempt: whatever it leaves in staging goes when it fails (nothing
-        half-written stays), and a failure to write is a WriteFailed naming the folder."""
+        """One attempt: whatever it leaves in staging goes (nothing half-written
+        stays), and a failure to write is a WriteFailed naming the folder."""
         try:
             yield
         except BaseException as exc:
-            for partial in self.staging.glob(f"{request.soundcloud_id}.*"):
-                partial.unlink(missing_ok=True)
+            self._clear_staging_of(request)
             if not isinstance(exc, TrackUnavailable):
                 check_written(exc, self.dest_dir)
             raise
+        self._clear_staging_of(request)
+
+    def _clear_staging_of(self, request: DownloadRequest) -> None:
+        """Remove the track's staging folder, and what an older release staged for it
+        in the shared one (``<id>.*``)."""
+        shutil.rmtree(self._staging_of(request), ignore_errors=True)
+        for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
+            stale.unlink(missing_ok=True)
 
     def _fresh_ydl(self, request: DownloadRequest) -> Any:
-        """A YoutubeDL for this track, its staging names free (a crashed run's removed)."""
-        self.staging.mkdir(parents=True, exist_ok=True)
-        for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
-            stale.unlink(missing_ok=True)  # left by a crashed run: start clean
-        return self.factory(youtube_dl_options(request, self.staging, self.ydl_params))
+        """A YoutubeDL for this track, its staging folder new and empty (a crashed
+        run's leftovers removed)."""
+        self._clear_staging_of(request)
+        folder = self._staging_of(request)
+        for _ in range(3):  # another run may remove the empty parent in between
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                break
+            except FileNotFoundError:
+                continue
+        return self.factory(youtube_dl_options(request, folder, self.ydl_params))
 
     def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         info = fetch_with_ytdlp(self._fresh_ydl(request), request)
-        return accept(request, info, self.staging, self.dest_dir)
+        return accept(request, info, self._staging_of(request), self.dest_dir)
 
     def download_many(
         self,
@@ -231,7 +251,8 @@ class Downloader:
         return results
 
     def _clean_staging(self) -> None:
-        """Drop the staging folder once empty (kept while it holds resumable parts)."""
+        """Drop the staging folder once empty: another process's download keeps its
+        track's folder in it, so it is not empty then."""
         with contextlib.suppress(OSError):
             self.staging.rmdir()
 

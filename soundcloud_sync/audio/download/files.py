@@ -5,7 +5,6 @@ preview, no cut stream)."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -77,8 +76,3 @@ def accept(
     final = dest_dir / f"{request.soundcloud_id}{staged.suffix}"
     os.replace(staged, final)
     return final, format_id, duration
-
-
-def remove_staging(dest_dir: str | os.PathLike[str]) -> None:
-    """Forget unfinished downloads (they would otherwise be resumed)."""
-    shutil.rmtree(Path(dest_dir) / STAGING, ignore_errors=True)
