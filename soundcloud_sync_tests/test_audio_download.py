@@ -9,8 +9,8 @@ import pytest
 
 from soundcloud_sync.audio import analyze_file
 from soundcloud_sync.audio.download import (
-    DownloadRequest,
     Downloader,
+    DownloadRequest,
     DownloadStatus,
     download_tracks,
 )
