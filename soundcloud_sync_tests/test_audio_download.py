@@ -131,6 +131,34 @@ def test_a_run_that_ends_never_pulls_staging_from_under_another(
     assert not (lib / ".downloading").exists()  # and the last one out removes it
 
 
+def test_what_killed_runs_left_in_staging_is_swept_but_not_a_download_in_progress(
+    soundcloud_emulator, soundcloud_client, tmp_path
+):
+    """A power cut mid-download leaves a ``.part`` in staging, maybe of a track no later
+    run asks for. The next run sweeps every track's leftovers whose lock is free (the
+    layout of this release and of the last), and leaves alone the folder of a track
+    another process is downloading now."""
+    from filelock import FileLock
+
+    track = soundcloud_emulator.add_track("label")
+    lib = tmp_path / "downloads"
+    staging, locks = lib / ".downloading", lib / ".locks"
+    (staging / "111").mkdir(parents=True)
+    (staging / "111" / "111.mp3.part").write_bytes(b"cut off")  # killed mid-download
+    (staging / "222.mp3.part").write_bytes(b"cut off")  # the last release's layout
+    (staging / "333").mkdir()
+    (staging / "333" / "333.mp3.part").write_bytes(b"being written")
+    locks.mkdir()
+    with FileLock(locks / "333.lock"):  # held as another process's download would
+        [result] = download_tracks([_request(track)], lib, soundcloud_client.youtube_dl)
+
+    assert result.status == DownloadStatus.DOWNLOADED
+    assert sorted(str(p.relative_to(staging)) for p in staging.rglob("*")) == [
+        "333",
+        "333/333.mp3.part",
+    ]
+
+
 def test_goplus_track_with_a_token_is_downloaded_whole(soundcloud_emulator, tmp_path):
     token = "2-424242-goplus-token"
     soundcloud_emulator.oauth_tokens.add(token)

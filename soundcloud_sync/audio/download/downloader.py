@@ -175,13 +175,13 @@ class Downloader:
     def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         assert self.streams is not None
         info = fetch_direct(lambda: self._fresh_ydl(request), request, self.streams)
-        return accept(request, info, self._staging_of(request), self.dest_dir)
+        return accept(request, info, self._staging_of(request.soundcloud_id), self.dest_dir)
 
-    def _staging_of(self, request: DownloadRequest) -> Path:
+    def _staging_of(self, soundcloud_id: int) -> Path:
         """The track's own staging folder. Only the holder of the track's lock touches
         it; a run that finishes removes the shared parent only once it is empty, so it
         never pulls the folder from under another process's download."""
-        return self.staging / str(request.soundcloud_id)
+        return self.staging / str(soundcloud_id)
 
     @contextlib.contextmanager
     def _staged(self, request: DownloadRequest) -> Iterator[None]:
@@ -190,24 +190,24 @@ class Downloader:
         try:
             yield
         except BaseException as exc:
-            self._clear_staging_of(request)
+            self._clear_staging_of(request.soundcloud_id)
             if not isinstance(exc, TrackUnavailable):
                 check_written(exc, self.dest_dir)
             raise
-        self._clear_staging_of(request)
+        self._clear_staging_of(request.soundcloud_id)
 
-    def _clear_staging_of(self, request: DownloadRequest) -> None:
+    def _clear_staging_of(self, soundcloud_id: int) -> None:
         """Remove the track's staging folder, and what an older release staged for it
         in the shared one (``<id>.*``)."""
-        shutil.rmtree(self._staging_of(request), ignore_errors=True)
-        for stale in self.staging.glob(f"{request.soundcloud_id}.*"):
+        shutil.rmtree(self._staging_of(soundcloud_id), ignore_errors=True)
+        for stale in self.staging.glob(f"{soundcloud_id}.*"):
             stale.unlink(missing_ok=True)
 
     def _fresh_ydl(self, request: DownloadRequest) -> Any:
         """A YoutubeDL for this track, its staging folder new and empty (a crashed
         run's leftovers removed)."""
-        self._clear_staging_of(request)
-        folder = self._staging_of(request)
+        self._clear_staging_of(request.soundcloud_id)
+        folder = self._staging_of(request.soundcloud_id)
         for _ in range(3):  # another run may remove the empty parent in between
             try:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -218,7 +218,7 @@ class Downloader:
 
     def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         info = fetch_with_ytdlp(self._fresh_ydl(request), request)
-        return accept(request, info, self._staging_of(request), self.dest_dir)
+        return accept(request, info, self._staging_of(request.soundcloud_id), self.dest_dir)
 
     def download_many(
         self,
@@ -245,10 +245,29 @@ class Downloader:
                 on_result(result)
             return result
 
+        self._sweep_staging()
         with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
             results = list(pool.map(run, requests))
         self._clean_staging()
         return results
+
+    def _sweep_staging(self) -> None:
+        """Remove what killed runs left in staging (a power cut mid-download): each
+        track's leftovers whose lock no process holds, whether or not this run asks
+        for that track again."""
+        from filelock import FileLock, Timeout
+
+        try:
+            ids = {int(p.name.split(".")[0]) for p in self.staging.iterdir()
+                   if p.name.split(".")[0].isdigit()}  # fmt: skip
+        except OSError:
+            return  # no staging folder: nothing was left
+        for soundcloud_id in sorted(ids):
+            try:
+                with FileLock(self.dest_dir / LOCKS / f"{soundcloud_id}.lock", timeout=0):
+                    self._clear_staging_of(soundcloud_id)
+            except (Timeout, OSError):
+                continue  # another process is downloading it (or the lock cannot be made)
 
     def _clean_staging(self) -> None:
         """Drop the staging folder once empty: another process's download keeps its
