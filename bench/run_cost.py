@@ -70,6 +70,11 @@ def measured(cmd: list[str], env: dict[str, str], profile: Path | None = None) -
     }
 
 
+def without_profiler(stdout: str) -> str:
+    """The command's own output: py-spy writes its ``py-spy>`` lines on the same stdout."""
+    return "\n".join(ln for ln in stdout.splitlines() if not ln.startswith("py-spy>"))
+
+
 def step_pids(env: dict[str, str]) -> dict[int, str]:
     """pid -> step key of the last run, from its event log (every event names its pid)."""
     from dagster import DagsterInstance
@@ -140,7 +145,7 @@ def main() -> None:
             first = measured([CLI, "sync", playlist.url, "--json"], env, profile)
             if first["code"] != 0:
                 raise SystemExit(f"sync failed: {first['stderr'][-800:]}")
-            stats = json.loads(first["stdout"])
+            stats = json.loads(without_profiler(first["stdout"]))
             again = []
             for r in range(args.repeat):
                 profile = args.profile / f"resync-{size}-{r}.json" if args.profile else None

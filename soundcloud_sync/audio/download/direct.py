@@ -9,7 +9,6 @@ anything else that fails sends the track to yt-dlp's full extraction (`ytdlp`).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -32,10 +31,10 @@ class StreamSource(Protocol):
 
 
 def fetch_direct(
-    new_ydl: Callable[[], Any], request: DownloadRequest, streams: StreamSource
+    ydl_for: Callable[[], Any], request: DownloadRequest, streams: StreamSource
 ) -> dict[str, Any]:
-    """Find the track's stream, then download it with a fresh YoutubeDL (``new_ydl``,
-    made only once the stream is known); yt-dlp's info back."""
+    """Find the track's stream, then download it with the YoutubeDL ``ydl_for`` gives
+    (asked only once the stream is known; its caller closes it); yt-dlp's info back."""
     fmt = streams.find(request.soundcloud_id)
     info = {
         "id": str(request.soundcloud_id),
@@ -45,10 +44,5 @@ def fetch_direct(
         "extractor_key": "Soundcloud",
         "formats": [fmt],
     }
-    ydl = new_ydl()
-    try:
-        result: dict[str, Any] = ydl.process_ie_result(info, download=True)
-        return result
-    finally:
-        with contextlib.suppress(Exception):
-            ydl.close()
+    result: dict[str, Any] = ydl_for().process_ie_result(info, download=True)
+    return result

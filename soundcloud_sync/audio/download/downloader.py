@@ -69,6 +69,9 @@ class Downloader:
         self._sleep = sleep
         self._id_locks: dict[int, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._ydls = threading.local()  # each download thread's (generation, YoutubeDL)
+        self._generation = 0
+        self._opened: list[Any] = []
 
     def _lock_for(self, soundcloud_id: int) -> threading.Lock:
         with self._locks_guard:
@@ -174,8 +177,34 @@ class Downloader:
 
     def _attempt_direct(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
         assert self.streams is not None
-        info = fetch_direct(lambda: self._fresh_ydl(request), request, self.streams)
+        info = fetch_direct(lambda: self._thread_ydl(request), request, self.streams)
         return accept(request, info, self._staging_of(request.soundcloud_id), self.dest_dir)
+
+    def _thread_ydl(self, request: DownloadRequest) -> Any:
+        """This thread's YoutubeDL for direct downloads, made once and reused: a new one
+        per track built a new HTTP session and loaded the CA certificates again (~40 ms
+        of CPU a track). Its template names each file by the id the direct path gives
+        it, in the track's own staging folder (made new and empty here)."""
+        self._new_staging_of(request.soundcloud_id)
+        held = getattr(self._ydls, "direct", None)
+        if held is not None and held[0] == self._generation:
+            return held[1]
+        template = str(self.staging / "%(id)s" / "%(id)s.%(ext)s")
+        ydl = self.factory(youtube_dl_options(template, self.ydl_params))
+        with self._locks_guard:
+            self._opened.append(ydl)
+            self._ydls.direct = (self._generation, ydl)
+        return ydl
+
+    def close(self) -> None:
+        """Close the threads' YoutubeDLs (their HTTP sessions): `download_many` does at
+        its end; a caller of `download` alone calls it when done."""
+        with self._locks_guard:
+            opened, self._opened = self._opened, []
+            self._generation += 1  # a thread asking again gets a new one
+        for ydl in opened:
+            with contextlib.suppress(Exception):
+                ydl.close()
 
     def _staging_of(self, soundcloud_id: int) -> Path:
         """The track's own staging folder. Only the holder of the track's lock touches
@@ -203,22 +232,26 @@ class Downloader:
         for stale in self.staging.glob(f"{soundcloud_id}.*"):
             stale.unlink(missing_ok=True)
 
-    def _fresh_ydl(self, request: DownloadRequest) -> Any:
-        """A YoutubeDL for this track, its staging folder new and empty (a crashed
-        run's leftovers removed)."""
-        self._clear_staging_of(request.soundcloud_id)
-        folder = self._staging_of(request.soundcloud_id)
+    def _new_staging_of(self, soundcloud_id: int) -> Path:
+        """The track's staging folder, new and empty (a crashed run's leftovers removed)."""
+        self._clear_staging_of(soundcloud_id)
+        folder = self._staging_of(soundcloud_id)
         for _ in range(3):  # another run may remove the empty parent in between
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 break
             except FileNotFoundError:
                 continue
-        return self.factory(youtube_dl_options(request, folder, self.ydl_params))
+        return folder
 
     def _attempt(self, request: DownloadRequest) -> tuple[Path, str | None, float | None]:
-        info = fetch_with_ytdlp(self._fresh_ydl(request), request)
-        return accept(request, info, self._staging_of(request.soundcloud_id), self.dest_dir)
+        """The fallback: yt-dlp's own extraction, with a YoutubeDL of its own."""
+        folder = self._new_staging_of(request.soundcloud_id)
+        template = str(folder / f"{request.soundcloud_id}.%(ext)s")
+        info = fetch_with_ytdlp(
+            self.factory(youtube_dl_options(template, self.ydl_params)), request
+        )
+        return accept(request, info, folder, self.dest_dir)  # (fetch_with_ytdlp closed it)
 
     def download_many(
         self,
@@ -246,8 +279,11 @@ class Downloader:
             return result
 
         self._sweep_staging()
-        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-            results = list(pool.map(run, requests))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+                results = list(pool.map(run, requests))
+        finally:
+            self.close()
         self._clean_staging()
         return results
 

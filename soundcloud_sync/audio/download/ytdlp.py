@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from soundcloud_sync.audio.download.outcome import (
@@ -29,16 +28,14 @@ def default_factory(params: Mapping[str, Any]) -> Any:
     return YoutubeDL(dict(params))
 
 
-def youtube_dl_options(
-    request: DownloadRequest, staging: Path, extra: Mapping[str, Any]
-) -> dict[str, Any]:
-    """A YoutubeDL's options for one track: into ``staging`` as ``<id>.<ext>``."""
+def youtube_dl_options(outtmpl: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A YoutubeDL's options for downloads written to ``outtmpl`` (yt-dlp's template)."""
     return {
         "quiet": True,
         "no_warnings": True,
         "noprogress": True,
         "format": FORMAT,
-        "outtmpl": {"default": str(staging / f"{request.soundcloud_id}.%(ext)s")},
+        "outtmpl": {"default": outtmpl},
         "retries": 3,
         "fragment_retries": 3,
         # yt-dlp retries a 429 on format info itself (RetryManager); give it room.
