@@ -172,3 +172,18 @@ def test_standalone_demo_server(tmp_path):
     for special in (Availability.PREVIEW_ONLY, Availability.GEO_BLOCKED, Availability.GONE):
         assert kinds.count(special) == 1
     assert proc.returncode == 0
+
+
+def test_the_rate_window_counts_requests_by_arrival_even_when_checked_out_of_order():
+    """The emulator's threads check requests in about the order they arrived: one that
+    arrived first but is checked last must still find the window that later ones filled."""
+    from soundcloud_sync_tests.emulators.base import RateWindow
+
+    window = RateWindow(2, 10.0)
+    assert window.check(5.0) is None and window.check(5.2) is None
+    assert window.check(5.1) == 10  # three in (−5, 5.2]: refused, until 5.0 has left
+    assert window.check(15.3) is None and window.check(16.0) is None
+    busy = RateWindow(3, 10.0)
+    assert [busy.check(t) for t in (0, 1, 2, 3, 10.5, 11, 11.5, 12.1)] == [
+        None, None, None, 7, None, None, 1, None,
+    ]  # fmt: skip

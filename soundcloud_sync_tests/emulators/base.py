@@ -29,11 +29,17 @@ class RateWindow:
         del self._times[: bisect.bisect_right(self._times, now - 2 * self.seconds)]
         if self.injected:
             return self.injected.pop(0)
-        start = bisect.bisect_right(self._times, now - self.seconds)
-        within = bisect.bisect_right(self._times, now) - start
-        if within >= self.limit:
-            return max(1, math.ceil(self.seconds - (now - self._times[start])))
-        bisect.insort(self._times, now)
+        times = self._times
+        # every window that would hold this request: the one ending at it, and those
+        # ending at requests accepted after it (checked before it, though later)
+        later = times[
+            bisect.bisect_right(times, now) : bisect.bisect_left(times, now + self.seconds)
+        ]
+        for end in (now, *later):
+            start = bisect.bisect_right(times, end - self.seconds)
+            if bisect.bisect_right(times, end) - start >= self.limit:
+                return max(1, math.ceil(times[start] + self.seconds - now))
+        bisect.insort(times, now)
         return None
 
 

@@ -88,16 +88,20 @@ class Downloader:
         request = DownloadRequest.of(track)
         locks = self.dest_dir / LOCKS
         with self._lock_for(request.soundcloud_id):
+            lock = FileLock(locks / f"{request.soundcloud_id}.lock")
             try:
                 locks.mkdir(parents=True, exist_ok=True)
+                lock.acquire()  # makes the lock file: a full disk fails here too
             except OSError as exc:
                 return DownloadResult(
                     request.soundcloud_id, request.url, DownloadStatus.ERROR,
                     reason=write_problem(exc, self.dest_dir) or str(exc),
                     write_failed=write_problem(exc, self.dest_dir) is not None,
                 )  # fmt: skip
-            with FileLock(locks / f"{request.soundcloud_id}.lock"):
+            try:
                 return self._download(request)
+            finally:
+                lock.release()
 
     def _download(self, request: DownloadRequest) -> DownloadResult:
         done = existing_file(self.dest_dir, request.soundcloud_id)
@@ -295,7 +299,7 @@ class Downloader:
 
         try:
             ids = {int(p.name.split(".")[0]) for p in self.staging.iterdir()
-                   if p.name.split(".")[0].isdigit()}  # fmt: skip
+                   if p.name.split(".")[0].isascii() and p.name.split(".")[0].isdigit()}  # fmt: skip
         except OSError:
             return  # no staging folder: nothing was left
         for soundcloud_id in sorted(ids):
