@@ -58,11 +58,12 @@ from ..sources import (
     parse_playlist_url,
     registry_url,
 )
+from ..sources.budget import SENSOR_ROUND_SECONDS
 from .jobs import sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, RegistryResource, SoundCloudResource, SpotifyResource
 
-SENSOR_INTERVAL_SECONDS = 30  # a round of checks at most this often
+SENSOR_INTERVAL_SECONDS = SENSOR_ROUND_SECONDS  # a round of checks at most this often
 # The sensor ticks more often than it checks: a playlist just added (`soundcloud-sync
 # add`) waits at most this long for its first sync, and the ticks between two rounds of
 # checks read only the catalog.

@@ -12,7 +12,7 @@ downloads use what the checks leave.
 The budget is a window's, and is spent as one: a backfill's first 585 requests go out at
 five times the average pace instead of one a second, so a few hundred downloads never
 wait for api-v2 at all; beyond a window's worth they wait for the window to move. A
-tick's worth of the sensor's share (15 requests at the defaults, at most 5 % of the
+round's worth of the sensor's share (15 requests at the defaults, at most 5 % of the
 window) is held back from bulk
 work in every window, so a check never waits for a window full of downloads to move.
 """
@@ -28,7 +28,10 @@ from pathlib import Path
 from ..ratelimit import RateLimiter, Window
 
 LIMITER_NAME = "soundcloud"
-SENSOR_TICK_SECONDS = 30  # the reserved share may come all at once, a tick's worth
+# The new-tracks sensor checks at most this often (defs.sensors ticks more often, to
+# start first syncs, but spends requests only in these rounds): the reserved share may
+# come all at once, a round's worth.
+SENSOR_ROUND_SECONDS = 30
 # Inside a window requests go out at most this many times the window's average pace: a
 # burst, not a flood (api-v2's real limiter is unpublished; yt-dlp alone asks as fast as
 # it can).
@@ -45,8 +48,8 @@ def soundcloud_limiter(
     ``window_s`` from everyone sharing ``store``; ``sensor_share`` of them reserved."""
     average = limit / window_s
     reserved = average * sensor_share
-    # a tick's worth of checks, never more than 5 % of the window
-    hold = min(limit // 20, math.ceil(reserved * SENSOR_TICK_SECONDS))
+    # a round's worth of checks, never more than 5 % of the window
+    hold = min(limit // 20, math.ceil(reserved * SENSOR_ROUND_SECONDS))
     # A window a little longer than api-v2's: a request that leaves its process up to
     # that much late (a loaded machine: 1 s was seen on two busy cores) still lands after
     # the one whose place it takes has left api-v2's window.
@@ -57,7 +60,7 @@ def soundcloud_limiter(
         burst=BURST_PACE,
         name=LIMITER_NAME,
         reserved_rate=reserved,
-        reserved_burst=reserved * SENSOR_TICK_SECONDS + 1,
+        reserved_burst=reserved * SENSOR_ROUND_SECONDS + 1,
         window=Window(limit, window_s + late, hold=hold),
     )
 
