@@ -230,6 +230,11 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     )
     notion_emulator.set_rate(NOTION_RATE, burst=NOTION_BURST)
     soundcloud_emulator.audio_seconds = 6.0  # many tracks, little audio to measure
+    # The runs' processes start apart on a loaded machine (12 s in one CI run, and one run's
+    # downloads were over before the other's began). The first request of each run, its
+    # playlist's resolve, is held until both have come (25 s at most, under the client's
+    # 30-s timeout): from there on the two runs work at the same time, as this test needs.
+    soundcloud_emulator.hold_until_met("resolve", 2, within_s=25.0)
     n = TRACKS_PER_PLAYLIST
     first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", n)
     # One track in both playlists: the two runs must share its Notion page.
@@ -377,7 +382,11 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     run_ids = [run_id for run_id, _, _ in runs]
     for step in ("audio_files", "notion_track_pages"):
         (a_start, a_end), (b_start, b_end) = _step_spans(pg, run_ids, step)
-        assert min(a_end, b_end) - max(a_start, b_start) > 0, f"{step} did not overlap"
+        met = [round(t - a_start, 1) for t in soundcloud_emulator.meeting_arrivals]
+        assert min(a_end, b_end) - max(a_start, b_start) > 0, (
+            f"{step} did not overlap: {a_start:.1f}-{a_end:.1f}, {b_start:.1f}-{b_end:.1f}; "
+            f"the resolves came at {met} s from the first run's start"
+        )
 
 
 def test_executor_is_dagsters_default_unless_celery_is_asked_for(monkeypatch) -> None:

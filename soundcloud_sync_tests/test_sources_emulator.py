@@ -187,3 +187,30 @@ def test_the_rate_window_counts_requests_by_arrival_even_when_checked_out_of_ord
     assert [busy.check(t) for t in (0, 1, 2, 3, 10.5, 11, 11.5, 12.1)] == [
         None, None, None, 7, None, None, 1, None,
     ]  # fmt: skip
+
+
+def test_held_requests_go_on_together_once_enough_have_come(soundcloud_emulator):
+    """`hold_until_met` lines up clients that started apart; a lone one waits at most
+    `within_s` (the deployment test relies on both)."""
+    import threading
+    import time
+
+    emu = soundcloud_emulator
+    made = emu.add_playlist("dj-kaia", "together", 2)
+    url = f"{emu.base_url}resolve?url={made.url}&client_id={emu.client_id}"
+    emu.hold_until_met("resolve", 2, within_s=20.0)
+    answered: list[float] = []
+    first = threading.Thread(target=lambda: answered.append((_get(url), time.time())[1]))
+    first.start()
+    time.sleep(1.0)
+    assert answered == [], "the first request is held"
+    second_sent = time.time()
+    assert _get(url)[0] == 200
+    first.join(timeout=5)
+    assert len(answered) == 1 and second_sent <= answered[0] < second_sent + 2
+    assert emu.meeting_arrivals[1] - emu.meeting_arrivals[0] >= 1.0
+
+    emu.hold_until_met("resolve", 2, within_s=0.5)
+    started = time.time()
+    assert _get(url)[0] == 200
+    assert 0.5 <= time.time() - started < 3, "a lone request goes on after within_s"
