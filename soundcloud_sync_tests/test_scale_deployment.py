@@ -19,13 +19,14 @@ Skipped only when PostgreSQL or Redis is not installed (`.ci/run` installs both)
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -50,7 +51,7 @@ DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
 BIN = Path(sys.executable).parent
 DAGSTER_DB, CATALOG_DB = "dagster", "soundcloud_sync"
-RUN_TIMEOUT = 480.0
+RUN_TIMEOUT = 720.0  # a hang, not a slow machine: the workers compile numba into a new cache
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 # Sensors and the schedule would request runs of their own while the daemon is up.
 AUTOMATION = (("sensor", "new_tracks_sensor"), ("sensor", "playlist_registry_sensor"),
@@ -130,7 +131,7 @@ def deployment_env(
 def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(BIN / args[0]), *args[1:]],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=180,
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result
@@ -213,6 +214,28 @@ def _step_spans(pg: PostgresServer, run_ids: list[str], step: str) -> list[tuple
     return spans
 
 
+def _run_of_own_track(first: list[int], second: list[int]) -> Callable[[int | None], str | None]:
+    """Which playlist's run a track is of; None for the shared track (either run's)."""
+    own = {**dict.fromkeys(first, "first"), **dict.fromkeys(second, "second")}
+    for shared in set(first) & set(second):
+        del own[shared]
+    return lambda track_id: own.get(track_id) if track_id is not None else None
+
+
+def _track_in_media_path(path: str) -> int | None:
+    """The track of an api-v2 stream-URL look-up (``/media/soundcloud:tracks:<id>/...``)."""
+    match = re.match(r"/media/soundcloud:tracks:(\d+)/", path)
+    return int(match[1]) if match else None
+
+
+def _track_in_page(body: str) -> int | None:
+    """The SoundCloud track a Notion page create is for (None: a playlist's page)."""
+    try:
+        return int(json.loads(body)["properties"]["SoundCloud ID"]["number"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def test_two_playlist_backfill_through_celery_workers_on_postgres(
     tmp_path: Path,
     deployment_env: dict[str, str],
@@ -230,11 +253,6 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     )
     notion_emulator.set_rate(NOTION_RATE, burst=NOTION_BURST)
     soundcloud_emulator.audio_seconds = 6.0  # many tracks, little audio to measure
-    # The runs' processes start apart on a loaded machine (12 s in one CI run, and one run's
-    # downloads were over before the other's began). The first request of each run, its
-    # playlist's resolve, is held until both have come (25 s at most, under the client's
-    # 30-s timeout): from there on the two runs work at the same time, as this test needs.
-    soundcloud_emulator.hold_until_met("resolve", 2, within_s=25.0)
     n = TRACKS_PER_PLAYLIST
     first = soundcloud_emulator.add_playlist("crate-digger", "warehouse", n)
     # One track in both playlists: the two runs must share its Notion page.
@@ -243,6 +261,18 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     keys = sorted([first.key, second.key])
     all_tracks = set(first.track_ids) | set(second.track_ids)
     workspace = ["-w", str(DEPLOY_WORKSPACE)]
+    # The runs' processes, and their steps, start apart on a loaded machine (in one CI run
+    # one run's downloads were over 2 s before the other's began). Each step's first
+    # request of its own tracks is held until the other run's same step has sent one (25 s
+    # at most, under the clients' timeouts): a step cannot end while its request is held,
+    # so both runs' download steps, and their Notion steps, are running at that moment.
+    run_of = _run_of_own_track(first.track_ids, second.track_ids)
+    soundcloud_emulator.hold_until_met(
+        "format_info", 2, within_s=25.0, key=lambda path: run_of(_track_in_media_path(path))
+    )
+    notion_emulator.hold_until_met(
+        "POST", "/v1/pages", 2, within_s=25.0, key=lambda body: run_of(_track_in_page(body))
+    )
 
     # Dagster's tables first, from one process (docs/deployment.md: processes meeting an
     # empty database at once race to create them). Then register both playlists (catalog
@@ -380,12 +410,15 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     assert 0.95 * notion_budget <= notion_most <= notion_budget + 1 + NOTION_RATE * JITTER_S, rates
     # ... while the two runs' download steps, and their Notion steps, ran at the same time
     run_ids = [run_id for run_id, _, _ in runs]
+    assert len(soundcloud_emulator.meeting_arrivals) >= 2, "each run's look-ups were held"
+    assert len(notion_emulator.meeting_arrivals) >= 2, "each run's page creates were held"
     for step in ("audio_files", "notion_track_pages"):
         (a_start, a_end), (b_start, b_end) = _step_spans(pg, run_ids, step)
-        met = [round(t - a_start, 1) for t in soundcloud_emulator.meeting_arrivals]
+        emulator = soundcloud_emulator if step == "audio_files" else notion_emulator
+        held = [round(t - a_start, 1) for t in emulator.meeting_arrivals]
         assert min(a_end, b_end) - max(a_start, b_start) > 0, (
             f"{step} did not overlap: {a_start:.1f}-{a_end:.1f}, {b_start:.1f}-{b_end:.1f}; "
-            f"the resolves came at {met} s from the first run's start"
+            f"the held requests came {held} s after the first run's step started"
         )
 
 

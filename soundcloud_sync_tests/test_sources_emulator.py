@@ -191,7 +191,7 @@ def test_the_rate_window_counts_requests_by_arrival_even_when_checked_out_of_ord
 
 def test_held_requests_go_on_together_once_enough_have_come(soundcloud_emulator):
     """`hold_until_met` lines up clients that started apart; a lone one waits at most
-    `within_s` (the deployment test relies on both)."""
+    `within_s`; requests without a key pass (the deployment test relies on all three)."""
     import threading
     import time
 
@@ -202,15 +202,29 @@ def test_held_requests_go_on_together_once_enough_have_come(soundcloud_emulator)
     answered: list[float] = []
     first = threading.Thread(target=lambda: answered.append((_get(url), time.time())[1]))
     first.start()
+    deadline = time.monotonic() + 10
+    while not emu.meeting_arrivals and time.monotonic() < deadline:
+        time.sleep(0.02)
     time.sleep(1.0)
     assert answered == [], "the first request is held"
     second_sent = time.time()
     assert _get(url)[0] == 200
-    first.join(timeout=5)
-    assert len(answered) == 1 and second_sent <= answered[0] < second_sent + 2
+    first.join(timeout=10)
+    # released by the second request, long before the 20 s the hold allows
+    assert len(answered) == 1 and second_sent <= answered[0] < second_sent + 10
     assert emu.meeting_arrivals[1] - emu.meeting_arrivals[0] >= 1.0
 
     emu.hold_until_met("resolve", 2, within_s=0.5)
     started = time.time()
     assert _get(url)[0] == 200
-    assert 0.5 <= time.time() - started < 3, "a lone request goes on after within_s"
+    assert 0.5 <= time.time() - started < 10, "a lone request goes on after within_s"
+
+    # keyed: two requests of one key do not make a meeting; a request without a key passes
+    track_url = f"{emu.base_url}tracks/{{}}?client_id={emu.client_id}"
+    a, b = made.track_ids
+    emu.hold_until_met("track", 2, within_s=0.5, key=lambda path: "a" if str(a) in path else None)
+    started = time.time()
+    assert _get(track_url.format(b))[0] == 200
+    assert time.time() - started < 0.5, "a request without a key is not held"
+    assert _get(track_url.format(a))[0] == 200
+    assert time.time() - started >= 0.5, "one key alone waits out within_s"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any, Self
 
@@ -41,6 +43,36 @@ class RateWindow:
                 return max(1, math.ceil(times[start] + self.seconds - now))
         bisect.insort(times, now)
         return None
+
+
+class Meeting:
+    """Requests to one endpoint held until ``count`` clients have sent one, or
+    ``within_s`` after the first: clients that start apart (processes launched one after
+    the other on a loaded machine) then go on at the same moment, as a test of what they
+    do *at once* needs. ``key`` names a request's client from what the emulator passes it
+    (None: a request it does not hold); without it every request is a client of its own.
+    Keep ``within_s`` under the clients' read timeout."""
+
+    def __init__(
+        self, what: str, count: int, within_s: float, key: Callable[[str], str | None] | None
+    ) -> None:
+        self.what, self.count, self.within_s, self.key = what, count, within_s, key
+        self.arrivals: list[float] = []  # time.time() of each request held
+        self._clients: set[str] = set()
+        self._came = threading.Condition()
+
+    def wait(self, request: str, arrived_at: float) -> None:
+        """Return when the meeting is complete (at once for a request it does not hold)."""
+        client = str(arrived_at) if self.key is None else self.key(request)
+        with self._came:
+            if client is None or len(self._clients) >= self.count:
+                return
+            self.arrivals.append(arrived_at)
+            self._clients.add(client)
+            self._came.notify_all()
+            deadline = time.monotonic() + self.within_s - (arrived_at - self.arrivals[0])
+            while len(self._clients) < self.count and (left := deadline - time.monotonic()) > 0:
+                self._came.wait(left)
 
 
 def retry_after_header(wait: float) -> str:

@@ -27,14 +27,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from soundcloud_sync_tests.emulators.base import BackgroundServer
+from soundcloud_sync_tests.emulators.base import BackgroundServer, Meeting
 
 RICH_TEXT_LIMIT = 2000
 ARRAY_LIMIT = 100
@@ -166,6 +166,7 @@ class NotionEmulator(BackgroundServer):
         self._refilled = time.monotonic()
         self._bucket_lock = threading.Lock()
         self._clock = 0.0
+        self._meeting: Meeting | None = None
 
     # -- server -------------------------------------------------------------------------
 
@@ -208,6 +209,23 @@ class NotionEmulator(BackgroundServer):
             + self.count("PATCH")
             + self.count("POST", "/v1/databases")
         )
+
+    def hold_until_met(
+        self,
+        method: str,
+        route: str,
+        count: int,
+        within_s: float,
+        key: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """Hold ``method route`` requests (after the rate limit let them in) as `Meeting`
+        says; ``key`` names the client of a request from its JSON body (None: not held)."""
+        self._meeting = Meeting(f"{method} {route}", count, within_s, key)
+
+    @property
+    def meeting_arrivals(self) -> list[float]:
+        """When the held requests arrived (time.time()), for a test's message."""
+        return list(self._meeting.arrivals) if self._meeting else []
 
     def script(self, method: str, route: str, kind: str, times: int = 1, **kw: Any) -> None:
         with self.lock:
@@ -412,13 +430,14 @@ class NotionEmulator(BackgroundServer):
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes, float]:
         """One request -> (status, headers, body, seconds to wait before answering)."""
+        arrived_at = time.time()
         split = urlsplit(raw_path)
         path, query = split.path, parse_qs(split.query)
         template = path
         try:
             template, handler, args = self.route_of(method, path)
         except ApiError as err:
-            return self._record(method, template, err)
+            return self._record(arrived_at, method, template, err)
         try:
             if headers.get("authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "unauthorized", "API token is invalid.")
@@ -432,6 +451,8 @@ class NotionEmulator(BackgroundServer):
                     "You have been rate limited. Please try again in a few minutes.",
                     {"Retry-After": str(retry_after)},
                 )
+            if self._meeting is not None and self._meeting.what == f"{method} {template}":
+                self._meeting.wait(body.decode(errors="replace"), arrived_at)
             fault, delay = self._draw_fault(method, template)
             if fault in ("429",):
                 raise ApiError(
@@ -441,7 +462,7 @@ class NotionEmulator(BackgroundServer):
                     {"Retry-After": str(self.faults.retry_after)},
                 )
             if fault in ("500", "502", "503", "504"):
-                return self._record(method, template, _server_error(int(fault)), delay)
+                return self._record(arrived_at, method, template, _server_error(int(fault)), delay)
             if len(body) > PAYLOAD_LIMIT:
                 raise ApiError(413, "validation_error", "Request body too large.")
             try:
@@ -456,13 +477,13 @@ class NotionEmulator(BackgroundServer):
                         self.committed_then_failed.append(answer["id"])
                 if fault == "commit_then_hang":
                     self.hanging.set()
-                return self._record(method, template, _server_error(502), delay)
-            return self._record(method, template, answer, delay)
+                return self._record(arrived_at, method, template, _server_error(502), delay)
+            return self._record(arrived_at, method, template, answer, delay)
         except ApiError as err:
-            return self._record(method, template, err)
+            return self._record(arrived_at, method, template, err)
 
     def _record(
-        self, method: str, template: str, answer: Any, delay: float = 0.0
+        self, arrived_at: float, method: str, template: str, answer: Any, delay: float = 0.0
     ) -> tuple[int, dict[str, str], bytes, float]:
         if isinstance(answer, ApiError):
             status, extra = answer.status, answer.headers
@@ -484,7 +505,9 @@ class NotionEmulator(BackgroundServer):
         with self.lock:
             self.counts[(method, template)] += 1
             self.statuses[status] += 1
-            self.log.append((time.time(), method, template, status))
+            # when the request arrived, as Notion counts it at its door: not when the
+            # answer left (a held or slow answer would look like a later request)
+            self.log.append((arrived_at, method, template, status))
         return status, extra, data, delay
 
     def _draw_fault(self, method: str, template: str) -> tuple[str | None, float]:

@@ -50,7 +50,7 @@ import signal
 import string
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,7 +58,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from soundcloud_sync_tests.emulators.base import BackgroundServer, RateWindow, retry_after_header
+from soundcloud_sync_tests.emulators.base import (
+    BackgroundServer,
+    Meeting,
+    RateWindow,
+    retry_after_header,
+)
 
 DEFAULT_CLIENT_ID = "EmUlAtOr0ClientId0123456789abcde"  # 32 chars, like the real ones
 PROXY_API_BASE = "http://api-v2.soundcloud.com/"
@@ -408,23 +413,6 @@ class _Urls:
 # --------------------------------------------------------------------------- emulator
 
 
-class _Meeting:
-    """Requests to one endpoint held until enough have come (SoundCloudEmulator.hold_until_met)."""
-
-    def __init__(self, endpoint: str, count: int, within_s: float) -> None:
-        self.endpoint, self.count, self.within_s = endpoint, count, within_s
-        self.arrivals: list[float] = []
-        self._came = threading.Condition()
-
-    def wait(self, arrived_at: float) -> None:
-        with self._came:
-            self.arrivals.append(arrived_at)
-            self._came.notify_all()
-            deadline = time.monotonic() + self.within_s - (arrived_at - self.arrivals[0])
-            while len(self.arrivals) < self.count and (left := deadline - time.monotonic()) > 0:
-                self._came.wait(left)
-
-
 class SoundCloudEmulator(BackgroundServer):
     """Threaded local SoundCloud; a context manager. Build content, then point clients at it."""
 
@@ -463,7 +451,7 @@ class SoundCloudEmulator(BackgroundServer):
         self.times: list[float] = []  # when each request of `log` arrived (time.time())
         self._rate = RateWindow(rate_limit, rate_window)
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
-        self._meeting: _Meeting | None = None
+        self._meeting: Meeting | None = None
         self._lock = threading.RLock()
         self._clock = time.monotonic
         self._created = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -505,12 +493,16 @@ class SoundCloudEmulator(BackgroundServer):
         with self._lock:
             self._inject_errors.extend([status] * times)
 
-    def hold_until_met(self, endpoint: str, count: int, within_s: float) -> None:
-        """Hold each request to ``endpoint`` until ``count`` of them have arrived, or
-        ``within_s`` after the first: clients that start apart (processes launched one
-        after the other on a loaded machine) then go on at the same moment, as a test of
-        what they do *at once* needs. Keep ``within_s`` under the clients' read timeout."""
-        self._meeting = _Meeting(endpoint, count, within_s)
+    def hold_until_met(
+        self,
+        endpoint: str,
+        count: int,
+        within_s: float,
+        key: Callable[[str], str | None] | None = None,
+    ) -> None:
+        """Hold requests to ``endpoint`` as `Meeting` says; ``key`` names the client of a
+        request from its path (None: not held)."""
+        self._meeting = Meeting(endpoint, count, within_s, key)
 
     @property
     def meeting_arrivals(self) -> list[float]:
@@ -904,8 +896,8 @@ class _Handler(BaseHTTPRequestHandler):
         # A request is counted when it arrives, as a real server counts it at its door:
         # not when the lock below frees, which would bunch up requests that came apart.
         arrived, arrived_at = emu._clock(), time.time()
-        if emu._meeting is not None and emu._meeting.endpoint == endpoint:
-            emu._meeting.wait(arrived_at)
+        if emu._meeting is not None and emu._meeting.what == endpoint:
+            emu._meeting.wait(path, arrived_at)
         if endpoint in MEDIA_ENDPOINTS and match is not None:
             self._warm_audio(emu, match, preview="/0/30/" in path or "/preview" in path)
         if emu.latency:
