@@ -517,7 +517,7 @@ def report_backfill(
     timeline = home / "notion_timeline.csv"
     with timeline.open("w") as fh:
         fh.write("time,method,route,status\n")
-        for t, m, r, s in notion.log:
+        for t, m, r, s in sorted(notion.log):  # by arrival; the log is in answer order
             fh.write(f"{t:.3f},{m},{r},{s}\n")
     print(f"{'Notion request timeline':<44} {timeline if args.keep else '(not kept: --keep)'}")
 

@@ -135,9 +135,10 @@ def test_a_429_pauses_every_worker_until_retry_after(notion_emulator, notion_cat
 
     assert gateway.stats["rate_limited"] == 1 and notion_emulator.statuses[200] == 40
     # once the pause is taken, no worker gets a slot until Retry-After has passed (a slot
-    # being given as the pause is written may come a moment after it)
+    # given as the pause was written may be noted a moment after it; without the pause,
+    # the workers' 200 per second would take 130 slots in that window)
     (paused,) = paused_at
-    assert [round(t - paused, 3) for t in granted if paused + 0.05 < t < paused + 0.9] == []
+    assert [round(t - paused, 3) for t in granted if paused + 0.25 < t < paused + 0.9] == []
     assert len(granted) == 41 and max(granted) >= paused + 0.9
 
 

@@ -166,7 +166,7 @@ class NotionEmulator(BackgroundServer):
         self._refilled = time.monotonic()
         self._bucket_lock = threading.Lock()
         self._clock = 0.0
-        self._meeting: Meeting | None = None
+        self.meeting: Meeting | None = None  # requests a test holds (hold_until_met)
 
     # -- server -------------------------------------------------------------------------
 
@@ -220,12 +220,7 @@ class NotionEmulator(BackgroundServer):
     ) -> None:
         """Hold ``method route`` requests (after the rate limit let them in) as `Meeting`
         says; ``key`` names the client of a request from its JSON body (None: not held)."""
-        self._meeting = Meeting(f"{method} {route}", count, within_s, key)
-
-    @property
-    def meeting_arrivals(self) -> list[float]:
-        """When the held requests arrived (time.time()), for a test's message."""
-        return list(self._meeting.arrivals) if self._meeting else []
+        self.meeting = Meeting(f"{method} {route}", count, within_s, key)
 
     def script(self, method: str, route: str, kind: str, times: int = 1, **kw: Any) -> None:
         with self.lock:
@@ -451,8 +446,8 @@ class NotionEmulator(BackgroundServer):
                     "You have been rate limited. Please try again in a few minutes.",
                     {"Retry-After": str(retry_after)},
                 )
-            if self._meeting is not None and self._meeting.what == f"{method} {template}":
-                self._meeting.wait(body.decode(errors="replace"), arrived_at)
+            if self.meeting is not None and self.meeting.what == f"{method} {template}":
+                self.meeting.wait(body.decode(errors="replace"), arrived_at)
             fault, delay = self._draw_fault(method, template)
             if fault in ("429",):
                 raise ApiError(

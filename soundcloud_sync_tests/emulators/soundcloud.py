@@ -451,7 +451,7 @@ class SoundCloudEmulator(BackgroundServer):
         self.times: list[float] = []  # when each request of `log` arrived (time.time())
         self._rate = RateWindow(rate_limit, rate_window)
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
-        self._meeting: Meeting | None = None
+        self.meeting: Meeting | None = None  # requests a test holds (hold_until_met)
         self._lock = threading.RLock()
         self._clock = time.monotonic
         self._created = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -502,12 +502,7 @@ class SoundCloudEmulator(BackgroundServer):
     ) -> None:
         """Hold requests to ``endpoint`` as `Meeting` says; ``key`` names the client of a
         request from its path (None: not held)."""
-        self._meeting = Meeting(endpoint, count, within_s, key)
-
-    @property
-    def meeting_arrivals(self) -> list[float]:
-        """When the held requests arrived (time.time()), for a test's message."""
-        return list(self._meeting.arrivals) if self._meeting else []
+        self.meeting = Meeting(endpoint, count, within_s, key)
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -896,8 +891,8 @@ class _Handler(BaseHTTPRequestHandler):
         # A request is counted when it arrives, as a real server counts it at its door:
         # not when the lock below frees, which would bunch up requests that came apart.
         arrived, arrived_at = emu._clock(), time.time()
-        if emu._meeting is not None and emu._meeting.what == endpoint:
-            emu._meeting.wait(path, arrived_at)
+        if emu.meeting is not None and emu.meeting.what == endpoint:
+            emu.meeting.wait(path, arrived_at)
         if endpoint in MEDIA_ENDPOINTS and match is not None:
             self._warm_audio(emu, match, preview="/0/30/" in path or "/preview" in path)
         if emu.latency:
