@@ -262,17 +262,22 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     all_tracks = set(first.track_ids) | set(second.track_ids)
     workspace = ["-w", str(DEPLOY_WORKSPACE)]
     # The runs' processes, and their steps, start apart on a loaded machine (in one CI run
-    # one run's downloads were over 2 s before the other's began). Each step's first
-    # request of its own tracks is held until the other run's same step has sent one (25 s
-    # at most, under the clients' timeouts): a step cannot end while its request is held,
-    # so both runs' download steps, and their Notion steps, are running at that moment.
+    # one run's downloads were over 2 s before the other's began). Requests are held
+    # until the other run has sent its own (25 s at most each, under the clients'
+    # timeouts): each run's playlist resolve, which lines up the runs' starts; then each
+    # step's first stream-URL look-up and first page create of its own tracks. A step
+    # cannot end while its request is held, so both runs' download steps, and both
+    # Notion steps, are running at the moment their meeting is complete.
     run_of = _run_of_own_track(first.track_ids, second.track_ids)
-    soundcloud_emulator.hold_until_met(
-        "format_info", 2, within_s=25.0, key=lambda path: run_of(_track_in_media_path(path))
-    )
-    notion_emulator.hold_until_met(
-        "POST", "/v1/pages", 2, within_s=25.0, key=lambda body: run_of(_track_in_page(body))
-    )
+    soundcloud_emulator.hold_until_met("resolve", 2, within_s=25.0)
+    meetings = {
+        "audio_files": soundcloud_emulator.hold_until_met(
+            "format_info", 2, within_s=25.0, key=lambda path: run_of(_track_in_media_path(path))
+        ),
+        "notion_track_pages": notion_emulator.hold_until_met(
+            "POST", "/v1/pages", 2, within_s=25.0, key=lambda body: run_of(_track_in_page(body))
+        ),
+    }
 
     # Dagster's tables first, from one process (docs/deployment.md: processes meeting an
     # empty database at once race to create them). Then register both playlists (catalog
@@ -413,8 +418,7 @@ def test_two_playlist_backfill_through_celery_workers_on_postgres(
     run_ids = [run_id for run_id, _, _ in runs]
     for step in ("audio_files", "notion_track_pages"):
         (a_start, a_end), (b_start, b_end) = _step_spans(pg, run_ids, step)
-        meeting = (soundcloud_emulator if step == "audio_files" else notion_emulator).meeting
-        assert meeting is not None
+        meeting = meetings[step]
         came = {run: round(t - a_start, 1) for run, t in meeting.arrivals.items()}
         assert meeting.met and min(a_end, b_end) - max(a_start, b_start) > 0, (
             f"{step} did not overlap: {a_start:.1f}-{a_end:.1f}, {b_start:.1f}-{b_end:.1f}; "

@@ -198,12 +198,12 @@ def test_held_requests_go_on_together_once_enough_have_come(soundcloud_emulator)
     emu = soundcloud_emulator
     made = emu.add_playlist("dj-kaia", "together", 2)
     url = f"{emu.base_url}resolve?url={made.url}&client_id={emu.client_id}"
-    emu.hold_until_met("resolve", 2, within_s=20.0)
+    meeting = emu.hold_until_met("resolve", 2, within_s=20.0)
     answered: list[float] = []
     first = threading.Thread(target=lambda: answered.append((_get(url), time.time())[1]))
     first.start()
     deadline = time.monotonic() + 10
-    while not (emu.meeting and emu.meeting.arrivals) and time.monotonic() < deadline:
+    while not meeting.arrivals and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(1.0)
     assert answered == [], "the first request is held"
@@ -212,15 +212,15 @@ def test_held_requests_go_on_together_once_enough_have_come(soundcloud_emulator)
     first.join(timeout=10)
     # released by the second request, long before the 20 s the hold allows
     assert len(answered) == 1 and second_sent <= answered[0] < second_sent + 10
-    assert emu.meeting and emu.meeting.met
-    early, late = emu.meeting.arrivals.values()
+    assert meeting.met
+    early, late = meeting.arrivals.values()
     assert late - early >= 1.0
 
-    emu.hold_until_met("resolve", 2, within_s=1.0)
+    meeting = emu.hold_until_met("resolve", 2, within_s=1.0)
     started = time.time()
     assert _get(url)[0] == 200
     assert 1.0 <= time.time() - started < 10, "a lone request goes on after within_s"
-    assert not emu.meeting.met
+    assert not meeting.met
     started = time.time()
     assert _get(url)[0] == 200  # one that comes after the meeting is off is not held
     assert time.time() - started < 1.0

@@ -166,7 +166,7 @@ class NotionEmulator(BackgroundServer):
         self._refilled = time.monotonic()
         self._bucket_lock = threading.Lock()
         self._clock = 0.0
-        self.meeting: Meeting | None = None  # requests a test holds (hold_until_met)
+        self.meetings: dict[str, Meeting] = {}  # requests a test holds (hold_until_met)
 
     # -- server -------------------------------------------------------------------------
 
@@ -217,10 +217,12 @@ class NotionEmulator(BackgroundServer):
         count: int,
         within_s: float,
         key: Callable[[str], str | None] | None = None,
-    ) -> None:
+    ) -> Meeting:
         """Hold ``method route`` requests (after the rate limit let them in) as `Meeting`
         says; ``key`` names the client of a request from its JSON body (None: not held)."""
-        self.meeting = Meeting(f"{method} {route}", count, within_s, key)
+        what = f"{method} {route}"
+        meeting = self.meetings[what] = Meeting(what, count, within_s, key)
+        return meeting
 
     def script(self, method: str, route: str, kind: str, times: int = 1, **kw: Any) -> None:
         with self.lock:
@@ -446,8 +448,8 @@ class NotionEmulator(BackgroundServer):
                     "You have been rate limited. Please try again in a few minutes.",
                     {"Retry-After": str(retry_after)},
                 )
-            if self.meeting is not None and self.meeting.what == f"{method} {template}":
-                self.meeting.wait(body.decode(errors="replace"), arrived_at)
+            if (meeting := self.meetings.get(f"{method} {template}")) is not None:
+                meeting.wait(body.decode(errors="replace"), arrived_at)
             fault, delay = self._draw_fault(method, template)
             if fault in ("429",):
                 raise ApiError(

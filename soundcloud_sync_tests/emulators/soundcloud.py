@@ -451,7 +451,7 @@ class SoundCloudEmulator(BackgroundServer):
         self.times: list[float] = []  # when each request of `log` arrived (time.time())
         self._rate = RateWindow(rate_limit, rate_window)
         self._inject_errors: list[int] = []  # statuses (5xx) for the next api requests
-        self.meeting: Meeting | None = None  # requests a test holds (hold_until_met)
+        self.meetings: dict[str, Meeting] = {}  # requests a test holds (hold_until_met)
         self._lock = threading.RLock()
         self._clock = time.monotonic
         self._created = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -499,10 +499,11 @@ class SoundCloudEmulator(BackgroundServer):
         count: int,
         within_s: float,
         key: Callable[[str], str | None] | None = None,
-    ) -> None:
+    ) -> Meeting:
         """Hold requests to ``endpoint`` as `Meeting` says; ``key`` names the client of a
         request from its path (None: not held)."""
-        self.meeting = Meeting(endpoint, count, within_s, key)
+        meeting = self.meetings[endpoint] = Meeting(endpoint, count, within_s, key)
+        return meeting
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -891,8 +892,8 @@ class _Handler(BaseHTTPRequestHandler):
         # A request is counted when it arrives, as a real server counts it at its door:
         # not when the lock below frees, which would bunch up requests that came apart.
         arrived, arrived_at = emu._clock(), time.time()
-        if emu.meeting is not None and emu.meeting.what == endpoint:
-            emu.meeting.wait(path, arrived_at)
+        if (meeting := emu.meetings.get(endpoint)) is not None:
+            meeting.wait(path, arrived_at)
         if endpoint in MEDIA_ENDPOINTS and match is not None:
             self._warm_audio(emu, match, preview="/0/30/" in path or "/preview" in path)
         if emu.latency:
