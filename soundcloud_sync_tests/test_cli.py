@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -322,6 +323,13 @@ def test_status_shows_each_playlists_latest_run_and_the_time_left(
         )  # fmt: skip
 
     soundcloud_emulator.latency = 0.3  # every request slow: the sync is seen running
+    # and, once its first track is downloaded (its progress written), its next stream-URL
+    # look-up held (25 s at most, under the client's timeout) until both status snapshots
+    # are taken: a `status` process can take seconds to start on a loaded machine
+    look_ups = itertools.count()
+    downloading = soundcloud_emulator.hold_until_met(
+        "format_info", 2, within_s=25.0, key=lambda path: "the sync" if next(look_ups) else None
+    )
     syncing = subprocess.Popen(
         [CLI, "sync", slow.url, "--json"], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
@@ -338,6 +346,7 @@ def test_status_shows_each_playlists_latest_run_and_the_time_left(
             if syncing.poll() is not None:
                 break
     finally:
+        downloading.release()
         syncing.communicate(timeout=300)
     assert syncing.returncode == 0
     assert seen_running is not None, "the sync was never seen running with its stage"
