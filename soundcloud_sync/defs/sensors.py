@@ -34,11 +34,9 @@ from typing import Any
 
 from dagster import (
     AddDynamicPartitionsRequest,
-    DagsterRunStatus,
     DefaultSensorStatus,
     DeleteDynamicPartitionsRequest,
     RunRequest,
-    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -47,6 +45,7 @@ from dagster import (
 
 from ..config import DEFAULT_MIN_RECHECK_SECONDS, ConfigError
 from ..instance.workers import reap_dead_runs
+from ..runs.status import partitions_with_unfinished_runs
 from ..sources import (
     SinglesRef,
     SourceError,
@@ -73,12 +72,6 @@ TICK_SECONDS = 10
 # the limiter every process shares (sources.budget); the downloads use what it leaves.
 CHECK_BUDGET_REQUESTS = 300
 CHECK_BUDGET_WINDOW_SECONDS = 600
-UNFINISHED = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-]
 # No playlist is checked more often than this, however few are registered (the default
 # of SOUNDCLOUD_SYNC_MIN_RECHECK_SECONDS, which the registry resource holds).
 MIN_RECHECK_SECONDS = DEFAULT_MIN_RECHECK_SECONDS
@@ -133,14 +126,6 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _partitions_with_unfinished_runs(context: SensorEvaluationContext) -> set[str]:
-    """Playlists whose sync (the registry sensor's first, the schedule's) is queued or running."""
-    runs = context.instance.get_runs(
-        RunsFilter(job_name=sync_playlist_job.name, statuses=UNFINISHED)
-    )
-    return {run.tags.get("dagster/partition", "") for run in runs}
 
 
 @dataclass
@@ -354,7 +339,11 @@ def new_tracks_sensor(
             store.mark_checked(key, at=now)
     if spotify_client is not None:
         spotify_client.close()
-    busy = _partitions_with_unfinished_runs(context) if changed else set()
+    busy = (
+        partitions_with_unfinished_runs(context.instance, sync_playlist_job.name)
+        if changed
+        else set()
+    )
     run_requests = []
     for key, fingerprint in changed.items():
         if key in busy:  # its run, queued or running, syncs it; a missed change is seen later
