@@ -146,47 +146,44 @@ def test_schedule_requests_one_run_per_playlist(instance) -> None:
     ]
 
 
-def test_schedule_leaves_a_playlist_to_its_queued_or_running_sync(instance) -> None:
+def test_schedule_leaves_a_playlist_to_its_queued_sync(instance) -> None:
     """A first import's backfill crossing the schedule's time: the playlists still waiting
-    or syncing get no second run (it would wait behind the first for nothing); the
-    finished ones get theirs."""
+    in the queue get no second run (it would wait behind the first for nothing); those
+    finished, running (a change after their listing) or being canceled get theirs."""
     from dagster import DagsterRun, DagsterRunStatus
 
-    keys = ["dj/sets/done", "dj/sets/queued", "dj/sets/running"]
-    instance.add_dynamic_partitions(PLAYLISTS, keys)
-    for key, status in zip(
-        keys,
+    runs = {
+        "dj/sets/done": DagsterRunStatus.SUCCESS,
         # (NOT_STARTED stands for QUEUED, which Dagster only takes with a code location)
-        (DagsterRunStatus.SUCCESS, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTED),
-        strict=True,
-    ):
+        "dj/sets/queued": DagsterRunStatus.NOT_STARTED,
+        "dj/sets/launching": DagsterRunStatus.STARTING,
+        "dj/sets/running": DagsterRunStatus.STARTED,
+        "dj/sets/canceling": DagsterRunStatus.CANCELING,
+    }
+    instance.add_dynamic_partitions(PLAYLISTS, list(runs))
+    for key, status in runs.items():
         instance.add_run(
             DagsterRun(job_name="sync_playlist", status=status, tags={"dagster/partition": key})
         )
-    instance.add_run(  # another job's run of a playlist does not count
-        DagsterRun(job_name="audit_playlist", status=DagsterRunStatus.STARTED,
+    instance.add_run(  # another job's queued run of a playlist does not sync it
+        DagsterRun(job_name="reanalyze_audio", status=DagsterRunStatus.NOT_STARTED,
                    tags={"dagster/partition": "dj/sets/done"})
     )  # fmt: skip
     at = datetime(2026, 11, 25, 4, tzinfo=UTC)
     context = build_schedule_context(instance=instance, scheduled_execution_time=at)
     requests = incremental_sync_schedule(context)
-    assert [r.partition_key for r in requests] == ["dj/sets/done"]
+    assert sorted(r.partition_key for r in requests) == [
+        "dj/sets/canceling", "dj/sets/done", "dj/sets/running",
+    ]  # fmt: skip
 
-    for run in instance.get_runs():
-        if run.status != DagsterRunStatus.SUCCESS:
-            instance.delete_run(run.run_id)
-    instance.add_run(
-        DagsterRun(job_name="sync_playlist", status=DagsterRunStatus.NOT_STARTED,
-                   tags={"dagster/partition": "dj/sets/done"})
-    )  # fmt: skip
-    for key in keys[1:]:
+    for key in ("dj/sets/canceling", "dj/sets/done", "dj/sets/running"):
         instance.add_run(
-            DagsterRun(job_name="sync_playlist", status=DagsterRunStatus.STARTING,
+            DagsterRun(job_name="sync_playlist", status=DagsterRunStatus.NOT_STARTED,
                        tags={"dagster/partition": key})
         )  # fmt: skip
     skipped = incremental_sync_schedule(context)
     assert isinstance(skipped, SkipReason)
-    assert skipped.skip_message == "each of the 3 playlists has a sync queued or running"
+    assert skipped.skip_message == "each of the 5 playlists has a sync waiting in the queue"
 
 
 def test_a_playlist_registered_by_another_process_meanwhile_is_no_error(

@@ -10,8 +10,8 @@ from dagster import (
 )
 
 from ..config import Settings
+from ..instance.queue import QUEUED_STATUSES, partitions_with_runs
 from ..instance.workers import reap_dead_runs
-from ..runs.status import partitions_with_unfinished_runs
 from .jobs import audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLIST_TAG, PLAYLISTS
 
@@ -21,12 +21,14 @@ def incremental_sync_schedule(context: ScheduleEvaluationContext):
     keys = sorted(context.instance.get_dynamic_partitions(PLAYLISTS))
     if not keys:
         return SkipReason("no playlists registered")
-    # A playlist whose sync is queued or running (a first import's backfill, the
-    # sensor's run) is left to that run: a second would wait behind it for nothing.
-    busy = partitions_with_unfinished_runs(context.instance, sync_playlist_job.name)
-    due = [k for k in keys if k not in busy]
+    # A playlist whose sync still waits in the queue (a first import's backfill that runs
+    # through the night) is left to that run: it lists the playlist when it starts, and a
+    # second run would wait behind it for nothing. One already running gets its run, which
+    # sees what changed after that run's listing (with the sensor off, nothing else would).
+    queued = partitions_with_runs(context.instance, sync_playlist_job.name, QUEUED_STATUSES)
+    due = [k for k in keys if k not in queued]
     if not due:
-        return SkipReason(f"each of the {len(keys)} playlists has a sync queued or running")
+        return SkipReason(f"each of the {len(keys)} playlists has a sync waiting in the queue")
     tick = context.scheduled_execution_time.strftime("%Y-%m-%dT%H:%M")
     return [RunRequest(partition_key=k, run_key=f"{k}@{tick}") for k in due]
 

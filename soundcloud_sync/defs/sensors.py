@@ -44,8 +44,8 @@ from dagster import (
 )
 
 from ..config import DEFAULT_MIN_RECHECK_SECONDS, ConfigError
+from ..instance.queue import UNFINISHED_STATUSES, partitions_with_runs
 from ..instance.workers import reap_dead_runs
-from ..runs.status import partitions_with_unfinished_runs
 from ..sources import (
     SinglesRef,
     SourceError,
@@ -340,7 +340,7 @@ def new_tracks_sensor(
     if spotify_client is not None:
         spotify_client.close()
     busy = (
-        partitions_with_unfinished_runs(context.instance, sync_playlist_job.name)
+        partitions_with_runs(context.instance, sync_playlist_job.name, UNFINISHED_STATUSES)
         if changed
         else set()
     )

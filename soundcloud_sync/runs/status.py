@@ -24,16 +24,6 @@ QUEUED = {DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatu
 RUNNING = {DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
 
 
-def partitions_with_unfinished_runs(instance: DagsterInstance, job_name: str) -> set[str]:
-    """Playlists with a run of ``job_name`` queued or running. Another run of one would only
-    queue behind it (one run per playlist at a time) and find nothing left to do: the
-    queued run lists the playlist when it starts, and a change after a running run's
-    listing is seen by the sensor's next check."""
-    statuses = [*QUEUED, DagsterRunStatus.STARTED]
-    runs = instance.get_runs(RunsFilter(job_name=job_name, statuses=statuses))
-    return {key for run in runs if (key := run.tags.get("dagster/partition"))}
-
-
 @dataclass
 class PlaylistRun:
     """The latest sync of one playlist, as a person reads it."""
