@@ -56,11 +56,11 @@ class Meeting:
     emulator's rate window (a held request's rate is checked late)."""
 
     def __init__(
-        self, what: str, count: int, within_s: float, key: Callable[[str], str | None] | None
+        self, count: int, within_s: float, key: Callable[[str], str | None] | None
     ) -> None:
-        self.what, self.count, self.within_s, self.key = what, count, within_s, key
+        self.count, self.within_s, self.key = count, within_s, key
         self.arrivals: dict[str, float] = {}  # each client's first held request, time.time()
-        self.met = False  # every client came in time
+        self.met = False  # every client came in time (or the test released them)
         self._first: float | None = None  # time.monotonic() of the first hold
         self._requests = itertools.count()
         self._came = threading.Condition()
@@ -72,12 +72,14 @@ class Meeting:
             client = f"#{next(self._requests)}" if self.key is None else self.key(request)
         except Exception:  # a request the test's key cannot read is not held
             client = None
+        if client is None:
+            return
         with self._came:
-            now = time.monotonic()
-            if self._first is None and client is not None:
-                self._first = now
-            if client is None or self.met or self._first is None:
+            if self.met:
                 return
+            now = time.monotonic()
+            if self._first is None:
+                self._first = now
             deadline = self._first + self.within_s
             if now >= deadline:
                 return  # too late: the meeting is off

@@ -220,8 +220,7 @@ class NotionEmulator(BackgroundServer):
     ) -> Meeting:
         """Hold ``method route`` requests (after the rate limit let them in) as `Meeting`
         says; ``key`` names the client of a request from its JSON body (None: not held)."""
-        what = f"{method} {route}"
-        meeting = self.meetings[what] = Meeting(what, count, within_s, key)
+        meeting = self.meetings[f"{method} {route}"] = Meeting(count, within_s, key)
         return meeting
 
     def script(self, method: str, route: str, kind: str, times: int = 1, **kw: Any) -> None:

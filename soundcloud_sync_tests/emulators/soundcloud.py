@@ -502,7 +502,7 @@ class SoundCloudEmulator(BackgroundServer):
     ) -> Meeting:
         """Hold requests to ``endpoint`` as `Meeting` says; ``key`` names the client of a
         request from its path (None: not held)."""
-        meeting = self.meetings[endpoint] = Meeting(endpoint, count, within_s, key)
+        meeting = self.meetings[endpoint] = Meeting(count, within_s, key)
         return meeting
 
     def reset_counts(self) -> None:

@@ -298,8 +298,8 @@ class Downloader:
         from filelock import FileLock, Timeout
 
         try:
-            ids = {int(p.name.split(".")[0]) for p in self.staging.iterdir()
-                   if p.name.split(".")[0].isascii() and p.name.split(".")[0].isdigit()}  # fmt: skip
+            stems = [p.name.split(".")[0] for p in self.staging.iterdir()]
+            ids = {int(stem) for stem in stems if stem.isascii() and stem.isdigit()}
         except OSError:
             return  # no staging folder: nothing was left
         for soundcloud_id in sorted(ids):
