@@ -584,7 +584,7 @@ class TreeMeter:
 
     root: int
     peak_tree_mib: float = 0.0
-    peak_run_mib: float = 0.0  # the largest run worker (`dagster api execute_run`)
+    peak_run_mib: float = 0.0  # the largest process executing a run (and its children)
     peak_analysis_mib: float = 0.0  # the machine's analysis process
 
     def cpu(self) -> float:

@@ -239,21 +239,25 @@ def test_two_syncs_of_one_playlist_take_turns(
     instance.dispose()
 
 
-def test_instance_settings_of_the_last_release_are_brought_up_to_date(
-    env: dict[str, str],
+@pytest.mark.parametrize("release", ["2026_11", "2026_12"])
+def test_instance_settings_of_the_last_releases_are_brought_up_to_date(
+    env: dict[str, str], release: str
 ) -> None:
-    """The last release wrote its template with the home's path in it: unedited, it is
-    replaced by today's (five runs at once); edited, it stays the user's."""
-    old = (Path(__file__).parent / "data" / "dagster_release_2026_11.yaml").read_text()
+    """Later releases wrote their template with the home's path in it: unedited, it is
+    replaced by today's (five runs at once, runs forked from a warm process); edited, it
+    stays the user's."""
+    old = (Path(__file__).parent / "data" / f"dagster_release_{release}.yaml").read_text()
     home = Path(env["SOUNDCLOUD_SYNC_HOME"]) / "dagster"
     home.mkdir(parents=True)
     written = old.replace("{env: DAGSTER_HOME}", json.dumps(str(home.resolve())))
     (home / "dagster.yaml").write_text(written)
     assert cli_in_process(env, "status").returncode == 0
-    queue = DagsterInstance.from_config(str(home)).get_concurrency_config().run_queue_config
+    instance = DagsterInstance.from_config(str(home))
+    queue = instance.get_concurrency_config().run_queue_config
     assert queue is not None and queue.max_concurrent_runs == 5
+    assert type(instance.run_launcher).__name__ == "PreloadedRunLauncher"
 
-    edited = written.replace("max_concurrent_runs: 3", "max_concurrent_runs: 2")
+    edited = written.replace("max_concurrent_runs:", "max_concurrent_runs: 2 #")
     (home / "dagster.yaml").write_text(edited)
     assert cli_in_process(env, "status").returncode == 0
     assert (home / "dagster.yaml").read_text() == edited

@@ -24,6 +24,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from soundcloud_sync.api import NOTION_ASSETS
 from soundcloud_sync.instance import write_instance_settings
+from soundcloud_sync.instance.launcher import FORKED_TAG
 from soundcloud_sync.instance.workers import run_worker, step_processes
 from soundcloud_sync_tests.emulators.notion import (
     NotionEmulator,
@@ -231,6 +232,10 @@ def test_runs_killed_under_the_daemon_never_block_the_next(world: DaemonWorld) -
     baseline = ui.launch(baseline_list.key, NOTION_ASSETS)
     assert ui.finish(baseline) == DagsterRunStatus.SUCCESS
     uninterrupted = time.monotonic() - started
+    # the daemon forked it from a process with the project imported (instance.launcher):
+    # the runs killed below are such forks
+    forked = ui.instance.get_run_by_id(baseline).tags.get(FORKED_TAG)
+    assert forked == "soundcloud_sync.definitions"
 
     # (pool held when the kill lands, whether the step processes die with the worker)
     kills = [

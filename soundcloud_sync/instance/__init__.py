@@ -2,8 +2,9 @@
 local instance's home and settings, steps that wait for a pool slot without spinning
 (`storage`, `postgres_storage`), dead runs cleaned up (`workers`), one run per
 playlist for runs started from a terminal or a script (`exclusive`), the local
-executor that runs a run's steps in threads of its process (`threads`), and a run's
-progress as run tags (`progress`).
+executor that runs a run's steps in threads of its process (`threads`), the local
+launcher that forks each run from a process with the code imported (`launcher`), and a
+run's progress as run tags (`progress`).
 
 Knows nothing of the project's assets, jobs or settings.
 """

@@ -35,12 +35,15 @@ def ensure_dagster_home(default_home: Path) -> Path:
 
 
 # The dagster.yaml that earlier releases wrote (sha256 of the file as written). Such a
-# file, never edited, is replaced by today's: it lacks the run monitoring, the one run per
-# playlist and the patient slot waits that keep a killed run from blocking the next.
+# file, never edited, is replaced by today's: the first lacks the run monitoring, the one
+# run per playlist and the patient slot waits that keep a killed run from blocking the
+# next; later ones, five runs at once and runs forked from a warm process.
 EARLIER_INSTANCE_SETTINGS = {
     "d2c16812fc6f1bc969fea047d47de1912191e906abaa80997a30a660d20ca048",  # first release
     # 2026-11: three runs at once (with the home's path written in; see below)
     "d81001794161c939a7c34065a6ba3f27b00b8fc9e5cf91c0537ace34c506cf10",
+    # 2026-12: five runs at once, each a new process (Dagster's default run launcher)
+    "3268dbfa033dc50c073e6edcf86b393409307ec4a870e7f0564d13d2eebd75c7",
 }
 
 

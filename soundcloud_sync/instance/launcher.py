@@ -1,0 +1,168 @@
+"""Runs forked from a process that has already imported their code: the local launcher.
+
+Dagster's default launcher asks the code server to start each run in a new Python
+process (multiprocessing's spawn), which imports Dagster and the project again before the
+run does any work: about 2.5 of the ~6 CPU-seconds a run of this project costs before
+its first track, paid again by each of the hundreds of runs of a DJ's first import. This
+launcher starts each run as a fork of one process per machine (multiprocessing's fork
+server) that imported the run's code module once. The run is then executed as
+`dagster api execute_run` executes it, and records its process as its worker
+(`workers`), so a run killed on its way is cleaned up like any other.
+
+What stays Dagster's:
+- a run whose code is not a Python module (a file, a remote location), or a fork server
+  that cannot start, goes through the default launcher, which says why in the run's log;
+- stale code never runs: the fork server is started again when a file of the code's
+  package changes, so a run never executes code older than its files;
+- termination is the code server's: SIGINT to the run's process, which Dagster turns
+  into an interrupted run.
+
+The fork server is a plain child of the process that launches runs (the daemon, or the
+UI for a run launched without a queue) and ends with it; runs already forked go on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass
+from importlib.machinery import PathFinder
+from multiprocessing import forkserver
+from pathlib import Path
+from typing import Any
+
+import psutil
+from dagster import DagsterInstance, DagsterRun, DefaultRunLauncher
+from dagster._core.instance.ref import InstanceRef
+from dagster._core.launcher import LaunchRunContext
+
+from .workers import ProcessId, run_worker, worker_tags
+
+FORKED_TAG = "soundcloud_sync/forked_from"  # the module the fork server had imported
+
+
+class PreloadedRunLauncher(DefaultRunLauncher):
+    """Dagster's default launcher, except that a run of a Python module's code starts as a
+    fork of a process that imported that module once (see the module's docstring)."""
+
+    def __init__(self, inst_data: Any = None) -> None:
+        super().__init__(inst_data=inst_data)
+        self._lock = threading.Lock()
+        self._preloaded: tuple[object, ...] | None = None
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        module = code_module(run)
+        if module is None:
+            super().launch_run(context)
+            return
+        try:
+            process = self._fork(module, run.run_id)
+        except Exception as exc:  # nothing started: the default path still works
+            self._instance.report_engine_event(
+                f"Could not fork this run from a process with {module.name} imported "
+                f"({type(exc).__name__}: {exc}); starting it through the code server",
+                run,
+                cls=self.__class__,
+            )
+            super().launch_run(context)
+            return
+        self._instance.add_run_tags(run.run_id, {FORKED_TAG: module.name, **worker_tags(process)})
+        self._run_ids.add(run.run_id)
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id) if self.has_instance else None
+        if run is None or FORKED_TAG not in run.tags:
+            return super().terminate(run_id)
+        if run.is_finished:
+            return False
+        self._instance.report_run_canceling(run)
+        worker = run_worker(run.tags)
+        process = worker.process() if worker is not None else None
+        if process is None:
+            self._instance.report_engine_event(
+                "The run's process is gone: nothing to interrupt", run, cls=self.__class__
+            )
+            return False
+        process.send_signal(signal.SIGINT)  # Dagster's interrupt, as the code server sends
+        return True
+
+    def _fork(self, module: CodeModule, run_id: str) -> ProcessId:
+        """Start the run as a fork of a fork server that imported ``module`` (from its
+        current files), and return the run's process."""
+        with self._lock:
+            identity = module.identity()
+            if identity is None:
+                raise LookupError(f"{module.name} is not found where the code server finds it")
+            if self._preloaded != identity:
+                _restart_fork_server(module.name)
+                self._preloaded = identity
+            process = multiprocessing.get_context("forkserver").Process(
+                target=execute_run, args=(run_id, self._instance.get_ref())
+            )
+            process.start()
+            # the fork server reaps it; left in multiprocessing's list, the launching
+            # process would wait at its exit for every run it started to end
+            multiprocessing.process._children.discard(process)  # type: ignore[attr-defined]
+        assert process.pid is not None
+        try:
+            return ProcessId.of(psutil.Process(process.pid))
+        except psutil.Error:  # over already: recorded as gone, so a run left behind is reaped
+            return ProcessId(socket.gethostname(), process.pid, 0.0)
+
+
+@dataclass(frozen=True)
+class CodeModule:
+    """Where a run's code is imported from: a module, and the folder it is found in."""
+
+    name: str
+    working_directory: str | None
+
+    def identity(self) -> tuple[object, ...] | None:
+        """Every Python file of the module's top-level package with its mtime (what
+        changes when its code does), found without importing it; None when a fork server
+        would not import it from the files the code server does."""
+        top = self.name.split(".")[0]
+        spec = importlib.util.find_spec(top)  # as the fork server this process starts finds it
+        if spec is None or spec.origin is None:
+            return None
+        if self.working_directory:  # the code server looks there first
+            first = PathFinder.find_spec(top, [self.working_directory])
+            if first is not None and first.origin != spec.origin:
+                return None
+        folders = list(spec.submodule_search_locations or [os.path.dirname(spec.origin)])
+        files = [p for folder in folders for p in sorted(Path(folder).rglob("*.py"))]
+        return (self.name, *((str(p), p.stat().st_mtime_ns) for p in files))
+
+
+def code_module(run: DagsterRun) -> CodeModule | None:
+    """The Python module a run's code is loaded from, or None (a file, a remote origin)."""
+    from dagster._core.code_pointer import ModuleCodePointer, PackageCodePointer
+
+    origin = run.job_code_origin
+    pointer = origin.repository_origin.code_pointer if origin is not None else None
+    if isinstance(pointer, (ModuleCodePointer, PackageCodePointer)):
+        return CodeModule(pointer.module, pointer.working_directory)
+    return None
+
+
+def _restart_fork_server(module: str) -> None:
+    """Stop the fork server (the runs it forked go on); the next one imports ``module``."""
+    server = forkserver._forkserver  # multiprocessing's one fork server per process
+    server._stop()  # type: ignore[attr-defined]  # private, in every Python since 3.8
+    server.set_forkserver_preload([module])
+
+
+def execute_run(run_id: str, instance_ref: InstanceRef) -> None:
+    """The run's process: what `dagster api execute_run` does with its arguments."""
+    from dagster._cli.api import _execute_run_command_body
+    from dagster._utils.interrupts import capture_interrupts
+
+    with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
+        _execute_run_command_body(
+            run_id, instance, write_stream_fn=lambda _: None, set_exit_code_on_failure=False
+        )
