@@ -1,4 +1,5 @@
-"""Writing files so a reader (a DJ program, another process) never sees half of one."""
+"""Files: written so a reader (a DJ program, another process) never sees half of one,
+and what tells that the code in a folder changed."""
 
 from __future__ import annotations
 
@@ -27,3 +28,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def python_files_identity(folder: Path) -> tuple[tuple[str, int], ...]:
+    """Every Python file under ``folder`` with its mtime: it changes whenever the code
+    there does (an edit, a `git pull`, an upgrade), and costs a stat per file to read."""
+    return tuple((str(p), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*.py")))

@@ -11,14 +11,20 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, instance_for_test
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from soundcloud_sync.instance.launcher import FORKED_TAG, PreloadedRunLauncher
+from soundcloud_sync.instance.launcher import (
+    FORKED_TAG,
+    PreloadedRunLauncher,
+    code_module,
+    leave_fork_server,
+)
 from soundcloud_sync.instance.workers import run_worker
 
 CODE = """
@@ -37,7 +43,7 @@ def report(context) -> None:
     out = Path(__file__).parent / "out" / f"{{context.run_id}}.txt"
     out.parent.mkdir(exist_ok=True)
     out.write_text(f"{{VERSION}} {{IMPORTED_BY}} {{os.getpid()}} {{os.getppid()}}")
-    while (Path(__file__).parent / "hold").exists():
+    while (Path(__file__).parent / f"hold-{{VERSION}}").exists():  # this version's runs wait
         time.sleep(0.05)
 
 
@@ -61,6 +67,14 @@ def location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
     (tmp_path / package / "__init__.py").write_text("")
     write_code(tmp_path / package, "one")
     yield tmp_path / package, f"{package}.defs"
+
+
+@pytest.fixture(autouse=True)
+def own_fork_server() -> Iterator[None]:
+    """Each test starts its own fork server (its code, its PYTHONPATH) and lets it go."""
+    leave_fork_server()
+    yield
+    leave_fork_server()
 
 
 @pytest.fixture
@@ -110,6 +124,13 @@ def finished(instance: DagsterInstance, run_id: str, timeout: float = 120.0) -> 
     raise AssertionError(f"run {run_id} did not finish in {timeout} s")
 
 
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} after {timeout} s"
+        time.sleep(0.1)
+
+
 def report_of(folder: Path, run_id: str) -> dict[str, str]:
     version, imported_by, pid, parent = (folder / "out" / f"{run_id}.txt").read_text().split()
     return {"version": version, "imported_by": imported_by, "pid": pid, "parent": parent}
@@ -144,18 +165,58 @@ def test_runs_fork_from_a_process_with_their_code_imported_and_never_run_stale_c
     assert changed["parent"] != report["parent"]
 
 
+def test_changed_code_never_waits_for_the_runs_of_the_old_code(
+    instance: DagsterInstance, location: tuple[Path, str]
+) -> None:
+    """A `git pull` during a backfill: the next launch starts a new fork server at once;
+    the run forked from the old one finishes with the code it started with."""
+    folder, module = location
+    (folder / "hold-one").touch()
+    held = launch(instance, folder, module)
+    wait_for(lambda: (folder / "out" / f"{held}.txt").exists(), "the held run's op")
+
+    write_code(folder, "two")
+    with ThreadPoolExecutor(1) as pool:  # a launch that waits for the held run fails here
+        launching = pool.submit(launch, instance, folder, module)
+        try:
+            fresh = launching.result(timeout=60)  # a new fork server's import, not a run
+        finally:
+            if not launching.done():
+                (folder / "hold-one").unlink()
+    assert finished(instance, fresh) == DagsterRunStatus.SUCCESS
+    assert report_of(folder, fresh)["version"] == "two"
+    run = instance.get_run_by_id(held)
+    assert run is not None and not run.is_finished  # the launch did not wait for it
+
+    (folder / "hold-one").unlink()
+    assert finished(instance, held) == DagsterRunStatus.SUCCESS
+    assert report_of(folder, held)["version"] == "one"
+
+
+def test_code_of_another_interpreter_goes_the_default_way(
+    instance: DagsterInstance, location: tuple[Path, str]
+) -> None:
+    """A code location with an interpreter of its own may have other packages: its runs
+    are never forked from this interpreter."""
+    folder, module = location
+    run = instance.get_run_by_id(create(instance, folder, module))
+    assert run is not None and run.job_code_origin is not None
+    assert code_module(run) is not None
+    origin = run.job_code_origin
+    elsewhere = origin._replace(
+        repository_origin=origin.repository_origin._replace(executable_path="/opt/other/python")
+    )
+    assert code_module(run._replace(job_code_origin=elsewhere)) is None
+
+
 def test_terminating_a_forked_run_interrupts_it(
     instance: DagsterInstance, location: tuple[Path, str]
 ) -> None:
     """The UI's Terminate (run coordinator -> launcher) on a run that is executing."""
     folder, module = location
-    (folder / "hold").touch()
+    (folder / "hold-one").touch()
     run_id = launch(instance, folder, module)
-    deadline = time.monotonic() + 120
-    while not (folder / "out" / f"{run_id}.txt").exists():
-        assert time.monotonic() < deadline, "the run never started its op"
-        assert not instance.get_run_by_id(run_id).is_finished  # type: ignore[union-attr]
-        time.sleep(0.1)
+    wait_for(lambda: (folder / "out" / f"{run_id}.txt").exists(), "the run's op")
     assert instance.run_launcher.terminate(run_id)
     assert finished(instance, run_id) == DagsterRunStatus.CANCELED
     assert not instance.run_launcher.terminate(run_id)  # over: nothing to stop

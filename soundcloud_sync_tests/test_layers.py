@@ -40,8 +40,8 @@ STRANGERS: dict[str, tuple[str, ...]] = {
 }
 DAGSTER_LAYER = ("instance", "defs", "runs", *ENTRY)
 # Dagster has no public hook for a storage class, for executing a plan's steps or a run
-# in a process of our making: these subclass or drive its private ones (and are pinned to one Dagster minor version, see
-# test_packaging.py)
+# in a process of our making: these subclass or drive its private ones (and are pinned to
+# one Dagster minor version, see test_packaging.py)
 PRIVATE_DAGSTER_ALLOWED = (
     "instance/storage.py",
     "instance/postgres_storage.py",

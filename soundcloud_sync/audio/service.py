@@ -130,11 +130,11 @@ def _code_identity() -> tuple[object, ...]:
     from importlib.metadata import version
 
     import soundcloud_sync
+    from soundcloud_sync.files import python_files_identity
 
     package = Path(soundcloud_sync.__file__).parent
-    code = sorted((str(p), p.stat().st_mtime_ns) for p in package.rglob("*.py"))
     libraries = [version(name) for name in ("librosa", "numba", "numpy", "scipy")]
-    return str(package), tuple(code), tuple(libraries)
+    return str(package), python_files_identity(package), tuple(libraries)
 
 
 class AnalysisService:

@@ -23,14 +23,18 @@ UI for a run launched without a queue) and ends with it; runs already forked go 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from importlib.machinery import PathFinder
+from importlib.metadata import version
 from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
@@ -40,19 +44,21 @@ from dagster import DagsterInstance, DagsterRun, DefaultRunLauncher
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import LaunchRunContext
 
+from ..files import python_files_identity
 from .workers import ProcessId, run_worker, worker_tags
 
 FORKED_TAG = "soundcloud_sync/forked_from"  # the module the fork server had imported
+
+_log = logging.getLogger(__name__)
+# multiprocessing has one fork server per process: what it imported, and who may change it
+_fork_server_lock = threading.Lock()
+_preloaded: tuple[object, ...] | None = None
+_cannot_import: tuple[object, ...] | None = None  # code whose import killed the fork server
 
 
 class PreloadedRunLauncher(DefaultRunLauncher):
     """Dagster's default launcher, except that a run of a Python module's code starts as a
     fork of a process that imported that module once (see the module's docstring)."""
-
-    def __init__(self, inst_data: Any = None) -> None:
-        super().__init__(inst_data=inst_data)
-        self._lock = threading.Lock()
-        self._preloaded: tuple[object, ...] | None = None
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
@@ -61,7 +67,7 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             super().launch_run(context)
             return
         try:
-            process = self._fork(module, run.run_id)
+            process = fork_run(module, run.run_id, self._instance.get_ref())
         except Exception as exc:  # nothing started: the default path still works
             self._instance.report_engine_event(
                 f"Could not fork this run from a process with {module.name} imported "
@@ -71,8 +77,13 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             )
             super().launch_run(context)
             return
-        self._instance.add_run_tags(run.run_id, {FORKED_TAG: module.name, **worker_tags(process)})
         self._run_ids.add(run.run_id)
+        try:  # the run is executing: whatever fails now must not fail or relaunch it
+            self._instance.add_run_tags(
+                run.run_id, {FORKED_TAG: module.name, **worker_tags(process)}
+            )
+        except Exception:  # the run tags its own worker when its first step starts
+            _log.warning("could not tag run %s with its process", run.run_id, exc_info=True)
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id) if self.has_instance else None
@@ -91,29 +102,6 @@ class PreloadedRunLauncher(DefaultRunLauncher):
         process.send_signal(signal.SIGINT)  # Dagster's interrupt, as the code server sends
         return True
 
-    def _fork(self, module: CodeModule, run_id: str) -> ProcessId:
-        """Start the run as a fork of a fork server that imported ``module`` (from its
-        current files), and return the run's process."""
-        with self._lock:
-            identity = module.identity()
-            if identity is None:
-                raise LookupError(f"{module.name} is not found where the code server finds it")
-            if self._preloaded != identity:
-                _restart_fork_server(module.name)
-                self._preloaded = identity
-            process = multiprocessing.get_context("forkserver").Process(
-                target=execute_run, args=(run_id, self._instance.get_ref())
-            )
-            process.start()
-            # the fork server reaps it; left in multiprocessing's list, the launching
-            # process would wait at its exit for every run it started to end
-            multiprocessing.process._children.discard(process)  # type: ignore[attr-defined]
-        assert process.pid is not None
-        try:
-            return ProcessId.of(psutil.Process(process.pid))
-        except psutil.Error:  # over already: recorded as gone, so a run left behind is reaped
-            return ProcessId(socket.gethostname(), process.pid, 0.0)
-
 
 @dataclass(frozen=True)
 class CodeModule:
@@ -123,9 +111,10 @@ class CodeModule:
     working_directory: str | None
 
     def identity(self) -> tuple[object, ...] | None:
-        """Every Python file of the module's top-level package with its mtime (what
-        changes when its code does), found without importing it; None when a fork server
-        would not import it from the files the code server does."""
+        """What the fork server's import depends on: every Python file of the module's
+        top-level package with its mtime, Dagster's version and the `.env` the settings
+        read. None when a fork server would not import the module from the files the
+        code server does. Found without importing the module."""
         top = self.name.split(".")[0]
         spec = importlib.util.find_spec(top)  # as the fork server this process starts finds it
         if spec is None or spec.origin is None:
@@ -134,27 +123,97 @@ class CodeModule:
             first = PathFinder.find_spec(top, [self.working_directory])
             if first is not None and first.origin != spec.origin:
                 return None
-        folders = list(spec.submodule_search_locations or [os.path.dirname(spec.origin)])
-        files = [p for folder in folders for p in sorted(Path(folder).rglob("*.py"))]
-        return (self.name, *((str(p), p.stat().st_mtime_ns) for p in files))
+        folders = spec.submodule_search_locations or [os.path.dirname(spec.origin)]
+        dotenv = Path.cwd() / ".env"  # the fork server's, and so the runs', working folder
+        return (
+            self.name,
+            tuple(python_files_identity(Path(folder)) for folder in folders),
+            version("dagster"),
+            dotenv.stat().st_mtime_ns if dotenv.exists() else None,
+        )
 
 
 def code_module(run: DagsterRun) -> CodeModule | None:
-    """The Python module a run's code is loaded from, or None (a file, a remote origin)."""
+    """The Python module a run's code is loaded from, or None: a file, a remote origin,
+    or another interpreter than this one (its packages may differ)."""
     from dagster._core.code_pointer import ModuleCodePointer, PackageCodePointer
 
     origin = run.job_code_origin
-    pointer = origin.repository_origin.code_pointer if origin is not None else None
+    if origin is None:
+        return None
+    pointer = origin.repository_origin.code_pointer
+    executable = origin.repository_origin.executable_path
+    if executable and os.path.realpath(executable) != os.path.realpath(sys.executable):
+        return None
     if isinstance(pointer, (ModuleCodePointer, PackageCodePointer)):
         return CodeModule(pointer.module, pointer.working_directory)
     return None
 
 
-def _restart_fork_server(module: str) -> None:
-    """Stop the fork server (the runs it forked go on); the next one imports ``module``."""
-    server = forkserver._forkserver  # multiprocessing's one fork server per process
-    server._stop()  # type: ignore[attr-defined]  # private, in every Python since 3.8
-    server.set_forkserver_preload([module])
+def fork_run(module: CodeModule, run_id: str, instance_ref: InstanceRef) -> ProcessId:
+    """Start the run as a fork of the fork server, which imports ``module`` from its
+    current files first, and return the run's process. Raises when nothing started."""
+    global _preloaded, _cannot_import
+    with _fork_server_lock:
+        identity = module.identity()
+        if identity is None:
+            raise LookupError(f"{module.name} is not found where the code server finds it")
+        if identity == _cannot_import:
+            raise ImportError(f"{module.name} failed to import in the fork server")
+        if _preloaded != identity:
+            leave_fork_server()
+            forkserver.set_forkserver_preload([module.name])
+            _preloaded = identity
+        process = multiprocessing.get_context("forkserver").Process(
+            target=execute_run, args=(run_id, instance_ref)
+        )
+        try:
+            process.start()
+        except Exception:
+            if not _fork_server_alive():  # its import failed: not again for this code
+                _cannot_import = identity
+            raise
+        # the fork server reaps it; left in multiprocessing's list, the launching process
+        # would wait at its exit for every run it started to end
+        multiprocessing.process._children.discard(process)  # type: ignore[attr-defined]
+    assert process.pid is not None
+    try:
+        return ProcessId.of(psutil.Process(process.pid))
+    except psutil.Error:  # over already: recorded as gone, so a run left behind is reaped
+        return ProcessId(socket.gethostname(), process.pid, 0.0)
+
+
+def leave_fork_server() -> None:
+    """Let go of the fork server: the next fork starts a new one. The old one ends when
+    the runs it forked have (each holds its end of the pipe that keeps it alive), and is
+    reaped then by a thread of its own, so a launch never waits for those runs."""
+    server: Any = forkserver._forkserver  # multiprocessing's one fork server per process
+    with server._lock:
+        pid, alive = server._forkserver_pid, server._forkserver_alive_fd
+        address = server._forkserver_address
+        if pid is None:
+            return
+        server._forkserver_pid = server._forkserver_alive_fd = server._forkserver_address = None
+    os.close(alive)
+    if isinstance(address, str) and not address.startswith("\0"):
+        with contextlib.suppress(OSError):
+            os.unlink(address)  # a socket file (an abstract address has none)
+    threading.Thread(target=_reap, args=(pid,), name="fork server reaper", daemon=True).start()
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _fork_server_alive() -> bool:
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    if pid is None:
+        return False
+    try:
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return False
 
 
 def execute_run(run_id: str, instance_ref: InstanceRef) -> None:
