@@ -95,7 +95,7 @@ def _label(pid: int) -> str:
         if rest[0] == "-c" and len(rest) > 1:
             text = rest[1]
             if "forkserver" in text:
-                return "forkserver (step server)"
+                return "fork server (and the runs forked from it)"
             if "spawn_main" in text or "multiprocessing" in text:
                 return "multiprocessing child"
             return "python -c"
