@@ -34,6 +34,9 @@ from pathlib import Path
 
 from dagster import Definitions, in_process_executor, job, op
 
+if os.environ.get("LAUNCHER_TEST_NO_IMPORT_UNDER") == str(os.getppid()):
+    raise ImportError("not in a child of that process")  # what a fork server swallows
+
 VERSION = {version!r}
 IMPORTED_BY = os.getpid()  # the process that imported this module
 
@@ -207,6 +210,21 @@ def test_code_of_another_interpreter_goes_the_default_way(
         repository_origin=origin.repository_origin._replace(executable_path="/opt/other/python")
     )
     assert code_module(run._replace(job_code_origin=elsewhere)) is None
+
+
+def test_a_run_whose_fork_server_could_not_import_it_imports_it_and_says_so(
+    instance: DagsterInstance, location: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's fork server ignores an ImportError in its preload: the run still works,
+    at a new process's cost, and its log tells why."""
+    folder, module = location
+    monkeypatch.setenv("LAUNCHER_TEST_NO_IMPORT_UNDER", str(os.getpid()))  # the fork server's
+    run_id = launch(instance, folder, module)
+    assert finished(instance, run_id) == DagsterRunStatus.SUCCESS
+    report = report_of(folder, run_id)
+    assert report["imported_by"] == report["pid"]  # the run imported it, not its parent
+    messages = [e.message for e in instance.all_logs(run_id)]
+    assert any(f"could not import {module}" in m for m in messages), messages
 
 
 def test_terminating_a_forked_run_interrupts_it(

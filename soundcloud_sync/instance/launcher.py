@@ -11,7 +11,8 @@ server) that imported the run's code module once. The run is then executed as
 
 What stays Dagster's:
 - a run whose code is not a Python module (a file, a remote location), or a fork server
-  that cannot start, goes through the default launcher, which says why in the run's log;
+  that cannot start, goes through the default launcher, which says why in the run's log
+  (as does a run whose fork server could not import its code: it imports it itself);
 - stale code never runs: the fork server is started again when a file of the code's
   package changes, so a run never executes code older than its files;
 - termination is the code server's: SIGINT to the run's process, which Dagster turns
@@ -165,7 +166,7 @@ def fork_run(module: CodeModule, run_id: str, instance_ref: InstanceRef) -> Proc
             forkserver.set_forkserver_preload([module.name])
             _preloaded = identity
         process = multiprocessing.get_context("forkserver").Process(
-            target=execute_run, args=(run_id, instance_ref)
+            target=execute_run, args=(run_id, instance_ref, module.name)
         )
         try:
             process.start()
@@ -216,12 +217,20 @@ def _fork_server_alive() -> bool:
         return False
 
 
-def execute_run(run_id: str, instance_ref: InstanceRef) -> None:
+def execute_run(run_id: str, instance_ref: InstanceRef, module: str) -> None:
     """The run's process: what `dagster api execute_run` does with its arguments."""
     from dagster._cli.api import _execute_run_command_body
     from dagster._utils.interrupts import capture_interrupts
 
+    preloaded = module in sys.modules  # the fork server drops an ImportError silently
     with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
+        run = instance.get_run_by_id(run_id)
+        if not preloaded and run is not None:
+            instance.report_engine_event(
+                f"The fork server could not import {module} (an ImportError there): this "
+                "run imports it itself, which costs what a new process would",
+                run,
+            )
         _execute_run_command_body(
             run_id, instance, write_stream_fn=lambda _: None, set_exit_code_on_failure=False
         )
