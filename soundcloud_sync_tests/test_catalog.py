@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
@@ -15,7 +18,9 @@ from soundcloud_sync.catalog.schema import (
     _v13_recording_id,
     migrate,
 )
+from soundcloud_sync.catalog.sql import lock_recordings
 from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
+from soundcloud_sync_tests.servers import PostgresServer
 
 # numbered at landing: whichever came first
 RECORDING_ID_VERSION = MIGRATIONS.index(_v13_recording_id) + 1
@@ -531,3 +536,56 @@ def test_v12_transcodings_upgrade_a_catalog_of_any_line(tmp_path, made_by) -> No
         assert row["transcodings"] is None  # looked up in one batch by the next download
     else:
         assert row["transcodings"][0]["preset"] == "mp3_0_0"
+
+
+def test_listings_with_tracks_in_common_written_side_by_side_on_postgresql(
+    postgres: PostgresServer,
+) -> None:
+    """Runs of a backfill on PostgreSQL (one process each) write their listings at the same
+    moment; a track in two playlists gets one row, and neither listing fails."""
+    postgres.create_database("side_by_side")
+    url = postgres.url("side_by_side")
+    Catalog(url)  # migrated once, as the first run does
+    writers = 6
+    for round_ in range(5):
+        shared = [round_ * 1000 + n for n in range(1, 21)]
+        start = threading.Barrier(writers)
+
+        def write(i: int, shared: list[int] = shared, start: threading.Barrier = start) -> None:
+            own = [shared[0] + 500 + i]
+            start.wait()
+            Catalog(url).record_playlist(_playlist([*shared, *own], key=f"dj/sets/{i}"))
+
+        with ThreadPoolExecutor(writers) as pool:
+            for done in [pool.submit(write, i) for i in range(writers)]:
+                done.result()  # a listing that failed raises here
+    counts = postgres.query(
+        "side_by_side", "SELECT soundcloud_id, count(*) FROM tracks GROUP BY soundcloud_id"
+    )
+    assert len(counts) == 5 * (20 + writers) and {n for _, n in counts} == {1}
+
+
+def test_a_listing_waits_while_another_transaction_chooses_recordings(
+    postgres: PostgresServer,
+) -> None:
+    """The race above is microseconds wide (PostgreSQL checks an upsert's own key, then
+    inserts into every index): shown here by the lock that closes it. A listing written
+    while another transaction holds it waits, then completes."""
+    postgres.create_database("one_chooser")
+    url = postgres.url("one_chooser")
+    holder = Catalog(url)
+
+    def waiting() -> int:
+        sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        return postgres.query("one_chooser", sql)[0][0]
+
+    with ThreadPoolExecutor(1) as pool:
+        with holder.engine.begin() as conn:
+            lock_recordings(conn)
+            writing = pool.submit(Catalog(url).record_playlist, _playlist([1, 2, 3]))
+            deadline = time.monotonic() + 60
+            while not waiting():
+                assert not writing.done(), "the listing was written past the lock"
+                assert time.monotonic() < deadline, "the listing never asked for the lock"
+                time.sleep(0.05)
+        assert writing.result(timeout=60).added == [1, 2, 3]

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from ..sources.djay import DjayTrack
 from ..sources.models import Availability
 from .schema import catalog_meta, tracks
+from .sql import lock_recordings
 from .store import Catalog, utc_now
 
 MATCH_COLUMNS = (
@@ -87,6 +88,7 @@ def record_djay(catalog: Catalog, matched: Iterable[tuple[DjayTrack, int | None]
     out = DjayRecorded()
     now = utc_now()
     with catalog.engine.begin() as conn:
+        lock_recordings(conn)  # new recordings take the next free numbers
         pairs = list(matched)
         ids = [rid for _, rid in pairs if rid is not None]
         before = {

@@ -1,12 +1,26 @@
 """Statements both dialects (SQLite, PostgreSQL) run alike: upserts, inserts that never
-clash."""
+clash, one writer of new recordings at a time."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
+
+_RECORDINGS_LOCK = 0x5C5F_2EC0  # PostgreSQL advisory lock: who chooses recordings now
+
+
+def lock_recordings(conn: Connection) -> None:
+    """Be the only transaction choosing and writing recordings until this one ends.
+
+    A listing reads the catalog to choose each track's recording, then inserts the new
+    ones. Two listings with a track in common, written side by side on PostgreSQL, both
+    insert it, and the second fails on the unique SoundCloud id (an upsert resolves only
+    the conflict on its own key). SQLite already writes one transaction at a time.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RECORDINGS_LOCK})
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:

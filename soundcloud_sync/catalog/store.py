@@ -26,7 +26,7 @@ from .engine import open_engine
 from .listing import ListingVerdict, explain_listing
 from .rows import AUDIO_ON_DISK, TrackRow
 from .schema import memberships, picks, playlists, tracks
-from .sql import insert_new, upsert
+from .sql import insert_new, lock_recordings, upsert
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,6 +178,7 @@ class Catalog:
         """
         now = utc_now()
         with self.engine.begin() as conn:
+            lock_recordings(conn)
             if recording_ids is None:
                 resolved = recordings.resolve(conn, playlist)
             else:
