@@ -3,11 +3,15 @@ Spotify-only recordings under ids of their own, look-alikes reported, never merg
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from soundcloud_sync.catalog import Catalog
-from soundcloud_sync.catalog.schema import SCHEMA_VERSION, migrate
+from soundcloud_sync.catalog.schema import SCHEMA_VERSION, migrate, tracks
+from soundcloud_sync.catalog.sql import lock_recordings
 from soundcloud_sync.sources.models import Playlist, Source, Track
 
 
@@ -177,3 +181,35 @@ def test_a_twin_known_only_from_spotify_joins_the_soundcloud_row(tmp_path) -> No
     assert store.tracks_by_id([-1]) == {}
     spotify_key = "spotify/playlist/AbCdEfGhIjKlMnOpQrStUv"
     assert list(store.playlist_tracks(spotify_key)["recording_id"]) == [501]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_new_recording_listed_while_another_is_written_takes_the_next_number(
+    dialect: str, tmp_path, request: pytest.FixtureRequest
+) -> None:
+    """Two runs each add a Spotify-only recording at once: both would choose the next
+    free (negative) number, and the second's upsert would overwrite the first's row with
+    another recording. The second waits for the first (`lock_recordings`) and takes the
+    number after it."""
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    else:
+        postgres = request.getfixturevalue("postgres")
+        postgres.create_database("next_number")
+        url = postgres.url("next_number")
+    holder = Catalog(url)
+    late = _spotify([("5LateLateLateLateLate1", "Late", "Vale", None, 180_000)])
+    with ThreadPoolExecutor(1) as pool:
+        with holder.engine.begin() as conn:  # a first run, in the middle of its listing
+            lock_recordings(conn)
+            conn.execute(
+                tracks.insert().values(recording_id=-1, spotify_id="5FirstFirstFirstFirst1",
+                                       title="First", artist="Oberon", first_seen_at="t")
+            )  # fmt: skip
+            writing = pool.submit(Catalog(url).record_playlist, late)
+            time.sleep(1.0)  # the second listing reads the catalog now (without the lock)
+            assert not writing.done()  # it waits: for the lock, or to write over row -1
+        writing.result(timeout=60)
+    with holder.engine.connect() as conn:
+        rows = dict(conn.execute(select(tracks.c.recording_id, tracks.c.title)).all())
+    assert rows == {-1: "First", -2: "Late"}

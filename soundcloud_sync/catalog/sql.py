@@ -12,15 +12,22 @@ _RECORDINGS_LOCK = 0x5C5F_2EC0  # PostgreSQL advisory lock: who chooses recordin
 
 
 def lock_recordings(conn: Connection) -> None:
-    """Be the only transaction choosing and writing recordings until this one ends.
+    """Be the only transaction choosing and writing recordings until this one ends; call
+    it first in the transaction.
 
     A listing reads the catalog to choose each track's recording, then inserts the new
-    ones. Two listings with a track in common, written side by side on PostgreSQL, both
-    insert it, and the second fails on the unique SoundCloud id (an upsert resolves only
-    the conflict on its own key). SQLite already writes one transaction at a time.
+    ones. Two listings written side by side would both choose the same new number:
+    the second's upsert then overwrites the first's row with another recording (the
+    next free number of a Spotify- or djay-only recording), or, for a track both list,
+    fails on the unique SoundCloud id (PostgreSQL resolves only the upsert's own key).
+    PostgreSQL takes an advisory lock; SQLite takes its one write lock at once with a
+    write that changes nothing (its driver begins a transaction only at the first write,
+    so the reads before it would see the catalog without the other run's rows).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RECORDINGS_LOCK})
+    else:
+        conn.execute(text("UPDATE catalog_meta SET value = value WHERE key = 'schema_version'"))
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
