@@ -18,7 +18,7 @@ from soundcloud_sync.catalog.schema import (
     _v13_recording_id,
     migrate,
 )
-from soundcloud_sync.catalog.sql import lock_recordings
+from soundcloud_sync.catalog.sql import _RECORDINGS_LOCK, lock_recordings
 from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
 from soundcloud_sync_tests.servers import PostgresServer
 
@@ -576,8 +576,11 @@ def test_a_listing_waits_while_another_transaction_chooses_recordings(
     holder = Catalog(url)
 
     def waiting() -> int:
-        sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        return postgres.query("one_chooser", sql)[0][0]
+        sql = (
+            "SELECT count(*) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objid = %s AND NOT granted"
+        )
+        return postgres.query("one_chooser", sql, (_RECORDINGS_LOCK & 0xFFFFFFFF,))[0][0]
 
     with ThreadPoolExecutor(1) as pool:
         with holder.engine.begin() as conn:

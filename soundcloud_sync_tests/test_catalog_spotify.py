@@ -3,11 +3,11 @@ Spotify-only recordings under ids of their own, look-alikes reported, never merg
 
 from __future__ import annotations
 
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import create_engine, event, inspect, select, text
 
 from soundcloud_sync.catalog import Catalog
 from soundcloud_sync.catalog.schema import SCHEMA_VERSION, migrate, tracks
@@ -199,6 +199,15 @@ def test_a_new_recording_listed_while_another_is_written_takes_the_next_number(
         url = postgres.url("next_number")
     holder = Catalog(url)
     late = _spotify([("5LateLateLateLateLate1", "Late", "Vale", None, 180_000)])
+    here = threading.current_thread()
+    blocked = threading.Event()  # the second listing sent the statement that waits
+
+    def sent(_conn, _cursor, statement: str, *_args) -> None:
+        waits = statement.lstrip().upper().startswith(("INSERT", "UPDATE", "SELECT PG_ADV"))
+        if threading.current_thread() is not here and waits:
+            blocked.set()  # its reads (without the lock) came before: the race is set up
+
+    event.listen(holder.engine, "before_cursor_execute", sent)
     with ThreadPoolExecutor(1) as pool:
         with holder.engine.begin() as conn:  # a first run, in the middle of its listing
             lock_recordings(conn)
@@ -207,9 +216,10 @@ def test_a_new_recording_listed_while_another_is_written_takes_the_next_number(
                                        title="First", artist="Oberon", first_seen_at="t")
             )  # fmt: skip
             writing = pool.submit(Catalog(url).record_playlist, late)
-            time.sleep(1.0)  # the second listing reads the catalog now (without the lock)
+            assert blocked.wait(60), "the second listing never came to write"
             assert not writing.done()  # it waits: for the lock, or to write over row -1
         writing.result(timeout=60)
+    event.remove(holder.engine, "before_cursor_execute", sent)
     with holder.engine.connect() as conn:
         rows = dict(conn.execute(select(tracks.c.recording_id, tracks.c.title)).all())
     assert rows == {-1: "First", -2: "Late"}

@@ -20,7 +20,8 @@ def lock_recordings(conn: Connection) -> None:
     the second's upsert then overwrites the first's row with another recording (the
     next free number of a Spotify- or djay-only recording), or, for a track both list,
     fails on the unique SoundCloud id (PostgreSQL resolves only the upsert's own key).
-    PostgreSQL takes an advisory lock; SQLite takes its one write lock at once with a
+    PostgreSQL takes an advisory lock (the reads after it see what the holder committed:
+    READ COMMITTED, the default); SQLite takes its one write lock at once with a
     write that changes nothing (its driver begins a transaction only at the first write,
     so the reads before it would see the catalog without the other run's rows).
     """

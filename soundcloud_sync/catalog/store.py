@@ -249,6 +249,7 @@ class Catalog:
             raise ValueError(f"track {track.title!r} is no SoundCloud track")
         now = utc_now()
         with self.engine.begin() as conn:
+            lock_recordings(conn)  # a listing adding this SoundCloud track meanwhile
             existing = conn.execute(
                 select(tracks.c.recording_id).where(tracks.c.soundcloud_id == track.soundcloud_id)
             ).scalar()
@@ -268,6 +269,7 @@ class Catalog:
         now = utc_now()
         found: dict[int, int] = {}  # place in ``listed`` -> recording id
         with self.engine.begin() as conn:
+            lock_recordings(conn)
             for source in Source:  # one batch per service: each is found by its own ids
                 places = [n for n, t in enumerate(listed) if t.source == source]
                 if not places:
