@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, instance_for_test
 from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.launcher import WorkerStatus
 
 from soundcloud_sync.instance.launcher import (
     FORKED_TAG,
@@ -225,6 +226,30 @@ def test_a_run_whose_fork_server_could_not_import_it_imports_it_and_says_so(
     assert report["imported_by"] == report["pid"]  # the run imported it, not its parent
     messages = [e.message for e in instance.all_logs(run_id)]
     assert any(f"could not import {module}" in m for m in messages), messages
+
+
+def test_run_monitoring_sees_a_forked_run_whose_process_was_killed(
+    instance: DagsterInstance, location: tuple[Path, str]
+) -> None:
+    """A kill -9 of a run's process: Dagster's run monitoring asks the launcher, which
+    says the worker failed (the daemon then marks the run failed and frees its slots)."""
+    folder, module = location
+    (folder / "hold-one").touch()
+    run_id = launch(instance, folder, module)
+    wait_for(lambda: (folder / "out" / f"{run_id}.txt").exists(), "the run's op")
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    health = instance.run_launcher.check_run_worker_health(run)
+    assert health.status == WorkerStatus.RUNNING
+    worker = run_worker(run.tags)
+    assert worker is not None
+    process = worker.process()
+    assert process is not None
+    process.kill()
+    wait_for(worker.is_gone, "the killed process gone")
+    health = instance.run_launcher.check_run_worker_health(run)
+    assert health.status == WorkerStatus.FAILED and str(worker.pid) in (health.msg or "")
+    instance.report_run_failed(run, health.msg)  # what the monitoring daemon then does
 
 
 def test_terminating_a_forked_run_interrupts_it(

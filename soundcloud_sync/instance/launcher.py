@@ -2,8 +2,9 @@
 
 Dagster's default launcher asks the code server to start each run in a new Python
 process (multiprocessing's spawn), which imports Dagster and the project again before the
-run does any work: about 2.5 of the ~6 CPU-seconds a run of this project costs before
-its first track, paid again by each of the hundreds of runs of a DJ's first import. This
+run does any work: about half of the ~3 CPU-seconds a run of this project cost before
+its first track (`bench/scale.py`, back to back: 3.2 then 1.7), paid again by each of
+the hundreds of runs of a DJ's first import. This
 launcher starts each run as a fork of one process per machine (multiprocessing's fork
 server) that imported the run's code module once. The run is then executed as
 `dagster api execute_run` executes it, and records its process as its worker
@@ -16,7 +17,9 @@ What stays Dagster's:
 - stale code never runs: the fork server is started again when a file of the code's
   package changes, so a run never executes code older than its files;
 - termination is the code server's: SIGINT to the run's process, which Dagster turns
-  into an interrupted run.
+  into an interrupted run;
+- a run whose process died is seen by Dagster's run monitoring within seconds, as the
+  code server saw the runs it spawned (the launcher reports the process's health).
 
 The fork server is a plain child of the process that launches runs (the daemon, or the
 UI for a run launched without a queue) and ends with it; runs already forked go on.
@@ -43,7 +46,7 @@ from typing import Any
 import psutil
 from dagster import DagsterInstance, DagsterRun, DefaultRunLauncher
 from dagster._core.instance.ref import InstanceRef
-from dagster._core.launcher import LaunchRunContext
+from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 
 from ..files import python_files_identity
 from .workers import ProcessId, run_worker, worker_tags
@@ -85,6 +88,23 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             )
         except Exception:  # the run tags its own worker when its first step starts
             _log.warning("could not tag run %s with its process", run.run_id, exc_info=True)
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        """Dagster's run monitoring asks every few seconds (`poll_interval_seconds`): a
+        forked run whose process is gone is marked failed then, as the code server marks
+        a spawned run whose process died. Runs not forked here are not judged."""
+        worker = run_worker(run.tags) if FORKED_TAG in run.tags else None
+        if worker is not None and worker.is_gone():
+            return CheckRunHealthResult(
+                WorkerStatus.FAILED,
+                f"the process running this run ({worker.host} pid {worker.pid}) is gone "
+                "(killed or crashed)",
+            )
+        return CheckRunHealthResult(WorkerStatus.RUNNING)
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id) if self.has_instance else None
