@@ -12,6 +12,8 @@ import pytest
 from soundcloud_sync.audio import AnalysisError, analyze_file, analyze_files, camelot, decode
 from soundcloud_sync.audio.analysis import ANALYSIS_VERSION, genre_tempo_range, integrated_lufs
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
+from soundcloud_sync_tests.midi import DRUM_CHANNEL, Note
+from soundcloud_sync_tests.styles import Piece
 from soundcloud_sync_tests.synth import encode_audio
 
 CASES = [
@@ -273,8 +275,6 @@ def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(nu
     the fast beat. Those eighths are as strong as the beats: 160, not 80 (v6 read the
     reading nearer the middle of the range)."""
     from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.midi import Note
-    from soundcloud_sync_tests.styles import Piece
     from soundcloud_sync_tests.synth import render_piece
 
     melody = [64, 67, 71, 72, 71, 67, 64, 62]
@@ -288,6 +288,43 @@ def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(nu
 
     assert analyze_samples(render_piece(piece, seconds=30.0), 44100).tempo == pytest.approx(
         160.0, abs=0.1
+    )
+
+
+def _syncopated_groove(bpm: float, bars: int) -> Piece:
+    """A funk groove like OpenTTD's ``ttsong_iii``: kick and chord stabs every three
+    sixteenths (3+3+3+3+4 a bar), the snare on 2 and 4, a sixteenth bass line. The
+    onsets repeat every three sixteenths, as a beat 4:3 faster would; the chords
+    (C, B flat on the backbeat) repeat with the bar."""
+    twelfth = 1 / 12  # of a beat: sixteenths are 3 of them
+    bass = [36, 36, 48, 36, 36, 48, 34, 38, 36, 48, 36, 48, 46, 34, 46, 45]
+    stabs = ((0, 9), (3, 3), (9, 9), (12, 6), (18, 9), (24, 3), (27, 9), (33, 3), (36, 6), (42, 3))
+    notes = []
+    for bar in range(bars):
+        start = 4 * bar
+        drums = [(u, 36, 110) for u in (0, 9, 18, 21, 27, 30, 33, 42, 45)]
+        drums += [(u, 38, 115) for u in (12, 36)]
+        drums += [(u, 42, 70) for u in (0, 3, 9, 12, 15, 18, 21, 27, 36, 39, 45)]
+        drums += [(u, 46, 70) for u in (6, 24, 30, 33, 42)]
+        notes += [Note(start + u * twelfth, 0.2, p, v, DRUM_CHANNEL) for u, p, v in drums]
+        notes += [Note(start + i / 4, 0.2, p, 90, 1) for i, p in enumerate(bass)]
+        for u, length in stabs:
+            chord = (58, 62, 65) if u in (12, 36) else (60, 64, 67)
+            notes += [Note(start + u * twelfth, length * twelfth, p, 85, 2) for p in chord]
+    return Piece("syncopated", "funk", "", bpm, "C major", True, 0.0, {0: 33, 2: 80}, notes)
+
+
+@pytest.mark.parametrize("bpm", [114.0, 124.0])
+def test_a_syncopated_groove_is_not_read_four_thirds_faster(numba_warm, bpm):
+    """v7 read the groove at 114 as 152 (4:3): its onsets repeat every three sixteenths
+    about as much as every beat. The harmony repeats with the bar: v8 counts it too."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.synth import render_piece
+
+    piece = _syncopated_groove(bpm, bars=int(30 * bpm / 240) + 1)
+
+    assert analyze_samples(render_piece(piece, seconds=30.0), 44100).tempo == pytest.approx(
+        bpm, abs=0.1
     )
 
 

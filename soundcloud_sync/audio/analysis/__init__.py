@@ -94,7 +94,7 @@ __all__ = [
 ]  # fmt: skip
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
-ANALYSIS_VERSION = "7"
+ANALYSIS_VERSION = "8"
 DEFAULT_TEMPO_RANGE = (70.0, 180.0)
 
 
@@ -252,13 +252,14 @@ def decide(
     empty = AudioFeatures(None, None, None, 0.0, m.duration_s, m.lufs)
     if not len(m.onset):
         return empty
+    # Each pitch class's share of each frame: the key's evidence, and the tempo's harmony.
+    share, sounding = frame_shares(pitch_classes(without_partials(m.pitches)))
     tempo = estimate_tempo(m.onset, FRAME_RATE, tempo_range, prefer=genre_tempo_range(genre),
-                           bands=m.bands, rises=m.rises)  # fmt: skip
+                           bands=m.bands, rises=m.rises, harmony=share)  # fmt: skip
     grid = beat_grid(m.kick, m.harmony_change, tempo.period, FRAME_RATE) if tempo else None
     # Square-rooted shares: one loud sustained note (a drone, a held bass) weighs less
     # against the other notes of the scale; this settled a minor key read as its parallel
     # major on the tuning part of the real set.
-    share, sounding = frame_shares(pitch_classes(without_partials(m.pitches)))
     key = estimate_key(np.sqrt(share[:, sounding])) if sounding.any() else None
     tonic, mode, confidence = key if key else (0, "", 0.0)
     return AudioFeatures(
