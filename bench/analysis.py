@@ -3,7 +3,7 @@
     python bench/analysis.py                # the full set (fetched once, see corpus.py)
     python bench/analysis.py --ci           # the four CI clips only
     python bench/analysis.py --rows         # also one line per recording
-    python bench/analysis.py --measured     # reuse cached measurements (tuning: no CPU figure)
+    python bench/analysis.py --measured     # reuse cached measurements (tuning: decide() CPU only)
 
 The set is ``soundcloud_sync_tests.corpus``: tracker modules and MIDI files from Debian
 packages (their files state tempo and key), the style set (scores in eleven styles
@@ -72,6 +72,7 @@ class Result:
     cpu: float | None
     confidence: float | None = None  # ours: key confidence
     tempo_confidence: float | None = None  # ours
+    decide_cpu: float | None = None  # ours: decide() alone (--measured times only that)
 
 
 def _cpu() -> float:
@@ -112,8 +113,9 @@ def _ours_job(job: tuple[Recording, bool]) -> tuple[Result, Result]:
         for genre in (None, rec.genre) if rec.genre else (None,):
             cpu0 = _cpu()
             f = decide(m, (LO, HI), genre)
-            cpu = None if cached else shared + _cpu() - cpu0
-            out.append(Result(f.tempo, f.key, cpu, f.key_confidence, f.tempo_confidence))
+            decided = _cpu() - cpu0
+            cpu = None if cached else shared + decided
+            out.append(Result(f.tempo, f.key, cpu, f.key_confidence, f.tempo_confidence, decided))
     return out[0], out[-1]
 
 
@@ -327,7 +329,9 @@ def main() -> int:
     quick_option(parser, ci=True)
     args = parser.parse_args()
 
-    if not args.no_essentia and importlib.util.find_spec("essentia") is None:
+    # --cached-references scores essentia's cached answers without essentia installed.
+    if (not args.no_essentia and not args.cached_references
+            and importlib.util.find_spec("essentia") is None):  # fmt: skip
         print("essentia is not installed (pip install '.[bench]'): its column is left out")
         args.no_essentia = True
     recs = recordings(ci=args.ci)
@@ -380,6 +384,10 @@ def main() -> int:
     if free and not args.no_essentia:
         agreement(free, names)
     confidence_bands(exact, "ours, no genre")
+    if args.measured:  # the decisions' own cost: what a tuning change can move
+        decided = sum(r.runs["ours, no genre"].decide_cpu or 0.0 for r in rows)
+        print(f"\ndecide() alone, no genre: {decided / (sum(_minutes(r.rec) for r in rows) or 1):.4f}"
+              " CPU-s per audio minute")  # fmt: skip
     print(f"\n({time.perf_counter() - started:.0f} s wall; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})")  # fmt: skip
     return 0

@@ -24,6 +24,10 @@ QUICK_RUNS = [
     (["spotify.py"], r"^\s+60\s+\d+\s+[\d.]+\s+\d+\s+[\d.]+$"),
     (["djay.py"], r"^OK$"),
     (["analysis.py"], r"^\| 0\.8-1\.0 \| .+ \| .+ \|$"),  # accuracy by confidence
+    (
+        ["analysis.py", "--measured"],
+        r"^decide\(\) alone, no genre: \d\.\d{4} CPU-s per audio minute$",
+    ),
     (["audio_pipeline.py"], r"^\| eagle import \| [\d.]+ \| 2 items \|$"),
     (["download_requests.py"], r"^api-v2 requests per downloaded track, whole sync: [\d.]+$"),
     (["run_cost.py"], r"^fixed cost per run \(intercept\): \S+ CPU-s; per audio minute"),

@@ -31,9 +31,11 @@ the off-beats' strength against the beat's decides where it is clear (nothing be
 the slow beats: T; off-beats as strong as the beats: 2T; the fast beat's own eighths
 at least half as strong as it: 2T), else the reading nearer the middle of the range (on a log scale: 112 BPM for 70-180); a genre's usual range
 settles it unless a drum hits every fast beat; (4) check the 3:2 and 4:3 readings: a beat repeats
-at each of its multiples, a reading three eighth notes long does not, so a rival
-reading wins when its autocorrelation at 1-4 beats is stronger by a margin (then the
-octave is settled again); (5) fold into the range. The tempo confidence is that
+at each of its multiples, a reading three eighth notes long does not, and the harmony
+(each pitch class's share of the sound) repeats with the beat and the bar, so a rival
+reading wins when the onsets' and the harmony's autocorrelations at 1-4 beats and two
+bars, summed, are stronger by a margin (then the octave is settled again); (5) fold
+into the range. The tempo confidence is that
 periodicity times the lead over the rival reading times the share of beats on the
 fitted line.
 
