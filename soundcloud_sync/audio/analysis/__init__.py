@@ -32,12 +32,12 @@ the slow beats: T; off-beats as strong as the beats: 2T; the fast beat's own eig
 at least half as strong as it: 2T), else the reading nearer the middle of the range (on a log scale: 112 BPM for 70-180); a genre's usual range
 settles it unless a drum hits every fast beat; (4) check the 3:2 and 4:3 readings: a beat repeats
 at each of its multiples, a reading three eighth notes long does not, and the harmony
-(each pitch class's share of the sound) repeats with the beat and the bar, so a rival
-reading wins when the onsets' and the harmony's autocorrelations at 1-4 beats and two
-bars, summed, are stronger by a margin (then the octave is settled again); (5) fold
-into the range. The tempo confidence is that
-periodicity times the lead over the rival reading times the share of beats on the
-fitted line.
+changes (chords, stabs, bass notes) on the beat and the bar, so a rival reading wins
+when the autocorrelations of the onsets and of the harmony's changes (each pitch
+class's share of the sound, frame to frame; v8), at 1-4 beats and two bars, summed,
+are stronger by a margin (then the octave is settled again); (5) fold into the range.
+The tempo confidence is the onsets' periodicity at 1-4 beats times their lead over the
+rival readings times the share of beats on the fitted line.
 
 Beat grid: the phase where the low-band (kick) onsets, folded over one beat, peak;
 the first beat is the first grid line once the music has started, the first downbeat
@@ -257,7 +257,8 @@ def decide(
     # Each pitch class's share of each frame: the key's evidence, and the tempo's harmony.
     share, sounding = frame_shares(pitch_classes(without_partials(m.pitches)))
     tempo = estimate_tempo(m.onset, FRAME_RATE, tempo_range, prefer=genre_tempo_range(genre),
-                           bands=m.bands, rises=m.rises, harmony=share)  # fmt: skip
+                           bands=m.bands, rises=m.rises,
+                           harmony=np.where(sounding, share, 0.0))  # fmt: skip
     grid = beat_grid(m.kick, m.harmony_change, tempo.period, FRAME_RATE) if tempo else None
     # Square-rooted shares: one loud sustained note (a drone, a held bass) weighs less
     # against the other notes of the scale; this settled a minor key read as its parallel
