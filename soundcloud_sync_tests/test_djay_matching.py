@@ -6,11 +6,16 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Connection
+
 from soundcloud_sync.catalog import Catalog, TrackRow, effective_tempo, tempo_source
+from soundcloud_sync.catalog import djay as djay_catalog
 from soundcloud_sync.catalog.djay import record_djay, recording_rows
 from soundcloud_sync.config import Settings
 from soundcloud_sync.notion import NotionCatalogSync
 from soundcloud_sync.sources.djay import DjayTrack
+from soundcloud_sync.sources.models import Playlist, Track
 from soundcloud_sync.steps.djay import disagreements, match_tracks, sync_library, tempos_agree
 from soundcloud_sync_tests.djay_library import FixtureLibrary, FixtureTrack, write_library
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog
@@ -61,13 +66,13 @@ def test_recorded_facts_and_the_djs_tempo(tmp_path: Path) -> None:
     catalog = Catalog(f"sqlite:///{tmp_path}/catalog.sqlite")
     new = DjayTrack("a" * 32, "Rip", "Someone", duration_s=301.0, manual_tempo=126.0, tempo=124.0,
                     play_count=3, playlists=("Warmup",))  # fmt: skip
-    first = record_djay(catalog, [(new, None)])
+    first = record_djay(catalog, lambda rows: [(new, None)])
     assert first.created == [-1]
     [row] = recording_rows(catalog)
     assert row["djay_title_id"] == "a" * 32 and row["duration_ms"] == 301_000
     stored = catalog.rows([-1])[-1]
     assert (effective_tempo(stored), tempo_source(stored)) == (126.0, "djay (manual)")
-    again = record_djay(catalog, [(new, -1)])
+    again = record_djay(catalog, lambda rows: [(new, -1)])
     assert again.created == [] and again.changed == []  # nothing new to record
     measured = TrackRow(recording_id=1, tempo=124.0)
     assert effective_tempo(measured) == 124.0 and tempo_source(measured) == "analysis"
@@ -156,3 +161,46 @@ def test_a_new_djay_track_finds_its_hand_made_page_by_title_and_artist(
     assert len(notion_emulator.pages_in(catalog_seeded.tracks_data_source_id)) == 2
     warnings = [p for p in report.problems if "djay's facts" in p]
     assert len(warnings) == 1 and "'djay BPM'" in warnings[0]
+
+
+def test_a_recording_merged_while_djay_syncs_still_gets_the_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A djay-only recording that a SoundCloud listing merges into its track (the track
+    now carries the same ISRC) while djay's sync runs: the DJ's new facts land on the
+    merged row. Matched before the catalog's lock, they went to the row that was gone
+    (until the next sync)."""
+    catalog = Catalog(f"sqlite:///{tmp_path}/catalog.sqlite")
+    rip = "5" * 32
+
+    def library(name: str, plays: int) -> Path:
+        path = tmp_path / name / "MediaLibrary.db"
+        write_library(path, FixtureLibrary(tracks=[
+            FixtureTrack(rip, "Basement Dub", "Kai Ren", isrc="GBXYZ2400001", play_count=plays)
+        ]))  # fmt: skip
+        return path
+
+    def listing(isrc: str | None) -> Playlist:
+        return Playlist(
+            soundcloud_id=1, key="label/sets/dubs", url="https://soundcloud.com/label/sets/dubs",
+            title="Dubs", track_count=1,
+            tracks=(Track(77, 1, title="Basement Dub", artist="Kai Ren", isrc=isrc,
+                          duration_ms=301_000, url="https://soundcloud.com/label/basement-dub"),),
+        )  # fmt: skip
+
+    catalog.record_playlist(listing(None))  # no ISRC yet: nothing proves it is djay's track
+    sync_library(library("before", 1), catalog, None)
+    assert sorted(r["recording_id"] for r in recording_rows(catalog)) == [-1, 77]
+    take_lock, listed = djay_catalog.lock_recordings, []
+
+    def listing_writes_first(conn: Connection) -> None:
+        if not listed:  # the listing's write lands just before djay's
+            listed.append(catalog.record_playlist(listing("GBXYZ2400001")))
+        take_lock(conn)
+
+    monkeypatch.setattr(djay_catalog, "lock_recordings", listing_writes_first)
+    report = sync_library(library("after", 4), catalog, None)
+
+    assert listed and report.matched == {"known": 1}
+    assert [r["recording_id"] for r in recording_rows(catalog)] == [77]
+    assert catalog.rows([77])[77].djay_play_count == 4

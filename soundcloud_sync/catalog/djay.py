@@ -8,12 +8,12 @@ the next sync by its ``djay_title_id``. All in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from ..sources.djay import DjayTrack
 from ..sources.models import Availability
@@ -45,11 +45,20 @@ def register_djay_path(catalog: Catalog, path: Path) -> None:
         conn.execute(catalog_meta.insert().values(key=DJAY_PATH_KEY, value=str(path)))
 
 
+# Matches djay tracks to recordings, given every recording's MATCH_COLUMNS: (track,
+# recording id or None for a new one) for each track.
+Pairing = Callable[[list[dict[str, Any]]], Iterable[tuple[DjayTrack, int | None]]]
+
+
+def _match_rows(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(*(tracks.c[c] for c in MATCH_COLUMNS)))
+    return [dict(r._mapping) for r in rows]
+
+
 def recording_rows(catalog: Catalog) -> list[dict[str, Any]]:
     """Every recording with the columns a djay track is matched by."""
     with catalog.engine.connect() as conn:
-        rows = conn.execute(select(*(tracks.c[c] for c in MATCH_COLUMNS)))
-        return [dict(r._mapping) for r in rows]
+        return _match_rows(conn)
 
 
 def djay_facts(track: DjayTrack) -> dict[str, Any]:
@@ -83,13 +92,16 @@ class DjayRecorded:
     shared: list[tuple[str, int]] = field(default_factory=list)  # a 2nd djay track on a row
 
 
-def record_djay(catalog: Catalog, matched: Iterable[tuple[DjayTrack, int | None]]) -> DjayRecorded:
-    """Put each djay track's facts on its recording (``None``: a new one)."""
+def record_djay(catalog: Catalog, pair_up: Pairing) -> DjayRecorded:
+    """Put each djay track's facts on the recording ``pair_up`` matches it to (``None``: a
+    new one). The rows it matches against are read under the lock a listing's write
+    takes: matched before it, a recording that a listing merged into another in between
+    (a SoundCloud track with its ISRC) would get the facts on a row that is gone."""
     out = DjayRecorded()
     now = utc_now()
     with catalog.engine.begin() as conn:
         lock_recordings(conn)  # new recordings take the next free numbers
-        pairs = list(matched)
+        pairs = list(pair_up(_match_rows(conn)))
         ids = [rid for _, rid in pairs if rid is not None]
         before = {
             r.recording_id: dict(r._mapping)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..audio.tags import TaggingError, set_tempo
 from ..catalog import Catalog, TrackRow, effective_tempo, tempo_source
-from ..catalog.djay import record_djay, recording_rows
+from ..catalog.djay import record_djay
 from ..catalog.store import ids_hash
 from ..matching import recording_key, same_length
 from ..sources.djay import DjayPlaylist, DjayTrack, read_library
@@ -259,10 +259,15 @@ def sync_library(
     library = read_library(path)
     report = DjayReport(path=str(path), tracks_read=len(library.tracks))
     report.problems.extend(library.problems)
-    matches = match_tracks(library.tracks, recording_rows(catalog))
+    matches: list[DjayMatch] = []
+
+    def pair_up(rows: list[dict[str, Any]]) -> list[tuple[DjayTrack, int | None]]:
+        matches[:] = match_tracks(library.tracks, rows)
+        return [(m.track, m.recording_id) for m in matches]
+
+    recorded = record_djay(catalog, pair_up)  # matches under the catalog's lock
     for m in matches:
         report.matched[m.rule] = report.matched.get(m.rule, 0) + 1
-    recorded = record_djay(catalog, [(m.track, m.recording_id) for m in matches])
     for title_id, rid in recorded.shared:
         log(f"djay track {title_id} is the same recording as another djay track ({rid})")
     rows = catalog.rows(set(recorded.ids.values()))
