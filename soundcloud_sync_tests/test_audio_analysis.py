@@ -355,6 +355,34 @@ def test_a_rival_reading_that_only_the_onsets_favour_is_not_taken(numba_warm, co
     ), why
 
 
+def test_jittery_harmony_does_not_pull_the_rival_check_to_the_faster_reading(numba_warm):
+    """Pitch-class shares wobble from frame to frame in real audio, most in the classes a
+    chord holds. Class by class, that wobble repeats at every lag inside the chord, so
+    it favoured the faster of two readings (the first v8, per class, read this 90 as
+    135; the onsets alone read 90); summed over the classes, what repeats is where the
+    chords change."""
+    from soundcloud_sync.audio.analysis.common import FRAME_RATE
+    from soundcloud_sync.audio.analysis.tempo import estimate_tempo
+
+    rng = np.random.default_rng(0)
+    n, beat = int(60 * FRAME_RATE), 60 * FRAME_RATE / 90.0
+    frames = np.arange(n)
+    onsets = 0.05 * rng.random(n)
+    for k in range(int(3 * n / beat) + 3):  # hats on every triplet eighth, a kick on the beat
+        onsets += (1.9 if k % 3 == 0 else 0.9) * np.exp(-0.5 * (frames - k * beat / 3) ** 2)
+    chords = [(9, 0, 4), (5, 9, 0), (0, 4, 7), (7, 11, 2)]  # Am F C G, a bar each
+    shares = np.zeros((12, n))
+    for bar in range(int(n / (4 * beat)) + 1):
+        for pitch_class in chords[bar % 4]:
+            shares[pitch_class, round(bar * 4 * beat) : round((bar + 1) * 4 * beat)] = 1 / 3
+    shares *= (1 + 0.3 * rng.standard_normal(shares.shape)).clip(0)
+    shares /= shares.sum(axis=0)
+
+    estimate = estimate_tempo(onsets, FRAME_RATE, harmony=shares)
+
+    assert estimate is not None and estimate.bpm == pytest.approx(90.0, abs=0.5)
+
+
 # Loops leaning on their dominant (harmonic minor's major V): the fifth sounds in both
 # chords, louder than the tonic. v4 named these keys at a confidence under 0.11, a
 # near-tie with the key a fifth up; the tonic triad's weight (v5) settles them.

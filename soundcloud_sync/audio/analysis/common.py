@@ -25,13 +25,10 @@ def _parabolic(y: np.ndarray, i: int) -> float:
 
 
 def _autocorr(x: np.ndarray, max_lag: int) -> np.ndarray:
-    """Autocorrelation (mean removed, 1 at lag 0) of a signal over frames, or of several
-    (rows: one per pitch class) summed, so they repeat together or not at all."""
-    x = np.atleast_2d(x)
-    x = x - x.mean(axis=1, keepdims=True)
-    n = 1 << int(np.ceil(np.log2(2 * x.shape[1])))
-    spec = np.fft.rfft(x, n, axis=1)
-    ac = np.fft.irfft((spec.real**2 + spec.imag**2).sum(axis=0), n)[: max_lag + 1]
+    x = x - x.mean()
+    n = 1 << int(np.ceil(np.log2(2 * len(x))))
+    spec = np.fft.rfft(x, n)
+    ac = np.fft.irfft(spec * np.conj(spec), n)[: max_lag + 1]
     return ac / (ac[0] or 1.0)
 
 
