@@ -33,9 +33,9 @@ at least half as strong as it: 2T), else the reading nearer the middle of the ra
 settles it unless a drum hits every fast beat; (4) check the 3:2 and 4:3 readings: a beat repeats
 at each of its multiples, a reading three eighth notes long does not, and the harmony
 changes (chords, stabs, bass notes) on the beat and the bar, so a rival reading wins
-when the autocorrelations of the onsets and of the harmony's changes (each pitch
-class's share of the sound, frame to frame; v8), at 1-4 beats and two bars, summed,
-are stronger by a margin (then the octave is settled again); (5) fold into the range.
+when the autocorrelations of the onsets and of the harmony's change (how much the
+pitch classes' shares of the sound move from frame to frame, all twelve summed; v8),
+at 1-4 beats and two bars, summed, are stronger by a margin (then the octave is settled again); (5) fold into the range.
 The tempo confidence is the onsets' periodicity at 1-4 beats times their lead over the
 rival readings times the share of beats on the fitted line.
 
