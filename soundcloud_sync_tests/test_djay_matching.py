@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from soundcloud_sync.catalog import Catalog, TrackRow, effective_tempo, tempo_source
 from soundcloud_sync.catalog import djay as djay_catalog
-from soundcloud_sync.catalog.djay import record_djay, recording_rows
+from soundcloud_sync.catalog.djay import record_djay
+from soundcloud_sync.catalog.schema import tracks
 from soundcloud_sync.config import Settings
 from soundcloud_sync.notion import NotionCatalogSync
 from soundcloud_sync.sources.djay import DjayTrack
@@ -19,6 +20,12 @@ from soundcloud_sync.sources.models import Playlist, Track
 from soundcloud_sync.steps.djay import disagreements, match_tracks, sync_library, tempos_agree
 from soundcloud_sync_tests.djay_library import FixtureLibrary, FixtureTrack, write_library
 from soundcloud_sync_tests.emulators.notion import NotionEmulator, seed_music_catalog
+
+
+def recording_rows(catalog: Catalog) -> list[dict]:
+    """Every row of the catalog's recordings, as the database holds it."""
+    with catalog.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(tracks))]
 
 
 def _rows() -> list[dict]:

@@ -51,14 +51,9 @@ Pairing = Callable[[list[dict[str, Any]]], Iterable[tuple[DjayTrack, int | None]
 
 
 def _match_rows(conn: Connection) -> list[dict[str, Any]]:
+    """Every recording with the columns a djay track is matched by."""
     rows = conn.execute(select(*(tracks.c[c] for c in MATCH_COLUMNS)))
     return [dict(r._mapping) for r in rows]
-
-
-def recording_rows(catalog: Catalog) -> list[dict[str, Any]]:
-    """Every recording with the columns a djay track is matched by."""
-    with catalog.engine.connect() as conn:
-        return _match_rows(conn)
 
 
 def djay_facts(track: DjayTrack) -> dict[str, Any]:
