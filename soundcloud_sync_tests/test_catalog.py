@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from soundcloud_sync.catalog import SCHEMA_VERSION, Catalog, ids_hash
 from soundcloud_sync.catalog.schema import (
@@ -593,3 +593,32 @@ def test_a_listing_waits_while_another_transaction_chooses_recordings(
                 assert time.monotonic() < deadline, "the listing never asked for the lock"
                 time.sleep(0.05)
         assert writing.result(timeout=60).added == [1, 2, 3]
+
+
+def test_two_tracks_picked_at_once_get_their_own_positions(catalog: Catalog, monkeypatch) -> None:
+    """Two `soundcloud-sync add` calls for one singles listing at the same moment: the
+    second's pick is made while the first's transaction has read the last position and
+    not yet written. Each must take its own place, the first first."""
+    from soundcloud_sync.catalog import store
+    from soundcloud_sync.catalog.schema import picks
+
+    key = "dj/singles"
+    first, second = (f"https://soundcloud.com/dj/{name}" for name in ("first", "second"))
+    insert = store.insert_new
+    side = threading.Thread(target=catalog.pick_track, args=(key, second, second))
+
+    def insert_after_the_other(conn, table, row, keys):
+        if row["url"] == first and not side.is_alive():
+            side.start()
+            side.join(timeout=1.0)  # it waits for this transaction, or races past it
+        return insert(conn, table, row, keys)
+
+    monkeypatch.setattr(store, "insert_new", insert_after_the_other)
+    assert catalog.pick_track(key, first, first)
+    side.join(timeout=60)
+    assert not side.is_alive()
+
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(select(picks.c.url, picks.c.position).order_by(picks.c.position))
+        assert [tuple(r) for r in rows] == [(first, 1), (second, 2)]
+    assert [url for url, _ in catalog.picks(key)] == [first, second]

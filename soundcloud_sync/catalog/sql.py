@@ -24,6 +24,7 @@ def lock_recordings(conn: Connection) -> None:
     READ COMMITTED, the default); SQLite takes its one write lock at once with a
     write that changes nothing (its driver begins a transaction only at the first write,
     so the reads before it would see the catalog without the other run's rows).
+    A hand-picked track takes it too: its position is the listing's last plus one.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RECORDINGS_LOCK})

@@ -115,6 +115,7 @@ class Catalog:
         """Add a track to the singles listing ``key`` (again, if it was taken out); True
         when the listing changed."""
         with self.engine.begin() as conn:
+            lock_recordings(conn)  # two picks at once would both take the last position + 1
             last = select(func.coalesce(func.max(picks.c.position), 0)).where(
                 picks.c.playlist_key == key
             )
