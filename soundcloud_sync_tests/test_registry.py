@@ -150,7 +150,7 @@ def test_schedule_leaves_a_playlist_to_its_queued_sync(instance) -> None:
     """A first import's backfill crossing the schedule's time: the playlists still waiting
     in the queue get no second run (it would wait behind the first for nothing); those
     finished, running (a change after their listing) or being canceled get theirs."""
-    from dagster import DagsterRun, DagsterRunStatus
+    from dagster import AssetKey, DagsterRun, DagsterRunStatus
 
     runs = {
         "dj/sets/done": DagsterRunStatus.SUCCESS,
@@ -169,21 +169,34 @@ def test_schedule_leaves_a_playlist_to_its_queued_sync(instance) -> None:
         DagsterRun(job_name="reanalyze_audio", status=DagsterRunStatus.NOT_STARTED,
                    tags={"dagster/partition": "dj/sets/done"})
     )  # fmt: skip
+    # Runs launched from the asset graph ("Materialize" in the UI): one that lists its
+    # playlist syncs it; one that only measures the audio again does not.
+    graph_runs = {
+        "dj/sets/from-graph": {"playlist_metadata", "playlist_tracks", "notion_track_pages"},
+        "dj/sets/graph-audio": {"audio_features"},
+    }
+    instance.add_dynamic_partitions(PLAYLISTS, list(graph_runs))
+    for key, assets in graph_runs.items():
+        instance.add_run(
+            DagsterRun(job_name="__ASSET_JOB", status=DagsterRunStatus.NOT_STARTED,
+                       tags={"dagster/partition": key},
+                       asset_selection=frozenset(AssetKey(a) for a in assets))
+        )  # fmt: skip
     at = datetime(2026, 11, 25, 4, tzinfo=UTC)
     context = build_schedule_context(instance=instance, scheduled_execution_time=at)
     requests = incremental_sync_schedule(context)
     assert sorted(r.partition_key for r in requests) == [
-        "dj/sets/canceling", "dj/sets/done", "dj/sets/running",
+        "dj/sets/canceling", "dj/sets/done", "dj/sets/graph-audio", "dj/sets/running",
     ]  # fmt: skip
 
-    for key in ("dj/sets/canceling", "dj/sets/done", "dj/sets/running"):
+    for key in ("dj/sets/canceling", "dj/sets/done", "dj/sets/graph-audio", "dj/sets/running"):
         instance.add_run(
             DagsterRun(job_name="sync_playlist", status=DagsterRunStatus.NOT_STARTED,
                        tags={"dagster/partition": key})
         )  # fmt: skip
     skipped = incremental_sync_schedule(context)
     assert isinstance(skipped, SkipReason)
-    assert skipped.skip_message == "each of the 5 playlists has a sync waiting in the queue"
+    assert skipped.skip_message == "each of the 7 playlists has a sync waiting in the queue"
 
 
 def test_a_playlist_registered_by_another_process_meanwhile_is_no_error(

@@ -1,6 +1,6 @@
 """Jobs: everything for one playlist partition."""
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetKey, AssetSelection, define_asset_job
 
 # The Notion audit reads every page back: it runs in its own job, so that a re-sync
 # of an unchanged playlist stays at three Notion requests.
@@ -8,6 +8,10 @@ NOTION_AUDIT = AssetSelection.checks_for_assets("notion_track_pages")
 
 # djay's library is one asset of its own, synced by the `sync_djay` job (defs.djay).
 DJAY = AssetSelection.groups("djay")
+
+# The assets that read a playlist from its source: a run holding them syncs the playlist,
+# whether the schedule, the sensor or the asset graph launched it.
+LISTING = (AssetKey("playlist_metadata"), AssetKey("playlist_tracks"))
 
 sync_playlist_job = define_asset_job(
     "sync_playlist",

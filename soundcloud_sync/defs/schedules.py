@@ -12,7 +12,7 @@ from dagster import (
 from ..config import Settings
 from ..instance.queue import QUEUED_STATUSES, partitions_with_runs
 from ..instance.workers import reap_dead_runs
-from .jobs import audit_playlist_job, sync_playlist_job
+from .jobs import LISTING, audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLIST_TAG, PLAYLISTS
 
 
@@ -25,7 +25,9 @@ def incremental_sync_schedule(context: ScheduleEvaluationContext):
     # through the night) is left to that run: it lists the playlist when it starts, and a
     # second run would wait behind it for nothing. One already running gets its run, which
     # sees what changed after that run's listing (with the sensor off, nothing else would).
-    queued = partitions_with_runs(context.instance, sync_playlist_job.name, QUEUED_STATUSES)
+    queued = partitions_with_runs(
+        context.instance, sync_playlist_job.name, QUEUED_STATUSES, LISTING
+    )
     due = [k for k in keys if k not in queued]
     if not due:
         return SkipReason(f"each of the {len(keys)} playlists has a sync waiting in the queue")

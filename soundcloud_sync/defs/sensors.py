@@ -58,7 +58,7 @@ from ..sources import (
     registry_url,
 )
 from ..sources.budget import SENSOR_ROUND_SECONDS
-from .jobs import sync_playlist_job
+from .jobs import LISTING, sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, RegistryResource, SoundCloudResource, SpotifyResource
 
@@ -340,7 +340,7 @@ def new_tracks_sensor(
     if spotify_client is not None:
         spotify_client.close()
     busy = (
-        partitions_with_runs(context.instance, sync_playlist_job.name, UNFINISHED_STATUSES)
+        partitions_with_runs(context.instance, sync_playlist_job.name, UNFINISHED_STATUSES, LISTING)
         if changed
         else set()
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 
 # Waiting in the queue or being launched: such a run lists its playlist when it starts.
 QUEUED_STATUSES = [
@@ -16,9 +16,20 @@ UNFINISHED_STATUSES = [*QUEUED_STATUSES, DagsterRunStatus.STARTED]
 
 
 def partitions_with_runs(
-    instance: DagsterInstance, job_name: str, statuses: Collection[DagsterRunStatus]
+    instance: DagsterInstance,
+    job_name: str,
+    statuses: Collection[DagsterRunStatus],
+    lists: Collection[AssetKey] = (),
 ) -> set[str]:
-    """Playlists with a run of ``job_name`` in one of ``statuses``: another run of one
-    would queue behind it (one run per playlist at a time)."""
-    runs = instance.get_runs(RunsFilter(job_name=job_name, statuses=list(statuses)))
-    return {key for run in runs if (key := run.tags.get("dagster/partition"))}
+    """Playlists with a run in one of ``statuses`` that syncs them: a run of ``job_name``,
+    or one launched from the asset graph (``__ASSET_JOB``) whose assets include one of
+    ``lists`` (the listing: such a run reads the playlist when it starts). Another run of
+    one would queue behind it (one run per playlist at a time)."""
+    wanted = set(lists)
+    runs = instance.get_runs(RunsFilter(statuses=list(statuses)))
+    return {
+        key
+        for run in runs
+        if (key := run.tags.get("dagster/partition"))
+        and (run.job_name == job_name or wanted & set(run.asset_selection or ()))
+    }
