@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 
 import pytest
@@ -17,6 +17,7 @@ from soundcloud_sync.catalog.schema import (
     _v11_djay,
     _v13_recording_id,
     migrate,
+    picks,
 )
 from soundcloud_sync.catalog.sql import _RECORDINGS_LOCK, lock_recordings
 from soundcloud_sync.sources.models import Availability, Playlist, Source, Track
@@ -595,28 +596,38 @@ def test_a_listing_waits_while_another_transaction_chooses_recordings(
         assert writing.result(timeout=60).added == [1, 2, 3]
 
 
-def test_two_tracks_picked_at_once_get_their_own_positions(catalog: Catalog, monkeypatch) -> None:
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_two_tracks_picked_at_once_get_their_own_positions(
+    dialect: str, tmp_path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two `soundcloud-sync add` calls for one singles listing at the same moment: the
     second's pick is made while the first's transaction has read the last position and
-    not yet written. Each must take its own place, the first first."""
+    not yet written. Each must take its own place, the first first (the URLs sort the
+    other way round, so the order shown is the positions')."""
     from soundcloud_sync.catalog import store
-    from soundcloud_sync.catalog.schema import picks
 
+    if dialect == "postgresql":
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        postgres.create_database("picks_at_once")
+        catalog = Catalog(postgres.url("picks_at_once"))
+    else:
+        catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     key = "dj/singles"
-    first, second = (f"https://soundcloud.com/dj/{name}" for name in ("first", "second"))
+    first, second = (f"https://soundcloud.com/dj/{name}" for name in ("zz-first", "aa-second"))
     insert = store.insert_new
-    side = threading.Thread(target=catalog.pick_track, args=(key, second, second))
+    started: list[Future[bool]] = []
 
-    def insert_after_the_other(conn, table, row, keys):
-        if row["url"] == first and not side.is_alive():
-            side.start()
-            side.join(timeout=1.0)  # it waits for this transaction, or races past it
-        return insert(conn, table, row, keys)
+    with ThreadPoolExecutor(1) as pool:
 
-    monkeypatch.setattr(store, "insert_new", insert_after_the_other)
-    assert catalog.pick_track(key, first, first)
-    side.join(timeout=60)
-    assert not side.is_alive()
+        def insert_after_the_other(conn, table, row, keys):
+            if row["url"] == first and not started:
+                started.append(pool.submit(catalog.pick_track, key, second, second))
+                wait(started, timeout=1.0)  # it waits for this transaction, or races past it
+            return insert(conn, table, row, keys)
+
+        monkeypatch.setattr(store, "insert_new", insert_after_the_other)
+        assert catalog.pick_track(key, first, first)
+        assert started[0].result(timeout=60)
 
     with catalog.engine.connect() as conn:
         rows = conn.execute(select(picks.c.url, picks.c.position).order_by(picks.c.position))

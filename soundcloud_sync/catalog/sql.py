@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 _RECORDINGS_LOCK = 0x5C5F_2EC0  # PostgreSQL advisory lock: who chooses recordings now
+_PICKS_LOCK = 0x5C5F_91C5  # ... and who adds a track by hand to a listing (with its key)
 
 
 def lock_recordings(conn: Connection) -> None:
@@ -24,12 +25,27 @@ def lock_recordings(conn: Connection) -> None:
     READ COMMITTED, the default); SQLite takes its one write lock at once with a
     write that changes nothing (its driver begins a transaction only at the first write,
     so the reads before it would see the catalog without the other run's rows).
-    A hand-picked track takes it too: its position is the listing's last plus one.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RECORDINGS_LOCK})
     else:
-        conn.execute(text("UPDATE catalog_meta SET value = value WHERE key = 'schema_version'"))
+        _sqlite_write_lock(conn)
+
+
+def lock_picks(conn: Connection, key: str) -> None:
+    """Be the only transaction adding tracks by hand to the listing ``key`` until this one
+    ends: a pick's position is the listing's last plus one, so two picks at once would
+    take the same. PostgreSQL locks that listing alone; SQLite has one write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), hashtext(:key))"),
+                     {"k": _PICKS_LOCK, "key": key})  # fmt: skip
+    else:
+        _sqlite_write_lock(conn)
+
+
+def _sqlite_write_lock(conn: Connection) -> None:
+    """SQLite's one write lock, taken now by a write that changes nothing."""
+    conn.execute(text("UPDATE catalog_meta SET value = value WHERE key = 'schema_version'"))
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:

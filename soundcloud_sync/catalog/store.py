@@ -26,7 +26,7 @@ from .engine import open_engine
 from .listing import ListingVerdict, explain_listing
 from .rows import AUDIO_ON_DISK, TrackRow
 from .schema import memberships, picks, playlists, tracks
-from .sql import insert_new, lock_recordings, upsert
+from .sql import insert_new, lock_picks, lock_recordings, upsert
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,7 +115,7 @@ class Catalog:
         """Add a track to the singles listing ``key`` (again, if it was taken out); True
         when the listing changed."""
         with self.engine.begin() as conn:
-            lock_recordings(conn)  # two picks at once would both take the last position + 1
+            lock_picks(conn, key)
             last = select(func.coalesce(func.max(picks.c.position), 0)).where(
                 picks.c.playlist_key == key
             )
