@@ -171,32 +171,35 @@ def test_schedule_leaves_a_playlist_to_its_queued_sync(instance) -> None:
     )  # fmt: skip
     # Runs launched from the asset graph ("Materialize" in the UI): one that lists its
     # playlist syncs it; one that only measures the audio again does not.
+    # (From the sync_playlist job's own page, the UI launches that job with the assets
+    # chosen: the assets decide there too.)
     graph_runs = {
-        "dj/sets/from-graph": {"playlist_metadata", "playlist_tracks", "notion_track_pages"},
-        "dj/sets/graph-audio": {"audio_features"},
+        "dj/sets/from-graph": ("__ASSET_JOB", {"playlist_metadata", "playlist_tracks"}),
+        "dj/sets/graph-audio": ("__ASSET_JOB", {"audio_features"}),
+        "dj/sets/job-page-audio": ("sync_playlist", {"audio_features", "library_files"}),
     }
     instance.add_dynamic_partitions(PLAYLISTS, list(graph_runs))
-    for key, assets in graph_runs.items():
+    for key, (job, assets) in graph_runs.items():
         instance.add_run(
-            DagsterRun(job_name="__ASSET_JOB", status=DagsterRunStatus.NOT_STARTED,
+            DagsterRun(job_name=job, status=DagsterRunStatus.NOT_STARTED,
                        tags={"dagster/partition": key},
                        asset_selection=frozenset(AssetKey(a) for a in assets))
         )  # fmt: skip
     at = datetime(2026, 11, 25, 4, tzinfo=UTC)
     context = build_schedule_context(instance=instance, scheduled_execution_time=at)
     requests = incremental_sync_schedule(context)
-    assert sorted(r.partition_key for r in requests) == [
-        "dj/sets/canceling", "dj/sets/done", "dj/sets/graph-audio", "dj/sets/running",
-    ]  # fmt: skip
+    due = ["dj/sets/canceling", "dj/sets/done", "dj/sets/graph-audio",
+           "dj/sets/job-page-audio", "dj/sets/running"]  # fmt: skip
+    assert sorted(r.partition_key for r in requests) == due
 
-    for key in ("dj/sets/canceling", "dj/sets/done", "dj/sets/graph-audio", "dj/sets/running"):
+    for key in due:
         instance.add_run(
             DagsterRun(job_name="sync_playlist", status=DagsterRunStatus.NOT_STARTED,
                        tags={"dagster/partition": key})
         )  # fmt: skip
     skipped = incremental_sync_schedule(context)
     assert isinstance(skipped, SkipReason)
-    assert skipped.skip_message == "each of the 7 playlists has a sync waiting in the queue"
+    assert skipped.skip_message == "each of the 8 playlists has a sync waiting in the queue"
 
 
 def test_a_playlist_registered_by_another_process_meanwhile_is_no_error(

@@ -35,7 +35,9 @@ def lock_recordings(conn: Connection) -> None:
 def lock_picks(conn: Connection, key: str) -> None:
     """Be the only transaction adding tracks by hand to the listing ``key`` until this one
     ends: a pick's position is the listing's last plus one, so two picks at once would
-    take the same. PostgreSQL locks that listing alone; SQLite has one write lock."""
+    take the same. PostgreSQL locks that listing alone (the reads after it see what the
+    holder committed: READ COMMITTED, as for ``lock_recordings``); SQLite has one write
+    lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(CAST(:k AS integer), hashtext(:key))"),
                      {"k": _PICKS_LOCK, "key": key})  # fmt: skip

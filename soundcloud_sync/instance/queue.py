@@ -19,11 +19,12 @@ def partitions_with_runs(
     instance: DagsterInstance,
     job_name: str,
     statuses: Collection[DagsterRunStatus],
-    lists: Collection[AssetKey] = (),
+    lists: Collection[AssetKey],
 ) -> set[str]:
-    """Playlists with a run in one of ``statuses`` that syncs them: a run of ``job_name``,
-    or one launched from the asset graph (``__ASSET_JOB``) whose assets include one of
-    ``lists`` (the listing: such a run reads the playlist when it starts). Another run of
+    """Playlists with a run in one of ``statuses`` that lists them: one whose assets
+    include one of ``lists`` (the listing, which reads the playlist when the run
+    starts), whatever launched it (the asset graph's "Materialize" too), or one of
+    ``job_name`` that names no assets (the schedule's and the sensor's). Another run of
     one would queue behind it (one run per playlist at a time)."""
     wanted = set(lists)
     runs = instance.get_runs(RunsFilter(statuses=list(statuses)))
@@ -31,5 +32,9 @@ def partitions_with_runs(
         key
         for run in runs
         if (key := run.tags.get("dagster/partition"))
-        and (run.job_name == job_name or wanted & set(run.asset_selection or ()))
+        and (
+            bool(wanted & run.asset_selection)
+            if run.asset_selection is not None
+            else run.job_name == job_name
+        )
     }
