@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,10 +107,13 @@ def _hammer(store: str, rate: float, seconds: float, out: multiprocessing.Queue)
     out.put(times)
 
 
-def _loop_forever(store: str, rate: float) -> None:
+def _loop_forever(store: str, rate: float, taken: Any = None) -> None:
     limiter = RateLimiter(rate, store, name="shared", burst=1)
     while True:
         limiter.acquire()
+        if taken is not None:
+            with taken.get_lock():
+                taken.value += 1
 
 
 def _shared_rate(store: str, rate: float = 5.0, seconds: float = 8.0) -> list[float]:
@@ -129,10 +133,14 @@ def _kill_mid_use_then_acquire(store: str) -> float:
     """kill -9 processes that take slots as fast as they come (inside the store's
     transaction much of the time), then take a slot here: how long it took."""
     ctx = multiprocessing.get_context("spawn")
-    victims = [ctx.Process(target=_loop_forever, args=(store, 200.0)) for _ in range(3)]
+    taken = [ctx.Value("i", 0) for _ in range(3)]
+    victims = [ctx.Process(target=_loop_forever, args=(store, 200.0, t)) for t in taken]
     for v in victims:
         v.start()
-    time.sleep(3.0)  # started (spawn imports) and hammering
+    deadline = time.monotonic() + 120
+    while min(t.value for t in taken) < 20:  # each started (spawn imports) and hammering
+        assert time.monotonic() < deadline, "the processes never took their slots"
+        time.sleep(0.05)
     for v in victims:
         os.kill(v.pid, signal.SIGKILL)
         v.join(10)

@@ -109,8 +109,16 @@ def test_no_secret_on_any_page_of_the_ui(
         run_ids = [r["runId"] for r in runs["data"]["runsOrError"]["results"]]
         assert run_ids, runs
         answers += [_query(port, LOGS, runId=run_id) for run_id in run_ids]
-        time.sleep(3)  # let the sensors tick once against the unreachable catalog
-        answers.append(_query(port, SENSORS, selector=selector))
+        deadline = time.monotonic() + 60  # the sensors tick against the unreachable catalog
+        while True:
+            sensors = _query(port, SENSORS, selector=selector)
+            ticked = [s["name"] for s in sensors["data"]["sensorsOrError"]["results"]
+                      if s["sensorState"]["ticks"]]  # fmt: skip
+            if ticked or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        answers.append(sensors)
+        assert ticked, "no sensor ticked: what a tick shows went unchecked"
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
