@@ -15,6 +15,8 @@ from dagster import (
     instance_for_test,
 )
 
+from soundcloud_sync.defs.assets.playlists import playlist_assets
+from soundcloud_sync.defs.jobs import LISTING_STEP
 from soundcloud_sync.defs.partitions import PLAYLISTS
 from soundcloud_sync.defs.resources import CatalogResource, RegistryResource
 from soundcloud_sync.defs.schedules import incremental_sync_schedule
@@ -173,23 +175,31 @@ def test_schedule_leaves_a_playlist_to_its_queued_sync(instance) -> None:
     # playlist syncs it; one that only measures the audio again does not.
     # (From the sync_playlist job's own page, the UI launches that job with the assets
     # chosen: the assets decide there too.)
+    assert playlist_assets.op.name == LISTING_STEP
+    # A re-execution from failure runs only the failed steps: one after the listing does
+    # not list the playlist again.
     graph_runs = {
-        "dj/sets/from-graph": ("__ASSET_JOB", {"playlist_metadata", "playlist_tracks"}),
-        "dj/sets/graph-audio": ("__ASSET_JOB", {"audio_features"}),
-        "dj/sets/job-page-audio": ("sync_playlist", {"audio_features", "library_files"}),
+        "dj/sets/from-graph": (
+            "__ASSET_JOB",
+            {"playlist_metadata", "playlist_tracks"},
+            [LISTING_STEP, "audio_files"],
+        ),
+        "dj/sets/graph-audio": ("__ASSET_JOB", {"audio_features"}, None),
+        "dj/sets/job-page-audio": ("sync_playlist", {"audio_features", "library_files"}, None),
+        "dj/sets/re-executed": ("sync_playlist", None, ["audio_files", "audio_features"]),
     }
     instance.add_dynamic_partitions(PLAYLISTS, list(graph_runs))
-    for key, (job, assets) in graph_runs.items():
+    for key, (job, assets, steps) in graph_runs.items():
         instance.add_run(
             DagsterRun(job_name=job, status=DagsterRunStatus.NOT_STARTED,
-                       tags={"dagster/partition": key},
-                       asset_selection=frozenset(AssetKey(a) for a in assets))
+                       tags={"dagster/partition": key}, step_keys_to_execute=steps,
+                       asset_selection=frozenset(AssetKey(a) for a in assets) if assets else None)
         )  # fmt: skip
     at = datetime(2026, 11, 25, 4, tzinfo=UTC)
     context = build_schedule_context(instance=instance, scheduled_execution_time=at)
     requests = incremental_sync_schedule(context)
     due = ["dj/sets/canceling", "dj/sets/done", "dj/sets/graph-audio",
-           "dj/sets/job-page-audio", "dj/sets/running"]  # fmt: skip
+           "dj/sets/job-page-audio", "dj/sets/re-executed", "dj/sets/running"]  # fmt: skip
     assert sorted(r.partition_key for r in requests) == due
 
     for key in due:
@@ -199,7 +209,7 @@ def test_schedule_leaves_a_playlist_to_its_queued_sync(instance) -> None:
         )  # fmt: skip
     skipped = incremental_sync_schedule(context)
     assert isinstance(skipped, SkipReason)
-    assert skipped.skip_message == "each of the 8 playlists has a sync waiting in the queue"
+    assert skipped.skip_message == "each of the 9 playlists has a sync waiting in the queue"
 
 
 def test_a_playlist_registered_by_another_process_meanwhile_is_no_error(

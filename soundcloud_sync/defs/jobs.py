@@ -12,6 +12,7 @@ DJAY = AssetSelection.groups("djay")
 # The assets that read a playlist from its source: a run holding them syncs the playlist,
 # whether the schedule, the sensor or the asset graph launched it.
 LISTING = (AssetKey("playlist_metadata"), AssetKey("playlist_tracks"))
+LISTING_STEP = "playlist_assets"  # the step that materializes them (one multi-asset)
 
 sync_playlist_job = define_asset_job(
     "sync_playlist",

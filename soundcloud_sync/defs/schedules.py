@@ -12,7 +12,7 @@ from dagster import (
 from ..config import Settings
 from ..instance.queue import QUEUED_STATUSES, partitions_with_runs
 from ..instance.workers import reap_dead_runs
-from .jobs import LISTING, audit_playlist_job, sync_playlist_job
+from .jobs import LISTING, LISTING_STEP, audit_playlist_job, sync_playlist_job
 from .partitions import PLAYLIST_TAG, PLAYLISTS
 
 
@@ -26,7 +26,7 @@ def incremental_sync_schedule(context: ScheduleEvaluationContext):
     # second run would wait behind it for nothing. One already running gets its run, which
     # sees what changed after that run's listing (with the sensor off, nothing else would).
     queued = partitions_with_runs(
-        context.instance, sync_playlist_job.name, QUEUED_STATUSES, LISTING
+        context.instance, sync_playlist_job.name, QUEUED_STATUSES, LISTING, LISTING_STEP
     )
     due = [k for k in keys if k not in queued]
     if not due:

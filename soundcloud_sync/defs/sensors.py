@@ -58,7 +58,7 @@ from ..sources import (
     registry_url,
 )
 from ..sources.budget import SENSOR_ROUND_SECONDS
-from .jobs import LISTING, sync_playlist_job
+from .jobs import LISTING, LISTING_STEP, sync_playlist_job
 from .partitions import PLAYLISTS, playlists_partitions
 from .resources import CatalogResource, RegistryResource, SoundCloudResource, SpotifyResource
 
@@ -340,7 +340,9 @@ def new_tracks_sensor(
     if spotify_client is not None:
         spotify_client.close()
     busy = (
-        partitions_with_runs(context.instance, sync_playlist_job.name, UNFINISHED_STATUSES, LISTING)
+        partitions_with_runs(
+            context.instance, sync_playlist_job.name, UNFINISHED_STATUSES, LISTING, LISTING_STEP
+        )
         if changed
         else set()
     )
