@@ -212,15 +212,18 @@ def estimate_tempo(
     # Refine first: folding over minutes with an imprecise period smears the beat.
     period, inliers = _refine(onset_env, period, frame_rate)
 
-    # Octave: see meter.py (and _metrical_level for the genre's part).
-    fast: float = period
-    slow: float | None = None
-    if _fits(60 * frame_rate / (2 * period), lo, hi):
-        slow = 2 * period
-    elif _fits(60 * frame_rate / (period / 2), lo, hi):
-        fast, slow = period / 2, period
-    if slow is not None:
-        period = _metrical_level(onset_env, bands, rises, fast, slow, frame_rate, prefer, centre)
+    def settle_octave(period: float) -> float:
+        """T or 2T, where both fit the range: see meter.py (and _metrical_level for the
+        genre's part)."""
+        if _fits(60 * frame_rate / (2 * period), lo, hi):
+            fast, slow = period, 2 * period
+        elif _fits(60 * frame_rate / (period / 2), lo, hi):
+            fast, slow = period / 2, period
+        else:
+            return period
+        return _metrical_level(onset_env, bands, rises, fast, slow, frame_rate, prefer, centre)
+
+    period = settle_octave(period)
 
     # 3:2 and 4:3: a beat of three eighth notes (or three of four beats' worth of
     # sixteenths) can win the first peak. The real beat, and the harmony's changes with
@@ -245,15 +248,7 @@ def estimate_tempo(
             rival_period, best_gain = candidate, gain
     if rival_period is not None:
         onset_rival = _comb(ac, period)  # the reading replaced
-        period, _ = _refine(onset_env, rival_period, frame_rate)
-        if _fits(60 * frame_rate / (2 * period), lo, hi):
-            period = _metrical_level(
-                onset_env, bands, rises, period, 2 * period, frame_rate, prefer, centre
-            )
-        elif _fits(60 * frame_rate / (period / 2), lo, hi):
-            period = _metrical_level(
-                onset_env, bands, rises, period / 2, period, frame_rate, prefer, centre
-            )
+        period = settle_octave(_refine(onset_env, rival_period, frame_rate)[0])
 
     # The confidence reads the onsets alone, as up to v7: how periodic they are at the
     # answer, and how far ahead of its rival readings.
