@@ -306,6 +306,25 @@ def test_ghosted_sixteenth_hats_still_mark_the_fast_beat(numba_warm, bpm):
     )
 
 
+@pytest.mark.parametrize(("bpm", "key", "seed"), [(140.7, "A# major", 0), (155.7, "C major", 3)])
+def test_a_trap_groove_is_not_read_at_five_or_seven_sixteenths(numba_warm, bpm, key, seed):
+    """The style set's trap, rendered by our own synthesizer rather than the soundfont:
+    its kicks fall five and seven sixteenths apart often enough that, on whole frames,
+    those onsets repeat more than the beat's (5 sixteenths at 140.7 are 22.95 frames, the
+    beat 18.36). v9 read 112.5 and 89.0. No beat divides into five or seven: the reading
+    is a run of the beat's sixteenths, and the beat is four of them."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.styles import STYLES, compose
+    from soundcloud_sync_tests.synth import render_piece
+
+    [trap] = [style for style in STYLES if style.name == "trap"]
+    piece = compose(trap, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
+
+    assert analyze_samples(render_piece(piece, seconds=30.0), 44100).tempo == pytest.approx(
+        bpm, abs=0.1
+    )
+
+
 def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(numba_warm):
     """A game tune at 160 without drums or a genre: its bass on every beat, heavier on
     the odd ones (an oom-pah: 80 or 160 is a judgement), its melody in even eighths of
