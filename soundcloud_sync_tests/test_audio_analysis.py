@@ -325,6 +325,32 @@ def test_a_trap_groove_is_not_read_at_five_or_seven_sixteenths(numba_warm, bpm, 
     )
 
 
+def test_a_two_step_backbeat_under_ringing_hats_marks_the_fast_beat(numba_warm, monkeypatch):
+    """Drum & bass two-step at 174.5 (snare on 2 and 4), its hi-hats ringing for 0.3 s as
+    a loose hat does. The ringing hats and the chords' onsets are the strongest phase in
+    the snare's bands, so "a hit two fast beats after the strongest" found none, and v9
+    read 87.25. The backbeat is the strongest pair of hits two fast beats apart."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests import synth
+    from soundcloud_sync_tests.styles import STYLES, compose
+
+    drum_sounds = synth._drum_sounds
+
+    def ringing_hats(sr: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
+        sounds = drum_sounds(sr, rng)
+        sounds[42] = 0.5 * synth._noise_hit(sr, rng, 0.3, 40.0, True)
+        sounds[44] = 0.6 * sounds[42]
+        return sounds
+
+    monkeypatch.setattr(synth, "_drum_sounds", ringing_hats)
+    [two_step] = [style for style in STYLES if style.name == "dnb two-step"]
+    piece = compose(two_step, 174.5, "C major", drums=True, seed=2, bars=22)
+
+    assert analyze_samples(synth.render_piece(piece, seconds=30.0), 44100).tempo == pytest.approx(
+        174.5, abs=0.1
+    )
+
+
 def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(numba_warm):
     """A game tune at 160 without drums or a genre: its bass on every beat, heavier on
     the odd ones (an oom-pah: 80 or 160 is a judgement), its melody in even eighths of
