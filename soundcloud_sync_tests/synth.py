@@ -230,8 +230,12 @@ def _noise_hit(sr: int, rng: np.random.Generator, seconds: float, decay: float,
     return noise * np.exp(-np.arange(len(noise)) / sr * decay)
 
 
-def _drum_sounds(sr: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
-    """General MIDI drum numbers -> a numpy sound for each (see styles.py)."""
+def _drum_sounds(
+    sr: int, rng: np.random.Generator, ringing_hats: bool = False
+) -> dict[int, np.ndarray]:
+    """General MIDI drum numbers -> a numpy sound for each (see styles.py); with
+    ``ringing_hats`` the closed and pedal hi-hats ring for 0.3 s, as a loose hat does,
+    into the snare's bands."""
     t = np.arange(int(0.2 * sr)) / sr
     body = np.sin(2 * np.pi * 185 * t) * np.exp(-t * 30)
     snare = 0.5 * body + 0.35 * _noise_hit(sr, rng, 0.2, 25, False)
@@ -239,25 +243,32 @@ def _drum_sounds(sr: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
     for k in range(3):  # three hands, 10 ms apart
         _add(clap, 0.3 * _noise_hit(sr, rng, 0.1, 60, True), int(k * 0.01 * sr))
     hat = _hat(sr, rng).astype(np.float64)
-    return {
+    sounds = {
         36: _kick(sr).astype(np.float64), 37: 0.4 * _noise_hit(sr, rng, 0.03, 200, True),
         38: snare, 40: snare, 39: clap, 42: hat, 44: 0.6 * hat,
         46: 0.25 * _noise_hit(sr, rng, 0.3, 12, True), 51: 0.12 * _noise_hit(sr, rng, 0.4, 8, True),
         70: 0.12 * _noise_hit(sr, rng, 0.04, 90, True),
     }  # fmt: skip
+    if ringing_hats:
+        sounds[42] = 0.5 * _noise_hit(sr, rng, 0.3, 40, True)
+        sounds[44] = 0.6 * sounds[42]
+    return sounds
 
 
-def render_piece(piece, sr: int = 44100, seconds: float | None = None) -> np.ndarray:
+def render_piece(
+    piece, sr: int = 44100, seconds: float | None = None, ringing_hats: bool = False
+) -> np.ndarray:
     """Mono float32: a styles.Piece played by numpy instruments (drums as above, bass,
     chords and lead as additive tones), peak at -1 dBFS. The CI's stand-in for the
-    FluidSynth renders of the bench."""
+    FluidSynth renders of the bench, and the bench's second sound of the style scores
+    (bench/synth_styles.py)."""
     from soundcloud_sync_tests.midi import DRUM_CHANNEL
 
     rng = np.random.default_rng(7)
     beat = 60.0 / piece.bpm
     total = seconds if seconds is not None else piece.seconds
     out = np.zeros(round(total * sr))
-    drums = _drum_sounds(sr, rng)
+    drums = _drum_sounds(sr, rng, ringing_hats)
     voices = {0: (6, 0.005, 0.03, 0.5), 1: (3, 0.02, 0.05, 0.12), 2: (3, 0.005, 0.05, 0.15)}
     for note in piece.notes:
         start = round(note.start * beat * sr)

@@ -35,6 +35,7 @@ QUICK_RUNS = [
     (["reanalysis.py"], r"^\| reanalyze --force \| 1 \| 0 \|"),
     (["scale.py", "sensor"], r"^run requests for unchanged playlists\s+0$"),
     (["scale.py", "backfill"], r"^step \(from the Dagster event log\)"),
+    (["synth_styles.py"], r"^all styles: \d+/8 within 4 %$"),
 ]
 
 

@@ -35,7 +35,9 @@ at each of its multiples, a reading three eighth notes long does not, and the ha
 changes (chords, stabs, bass notes) on the beat and the bar, so a rival reading wins
 when the autocorrelations of the onsets and of the harmony's change (how much the
 pitch classes' shares of the sound move from frame to frame, all twelve summed; v8),
-at 1-4 beats and two bars, summed, are stronger by a margin (then the octave is settled again); (5) fold into the range.
+at 1-4 beats and two bars, summed, are stronger by a margin (then the octave is settled again); (5) a
+reading whose onsets divide it best into five or seven parts is a run of the beat's
+subdivisions, not a beat: the beat is 2, 3, 4, 6 or 8 of them (v10); (6) fold into the range.
 The tempo confidence is the onsets' periodicity at 1-4 beats times their lead over the
 rival readings times the share of beats on the fitted line.
 

@@ -32,6 +32,8 @@ import numpy as np
 # to the eighths; how peaked the snare's pattern over two slow beats (a backbeat: one
 # clear hit per slow beat pair).
 KICK_EVERY_BEAT = 0.5
+# Set on v9's measure (the strongest hit and half a cycle after it); kept for v10's
+# strongest pair, which scores the set's slow-counted pieces no nearer to it.
 BACKBEAT_EVERY_TWO = 0.7
 # v9: on the tuning part no slow-counted piece scores above 0.08 and every piece above
 # 0.2 is counted fast (the lowest 0.21); the threshold is the middle of that gap. Up to
@@ -80,9 +82,9 @@ def _backbeat(env: np.ndarray, cycle: float, bins: int = 32) -> float:
     Not the strongest hit and what comes half a cycle after it: where a ringing hi-hat
     or the chords' onsets are the strongest phase in the snare's bands, that found
     nothing half a cycle on, however clear the snare's two hits (v9 read a drum & bass
-    two-step at 174.5 under a loose hat at 87.25)."""
-    f = fold(env, cycle, bins)
-    f = np.maximum(0.0, f - float(np.median(f)))
+    two-step at 174.5 under a loose hat at 87.25). The pair at the strongest hit is one
+    of the pairs, so this never scores less than that did."""
+    f = _fold_bands(env[None], cycle, bins)[0]
     top = float(f.max())
     if top <= 0:
         return 0.0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,21 +127,21 @@ def _repeats(ac: np.ndarray, change_ac: np.ndarray | None, period: float) -> flo
 # What a beat divides into: two, three or four parts, or twice those. Never five or
 # seven (see _metrical_beat).
 BEAT_DIVISIONS = (2, 3, 4, 6, 8)
-ODD_DIVISIONS = (5, 7)
+NO_BEAT_DIVISIONS = (5, 7)
 
 
 def _division(ac: np.ndarray, period: float) -> int:
     """Into how many equal parts (2-8) the onsets divide ``period`` best: the comb of
-    each part over two periods."""
-
-    def comb(n: int) -> float:
-        return float(np.mean([_ac_at(ac, k * period / n) for k in range(1, 2 * n + 1)]))
-
-    return max(range(2, 9), key=comb)
+    each part over two periods (one period would leave a two-part reading only two
+    multiples to be judged on)."""
+    return max(
+        sorted(BEAT_DIVISIONS + NO_BEAT_DIVISIONS),
+        key=lambda n: _comb(ac, period / n, tuple(range(1, 2 * n + 1))),
+    )
 
 
 def _metrical_beat(
-    ac: np.ndarray, change_ac: np.ndarray | None, period: float, fits: Callable[[float], bool]
+    ac: np.ndarray, change_ac: np.ndarray | None, period: float, min_lag: int, max_lag: int
 ) -> float | None:
     """The beat a reading stands for if its onsets divide it into five or seven parts
     (None if they divide it as a beat's do).
@@ -150,17 +149,18 @@ def _metrical_beat(
     No beat divides into five or seven: such a reading is a run of five or seven of the
     beat's subdivisions. On whole frames a run like that can repeat more than the beat
     (a trap kick five sixteenths after another: 22.95 frames at 140.7 BPM, the beat
-    18.36). The beat is then 2, 3, 4, 6 or 8 of those parts, whichever fits the range
-    and repeats most (``_repeats``), found again to a quarter frame within 5 %.
+    18.36). The beat is then 2, 3, 4, 6 or 8 of those parts, whichever lies in the lag
+    range and repeats most (``_repeats``), found again to a quarter frame within 5 %
+    (and within the range). Its octave is settled afterwards, as any reading's.
     """
     n = _division(ac, period)
-    if n not in ODD_DIVISIONS:
+    if n not in NO_BEAT_DIVISIONS:
         return None
-    beats = [m * period / n for m in BEAT_DIVISIONS if fits(m * period / n)]
+    beats = [m * period / n for m in BEAT_DIVISIONS if min_lag <= m * period / n <= max_lag]
     if not beats:
         return None
     beat = max(beats, key=lambda p: _repeats(ac, change_ac, p))
-    return _best_comb(ac, int(beat * 0.95), int(np.ceil(beat * 1.05)))
+    return _best_comb(ac, max(min_lag, int(beat * 0.95)), min(max_lag, int(np.ceil(beat * 1.05))))
 
 
 def _best_comb(ac: np.ndarray, min_lag: int, max_lag: int) -> float:
@@ -274,14 +274,19 @@ def estimate_tempo(
     change_ac = None
     if harmony is not None and harmony.shape[1] > 1:
         change_ac = _autocorr(_harmonic_change(harmony), len(ac) - 1)
+
+    def rivals(period: float) -> list[tuple[float, float]]:
+        """The 3:2 and 4:3 readings of ``period`` inside the range, each with how much
+        more it must repeat to replace ``period``."""
+        margins = ((1.5, three_two_ratio), (2 / 3, 1 / three_two_ratio),
+                   (4 / 3, FOUR_THREE_MARGIN), (3 / 4, FOUR_THREE_MARGIN))  # fmt: skip
+        return [(period / factor, needed) for factor, needed in margins
+                if _fits(60 * frame_rate * factor / period, lo, hi)]  # fmt: skip
+
     score = _repeats(ac, change_ac, period)
     best_gain, onset_rival = 1.0, 0.0
     rival_period: float | None = None
-    for factor, needed in ((1.5, three_two_ratio), (2 / 3, 1 / three_two_ratio),
-                           (4 / 3, FOUR_THREE_MARGIN), (3 / 4, FOUR_THREE_MARGIN)):  # fmt: skip
-        candidate = period / factor
-        if not _fits(60 * frame_rate / candidate, lo, hi):
-            continue
+    for candidate, needed in rivals(period):
         onset_rival = max(onset_rival, _comb(ac, candidate))
         gain = _repeats(ac, change_ac, candidate) / (needed * score) if score > 0 else 0.0
         if gain > best_gain:
@@ -290,10 +295,13 @@ def estimate_tempo(
         onset_rival = _comb(ac, period)  # the reading replaced
         period = settle_octave(_refine(onset_env, rival_period, frame_rate)[0])
 
-    beat = _metrical_beat(ac, change_ac, period, lambda p: _fits(60 * frame_rate / p, lo, hi))
+    beat = _metrical_beat(ac, change_ac, period, min_lag, max_lag)
     if beat is not None:
-        onset_rival = _comb(ac, period)  # the reading replaced
-        period = settle_octave(_refine(onset_env, beat, frame_rate)[0])
+        # The reading replaced was no beat, so it is no rival: the new beat's rivals are
+        # its own 3:2 and 4:3 readings, and its share of beats on the line its own.
+        period, inliers = _refine(onset_env, beat, frame_rate)
+        period = settle_octave(period)
+        onset_rival = max((_comb(ac, c) for c, _ in rivals(period)), default=0.0)
 
     # The confidence reads the onsets alone, as up to v7: how periodic they are at the
     # answer, and how far ahead of its rival readings.
