@@ -7,7 +7,8 @@ bench/analysis.py scores the style set rendered by FluidSynth with a General MID
 soundfont. A set we have never seen may be rendered some other way, and the metrical
 level is read from how the drums sound. So the same scores (``styles.compose``) are also
 played by the tests' numpy instruments (``synth.render_piece``), with drums, at 13 tempi
-spread over each style's range (0.7 BPM off the round numbers), once with short hi-hats
+spread over each style's range and shifted up 0.7 BPM (off the round numbers the ranges
+end on), once with short hi-hats
 and once with hats that ring for 0.3 s into the snare's bands. Each 30-s piece is
 scored as bench/analysis.py scores tempo: within 4 % of the written tempo, no genre.
 Synthesized audio: these figures say where the analysis is fragile, not how accurate it
@@ -55,7 +56,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     quick_option(parser, tempi=2, styles="trap,dnb two-step")
     args = parser.parse_args()
-    chosen = [s for s in STYLES if not args.styles or s.name in args.styles.split(",")]
+    names = [n for n in args.styles.split(",") if n] or [s.name for s in STYLES]
+    unknown = set(names) - {s.name for s in STYLES}
+    if unknown:
+        parser.error(f"--styles: no style {', '.join(sorted(unknown))}")
+    chosen = [s for s in STYLES if s.name in names]
     jobs = [
         (style.name, round(float(bpm) + 0.7, 1), ringing)
         for style in chosen
