@@ -293,7 +293,8 @@ def estimate_tempo(
             rival_period, best_gain = candidate, gain
     if rival_period is not None:
         onset_rival = _comb(ac, period)  # the reading replaced
-        period = settle_octave(_refine(onset_env, rival_period, frame_rate)[0])
+        period, inliers = _refine(onset_env, rival_period, frame_rate)  # its own beats
+        period = settle_octave(period)
 
     beat = _metrical_beat(ac, change_ac, period, min_lag, max_lag)
     if beat is not None:
