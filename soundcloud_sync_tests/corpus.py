@@ -6,7 +6,8 @@
 Three sources state their truth, and every track they give is scored:
 
 - **Tracker modules** from Debian's game packages. A module plays ``tempo`` ticks per
-  2.5 s and ``speed`` ticks per row; with ``rows_per_beat`` rows to a beat (Impulse
+  2.5 s and ``speed`` ticks per row (its first row's, where that row sets them, else its
+  header's); with ``rows_per_beat`` rows to a beat (Impulse
   Tracker files store it as the row highlight; ProTracker's convention is 4) the beat is
   ``tempo * 24 / (speed * rows_per_beat)`` BPM, exact; where the highlights make a bar
   of 6, 9 or 12 beats (compound time, as 6/8), the heard beat is three of them. Every
@@ -351,13 +352,13 @@ def _mod_rows(data: bytes, channels: int) -> Rows:
     return out
 
 
-def _one_tempo(rows: Rows, speed: int, tempo: int, speed_cmd: int, tempo_cmd: int,
-               seconds: float) -> bool:  # fmt: skip
-    """Whether the song's first speed and tempo hold for 90 % of its first ``seconds``
-    (a row lasts ``speed`` ticks of 2.5/``tempo`` s; a ritardando of two rows at a
-    phrase's end does not unsettle a tempo). Pattern jumps and breaks are not followed:
-    the patterns are taken in order, close enough to tell a steady song from one that
-    changes pace."""
+def _steady_pace(rows: Rows, speed: int, tempo: int, speed_cmd: int, tempo_cmd: int,
+                 seconds: float) -> tuple[int, int] | None:  # fmt: skip
+    """The speed and tempo the song plays from its first row (its header's, unless that
+    row sets its own), if they hold for 90 % of its first ``seconds``; else None (a row
+    lasts ``speed`` ticks of 2.5/``tempo`` s; a ritardando of two rows at a phrase's end
+    does not unsettle a tempo). Pattern jumps and breaks are not followed: the patterns
+    are taken in order, close enough to tell a steady song from one that changes pace."""
     elapsed = steady = 0.0
     first = None
     for row in rows:
@@ -372,7 +373,7 @@ def _one_tempo(rows: Rows, speed: int, tempo: int, speed_cmd: int, tempo_cmd: in
         steady += row_s if (speed, tempo) == first else 0.0
         if elapsed >= seconds:
             break
-    return steady >= 0.9 * elapsed
+    return (first or (speed, tempo)) if steady >= 0.9 * elapsed else None
 
 
 def compound_beat(units_per_bar: int) -> int:
@@ -389,8 +390,8 @@ def module_bpm(path: Path, seconds: float = MAX_SECONDS) -> float | None:
     data = path.read_bytes()
     rows_per_beat = 4
     # A song that changes its speed or tempo within the excerpt states no one tempo
-    # (IT and S3M: commands A and T; MOD and XM: F).
-    steady = True
+    # (IT and S3M: commands A and T; MOD and XM: F). The first row's own commands count:
+    # `the_big_march_in_space.it` says tempo 75 in its header and plays at 80 from row 0.
     if path.suffix == ".it" and data[:4] == b"IMPM":
         speed, tempo = data[0x32], data[0x33]
         highlight, bar = data[0x1E], data[0x1F]
@@ -398,20 +399,21 @@ def module_bpm(path: Path, seconds: float = MAX_SECONDS) -> float | None:
             rows_per_beat = highlight * compound_beat(
                 bar // highlight if bar % highlight == 0 else 0
             )
-        steady = _one_tempo(_it_rows(data), speed, tempo, 1, 20, seconds)
+        pace = _steady_pace(_it_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".s3m" and data[0x2C:0x30] == b"SCRM":
         speed, tempo = data[0x31], data[0x32]
-        steady = _one_tempo(_s3m_rows(data), speed, tempo, 1, 20, seconds)
+        pace = _steady_pace(_s3m_rows(data), speed, tempo, 1, 20, seconds)
     elif path.suffix == ".xm" and data[:17] == b"Extended Module: ":
         speed, tempo = struct.unpack_from("<HH", data, 60 + 16)
-        steady = _one_tempo(_xm_rows(data), speed, tempo, 15, 15, seconds)
+        pace = _steady_pace(_xm_rows(data), speed, tempo, 15, 15, seconds)
     elif path.suffix == ".mod" and len(data) > 1084:
         speed, tempo = _mod_tempo(data)
-        steady = _one_tempo(_mod_rows(data, _mod_channels(data)), speed, tempo, 15, 15, seconds)
+        pace = _steady_pace(_mod_rows(data, _mod_channels(data)), speed, tempo, 15, 15, seconds)
     else:
         return None
-    if not speed or not tempo or not steady:
+    if pace is None or not all(pace):
         return None
+    speed, tempo = pace
     return tempo * 24.0 / (speed * rows_per_beat)
 
 

@@ -181,6 +181,18 @@ def test_an_xm_module_states_its_tempo_only_where_it_holds(tmp_path):
     assert module_bpm(changing) is None
 
 
+def test_a_module_whose_first_row_sets_its_pace_is_counted_at_that_pace(tmp_path):
+    """The header says speed 3 (264 BPM at tempo 132), but the song's first row sets
+    speed 6 and it plays at 6 throughout: 132 BPM. Up to v9's bench the header counted
+    (`the_big_march_in_space.it`: header tempo 75, 150 BPM; from row 0 tempo 80, 160)."""
+    from soundcloud_sync_tests.corpus import module_bpm
+
+    song = tmp_path / "first-row.xm"
+    song.write_bytes(_xm_song([0] * 30, [6]))
+
+    assert module_bpm(song) == pytest.approx(132.0)
+
+
 def test_a_midi_file_played_in_without_a_click_states_no_tempo(tmp_path):
     """A tempo event is the truth only where the notes keep to its grid. The same tune
     at 100 quarters a minute, quantized (straight sixteenths, or triplet eighths), states
