@@ -7,6 +7,7 @@ clips are fetched with ``apt-get download`` once and cached (``SOUNDCLOUD_SYNC_C
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,11 @@ def _fetch_ci_set(root: str) -> list[str]:
 
 
 def test_an_empty_cache_is_filled_once_by_two_workers_at_once(tmp_path):
-    """A fresh machine: both test workers reach for the same package and clips at once."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
+    """A fresh machine: both test workers reach for the same package and clips at once.
+    (A process pool that shuts down by waiting: `multiprocessing.Pool`'s exit terminates
+    its workers, and once left a worker blocked on the task queue's lock, the test hung.)"""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
         first, second = pool.map(_fetch_ci_set, [str(tmp_path)] * 2)
 
     assert first == second and len(first) == 4
