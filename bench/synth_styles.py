@@ -8,8 +8,8 @@ soundfont. A set we have never seen may be rendered some other way, and the metr
 level is read from how the drums sound. So the same scores (``styles.compose``) are also
 played by the tests' numpy instruments (``synth.render_piece``), with drums, at 13 tempi
 spread over each style's range and shifted up 0.7 BPM (off the round numbers the ranges
-end on), once with short hi-hats
-and once with hats that ring for 0.3 s into the snare's bands. Each 30-s piece is
+end on), once with short hi-hats and once with hats that ring for 0.3 s into the
+snare's bands. Each 30-s piece is
 scored as bench/analysis.py scores tempo: within 4 % of the written tempo, no genre.
 Synthesized audio: these figures say where the analysis is fragile, not how accurate it
 is on music (that is bench/analysis.py's set).
