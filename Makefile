@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/notion_sync.py
 	$(BIN)/python bench/analysis.py
+	$(BIN)/python bench/synth_styles.py
 	$(BIN)/python bench/audio_pipeline.py
 	$(BIN)/python bench/resync.py
 	$(BIN)/python bench/soundcloud_listings.py

@@ -1108,7 +1108,7 @@ def main() -> None:
     b.add_argument("--notion-latency", type=float, default=0.25, help="seconds per Notion answer")
     b.add_argument(
         "--pool-limit", type=int, default=None,
-        help="both pools' limit (default: ours, notion_api 2 and soundcloud_api 1)",
+        help="both pools' limit (default: ours, notion_api 2 and soundcloud_api 3)",
     )  # fmt: skip
     b.add_argument("--keep", action="store_true", help="keep the home under bench/results/")
     b.add_argument("--verbose", action="store_true", help="a line per finished run")
