@@ -26,7 +26,8 @@ line of its own after the tracker's phase jumps; a line more than 3 % off the st
 the tracker wandering, and the start stands), which gives ±0.01 BPM on steady music;
 (3) settle the octave between T and 2T from the drums (meter.py): a kick on every fast
 beat, a backbeat every two fast beats, or hi-hats in sixteenths of the fast beat make
-it 2T; a clear backbeat once every two slow beats makes it T; with no drums to read,
+it 2T; a clear backbeat once every two slow beats makes it T, unless the snare's bands
+hit twice a cycle with no kick or bass under them (v11); with no drums to read,
 the off-beats' strength against the beat's decides where it is clear (nothing between
 the slow beats: T; off-beats as strong as the beats: 2T; the fast beat's own eighths
 at least half as strong as it: 2T), else the reading nearer the middle of the range (on a log scale: 112 BPM for 70-180); a genre's usual range
@@ -98,7 +99,7 @@ __all__ = [
 ]  # fmt: skip
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
-ANALYSIS_VERSION = "10"
+ANALYSIS_VERSION = "11"
 DEFAULT_TEMPO_RANGE = (70.0, 180.0)
 
 
