@@ -51,7 +51,7 @@ DEPLOY_INSTANCE = REPO / "deploy" / "dagster.yaml"
 DEPLOY_WORKSPACE = REPO / "deploy" / "workspace.yaml"
 BIN = Path(sys.executable).parent
 DAGSTER_DB, CATALOG_DB = "dagster", "soundcloud_sync"
-RUN_TIMEOUT = 720.0  # a hang, not a slow machine: on a new one the workers compile numba
+RUN_TIMEOUT = 720.0  # a hang, not a slow machine: the workers compile numba into a new cache
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 # Sensors and the schedule would request runs of their own while the daemon is up.
 AUTOMATION = (("sensor", "new_tracks_sensor"), ("sensor", "playlist_registry_sensor"),
@@ -104,10 +104,6 @@ def deployment_env(
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copyfile(DEPLOY_INSTANCE, dagster_home / "dagster.yaml")
-    # NUMBA_CACHE_DIR stays the suite's: on a new machine (CI) it is empty, and the first
-    # process to analyse, often a worker of this test (it starts first), compiles while
-    # the others wait for it (test_analysis_real.py races two processes on an empty
-    # cache). A cache of this test's own compiled every kernel a second time: 25 CPU-s.
     prefixes = ("NOTION_", "SOUNDCLOUD_", "DAGSTER_", "CELERY_", "EAGLE_")
     base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     return {
@@ -122,6 +118,8 @@ def deployment_env(
         "SOUNDCLOUD_SYNC_EXECUTOR": "celery",
         "CELERY_BROKER_URL": redis.url(0),
         "CELERY_RESULT_BACKEND": redis.url(1),
+        # A new worker machine: numba's cache starts empty, and both workers compile.
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
         **emulated_services_env,
         "SOUNDCLOUD_API_BUDGET": f"{SOUNDCLOUD_BUDGET}/{SOUNDCLOUD_WINDOW:g}s",
         # the sensors are stopped: no share of the small window is held for their checks
