@@ -231,8 +231,8 @@ def backfill_world(
 def configure_pools(home: Path, pool_limit: int | None) -> None:
     """Our dagster.yaml in the bench's DAGSTER_HOME; `--pool-limit` sets both pools.
 
-    Without it the pools are what a user gets: notion_api 2 (set on first use, one
-    limiter per machine), soundcloud_api dagster.yaml's default of 1.
+    Without it the pools are what a user gets, set on first use (`LOCAL_POOL_LIMITS`):
+    notion_api 2 and soundcloud_api 3, under one limiter per machine each.
     """
     from dagster import DagsterInstance
 
@@ -263,7 +263,7 @@ def backfill(args: argparse.Namespace) -> None:
         + f"Notion emulator {args.rate:g} req/s "
         f"(latency {args.notion_latency:g} s), SoundCloud emulator {SOUNDCLOUD_BUDGET} req / "
         f"{WINDOW:g} s; pools notion_api/soundcloud_api: "
-        + (f"{args.pool_limit}/{args.pool_limit}" if args.pool_limit else "2/1 (the defaults)")
+        + (f"{args.pool_limit}/{args.pool_limit}" if args.pool_limit else "2/3 (the defaults)")
     )
     print(
         "scope: --no-download (playlist_metadata, playlist_tracks, notion_track_pages); "
