@@ -19,8 +19,8 @@ slow reading: boom-bap, R&B and slow pop have their snare on 2 and 4 of the slow
 hats in eighths or swung sixteenths. Not when those bands have two hits with no kick or
 bass under them, two fast beats apart (v11): that is the fast reading's backbeat, played
 by other instruments (a quarter-note bass whose fifth falls on 2 and 4, above the root
-on 1 and the third on 3). Where the drums
-say nothing, the onsets' off-beat strength decides (the older rule).
+on 1 and the third on 3). Where the drums say nothing, the onsets' off-beat strength
+decides (the older rule).
 """
 
 from __future__ import annotations
@@ -122,10 +122,8 @@ def _snare_alone_pair(snare: np.ndarray, low: np.ndarray, cycle: float, bins: in
     strongest hit, not to the strongest hit left: a slow groove whose kick also sounds
     under its snare leaves only its hats, which would pair with themselves."""
     s, low_fold = fold(snare, cycle, bins), fold(low, cycle, bins)
-    if s.max() <= 0:
-        return 0.0
     under = low_fold / low_fold.max() if low_fold.max() > 0 else np.zeros(bins)
-    return _pair(s / s.max() * (1.0 - under), top=1.0)
+    return _pair(s * (1.0 - under), top=float(s.max()))
 
 
 def regularity(env: np.ndarray, lag: float) -> float:
