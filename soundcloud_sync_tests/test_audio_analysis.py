@@ -326,6 +326,30 @@ def test_a_trap_groove_is_not_read_at_five_or_seven_sixteenths(numba_warm, bpm, 
     )
 
 
+@pytest.mark.parametrize(
+    ("bpm", "key", "seed"), [(133.2, "E minor", 2), (145.7, "C major", 1), (150.7, "A# major", 2)]
+)
+def test_a_trap_groove_under_ringing_hats_is_not_read_at_seven_sixteenths(
+    numba_warm, bpm, key, seed
+):
+    """The style set's trap with hi-hats that ring for 0.3 s: the onsets are a steady
+    stream of sixteenths, and every run of them repeats about as strongly as the beat.
+    The first reading is seven sixteenths. v11 judged its octave and its 3:2 rival before
+    asking whether it was a beat, and read 152.2, 111.0 and 129.2 (7/8, 3/4 and 6/7 of
+    the beat); at 150.7 the seven sixteenths (30 frames) also divided into thirds within a
+    frame's reach. v12 replaces the run by its beat first, its parts read within half a
+    frame."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.styles import STYLES, compose
+    from soundcloud_sync_tests.synth import render_piece
+
+    [trap] = [style for style in STYLES if style.name == "trap"]
+    piece = compose(trap, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
+    audio = render_piece(piece, seconds=30.0, ringing_hats=True)
+
+    assert analyze_samples(audio, 44100).tempo == pytest.approx(bpm, abs=0.1)
+
+
 def test_a_two_step_backbeat_under_ringing_hats_marks_the_fast_beat(numba_warm):
     """Drum & bass two-step at 174.5 (snare on 2 and 4), its hi-hats ringing for 0.3 s as
     a loose hat does. The ringing hats and the chords' onsets are the strongest phase in

@@ -73,10 +73,17 @@ class TempoEstimate:
     period: float  # frames per beat (unrounded), for placing the beat grid
 
 
-def _ac_at(ac: np.ndarray, lag: float) -> float:
-    """Autocorrelation at a fractional lag: the best value within a frame of it."""
+# Where around a lag its autocorrelation is read (frames): a frame either way, as a hit
+# may land a frame early or late; or half a frame, where lags a few frames long must be
+# told apart (the subdivisions of a beat: see _division).
+WITHIN_A_FRAME = (-1.0, -0.5, 0.0, 0.5, 1.0)
+WITHIN_HALF_A_FRAME = (-0.5, 0.0, 0.5)
+
+
+def _ac_at(ac: np.ndarray, lag: float, near: tuple[float, ...] = WITHIN_A_FRAME) -> float:
+    """Autocorrelation at a fractional lag: the best value at the offsets ``near`` it."""
     best = 0.0
-    for x in (lag - 1.0, lag - 0.5, lag, lag + 0.5, lag + 1.0):
+    for x in (lag + d for d in near):
         i = int(np.floor(x))
         if 0 <= i < len(ac) - 1:
             f = x - i
@@ -89,7 +96,12 @@ def _ac_at(ac: np.ndarray, lag: float) -> float:
 BAR_MULTIPLES = (1, 2, 3, 4, 8)
 
 
-def _comb(ac: np.ndarray, period: float, multiples: tuple[int, ...] = (1, 2, 3, 4)) -> float:
+def _comb(
+    ac: np.ndarray,
+    period: float,
+    multiples: tuple[int, ...] = (1, 2, 3, 4),
+    near: tuple[float, ...] = WITHIN_A_FRAME,
+) -> float:
     """How strongly a signal (the onsets, say) repeats at every one of the given beat
     multiples, from its autocorrelation ``ac``.
 
@@ -97,7 +109,7 @@ def _comb(ac: np.ndarray, period: float, multiples: tuple[int, ...] = (1, 2, 3, 
     3:2 slip) repeats at 2 of its multiples only, so its comb is weaker; a reading
     2/3 of the real beat matches the real one only at every third multiple.
     """
-    return float(np.mean([_ac_at(ac, k * period) for k in multiples]))
+    return float(np.mean([_ac_at(ac, k * period, near) for k in multiples]))
 
 
 def _harmonic_change(harmony: np.ndarray) -> np.ndarray:
@@ -133,10 +145,15 @@ NO_BEAT_DIVISIONS = (5, 7)
 def _division(ac: np.ndarray, period: float) -> int:
     """Into how many equal parts (2-8) the onsets divide ``period`` best: the comb of
     each part over two periods (one period would leave a two-part reading only two
-    multiples to be judged on)."""
+    multiples to be judged on), each multiple read within half a frame (v12).
+
+    Within a frame either way, parts a few frames long all find a peak: under hi-hats in
+    sixteenths every multiple of the sixteenth is one, and a run of seven sixteenths at
+    150.7 (30 frames) divided into thirds (10 frames: peaks at 9, 21 and 39 within
+    reach) as well as into sevenths, and was kept as a beat (v11 read 129.2)."""
     return max(
         sorted(BEAT_DIVISIONS + NO_BEAT_DIVISIONS),
-        key=lambda n: _comb(ac, period / n, tuple(range(1, 2 * n + 1))),
+        key=lambda n: _comb(ac, period / n, tuple(range(1, 2 * n + 1)), WITHIN_HALF_A_FRAME),
     )
 
 
@@ -248,9 +265,19 @@ def estimate_tempo(
     if not len(window) or window.max() <= 0:
         return None
     period = _best_comb(ac, min_lag, max_lag)
+    change_ac = None
+    if harmony is not None and harmony.shape[1] > 1:
+        change_ac = _autocorr(_harmonic_change(harmony), len(ac) - 1)
 
     # Refine first: folding over minutes with an imprecise period smears the beat.
     period, inliers = _refine(onset_env, period, frame_rate)
+    # A first reading five or seven subdivisions long is no beat: the beat it runs over
+    # replaces it before its octave and its rivals are judged, since half of it, or two
+    # thirds, is no beat either (v12: a trap groove under ringing hats, first read at
+    # seven sixteenths, ended at 7/8 or 21/16 of its beat).
+    beat = _metrical_beat(ac, change_ac, period, min_lag, max_lag)
+    if beat is not None:
+        period, inliers = _refine(onset_env, beat, frame_rate)
 
     def settle_octave(period: float) -> float:
         """T or 2T, where both fit the range: see meter.py (and _metrical_level for the
@@ -271,9 +298,6 @@ def estimate_tempo(
     # repeats clearly more (``_repeats``): about as much for the faster 3:2 reading,
     # 1/three_two_ratio times for the slower one, FOUR_THREE_MARGIN times for 4:3
     # either way (a rarer slip, and a costlier one).
-    change_ac = None
-    if harmony is not None and harmony.shape[1] > 1:
-        change_ac = _autocorr(_harmonic_change(harmony), len(ac) - 1)
 
     def rivals(period: float) -> list[tuple[float, float]]:
         """The 3:2 and 4:3 readings of ``period`` inside the range, each with how much
