@@ -385,6 +385,23 @@ def test_a_breakbeat_under_ringing_hats_is_read_at_its_backbeat(numba_warm, bpm,
     assert analyze_samples(audio, 44100).tempo == pytest.approx(bpm, abs=0.1)
 
 
+def test_an_rnb_backbeat_under_ringing_hats_marks_the_slow_beat(numba_warm):
+    """The style set's R&B at 87 with hi-hats that ring for 0.3 s in the snare's bands:
+    the snare on 2 and 4 of the slow beat still peaks once per two slow beats (0.80),
+    but under v11's 0.8 for a slow backbeat, and the ringing hats' eighths then made the
+    onsets' off-beats choose 174. v12's threshold, 0.73, is the middle of the tuning
+    part's gap (0.70 counted fast, 0.75 counted slow)."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.styles import STYLES, compose
+    from soundcloud_sync_tests.synth import render_piece
+
+    [rnb] = [style for style in STYLES if style.name == "r&b"]
+    piece = compose(rnb, 87.0, "F# minor", drums=True, seed=2, bars=int(30 * 87.0 / 240) + 1)
+    audio = render_piece(piece, seconds=30.0, ringing_hats=True)
+
+    assert analyze_samples(audio, 44100).tempo == pytest.approx(87.0, abs=0.1)
+
+
 def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(numba_warm):
     """A game tune at 160 without drums or a genre: its bass on every beat, heavier on
     the odd ones (an oom-pah: 80 or 160 is a judgement), its melody in even eighths of
