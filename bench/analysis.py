@@ -12,7 +12,10 @@ played the ways that make a key hard to read: a bass on the fifth, dominant-heav
 relative major/minor loops, modes, pentatonic leads, bright timbres, drum-heavy mixes;
 a table per challenge and one for the whole key set). Every track with a stated
 truth is scored, whatever the other analyzers say. Recorded soundtracks, which state no
-truth, get a table of their own: how often each analyzer agrees with essentia.
+truth, get a table of their own: how often each analyzer agrees with essentia. The style
+and key scores are also rendered by two other General MIDI soundfonts (TimGM6mb, and
+MuseScore General Lite, which shares FluidR3 Mono's samples) and scored apart, ours only
+(``--no-soundfonts`` skips them): the drums sound different, the truth is the same.
 
 Truth: the stated tempo folded into 70-180 BPM by octaves (the style set is written
 inside it, counted the way each style's DJs count it); the stated key. Ours runs twice:
@@ -55,7 +58,7 @@ from soundcloud_sync.audio.analysis import (
     measure,
     warm_up,
 )
-from soundcloud_sync_tests.corpus import ADDED, Recording, cache_dir, recordings
+from soundcloud_sync_tests.corpus import ADDED, OTHER_SOUNDFONTS, Recording, cache_dir, recordings
 
 LO, HI = 70.0, 180.0
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first.
@@ -325,6 +328,8 @@ def main() -> int:
     parser.add_argument("--cached-references", action="store_true",
                         help="score the references only where their answers are cached")  # fmt: skip
     parser.add_argument("--part", choices=("all", "tuning", "held-out"), default="all")
+    parser.add_argument("--no-soundfonts", action="store_true",
+                        help="skip the style and key sets' renders by other soundfonts")  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
     quick_option(parser, ci=True)
     args = parser.parse_args()
@@ -334,13 +339,15 @@ def main() -> int:
             and importlib.util.find_spec("essentia") is None):  # fmt: skip
         print("essentia is not installed (pip install '.[bench]'): its column is left out")
         args.no_essentia = True
-    recs = recordings(ci=args.ci)
+    recs = recordings(ci=args.ci, soundfonts=not args.no_soundfonts)
     if args.part != "all":
         recs = [r for r in recs if r.held_out == (args.part == "held-out")]
     started = time.perf_counter()
     warm_up()  # forked workers inherit the compiled kernels
     ref_names = ["librosa defaults"] + ([] if args.no_essentia else ["essentia"])
-    refs = _references(recs, ref_names, args.workers, args.cached_references)
+    # The references score the exact-truth set; the other soundfonts' renders are ours.
+    main_set = [r for r in recs if r.soundfont is None]
+    refs = _references(main_set, ref_names, args.workers, args.cached_references)
     with ProcessPoolExecutor(args.workers) as pool:
         answers = list(pool.map(_ours_job, [(r, args.measured) for r in recs], chunksize=1))
     rows = []
@@ -358,7 +365,7 @@ def main() -> int:
             print(f"{'H' if rec.held_out else ' '} {rec.source:52s} truth={ref[0] and round(ref[0], 2)}"
                   f"/{rec.key} {cells}")  # fmt: skip
     names = ["ours, no genre", "ours, with genre", *ref_names]
-    exact = [r for r in rows if r.tempo_ref or r.key_ref]
+    exact = [r for r in rows if (r.tempo_ref or r.key_ref) and r.rec.soundfont is None]
     groups = [("exact-truth set", exact),
               ("tuning part", [r for r in exact if not r.rec.held_out]),
               ("held-out part", [r for r in exact if r.rec.held_out]),
@@ -373,6 +380,13 @@ def main() -> int:
                                             and r.rec.source.split("/")[0] not in ADDED])]  # fmt: skip
     groups += [(f"style: {s}", [r for r in exact if r.rec.style == s])
                for s in dict.fromkeys(r.rec.style for r in exact)]  # fmt: skip
+    for font in OTHER_SOUNDFONTS:  # the same scores, rendered by another soundfont
+        rendered = [r for r in rows if r.rec.soundfont == font]
+        groups += [(f"style and key sets, {font}", rendered),
+                   (f"style set, {font}", [r for r in rendered
+                                           if not r.rec.style.startswith("key: ")]),
+                   (f"key set, {font}", [r for r in rendered
+                                         if r.rec.style.startswith("key: ")])]  # fmt: skip
     for title, group in groups:
         if not group:
             continue
@@ -380,7 +394,7 @@ def main() -> int:
               f"{sum(_minutes(r.rec) for r in group):.1f} min)\n\n{HEADER}")  # fmt: skip
         for name in names:
             print(summary(group, name))
-    free = [r for r in rows if not (r.tempo_ref or r.key_ref)]
+    free = [r for r in rows if not (r.tempo_ref or r.key_ref) and r.rec.soundfont is None]
     if free and not args.no_essentia:
         agreement(free, names)
     confidence_bands(exact, "ours, no genre")

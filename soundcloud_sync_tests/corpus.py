@@ -119,6 +119,16 @@ ADDED = frozenset({"biniax2-data", "gltron", "monsterz-data", "pachi-data", "fre
                    "kobodeluxe-data", "bomberclone-data", "criticalmass-data", "ri-li-data",
                    "freedink-data"})  # fmt: skip
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # fluid-soundfont-gm
+# The style and key scores rendered again by other General MIDI soundfonts (name ->
+# Debian package, the file inside, licence): a set we have never seen may be rendered
+# some other way, and the metrical level is read from how the drums sound. Scored apart
+# from the exact-truth set (bench/analysis.py), whose figures stay comparable.
+OTHER_SOUNDFONTS: dict[str, tuple[str, str, str]] = {
+    "TimGM6mb": ("timgm6mb-soundfont", "usr/share/sounds/sf2/TimGM6mb.sf2", "GPL-2"),
+    "MuseScore General Lite": ("musescore-general-soundfont-small",
+                               "usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
+                               "MIT, parts PD or CC0; shares FluidR3 Mono's samples"),
+}  # fmt: skip
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first: the symbolic check
 # of a MIDI file's key signature (on its notes, not on audio).
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -158,6 +168,7 @@ class Recording:
     held_out: bool  # never looked at while tuning
     key: str | None = None  # the key the source states ("A minor"), None where none
     genre: str | None = None  # the genre a SoundCloud upload of it would carry
+    soundfont: str | None = None  # an OTHER_SOUNDFONTS render of a score (None: FluidR3)
 
     @property
     def name(self) -> str:
@@ -556,13 +567,13 @@ def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, 
     return bpm, stated if weights.any() and _notes_key(weights) == stated else None
 
 
-def render_midi(source: Path, target: Path, seconds: float) -> Path:
-    """Render a MIDI file with FluidSynth and the GM soundfont, then as render() does."""
+def render_midi(source: Path, target: Path, seconds: float, soundfont: Path = SOUNDFONT) -> Path:
+    """Render a MIDI file with FluidSynth and a GM soundfont, then as render() does."""
     if target.exists():
         return target
-    if not SOUNDFONT.exists():
+    if not soundfont.exists():
         raise CorpusError(
-            f"{SOUNDFONT} not found: rendering MIDI needs "
+            f"{soundfont} not found: rendering MIDI needs "
             "apt-get install fluidsynth fluid-soundfont-gm"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -572,7 +583,7 @@ def render_midi(source: Path, target: Path, seconds: float) -> Path:
         wav = target.with_name(f"{target.stem}.{os.getpid()}.part.wav")
         try:
             _run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", "44100", "-F", str(wav),
-                  str(SOUNDFONT), str(source)])  # fmt: skip
+                  str(soundfont), str(source)])  # fmt: skip
             render(wav, target, seconds)
         finally:
             wav.unlink(missing_ok=True)
@@ -595,19 +606,26 @@ def _midi_recordings(root: Path) -> list[Recording]:
     return out
 
 
-def _style_recordings(root: Path) -> list[Recording]:
+def _style_recordings(root: Path, soundfont: str | None = None) -> list[Recording]:
+    """The style and key sets, rendered by FluidR3 or by one of OTHER_SOUNDFONTS."""
     from soundcloud_sync_tests.styles import key_set, style_set
 
+    font, folder, prefix = SOUNDFONT, "styles", "styles"
+    if soundfont is not None:
+        package, inside, _licence = OTHER_SOUNDFONTS[soundfont]
+        font = fetch_package(package, root) / inside
+        folder = prefix = f"styles-{soundfont.split()[0].lower()}"
     out = []
     for piece in style_set() + key_set():
-        source = f"styles/{piece.name}"
+        source = f"{prefix}/{piece.name}"
         score = root / "styles" / f"{piece.name}.mid"
         if not score.exists():
             write_midi(score, piece.notes, piece.bpm, piece.programs)
-        path = render_midi(score, root / "audio" / "styles" / f"{piece.name}.mp3", MAX_SECONDS)
+        path = render_midi(score, root / "audio" / folder / f"{piece.name}.mp3", MAX_SECONDS,
+                           font)  # fmt: skip
         style = f"key: {piece.challenge}" if piece.challenge else piece.style
         out.append(Recording(path, source, style, piece.bpm, _held_out(source), piece.key,
-                             piece.genre))  # fmt: skip
+                             piece.genre, soundfont))  # fmt: skip
     return out
 
 
@@ -616,8 +634,11 @@ def _held_out(source: str) -> bool:
     return hashlib.sha1(source.encode()).digest()[0] % 3 == 0
 
 
-def recordings(ci: bool = False, root: Path | None = None) -> list[Recording]:
-    """The evaluation set (``ci``: the four short CI clips), fetched and rendered on first use."""
+def recordings(
+    ci: bool = False, root: Path | None = None, soundfonts: bool = False
+) -> list[Recording]:
+    """The evaluation set (``ci``: the four short CI clips), fetched and rendered on first
+    use; ``soundfonts``: with the style and key sets' OTHER_SOUNDFONTS renders too."""
     root = root or cache_dir()
     out: list[Recording] = []
     for package, (folder, suffixes, style, _licence) in PACKAGES.items():
@@ -640,6 +661,8 @@ def recordings(ci: bool = False, root: Path | None = None) -> list[Recording]:
             out.append(Recording(path, source, kind, bpm, _held_out(source)))
     if not ci:
         out += _midi_recordings(root) + _style_recordings(root)
+    if soundfonts and not ci:
+        out += [r for name in OTHER_SOUNDFONTS for r in _style_recordings(root, name)]
     return out
 
 

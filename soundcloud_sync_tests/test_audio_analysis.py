@@ -402,6 +402,27 @@ def test_an_rnb_backbeat_under_ringing_hats_marks_the_slow_beat(numba_warm):
     assert analyze_samples(audio, 44100).tempo == pytest.approx(87.0, abs=0.1)
 
 
+@pytest.mark.parametrize(("bpm", "key", "seed"), [(172.3, "A# major", 1), (176.6, "F# minor", 2)])
+def test_a_two_step_whose_kick_clicks_in_the_snare_bands_is_read_at_its_backbeat(
+    numba_warm, bpm, key, seed
+):
+    """The style set's drum & bass two-step with a kick whose beater clicks across the
+    snare's bands, as TimGM6mb's does: the kick is the strongest hit there, so the plain
+    backbeat pair, relative to it, falls under 0.7, and v12's first changes read 86.14
+    and 88.32. The snare's hits on 2 and 4 after the kick, above what falls on 3 and
+    relative to the strongest hit away from the kick (``MeterEvidence.two_and_four``),
+    mark the fast beat. A louder click (see synth.KICK_CLICK) still reads half."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.styles import STYLES, compose
+    from soundcloud_sync_tests.synth import render_piece
+
+    [two_step] = [style for style in STYLES if style.name == "dnb two-step"]
+    piece = compose(two_step, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
+    audio = render_piece(piece, seconds=30.0, clicky_kick=True)
+
+    assert analyze_samples(audio, 44100).tempo == pytest.approx(bpm, abs=0.1)
+
+
 def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(numba_warm):
     """A game tune at 160 without drums or a genre: its bass on every beat, heavier on
     the odd ones (an oom-pah: 80 or 160 is a judgement), its melody in even eighths of
