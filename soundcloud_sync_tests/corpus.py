@@ -120,13 +120,16 @@ ADDED = frozenset({"biniax2-data", "gltron", "monsterz-data", "pachi-data", "fre
                    "freedink-data"})  # fmt: skip
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # fluid-soundfont-gm
 # The style and key scores rendered again by other General MIDI soundfonts (name ->
-# Debian package, the file inside, licence): a set we have never seen may be rendered
-# some other way, and the metrical level is read from how the drums sound. Scored apart
-# from the exact-truth set (bench/analysis.py), whose figures stay comparable.
-OTHER_SOUNDFONTS: dict[str, tuple[str, str, str]] = {
-    "TimGM6mb": ("timgm6mb-soundfont", "usr/share/sounds/sf2/TimGM6mb.sf2", "GPL-2"),
+# Debian package, the file inside, the renders' folder, licence): a set we have never
+# seen may be rendered some other way, and the metrical level is read from how the drums
+# sound. Scored apart from the exact-truth set (bench/analysis.py), whose figures stay
+# comparable.
+OTHER_SOUNDFONTS: dict[str, tuple[str, str, str, str]] = {
+    "TimGM6mb": ("timgm6mb-soundfont", "usr/share/sounds/sf2/TimGM6mb.sf2",
+                 "styles-timgm6mb", "GPL-2"),
     "MuseScore General Lite": ("musescore-general-soundfont-small",
                                "usr/share/sounds/sf3/MuseScore_General_Lite.sf3",
+                               "styles-musescore",
                                "MIT, parts PD or CC0; shares FluidR3 Mono's samples"),
 }  # fmt: skip
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first: the symbolic check
@@ -567,14 +570,20 @@ def midi_truth(path: Path, seconds: float = MAX_SECONDS) -> tuple[float | None, 
     return bpm, stated if weights.any() and _notes_key(weights) == stated else None
 
 
-def render_midi(source: Path, target: Path, seconds: float, soundfont: Path = SOUNDFONT) -> Path:
-    """Render a MIDI file with FluidSynth and a GM soundfont, then as render() does."""
+def render_midi(
+    source: Path,
+    target: Path,
+    seconds: float,
+    soundfont: Path = SOUNDFONT,
+    package: str = "fluid-soundfont-gm",
+) -> Path:
+    """Render a MIDI file with FluidSynth and a GM soundfont (from Debian's ``package``),
+    then as render() does."""
     if target.exists():
         return target
     if not soundfont.exists():
         raise CorpusError(
-            f"{soundfont} not found: rendering MIDI needs "
-            "apt-get install fluidsynth fluid-soundfont-gm"
+            f"{soundfont} not found: rendering MIDI needs apt-get install fluidsynth {package}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     with _lock(target.parent.parent, f"midi-{target.parent.name}-{target.stem}"):
@@ -610,21 +619,22 @@ def _style_recordings(root: Path, soundfont: str | None = None) -> list[Recordin
     """The style and key sets, rendered by FluidR3 or by one of OTHER_SOUNDFONTS."""
     from soundcloud_sync_tests.styles import key_set, style_set
 
-    font, folder, prefix = SOUNDFONT, "styles", "styles"
+    font, folder, package = SOUNDFONT, "styles", "fluid-soundfont-gm"
     if soundfont is not None:
-        package, inside, _licence = OTHER_SOUNDFONTS[soundfont]
+        package, inside, folder, _licence = OTHER_SOUNDFONTS[soundfont]
         font = fetch_package(package, root) / inside
-        folder = prefix = f"styles-{soundfont.split()[0].lower()}"
     out = []
     for piece in style_set() + key_set():
-        source = f"{prefix}/{piece.name}"
+        source = f"{folder}/{piece.name}"
         score = root / "styles" / f"{piece.name}.mid"
         if not score.exists():
             write_midi(score, piece.notes, piece.bpm, piece.programs)
         path = render_midi(score, root / "audio" / folder / f"{piece.name}.mp3", MAX_SECONDS,
-                           font)  # fmt: skip
+                           font, package)  # fmt: skip
         style = f"key: {piece.challenge}" if piece.challenge else piece.style
-        out.append(Recording(path, source, style, piece.bpm, _held_out(source), piece.key,
+        # A score is held out (or not) whichever soundfont plays it.
+        held_out = _held_out(f"styles/{piece.name}")
+        out.append(Recording(path, source, style, piece.bpm, held_out, piece.key,
                              piece.genre, soundfont))  # fmt: skip
     return out
 

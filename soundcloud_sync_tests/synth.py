@@ -230,9 +230,10 @@ def _noise_hit(sr: int, rng: np.random.Generator, seconds: float, decay: float,
     return noise * np.exp(-np.arange(len(noise)) / sr * decay)
 
 
-# The clicky kick's click: white noise for 30 ms, decaying by e every 12.5 ms, at 0.8
-# of the kick's peak. Louder (1.0 and up), the click is the strongest hit in the snare's
-# bands once a bar and the two-step reads as a slow backbeat (see test_audio_analysis).
+# The clicky kick's click: white noise for 30 ms, decaying by e every 12.5 ms, its
+# standard deviation 0.8 of the kick's peak (its own peak about twice the kick's). Louder
+# (1.0 and up), the click is the strongest hit in the snare's bands once a bar and the
+# two-step reads as a slow backbeat (see test_audio_analysis).
 KICK_CLICK = 0.8
 
 

@@ -335,8 +335,8 @@ def test_a_trap_groove_under_ringing_hats_is_not_read_at_seven_sixteenths(
     """The style set's trap with hi-hats that ring for 0.3 s: the onsets are a steady
     stream of sixteenths, and every run of them repeats about as strongly as the beat.
     The first reading is seven sixteenths. v11 judged its octave and its 3:2 rival before
-    asking whether it was a beat, and read 152.2, 111.0 and 129.2 (7/8, 3/4 and 6/7 of
-    the beat); at 150.7 the seven sixteenths (30 frames) also divided into thirds within a
+    asking whether it was a beat, and read 152.2, 111.0 and 129.2 (beats 7/8, 21/16 and
+    7/6 as long as the true one); at 150.7 the seven sixteenths (30 frames) also divided into thirds within a
     frame's reach. v12 replaces the run by its beat first, its parts read within half a
     frame."""
     from soundcloud_sync.audio.analysis import analyze_samples

@@ -22,8 +22,10 @@ by other instruments (a quarter-note bass whose fifth falls on 2 and 4, above th
 on 1 and the third on 3). And where neither holds, the snare's two hits two fast beats
 apart, heard where the kick and the bass are quiet in both its body and its rattle, make
 it the fast reading (v12: a breakbeat or two-step whose kick leads the body band hides
-its backbeat from the plain pair). Where the drums say nothing, the onsets' off-beat
-strength decides (the older rule).
+its backbeat from the plain pair); so does a snare on 2 and 4 counted from the kick,
+stronger than on 3 where a slow groove's falls, relative to the strongest hit away from
+the kick (v12: a kick that clicks in the snare's bands is their strongest hit). Where
+the drums say nothing, the onsets' off-beat strength decides (the older rule).
 """
 
 from __future__ import annotations
@@ -113,7 +115,12 @@ def _backbeat(env: np.ndarray, cycle: float, bins: int = 32) -> float:
     nothing half a cycle on, however clear the snare's two hits (v9 read a drum & bass
     two-step at 174.5 under a loose hat at 87.25). The pair at the strongest hit is one
     of the pairs, so this never scores less than that did."""
-    return _pair(_fold_bands(env[None], cycle, bins)[0])
+    return _pair(_fold_above_floor(env, cycle, bins))
+
+
+def _fold_above_floor(env: np.ndarray, cycle: float, bins: int) -> np.ndarray:
+    """One band's ``_fold_bands``."""
+    return _fold_bands(env[None], cycle, bins)[0]
 
 
 def _pair(f: np.ndarray, top: float | None = None) -> float:
@@ -125,9 +132,9 @@ def _pair(f: np.ndarray, top: float | None = None) -> float:
     return float(np.max(np.minimum(f, np.roll(f, len(f) // 2))) / top)
 
 
-def _alone_pair(env: np.ndarray, low: np.ndarray, cycle: float, bins: int = 32) -> float:
+def _alone_pair(env: np.ndarray, low_fold: np.ndarray, cycle: float) -> float:
     """``_pair`` of a band's hits (the snare's, whatever instrument sounds there) where the
-    low band (kick, bass) is quiet: each phase's strength times how far the low band's
+    low band (kick, bass; ``low_fold``, its fold over the cycle) is quiet: each phase's strength times how far the low band's
     stays below its own strongest, relative to the band's strongest hit. 1 when its
     strongest hit has nothing under it and comes every half cycle.
 
@@ -138,35 +145,32 @@ def _alone_pair(env: np.ndarray, low: np.ndarray, cycle: float, bins: int = 32) 
     with everything else (v10 read Dink Smallwood's tune 18 at 70). Relative to the
     strongest hit, not to the strongest hit left: a slow groove whose kick also sounds
     under its snare leaves only its hats, which would pair with themselves."""
-    s, low_fold = fold(env, cycle, bins), fold(low, cycle, bins)
-    under = low_fold / low_fold.max() if low_fold.max() > 0 else np.zeros(bins)
+    s = fold(env, cycle, len(low_fold))
+    under = low_fold / low_fold.max() if low_fold.max() > 0 else np.zeros(len(low_fold))
     return _pair(s * (1.0 - under), top=float(s.max()))
 
 
-def _two_and_four(env: np.ndarray, low: np.ndarray, cycle: float, bins: int = 32) -> float:
+def _two_and_four(env: np.ndarray, low_fold: np.ndarray, cycle: float) -> float:
     """How much a band hits on 2 and 4 of a cycle of four fast beats, counted from the
-    kick (the low band's strongest phase), more than on 3, where a slow groove's snare
+    kick (the strongest phase of ``low_fold``, the low band's fold), more than on 3, where a slow groove's snare
     falls (the weaker of 2 and 4, less 3, each within a bin, above the fold's median),
     relative to the band's strongest hit where the low band is under half its peak.
 
     Relative to the strongest hit away from the kick, not to the strongest: a soundfont
     whose kick clicks in the snare's bands (TimGM6mb) makes the kick that hit, and the
     plain pair (``_backbeat``) of a drum & bass two-step scored 0.36-0.47 against it."""
-    f = _fold_bands(env[None], cycle, bins)[0]
-    low_fold = fold(low, cycle, bins)
+    bins = len(low_fold)
+    f = _fold_above_floor(env, cycle, bins)
     if low_fold.max() <= 0:
         return 0.0
     away = low_fold < 0.5 * low_fold.max()
     top = float(f[away].max()) if away.any() else 0.0
     if top <= 0:
         return 0.0
+    best_nearby = np.maximum(f, np.maximum(np.roll(f, 1), np.roll(f, -1)))  # within a bin
     kick, quarter = int(np.argmax(low_fold)), bins // 4
-
-    def near(phase: int) -> float:
-        return float(max(f[(phase + d) % bins] for d in (-1, 0, 1)))
-
-    two_four = min(near(kick + quarter), near(kick + 3 * quarter))
-    return (two_four - near(kick + 2 * quarter)) / top
+    on = [float(best_nearby[(kick + k * quarter) % bins]) for k in (1, 2, 3)]
+    return (min(on[0], on[2]) - on[1]) / top
 
 
 def regularity(env: np.ndarray, lag: float) -> float:
@@ -224,16 +228,17 @@ def meter_evidence(bands: np.ndarray, rises: np.ndarray, fast_period: float) -> 
     (twice as long), from the per-band flux and power rises (lowest band first)."""
     snare = rises[3:7].sum(axis=0)  # 600 Hz - 4 kHz: a snare's or a clap's rattle
     body = rises[2:6].sum(axis=0)  # 300 Hz - 2.4 kHz: its body (an off-beat hat has none)
-    snare_alone = _alone_pair(snare, rises[0], 4 * fast_period)
+    cycle = 4 * fast_period  # two slow beats
+    low_fold = fold(rises[0], cycle, 32)
+    snare_alone = _alone_pair(snare, low_fold, cycle)
     return MeterEvidence(
         kick_every_beat=regularity(rises[0], fast_period),
-        backbeat_every_two=min(_backbeat(snare, 4 * fast_period), _backbeat(body, 4 * fast_period)),
+        backbeat_every_two=min(_backbeat(snare, cycle), _backbeat(body, cycle)),
         fast_hats=half_cycle_repeat(bands[-3:], fast_period / 2, bins=16),
-        slow_backbeat=_peakedness(snare, 4 * fast_period),
+        slow_backbeat=_peakedness(snare, cycle),
         snare_alone_pair=snare_alone,
-        backbeat_apart=min(snare_alone, _alone_pair(body, rises[0], 4 * fast_period)),
+        backbeat_apart=min(snare_alone, _alone_pair(body, low_fold, cycle)),
         two_and_four=min(
-            _two_and_four(body, rises[0], 4 * fast_period),
-            _two_and_four(snare, rises[0], 4 * fast_period),
+            _two_and_four(body, low_fold, cycle), _two_and_four(snare, low_fold, cycle)
         ),
     )
