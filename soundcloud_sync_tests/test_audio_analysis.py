@@ -589,3 +589,27 @@ def test_key_of_a_loop_on_its_dominant_is_not_a_near_tie(numba_warm, style, bpm,
 
     assert features.key == key
     assert features.key_confidence > 0.2
+
+
+def _hits(phases: dict[int, float], cycles: int = 40, cycle: int = 32) -> np.ndarray:
+    """An onset envelope: a hit of the given strength at each phase of every cycle."""
+    env = np.zeros(cycles * cycle)
+    for phase, strength in phases.items():
+        env[phase::cycle] = strength
+    return env
+
+
+def test_two_and_four_counts_the_snare_from_the_kick_against_the_hit_on_three():
+    """``_two_and_four`` on envelopes whose answer is known: a two-step (kick on 1, whose
+    click is the loudest hit in the snare's bands, snare on 2 and 4) scores 1; a slow
+    groove (snare on 3 of the four fast beats, hats on every one) scores below 0; with
+    no low band to find the kick by, there is nothing to count from."""
+    from soundcloud_sync.audio.analysis.meter import _two_and_four, fold
+
+    kick = fold(_hits({0: 1.0}), 32.0, 32)
+    two_step = _hits({0: 2.0, 8: 1.0, 24: 1.0})
+    slow_groove = _hits({0: 0.3, 8: 0.3, 16: 1.3, 24: 0.3})
+
+    assert _two_and_four(two_step, kick, 32.0) == pytest.approx(1.0)
+    assert _two_and_four(slow_groove, kick, 32.0) < 0
+    assert _two_and_four(two_step, np.zeros(32), 32.0) == 0.0
