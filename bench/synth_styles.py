@@ -34,17 +34,11 @@ SECONDS = 30.0
 
 def _piece_tempo(job: tuple[str, float, bool]) -> float | None:
     """Our tempo, no genre, of one style score at ``bpm`` with short or ringing hats."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
     name, bpm, ringing = job
-    [style] = [s for s in STYLES if s.name == name]
     tenth = int(bpm * 10)  # key and seed vary with the tempo, reproducibly
-    piece = compose(style, bpm, KEYS[tenth % 4], drums=True, seed=tenth % 7,
-                    bars=int(SECONDS * bpm / 240) + 1)  # fmt: skip
-    audio = render_piece(piece, seconds=SECONDS, ringing_hats=ringing)
-    return analyze_samples(audio, 44100).tempo
+    return style_tempo(name, bpm, KEYS[tenth % 4], tenth % 7, SECONDS, ringing_hats=ringing)
 
 
 def main() -> int:

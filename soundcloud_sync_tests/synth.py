@@ -298,3 +298,17 @@ def render_piece(
         _add(out, level * gain * _tone(_midi_hz(note.pitch), n, sr, harmonics, attack, release),
              start)  # fmt: skip
     return (out * (10 ** (-1 / 20) / (float(np.max(np.abs(out))) or 1.0))).astype(np.float32)
+
+
+def style_tempo(
+    style: str, bpm: float, key: str, seed: int, seconds: float = 30.0, **sound: bool
+) -> float | None:
+    """Our tempo, no genre, of one style score (``styles.compose``, with drums) played by
+    these instruments for ``seconds``; ``sound``: render_piece's ringing_hats or
+    clicky_kick. The tests' and bench/synth_styles.py's one way to ask it."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.styles import STYLES, compose
+
+    [spec] = [s for s in STYLES if s.name == style]
+    piece = compose(spec, bpm, key, drums=True, seed=seed, bars=int(seconds * bpm / 240) + 1)
+    return analyze_samples(render_piece(piece, seconds=seconds, **sound), 44100).tempo

@@ -314,16 +314,9 @@ def test_a_trap_groove_is_not_read_at_five_or_seven_sixteenths(numba_warm, bpm, 
     beat 18.36). v9 read 112.5 and 89.0. No beat divides into five or seven: the reading
     is a run of the beat's sixteenths, and the beat a whole number of them (eight here,
     the octave then settled by the drums)."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
-    [trap] = [style for style in STYLES if style.name == "trap"]
-    piece = compose(trap, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
-
-    assert analyze_samples(render_piece(piece, seconds=30.0), 44100).tempo == pytest.approx(
-        bpm, abs=0.1
-    )
+    assert style_tempo("trap", bpm, key, seed) == pytest.approx(bpm, abs=0.1)
 
 
 @pytest.mark.parametrize(
@@ -339,15 +332,9 @@ def test_a_trap_groove_under_ringing_hats_is_not_read_at_seven_sixteenths(
     7/6 as long as the true one); at 150.7 the seven sixteenths (30 frames) also divided into thirds within a
     frame's reach. v12 replaces the run by its beat first, its parts read within half a
     frame."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
-    [trap] = [style for style in STYLES if style.name == "trap"]
-    piece = compose(trap, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
-    audio = render_piece(piece, seconds=30.0, ringing_hats=True)
-
-    assert analyze_samples(audio, 44100).tempo == pytest.approx(bpm, abs=0.1)
+    assert style_tempo("trap", bpm, key, seed, ringing_hats=True) == pytest.approx(bpm, abs=0.1)
 
 
 def test_a_two_step_backbeat_under_ringing_hats_marks_the_fast_beat(numba_warm):
@@ -355,15 +342,10 @@ def test_a_two_step_backbeat_under_ringing_hats_marks_the_fast_beat(numba_warm):
     a loose hat does. The ringing hats and the chords' onsets are the strongest phase in
     the snare's bands, so "a hit two fast beats after the strongest" found none, and v9
     read 87.25. The backbeat is the strongest pair of hits two fast beats apart."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
-    [two_step] = [style for style in STYLES if style.name == "dnb two-step"]
-    piece = compose(two_step, 174.5, "C major", drums=True, seed=2, bars=22)
-    audio = render_piece(piece, seconds=30.0, ringing_hats=True)
-
-    assert analyze_samples(audio, 44100).tempo == pytest.approx(174.5, abs=0.1)
+    tempo = style_tempo("dnb two-step", 174.5, "C major", 2, ringing_hats=True)
+    assert tempo == pytest.approx(174.5, abs=0.1)
 
 
 @pytest.mark.parametrize(("bpm", "key", "seed"), [(139.4, "F# minor", 1), (140.7, "A# major", 0)])
@@ -374,15 +356,10 @@ def test_a_breakbeat_under_ringing_hats_is_read_at_its_backbeat(numba_warm, bpm,
     slow beats: v11 found no evidence either way and read 70.0 and 70.35 by the onsets'
     off-beats. Where the kick and the bass are quiet, the snare's body and rattle hit
     twice a cycle, two fast beats apart (0.62 and 0.70): the fast reading's backbeat."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
-    [breakbeat] = [style for style in STYLES if style.name == "breakbeat"]
-    piece = compose(breakbeat, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
-    audio = render_piece(piece, seconds=30.0, ringing_hats=True)
-
-    assert analyze_samples(audio, 44100).tempo == pytest.approx(bpm, abs=0.1)
+    tempo = style_tempo("breakbeat", bpm, key, seed, ringing_hats=True)
+    assert tempo == pytest.approx(bpm, abs=0.1)
 
 
 def test_an_rnb_backbeat_under_ringing_hats_marks_the_slow_beat(numba_warm):
@@ -391,15 +368,10 @@ def test_an_rnb_backbeat_under_ringing_hats_marks_the_slow_beat(numba_warm):
     but under v11's 0.8 for a slow backbeat, and the ringing hats' eighths then made the
     onsets' off-beats choose 174. v12's threshold, 0.73, is the middle of the tuning
     part's gap (0.70 counted fast, 0.75 counted slow)."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
-    [rnb] = [style for style in STYLES if style.name == "r&b"]
-    piece = compose(rnb, 87.0, "F# minor", drums=True, seed=2, bars=int(30 * 87.0 / 240) + 1)
-    audio = render_piece(piece, seconds=30.0, ringing_hats=True)
-
-    assert analyze_samples(audio, 44100).tempo == pytest.approx(87.0, abs=0.1)
+    tempo = style_tempo("r&b", 87.0, "F# minor", 2, ringing_hats=True)
+    assert tempo == pytest.approx(87.0, abs=0.1)
 
 
 @pytest.mark.parametrize(("bpm", "key", "seed"), [(172.3, "A# major", 1), (176.6, "F# minor", 2)])
@@ -412,15 +384,10 @@ def test_a_two_step_whose_kick_clicks_in_the_snare_bands_is_read_at_its_backbeat
     and 88.32. The snare's hits on 2 and 4 after the kick, above what falls on 3 and
     relative to the strongest hit away from the kick (``MeterEvidence.two_and_four``),
     mark the fast beat. A louder click (see synth.KICK_CLICK) still reads half."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.styles import STYLES, compose
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import style_tempo
 
-    [two_step] = [style for style in STYLES if style.name == "dnb two-step"]
-    piece = compose(two_step, bpm, key, drums=True, seed=seed, bars=int(30 * bpm / 240) + 1)
-    audio = render_piece(piece, seconds=30.0, clicky_kick=True)
-
-    assert analyze_samples(audio, 44100).tempo == pytest.approx(bpm, abs=0.1)
+    tempo = style_tempo("dnb two-step", bpm, key, seed, clicky_kick=True)
+    assert tempo == pytest.approx(bpm, abs=0.1)
 
 
 def test_without_drums_eighths_running_through_the_fast_beat_make_it_the_beat(numba_warm):
