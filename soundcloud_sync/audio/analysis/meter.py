@@ -134,9 +134,10 @@ def _pair(f: np.ndarray, top: float | None = None) -> float:
 
 def _alone_pair(env: np.ndarray, low_fold: np.ndarray, cycle: float) -> float:
     """``_pair`` of a band's hits (the snare's, whatever instrument sounds there) where the
-    low band (kick, bass; ``low_fold``, its fold over the cycle) is quiet: each phase's strength times how far the low band's
-    stays below its own strongest, relative to the band's strongest hit. 1 when its
-    strongest hit has nothing under it and comes every half cycle.
+    low band (kick, bass; ``low_fold``, its fold over the cycle) is quiet: each phase's
+    strength times how far the low band's stays below its own strongest, relative to the
+    band's strongest hit. 1 when its strongest hit has nothing under it and comes every
+    half cycle.
 
     A slow backbeat is one such hit every two slow beats, the kick or the bass on the
     beat between. A bass broken over the chord in quarter notes at 140 (root on 1, third
@@ -152,17 +153,18 @@ def _alone_pair(env: np.ndarray, low_fold: np.ndarray, cycle: float) -> float:
 
 def _two_and_four(env: np.ndarray, low_fold: np.ndarray, cycle: float) -> float:
     """How much a band hits on 2 and 4 of a cycle of four fast beats, counted from the
-    kick (the strongest phase of ``low_fold``, the low band's fold), more than on 3, where a slow groove's snare
-    falls (the weaker of 2 and 4, less 3, each within a bin, above the fold's median),
-    relative to the band's strongest hit where the low band is under half its peak.
+    kick (the strongest phase of ``low_fold``, the low band's fold), more than on 3, where
+    a slow groove's snare falls (the weaker of 2 and 4, less 3, each within a bin, above
+    the fold's median), relative to the band's strongest hit where the low band is under
+    half its peak.
 
     Relative to the strongest hit away from the kick, not to the strongest: a soundfont
     whose kick clicks in the snare's bands (TimGM6mb) makes the kick that hit, and the
     plain pair (``_backbeat``) of a drum & bass two-step scored 0.36-0.47 against it."""
+    if low_fold.max() <= 0:  # no kick to count from
+        return 0.0
     bins = len(low_fold)
     f = _fold_above_floor(env, cycle, bins)
-    if low_fold.max() <= 0:
-        return 0.0
     away = low_fold < 0.5 * low_fold.max()
     top = float(f[away].max()) if away.any() else 0.0
     if top <= 0:

@@ -298,7 +298,6 @@ def estimate_tempo(
     # repeats clearly more (``_repeats``): about as much for the faster 3:2 reading,
     # 1/three_two_ratio times for the slower one, FOUR_THREE_MARGIN times for 4:3
     # either way (a rarer slip, and a costlier one).
-
     def rivals(period: float) -> list[tuple[float, float]]:
         """The 3:2 and 4:3 readings of ``period`` inside the range, each with how much
         more it must repeat to replace ``period``."""
