@@ -2,6 +2,7 @@
 
     python bench/synth_styles.py            # 11 styles x 13 tempi x 2 hi-hats: 286 pieces
     python bench/synth_styles.py --quick    # seconds, for a test
+    python bench/synth_styles.py --keys     # key of the style and key sets, plain and dark
 
 bench/analysis.py scores the style set rendered by FluidSynth with a General MIDI
 soundfont. A set we have never seen may be rendered some other way, and the metrical
@@ -13,6 +14,10 @@ snare's bands. Each 30-s piece is
 scored as bench/analysis.py scores tempo: within 4 % of the written tempo, no genre.
 Synthesized audio: these figures say where the analysis is fragile, not how accurate it
 is on music (that is bench/analysis.py's set).
+
+``--keys`` scores the key instead: the 166 style and key scores (bench/analysis.py's)
+played by the same instruments for 30 s, once as they are and once with dark voices
+(``render_piece(dark=True)``: partials that fall fast, as on a dark soundfont).
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ import argparse
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.quick import quick_option
+
+if TYPE_CHECKING:
+    from soundcloud_sync_tests.styles import Piece
 
 KEYS = ("E minor", "C major", "F# minor", "A# major")
 SECONDS = 30.0
@@ -41,6 +50,29 @@ def _piece_tempo(job: tuple[str, float, bool]) -> float | None:
     return style_tempo(name, bpm, KEYS[tenth % 4], tenth % 7, SECONDS, ringing_hats=ringing)
 
 
+def _piece_key(job: tuple[Piece, bool]) -> str | None:
+    """Our key of one style or key score, played by plain or dark voices."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.synth import render_piece
+
+    piece, dark = job
+    return analyze_samples(render_piece(piece, seconds=SECONDS, dark=dark), 44100).key
+
+
+def keys(pieces: int, workers: int) -> int:
+    """Print key exact on the style and key scores, plain and dark voices."""
+    from soundcloud_sync_tests.styles import key_set, style_set
+
+    scores = (style_set() + key_set())[:pieces]
+    print(f"{len(scores)} style and key scores of {SECONDS:g} s, our synthesizer; key exact")
+    with ProcessPoolExecutor(workers) as pool:
+        for dark in (False, True):
+            read = pool.map(_piece_key, [(piece, dark) for piece in scores])
+            right = sum(ours == piece.key for piece, ours in zip(scores, read, strict=True))
+            print(f"{'dark' if dark else 'plain'} voices: {right}/{len(scores)} key exact")
+    return 0
+
+
 def main() -> int:
     from soundcloud_sync_tests.styles import STYLES
 
@@ -48,8 +80,12 @@ def main() -> int:
     parser.add_argument("--tempi", type=int, default=13, help="tempi per style")
     parser.add_argument("--styles", default="", help="comma-separated style names (all)")
     parser.add_argument("--workers", type=int, default=2)
-    quick_option(parser, tempi=2, styles="trap,dnb two-step")
+    parser.add_argument("--keys", action="store_true", help="score the key instead (see above)")
+    parser.add_argument("--pieces", type=int, default=166, help="--keys: the first N scores")
+    quick_option(parser, tempi=2, styles="trap,dnb two-step", pieces=2)
     args = parser.parse_args()
+    if args.keys:
+        return keys(args.pieces, args.workers)
     names = [n for n in args.styles.split(",") if n] or [s.name for s in STYLES]
     unknown = set(names) - {s.name for s in STYLES}
     if unknown:

@@ -73,12 +73,21 @@ def _hat(sr: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _tone(
-    freq: float, n: int, sr: int, harmonics: int, attack: float, release: float
+    freq: float,
+    n: int,
+    sr: int,
+    harmonics: int,
+    attack: float,
+    release: float,
+    rolloff: float | None = None,
 ) -> np.ndarray:
+    """A note of ``harmonics`` partials, the h-th 1/h as loud (a sawtooth's), or
+    ``rolloff`` ** (h - 1) as loud (a darker sound)."""
     t = np.arange(n) / sr
     wave = np.zeros(n)
     for h in range(1, harmonics + 1):
-        wave += np.sin(2 * np.pi * freq * h * t) / h
+        level = 1 / h if rolloff is None else rolloff ** (h - 1)
+        wave += level * np.sin(2 * np.pi * freq * h * t)
     env = np.minimum(1.0, t / attack) * np.minimum(1.0, (n / sr - t) / release)
     return wave * np.clip(env, 0.0, 1.0)
 
@@ -235,6 +244,11 @@ def _noise_hit(sr: int, rng: np.random.Generator, seconds: float, decay: float,
 # (1.0 and up), the click is the strongest hit in the snare's bands once a bar and the
 # two-step reads as a slow backbeat (see test_audio_analysis).
 KICK_CLICK = 0.8
+# A dark sound's partials: each DARK_ROLLOFF as loud as the one below (a sawtooth's fall
+# as 1/h). The style scores played so have an octave ratio (analysis.key.octave_ratio) of
+# 0.02-0.09, as on the darker of the bench's soundfonts (MuseScore General Lite's median
+# is 0.05, FluidR3's 0.13).
+DARK_ROLLOFF = 0.3
 
 
 def _drum_sounds(
@@ -271,11 +285,13 @@ def render_piece(
     seconds: float | None = None,
     ringing_hats: bool = False,
     clicky_kick: bool = False,
+    dark: bool = False,
 ) -> np.ndarray:
     """Mono float32: a styles.Piece played by numpy instruments (drums as above, bass,
     chords and lead as additive tones), peak at -1 dBFS. The CI's stand-in for the
     FluidSynth renders of the bench, and the bench's second sound of the style scores
-    (bench/synth_styles.py). ``ringing_hats`` and ``clicky_kick``: see _drum_sounds."""
+    (bench/synth_styles.py). ``ringing_hats`` and ``clicky_kick``: see _drum_sounds;
+    ``dark``: the pitched voices' partials fall by DARK_ROLLOFF."""
     from soundcloud_sync_tests.midi import DRUM_CHANNEL
 
     rng = np.random.default_rng(7)
@@ -284,6 +300,7 @@ def render_piece(
     out = np.zeros(round(total * sr))
     drums = _drum_sounds(sr, rng, ringing_hats, clicky_kick)
     voices = {0: (6, 0.005, 0.03, 0.5), 1: (3, 0.02, 0.05, 0.12), 2: (3, 0.005, 0.05, 0.15)}
+    rolloff = DARK_ROLLOFF if dark else None
     for note in piece.notes:
         start = round(note.start * beat * sr)
         if start >= len(out):
@@ -295,8 +312,8 @@ def render_piece(
             continue
         harmonics, attack, release, level = voices.get(note.channel, voices[1])
         n = max(int(note.length * beat * sr), int(0.02 * sr))
-        _add(out, level * gain * _tone(_midi_hz(note.pitch), n, sr, harmonics, attack, release),
-             start)  # fmt: skip
+        tone = _tone(_midi_hz(note.pitch), n, sr, harmonics, attack, release, rolloff)
+        _add(out, level * gain * tone, start)
     return (out * (10 ** (-1 / 20) / (float(np.max(np.abs(out))) or 1.0))).astype(np.float32)
 
 

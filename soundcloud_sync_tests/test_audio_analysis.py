@@ -558,6 +558,46 @@ def test_key_of_a_loop_on_its_dominant_is_not_a_near_tie(numba_warm, style, bpm,
     assert features.key_confidence > 0.2
 
 
+@pytest.mark.parametrize("name", ["techno-128.3-G#-major", "techno-137.2-D-major-I-IV-I-IV"])
+def test_key_of_a_dark_sound_is_not_read_a_fifth_down(numba_warm, name):
+    """Notes whose partials fall fast (synth.DARK_ROLLOFF). With as much of each partial
+    taken for a lower note's as for a bright sound, the real fifths above the tonic went
+    too, and these read a fifth down, the subdominant (C# major, G minor): the error
+    that dominated the darker soundfont's renders on the bench."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+    from soundcloud_sync_tests.styles import key_set, style_set
+    from soundcloud_sync_tests.synth import render_piece
+
+    piece = next(p for p in style_set() + key_set() if p.name == name)
+    features = analyze_samples(render_piece(piece, seconds=30.0, dark=True), 44100)
+
+    assert features.key == piece.key
+
+
+def test_partial_decay_follows_how_bright_the_notes_are():
+    """Each peak's octave above is measured against it: notes whose octaves up hold a
+    fifth of the power below are bright, 2 % dark; the decay taken out of the partials
+    goes with it, bending between the two."""
+    from soundcloud_sync.audio.analysis.key import (
+        BRIGHT_DECAY,
+        DARK_DECAY,
+        PITCHES,
+        octave_ratio,
+        partial_decay,
+    )
+
+    def note(octave_share: float) -> np.ndarray:
+        pitches = np.zeros((PITCHES, 10))
+        pitches[[30, 42, 54]] = np.array([1.0, octave_share, octave_share**2])[:, None]
+        return pitches  # peaks at 30 and 42 (octave_share), 54 (nothing above it)
+
+    assert octave_ratio(note(0.2)) == pytest.approx(0.2)
+    assert partial_decay(note(0.2)) == BRIGHT_DECAY
+    assert partial_decay(note(0.02)) == DARK_DECAY
+    assert DARK_DECAY < partial_decay(note(0.045)) < BRIGHT_DECAY
+    assert partial_decay(np.zeros((PITCHES, 10))) == BRIGHT_DECAY  # silence: as before
+
+
 def _hits(phases: dict[int, float], cycles: int = 40, cycle: int = 32) -> np.ndarray:
     """An onset envelope: a hit of the given strength at each phase of every cycle."""
     env = np.zeros(cycles * cycle)

@@ -36,6 +36,7 @@ QUICK_RUNS = [
     (["scale.py", "sensor"], r"^run requests for unchanged playlists\s+0$"),
     (["scale.py", "backfill"], r"^step \(from the Dagster event log\)"),
     (["synth_styles.py"], r"^all styles: \d+/8 within 4 %$"),
+    (["synth_styles.py", "--keys"], r"^dark voices: \d/2 key exact$"),
 ]
 
 

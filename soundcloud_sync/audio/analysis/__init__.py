@@ -52,7 +52,9 @@ of the EDMA profiles (Faraldo et al., "Key estimation in electronic dance music"
 them. The STFT's phase gives each bin the frequency it really holds, so bass notes land
 on their semitone; then, lowest note first, what a note's partials explain above it is
 taken out (the third partial is a fifth up, and a plain chromagram read keys a fifth too
-high). Beside the profile's correlation each key needs its own tonic triad to stand out
+high); how much of each partial a lower note can explain follows how dark the recording
+sounds (v13: taken as for a bright sound, a dark one lost its real fifths and read a
+fifth down). Beside the profile's correlation each key needs its own tonic triad to stand out
 (v5): a loop leaning on its dominant sounds the fifth more than the tonic, and the
 correlation alone named the key a fifth up. Confidence: the winner's lead over the runner-up key, less when the two halves of
 the track, each read alone, do not name the same key.
@@ -99,7 +101,7 @@ __all__ = [
 ]  # fmt: skip
 
 # Bumped whenever an answer can change: tracks analysed by an older version are redone.
-ANALYSIS_VERSION = "12"
+ANALYSIS_VERSION = "13"
 DEFAULT_TEMPO_RANGE = (70.0, 180.0)
 
 
