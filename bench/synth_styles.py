@@ -59,11 +59,12 @@ def _piece_key(job: tuple[Piece, bool]) -> str | None:
     return analyze_samples(render_piece(piece, seconds=SECONDS, dark=dark), 44100).key
 
 
-def keys(pieces: int, workers: int) -> int:
-    """Print key exact on the style and key scores, plain and dark voices."""
+def keys(styles: list[str], pieces: int | None, workers: int) -> int:
+    """Print key exact on the style and key scores of ``styles`` (the first ``pieces`` of
+    them), plain and dark voices."""
     from soundcloud_sync_tests.styles import key_set, style_set
 
-    scores = (style_set() + key_set())[:pieces]
+    scores = [p for p in style_set() + key_set() if p.style in styles][:pieces]
     print(f"{len(scores)} style and key scores of {SECONDS:g} s, our synthesizer; key exact")
     with ProcessPoolExecutor(workers) as pool:
         for dark in (False, True):
@@ -73,6 +74,13 @@ def keys(pieces: int, workers: int) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """A positive whole number, for argparse."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def main() -> int:
     from soundcloud_sync_tests.styles import STYLES
 
@@ -80,16 +88,19 @@ def main() -> int:
     parser.add_argument("--tempi", type=int, default=13, help="tempi per style")
     parser.add_argument("--styles", default="", help="comma-separated style names (all)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--keys", action="store_true", help="score the key instead (see above)")
-    parser.add_argument("--pieces", type=int, default=166, help="--keys: the first N scores")
+    parser.add_argument("--keys", action="store_true",
+                        help="score the key of the 166 style and key scores instead, plain "
+                             "and dark voices (--styles picks among them, --tempi is unused)")  # fmt: skip
+    parser.add_argument("--pieces", type=_count, default=None,
+                        help="--keys: the first N scores only (all)")  # fmt: skip
     quick_option(parser, tempi=2, styles="trap,dnb two-step", pieces=2)
     args = parser.parse_args()
-    if args.keys:
-        return keys(args.pieces, args.workers)
     names = [n for n in args.styles.split(",") if n] or [s.name for s in STYLES]
     unknown = set(names) - {s.name for s in STYLES}
     if unknown:
         parser.error(f"--styles: no style {', '.join(sorted(unknown))}")
+    if args.keys:
+        return keys(names, args.pieces, args.workers)
     chosen = [s for s in STYLES if s.name in names]
     jobs = [
         (style.name, round(float(bpm) + 0.7, 1), ringing)

@@ -245,10 +245,10 @@ def _noise_hit(sr: int, rng: np.random.Generator, seconds: float, decay: float,
 # two-step reads as a slow backbeat (see test_audio_analysis).
 KICK_CLICK = 0.8
 # A dark sound's partials: each DARK_ROLLOFF as loud as the one below (a sawtooth's fall
-# as 1/h). The style scores played so have an octave ratio (analysis.key.octave_ratio) of
-# 0.02-0.09, as on the darker of the bench's soundfonts (MuseScore General Lite's median
-# is 0.05, FluidR3's 0.13).
-DARK_ROLLOFF = 0.3
+# as 1/h), the second 0.04 as strong in power as the first. Two techno scores played so
+# have an octave ratio (analysis.key.octave_ratio) of 0.04, drums or not, darker than
+# most of MuseScore General Lite's renders (median 0.07; FluidR3's 0.15).
+DARK_ROLLOFF = 0.2
 
 
 def _drum_sounds(

@@ -575,9 +575,10 @@ def test_key_of_a_dark_sound_is_not_read_a_fifth_down(numba_warm, name):
 
 
 def test_partial_decay_follows_how_bright_the_notes_are():
-    """Each peak's octave above is measured against it: notes whose octaves up hold a
-    fifth of the power below are bright, 2 % dark; the decay taken out of the partials
-    goes with it, bending between the two."""
+    """Each held peak's octave above is measured against it: notes whose octaves up hold
+    a fifth of the power below are bright, 2 % dark; the decay taken out of the partials
+    goes with it, bending between the two. A kick's falling pitch holds no peak and is
+    not counted."""
     from soundcloud_sync.audio.analysis.key import (
         BRIGHT_DECAY,
         DARK_DECAY,
@@ -587,15 +588,19 @@ def test_partial_decay_follows_how_bright_the_notes_are():
     )
 
     def note(octave_share: float) -> np.ndarray:
-        pitches = np.zeros((PITCHES, 10))
+        pitches = np.zeros((PITCHES, 12))
         pitches[[30, 42, 54]] = np.array([1.0, octave_share, octave_share**2])[:, None]
-        return pitches  # peaks at 30 and 42 (octave_share), 54 (nothing above it)
+        return pitches  # peaks at 30 and 42, and at 54 where it clears the 5 % floor
 
-    assert octave_ratio(note(0.2)) == pytest.approx(0.2)
+    assert octave_ratio(note(0.3)) == pytest.approx(0.3)  # 30 and 42 (0.3), 54 (0)
     assert partial_decay(note(0.2)) == BRIGHT_DECAY
     assert partial_decay(note(0.02)) == DARK_DECAY
-    assert DARK_DECAY < partial_decay(note(0.045)) < BRIGHT_DECAY
-    assert partial_decay(np.zeros((PITCHES, 10))) == BRIGHT_DECAY  # silence: as before
+    assert DARK_DECAY < partial_decay(note(0.07)) < BRIGHT_DECAY
+    assert partial_decay(np.zeros((PITCHES, 12))) == BRIGHT_DECAY  # silence: as before
+    kicked = note(0.3)  # with a kick: three loud peaks falling a semitone a frame
+    for top in (15, 20, 25):
+        kicked[np.arange(top, top - 12, -1), np.arange(12)] = 2.0
+    assert octave_ratio(kicked) == pytest.approx(0.3)  # counted, they would make it 0
 
 
 def _hits(phases: dict[int, float], cycles: int = 40, cycle: int = 32) -> np.ndarray:

@@ -54,10 +54,11 @@ on their semitone; then, lowest note first, what a note's partials explain above
 taken out (the third partial is a fifth up, and a plain chromagram read keys a fifth too
 high); how much of each partial a lower note can explain follows how dark the recording
 sounds (v13: taken as for a bright sound, a dark one lost its real fifths and read a
-fifth down). Beside the profile's correlation each key needs its own tonic triad to stand out
-(v5): a loop leaning on its dominant sounds the fifth more than the tonic, and the
-correlation alone named the key a fifth up. Confidence: the winner's lead over the runner-up key, less when the two halves of
-the track, each read alone, do not name the same key.
+fifth down). Beside the profile's correlation each key needs its own tonic triad to
+stand out (v5): a loop leaning on its dominant sounds the fifth more than the tonic, and
+the correlation alone named the key a fifth up. Confidence: the winner's lead over the
+runner-up key, less when the two halves of the track, each read alone, do not name the
+same key.
 Tuning is assumed to be A440 (no tuning estimation: it costs time and dance music
 is almost always in concert pitch).
 """

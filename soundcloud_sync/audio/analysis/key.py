@@ -30,13 +30,18 @@ LOW_PITCH, PITCHES = 24, 84
 # sounds need 0.8: less, and their partials read as the notes a fifth and a third up. On
 # a dark soundfont 0.8 removed real fifths and read keys a fifth down, where 0.5 served
 # best. How dark a recording sounds is its octave ratio (`octave_ratio`): from DARK (or
-# less) to BRIGHT (or more) it spans DARK_DECAY to BRIGHT_DECAY. A tenth of the real
-# recordings of the bench's set are under 0.06; the dark soundfont's median is 0.05.
-# Bending the decay over 0.06-0.12 instead served the dark renders better and moved six
-# real recordings' keys away from essentia's, four of them to major.
+# less) to BRIGHT (or more) the decay bends from DARK_DECAY to BRIGHT_DECAY. On the
+# bench's set the real recordings' median is 0.15 (a tenth under 0.07), the dark
+# soundfont's 0.07 (a tenth under 0.03). Bent over a range twice as high (0.06-0.12, on
+# a ratio that still counted the kick), the decay moved six real recordings' keys away
+# from essentia's, four of them to major.
 PARTIALS = 6
-DARK, BRIGHT = 0.03, 0.06
+DARK, BRIGHT = 0.05, 0.09
 DARK_DECAY, BRIGHT_DECAY = 0.5, 0.8
+# octave_ratio's peaks: above PEAK_FLOOR of the frame's loudest pitch, held HELD_FRAMES
+# frames (70 ms).
+PEAK_FLOOR = 0.05
+HELD_FRAMES = 3
 # Folding weighs each pitch by a bell over octaves centred on A4 (440 Hz), 2 octaves wide:
 # with equal weights a loud bass line outvoted the chords that tell minor from major.
 KEY_CENTRE_HZ = 440.0
@@ -72,26 +77,37 @@ def pitch_power(spec: np.ndarray, sr: int) -> np.ndarray:
 
 
 def octave_ratio(pitches: np.ndarray) -> float | None:
-    """How bright the notes sound: the median, over the spectral peaks of the sounding
-    frames, of the power an octave above the peak relative to the peak's (None when
-    nothing peaks). Octaves played as notes count too; it ranks sounds, it does not
-    measure one note's partials."""
-    total = pitches.sum(axis=0)
-    if not total.size:
+    """How bright the notes sound: the median, over the held peaks of the sounding frames,
+    of the power an octave above a peak relative to the peak's (None when nothing holds a
+    peak). Octaves played as notes count too: it ranks sounds, it does not measure one
+    note's partials.
+
+    A peak is a pitch louder than both neighbours and than PEAK_FLOOR of its frame's
+    loudest, held for HELD_FRAMES frames in a row: a kick's pitch falls faster, and its
+    peaks, with nothing an octave above them, made drum-heavy mixes of bright voices
+    read as dark.
+    """
+    frames = pitches[:, sounding_frames(pitches.sum(axis=0))]
+    usable = frames.shape[1] - HELD_FRAMES + 1  # frames that start a held run
+    if len(frames) < 14 or usable < 1:
         return None
-    sounding = pitches[:, total > 1e-3 * np.percentile(total, 95)]
-    middle = sounding[1:-1]
-    peak = (middle > sounding[:-2]) & (middle > sounding[2:])
-    peak &= middle > 0.05 * sounding.max(axis=0)
-    peak[len(middle) - 12 :] = False  # the octave above must be inside the range
-    rows, frames = np.nonzero(peak)
+    middle = frames[1:-1]
+    peak = (middle > frames[:-2]) & (middle > frames[2:])
+    peak &= middle > PEAK_FLOOR * frames.max(axis=0)
+    held = peak[:, :usable].copy()
+    for later in range(1, HELD_FRAMES):
+        held &= peak[:, later : later + usable]
+    held[len(middle) - 11 :] = False  # the octave above must be inside the range
+    rows, at = np.nonzero(held)
     if not len(rows):
         return None
-    return float(np.median(sounding[rows + 13, frames] / sounding[rows + 1, frames]))
+    return float(np.median(frames[rows + 13, at] / frames[rows + 1, at]))
 
 
 def partial_decay(pitches: np.ndarray) -> float:
-    """The decay of each partial from the one below, for this recording's brightness."""
+    """How much weaker (in amplitude) each partial is taken to be than the one below, for
+    this recording's brightness; with no held peak to judge by, the bright sound's (the
+    one value every version before 13 took)."""
     ratio = octave_ratio(pitches)
     if ratio is None:
         return BRIGHT_DECAY
@@ -170,5 +186,10 @@ def frame_shares(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     frames (intros, fades, gaps) do not vote at all.
     """
     energy = chroma.sum(axis=0)
-    sounding = energy > 1e-3 * (np.percentile(energy, 95) if energy.size else 0)
-    return chroma / np.maximum(energy, 1e-12), sounding
+    return chroma / np.maximum(energy, 1e-12), sounding_frames(energy)
+
+
+def sounding_frames(energy: np.ndarray) -> np.ndarray:
+    """Which frames sound at all: above a thousandth of the loud frames' energy (the 95th
+    percentile, so a single burst does not set the bar)."""
+    return energy > 1e-3 * (np.percentile(energy, 95) if energy.size else 0)
