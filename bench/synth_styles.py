@@ -52,11 +52,10 @@ def _piece_tempo(job: tuple[str, float, bool]) -> float | None:
 
 def _piece_key(job: tuple[Piece, bool]) -> str | None:
     """Our key of one style or key score, played by plain or dark voices."""
-    from soundcloud_sync.audio.analysis import analyze_samples
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import piece_key
 
     piece, dark = job
-    return analyze_samples(render_piece(piece, seconds=SECONDS, dark=dark), 44100).key
+    return piece_key(piece, SECONDS, dark=dark)
 
 
 def keys(styles: list[str], pieces: int | None, workers: int) -> int:
@@ -90,7 +89,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keys", action="store_true",
                         help="score the key of the 166 style and key scores instead, plain "
-                             "and dark voices (--styles picks among them, --tempi is unused)")  # fmt: skip
+                             "and dark voices (--styles picks among them; no --tempi)")  # fmt: skip
     parser.add_argument("--pieces", type=_count, default=None,
                         help="--keys: the first N scores only (all)")  # fmt: skip
     quick_option(parser, tempi=2, styles="trap,dnb two-step", pieces=2)

@@ -245,7 +245,7 @@ def _noise_hit(sr: int, rng: np.random.Generator, seconds: float, decay: float,
 # two-step reads as a slow backbeat (see test_audio_analysis).
 KICK_CLICK = 0.8
 # A dark sound's partials: each DARK_ROLLOFF as loud as the one below (a sawtooth's fall
-# as 1/h), the second 0.04 as strong in power as the first. Two techno scores played so
+# as 1/h), the second 0.04 as strong in power as the first. Two style scores played so
 # have an octave ratio (analysis.key.octave_ratio) of 0.04, drums or not, darker than
 # most of MuseScore General Lite's renders (median 0.07; FluidR3's 0.15).
 DARK_ROLLOFF = 0.2
@@ -329,3 +329,12 @@ def style_tempo(
     [spec] = [s for s in STYLES if s.name == style]
     piece = compose(spec, bpm, key, drums=True, seed=seed, bars=int(seconds * bpm / 240) + 1)
     return analyze_samples(render_piece(piece, seconds=seconds, **sound), 44100).tempo
+
+
+def piece_key(piece, seconds: float = 30.0, **sound: bool) -> str | None:
+    """Our key of a styles.Piece played by these instruments for ``seconds``; ``sound``:
+    render_piece's options (``dark``, say). The tests' and bench/synth_styles.py's one way
+    to ask it."""
+    from soundcloud_sync.audio.analysis import analyze_samples
+
+    return analyze_samples(render_piece(piece, seconds=seconds, **sound), 44100).key

@@ -329,9 +329,9 @@ def test_a_trap_groove_under_ringing_hats_is_not_read_at_seven_sixteenths(
     stream of sixteenths, and every run of them repeats about as strongly as the beat.
     The first reading is seven sixteenths. v11 judged its octave and its 3:2 rival before
     asking whether it was a beat, and read 152.2, 111.0 and 129.2 (beats 7/8, 21/16 and
-    7/6 as long as the true one); at 150.7 the seven sixteenths (30 frames) also divided into thirds within a
-    frame's reach. v12 replaces the run by its beat first, its parts read within half a
-    frame."""
+    7/6 as long as the true one); at 150.7 the seven sixteenths (30 frames) also divided
+    into thirds within a frame's reach. v12 replaces the run by its beat first, its parts
+    read within half a frame."""
     from soundcloud_sync_tests.synth import style_tempo
 
     assert style_tempo("trap", bpm, key, seed, ringing_hats=True) == pytest.approx(bpm, abs=0.1)
@@ -558,20 +558,19 @@ def test_key_of_a_loop_on_its_dominant_is_not_a_near_tie(numba_warm, style, bpm,
     assert features.key_confidence > 0.2
 
 
-@pytest.mark.parametrize("name", ["techno-128.3-G#-major", "techno-137.2-D-major-I-IV-I-IV"])
+@pytest.mark.parametrize("name", ["techno-128.3-G#-major", "house-123.7-E-minor"])
 def test_key_of_a_dark_sound_is_not_read_a_fifth_down(numba_warm, name):
     """Notes whose partials fall fast (synth.DARK_ROLLOFF). With as much of each partial
     taken for a lower note's as for a bright sound, the real fifths above the tonic went
-    too, and these read a fifth down, the subdominant (C# major, G minor): the error
-    that dominated the darker soundfont's renders on the bench."""
-    from soundcloud_sync.audio.analysis import analyze_samples
+    too, and these read a fifth down, the subdominant (C# major, A minor): the error
+    that dominated the darker soundfont's renders on the bench. Right now at key
+    confidence 0.20 and 0.41."""
     from soundcloud_sync_tests.styles import key_set, style_set
-    from soundcloud_sync_tests.synth import render_piece
+    from soundcloud_sync_tests.synth import piece_key
 
     piece = next(p for p in style_set() + key_set() if p.name == name)
-    features = analyze_samples(render_piece(piece, seconds=30.0, dark=True), 44100)
 
-    assert features.key == piece.key
+    assert piece_key(piece, dark=True) == piece.key
 
 
 def test_partial_decay_follows_how_bright_the_notes_are():

@@ -42,6 +42,7 @@ DARK_DECAY, BRIGHT_DECAY = 0.5, 0.8
 # frames (70 ms).
 PEAK_FLOOR = 0.05
 HELD_FRAMES = 3
+OCTAVE = 12  # semitones
 # Folding weighs each pitch by a bell over octaves centred on A4 (440 Hz), 2 octaves wide:
 # with equal weights a loud bass line outvoted the chords that tell minor from major.
 KEY_CENTRE_HZ = 440.0
@@ -89,7 +90,7 @@ def octave_ratio(pitches: np.ndarray) -> float | None:
     """
     frames = pitches[:, sounding_frames(pitches.sum(axis=0))]
     usable = frames.shape[1] - HELD_FRAMES + 1  # frames that start a held run
-    if len(frames) < 14 or usable < 1:
+    if len(frames) < OCTAVE + 2 or usable < 1:
         return None
     middle = frames[1:-1]
     peak = (middle > frames[:-2]) & (middle > frames[2:])
@@ -97,11 +98,12 @@ def octave_ratio(pitches: np.ndarray) -> float | None:
     held = peak[:, :usable].copy()
     for later in range(1, HELD_FRAMES):
         held &= peak[:, later : later + usable]
-    held[len(middle) - 11 :] = False  # the octave above must be inside the range
+    held[len(middle) - OCTAVE + 1 :] = False  # the octave above must be inside the range
     rows, at = np.nonzero(held)
     if not len(rows):
         return None
-    return float(np.median(frames[rows + 13, at] / frames[rows + 1, at]))
+    pitch = rows + 1  # middle's row 0 is the second pitch
+    return float(np.median(frames[pitch + OCTAVE, at] / frames[pitch, at]))
 
 
 def partial_decay(pitches: np.ndarray) -> float:
