@@ -10,7 +10,10 @@ export NUMBA_CACHE_DIR ?= $(SOUNDCLOUD_SYNC_HOME)/cache/numba
 $(BIN)/soundcloud-sync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,scale]'
+	$(BIN)/python -m pip install -q --no-compile -e '.[test,scale]'
+	@# pip compiles the environment one file at a time; compileall uses every core: a new
+	@# install takes 35 s instead of 51. Its errors are ignored, as pip ignores them.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	touch $@
 
 install: $(BIN)/soundcloud-sync
@@ -26,6 +29,10 @@ run: install
 # (LONGEST_FIRST), in its order. numba's kernels are compiled by the first analysis that
 # needs them (under a file lock: the others wait, then load the cache) while the other
 # workers go on, not before the suite starts (a minute on a new machine).
+# Python keeps a module's compiled bytecode in __pycache__ for the next process unless
+# PYTHONDONTWRITEBYTECODE is set (some machines' images set it); the suite starts hundreds
+# of Python processes, and with it set each would compile the project's modules again.
+test: export PYTHONDONTWRITEBYTECODE :=
 test: install
 	$(BIN)/pytest -n 3 --dist loadgroup --no-loadscope-reorder -q --durations=15
 
