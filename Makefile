@@ -66,3 +66,4 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find soundcloud_sync soundcloud_sync_tests bench -name __pycache__ -prune -exec rm -rf {} +
