@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from soundcloud_sync.audio.ffmpeg import ffmpeg_exe
 from soundcloud_sync.key_notation import NOTE_NAMES  # one spelling of the twelve notes
+
+if TYPE_CHECKING:
+    from soundcloud_sync_tests.styles import Piece
 
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B", "Fb": "E"}
 
@@ -280,7 +284,7 @@ def _drum_sounds(
 
 
 def render_piece(
-    piece,
+    piece: Piece,
     sr: int = 44100,
     seconds: float | None = None,
     ringing_hats: bool = False,
@@ -331,7 +335,7 @@ def style_tempo(
     return analyze_samples(render_piece(piece, seconds=seconds, **sound), 44100).tempo
 
 
-def piece_key(piece, seconds: float = 30.0, **sound: bool) -> str | None:
+def piece_key(piece: Piece, seconds: float = 30.0, **sound: bool) -> str | None:
     """Our key of a styles.Piece played by these instruments for ``seconds``; ``sound``:
     render_piece's options (``dark``, say). The tests' and bench/synth_styles.py's one way
     to ask it."""
